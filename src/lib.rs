@@ -1,0 +1,24 @@
+//! camwatch: a health monitor for large video-surveillance camera fleets.
+//!
+//! Module map (data flows top to bottom; each layer depends only on those above it):
+//!
+//! | module         | job                                                                 |
+//! |----------------|---------------------------------------------------------------------|
+//! | `error`        | one error type with a kind; kinds map to exit codes / HTTP statuses  |
+//! | `clock`        | injected wall time (system, scaled for the demo, manual for tests)  |
+//! | `secret`       | credential sealing at rest (AEAD) and redaction                      |
+//! | `registry`     | the camera register (一机一档): device codes, records, import/export |
+//! | `history`      | status spans and exemptions: what happened to each device, when     |
+//! | `store`        | SQLite / PostgreSQL persistence behind one `Store` trait             |
+//! | `config`       | `camwatch.toml`                                                      |
+//! | `cli`          | the `camwatch` command line; thin shells over the modules above      |
+//!
+//! Protocol clients (RTSP, ONVIF, HTTP snapshot, TCP) live in the `camwatch-probes` crate.
+
+pub mod cli;
+pub mod clock;
+pub mod error;
+pub mod history;
+pub mod registry;
+pub mod secret;
+pub mod store;

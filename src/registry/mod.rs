@@ -1,0 +1,10 @@
+//! The camera register ("一机一档"): device codes, device records, and the import/export of
+//! register files (CSV, XLSX) in the shapes Chinese platforms and contractors produce.
+//!
+//! Pure data and parsing only; persistence is `store`'s job.
+
+pub mod code;
+pub mod device;
+
+pub use code::{CodeError, CodeType, DeviceCode};
+pub use device::{Device, DeviceKind, check_url};

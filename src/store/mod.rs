@@ -1,0 +1,102 @@
+//! Persistence. The only module that speaks SQL.
+//!
+//! One `Store` trait, two implementations: SQLite (embedded default) and PostgreSQL (large
+//! fleets, several prober nodes). Each has its own migration tree under `migrations/`, run at
+//! start-up. Queries are built at run time (`query_as().bind()`), so no database is needed to
+//! compile. Passwords are sealed with the `SecretKey` before they reach SQL and opened on read.
+//!
+//! Times are Unix seconds UTC in `_at` columns; money is integer fen.
+
+use std::collections::HashSet;
+
+use async_trait::async_trait;
+
+use crate::error::Result;
+use crate::history::{Exemption, Status, StatusSpan};
+use crate::registry::{Device, DeviceCode, DeviceKind};
+
+/// Filters for listing devices. Empty fields match everything.
+#[derive(Debug, Clone, Default)]
+pub struct DeviceFilter {
+    /// Matches devices whose region (civil code, else code digits 1–6) starts with this.
+    pub region_prefix: Option<String>,
+    /// Exact maintainer (contractor) name.
+    pub maintainer: Option<String>,
+    pub kind: Option<DeviceKind>,
+    pub limit: Option<u64>,
+}
+
+/// What an upsert changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UpsertCounts {
+    pub inserted: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+}
+
+/// A status change observed by `health`: from `at` on, `device` is `status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    pub device: DeviceCode,
+    pub status: Status,
+    pub at: i64,
+    pub cause: Option<String>,
+}
+
+/// One entry of the audit log: who changed what, when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub at: i64,
+    /// User name, or `cli:<os user>` / `system`.
+    pub actor: String,
+    /// Dotted verb, e.g. `device.import`, `exemption.add`.
+    pub action: String,
+    /// What was acted on (a device code, a file name, an id).
+    pub target: String,
+    /// JSON details; never contains secrets.
+    pub detail: String,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Which backend, for messages: "sqlite" or "postgres".
+    fn backend(&self) -> &'static str;
+
+    // --- register ---
+    /// Insert or update by code, in one transaction. Passwords are sealed on the way in.
+    async fn upsert_devices(&self, devices: &[Device]) -> Result<UpsertCounts>;
+    async fn get_device(&self, code: &DeviceCode) -> Result<Option<Device>>;
+    /// Sorted by code.
+    async fn list_devices(&self, filter: &DeviceFilter) -> Result<Vec<Device>>;
+    async fn count_devices(&self) -> Result<u64>;
+    /// Which of `codes` are already in the register.
+    async fn existing_codes(&self, codes: &[DeviceCode]) -> Result<HashSet<DeviceCode>>;
+
+    // --- status history ---
+    /// Apply observed transitions in order: each closes the device's open span at `at` (if its
+    /// status differs) and opens a new one. A transition to the status already open is a no-op.
+    async fn apply_transitions(&self, transitions: &[Transition]) -> Result<()>;
+    /// Close every open span at `at` (graceful shutdown).
+    async fn close_open_spans(&self, at: i64) -> Result<u64>;
+    /// Insert closed spans (history import). Rejects, inserting nothing, any span that overlaps
+    /// a stored span of the same device, with an error naming device and times.
+    async fn insert_spans(&self, spans: &[StatusSpan]) -> Result<u64>;
+    /// Spans overlapping `[from, to)`, unclipped, sorted by device then start; an open span is
+    /// returned with `end_at = open_until`.
+    async fn spans_overlapping(&self, from: i64, to: i64, open_until: i64)
+    -> Result<Vec<StatusSpan>>;
+
+    // --- monitor liveness (for gap detection after a crash) ---
+    async fn record_heartbeat(&self, at: i64) -> Result<()>;
+    async fn last_heartbeat(&self) -> Result<Option<i64>>;
+
+    // --- exemptions ---
+    /// Stores and returns the new id.
+    async fn add_exemption(&self, exemption: &Exemption) -> Result<i64>;
+    async fn exemptions_overlapping(&self, from: i64, to: i64) -> Result<Vec<Exemption>>;
+
+    // --- audit ---
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<()>;
+    /// Newest first.
+    async fn recent_audit(&self, limit: u64) -> Result<Vec<AuditEntry>>;
+}

@@ -1,14 +1,9 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! camwatch-probes: protocol clients that look at one camera channel once and say what they saw.
+//!
+//! One module per protocol, all with the same shape: `async fn probe(target, options) -> ProbeOutcome`.
+//! Probes make one attempt; the caller (camwatch's scheduler) owns deadlines, retries,
+//! confirmation and concurrency. No database, no web, no global state.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod outcome;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use outcome::{FailureKind, Frame, ProbeKind, ProbeOutcome, ProbeStatus, StepTiming};

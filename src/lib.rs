@@ -11,12 +11,14 @@
 //! | `history`      | status spans and exemptions: what happened to each device, when     |
 //! | `store`        | SQLite / PostgreSQL persistence behind one `Store` trait             |
 //! | `config`       | `camwatch.toml`                                                      |
+//! | `demo`         | the demo: simulator + monitor + live view + report                    |
 //! | `cli`          | the `camwatch` command line; thin shells over the modules above      |
 //!
 //! Protocol clients (RTSP, ONVIF, HTTP snapshot, TCP) live in the `camwatch-probes` crate.
 
 pub mod cli;
 pub mod clock;
+pub mod demo;
 pub mod error;
 pub mod history;
 pub mod registry;

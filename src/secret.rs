@@ -192,7 +192,11 @@ mod tests {
         assert!(!sealed.contains("hunter2"));
         assert_eq!(k.open("34020000001320000001", &sealed).unwrap(), p);
         assert!(k.open("34020000001320000002", &sealed).is_err());
-        assert!(SecretKey::generate().open("34020000001320000001", &sealed).is_err());
+        assert!(
+            SecretKey::generate()
+                .open("34020000001320000001", &sealed)
+                .is_err()
+        );
     }
 
     #[test]

@@ -4,7 +4,11 @@
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "camwatch", version, about = "Health monitor for video-surveillance camera fleets")]
+#[command(
+    name = "camwatch",
+    version,
+    about = "Health monitor for video-surveillance camera fleets"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -183,9 +183,15 @@ impl Device {
 /// Refuse URLs that carry `user:password@`: credentials belong in their own, encrypted fields.
 pub fn check_url(url: &str) -> Result<(), String> {
     let Some((scheme, rest)) = url.split_once("://") else {
-        return Err(format!("{url:?} is not an absolute URL (scheme://host/...)"));
+        return Err(format!(
+            "{url:?} is not an absolute URL (scheme://host/...)"
+        ));
     };
-    if scheme.is_empty() || !scheme.chars().all(|c| c.is_ascii_alphanumeric() || c == '+') {
+    if scheme.is_empty()
+        || !scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '+')
+    {
         return Err(format!("{url:?} has an invalid scheme"));
     }
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
@@ -209,7 +215,10 @@ mod tests {
     fn url_with_credentials_is_refused() {
         let e = check_url("rtsp://admin:12345@10.0.0.1/Streaming/Channels/101").unwrap_err();
         assert!(e.contains("credentials"), "{e}");
-        assert!(!e.contains("12345"), "error must not echo the password: {e}");
+        assert!(
+            !e.contains("12345"),
+            "error must not echo the password: {e}"
+        );
         check_url("rtsp://10.0.0.1:554/Streaming/Channels/101").unwrap();
         assert!(check_url("not a url").is_err());
         assert!(check_url("rtsp:///path").is_err());

@@ -83,8 +83,12 @@ pub trait Store: Send + Sync {
     async fn insert_spans(&self, spans: &[StatusSpan]) -> Result<u64>;
     /// Spans overlapping `[from, to)`, unclipped, sorted by device then start; an open span is
     /// returned with `end_at = open_until`.
-    async fn spans_overlapping(&self, from: i64, to: i64, open_until: i64)
-    -> Result<Vec<StatusSpan>>;
+    async fn spans_overlapping(
+        &self,
+        from: i64,
+        to: i64,
+        open_until: i64,
+    ) -> Result<Vec<StatusSpan>>;
 
     // --- monitor liveness (for gap detection after a crash) ---
     async fn record_heartbeat(&self, at: i64) -> Result<()>;

@@ -104,3 +104,84 @@ pub trait Store: Send + Sync {
     /// Newest first.
     async fn recent_audit(&self, limit: u64) -> Result<Vec<AuditEntry>>;
 }
+
+mod postgres;
+mod rows;
+mod sql;
+mod sqlite;
+
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+use std::sync::Arc;
+
+use crate::error::Error;
+use crate::history::ExemptionScope;
+use crate::secret::SecretKey;
+
+/// Opens the store named by `url`: `sqlite://PATH` or `postgres://…`, migrating it.
+pub async fn connect(url: &str, key: SecretKey) -> Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(url, key).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStore::connect(url, key).await?))
+    } else {
+        Err(Error::invalid(format!(
+            "database URL {url:?}: expected sqlite://PATH or postgres://USER@HOST/DB"
+        )))
+    }
+}
+
+/// RFC 3339 for messages.
+pub(crate) fn fmt_at(at: i64) -> String {
+    jiff::Timestamp::from_second(at).map_or_else(|_| at.to_string(), |t| t.to_string())
+}
+
+/// Spans in one batch must be well-formed and must not overlap one another.
+pub(crate) fn check_spans_disjoint(spans: &[StatusSpan]) -> Result<()> {
+    let mut sorted: Vec<&StatusSpan> = spans.iter().collect();
+    sorted.sort_by_key(|s| (s.device, s.start_at));
+    for s in &sorted {
+        if s.end_at <= s.start_at {
+            return Err(Error::invalid(format!(
+                "device {}: span {} ends ({}) at or before it starts ({})",
+                s.device,
+                s.status,
+                fmt_at(s.end_at),
+                fmt_at(s.start_at)
+            )));
+        }
+    }
+    for w in sorted.windows(2) {
+        if w[0].device == w[1].device && w[1].start_at < w[0].end_at {
+            return Err(Error::conflict(format!(
+                "device {}: span {} [{}, {}) overlaps span {} [{}, {})",
+                w[0].device,
+                w[0].status,
+                fmt_at(w[0].start_at),
+                fmt_at(w[0].end_at),
+                w[1].status,
+                fmt_at(w[1].start_at),
+                fmt_at(w[1].end_at)
+            )));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn scope_columns(scope: &ExemptionScope) -> (&'static str, String) {
+    match scope {
+        ExemptionScope::Device(c) => ("device", c.to_string()),
+        ExemptionScope::RegionPrefix(p) => ("region_prefix", p.clone()),
+    }
+}
+
+pub(crate) fn scope_from_columns(t: &str, v: &str) -> Result<ExemptionScope> {
+    match t {
+        "device" => Ok(ExemptionScope::Device(v.parse().map_err(|e| {
+            Error::internal(format!("stored exemption device {v:?}: {e}"))
+        })?)),
+        "region_prefix" => Ok(ExemptionScope::RegionPrefix(v.to_string())),
+        other => Err(Error::internal(format!("stored exemption scope {other:?}"))),
+    }
+}

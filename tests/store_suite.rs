@@ -1,0 +1,321 @@
+//! One store test suite, run on SQLite always and on PostgreSQL when `CAMWATCH_TEST_PG_URL`
+//! names a server (each test creates its own database there, so tests run in parallel).
+
+use std::sync::Arc;
+
+use camwatch::history::{Exemption, ExemptionReason, ExemptionScope, Status, StatusSpan};
+use camwatch::registry::{Device, DeviceCode, DeviceKind};
+use camwatch::secret::{Password, SecretKey};
+use camwatch::store::{self, AuditEntry, DeviceFilter, Store, Transition};
+
+struct Db {
+    store: Arc<dyn Store>,
+    _dir: Option<tempfile::TempDir>,
+    sqlite_file: Option<std::path::PathBuf>,
+}
+
+async fn sqlite() -> Db {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t.db");
+    let store = store::connect(
+        &format!("sqlite://{}", file.display()),
+        SecretKey::generate(),
+    )
+    .await
+    .unwrap();
+    Db {
+        store,
+        _dir: Some(dir),
+        sqlite_file: Some(file),
+    }
+}
+
+async fn postgres() -> Option<Db> {
+    let base = std::env::var("CAMWATCH_TEST_PG_URL").ok()?;
+    use sqlx::Connection;
+    let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
+    let name = format!("camwatch_t_{}", hex::encode(rand_bytes()));
+    // The name is our own random hex, not user input.
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let url = match base.rfind('/') {
+        Some(i) if base[..i].ends_with(|c: char| c != '/') => format!("{}/{name}", &base[..i]),
+        _ => format!("{base}/{name}"),
+    };
+    let store = store::connect(&url, SecretKey::generate()).await.unwrap();
+    Some(Db {
+        store,
+        _dir: None,
+        sqlite_file: None,
+    })
+}
+
+fn rand_bytes() -> [u8; 6] {
+    let mut b = [0u8; 6];
+    getrandom::fill(&mut b).unwrap();
+    b
+}
+
+/// Runs `body` on every configured backend.
+macro_rules! on_all_backends {
+    ($name:ident, $body:expr) => {
+        #[tokio::test]
+        async fn $name() {
+            let f = $body;
+            // `db` outlives the test body: it owns the temporary directory.
+            let db = sqlite().await;
+            f(db.store.clone()).await;
+            if let Some(db) = postgres().await {
+                f(db.store.clone()).await;
+            } else {
+                eprintln!("CAMWATCH_TEST_PG_URL not set: PostgreSQL half of this test skipped");
+            }
+        }
+    };
+}
+
+fn code(n: u32) -> DeviceCode {
+    format!("340200000013200{n:05}").parse().unwrap()
+}
+
+fn device(n: u32) -> Device {
+    let mut d = Device::new(code(n), format!("Camera {n}"));
+    d.ip = Some(
+        format!("127.0.{}.{}", n / 250, n % 250 + 1)
+            .parse()
+            .unwrap(),
+    );
+    d.rtsp_port = Some(554);
+    d.stream_urls = vec![format!("rtsp://127.0.0.1/ch{n}")];
+    d.username = Some("admin".into());
+    d.password = Some(Password::new(format!("S3cret-pw-{n}")));
+    d.civil_code = Some(if n.is_multiple_of(2) { "340202" } else { "340203" }.into());
+    d.maintainer = Some(if n.is_multiple_of(3) { "甲公司" } else { "乙公司" }.into());
+    d.longitude = Some(117.2 + f64::from(n) * 1e-5);
+    d.latitude = Some(31.8);
+    d.monthly_fee_fen = Some(8_000);
+    d.monthly_link_fee_fen = Some(2_000);
+    d.contract_from = Some("2026-01-01".parse().unwrap());
+    d.tags = vec!["视频监控".into()];
+    d.extra.insert("补光属性".into(), "红外补光".into());
+    d
+}
+
+on_all_backends!(
+    upsert_counts_and_roundtrip,
+    |s: Arc<dyn Store>| async move {
+        let devs: Vec<Device> = (1..=1200).map(device).collect();
+        let c = s.upsert_devices(&devs).await.unwrap();
+        assert_eq!((c.inserted, c.updated, c.unchanged), (1200, 0, 0));
+        let again = s.upsert_devices(&devs).await.unwrap();
+        assert_eq!(
+            (again.inserted, again.updated, again.unchanged),
+            (0, 0, 1200)
+        );
+        let mut changed = devs[5].clone();
+        changed.name = "Renamed".into();
+        let c = s.upsert_devices(&[changed.clone()]).await.unwrap();
+        assert_eq!((c.inserted, c.updated, c.unchanged), (0, 1, 0));
+        assert_eq!(s.get_device(&changed.code).await.unwrap().unwrap(), changed);
+        assert_eq!(s.get_device(&devs[7].code).await.unwrap().unwrap(), devs[7]);
+        assert_eq!(s.count_devices().await.unwrap(), 1200);
+        assert!(s.get_device(&code(99_999)).await.unwrap().is_none());
+    }
+);
+
+on_all_backends!(list_filters, |s: Arc<dyn Store>| async move {
+    let mut devs: Vec<Device> = (1..=30).map(device).collect();
+    devs[0].kind = DeviceKind::Nvr;
+    s.upsert_devices(&devs).await.unwrap();
+    let all = s.list_devices(&DeviceFilter::default()).await.unwrap();
+    assert_eq!(all.len(), 30);
+    assert!(all.windows(2).all(|w| w[0].code < w[1].code));
+    let east = s
+        .list_devices(&DeviceFilter {
+            region_prefix: Some("340202".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(east.len(), 15);
+    let jia = s
+        .list_devices(&DeviceFilter {
+            maintainer: Some("甲公司".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(jia.len(), 10);
+    let nvr = s
+        .list_devices(&DeviceFilter {
+            kind: Some(DeviceKind::Nvr),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(nvr.len(), 1);
+    let limited = s
+        .list_devices(&DeviceFilter {
+            limit: Some(4),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(limited.len(), 4);
+    let existing = s.existing_codes(&[code(1), code(500)]).await.unwrap();
+    assert!(existing.contains(&code(1)) && !existing.contains(&code(500)));
+});
+
+on_all_backends!(transitions_make_spans, |s: Arc<dyn Store>| async move {
+    let t = |n, status, at| Transition {
+        device: code(n),
+        status,
+        at,
+        cause: None,
+    };
+    s.apply_transitions(&[
+        t(1, Status::Online, 100),
+        t(1, Status::Online, 150), // same status: no-op
+        t(1, Status::Offline, 200),
+        t(2, Status::Online, 100),
+    ])
+    .await
+    .unwrap();
+    s.apply_transitions(&[t(1, Status::Online, 260)])
+        .await
+        .unwrap();
+    let spans = s.spans_overlapping(0, 1000, 300).await.unwrap();
+    let got: Vec<(DeviceCode, Status, i64, i64)> = spans
+        .iter()
+        .map(|s| (s.device, s.status, s.start_at, s.end_at))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (code(1), Status::Online, 100, 200),
+            (code(1), Status::Offline, 200, 260),
+            (code(1), Status::Online, 260, 300),
+            (code(2), Status::Online, 100, 300),
+        ]
+    );
+    // A transition before the open span's start is a bug in the caller: refused.
+    assert!(
+        s.apply_transitions(&[t(1, Status::Offline, 250)])
+            .await
+            .is_err()
+    );
+    assert_eq!(s.close_open_spans(400).await.unwrap(), 2);
+    let spans = s.spans_overlapping(350, 1000, 9999).await.unwrap();
+    assert!(spans.iter().all(|s| s.end_at == 400));
+});
+
+on_all_backends!(
+    insert_spans_rejects_overlap,
+    |s: Arc<dyn Store>| async move {
+        let span = |st, a, b| StatusSpan {
+            device: code(1),
+            status: st,
+            start_at: a,
+            end_at: b,
+            cause: None,
+        };
+        s.insert_spans(&[
+            span(Status::Online, 0, 100),
+            span(Status::Offline, 100, 200),
+        ])
+        .await
+        .unwrap();
+        let e = s
+            .insert_spans(&[
+                span(Status::Online, 300, 400),
+                span(Status::Online, 150, 250),
+            ])
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("overlaps"), "{e}");
+        // Nothing of the rejected batch was stored.
+        assert_eq!(s.spans_overlapping(0, 1000, 1000).await.unwrap().len(), 2);
+        let e = s
+            .insert_spans(&[span(Status::Online, 500, 500)])
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("at or before"), "{e}");
+        let e = s
+            .insert_spans(&[span(Status::Online, 50, 60), span(Status::Online, 55, 70)])
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("overlaps"), "{e}");
+    }
+);
+
+on_all_backends!(heartbeat_exemptions_audit, |s: Arc<dyn Store>| async move {
+    assert_eq!(s.last_heartbeat().await.unwrap(), None);
+    s.record_heartbeat(10).await.unwrap();
+    s.record_heartbeat(20).await.unwrap();
+    assert_eq!(s.last_heartbeat().await.unwrap(), Some(20));
+
+    let e = Exemption {
+        id: 0,
+        scope: ExemptionScope::RegionPrefix("3402".into()),
+        reason: ExemptionReason::ForceMajeure,
+        start_at: 100,
+        end_at: 200,
+        note: "typhoon".into(),
+        approved_by: "王科长".into(),
+    };
+    let id = s.add_exemption(&e).await.unwrap();
+    let got = s.exemptions_overlapping(150, 160).await.unwrap();
+    assert_eq!(got, vec![Exemption { id, ..e.clone() }]);
+    assert!(s.exemptions_overlapping(200, 300).await.unwrap().is_empty());
+    let bad = Exemption {
+        start_at: 300,
+        end_at: 300,
+        ..e
+    };
+    assert!(s.add_exemption(&bad).await.is_err());
+
+    for (i, action) in ["device.import", "exemption.add"].iter().enumerate() {
+        s.append_audit(&AuditEntry {
+            at: i as i64,
+            actor: "cli:root".into(),
+            action: action.to_string(),
+            target: "x".into(),
+            detail: "{}".into(),
+        })
+        .await
+        .unwrap();
+    }
+    let audit = s.recent_audit(10).await.unwrap();
+    assert_eq!(audit.len(), 2);
+    assert_eq!(audit[0].action, "exemption.add");
+});
+
+#[tokio::test]
+async fn passwords_are_not_stored_in_clear() {
+    let db = sqlite().await;
+    db.store.upsert_devices(&[device(42)]).await.unwrap();
+    // Force the WAL into the main file so every byte written is in one of the two files.
+    drop(db.store);
+    let file = db.sqlite_file.unwrap();
+    for path in [file.clone(), file.with_extension("db-wal")] {
+        if let Ok(bytes) = std::fs::read(&path) {
+            let needle = b"S3cret-pw-42";
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "clear-text password found in {}",
+                path.display()
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn bad_url_is_named() {
+    let e = store::connect("mysql://x", SecretKey::generate())
+        .await
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("mysql://x"), "{e}");
+}

@@ -10,7 +10,7 @@
 //! | `registry`     | the camera register (一机一档): device codes, records, import/export |
 //! | `history`      | status spans and exemptions: what happened to each device, when     |
 //! | `store`        | SQLite / PostgreSQL persistence behind one `Store` trait             |
-//! | `config`       | `camwatch.toml`                                                      |
+//! | `config`       | `camwatch.toml`: typed settings, unknown keys refused                 |
 //! | `demo`         | the demo: simulator + monitor + live view + report                    |
 //! | `cli`          | the `camwatch` command line; thin shells over the modules above      |
 //!
@@ -18,6 +18,7 @@
 
 pub mod cli;
 pub mod clock;
+pub mod config;
 pub mod demo;
 pub mod error;
 pub mod history;

@@ -91,8 +91,22 @@ fn device(n: u32) -> Device {
     d.stream_urls = vec![format!("rtsp://127.0.0.1/ch{n}")];
     d.username = Some("admin".into());
     d.password = Some(Password::new(format!("S3cret-pw-{n}")));
-    d.civil_code = Some(if n.is_multiple_of(2) { "340202" } else { "340203" }.into());
-    d.maintainer = Some(if n.is_multiple_of(3) { "甲公司" } else { "乙公司" }.into());
+    d.civil_code = Some(
+        if n.is_multiple_of(2) {
+            "340202"
+        } else {
+            "340203"
+        }
+        .into(),
+    );
+    d.maintainer = Some(
+        if n.is_multiple_of(3) {
+            "甲公司"
+        } else {
+            "乙公司"
+        }
+        .into(),
+    );
     d.longitude = Some(117.2 + f64::from(n) * 1e-5);
     d.latitude = Some(31.8);
     d.monthly_fee_fen = Some(8_000);

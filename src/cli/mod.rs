@@ -1,7 +1,17 @@
 //! The `camwatch` command line. Each subcommand lives in its own file and only parses flags,
 //! calls into the library and prints; no business logic here.
+//!
+//! Exit codes: 0 success, 1 failure (error printed), 2 usage (clap), 3 some input rows rejected.
+
+mod admin;
+pub mod context;
+
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+use crate::error::ErrorKind;
+use context::GlobalArgs;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -10,23 +20,42 @@ use clap::{Parser, Subcommand};
     about = "Health monitor for video-surveillance camera fleets"
 )]
 pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Print the version and exit.
-    Version,
+    /// Create or upgrade the database schema (also done at every start).
+    Migrate,
+    /// Configuration file tools.
+    #[command(subcommand)]
+    Config(admin::ConfigCommand),
 }
 
 /// Runs the command line; returns the process exit code.
-pub fn run() -> std::process::ExitCode {
+pub fn run() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Version => {
-            println!("camwatch {}", env!("CARGO_PKG_VERSION"));
-            std::process::ExitCode::SUCCESS
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let result = rt.block_on(async {
+        match &cli.command {
+            Command::Migrate => admin::migrate(&cli.global).await,
+            Command::Config(c) => admin::config(&cli.global, c),
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("camwatch: {e}");
+            if e.kind == ErrorKind::Internal {
+                eprintln!("camwatch: this is a bug; please report it with the command you ran");
+            }
+            ExitCode::FAILURE
         }
     }
 }

@@ -147,11 +147,8 @@ impl Config {
             return bad("deadline_ms", "must be at least 100");
         }
         let db = &self.database.url;
-        if !db.is_empty()
-            && !(db.starts_with("sqlite:")
-                || db.starts_with("postgres://")
-                || db.starts_with("postgresql://"))
-        {
+        let known = ["sqlite:", "postgres://", "postgresql://"];
+        if !db.is_empty() && !known.iter().any(|k| db.starts_with(k)) {
             return Err(Error::invalid(format!(
                 "{origin}: database.url: expected sqlite://PATH or postgres://…, got {db:?}"
             )));

@@ -5,6 +5,7 @@
 
 mod admin;
 pub mod context;
+pub mod device;
 
 use std::process::ExitCode;
 
@@ -30,6 +31,9 @@ pub struct Cli {
 pub enum Command {
     /// Create or upgrade the database schema (also done at every start).
     Migrate,
+    /// The camera register (一机一档): import, export, list, generate.
+    #[command(subcommand)]
+    Device(device::DeviceCommand),
     /// Configuration file tools.
     #[command(subcommand)]
     Config(admin::ConfigCommand),
@@ -46,6 +50,7 @@ pub fn run() -> ExitCode {
         match &cli.command {
             Command::Migrate => admin::migrate(&cli.global).await,
             Command::Config(c) => admin::config(&cli.global, c),
+            Command::Device(c) => device::run(&cli.global, c).await,
         }
     });
     match result {

@@ -3,8 +3,14 @@
 //!
 //! Pure data and parsing only; persistence is `store`'s job.
 
+pub mod aliases;
 pub mod code;
 pub mod device;
+pub mod export;
+pub mod generate;
+pub mod import;
+pub mod table;
+pub mod values;
 
 pub use code::{CodeError, CodeType, DeviceCode};
 pub use device::{Device, DeviceKind, check_url};

@@ -69,6 +69,11 @@ pub trait Store: Send + Sync {
     /// Sorted by code.
     async fn list_devices(&self, filter: &DeviceFilter) -> Result<Vec<Device>>;
     async fn count_devices(&self) -> Result<u64>;
+    /// The stored records among `codes`.
+    async fn list_devices_by_codes(
+        &self,
+        codes: &[DeviceCode],
+    ) -> Result<std::collections::HashMap<DeviceCode, Device>>;
     /// Which of `codes` are already in the register.
     async fn existing_codes(&self, codes: &[DeviceCode]) -> Result<HashSet<DeviceCode>>;
 

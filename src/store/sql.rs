@@ -163,6 +163,15 @@ macro_rules! sql_store {
                 Ok(counts)
             }
 
+            async fn list_devices_by_codes(
+                &self,
+                codes: &[$crate::registry::DeviceCode],
+            ) -> $crate::error::Result<
+                std::collections::HashMap<$crate::registry::DeviceCode, $crate::registry::Device>,
+            > {
+                self.devices_by_codes(codes).await
+            }
+
             async fn get_device(
                 &self,
                 code: &$crate::registry::DeviceCode,

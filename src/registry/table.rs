@@ -1,0 +1,291 @@
+//! Reading a register file into rows of text cells, whatever its format and encoding.
+//!
+//! CSV arrives as UTF-8, UTF-8 with a BOM, or GBK/GB18030 (Chinese Excel's "CSV" default).
+//! Encoding is decided on the whole file (valid UTF-8 wins; otherwise chardetng's guess, decoded
+//! as GB18030, a superset of GBK and GB2312) and then checked line by line, so a file with a few
+//! broken byte sequences reports exactly those lines instead of failing or silently substituting.
+//! XLSX is read with calamine, first sheet; cell values become text the same way a CSV would hold
+//! them (dates as ISO dates, whole numbers without `.0`).
+
+use std::path::Path;
+
+use calamine::{Data, Reader};
+
+use crate::error::{Error, Result};
+
+/// One data row: its line (CSV physical line, or sheet row number) and cells.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    pub line: u64,
+    pub cells: Vec<String>,
+    /// Set when the row's bytes were not valid in the file's encoding, or a cell could not be read.
+    pub defect: Option<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    pub headers: Vec<String>,
+    pub rows: Vec<Row>,
+    /// "UTF-8", "UTF-8 (BOM)", "GB18030", "XLSX".
+    pub encoding: &'static str,
+}
+
+/// Reads a CSV or XLSX file, by extension.
+pub fn read_file(path: &Path) -> Result<Table> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let name = path.display().to_string();
+    match ext.as_str() {
+        "xlsx" | "xlsm" | "xls" | "ods" => read_sheet(path),
+        "csv" | "txt" | "" => {
+            let bytes = std::fs::read(path).map_err(|e| Error::invalid(format!("{name}: {e}")))?;
+            read_csv(&bytes, &name)
+        }
+        other => Err(Error::invalid(format!(
+            "{name}: unsupported file type .{other} (expected .csv or .xlsx)"
+        ))),
+    }
+}
+
+/// Decodes and parses CSV bytes.
+pub fn read_csv(bytes: &[u8], name: &str) -> Result<Table> {
+    let (body, encoding): (&[u8], &'static str) =
+        if let Some(b) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
+            (b, "UTF-8 (BOM)")
+        } else if std::str::from_utf8(bytes).is_ok() {
+            (bytes, "UTF-8")
+        } else {
+            let mut det = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
+            det.feed(bytes, true);
+            let guess = det.guess(Some(b"cn"), chardetng::Utf8Detection::Allow);
+            if guess == encoding_rs::UTF_8 {
+                (bytes, "UTF-8")
+            } else {
+                (bytes, "GB18030")
+            }
+        };
+    // Decode line by line so broken sequences are pinned to their lines.
+    let mut text = String::with_capacity(body.len() + body.len() / 2);
+    let mut bad_lines: Vec<(u64, &'static str)> = Vec::new();
+    for (i, line) in body.split_inclusive(|b| *b == b'\n').enumerate() {
+        let lineno = i as u64 + 1;
+        if encoding.starts_with("UTF-8") {
+            match std::str::from_utf8(line) {
+                Ok(s) => text.push_str(s),
+                Err(_) => {
+                    bad_lines.push((lineno, "invalid UTF-8 byte sequence"));
+                    text.push_str(&String::from_utf8_lossy(line));
+                }
+            }
+        } else {
+            let (s, had_errors) = encoding_rs::GB18030.decode_without_bom_handling(line);
+            if had_errors {
+                bad_lines.push((lineno, "invalid GBK/GB18030 byte sequence"));
+            }
+            text.push_str(&s);
+        }
+    }
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(true)
+        .has_headers(false)
+        .from_reader(text.as_bytes());
+    let mut records = rdr.records();
+    let headers: Vec<String> = match records.next() {
+        Some(Ok(h)) => h.iter().map(|s| s.trim().to_string()).collect(),
+        Some(Err(e)) => return Err(Error::invalid(format!("{name}:1: header: {e}"))),
+        None => return Err(Error::invalid(format!("{name}: the file is empty"))),
+    };
+    if let Some((l, why)) = bad_lines.iter().find(|(l, _)| *l == 1) {
+        return Err(Error::invalid(format!("{name}:{l}: header: {why}")));
+    }
+    let mut rows = Vec::new();
+    let mut pending: Option<Row> = None;
+    for rec in records {
+        match rec {
+            Ok(r) => {
+                let line = r.position().map_or(0, |p| p.line());
+                if let Some(p) = pending.take() {
+                    rows.push(p);
+                }
+                if r.iter().all(|c| c.trim().is_empty()) {
+                    continue;
+                }
+                pending = Some(Row {
+                    line,
+                    cells: r.iter().map(|s| s.trim().to_string()).collect(),
+                    defect: None,
+                });
+            }
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                if let Some(p) = pending.take() {
+                    rows.push(p);
+                }
+                rows.push(Row {
+                    line,
+                    cells: Vec::new(),
+                    defect: Some(("row".into(), format!("unreadable CSV: {e}"))),
+                });
+            }
+        }
+    }
+    rows.extend(pending);
+    // Attach encoding defects to the row whose lines contain them.
+    for (bad, why) in bad_lines {
+        let idx = rows.partition_point(|r| r.line <= bad);
+        if idx > 0 {
+            let r = &mut rows[idx - 1];
+            if r.defect.is_none() {
+                r.defect = Some(("encoding".into(), why.to_string()));
+            }
+        }
+    }
+    Ok(Table {
+        headers,
+        rows,
+        encoding,
+    })
+}
+
+fn read_sheet(path: &Path) -> Result<Table> {
+    let name = path.display().to_string();
+    let mut wb = calamine::open_workbook_auto(path)
+        .map_err(|e| Error::invalid(format!("{name}: not a readable spreadsheet: {e}")))?;
+    let sheet = wb
+        .sheet_names()
+        .first()
+        .cloned()
+        .ok_or_else(|| Error::invalid(format!("{name}: the workbook has no sheets")))?;
+    let range = wb
+        .worksheet_range(&sheet)
+        .map_err(|e| Error::invalid(format!("{name}: sheet {sheet:?}: {e}")))?;
+    let start_row = range.start().map_or(0, |(r, _)| r as u64);
+    let mut it = range.rows();
+    let headers: Vec<String> = match it.next() {
+        Some(h) => h.iter().map(|c| cell_text(c).unwrap_or_default()).collect(),
+        None => return Err(Error::invalid(format!("{name}: sheet {sheet:?} is empty"))),
+    };
+    let mut rows = Vec::new();
+    for (i, r) in it.enumerate() {
+        let line = start_row + i as u64 + 2;
+        let mut defect = None;
+        let cells: Vec<String> = r
+            .iter()
+            .enumerate()
+            .map(|(ci, c)| {
+                cell_text(c).unwrap_or_else(|why| {
+                    let col = headers.get(ci).cloned().unwrap_or_default();
+                    defect.get_or_insert((col, why));
+                    String::new()
+                })
+            })
+            .collect();
+        if defect.is_none() && cells.iter().all(|c| c.is_empty()) {
+            continue;
+        }
+        rows.push(Row {
+            line,
+            cells,
+            defect,
+        });
+    }
+    Ok(Table {
+        headers,
+        rows,
+        encoding: "XLSX",
+    })
+}
+
+fn cell_text(c: &Data) -> std::result::Result<String, String> {
+    Ok(match c {
+        Data::Empty => String::new(),
+        Data::String(s) => s.trim().to_string(),
+        Data::Int(i) => i.to_string(),
+        Data::Float(f) => {
+            if f.fract() == 0.0 && f.abs() < 1e15 {
+                format!("{}", *f as i64)
+            } else if f.abs() >= 1e15 {
+                // A 20-digit code typed into a number cell has already lost its last digits.
+                return Err(format!(
+                    "number {f} is too long to be exact; format the column as text"
+                ));
+            } else {
+                f.to_string()
+            }
+        }
+        Data::Bool(b) => b.to_string(),
+        Data::DateTime(d) => {
+            excel_date(d.as_f64()).ok_or_else(|| format!("unreadable date {d}"))?
+        }
+        Data::DateTimeIso(s) => s.split('T').next().unwrap_or(s).to_string(),
+        Data::DurationIso(s) => s.clone(),
+        Data::Error(e) => return Err(format!("cell error {e}")),
+    })
+}
+
+/// Excel's 1900 date system: serial day 1 is 1900-01-01, counted from 1899-12-30 because of
+/// Lotus 1-2-3's phantom 1900-02-29.
+fn excel_date(serial: f64) -> Option<String> {
+    if !(1.0..2_958_466.0).contains(&serial) {
+        return None;
+    }
+    let base = jiff::civil::date(1899, 12, 30);
+    base.checked_add(jiff::Span::new().days(serial.floor() as i64))
+        .ok()
+        .map(|d| d.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utf8_bom_and_gbk_decode_to_the_same_table() {
+        let text = "设备编码,设备名称\n34020000001320000001,南门\n";
+        let utf8 = read_csv(text.as_bytes(), "a.csv").unwrap();
+        let mut bom = b"\xEF\xBB\xBF".to_vec();
+        bom.extend_from_slice(text.as_bytes());
+        let bom = read_csv(&bom, "b.csv").unwrap();
+        let (gbk, _, _) = encoding_rs::GBK.encode(text);
+        let gbk = read_csv(&gbk, "c.csv").unwrap();
+        assert_eq!(utf8.rows, bom.rows);
+        assert_eq!(utf8.rows, gbk.rows);
+        assert_eq!(gbk.headers, vec!["设备编码", "设备名称"]);
+        assert_eq!(
+            (utf8.encoding, bom.encoding, gbk.encoding),
+            ("UTF-8", "UTF-8 (BOM)", "GB18030")
+        );
+    }
+
+    #[test]
+    fn broken_gbk_line_is_pinned() {
+        let (mut bytes, _, _) =
+            encoding_rs::GBK.encode("设备编码,设备名称\n34020000001320000001,南门广场东侧\n");
+        let mut bytes = bytes.to_mut().clone();
+        bytes.extend_from_slice(b"34020000001320000002,\x81\x20bad\n");
+        let (more, _, _) = encoding_rs::GBK.encode("34020000001320000003,北门停车场\n");
+        bytes.extend_from_slice(&more);
+        let t = read_csv(&bytes, "x.csv").unwrap();
+        assert_eq!(t.rows.len(), 3);
+        assert_eq!(t.rows[0].defect, None);
+        assert_eq!(t.rows[1].line, 3);
+        assert_eq!(
+            t.rows[1].defect,
+            Some((
+                "encoding".into(),
+                "invalid GBK/GB18030 byte sequence".into()
+            ))
+        );
+        assert_eq!(t.rows[2].defect, None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..400)) {
+            let _ = read_csv(&bytes, "fuzz.csv");
+        }
+    }
+}

@@ -4,6 +4,7 @@
 //! Exit codes: 0 success, 1 failure (error printed), 2 usage (clap), 3 some input rows rejected.
 
 mod admin;
+mod bench;
 pub mod context;
 pub mod device;
 
@@ -34,6 +35,9 @@ pub enum Command {
     /// The camera register (一机一档): import, export, list, generate.
     #[command(subcommand)]
     Device(device::DeviceCommand),
+    /// Benchmarks that print the figures in the README's performance table.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
     /// Configuration file tools.
     #[command(subcommand)]
     Config(admin::ConfigCommand),
@@ -51,6 +55,7 @@ pub fn run() -> ExitCode {
             Command::Migrate => admin::migrate(&cli.global).await,
             Command::Config(c) => admin::config(&cli.global, c),
             Command::Device(c) => device::run(&cli.global, c).await,
+            Command::Bench(c) => bench::run(c).await,
         }
     });
     match result {

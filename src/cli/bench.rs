@@ -1,0 +1,112 @@
+//! `camwatch bench …`: figures the issues name, measured on this machine and printed with the
+//! command that reproduced them. Each bench bounds its own work (counts, not durations).
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Subcommand;
+
+use crate::error::{Error, Result};
+use crate::registry::export::to_csv;
+use crate::registry::generate::generate;
+use crate::secret::SecretKey;
+use crate::store;
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Generate a register of N channels, then time its import (parse + validate + upsert) into a
+    /// fresh SQLite database, and into a fresh PostgreSQL database when --pg names a server.
+    Import {
+        #[arg(long, default_value_t = 100_000)]
+        count: u64,
+        /// postgres://USER@HOST:PORT/DB of a server where the bench may create and drop a database.
+        #[arg(long)]
+        pg: Option<String>,
+    },
+}
+
+pub async fn run(cmd: &BenchCommand) -> Result<ExitCode> {
+    match cmd {
+        BenchCommand::Import { count, pg } => bench_import(*count, pg.as_deref()).await,
+    }
+}
+
+async fn bench_import(count: u64, pg: Option<&str>) -> Result<ExitCode> {
+    let dir = tempfile_dir()?;
+    let file = dir.join("register.csv");
+    let devices = generate(count, 1);
+    std::fs::write(&file, to_csv(&devices, true))
+        .map_err(|e| Error::invalid(format!("{}: {e}", file.display())))?;
+    println!(
+        "register: {count} channels, {} records, {:.1} MB CSV",
+        devices.len(),
+        std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0) as f64 / 1e6
+    );
+    drop(devices);
+
+    let sqlite_url = format!("sqlite://{}", dir.join("bench.db").display());
+    let secs = import_once(&sqlite_url, &file, count).await?;
+    println!(
+        "sqlite    import: {secs:.2} s  ({:.0} records/s)",
+        count as f64 / secs
+    );
+
+    if let Some(base) = pg {
+        use sqlx::Connection;
+        let mut admin = sqlx::PgConnection::connect(base).await?;
+        let mut b = [0u8; 6];
+        getrandom::fill(&mut b).map_err(|e| Error::internal(e.to_string()))?;
+        let name = format!("camwatch_bench_{}", hex::encode(b));
+        // The name is our own random hex, not user input.
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await?;
+        let url = sibling_database(base, &name)?;
+        let r = import_once(&url, &file, count).await;
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE {name} WITH (FORCE)"
+        )))
+        .execute(&mut admin)
+        .await;
+        let secs = r?;
+        println!(
+            "postgres  import: {secs:.2} s  ({:.0} records/s)",
+            count as f64 / secs
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn import_once(url: &str, file: &std::path::Path, count: u64) -> Result<f64> {
+    let store = store::connect(url, SecretKey::generate()).await?;
+    let t = Instant::now();
+    let s = super::device::import_file(store.as_ref(), file, false, false).await?;
+    let secs = t.elapsed().as_secs_f64();
+    if !s.parsed.errors.is_empty() || s.written.map_or(0, |c| c.inserted) < count {
+        return Err(Error::internal(format!(
+            "bench import rejected rows: {:?}",
+            s.parsed.errors.first()
+        )));
+    }
+    Ok(secs)
+}
+
+/// `postgres://u@h:p/db` → `postgres://u@h:p/<name>`: a new database on the same server.
+pub fn sibling_database(base: &str, name: &str) -> Result<String> {
+    let after_scheme = base.find("://").map_or(0, |i| i + 3);
+    match base[after_scheme..].rfind('/') {
+        Some(i) => Ok(format!("{}/{name}", &base[..after_scheme + i])),
+        None => Err(Error::invalid(format!(
+            "{base:?} must name a database (postgres://USER@HOST:PORT/DB)"
+        ))),
+    }
+}
+
+fn tempfile_dir() -> Result<std::path::PathBuf> {
+    let mut b = [0u8; 6];
+    getrandom::fill(&mut b).map_err(|e| Error::internal(e.to_string()))?;
+    let d = std::env::temp_dir().join(format!("camwatch-bench-{}", hex::encode(b)));
+    std::fs::create_dir_all(&d).map_err(|e| Error::invalid(format!("{}: {e}", d.display())))?;
+    Ok(d)
+}

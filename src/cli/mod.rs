@@ -6,6 +6,7 @@
 mod admin;
 mod bench;
 pub mod context;
+mod demo;
 pub mod device;
 
 use std::process::ExitCode;
@@ -30,6 +31,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// A simulated fleet, monitored, with its month's figures: try camwatch with nothing else.
+    Demo(demo::DemoArgs),
     /// Create or upgrade the database schema (also done at every start).
     Migrate,
     /// The camera register (一机一档): import, export, list, generate.
@@ -52,6 +55,7 @@ pub fn run() -> ExitCode {
         .expect("tokio runtime");
     let result = rt.block_on(async {
         match &cli.command {
+            Command::Demo(a) => demo::run(a).await,
             Command::Migrate => admin::migrate(&cli.global).await,
             Command::Config(c) => admin::config(&cli.global, c),
             Command::Device(c) => device::run(&cli.global, c).await,

@@ -9,6 +9,7 @@
 //! | `secret`       | credential sealing at rest (AEAD) and redaction                      |
 //! | `registry`     | the camera register (一机一档): device codes, records, import/export |
 //! | `history`      | status spans and exemptions: what happened to each device, when     |
+//! | `availability` | hours by status, outages, online/intact rates from spans (pure)       |
 //! | `store`        | SQLite / PostgreSQL persistence behind one `Store` trait             |
 //! | `config`       | `camwatch.toml`: typed settings, unknown keys refused                 |
 //! | `demo`         | the demo: simulator + monitor + live view + report                    |
@@ -16,6 +17,7 @@
 //!
 //! Protocol clients (RTSP, ONVIF, HTTP snapshot, TCP) live in the `camwatch-probes` crate.
 
+pub mod availability;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -1,0 +1,274 @@
+//! Availability: per-device hours by status, outages, and online / intact rates over a period,
+//! from status spans, exemptions and each device's eligibility. Pure: no I/O, no clock.
+//!
+//! Semantics (the monthly report states them):
+//! - Time a device is not eligible (outside its in-contract dates) does not exist for it.
+//! - Exempt time (exemptions for the device or its region) is removed from every figure but
+//!   `exempt`: it is neither online nor offline and is not in any denominator.
+//! - Eligible, non-exempt time not covered by an online/degraded/offline span is `unknown`
+//!   (monitor gaps, no data). How unknown counts is the contract's `UnknownTreatment`.
+//! - `online` in rates means online + degraded (streaming); `intact` means online only.
+//! - Everything is integer seconds; a rate is a ratio of integer sums, computed once at the end.
+
+pub mod interval;
+
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::history::{Status, StatusSpan};
+pub use interval::Interval;
+use interval::{overlap, union};
+
+/// How time with no trustworthy observation counts in rates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownTreatment {
+    /// Removed from the denominator (default): the contractor is judged on what was observed.
+    #[default]
+    Exclude,
+    /// Counted as online.
+    Online,
+    /// Counted as offline (in the denominator, not in the numerator).
+    Offline,
+}
+
+impl UnknownTreatment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Exclude => "exclude",
+            Self::Online => "online",
+            Self::Offline => "offline",
+        }
+    }
+}
+
+impl FromStr for UnknownTreatment {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "exclude" => Ok(Self::Exclude),
+            "online" => Ok(Self::Online),
+            "offline" => Ok(Self::Offline),
+            o => Err(format!(
+                "unknown treatment {o:?} (expected exclude, online or offline)"
+            )),
+        }
+    }
+}
+
+/// A device's seconds by status over its eligible window, exempt time taken out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hours {
+    /// Eligible seconds (in contract, within the period), exempt time included.
+    pub eligible: i64,
+    pub exempt: i64,
+    pub online: i64,
+    pub degraded: i64,
+    pub offline: i64,
+    pub unknown: i64,
+}
+
+impl Hours {
+    pub fn add(&mut self, o: &Hours) {
+        self.eligible += o.eligible;
+        self.exempt += o.exempt;
+        self.online += o.online;
+        self.degraded += o.degraded;
+        self.offline += o.offline;
+        self.unknown += o.unknown;
+    }
+    /// Rate numerator and denominator for "online" (online + degraded).
+    pub fn online_ratio(&self, t: UnknownTreatment) -> (i64, i64) {
+        let base = self.eligible - self.exempt;
+        match t {
+            UnknownTreatment::Exclude => (self.online + self.degraded, base - self.unknown),
+            UnknownTreatment::Online => (self.online + self.degraded + self.unknown, base),
+            UnknownTreatment::Offline => (self.online + self.degraded, base),
+        }
+    }
+    /// Rate numerator and denominator for "intact" (online with a normal picture).
+    pub fn intact_ratio(&self, t: UnknownTreatment) -> (i64, i64) {
+        let (_, den) = self.online_ratio(t);
+        let num = match t {
+            UnknownTreatment::Online => self.online + self.unknown,
+            _ => self.online,
+        };
+        (num, den)
+    }
+}
+
+/// Samples of a device's status at the contract's daily check times.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Samples {
+    pub online: u64,
+    pub degraded: u64,
+    pub offline: u64,
+    pub unknown: u64,
+    /// Check times that fell in exempt time (skipped).
+    pub exempt: u64,
+}
+
+impl Samples {
+    pub fn add(&mut self, o: &Samples) {
+        self.online += o.online;
+        self.degraded += o.degraded;
+        self.offline += o.offline;
+        self.unknown += o.unknown;
+        self.exempt += o.exempt;
+    }
+    pub fn online_ratio(&self, t: UnknownTreatment) -> (u64, u64) {
+        let seen = self.online + self.degraded + self.offline;
+        match t {
+            UnknownTreatment::Exclude => (self.online + self.degraded, seen),
+            UnknownTreatment::Online => (
+                self.online + self.degraded + self.unknown,
+                seen + self.unknown,
+            ),
+            UnknownTreatment::Offline => (self.online + self.degraded, seen + self.unknown),
+        }
+    }
+    pub fn intact_ratio(&self, t: UnknownTreatment) -> (u64, u64) {
+        let (_, den) = self.online_ratio(t);
+        let num = match t {
+            UnknownTreatment::Online => self.online + self.unknown,
+            _ => self.online,
+        };
+        (num, den)
+    }
+}
+
+/// Everything computed for one device over one period.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceAvailability {
+    pub hours: Hours,
+    pub samples: Samples,
+    /// Offline runs with non-exempt time in the window (adjacent offline spans are one run).
+    pub outages: u32,
+    /// Non-exempt seconds of the longest offline run.
+    pub longest_outage: i64,
+}
+
+/// Spans of one device overlap: the history is inconsistent and no number can be trusted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "device {device}: {first_status} span [{first_start}, {first_end}) overlaps {second_status} span starting {second_start}"
+)]
+pub struct OverlapError {
+    pub device: String,
+    pub first_status: Status,
+    pub first_start: i64,
+    pub first_end: i64,
+    pub second_status: Status,
+    pub second_start: i64,
+}
+
+/// Computes one device's availability over `window` (its eligible part of the period).
+/// `spans` are the device's spans in any order; `exempt` its exemption intervals, any order.
+/// `check_times` are the period's sample instants (sorted).
+pub fn device_availability(
+    window: Interval,
+    spans: &[StatusSpan],
+    exempt: &[Interval],
+    check_times: &[i64],
+) -> Result<DeviceAvailability, OverlapError> {
+    let mut out = DeviceAvailability::default();
+    if window.is_empty() {
+        return Ok(out);
+    }
+    let mut sorted: Vec<&StatusSpan> = spans.iter().filter(|s| s.end_at > s.start_at).collect();
+    sorted.sort_unstable_by_key(|s| (s.start_at, s.end_at));
+    for w in sorted.windows(2) {
+        if w[1].start_at < w[0].end_at {
+            return Err(OverlapError {
+                device: w[0].device.to_string(),
+                first_status: w[0].status,
+                first_start: w[0].start_at,
+                first_end: w[0].end_at,
+                second_status: w[1].status,
+                second_start: w[1].start_at,
+            });
+        }
+    }
+    let ex = union(exempt.iter().map(|e| e.intersect(window)).collect());
+    let h = &mut out.hours;
+    h.eligible = window.len();
+    h.exempt = ex.iter().map(|e| e.len()).sum();
+
+    let mut run: Option<(i64, i64)> = None; // (end of current offline run, its non-exempt seconds)
+    let mut close_run = |run: &mut Option<(i64, i64)>, out_outages: &mut u32, longest: &mut i64| {
+        if let Some((_, secs)) = run.take()
+            && secs > 0
+        {
+            *out_outages += 1;
+            *longest = (*longest).max(secs);
+        }
+    };
+    let (mut outages, mut longest) = (0u32, 0i64);
+    for s in &sorted {
+        let clipped = Interval::new(s.start_at, s.end_at).intersect(window);
+        let counted = if clipped.is_empty() {
+            0
+        } else {
+            clipped.len() - overlap(clipped, &ex)
+        };
+        match s.status {
+            Status::Online => h.online += counted,
+            Status::Degraded => h.degraded += counted,
+            Status::Offline => h.offline += counted,
+            Status::Unknown => {}
+        }
+        if s.status == Status::Offline {
+            match &mut run {
+                Some((end, secs)) if *end == s.start_at => {
+                    *end = s.end_at;
+                    *secs += counted;
+                }
+                _ => {
+                    close_run(&mut run, &mut outages, &mut longest);
+                    run = Some((s.end_at, counted));
+                }
+            }
+        } else {
+            close_run(&mut run, &mut outages, &mut longest);
+        }
+    }
+    close_run(&mut run, &mut outages, &mut longest);
+    out.outages = outages;
+    out.longest_outage = longest;
+    h.unknown = h.eligible - h.exempt - h.online - h.degraded - h.offline;
+
+    // Samples: walk check times and spans together (both sorted).
+    let mut i = 0;
+    for &t in check_times {
+        if !window.contains(t) {
+            continue;
+        }
+        if ex.iter().any(|e| e.contains(t)) {
+            out.samples.exempt += 1;
+            continue;
+        }
+        while i < sorted.len() && sorted[i].end_at <= t {
+            i += 1;
+        }
+        let status = sorted
+            .get(i)
+            .filter(|s| s.start_at <= t)
+            .map_or(Status::Unknown, |s| s.status);
+        match status {
+            Status::Online => out.samples.online += 1,
+            Status::Degraded => out.samples.degraded += 1,
+            Status::Offline => out.samples.offline += 1,
+            Status::Unknown => out.samples.unknown += 1,
+        }
+    }
+    Ok(out)
+}
+
+/// A ratio as a rate in [0, 1], `None` when nothing was counted.
+pub fn rate(num: i64, den: i64) -> Option<f64> {
+    (den > 0).then(|| num as f64 / den as f64)
+}
+
+#[cfg(test)]
+mod tests;

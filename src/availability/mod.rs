@@ -195,15 +195,8 @@ pub fn device_availability(
     h.eligible = window.len();
     h.exempt = ex.iter().map(|e| e.len()).sum();
 
-    let mut run: Option<(i64, i64)> = None; // (end of current offline run, its non-exempt seconds)
-    let mut close_run = |run: &mut Option<(i64, i64)>, out_outages: &mut u32, longest: &mut i64| {
-        if let Some((_, secs)) = run.take()
-            && secs > 0
-        {
-            *out_outages += 1;
-            *longest = (*longest).max(secs);
-        }
-    };
+    // The current offline run: (its end, its non-exempt seconds).
+    let mut run: Option<(i64, i64)> = None;
     let (mut outages, mut longest) = (0u32, 0i64);
     for s in &sorted {
         let clipped = Interval::new(s.start_at, s.end_at).intersect(window);
@@ -225,15 +218,15 @@ pub fn device_availability(
                     *secs += counted;
                 }
                 _ => {
-                    close_run(&mut run, &mut outages, &mut longest);
+                    close_run(run.take(), &mut outages, &mut longest);
                     run = Some((s.end_at, counted));
                 }
             }
         } else {
-            close_run(&mut run, &mut outages, &mut longest);
+            close_run(run.take(), &mut outages, &mut longest);
         }
     }
-    close_run(&mut run, &mut outages, &mut longest);
+    close_run(run.take(), &mut outages, &mut longest);
     out.outages = outages;
     out.longest_outage = longest;
     h.unknown = h.eligible - h.exempt - h.online - h.degraded - h.offline;
@@ -263,6 +256,16 @@ pub fn device_availability(
         }
     }
     Ok(out)
+}
+
+/// Counts a finished offline run that had non-exempt time.
+fn close_run(run: Option<(i64, i64)>, outages: &mut u32, longest: &mut i64) {
+    if let Some((_, secs)) = run
+        && secs > 0
+    {
+        *outages += 1;
+        *longest = (*longest).max(secs);
+    }
 }
 
 /// A ratio as a rate in [0, 1], `None` when nothing was counted.

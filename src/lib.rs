@@ -10,6 +10,7 @@
 //! | `registry`     | the camera register (一机一档): device codes, records, import/export |
 //! | `history`      | status spans and exemptions: what happened to each device, when     |
 //! | `availability` | hours by status, outages, online/intact rates from spans (pure)       |
+//! | `contract`     | contract rules as data (TOML) and the deductions they make (pure)     |
 //! | `store`        | SQLite / PostgreSQL persistence behind one `Store` trait             |
 //! | `config`       | `camwatch.toml`: typed settings, unknown keys refused                 |
 //! | `demo`         | the demo: simulator + monitor + live view + report                    |
@@ -21,6 +22,7 @@ pub mod availability;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod contract;
 pub mod demo;
 pub mod error;
 pub mod history;

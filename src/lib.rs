@@ -27,5 +27,6 @@ pub mod demo;
 pub mod error;
 pub mod history;
 pub mod registry;
+pub mod report;
 pub mod secret;
 pub mod store;

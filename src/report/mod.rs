@@ -1,0 +1,169 @@
+//! Monthly (or any period's) availability report: the figures contractors are paid by.
+//!
+//! `build` is pure: register records, status spans, exemptions, a contract and a period in; a
+//! [`Report`] out, with per-device rows, rollups by region and contractor, every deduction with
+//! the numbers behind it, and an `input_digest` (SHA-256 of a canonical form of the inputs) so an
+//! auditor can tell whether two reports were made from the same data. Same inputs give
+//! byte-identical JSON: rows are sorted, numbers are rounded once to fixed places.
+//! `load` fetches the inputs from a store; `render` writes JSON, CSV, XLSX and printable HTML.
+//!
+//! A report never guesses: overlapping spans make `build` fail with the device and times; time
+//! with no data is `unknown` and shown; spans of devices missing from the register, devices with
+//! no data at all, and devices outside their contract dates are listed in `notes`.
+
+mod build;
+mod digest;
+mod load;
+pub mod period;
+pub mod render;
+
+#[cfg(test)]
+mod tests;
+
+use serde::Serialize;
+
+pub use build::{ReportInput, build};
+pub use load::load;
+pub use period::{Month, Period};
+
+/// Seconds → hours, rounded to 4 places (0.36 s): enough to show each minute, and stable.
+pub(crate) fn hours(sec: i64) -> f64 {
+    round(sec as f64 / 3600.0, 4)
+}
+
+pub(crate) fn round(x: f64, places: i32) -> f64 {
+    let f = 10f64.powi(places);
+    (x * f).round() / f
+}
+
+/// A rate rounded to 6 places (0.0001 %); `None` when nothing was counted.
+pub(crate) fn rate(num: i128, den: i128) -> Option<f64> {
+    (den > 0).then(|| round(num as f64 / den as f64, 6))
+}
+
+/// Status samples at the contract's check times.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SampleCounts {
+    pub online: u64,
+    pub degraded: u64,
+    pub offline: u64,
+    pub unknown: u64,
+    pub exempt: u64,
+}
+
+/// Hours and rates of a group of devices (the fleet, a region, a contractor).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Totals {
+    pub devices: u64,
+    pub eligible_hours: f64,
+    /// Online with any picture (`online` + `degraded` spans).
+    pub online_hours: f64,
+    /// The part of `online_hours` with a faulty picture.
+    pub degraded_hours: f64,
+    pub offline_hours: f64,
+    pub exempt_hours: f64,
+    pub unknown_hours: f64,
+    /// By the contract's method; `null` when nothing was observed.
+    pub online_rate: Option<f64>,
+    pub intact_rate: Option<f64>,
+    pub samples: SampleCounts,
+}
+
+/// A rollup row: `key` is a region (civil code) or a contractor name.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Rollup {
+    pub key: String,
+    #[serde(flatten)]
+    pub totals: Totals,
+    pub devices_over_offline_limit: u64,
+    /// Sum of this group's per-device deductions (fleet-wide lines are not split).
+    pub device_deductions: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeviceRow {
+    pub code: String,
+    pub name: String,
+    pub region: String,
+    pub contractor: String,
+    /// Eligible window within the period (local time), for "why these hours".
+    pub eligible_from: String,
+    pub eligible_to: String,
+    pub eligible_hours: f64,
+    pub online_hours: f64,
+    pub degraded_hours: f64,
+    pub offline_hours: f64,
+    pub exempt_hours: f64,
+    pub unknown_hours: f64,
+    pub online_rate: Option<f64>,
+    pub intact_rate: Option<f64>,
+    pub outages: u32,
+    pub longest_outage_hours: f64,
+    pub over_offline_limit: bool,
+    pub samples: SampleCounts,
+    pub deduction: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeductionRow {
+    pub rule: String,
+    /// `null` for fleet-wide rules.
+    pub device: Option<String>,
+    /// Yuan, rounded to 0.01 half away from zero.
+    pub amount: f64,
+    pub basis: String,
+}
+
+/// An exemption that touched the period, and how much eligible device time it covered.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExemptionRow {
+    pub id: i64,
+    /// `device:<code>` or `region:<prefix>`.
+    pub scope: String,
+    pub reason: String,
+    pub from: String,
+    pub to: String,
+    pub approved_by: String,
+    pub note: String,
+    pub devices: u64,
+    /// Eligible device-hours inside this exemption (overlapping exemptions each count theirs).
+    pub device_hours: f64,
+}
+
+/// The report. Field order is the JSON order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub month: String,
+    pub timezone: String,
+    pub method: String,
+    pub contract: String,
+    pub period_from: String,
+    pub period_to: String,
+    pub period_hours: f64,
+    pub unknown_treatment: String,
+    /// The rules of counting, stated in words, as the report applies them.
+    pub semantics: Vec<String>,
+    pub fleet: Totals,
+    pub regions: Vec<Rollup>,
+    pub contractors: Vec<Rollup>,
+    pub devices: Vec<DeviceRow>,
+    pub deductions: Vec<DeductionRow>,
+    pub total_deduction: f64,
+    /// Fee bases the fleet rules applied to, yuan (each device's fee prorated by eligible share).
+    pub maintenance_fee_base: f64,
+    pub link_fee_base: f64,
+    pub score: Option<f64>,
+    pub exemptions: Vec<ExemptionRow>,
+    /// What is missing or odd in the inputs; empty when nothing is.
+    pub notes: Vec<String>,
+    pub input_digest: String,
+}
+
+impl Report {
+    /// The canonical JSON (pretty, stable key order, trailing newline).
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).expect("report serialises");
+        s.push('\n');
+        s
+    }
+}

@@ -1,0 +1,117 @@
+//! Printable HTML: one self-contained page (no scripts, no external resources), A4 landscape
+//! with repeated table headers on every printed page and signature lines at the end.
+
+use std::fmt::Write;
+
+use super::super::Report;
+use super::labels::{Lang, t};
+use super::tables;
+
+fn esc(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+fn table(out: &mut String, cols: &[&str], rows: &[Vec<String>], l: Lang) {
+    out.push_str("<table><thead><tr>");
+    for h in tables::header(cols, l) {
+        let _ = write!(out, "<th>{}</th>", esc(&h));
+    }
+    out.push_str("</tr></thead><tbody>\n");
+    for r in rows {
+        out.push_str("<tr>");
+        for c in r {
+            let _ = write!(out, "<td>{}</td>", esc(c));
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</tbody></table>\n");
+}
+
+const STYLE: &str = "
+@page { size: A4 landscape; margin: 12mm; }
+body { font-family: 'Noto Sans CJK SC', 'Source Han Sans SC', 'Microsoft YaHei', sans-serif; font-size: 10pt; color: #000; }
+h1 { font-size: 16pt; margin: 0 0 6pt; } h2 { font-size: 12pt; margin: 14pt 0 4pt; break-after: avoid; }
+table { border-collapse: collapse; width: 100%; margin-bottom: 6pt; }
+th, td { border: 0.5pt solid #444; padding: 2pt 4pt; text-align: left; vertical-align: top; }
+thead { display: table-header-group; } tr { break-inside: avoid; }
+th { background: #eee; } td { font-variant-numeric: tabular-nums; }
+.summary td:first-child { font-weight: bold; width: 30%; }
+.sign { display: flex; gap: 24pt; margin-top: 24pt; } .sign div { flex: 1; border-top: 0.5pt solid #000; padding-top: 4pt; }
+.digest { font-family: monospace; font-size: 8pt; word-break: break-all; }
+";
+
+pub fn render(r: &Report, l: Lang) -> String {
+    let mut o = String::new();
+    let lang = match l {
+        Lang::Zh => "zh-CN",
+        Lang::En => "en",
+    };
+    let _ = write!(
+        o,
+        "<!DOCTYPE html>\n<html lang=\"{lang}\"><head><meta charset=\"utf-8\"><title>{} {}</title><style>{STYLE}</style></head><body>\n",
+        esc(&t("title", l)),
+        esc(&r.month)
+    );
+    let _ = writeln!(o, "<h1>{} · {}</h1>", esc(&t("title", l)), esc(&r.month));
+    o.push_str("<table class=\"summary\"><tbody>\n");
+    for [k, v] in tables::summary(r, l) {
+        let _ = writeln!(o, "<tr><td>{}</td><td>{}</td></tr>", esc(&k), esc(&v));
+    }
+    o.push_str("</tbody></table>\n");
+    for (title, rows) in [("by_region", &r.regions), ("by_contractor", &r.contractors)] {
+        let _ = writeln!(o, "<h2>{}</h2>", esc(&t(title, l)));
+        let rows: Vec<Vec<String>> = rows.iter().map(tables::rollup).collect();
+        table(&mut o, &tables::ROLLUP_COLS, &rows, l);
+    }
+    let _ = writeln!(o, "<h2>{}</h2>", esc(&t("deductions_sheet", l)));
+    table(
+        &mut o,
+        &tables::DEDUCTION_COLS,
+        &tables::deductions(r, l),
+        l,
+    );
+    let _ = writeln!(o, "<h2>{}</h2>", esc(&t("exemptions_sheet", l)));
+    table(
+        &mut o,
+        &tables::EXEMPTION_COLS,
+        &tables::exemptions(r, l),
+        l,
+    );
+    let _ = writeln!(o, "<h2>{}</h2>", esc(&t("devices_sheet", l)));
+    let rows: Vec<Vec<String>> = r.devices.iter().map(|d| tables::device(d, l)).collect();
+    table(&mut o, &tables::DEVICE_COLS, &rows, l);
+    for (title, lines) in [("semantics", &r.semantics), ("notes", &r.notes)] {
+        if lines.is_empty() {
+            continue;
+        }
+        let _ = writeln!(o, "<h2>{}</h2><ul>", esc(&t(title, l)));
+        for s in lines {
+            let _ = writeln!(o, "<li>{}</li>", esc(s));
+        }
+        o.push_str("</ul>\n");
+    }
+    let _ = writeln!(
+        o,
+        "<p class=\"digest\">{}: {}</p>",
+        esc(&t("input_digest", l)),
+        esc(&r.input_digest)
+    );
+    let _ = writeln!(o, "<h2>{}</h2>", esc(&t("signatures", l)));
+    o.push_str("<div class=\"sign\">");
+    for k in ["sign_client", "sign_contractor", "sign_auditor"] {
+        let _ = write!(o, "<div>{}</div>", esc(&t(k, l)));
+    }
+    o.push_str("</div>\n</body></html>\n");
+    o
+}

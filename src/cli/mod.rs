@@ -8,6 +8,9 @@ mod bench;
 pub mod context;
 mod demo;
 pub mod device;
+mod exemption;
+mod history;
+pub mod report;
 
 use std::process::ExitCode;
 
@@ -38,6 +41,15 @@ pub enum Command {
     /// The camera register (一机一档): import, export, list, generate.
     #[command(subcommand)]
     Device(device::DeviceCommand),
+    /// Status history: import from another platform, show a device's spans.
+    #[command(subcommand)]
+    History(history::HistoryCommand),
+    /// Exemptions (force majeure, planned works, …): add, import, list.
+    #[command(subcommand)]
+    Exemption(exemption::ExemptionCommand),
+    /// Reports: the month's online rates, offline hours and deductions under a contract.
+    #[command(subcommand)]
+    Report(report::ReportCommand),
     /// Benchmarks that print the figures in the README's performance table.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -59,6 +71,9 @@ pub fn run() -> ExitCode {
             Command::Migrate => admin::migrate(&cli.global).await,
             Command::Config(c) => admin::config(&cli.global, c),
             Command::Device(c) => device::run(&cli.global, c).await,
+            Command::History(c) => history::run(&cli.global, c).await,
+            Command::Exemption(c) => exemption::run(&cli.global, c).await,
+            Command::Report(c) => report::run(&cli.global, c).await,
             Command::Bench(c) => bench::run(c).await,
         }
     });

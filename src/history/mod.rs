@@ -137,3 +137,5 @@ pub struct Exemption {
     pub note: String,
     pub approved_by: String,
 }
+
+pub mod csv;

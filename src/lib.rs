@@ -8,9 +8,11 @@
 //! | `clock`        | injected wall time (system, scaled for the demo, manual for tests)  |
 //! | `secret`       | credential sealing at rest (AEAD) and redaction                      |
 //! | `registry`     | the camera register (一机一档): device codes, records, import/export |
+//! | `health`       | per-device state machine: outcomes → debounced status changes (pure)   |
 //! | `history`      | status spans and exemptions: what happened to each device, when     |
 //! | `availability` | hours by status, outages, online/intact rates from spans (pure)       |
 //! | `contract`     | contract rules as data (TOML) and the deductions they make (pure)     |
+//! | `report`       | monthly report: per device, region, contractor; JSON/CSV/XLSX/HTML  |
 //! | `store`        | SQLite / PostgreSQL persistence behind one `Store` trait             |
 //! | `config`       | `camwatch.toml`: typed settings, unknown keys refused                 |
 //! | `demo`         | the demo: simulator + monitor + live view + report                    |
@@ -25,6 +27,7 @@ pub mod config;
 pub mod contract;
 pub mod demo;
 pub mod error;
+pub mod health;
 pub mod history;
 pub mod registry;
 pub mod report;

@@ -23,11 +23,25 @@ pub enum BenchCommand {
         #[arg(long)]
         pg: Option<String>,
     },
+    /// Fill a fresh database with N channels and S status spans each over October 2026, then
+    /// time `camwatch report monthly` on it (a child process: wall time and its peak RSS), on
+    /// SQLite and, with --pg, on PostgreSQL.
+    Report {
+        #[arg(long, default_value_t = 300_000)]
+        devices: u64,
+        #[arg(long, default_value_t = 20)]
+        spans: u32,
+        #[arg(long)]
+        pg: Option<String>,
+    },
 }
 
 pub async fn run(cmd: &BenchCommand) -> Result<ExitCode> {
     match cmd {
         BenchCommand::Import { count, pg } => bench_import(*count, pg.as_deref()).await,
+        BenchCommand::Report { devices, spans, pg } => {
+            super::bench_report::run(*devices, *spans, pg.as_deref()).await
+        }
     }
 }
 
@@ -103,7 +117,7 @@ pub fn sibling_database(base: &str, name: &str) -> Result<String> {
     }
 }
 
-fn tempfile_dir() -> Result<std::path::PathBuf> {
+pub(super) fn tempfile_dir() -> Result<std::path::PathBuf> {
     let mut b = [0u8; 6];
     getrandom::fill(&mut b).map_err(|e| Error::internal(e.to_string()))?;
     let d = std::env::temp_dir().join(format!("camwatch-bench-{}", hex::encode(b)));

@@ -5,6 +5,7 @@
 
 mod admin;
 mod bench;
+mod bench_report;
 pub mod context;
 mod demo;
 pub mod device;

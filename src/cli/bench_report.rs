@@ -1,0 +1,159 @@
+//! `camwatch bench report`: the monthly report for a large fleet, timed as a user runs it (the
+//! real binary in a child process), with the child's peak RSS from `getrusage`.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use super::bench::{sibling_database, tempfile_dir};
+use crate::error::{Error, Result};
+use crate::history::{Status, StatusSpan};
+use crate::registry::generate::generate;
+use crate::report::{Month, Period};
+use crate::secret::SecretKey;
+use crate::store;
+
+const MONTH: &str = "2026-10";
+
+/// `per` spans for `code` tiling the month: mostly online, with offline and degraded runs
+/// (deterministic for the device's position `i`).
+fn spans_for(code: crate::registry::DeviceCode, i: u64, per: u32, p: &Period) -> Vec<StatusSpan> {
+    let len = p.len();
+    let mut cuts: Vec<i64> = (1..per as i64)
+        .map(|k| {
+            let jitter = ((i.wrapping_mul(2654435761) ^ k as u64 * 40503) % 3600) as i64;
+            p.start_at + k * len / per as i64 - jitter
+        })
+        .collect();
+    cuts.insert(0, p.start_at);
+    cuts.push(p.end_at);
+    cuts.windows(2)
+        .enumerate()
+        .map(|(k, w)| StatusSpan {
+            device: code,
+            status: match (k as u64 + i) % 4 {
+                1 => Status::Offline,
+                3 if i % 3 == 0 => Status::Degraded,
+                _ => Status::Online,
+            },
+            start_at: w[0],
+            end_at: w[1],
+            cause: (k % 4 == 1).then(|| "connection_refused".to_string()),
+        })
+        .collect()
+}
+
+async fn fill(url: &str, data: &std::path::Path, devices: u64, per: u32, p: &Period) -> Result<()> {
+    // The same key file the child report process will find in its data directory.
+    let mut cfg = crate::config::Config::default();
+    cfg.data.dir = data.to_path_buf();
+    let key = SecretKey::load(&cfg.key_file()).map_err(|e| Error::internal(e.to_string()))?;
+    let store = store::connect(url, key).await?;
+    let register = generate(devices, 7);
+    for chunk in register.chunks(20_000) {
+        store.upsert_devices(chunk).await?;
+    }
+    let channels: Vec<_> = register.iter().filter(|d| !d.kind.is_parent()).collect();
+    let t = Instant::now();
+    let mut batch = Vec::with_capacity(100_000);
+    for (i, d) in channels.iter().enumerate() {
+        batch.extend(spans_for(d.code, i as u64, per, p));
+        if batch.len() >= 100_000 {
+            store.insert_spans(&batch).await?;
+            batch.clear();
+        }
+    }
+    store.insert_spans(&batch).await?;
+    println!(
+        "  filled: {} channels, {} spans in {:.1} s",
+        channels.len(),
+        channels.len() as u64 * per as u64,
+        t.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Runs the report in a child process; returns (wall seconds, peak RSS in MB, stdout length).
+fn report_child(
+    url: &str,
+    contract: &std::path::Path,
+    data: &std::path::Path,
+) -> Result<(f64, f64, usize)> {
+    let exe = std::env::current_exe().map_err(|e| Error::internal(e.to_string()))?;
+    let t = Instant::now();
+    let out = std::process::Command::new(exe)
+        .args(["--db", url, "--data"])
+        .arg(data)
+        .args(["report", "monthly", "--month", MONTH, "--contract"])
+        .arg(contract)
+        .env_remove("CAMWATCH_SECRET_KEY")
+        .output()
+        .map_err(|e| Error::internal(format!("run report: {e}")))?;
+    let secs = t.elapsed().as_secs_f64();
+    if !out.status.success() {
+        return Err(Error::internal(format!(
+            "report failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    // SAFETY: getrusage only writes the struct we pass.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
+    Ok((secs, ru.ru_maxrss as f64 / 1024.0, out.stdout.len()))
+}
+
+pub async fn run(devices: u64, per: u32, pg: Option<&str>) -> Result<ExitCode> {
+    let dir = tempfile_dir()?;
+    let contract = dir.join("example-98.toml");
+    std::fs::write(&contract, include_str!("../../contracts/example-98.toml"))
+        .map_err(|e| Error::invalid(e.to_string()))?;
+    let tz =
+        jiff::tz::TimeZone::get("Asia/Shanghai").map_err(|e| Error::internal(e.to_string()))?;
+    let p = Period::month(
+        MONTH.parse::<Month>().map_err(Error::internal)?,
+        tz,
+        "Asia/Shanghai",
+    );
+    println!("bench report: {devices} channels × {per} spans, month {MONTH}, contract example-98");
+
+    let sqlite = format!("sqlite://{}", dir.join("bench.db").display());
+    fill(&sqlite, &dir, devices, per, &p).await?;
+    let (secs, rss, bytes) = report_child(&sqlite, &contract, &dir)?;
+    println!(
+        "sqlite    report: {secs:.2} s, peak RSS {rss:.0} MB, JSON {:.1} MB",
+        bytes as f64 / 1e6
+    );
+
+    if let Some(base) = pg {
+        use sqlx::Connection;
+        let mut admin = sqlx::PgConnection::connect(base).await?;
+        let mut b = [0u8; 6];
+        getrandom::fill(&mut b).map_err(|e| Error::internal(e.to_string()))?;
+        let name = format!("camwatch_bench_{}", hex::encode(b));
+        // The name is our own random hex, not user input.
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await?;
+        let url = sibling_database(base, &name)?;
+        let r = async {
+            fill(&url, &dir, devices, per, &p).await?;
+            report_child(&url, &contract, &dir)
+        }
+        .await;
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE {name} WITH (FORCE)"
+        )))
+        .execute(&mut admin)
+        .await;
+        let (secs, rss, bytes) = r?;
+        println!(
+            "postgres  report: {secs:.2} s, peak RSS {rss:.0} MB, JSON {:.1} MB",
+            bytes as f64 / 1e6
+        );
+    }
+    if std::env::var_os("CAMWATCH_BENCH_KEEP").is_some() {
+        println!("kept {}", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -20,7 +20,7 @@ fn spans_for(code: crate::registry::DeviceCode, i: u64, per: u32, p: &Period) ->
     let len = p.len();
     let mut cuts: Vec<i64> = (1..per as i64)
         .map(|k| {
-            let jitter = ((i.wrapping_mul(2654435761) ^ k as u64 * 40503) % 3600) as i64;
+            let jitter = ((i.wrapping_mul(2654435761) ^ (k as u64 * 40503)) % 3600) as i64;
             p.start_at + k * len / per as i64 - jitter
         })
         .collect();
@@ -32,7 +32,7 @@ fn spans_for(code: crate::registry::DeviceCode, i: u64, per: u32, p: &Period) ->
             device: code,
             status: match (k as u64 + i) % 4 {
                 1 => Status::Offline,
-                3 if i % 3 == 0 => Status::Degraded,
+                3 if i.is_multiple_of(3) => Status::Degraded,
                 _ => Status::Online,
             },
             start_at: w[0],

@@ -188,7 +188,7 @@ impl DeviceHealth {
             .chain(self.failures.iter())
             .cloned()
             .collect();
-        v.sort_by(|a, b| b.at.cmp(&a.at));
+        v.sort_by_key(|r| std::cmp::Reverse(r.at));
         v
     }
 

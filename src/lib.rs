@@ -8,6 +8,7 @@
 //! | `clock`        | injected wall time (system, scaled for the demo, manual for tests)  |
 //! | `secret`       | credential sealing at rest (AEAD) and redaction                      |
 //! | `registry`     | the camera register (一机一档): device codes, records, import/export |
+//! | `scheduler`    | due-time queue + bounded probe pool: caps, stagger, deadlines         |
 //! | `health`       | per-device state machine: outcomes → debounced status changes (pure)   |
 //! | `history`      | status spans and exemptions: what happened to each device, when     |
 //! | `availability` | hours by status, outages, online/intact rates from spans (pure)       |
@@ -31,5 +32,6 @@ pub mod health;
 pub mod history;
 pub mod registry;
 pub mod report;
+pub mod scheduler;
 pub mod secret;
 pub mod store;

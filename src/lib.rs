@@ -16,6 +16,7 @@
 //! | `report`       | monthly report: per device, region, contractor; JSON/CSV/XLSX/HTML  |
 //! | `store`        | SQLite / PostgreSQL persistence behind one `Store` trait             |
 //! | `config`       | `camwatch.toml`: typed settings, unknown keys refused                 |
+//! | `sim`          | the camera fleet simulator: RTSP/HTTP cameras and NVRs with faults   |
 //! | `demo`         | the demo: simulator + monitor + live view + report                    |
 //! | `cli`          | the `camwatch` command line; thin shells over the modules above      |
 //!
@@ -34,4 +35,5 @@ pub mod registry;
 pub mod report;
 pub mod scheduler;
 pub mod secret;
+pub mod sim;
 pub mod store;

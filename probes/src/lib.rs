@@ -4,6 +4,11 @@
 //! Probes make one attempt; the caller (camwatch's scheduler) owns deadlines, retries,
 //! confirmation and concurrency. No database, no web, no global state.
 
+pub mod creds;
 pub mod outcome;
+pub mod rtsp;
+pub mod snapshot;
+pub mod tcp;
 
+pub use creds::Credentials;
 pub use outcome::{FailureKind, Frame, ProbeKind, ProbeOutcome, ProbeStatus, StepTiming};

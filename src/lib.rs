@@ -14,6 +14,7 @@
 //! | `availability` | hours by status, outages, online/intact rates from spans (pure)       |
 //! | `contract`     | contract rules as data (TOML) and the deductions they make (pure)     |
 //! | `report`       | monthly report: per device, region, contractor; JSON/CSV/XLSX/HTML  |
+//! | `monitor`      | register → scheduler → probes → health → spans; live state            |
 //! | `store`        | SQLite / PostgreSQL persistence behind one `Store` trait             |
 //! | `config`       | `camwatch.toml`: typed settings, unknown keys refused                 |
 //! | `sim`          | the camera fleet simulator: RTSP/HTTP cameras and NVRs with faults   |
@@ -31,6 +32,7 @@ pub mod demo;
 pub mod error;
 pub mod health;
 pub mod history;
+pub mod monitor;
 pub mod registry;
 pub mod report;
 pub mod scheduler;

@@ -12,3 +12,8 @@ pub mod tcp;
 
 pub use creds::Credentials;
 pub use outcome::{FailureKind, Frame, ProbeKind, ProbeOutcome, ProbeStatus, StepTiming};
+
+/// Re-exported so callers share exactly the types the probes take.
+pub use reqwest::Client as HttpClient;
+pub use retina::client::SessionGroup;
+pub use url::Url;

@@ -35,9 +35,9 @@ pub enum FaultKind {
     Offline,
     /// Connections are accepted and never answered.
     BlackHole,
-    /// Every reply waits this many seconds (real time).
+    /// Every reply waits this long (real time: networks do not run on the demo's clock).
     Slow {
-        secs: u32,
+        ms: u32,
     },
     /// Offline for half of each period, up for the other half.
     Flapping {
@@ -108,7 +108,9 @@ impl FaultKind {
             "offline" => Self::Offline,
             "black_hole" => Self::BlackHole,
             "slow" => Self::Slow {
-                secs: r.seconds.unwrap_or(5),
+                ms: (r.seconds.unwrap_or(2.0) * 1000.0)
+                    .round()
+                    .clamp(0.0, 600_000.0) as u32,
             },
             "flapping" => Self::Flapping {
                 period_sec: match &r.period {
@@ -219,7 +221,7 @@ struct RawFault {
     kind: String,
     start: String,
     duration: String,
-    seconds: Option<u32>,
+    seconds: Option<f64>,
     period: Option<String>,
     minutes: Option<i32>,
 }
@@ -358,7 +360,13 @@ pub fn preset_schedule(
             );
         }
         if r.chance(10 * scale) {
-            span(d.clone(), FaultKind::Slow { secs: 2 }, &mut r, 3600, 86_400);
+            span(
+                d.clone(),
+                FaultKind::Slow { ms: 1500 },
+                &mut r,
+                3600,
+                86_400,
+            );
         }
         if r.chance(30 * scale) {
             let p = PictureFault::ALL[r.below(PictureFault::ALL.len() as u64) as usize];
@@ -421,7 +429,7 @@ mod tests {
             &l,
         )
         .unwrap();
-        assert_eq!(ok[0].kind, FaultKind::Slow { secs: 3 });
+        assert_eq!(ok[0].kind, FaultKind::Slow { ms: 3000 });
         assert_eq!((ok[0].start_sec, ok[0].end_sec), (600, 7800));
         let e = parse_schedule(
             "[[fault]]\ndevice = \"34010400001320000001\"\nkind = \"exploded\"\nstart = \"1m\"\nduration = \"1m\"\n",

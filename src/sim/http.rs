@@ -67,9 +67,7 @@ async fn one(w: Arc<World>, h: usize, mut s: TcpStream, _shutdown: watch::Receiv
             }
             return;
         }
-        Some(FaultKind::Slow { secs }) => {
-            tokio::time::sleep(Duration::from_secs(secs as u64)).await
-        }
+        Some(FaultKind::Slow { ms }) => tokio::time::sleep(Duration::from_millis(ms as u64)).await,
         Some(FaultKind::Malformed(Malformation::EndlessBody)) => {
             let _ = s
                 .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: image/jpeg\r\nContent-Length: 100000000\r\n\r\n\xFF\xD8")

@@ -275,8 +275,8 @@ async fn session(w: Arc<World>, h: usize, mut s: TcpStream, mut shutdown: watch:
                             buf.clear();
                             break;
                         }
-                        Some(FaultKind::Slow { secs }) => {
-                            tokio::time::sleep(Duration::from_secs(secs as u64)).await;
+                        Some(FaultKind::Slow { ms }) => {
+                            tokio::time::sleep(Duration::from_millis(ms as u64)).await;
                         }
                         Some(FaultKind::Malformed(m)) => {
                             write_malformed(&mut s, m, &cseq).await;

@@ -1,0 +1,187 @@
+//! The monitor (real scheduler, probes, health, SQLite store) watching the simulator over
+//! loopback on a scaled clock: the spans it writes must match the faults the simulator injected.
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use camwatch::clock::{Clock, ScaledClock};
+use camwatch::history::Status;
+use camwatch::monitor::{MonitorConfig, MonitorState};
+use camwatch::registry::generate::generate;
+use camwatch::secret::SecretKey;
+use camwatch::sim::{BindMode, FaultPlan, SimConfig};
+
+const SCALE: f64 = 300.0;
+const SEED: u64 = 21;
+const CHANNELS: u64 = 40;
+
+fn base() -> Ipv4Addr {
+    let mut b = [0u8; 2];
+    getrandom::fill(&mut b).unwrap();
+    Ipv4Addr::new(127, 64 + b[0] % 128, b[1], 1)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_follow_the_injected_faults() {
+    let reg = generate(CHANNELS, SEED);
+    let cams: Vec<String> = reg
+        .iter()
+        .filter(|d| d.parent.is_none() && !d.kind.is_parent())
+        .map(|d| d.code.to_string())
+        .collect();
+    let nvr = reg
+        .iter()
+        .find(|d| d.kind.is_parent())
+        .map(|d| d.code.to_string());
+    let f = |what: &str, code: &str, kind: &str, start: &str, dur: &str| {
+        format!(
+            "[[fault]]\n{what} = \"{code}\"\nkind = \"{kind}\"\nstart = \"{start}\"\nduration = \"{dur}\"\n"
+        )
+    };
+    let mut sched = String::new();
+    sched += &f("device", &cams[0], "offline", "20m", "60m");
+    sched += &f("device", &cams[1], "black_hole", "30m", "30m");
+    sched += &f("device", &cams[2], "auth_failure", "10m", "110m");
+    sched += &f("device", &cams[3], "slow", "0s", "3h");
+    // 100 ms per reply; DESCRIBE with digest auth takes two replies: well inside 0.5 s.
+    sched += "seconds = 0.1\n";
+    // A one-minute blip: shorter than the confirmation window, must not become an outage.
+    sched += &f("device", &cams[4], "offline", "50m", "30s");
+    if let Some(n) = &nvr {
+        sched += &f("nvr", n, "nvr_down", "40m", "30m");
+    }
+
+    let origin = jiff::Timestamp::now();
+    let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(origin, SCALE));
+    let fleet = camwatch::sim::start(
+        SimConfig {
+            channels: CHANNELS,
+            seed: SEED,
+            bind: BindMode::OnePort { ip: base() },
+            faults: FaultPlan::Schedule(sched, "t.toml".into()),
+            horizon_sec: 86_400,
+        },
+        clock.clone(),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = camwatch::store::connect(
+        &format!("sqlite://{}", dir.path().join("m.db").display()),
+        SecretKey::generate(),
+    )
+    .await
+    .unwrap();
+    let devices = fleet.devices().to_vec();
+    store.upsert_devices(&devices).await.unwrap();
+    let cfg = MonitorConfig {
+        liveness_interval_sec: 60,
+        picture_interval_sec: 1800,
+        deadline: Duration::from_millis(500),
+        ..Default::default()
+    };
+    let names: Vec<(String, String, bool)> = devices
+        .iter()
+        .map(|d| (d.code.to_string(), d.name.clone(), !d.kind.is_parent()))
+        .collect();
+    let state = Arc::new(MonitorState::new(&names, clock.now().as_second()));
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let m = tokio::spawn(camwatch::monitor::run(
+        store.clone(),
+        devices.clone(),
+        cfg,
+        clock.clone(),
+        state,
+        rx,
+    ));
+    // 2 h 20 min of simulated time.
+    tokio::time::sleep(Duration::from_secs_f64(140.0 * 60.0 / SCALE)).await;
+    tx.send(true).unwrap();
+    m.await.unwrap().unwrap();
+    let end = clock.now().as_second();
+    fleet.shutdown().await;
+
+    let start = fleet_start(origin);
+    let spans = store
+        .spans_overlapping(start - 10, end + 10, end)
+        .await
+        .unwrap();
+    let of = |code: &str| -> Vec<(Status, i64, i64, Option<String>)> {
+        spans
+            .iter()
+            .filter(|s| s.device.to_string() == code)
+            .map(|s| {
+                (
+                    s.status,
+                    s.start_at - start,
+                    s.end_at - start,
+                    s.cause.clone(),
+                )
+            })
+            .collect()
+    };
+    let offline = |code: &str| -> Vec<(i64, i64, Option<String>)> {
+        of(code)
+            .into_iter()
+            .filter(|s| s.0 == Status::Offline)
+            .map(|s| (s.1, s.2, s.3))
+            .collect()
+    };
+    // One probe interval (60 s) + scheduling slack on a loaded machine.
+    let near = |got: i64, want: i64| (got - want).abs() <= 90;
+    // An outage's end is seen by the first probe after it: a black hole's last failing probe
+    // holds its slot until the deadline (real time: 0.5 s = 150 s simulated at 300×).
+    let near_end = |got: i64, want: i64| got >= want - 90 && got <= want + 60 + 150 + 90;
+
+    let o = offline(&cams[0]);
+    assert_eq!(o.len(), 1, "{:?}", of(&cams[0]));
+    assert!(near(o[0].0, 20 * 60) && near_end(o[0].1, 80 * 60), "{o:?}");
+    assert_eq!(o[0].2.as_deref(), Some("connection_refused"));
+    let o = offline(&cams[1]);
+    assert_eq!(o.len(), 1, "{:?}", of(&cams[1]));
+    assert!(near(o[0].0, 30 * 60) && near_end(o[0].1, 60 * 60), "{o:?}");
+    assert_eq!(o[0].2.as_deref(), Some("no_answer"));
+    let o = offline(&cams[2]);
+    assert_eq!(o.len(), 1, "{:?}", of(&cams[2]));
+    assert_eq!(o[0].2.as_deref(), Some("auth_failed"));
+    assert!(
+        offline(&cams[3]).is_empty(),
+        "slow but alive is not an outage: {:?}",
+        of(&cams[3])
+    );
+    assert!(
+        offline(&cams[4]).is_empty(),
+        "a blip is not an outage: {:?}",
+        of(&cams[4])
+    );
+    if let Some(n) = &nvr {
+        let code: camwatch::registry::DeviceCode = n.parse().unwrap();
+        let child = devices
+            .iter()
+            .find(|d| d.parent == Some(code))
+            .unwrap()
+            .code
+            .to_string();
+        let o = offline(&child);
+        assert_eq!(o.len(), 1, "{:?}", of(&child));
+        assert!(near(o[0].0, 40 * 60) && near_end(o[0].1, 70 * 60), "{o:?}");
+        assert!(
+            o[0].2.as_deref().unwrap_or("").starts_with("parent_down:")
+                || o[0].2.as_deref() == Some("connection_refused"),
+            "{o:?}"
+        );
+    }
+    // Healthy cameras: online from their first probe to the end, nothing else.
+    let healthy = &cams[5];
+    let h = of(healthy);
+    assert_eq!(h.len(), 1, "{h:?}");
+    assert_eq!(h[0].0, Status::Online);
+    // No span is left open after a graceful stop.
+    assert!(spans.iter().all(|s| s.end_at <= end));
+}
+
+/// The simulator counts its schedule from its own start, which is within a moment of `origin`.
+fn fleet_start(origin: jiff::Timestamp) -> i64 {
+    origin.as_second()
+}

@@ -68,7 +68,7 @@ pub fn run() -> ExitCode {
         .expect("tokio runtime");
     let result = rt.block_on(async {
         match &cli.command {
-            Command::Demo(a) => demo::run(a).await,
+            Command::Demo(a) => demo::run(&cli.global, a).await,
             Command::Migrate => admin::migrate(&cli.global).await,
             Command::Config(c) => admin::config(&cli.global, c),
             Command::Device(c) => device::run(&cli.global, c).await,

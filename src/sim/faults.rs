@@ -311,7 +311,8 @@ pub fn preset_schedule(
     let mut r = Rng(seed ^ 0xC0FF_EE00_D15E_A5E5);
     let mut out = Vec::new();
     let mut span = |scope: Scope, kind: FaultKind, r: &mut Rng, min: i64, max: i64| {
-        let dur = min + r.below((max - min).max(1) as u64) as i64;
+        // A fault never outlives the horizon: the truth file must describe only simulated time.
+        let dur = (min + r.below((max - min).max(1) as u64) as i64).min(horizon_sec);
         let start = r.below((horizon_sec - dur).max(1) as u64) as i64;
         out.push(FaultSpan {
             scope,

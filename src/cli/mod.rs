@@ -11,7 +11,11 @@ mod demo;
 pub mod device;
 mod exemption;
 mod history;
+mod probe;
 pub mod report;
+mod serve;
+mod sim;
+mod sweep;
 
 use std::process::ExitCode;
 
@@ -37,6 +41,14 @@ pub struct Cli {
 pub enum Command {
     /// A simulated fleet, monitored, with its month's figures: try camwatch with nothing else.
     Demo(demo::DemoArgs),
+    /// The monitor, continuously: probes the register and records status history.
+    Serve(serve::ServeArgs),
+    /// One liveness pass over the register, with a summary (writes no history).
+    Sweep(sweep::SweepArgs),
+    /// Probe one device or URL now and explain what was found.
+    Probe(probe::ProbeArgs),
+    /// A simulated camera fleet on loopback (rehearsals, load tests, interop tests).
+    Sim(sim::SimArgs),
     /// Create or upgrade the database schema (also done at every start).
     Migrate,
     /// The camera register (一机一档): import, export, list, generate.
@@ -69,6 +81,10 @@ pub fn run() -> ExitCode {
     let result = rt.block_on(async {
         match &cli.command {
             Command::Demo(a) => demo::run(&cli.global, a).await,
+            Command::Serve(a) => serve::run(&cli.global, a).await,
+            Command::Sweep(a) => sweep::run(&cli.global, a).await,
+            Command::Probe(a) => probe::run(&cli.global, a).await,
+            Command::Sim(a) => sim::run(a).await,
             Command::Migrate => admin::migrate(&cli.global).await,
             Command::Config(c) => admin::config(&cli.global, c),
             Command::Device(c) => device::run(&cli.global, c).await,

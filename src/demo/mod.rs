@@ -101,7 +101,7 @@ pub async fn run(o: DemoOptions) -> Result<std::process::ExitCode> {
     for n in &fleet.notes {
         println!("  note: {n}");
     }
-    std::fs::write(dir.join("truth.jsonl"), truth_lines(&fleet))
+    std::fs::write(dir.join("truth.jsonl"), fleet.truth_jsonl())
         .map_err(|e| Error::invalid(e.to_string()))?;
 
     let register = dir.join("register.csv");
@@ -275,12 +275,4 @@ fn stop_requested(deadline: Option<tokio::time::Instant>) -> bool {
         }
     }
     false
-}
-
-fn truth_lines(fleet: &crate::sim::Fleet) -> String {
-    fleet
-        .truth()
-        .iter()
-        .map(|t| serde_json::to_string(t).expect("truth serialises") + "\n")
-        .collect()
 }

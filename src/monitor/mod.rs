@@ -12,6 +12,7 @@
 //! - Status changes are written in batches, each batch with a heartbeat, from one writer task.
 
 pub mod stats;
+mod sweep;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -32,6 +33,7 @@ use crate::registry::{Device, DeviceCode};
 use crate::scheduler::{self, Handler, Limits, ProbeClass, Prober, Target};
 use crate::store::{Store, Transition};
 pub use stats::{MonitorState, ProbeCounters};
+pub use sweep::{Sweep, sweep};
 
 /// How the monitor probes.
 #[derive(Debug, Clone)]
@@ -97,7 +99,7 @@ struct ProbeTarget {
 }
 
 /// Credentials of a device, or of its parent (NVR channels log in with the NVR's account).
-fn creds_for(d: &Device, by_code: &HashMap<DeviceCode, &Device>) -> Option<Credentials> {
+pub(crate) fn creds_for(d: &Device, by_code: &HashMap<DeviceCode, &Device>) -> Option<Credentials> {
     let owner = if d.username.is_some() {
         d
     } else {

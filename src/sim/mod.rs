@@ -96,6 +96,14 @@ impl Fleet {
         self.world.truth()
     }
 
+    /// The truth as JSON lines (`--truth-out`): one fault interval per line.
+    pub fn truth_jsonl(&self) -> String {
+        self.truth()
+            .iter()
+            .map(|t| serde_json::to_string(t).expect("truth serialises") + "\n")
+            .collect()
+    }
+
     /// The instant (Unix seconds, simulated clock) the schedule counts from.
     pub fn started_at(&self) -> i64 {
         self.world.start_at

@@ -1,0 +1,136 @@
+//! `camwatch serve`: the monitor as an operator runs it (see deploy/camwatch.service).
+//!
+//! SIGTERM or SIGINT stops it: no new probes start, probes in flight finish or are cut at their
+//! deadline, pending status changes are written and open spans are closed at the stop. A
+//! restart closes whatever a crash left open at the last heartbeat, so the time camwatch was
+//! not watching is `unknown`.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::context::GlobalArgs;
+use crate::clock::{Clock, SystemClock};
+use crate::demo::view::{Phase, plain_line};
+use crate::error::{Error, Result};
+use crate::monitor::{MonitorConfig, MonitorState};
+use crate::store::DeviceFilter;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Log a fleet summary line this often (seconds; 0: never).
+    #[arg(long, default_value_t = 60)]
+    pub summary_every: u64,
+}
+
+/// Waits for SIGINT, SIGTERM or the end of `duration`.
+pub async fn until_stopped(duration: Option<Duration>) -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())
+        .map_err(|e| Error::internal(format!("installing the SIGTERM handler: {e}")))?;
+    let sleep = async {
+        match duration {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+        _ = sleep => {}
+    }
+    Ok(())
+}
+
+pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
+    let ctx = g.context().await?;
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .or_else(|_| tracing_subscriber::EnvFilter::try_new(&ctx.config.log.filter))
+                .map_err(|e| Error::invalid(format!("log.filter: {e}")))?,
+        )
+        .try_init();
+    let devices = ctx.store.list_devices(&DeviceFilter::default()).await?;
+    if devices.is_empty() {
+        return Err(Error::invalid(
+            "the register is empty: import it first (camwatch device import FILE)",
+        ));
+    }
+    let cfg = MonitorConfig::from_config(&ctx.config.scheduler);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let names: Vec<(String, String, bool)> = devices
+        .iter()
+        .map(|d| (d.code.to_string(), d.name.clone(), !d.kind.is_parent()))
+        .collect();
+    let state = Arc::new(MonitorState::new(&names, clock.now().as_second()));
+    tracing::info!(
+        devices = devices.len(),
+        liveness_every_sec = cfg.liveness_interval_sec,
+        picture_every_sec = cfg.picture_interval_sec,
+        max_in_flight = cfg.max_in_flight,
+        "camwatch serve: monitoring"
+    );
+    ctx.audit(
+        "serve.start",
+        "monitor",
+        serde_json::json!({"devices": devices.len()}),
+    )
+    .await?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut monitor = tokio::spawn(crate::monitor::run(
+        ctx.store.clone(),
+        devices,
+        cfg,
+        clock.clone(),
+        state.clone(),
+        stop_rx,
+    ));
+    let summary = {
+        let (state, clock) = (state.clone(), clock.clone());
+        let every = a.summary_every;
+        async move {
+            if every == 0 {
+                return std::future::pending().await;
+            }
+            loop {
+                tokio::time::sleep(Duration::from_secs(every)).await;
+                let now = clock.now();
+                let (done, total) = state.first_sweep();
+                let phase = if done < total {
+                    Phase::FirstSweep { done, total }
+                } else {
+                    Phase::Running
+                };
+                let text = now.strftime("%Y-%m-%d %H:%M:%SZ").to_string();
+                let s = state.snapshot(now.as_second(), text, 1.0, phase);
+                tracing::info!("{}", plain_line(&s));
+            }
+        }
+    };
+    // The monitor only returns early on an error (e.g. the database went away).
+    let early = tokio::select! {
+        r = until_stopped(None) => { r?; None }
+        r = &mut monitor => Some(r),
+        _ = summary => None,
+    };
+    let result = match early {
+        Some(r) => r,
+        None => {
+            tracing::info!(
+                "stopping: probes in flight finish or hit their deadline; closing spans"
+            );
+            let _ = stop_tx.send(true);
+            monitor.await
+        }
+    };
+    result.map_err(|e| Error::internal(format!("monitor task: {e}")))??;
+    ctx.audit("serve.stop", "monitor", serde_json::json!({}))
+        .await?;
+    tracing::info!("stopped cleanly");
+    Ok(ExitCode::SUCCESS)
+}

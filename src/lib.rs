@@ -18,6 +18,7 @@
 //! | `store`        | SQLite / PostgreSQL persistence behind one `Store` trait             |
 //! | `config`       | `camwatch.toml`: typed settings, unknown keys refused                 |
 //! | `sim`          | the camera fleet simulator: RTSP/HTTP cameras and NVRs with faults   |
+//! | `rehearsal`    | simulator + monitor + report on one scaled clock, scored against truth |
 //! | `demo`         | the demo: simulator + monitor + live view + report                    |
 //! | `cli`          | the `camwatch` command line; thin shells over the modules above      |
 //!
@@ -34,6 +35,7 @@ pub mod health;
 pub mod history;
 pub mod monitor;
 pub mod registry;
+pub mod rehearsal;
 pub mod report;
 pub mod scheduler;
 pub mod secret;

@@ -87,9 +87,12 @@ enum Liveness {
     Tcp(SocketAddr),
 }
 
-enum Picture {
-    Snapshot(SnapshotTarget),
-    Keyframe(RtspTarget),
+/// A picture sample: PLAY to the first keyframe proves media flows (a stream can negotiate and
+/// deliver nothing while the snapshot endpoint still answers); the snapshot, when there is
+/// one, is the cheaper picture to diagnose.
+struct Picture {
+    keyframe: Option<RtspTarget>,
+    snapshot: Option<SnapshotTarget>,
 }
 
 struct ProbeTarget {
@@ -116,18 +119,22 @@ pub(crate) fn creds_for(d: &Device, by_code: &HashMap<DeviceCode, &Device>) -> O
 }
 
 fn host_key(d: &Device, by_code: &HashMap<DeviceCode, &Device>) -> String {
-    if let Some(ip) = d.ip {
-        return ip.to_string();
-    }
-    if let Some(p) = d.parent.and_then(|p| by_code.get(&p))
-        && let Some(ip) = p.ip
-    {
-        return ip.to_string();
+    // IP and RTSP port: cameras behind one NAT address on different ports are different
+    // devices, each with its own session limit; an NVR's channels share the NVR's.
+    let owner = match d.parent.and_then(|p| by_code.get(&p)) {
+        Some(p) if p.ip.is_some() && d.ip.is_none() => *p,
+        _ => d,
+    };
+    if let Some(ip) = owner.ip {
+        return SocketAddr::new(ip, owner.rtsp_port.unwrap_or(554)).to_string();
     }
     d.stream_urls
         .first()
         .and_then(|u| Url::parse(u).ok())
-        .and_then(|u| u.host_str().map(str::to_string))
+        .and_then(|u| {
+            let host = u.host_str()?.to_string();
+            Some(format!("{host}:{}", u.port().unwrap_or(554)))
+        })
         .unwrap_or_else(|| d.code.to_string())
 }
 
@@ -159,15 +166,21 @@ fn targets(devices: &[Device]) -> (Vec<Target>, Vec<ProbeTarget>) {
         } else {
             d.ip.map(|ip| Liveness::Tcp(SocketAddr::new(ip, d.rtsp_port.unwrap_or(554))))
         };
-        let picture = if d.kind.is_parent() {
-            None
-        } else if let Some(u) = d.snapshot_url.as_deref().and_then(|u| Url::parse(u).ok()) {
-            Some(Picture::Snapshot(SnapshotTarget {
-                url: u,
+        let snapshot = d
+            .snapshot_url
+            .as_deref()
+            .and_then(|u| Url::parse(u).ok())
+            .map(|url| SnapshotTarget {
+                url,
                 creds: creds.clone(),
-            }))
+            });
+        let picture = if d.kind.is_parent() || (rtsp.is_none() && snapshot.is_none()) {
+            None
         } else {
-            rtsp.map(Picture::Keyframe)
+            Some(Picture {
+                keyframe: rtsp,
+                snapshot,
+            })
         };
         let mut classes = Vec::new();
         if liveness.is_some() {
@@ -225,26 +238,39 @@ impl Prober for RealProber {
                 }),
             },
             ProbeClass::Picture => match &t.picture {
-                Some(Picture::Snapshot(s)) => {
-                    let (s, client) = (s.clone(), self.client.clone());
-                    let opts = SnapshotOptions {
-                        deadline,
-                        ..Default::default()
-                    };
-                    Box::pin(
-                        async move { camwatch_probes::snapshot::probe(&client, &s, &opts).await },
-                    )
-                }
-                Some(Picture::Keyframe(r)) => {
-                    let r = r.clone();
-                    let opts = RtspOptions {
-                        depth: Depth::FirstFrame,
-                        deadline,
-                        session_group: Some(t.group.clone()),
-                        keep_frame: true,
-                        ..Default::default()
-                    };
-                    Box::pin(async move { camwatch_probes::rtsp::probe(&r, &opts).await })
+                Some(p) => {
+                    let keyframe = p.keyframe.clone().map(|r| {
+                        let opts = RtspOptions {
+                            depth: Depth::FirstFrame,
+                            deadline,
+                            session_group: Some(t.group.clone()),
+                            // The snapshot is the picture when there is one.
+                            keep_frame: p.snapshot.is_none(),
+                            ..Default::default()
+                        };
+                        (r, opts)
+                    });
+                    let snapshot = p.snapshot.clone();
+                    let client = self.client.clone();
+                    Box::pin(async move {
+                        let mut steps = Vec::new();
+                        if let Some((r, opts)) = keyframe {
+                            let o = camwatch_probes::rtsp::probe(&r, &opts).await;
+                            if o.status != ProbeStatus::Up || snapshot.is_none() {
+                                return o;
+                            }
+                            steps = o.steps;
+                        }
+                        let s = snapshot.expect("a picture target has a source");
+                        let opts = SnapshotOptions {
+                            deadline,
+                            ..Default::default()
+                        };
+                        let mut o = camwatch_probes::snapshot::probe(&client, &s, &opts).await;
+                        steps.append(&mut o.steps);
+                        o.steps = steps;
+                        o
+                    })
                 }
                 None => Box::pin(async {
                     ProbeOutcome::down(

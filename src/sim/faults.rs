@@ -62,7 +62,7 @@ pub enum FaultKind {
 }
 
 /// What a working monitor should conclude.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Effect {
     Offline,
@@ -98,7 +98,9 @@ impl FaultKind {
     pub fn effect(self) -> Effect {
         match self {
             Self::Slow { .. } | Self::ClockDrift { .. } => Effect::None,
-            Self::Picture(_) => Effect::Degraded,
+            // The stream negotiates but shows nothing: reachable, useless — a picture fault
+            // (the monitor's picture probe finds it; DESCRIBE cannot).
+            Self::Picture(_) | Self::NoMedia => Effect::Degraded,
             _ => Effect::Offline,
         }
     }
@@ -393,7 +395,7 @@ pub fn preset_schedule(
 }
 
 /// One line of the truth file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TruthInterval {
     pub device: String,
     pub fault: String,

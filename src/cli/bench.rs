@@ -34,6 +34,32 @@ pub enum BenchCommand {
         #[arg(long)]
         pg: Option<String>,
     },
+    /// One liveness sweep of N simulated channels (simulator and sweep in their own
+    /// processes): wall, CPU, peak RSS, p50/p99; then ffprobe over a subset, 64 in parallel,
+    /// and the channels-per-CPU-second ratio.
+    Sweep {
+        #[arg(long, default_value_t = 50_000)]
+        channels: u64,
+        #[arg(long, default_value_t = 500)]
+        ffprobe_subset: usize,
+        #[arg(long, default_value_t = 64)]
+        ffprobe_parallel: usize,
+    },
+    /// The truth test at full length: a simulated week of a seeded realistic fleet, monitored
+    /// on a scaled clock; measured vs true online rate, per-camera offline hours, limit flags.
+    E2e {
+        #[arg(long, default_value_t = 500)]
+        channels: u64,
+        /// Simulated days.
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+        #[arg(long, default_value_t = 720.0)]
+        time_scale: f64,
+        #[arg(long, default_value_t = 3)]
+        seed: u64,
+        #[arg(long, default_value = "heavy")]
+        fault_mix: String,
+    },
 }
 
 pub async fn run(cmd: &BenchCommand) -> Result<ExitCode> {
@@ -42,6 +68,18 @@ pub async fn run(cmd: &BenchCommand) -> Result<ExitCode> {
         BenchCommand::Report { devices, spans, pg } => {
             super::bench_report::run(*devices, *spans, pg.as_deref()).await
         }
+        BenchCommand::Sweep {
+            channels,
+            ffprobe_subset,
+            ffprobe_parallel,
+        } => super::bench_sweep::run(*channels, *ffprobe_subset, *ffprobe_parallel).await,
+        BenchCommand::E2e {
+            channels,
+            days,
+            time_scale,
+            seed,
+            fault_mix,
+        } => bench_e2e(*channels, *days, *time_scale, *seed, fault_mix).await,
     }
 }
 
@@ -123,4 +161,50 @@ pub(super) fn tempfile_dir() -> Result<std::path::PathBuf> {
     let d = std::env::temp_dir().join(format!("camwatch-bench-{}", hex::encode(b)));
     std::fs::create_dir_all(&d).map_err(|e| Error::invalid(format!("{}: {e}", d.display())))?;
     Ok(d)
+}
+
+async fn bench_e2e(
+    channels: u64,
+    days: u32,
+    time_scale: f64,
+    seed: u64,
+    fault_mix: &str,
+) -> Result<ExitCode> {
+    use crate::rehearsal::{RehearsalConfig, rehearse};
+    use crate::sim::{BindMode, FaultPlan};
+    let dir = tempfile_dir()?;
+    let simulated_sec = days as i64 * 86_400;
+    println!(
+        "simulating {days} days of {channels} channels ({fault_mix} faults, seed {seed}) at ×{time_scale}: about {:.0} s…",
+        simulated_sec as f64 / time_scale
+    );
+    let r = rehearse(RehearsalConfig {
+        channels,
+        seed,
+        bind: BindMode::Distinct {
+            base: std::net::Ipv4Addr::new(127, 24, 0, 1),
+        },
+        faults: FaultPlan::Preset(fault_mix.parse().map_err(Error::invalid)?),
+        time_scale,
+        simulated_sec,
+        monitor: crate::monitor::MonitorConfig {
+            // Real-time deadline: 0.5 s is 6 simulated minutes at ×720, still well under
+            // the 5-minute interval's share of a day. Loopback answers in milliseconds.
+            deadline: std::time::Duration::from_millis(500),
+            ..Default::default()
+        },
+        dir: dir.clone(),
+        db_url: None,
+    })
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let r = r?;
+    print!("{}", r.summary());
+    Ok(
+        if r.rate_error_pp().abs() <= 0.1 && r.flag_mismatches().is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        },
+    )
 }

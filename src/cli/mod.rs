@@ -6,6 +6,7 @@
 mod admin;
 mod bench;
 mod bench_report;
+mod bench_sweep;
 pub mod context;
 mod demo;
 pub mod device;
@@ -74,6 +75,7 @@ pub enum Command {
 /// Runs the command line; returns the process exit code.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
+    raise_fd_limit();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -103,5 +105,29 @@ pub fn run() -> ExitCode {
             }
             ExitCode::FAILURE
         }
+    }
+}
+
+/// A fleet monitor (and the simulator) holds a socket per probe or listener: lift the soft
+/// open-files limit to the hard one, and the hard one too where the process may (root).
+fn raise_fd_limit() {
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+    unsafe {
+        let mut r: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) != 0 {
+            return;
+        }
+        let want = 1 << 20;
+        if r.rlim_max < want {
+            let up = libc::rlimit {
+                rlim_cur: want,
+                rlim_max: want,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &up) == 0 {
+                return;
+            }
+        }
+        r.rlim_cur = r.rlim_max;
+        let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &r);
     }
 }

@@ -177,6 +177,15 @@ pub async fn start(cfg: SimConfig, clock: Arc<dyn Clock>) -> Result<Fleet> {
     }
 
     let mut notes = Vec::new();
+    // Two listeners per host, unless that would not fit the open-files limit.
+    let shared = 2 * hosts.len() as u64 + 4096 > open_files_limit();
+    if shared {
+        notes.push(format!(
+            "{} hosts × 2 listeners exceed the open-files limit ({}): RTSP and HTTP share one port per host",
+            hosts.len(),
+            open_files_limit()
+        ));
+    }
     let (shutdown, rx) = watch::channel(false);
     let start_at = clock.now().as_second();
     let mut tasks = tokio::task::JoinSet::new();
@@ -192,19 +201,37 @@ pub async fn start(cfg: SimConfig, clock: Arc<dyn Clock>) -> Result<Fleet> {
             BindMode::Distinct { .. } => {
                 let standard = !high_ports;
                 let r = bind(ip, if standard { 554 } else { 8554 }).await;
+                let http_port = |standard: bool| if standard { 80 } else { 8080 };
                 match r {
-                    Ok(r) => (r, bind(ip, if standard { 80 } else { 8080 }).await?),
+                    Ok(r) if shared => (r, None),
+                    Ok(r) => (r, Some(bind(ip, http_port(standard)).await?)),
                     Err(_) if standard => {
                         high_ports = true;
-                        (bind(ip, 8554).await?, bind(ip, 8080).await?)
+                        let r = bind(ip, 8554).await?;
+                        let h = if shared {
+                            None
+                        } else {
+                            Some(bind(ip, 8080).await?)
+                        };
+                        (r, h)
                     }
                     Err(e) => return Err(e),
                 }
             }
-            BindMode::OnePort { ip } => (bind(ip, 0).await?, bind(ip, 0).await?),
+            BindMode::OnePort { ip } => (
+                bind(ip, 0).await?,
+                if shared {
+                    None
+                } else {
+                    Some(bind(ip, 0).await?)
+                },
+            ),
         };
         host.rtsp_addr = rtsp_l.local_addr().map_err(io)?;
-        host.http_addr = http_l.local_addr().map_err(io)?;
+        host.http_addr = match &http_l {
+            Some(l) => l.local_addr().map_err(io)?,
+            None => host.rtsp_addr,
+        };
         bound.push((rtsp_l, http_l));
     }
     if high_ports {
@@ -239,10 +266,19 @@ pub async fn start(cfg: SimConfig, clock: Arc<dyn Clock>) -> Result<Fleet> {
     for (h, (rtsp_l, http_l)) in bound.into_iter().enumerate() {
         let w = world.clone();
         let rx1 = rx.clone();
-        tasks.spawn(async move { world::serve_host(w, h, world::Proto::Rtsp, rtsp_l, rx1).await });
-        let w = world.clone();
-        let rx2 = rx.clone();
-        tasks.spawn(async move { world::serve_host(w, h, world::Proto::Http, http_l, rx2).await });
+        let p = if http_l.is_some() {
+            world::Proto::Rtsp
+        } else {
+            world::Proto::Both
+        };
+        tasks.spawn(async move { world::serve_host(w, h, p, rtsp_l, rx1).await });
+        if let Some(http_l) = http_l {
+            let w = world.clone();
+            let rx2 = rx.clone();
+            tasks.spawn(
+                async move { world::serve_host(w, h, world::Proto::Http, http_l, rx2).await },
+            );
+        }
     }
     Ok(Fleet {
         world,
@@ -250,6 +286,19 @@ pub async fn start(cfg: SimConfig, clock: Arc<dyn Clock>) -> Result<Fleet> {
         tasks,
         notes,
     })
+}
+
+/// The soft RLIMIT_NOFILE of this process.
+fn open_files_limit() -> u64 {
+    // SAFETY: getrlimit writes only the struct passed.
+    unsafe {
+        let mut r: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 {
+            r.rlim_cur
+        } else {
+            1024
+        }
+    }
 }
 
 fn io(e: std::io::Error) -> Error {

@@ -55,6 +55,35 @@ impl Host {
 pub enum Proto {
     Rtsp,
     Http,
+    /// RTSP and HTTP on one port, told apart by the request's first bytes (fleets larger than
+    /// the open-files limit allows with two listeners per host).
+    Both,
+}
+
+/// Which protocol a connection speaks, from its first bytes (HTTP methods vs RTSP ones;
+/// RTSP's GET_PARAMETER is not HTTP's `GET `). Silence or a closed socket counts as RTSP,
+/// whose server then deals with it.
+async fn sniff(s: &tokio::net::TcpStream) -> Proto {
+    let mut b = [0u8; 5];
+    let peek = async {
+        loop {
+            match s.peek(&mut b).await {
+                Ok(n) if n >= 5 || n == 0 => return n,
+                Ok(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+                Err(_) => return 0,
+            }
+        }
+    };
+    match tokio::time::timeout(Duration::from_secs(5), peek).await {
+        Ok(5)
+            if [&b"GET "[..], b"POST ", b"HEAD ", b"PUT "]
+                .iter()
+                .any(|m| b.starts_with(m)) =>
+        {
+            Proto::Http
+        }
+        _ => Proto::Rtsp,
+    }
 }
 
 /// A picture ready to serve: the JPEG and the H.264 keyframe's NAL units.
@@ -191,7 +220,7 @@ impl World {
 
     pub fn count(&self, p: Proto) {
         match p {
-            Proto::Rtsp => &self.rtsp_served,
+            Proto::Rtsp | Proto::Both => &self.rtsp_served,
             Proto::Http => &self.http_served,
         }
         .fetch_add(1, Ordering::Relaxed);
@@ -381,7 +410,7 @@ pub async fn serve_host(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let addr = match proto {
-        Proto::Rtsp => w.hosts[h].rtsp_addr,
+        Proto::Rtsp | Proto::Both => w.hosts[h].rtsp_addr,
         Proto::Http => w.hosts[h].http_addr,
     };
     let mut listener = Some(first);
@@ -426,13 +455,17 @@ pub async fn serve_host(
                 _ = shutdown.changed() => return,
                 c = accept => {
                     if let Some((stream, _)) = c {
-                        w.count(proto);
                         let w = w.clone();
                         let sd = shutdown.clone();
                         tokio::spawn(async move {
-                            match proto {
-                                Proto::Rtsp => super::rtsp::serve(w, h, stream, sd).await,
+                            let p = match proto {
+                                Proto::Both => sniff(&stream).await,
+                                p => p,
+                            };
+                            w.count(p);
+                            match p {
                                 Proto::Http => super::http::serve(w, h, stream, sd).await,
+                                _ => super::rtsp::serve(w, h, stream, sd).await,
                             }
                         });
                     }

@@ -60,6 +60,8 @@ fn schedule(cams: &[String], nvrs: &[String], nvr_ch: &[String]) -> String {
     s += &f(&cams[7], "huge_header");
     s += &f(&cams[8], "truncated");
     s += &f(&nvr_ch[0], "offline");
+    s += &f(&cams[9], "clock_drift");
+    s += "minutes = 7\n";
     if nvrs.len() > 1 {
         s += &format!(
             "[[fault]]\nnvr = \"{}\"\nkind = \"nvr_down\"\nstart = \"0s\"\nduration = \"1d\"\n",
@@ -343,4 +345,140 @@ async fn truth_is_deterministic_for_a_seed() {
     };
     assert_eq!(a, b);
     assert!(!a.is_empty());
+}
+
+fn onvif_target(w: &World, code: &str) -> camwatch_probes::onvif::OnvifTarget {
+    let d = w
+        .fleet
+        .devices()
+        .iter()
+        .find(|d| d.code.to_string() == code)
+        .unwrap();
+    camwatch_probes::onvif::OnvifTarget {
+        device_url: d.onvif_url.as_ref().unwrap().parse().unwrap(),
+        creds: Some(Credentials {
+            username: d.username.clone().unwrap(),
+            password: d.password.as_ref().unwrap().expose().to_string(),
+        }),
+    }
+}
+
+fn fact<'a>(o: &'a camwatch_probes::ProbeOutcome, k: &str) -> Option<&'a str> {
+    o.facts.iter().find(|f| f.0 == k).map(|f| f.1.as_str())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn onvif_probe_reads_the_device_and_sees_faults() {
+    use camwatch_probes::onvif::{self, OnvifOptions};
+    let w = world().await;
+    let (cams, _, _) = codes();
+    let client = snapshot::client();
+    let o2 = |secs| OnvifOptions {
+        deadline: Duration::from_secs(secs),
+        ..Default::default()
+    };
+    let d = w
+        .fleet
+        .devices()
+        .iter()
+        .find(|d| d.code.to_string() == cams[10])
+        .unwrap()
+        .clone();
+    let t = onvif_target(&w, &cams[10]);
+    let o = onvif::probe(&client, &t, &o2(5)).await;
+    assert_eq!(o.status, ProbeStatus::Up, "{o:?}");
+    assert_eq!(
+        fact(&o, "stream_uri"),
+        Some(d.stream_urls[0].as_str()),
+        "{o:?}"
+    );
+    assert_eq!(fact(&o, "snapshot_uri"), d.snapshot_url.as_deref(), "{o:?}");
+    assert_eq!(fact(&o, "serial"), Some(cams[10].as_str()));
+    assert_eq!(fact(&o, "profiles"), Some("2"));
+    let drift: i64 = fact(&o, "clock_drift_sec").unwrap().parse().unwrap();
+    assert!(drift.abs() <= 2, "{drift}");
+    for step in [
+        "GetSystemDateAndTime",
+        "GetDeviceInformation",
+        "GetProfiles",
+        "GetStreamUri",
+    ] {
+        assert!(o.steps.iter().any(|s| s.step == step), "{step}: {o:?}");
+    }
+
+    // A wrong password: the device's own fault, ter:NotAuthorized.
+    let mut bad = t.clone();
+    bad.creds.as_mut().unwrap().password = "wrong".into();
+    let o = onvif::probe(&client, &bad, &o2(5)).await;
+    assert_eq!(o.failure, Some(FailureKind::AuthFailed), "{o:?}");
+    assert!(o.detail.contains("ter:NotAuthorized"), "{}", o.detail);
+    let o = onvif::probe(&client, &onvif_target(&w, &cams[2]), &o2(5)).await;
+    assert_eq!(o.failure, Some(FailureKind::AuthFailed), "{o:?}");
+
+    // A clock 7 minutes off: measured, and tokens stamped in the camera's time still pass.
+    let o = onvif::probe(&client, &onvif_target(&w, &cams[9]), &o2(5)).await;
+    assert_eq!(o.status, ProbeStatus::Up, "{o:?}");
+    let drift: i64 = fact(&o, "clock_drift_sec").unwrap().parse().unwrap();
+    assert!((drift - 420).abs() <= 2, "{drift}");
+
+    // Refused, black hole, garbage and an endless body: each ends within the deadline.
+    let cases: [(&String, &[FailureKind]); 4] = [
+        (&cams[0], &[FailureKind::ConnectionRefused]),
+        (&cams[1], &[FailureKind::NoAnswer]),
+        (&cams[3], &[FailureKind::MalformedReply, FailureKind::Io]),
+        (
+            &cams[6],
+            &[FailureKind::MalformedReply, FailureKind::NoAnswer],
+        ),
+    ];
+    for (code, want) in cases {
+        let started = std::time::Instant::now();
+        let o = onvif::probe(&client, &onvif_target(&w, code), &o2(2)).await;
+        assert!(want.contains(&o.failure.unwrap()), "{code}: {o:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{code}: {:?}",
+            started.elapsed()
+        );
+    }
+    w.fleet.shutdown().await;
+}
+
+/// A hostile device answering with an entity-expansion bomb: refused, bounded, named.
+#[tokio::test]
+async fn onvif_refuses_an_xml_bomb() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let l = tokio::net::TcpListener::bind((base(), 0)).await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let mut b = vec![0u8; 65536];
+                let _ = s.read(&mut b).await;
+                let mut body =
+                    String::from("<?xml version=\"1.0\"?><!DOCTYPE lolz [<!ENTITY lol \"lol\">");
+                for i in 1..10 {
+                    body += &format!(
+                        "<!ENTITY lol{i} \"{}\">",
+                        format!("&lol{};", i - 1).repeat(10)
+                    );
+                }
+                body += "]><Envelope><Body>&lol9;</Body></Envelope>";
+                let r = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = s.write_all(r.as_bytes()).await;
+            });
+        }
+    });
+    let t = camwatch_probes::onvif::OnvifTarget {
+        device_url: format!("http://{addr}/onvif/device_service")
+            .parse()
+            .unwrap(),
+        creds: None,
+    };
+    let o = camwatch_probes::onvif::probe(&snapshot::client(), &t, &Default::default()).await;
+    assert_eq!(o.failure, Some(FailureKind::MalformedReply), "{o:?}");
+    assert!(o.detail.contains("DOCTYPE"), "{}", o.detail);
 }

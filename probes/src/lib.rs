@@ -5,6 +5,7 @@
 //! confirmation and concurrency. No database, no web, no global state.
 
 pub mod creds;
+pub mod onvif;
 pub mod outcome;
 pub mod rtsp;
 pub mod snapshot;

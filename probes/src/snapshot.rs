@@ -40,7 +40,7 @@ pub fn client() -> reqwest::Client {
         .expect("reqwest client builds")
 }
 
-fn classify(e: &reqwest::Error) -> FailureKind {
+pub(crate) fn classify(e: &reqwest::Error) -> FailureKind {
     if e.is_connect() {
         let s = format!("{e:?}").to_ascii_lowercase();
         if s.contains("refused") {

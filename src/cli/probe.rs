@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use camwatch_probes::onvif::{OnvifOptions, OnvifTarget};
 use camwatch_probes::rtsp::{Depth, RtpTransport, RtspOptions, RtspTarget};
 use camwatch_probes::snapshot::{SnapshotOptions, SnapshotTarget};
 use camwatch_probes::{Credentials, ProbeOutcome, ProbeStatus, Url};
@@ -20,7 +21,8 @@ use crate::registry::DeviceCode;
 
 #[derive(Debug, Args)]
 pub struct ProbeArgs {
-    /// A device code from the register, or rtsp://…, http(s)://… (snapshot) or tcp://HOST:PORT.
+    /// A device code from the register, or rtsp://…, http(s)://…/onvif/device_service (ONVIF),
+    /// http(s)://… (snapshot) or tcp://HOST:PORT.
     pub target: String,
     /// Username for a URL target (a register device uses its own).
     #[arg(long)]
@@ -44,6 +46,7 @@ enum Step {
     Tcp(SocketAddr),
     Rtsp(RtspTarget),
     Snapshot(SnapshotTarget),
+    Onvif(OnvifTarget),
 }
 
 impl Step {
@@ -52,6 +55,7 @@ impl Step {
             Step::Tcp(a) => format!("tcp {a}"),
             Step::Rtsp(t) => format!("rtsp {}", t.url),
             Step::Snapshot(t) => format!("snapshot {}", t.url),
+            Step::Onvif(t) => format!("onvif {}", t.device_url),
         }
     }
 }
@@ -106,6 +110,12 @@ async fn steps_for(g: &GlobalArgs, a: &ProbeArgs) -> Result<(String, Vec<Step>)>
                 creds: creds.clone(),
             }));
         }
+        if let Some(u) = &d.onvif_url {
+            steps.push(Step::Onvif(OnvifTarget {
+                device_url: url_without_creds(u)?,
+                creds: creds.clone(),
+            }));
+        }
         if steps.is_empty() {
             return Err(Error::invalid(format!(
                 "{code}: the register has no address, stream URL or snapshot URL for it"
@@ -128,6 +138,11 @@ async fn steps_for(g: &GlobalArgs, a: &ProbeArgs) -> Result<(String, Vec<Step>)>
     } else if t.starts_with("rtsp://") {
         Step::Rtsp(RtspTarget {
             url: url_without_creds(t)?,
+            creds,
+        })
+    } else if (t.starts_with("http://") || t.starts_with("https://")) && t.contains("/onvif/") {
+        Step::Onvif(OnvifTarget {
+            device_url: url_without_creds(t)?,
             creds,
         })
     } else if t.starts_with("http://") || t.starts_with("https://") {
@@ -169,6 +184,14 @@ pub async fn run(g: &GlobalArgs, a: &ProbeArgs) -> Result<ExitCode> {
                     ..Default::default()
                 };
                 camwatch_probes::snapshot::probe(&client, t, &opts).await
+            }
+            Step::Onvif(t) => {
+                let client = camwatch_probes::snapshot::client();
+                let opts = OnvifOptions {
+                    deadline,
+                    ..Default::default()
+                };
+                camwatch_probes::onvif::probe(&client, t, &opts).await
             }
         };
         outcomes.push(o);
@@ -226,7 +249,7 @@ pub fn describe(label: &str, o: &ProbeOutcome) -> String {
         s += &format!("      {}\n", o.detail);
     }
     for st in &o.steps {
-        s += &format!("      {:<14} {:>9.1} ms\n", st.step, st.elapsed_ms);
+        s += &format!("      {:<22} {:>9.1} ms\n", st.step, st.elapsed_ms);
     }
     for (k, v) in &o.facts {
         s += &format!("      {k} = {v}\n");

@@ -86,6 +86,10 @@ async fn one(w: Arc<World>, h: usize, mut s: TcpStream, _shutdown: watch::Receiv
         _ => {}
     }
     let path = req.url.split('?').next().unwrap_or("");
+    if path.starts_with("/onvif/") {
+        onvif(&w, h, &mut s, &req, path, t).await;
+        return;
+    }
     let channel = path
         .strip_prefix("/ISAPI/Streaming/channels/")
         .and_then(|r| r.strip_suffix("/picture"))
@@ -144,6 +148,60 @@ async fn one(w: Arc<World>, h: usize, mut s: TcpStream, _shutdown: watch::Receiv
             "200 OK",
             &[("Content-Type", "image/jpeg".into())],
             &pic.jpeg,
+        ))
+        .await;
+}
+
+/// ONVIF: IP cameras only (the simulator's NVRs are reached by their channels' RTSP paths).
+async fn onvif(
+    w: &World,
+    h: usize,
+    s: &mut TcpStream,
+    req: &super::rtsp::Request,
+    path: &str,
+    t: i64,
+) {
+    let host = &w.hosts[h];
+    let (Some(&ch), None) = (host.channels.first(), host.nvr) else {
+        let _ = s
+            .write_all(&response("404 Not Found", &[], b"no ONVIF service\n"))
+            .await;
+        return;
+    };
+    if req.method != "POST" || !(path == "/onvif/device_service" || path == "/onvif/media_service")
+    {
+        let _ = s
+            .write_all(&response("404 Not Found", &[], b"no such ONVIF service\n"))
+            .await;
+        return;
+    }
+    let fault = w.device_fault(ch, t);
+    let password = if fault == Some(FaultKind::AuthFailure) {
+        format!("{}-changed", host.password)
+    } else {
+        host.password.clone()
+    };
+    let drift_sec = match fault {
+        Some(FaultKind::ClockDrift { minutes }) => minutes as i64 * 60,
+        _ => 0,
+    };
+    let d = &w.devices[ch];
+    let cam = super::onvif::Camera {
+        username: &host.username,
+        password: &password,
+        vendor: d.vendor.as_deref().unwrap_or("camwatch-sim"),
+        model: d.model.as_deref().unwrap_or("SIM-IPC"),
+        serial: &d.code.to_string(),
+        http_base: format!("http://{}", host.http_addr),
+        rtsp_base: format!("rtsp://{}", host.rtsp_addr),
+        drift_sec,
+    };
+    let (status, body) = super::onvif::handle(path, &req.body, &cam);
+    let _ = s
+        .write_all(&response(
+            status,
+            &[("Content-Type", "application/soap+xml; charset=utf-8".into())],
+            body.as_bytes(),
         ))
         .await;
 }

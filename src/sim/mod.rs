@@ -15,6 +15,7 @@
 mod auth;
 pub mod faults;
 pub mod http;
+mod onvif;
 pub mod picture;
 pub mod rtsp;
 mod world;

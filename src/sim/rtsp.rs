@@ -29,6 +29,7 @@ pub struct Request {
     pub method: String,
     pub url: String,
     pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
 }
 
 impl Request {
@@ -62,6 +63,7 @@ pub fn parse_request(buf: &mut Vec<u8>) -> Result<Option<Request>, String> {
         method: method.to_string(),
         url: url.to_string(),
         headers: Vec::new(),
+        body: Vec::new(),
     };
     for l in lines {
         if let Some((k, v)) = l.split_once(':') {
@@ -78,6 +80,7 @@ pub fn parse_request(buf: &mut Vec<u8>) -> Result<Option<Request>, String> {
     if buf.len() < end + 4 + body {
         return Ok(None);
     }
+    r.body = buf[end + 4..end + 4 + body].to_vec();
     buf.drain(..end + 4 + body);
     Ok(Some(r))
 }

@@ -54,17 +54,30 @@ fn fault(code: &str, sub: &str, reason: &str) -> (&'static str, String) {
     )
 }
 
-/// `2026-11-25T04:28:01Z` or with fractional seconds → Unix seconds.
+/// `2026-11-25T04:28:01Z`, with fractional seconds, or with an offset (`+00:00`, `+08:00`)
+/// → Unix seconds.
 fn parse_created(s: &str) -> Option<i64> {
     let s = s.trim();
     let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || !s.ends_with('Z') {
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' {
         return None;
     }
     let n = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
     let (y, mo, d) = (n(0..4)?, n(5..7)?, n(8..10)?);
     let (h, mi, sec) = (n(11..13)?, n(14..16)?, n(17..19)?);
-    Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + sec)
+    let mut rest = &s[19..];
+    if let Some(f) = rest.strip_prefix('.') {
+        rest = f.trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    let offset = match rest {
+        "Z" => 0,
+        o if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) && &o[3..4] == ":" => {
+            let v = o[1..3].parse::<i64>().ok()? * 3600 + o[4..6].parse::<i64>().ok()? * 60;
+            if o.starts_with('-') { -v } else { v }
+        }
+        _ => return None,
+    };
+    Some(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + sec - offset)
 }
 
 fn authorized(env: &Element, cam: &Camera<'_>, now: i64) -> bool {
@@ -213,6 +226,15 @@ mod tests {
             parse_created("2026-11-25T04:28:01.123Z"),
             Some(1_795_580_881)
         );
+        assert_eq!(
+            parse_created("2026-11-25T04:28:01+00:00"),
+            Some(1_795_580_881)
+        );
+        assert_eq!(
+            parse_created("2026-11-25T12:28:01.5+08:00"),
+            Some(1_795_580_881)
+        );
         assert_eq!(parse_created("2026-11-25 04:28:01"), None);
+        assert_eq!(parse_created("2026-11-25T04:28:01"), None);
     }
 }

@@ -276,30 +276,54 @@ async fn ffprobe_reads_a_simulated_camera() {
         ),
         1,
     );
-    let out = tokio::process::Command::new("ffprobe")
-        .args([
-            "-v",
-            "error",
-            "-rtsp_transport",
-            "tcp",
-            "-show_entries",
-            "stream=codec_name,width,height",
-            "-of",
-            "csv=p=0",
-            &url,
-        ])
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(20), out)
-        .await
-        .expect("ffprobe finished")
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(text.trim(), "h264,320,240");
+    // Stream facts and one decoded frame (key_frame=1, its width), over TCP and over UDP.
+    for transport in ["tcp", "udp"] {
+        let out = tokio::process::Command::new("ffprobe")
+            .args([
+                "-v",
+                "error",
+                "-rtsp_transport",
+                transport,
+                "-select_streams",
+                "v:0",
+                "-read_intervals",
+                "%+#1",
+                "-show_entries",
+                "stream=codec_name,width,height:frame=key_frame,width",
+                "-of",
+                "csv=p=0",
+                &url,
+            ])
+            .output();
+        let out = tokio::time::timeout(Duration::from_secs(20), out)
+            .await
+            .expect("ffprobe finished")
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{transport}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let lines: Vec<&str> = text.lines().map(str::trim).collect();
+        assert!(lines.contains(&"h264,320,240"), "{transport}: {text}");
+        assert!(
+            lines.contains(&"1,320"),
+            "{transport}: a decoded keyframe: {text}"
+        );
+    }
+    // retina over UDP too.
+    let (t, _) = target(&w, &cams[11]);
+    let o = rtsp::probe(
+        &t,
+        &RtspOptions {
+            transport: camwatch_probes::rtsp::RtpTransport::Udp,
+            ..opts(Depth::FirstFrame, 5)
+        },
+    )
+    .await;
+    assert_eq!(o.status, ProbeStatus::Up, "{o:?}");
+    assert!(matches!(o.frame, Some(Frame::H264(_))), "{o:?}");
     w.fleet.shutdown().await;
 }
 

@@ -1,17 +1,18 @@
 //! The simulator's RTSP 1.0 server: OPTIONS, DESCRIBE (SDP for H.264), SETUP (RTP over the RTSP
-//! connection, interleaved), PLAY (keyframes at 5 fps, FU-A fragmented), GET_PARAMETER,
+//! connection, interleaved, or over UDP to the client's ports), PLAY (keyframes at 5 fps, FU-A fragmented), GET_PARAMETER,
 //! TEARDOWN; Basic and Digest auth; and the wire-level faults of the schedule.
 //!
 //! Hand-written: no maintained Rust crate serves RTSP (retina is a client; the GStreamer server
 //! is C and would take the fault injection out of our hands). The parser is deliberately small:
 //! request line, headers, optional body, with a size cap. Every connection is bounded in time.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::watch;
 
 use super::auth;
@@ -228,6 +229,31 @@ async fn write_malformed(s: &mut TcpStream, m: Malformation, cseq: &str) {
     }
 }
 
+/// The client's RTP port from `client_port=a-b`.
+fn client_port(transport: &str) -> Option<u16> {
+    transport
+        .split(';')
+        .find_map(|p| p.trim().strip_prefix("client_port="))
+        .and_then(|r| r.split('-').next())
+        .and_then(|p| p.parse().ok())
+}
+
+/// An even RTP port and the next one for RTCP, on the host's own address (so datagrams come
+/// from the address the client's RTSP connection went to).
+async fn udp_pair(ip: std::net::IpAddr) -> Option<(UdpSocket, UdpSocket)> {
+    for _ in 0..32 {
+        let rtp = UdpSocket::bind(SocketAddr::new(ip, 0)).await.ok()?;
+        let p = rtp.local_addr().ok()?.port();
+        if p % 2 != 0 || p == u16::MAX {
+            continue;
+        }
+        if let Ok(rtcp) = UdpSocket::bind(SocketAddr::new(ip, p + 1)).await {
+            return Some((rtp, rtcp));
+        }
+    }
+    None
+}
+
 pub async fn serve(w: Arc<World>, h: usize, stream: TcpStream, shutdown: watch::Receiver<bool>) {
     let _ = tokio::time::timeout(MAX_CONNECTION, session(w, h, stream, shutdown)).await;
 }
@@ -245,6 +271,9 @@ async fn session(w: Arc<World>, h: usize, mut s: TcpStream, mut shutdown: watch:
     let (mut seq, mut ts) = (1u16, 0u32);
     let mut ticker = tokio::time::interval(Duration::from_millis(1000 / FPS));
     let mut black_hole = false;
+    let peer_ip = s.peer_addr().map(|a| a.ip()).ok();
+    // RTP over UDP: (RTP socket, RTCP socket, where the client receives RTP).
+    let mut udp: Option<(UdpSocket, UdpSocket, SocketAddr)> = None;
     loop {
         tokio::select! {
             r = s.read_buf(&mut buf) => {
@@ -287,7 +316,18 @@ async fn session(w: Arc<World>, h: usize, mut s: TcpStream, mut shutdown: watch:
                         }
                         _ => {}
                     }
-                    let out = handle(&w, &host, &req, &cseq, ch, fault, &nonce, &ip, &mut setup_ch, &mut playing);
+                    let mut udp_ports = None;
+                    if req.method == "SETUP" {
+                        let tr = req.header("Transport").unwrap_or("");
+                        if let (false, Some(cp), Some(peer)) = (tr.contains("RTP/AVP/TCP"), client_port(tr), peer_ip)
+                            && let Some((rtp, rtcp)) = udp_pair(host.rtsp_addr.ip()).await
+                        {
+                            let sp = rtp.local_addr().map(|a| a.port()).unwrap_or(0);
+                            udp_ports = Some((sp, cp));
+                            udp = Some((rtp, rtcp, SocketAddr::new(peer, cp)));
+                        }
+                    }
+                    let out = handle(&w, &host, &req, &cseq, ch, fault, &nonce, &ip, udp_ports, &mut setup_ch, &mut playing);
                     if s.write_all(&out).await.is_err() {
                         return;
                     }
@@ -301,8 +341,22 @@ async fn session(w: Arc<World>, h: usize, mut s: TcpStream, mut shutdown: watch:
                 let pic = w.picture(ch, w.now_rel());
                 let pkts = packetize(&pic.nals, &mut seq, ts, ssrc);
                 ts = ts.wrapping_add((90_000 / FPS) as u32);
-                if s.write_all(&pkts).await.is_err() {
-                    return;
+                match &udp {
+                    Some((rtp, _, to)) => {
+                        // The same packets without the 4-byte interleave prefix, one datagram each.
+                        let mut rest = &pkts[..];
+                        while rest.len() >= 4 {
+                            let len = u16::from_be_bytes([rest[2], rest[3]]) as usize;
+                            let Some(p) = rest.get(4..4 + len) else { break };
+                            let _ = rtp.send_to(p, *to).await;
+                            rest = &rest[4 + len..];
+                        }
+                    }
+                    None => {
+                        if s.write_all(&pkts).await.is_err() {
+                            return;
+                        }
+                    }
                 }
             }
             _ = shutdown.changed() => return,
@@ -320,6 +374,7 @@ fn handle(
     fault: Option<FaultKind>,
     nonce: &str,
     ip: &str,
+    udp: Option<(u16, u16)>,
     setup_ch: &mut Option<usize>,
     playing: &mut Option<usize>,
 ) -> Vec<u8> {
@@ -394,15 +449,23 @@ fn handle(
         }
         "SETUP" => {
             let transport = req.header("Transport").unwrap_or("");
-            if !transport.contains("RTP/AVP/TCP") {
+            let answer = if transport.contains("RTP/AVP/TCP") {
+                "RTP/AVP/TCP;unicast;interleaved=0-1".to_string()
+            } else if let Some((sp, cp)) = udp {
+                format!(
+                    "RTP/AVP;unicast;client_port={cp}-{};server_port={sp}-{}",
+                    cp + 1,
+                    sp + 1
+                )
+            } else {
                 return reply(cseq, "461 Unsupported Transport", &[], "");
-            }
+            };
             *setup_ch = ch.or(*setup_ch).or_else(|| host.channels.first().copied());
             reply(
                 cseq,
                 "200 OK",
                 &[
-                    ("Transport", "RTP/AVP/TCP;unicast;interleaved=0-1".into()),
+                    ("Transport", answer),
                     ("Session", "12345678;timeout=60".into()),
                 ],
                 "",

@@ -152,6 +152,29 @@ async fn rtsp_probe_sees_each_fault_for_what_it_is() {
         }
         f => panic!("no keyframe: {f:?}"),
     }
+    // Frame rate and bitrate over a short window: the simulator streams 5 fps.
+    let o = rtsp::probe(
+        &t,
+        &RtspOptions {
+            measure_window: Duration::from_millis(1500),
+            ..opts(Depth::FirstFrame, 5)
+        },
+    )
+    .await;
+    assert_eq!(o.status, ProbeStatus::Up, "{o:?}");
+    let fps: f64 = o
+        .facts
+        .iter()
+        .find(|f| f.0 == "measured_fps")
+        .unwrap()
+        .1
+        .parse()
+        .unwrap();
+    assert!((3.0..=7.0).contains(&fps), "{fps}");
+    assert!(
+        o.facts.iter().any(|f| f.0 == "bitrate_kbps" && f.1 != "0"),
+        "{o:?}"
+    );
     // A wrong password.
     let mut bad = t.clone();
     bad.creds.as_mut().unwrap().password = "wrong".into();

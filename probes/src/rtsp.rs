@@ -66,6 +66,9 @@ pub struct RtspOptions {
     pub session_group: Option<Arc<SessionGroup>>,
     /// Return the keyframe (as Annex B with parameter sets) in the outcome.
     pub keep_frame: bool,
+    /// After the first keyframe, keep reading this long to measure frame rate, bitrate and
+    /// RTP loss (zero: stop at the keyframe). Cut short by the deadline.
+    pub measure_window: Duration,
 }
 
 impl std::fmt::Debug for RtspOptions {
@@ -75,6 +78,7 @@ impl std::fmt::Debug for RtspOptions {
             .field("transport", &self.transport)
             .field("deadline", &self.deadline)
             .field("session_group", &self.session_group.is_some())
+            .field("measure_window", &self.measure_window)
             .finish()
     }
 }
@@ -87,6 +91,7 @@ impl Default for RtspOptions {
             deadline: Duration::from_secs(10),
             session_group: None,
             keep_frame: false,
+            measure_window: Duration::ZERO,
         }
     }
 }
@@ -353,11 +358,47 @@ async fn run(
             o.frame = Some(Frame::H264(annex_b(v.extra_data(), frame.data()).into()));
         }
     }
-    o.detail = format!(
-        "first keyframe after {:.0} ms: {}",
-        t3.elapsed().as_secs_f64() * 1000.0,
-        fact_line(o)
-    );
+    let first_ms = t3.elapsed().as_secs_f64() * 1000.0;
+    let window = opts.measure_window.min(left());
+    let mut slow = None;
+    if !window.is_zero() {
+        let t4 = Instant::now();
+        let (mut n, mut bytes, mut lost_w) = (0u64, frame.data().len() as u64, 0u64);
+        let _ = tokio::time::timeout(window, async {
+            while let Some(Ok(item)) = demuxed.next().await {
+                if let CodecItem::VideoFrame(f) = item {
+                    n += 1;
+                    bytes += f.data().len() as u64;
+                    lost_w += u64::from(f.loss());
+                }
+            }
+        })
+        .await;
+        let secs = t4.elapsed().as_secs_f64().max(1e-3);
+        let fps = n as f64 / secs;
+        o.facts.push(("measured_fps".into(), format!("{fps:.1}")));
+        o.facts.push((
+            "bitrate_kbps".into(),
+            format!("{:.0}", bytes as f64 * 8.0 / secs / 1000.0),
+        ));
+        o.facts
+            .push(("rtp_packets_lost_in_window".into(), lost_w.to_string()));
+        step(o, "measure_window", t4);
+        // A stream delivering under half its advertised rate is alive but not usable.
+        let advertised = o
+            .facts
+            .iter()
+            .find(|(k, _)| k == "sdp_fps")
+            .and_then(|(_, v)| v.parse::<f64>().ok());
+        if let Some(a) = advertised.filter(|a| *a > 0.0 && fps < a / 2.0) {
+            slow = Some(format!("slow stream: {fps:.1} fps of {a} advertised"));
+        }
+    }
+    o.detail = format!("first keyframe after {first_ms:.0} ms: {}", fact_line(o));
+    if let Some(s) = slow {
+        o.status = crate::outcome::ProbeStatus::Degraded;
+        o.detail = format!("{s}; {}", o.detail);
+    }
     // Dropping the session tears it down (retina's default policy sends TEARDOWN when needed).
     Ok(())
 }

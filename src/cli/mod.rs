@@ -6,6 +6,7 @@
 mod admin;
 mod bench;
 mod bench_report;
+mod bench_sim;
 mod bench_sweep;
 pub mod context;
 mod demo;

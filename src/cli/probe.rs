@@ -173,6 +173,7 @@ pub async fn run(g: &GlobalArgs, a: &ProbeArgs) -> Result<ExitCode> {
                     depth: Depth::FirstFrame,
                     transport: a.transport,
                     deadline,
+                    measure_window: Duration::from_secs(2).min(deadline / 2),
                     ..Default::default()
                 };
                 camwatch_probes::rtsp::probe(t, &opts).await

@@ -132,6 +132,18 @@ impl Rehearsal {
             self.devices.iter().filter(|d| d.flagged_over_limit).count(),
             self.flag_mismatches().len(),
         );
+        let mut worst: Vec<&DeviceComparison> = self.outside_tolerance();
+        worst.sort_by_key(|d| std::cmp::Reverse(d.error_sec().abs()));
+        for d in worst.iter().take(5) {
+            s += &format!(
+                "  outside: {} truth {} s, measured {} s, {} outages, tolerance {} s\n",
+                d.code,
+                d.truth_offline_sec,
+                d.measured_offline_sec,
+                d.truth_outages,
+                d.tolerance_sec
+            );
+        }
         s += "picture-fault device-hours (truth → measured):\n";
         let kinds: std::collections::BTreeSet<&String> = self
             .truth

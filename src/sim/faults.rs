@@ -363,13 +363,7 @@ pub fn preset_schedule(
             );
         }
         if r.chance(10 * scale) {
-            span(
-                d.clone(),
-                FaultKind::Slow { ms: 1500 },
-                &mut r,
-                3600,
-                86_400,
-            );
+            span(d.clone(), FaultKind::Slow { ms: 700 }, &mut r, 3600, 86_400);
         }
         if r.chance(30 * scale) {
             let p = PictureFault::ALL[r.below(PictureFault::ALL.len() as u64) as usize];

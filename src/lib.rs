@@ -11,6 +11,7 @@
 //! | `scheduler`    | due-time queue + bounded probe pool: caps, stagger, deadlines         |
 //! | `health`       | per-device state machine: outcomes → debounced status changes (pure)   |
 //! | `history`      | status spans and exemptions: what happened to each device, when     |
+//! | `quality`      | picture diagnostics on a thumbnail: faults, scores, severities (pure)  |
 //! | `availability` | hours by status, outages, online/intact rates from spans (pure)       |
 //! | `contract`     | contract rules as data (TOML) and the deductions they make (pure)     |
 //! | `report`       | monthly report: per device, region, contractor; JSON/CSV/XLSX/HTML  |
@@ -34,6 +35,7 @@ pub mod error;
 pub mod health;
 pub mod history;
 pub mod monitor;
+pub mod quality;
 pub mod registry;
 pub mod rehearsal;
 pub mod report;

@@ -11,6 +11,7 @@ mod bench_sweep;
 pub mod context;
 mod demo;
 pub mod device;
+mod diagnose;
 mod exemption;
 mod history;
 mod probe;
@@ -49,6 +50,8 @@ pub enum Command {
     Sweep(sweep::SweepArgs),
     /// Probe one device or URL now and explain what was found.
     Probe(probe::ProbeArgs),
+    /// Picture diagnostics on a JPEG: signal loss, dark/bright, blur, noise, colour cast, …
+    Diagnose(diagnose::DiagnoseArgs),
     /// A simulated camera fleet on loopback (rehearsals, load tests, interop tests).
     Sim(sim::SimArgs),
     /// Create or upgrade the database schema (also done at every start).
@@ -88,6 +91,7 @@ pub fn run() -> ExitCode {
             Command::Sweep(a) => sweep::run(&cli.global, a).await,
             Command::Probe(a) => probe::run(&cli.global, a).await,
             Command::Sim(a) => sim::run(a).await,
+            Command::Diagnose(a) => diagnose::run(a),
             Command::Migrate => admin::migrate(&cli.global).await,
             Command::Config(c) => admin::config(&cli.global, c),
             Command::Device(c) => device::run(&cli.global, c).await,

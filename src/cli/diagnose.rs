@@ -1,0 +1,56 @@
+//! `camwatch diagnose IMAGE [--prev IMAGE] [--baseline IMAGE] [--json]`: the picture
+//! diagnostics on files, as the monitor runs them on sampled frames.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Args;
+
+use crate::error::{Error, Result};
+use crate::quality::{Thresholds, Thumb, diagnose, from_jpeg};
+
+#[derive(Debug, Args)]
+pub struct DiagnoseArgs {
+    /// A JPEG picture.
+    pub image: PathBuf,
+    /// The same camera's previous sample (enables `frozen`).
+    #[arg(long)]
+    pub prev: Option<PathBuf>,
+    /// The camera's approved baseline picture (enables `scene_change`).
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
+    /// One JSON object: {"faults":[{"kind","score","severity"}…],"metrics":{…}}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn load(p: &Path) -> Result<Thumb> {
+    let bytes = std::fs::read(p).map_err(|e| Error::invalid(format!("{}: {e}", p.display())))?;
+    from_jpeg(&bytes).map_err(|e| Error::invalid(format!("{}: {e}", p.display())))
+}
+
+pub fn run(a: &DiagnoseArgs) -> Result<ExitCode> {
+    let img = load(&a.image)?;
+    let prev = a.prev.as_deref().map(load).transpose()?;
+    let base = a.baseline.as_deref().map(load).transpose()?;
+    let d = diagnose(&img, prev.as_ref(), base.as_ref(), &Thresholds::default());
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string(&d).map_err(|e| Error::internal(e.to_string()))?
+        );
+    } else if d.faults.is_empty() {
+        println!("{}: normal", a.image.display());
+    } else {
+        for f in &d.faults {
+            println!(
+                "{}: {} (score {:.3}, {:?})",
+                a.image.display(),
+                f.kind.as_str(),
+                f.score,
+                f.severity
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,137 @@
+//! Frames for diagnosis: JPEG snapshots decoded at reduced scale straight from the DCT
+//! (`jpeg-decoder`'s scaled IDCT: a 1080p frame is decoded at 1/4, a 4K one at 1/8, never at
+//! full size), then box-filtered to a thumbnail of at most `MAX_W` pixels across.
+//!
+//! H.264 keyframes from RTSP are not decoded here yet: devices without a snapshot URL get the
+//! media-flow check (PLAY to a keyframe) but no picture diagnostics. H.265 likewise.
+
+use std::io::Cursor;
+
+/// The detectors' working size: enough for blur, noise and stripes, small enough to be cheap.
+pub const MIN_W: u16 = 240;
+pub const MAX_W: usize = 480;
+
+/// An RGB thumbnail, row-major, 3 bytes per pixel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Thumb {
+    pub width: usize,
+    pub height: usize,
+    pub rgb: Vec<u8>,
+}
+
+impl Thumb {
+    /// Luma (BT.601) per pixel.
+    pub fn luma(&self) -> Vec<f32> {
+        self.rgb
+            .chunks_exact(3)
+            .map(|p| 0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32)
+            .collect()
+    }
+
+    /// Box-filters by an integer factor until at most `max_w` wide.
+    pub fn shrink_to(self, max_w: usize) -> Thumb {
+        let f = self.width.div_ceil(max_w).max(1);
+        if f == 1 {
+            return self;
+        }
+        let (w, h) = (self.width / f, self.height / f);
+        let mut rgb = vec![0u8; w * h * 3];
+        let n = (f * f) as u32;
+        for y in 0..h {
+            for x in 0..w {
+                let mut acc = [0u32; 3];
+                for dy in 0..f {
+                    let row = (y * f + dy) * self.width;
+                    for dx in 0..f {
+                        let i = (row + x * f + dx) * 3;
+                        acc[0] += self.rgb[i] as u32;
+                        acc[1] += self.rgb[i + 1] as u32;
+                        acc[2] += self.rgb[i + 2] as u32;
+                    }
+                }
+                let o = (y * w + x) * 3;
+                for c in 0..3 {
+                    rgb[o + c] = ((acc[c] + n / 2) / n) as u8;
+                }
+            }
+        }
+        Thumb {
+            width: w,
+            height: h,
+            rgb,
+        }
+    }
+}
+
+/// Why a frame could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    #[error("not a JPEG (no SOI marker)")]
+    NotJpeg,
+    #[error("JPEG could not be decoded: {0}")]
+    Decode(String),
+    #[error("image {0}×{1} is too small to diagnose (at least 32×32)")]
+    TooSmall(usize, usize),
+    #[error("image {0}×{1} is larger than 16384 pixels across")]
+    TooLarge(usize, usize),
+}
+
+/// Decodes a JPEG at the smallest DCT scale giving at least `MIN_W` pixels across.
+pub fn from_jpeg(bytes: &[u8]) -> Result<Thumb, FrameError> {
+    if !bytes.starts_with(&[0xFF, 0xD8]) {
+        return Err(FrameError::NotJpeg);
+    }
+    let mut d = jpeg_decoder::Decoder::new(Cursor::new(bytes));
+    d.read_info()
+        .map_err(|e| FrameError::Decode(e.to_string()))?;
+    let info = d
+        .info()
+        .ok_or(FrameError::Decode("no frame header".into()))?;
+    let (fw, fh) = (info.width as usize, info.height as usize);
+    if fw < 32 || fh < 32 {
+        return Err(FrameError::TooSmall(fw, fh));
+    }
+    if fw > 16384 || fh > 16384 {
+        return Err(FrameError::TooLarge(fw, fh));
+    }
+    let want_h = ((MIN_W as usize * fh) / fw).max(1) as u16;
+    let (w, h) = d
+        .scale(MIN_W.min(info.width), want_h.min(info.height))
+        .map_err(|e| FrameError::Decode(e.to_string()))?;
+    let px = d.decode().map_err(|e| FrameError::Decode(e.to_string()))?;
+    let (w, h) = (w as usize, h as usize);
+    let info = d
+        .info()
+        .ok_or(FrameError::Decode("no frame header".into()))?;
+    let rgb = match info.pixel_format {
+        jpeg_decoder::PixelFormat::RGB24 => px,
+        jpeg_decoder::PixelFormat::L8 => px.iter().flat_map(|&v| [v, v, v]).collect(),
+        jpeg_decoder::PixelFormat::L16 => px
+            .chunks_exact(2)
+            .flat_map(|c| {
+                let v = c[0];
+                [v, v, v]
+            })
+            .collect(),
+        jpeg_decoder::PixelFormat::CMYK32 => px
+            .chunks_exact(4)
+            .flat_map(|c| {
+                let k = 255 - c[3] as u32;
+                let f = |v: u8| ((255 - v as u32) * k / 255) as u8;
+                [f(c[0]), f(c[1]), f(c[2])]
+            })
+            .collect(),
+    };
+    if rgb.len() != w * h * 3 {
+        return Err(FrameError::Decode(format!(
+            "decoder returned {} bytes for {w}×{h}",
+            rgb.len()
+        )));
+    }
+    Ok(Thumb {
+        width: w,
+        height: h,
+        rgb,
+    }
+    .shrink_to(MAX_W))
+}

@@ -1,0 +1,472 @@
+//! The measurements behind each detector (see the module doc of `quality`).
+
+use serde::Serialize;
+
+use super::{FaultKind, Thumb};
+
+/// Every measurement, reported with the verdict so a reviewer can see why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Metrics {
+    pub width: usize,
+    pub height: usize,
+    pub mean_luma: f64,
+    /// Largest 10th–90th percentile spread over R, G, B.
+    pub spread: f64,
+    /// 0.5·mean + 0.5·p99 of luma (a night scene's lit areas keep it up).
+    pub darkness_level: f64,
+    /// 0.5·mean + 0.5·p5 of luma.
+    pub brightness_level: f64,
+    /// Median width of strong edges, thumbnail pixels (blur widens edges).
+    pub sharpness: f64,
+    pub noise_sigma: f64,
+    pub cast_ratio: f64,
+    pub occluded_fraction: f64,
+    pub stripe_strength: f64,
+    /// Mean absolute luma difference to the previous sample.
+    pub change_from_previous: Option<f64>,
+    /// Correlation of coarse gradient maps with the baseline.
+    pub baseline_similarity: Option<f64>,
+}
+
+impl Metrics {
+    pub fn value(&self, k: FaultKind) -> Option<f64> {
+        Some(match k {
+            FaultKind::SignalLoss => self.spread,
+            FaultKind::TooDark => self.darkness_level,
+            FaultKind::TooBright => self.brightness_level,
+            FaultKind::Blur => self.sharpness,
+            FaultKind::Noise => self.noise_sigma,
+            FaultKind::ColorCast => self.cast_ratio,
+            FaultKind::Occlusion => self.occluded_fraction,
+            FaultKind::Stripes => self.stripe_strength,
+            FaultKind::Frozen => self.change_from_previous?,
+            FaultKind::SceneChange => self.baseline_similarity?,
+        })
+    }
+}
+
+fn round(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+/// Percentile `q` (0..=1) of values given as a 256-bin histogram.
+fn pct(hist: &[u32; 256], n: u32, q: f64) -> f64 {
+    let target = (q * n as f64).ceil().max(1.0) as u32;
+    let mut acc = 0;
+    for (v, &c) in hist.iter().enumerate() {
+        acc += c;
+        if acc >= target {
+            return v as f64;
+        }
+    }
+    255.0
+}
+
+/// Median width, in thumbnail pixels, of the strongest horizontal-gradient edges (Marziliano's
+/// edge-spread measure): from the edge, walk each way while the luma keeps rising (falling).
+/// Crisp edges are 1–3 pixels wide; blur widens them, whatever the contrast. The top and
+/// bottom tenth of rows are skipped: OSD text lives there and stays crisp on a blurred picture.
+fn edge_width(l: &[f32], w: usize, h: usize) -> f64 {
+    let (y0, y1) = (h / 10, h - h / 10);
+    let mut grads: Vec<(f32, usize)> = Vec::new();
+    for y in y0..y1 {
+        for x in 1..w - 1 {
+            let i = y * w + x;
+            let g = (l[i + 1] - l[i - 1]).abs();
+            // Local maxima of the horizontal gradient only.
+            if g > 8.0
+                && g >= (l[i] - l[i.saturating_sub(2)]).abs()
+                && g >= (l[(i + 2).min(y * w + w - 1)] - l[i]).abs()
+            {
+                grads.push((g, i));
+            }
+        }
+    }
+    if grads.len() < 16 {
+        return 0.0;
+    }
+    let k = grads.len() * 9 / 10;
+    grads.select_nth_unstable_by(k, |a, b| a.0.total_cmp(&b.0));
+    let mut widths: Vec<f64> = grads[k..]
+        .iter()
+        .map(|&(_, i)| {
+            let (y, x) = (i / w, i % w);
+            let row = &l[y * w..(y + 1) * w];
+            let up = row[(x + 1).min(w - 1)] > row[x - 1];
+            let step = |a: f32, b: f32| if up { b > a } else { b < a };
+            let mut r = x;
+            while r + 1 < w && step(row[r], row[r + 1]) {
+                r += 1;
+            }
+            let mut lft = x;
+            while lft > 0 && step(row[lft - 1], row[lft]) {
+                lft -= 1;
+            }
+            (r - lft) as f64
+        })
+        .collect();
+    widths.sort_by(f64::total_cmp);
+    widths[widths.len() / 2]
+}
+
+/// Immerkær's fast noise estimate per 16×16 block; the 25th percentile over blocks.
+fn noise(l: &[f32], w: usize, h: usize) -> f64 {
+    const B: usize = 16;
+    let mut est = Vec::new();
+    let mut by = 0;
+    while by + B <= h {
+        let mut bx = 0;
+        while bx + B <= w {
+            let mut s = 0f64;
+            for y in by + 1..by + B - 1 {
+                for x in bx + 1..bx + B - 1 {
+                    let p = |dx: isize, dy: isize| {
+                        l[(y as isize + dy) as usize * w + (x as isize + dx) as usize] as f64
+                    };
+                    let c = p(-1, -1) - 2.0 * p(0, -1) + p(1, -1) - 2.0 * p(-1, 0) + 4.0 * p(0, 0)
+                        - 2.0 * p(1, 0)
+                        + p(-1, 1)
+                        - 2.0 * p(0, 1)
+                        + p(1, 1);
+                    s += c.abs();
+                }
+            }
+            let m = ((B - 2) * (B - 2)) as f64;
+            est.push((std::f64::consts::PI / 2.0).sqrt() * s / (6.0 * m));
+            bx += B;
+        }
+        by += B;
+    }
+    if est.is_empty() {
+        return 0.0;
+    }
+    est.sort_by(f64::total_cmp);
+    est[est.len() / 4]
+}
+
+/// How coloured what should be neutral is, ×100: the smaller of (a) the 5th percentile of
+/// relative chroma (chroma over luma) among mid-tone pixels — every real scene has some
+/// near-grey surface (road, wall, shadow) — and (b) the same among the brightest 10 % of
+/// pixels — highlights and white objects. A white-balance cast tints both; a vivid scene
+/// or a single-coloured subject filling the view keeps at least one neutral; greyscale is 0.
+fn cast(t: &Thumb, l: &[f32], lhist: &[u32; 256], n: u32) -> f64 {
+    let rel = |p: &[u8], y: f32| {
+        let (r, g, b) = (p[0] as f32, p[1] as f32, p[2] as f32);
+        let ca = r - g;
+        let cb = 0.5 * (r + g) - b;
+        (ca * ca + cb * cb).sqrt() / y.max(1.0)
+    };
+    let top = (pct(lhist, n, 0.9) as f32).max(40.0);
+    let mut mid: Vec<f32> = Vec::with_capacity(l.len());
+    let mut bright: Vec<f32> = Vec::new();
+    for (p, &y) in t.rgb.chunks_exact(3).zip(l) {
+        if (40.0..=230.0).contains(&y) {
+            mid.push(rel(p, y));
+        }
+        if y >= top {
+            bright.push(rel(p, y));
+        }
+    }
+    if mid.len() < 64 || bright.len() < 16 {
+        return 0.0;
+    }
+    let low = |v: &mut Vec<f32>, q: usize| {
+        let i = v.len() * q / 100;
+        v.select_nth_unstable_by(i, f32::total_cmp);
+        v[i] as f64
+    };
+    low(&mut mid, 5).min(low(&mut bright, 5)) * 100.0
+}
+
+/// Width of the luma transition through pixel `i` along `step` (1: a row, `w`: a column),
+/// walking each way while it keeps rising (falling), at most `max` pixels each way.
+fn transition_width(l: &[f32], i: usize, step: usize, before: usize, after: usize) -> usize {
+    let up = l[i + step] > l[i - step];
+    let rising = |a: f32, b: f32| if up { b > a } else { b < a };
+    let (mut r, mut k) = (i, 0);
+    while k < after && rising(l[r], l[r + step]) {
+        r += step;
+        k += 1;
+    }
+    let (mut lft, mut k) = (i, 0);
+    while k < before && rising(l[lft - step], l[lft]) {
+        lft -= step;
+        k += 1;
+    }
+    (r - lft) / step
+}
+
+/// The largest 4-connected region of textureless blocks (bright sky and dark night sky in the
+/// upper part of the view excepted), as a fraction of the view, weighted by how soft its
+/// border is. Something in front of the lens is out of focus, so its border is a wide blur;
+/// a plain background (a wall, a table, the night) meets in-focus objects at crisp edges.
+fn occlusion(l: &[f32], w: usize, h: usize) -> f64 {
+    const COLS: usize = 12;
+    const ROWS: usize = 9;
+    let (bw, bh) = (w / COLS, h / ROWS);
+    if bw < 4 || bh < 4 {
+        return 0.0;
+    }
+    let mut dead = [[false; COLS]; ROWS];
+    for (r, row) in dead.iter_mut().enumerate() {
+        for (c, cell) in row.iter_mut().enumerate() {
+            let (mut s, mut ss) = (0f64, 0f64);
+            for y in r * bh..(r + 1) * bh {
+                for x in c * bw..(c + 1) * bw {
+                    let v = l[y * w + x] as f64;
+                    s += v;
+                    ss += v * v;
+                }
+            }
+            let n = (bw * bh) as f64;
+            let mean = s / n;
+            let sd = (ss / n - mean * mean).max(0.0).sqrt();
+            let upper = (r as f64) < ROWS as f64 * 0.6;
+            let sky = upper && !(35.0..=130.0).contains(&mean);
+            *cell = sd < 5.0 && !sky;
+        }
+    }
+    // Largest component.
+    let mut label = [[0usize; COLS]; ROWS];
+    let (mut best, mut best_label, mut next) = (0usize, 0usize, 1usize);
+    for r0 in 0..ROWS {
+        for c0 in 0..COLS {
+            if !dead[r0][c0] || label[r0][c0] != 0 {
+                continue;
+            }
+            let mut stack = vec![(r0, c0)];
+            label[r0][c0] = next;
+            let mut size = 0;
+            while let Some((r, c)) = stack.pop() {
+                size += 1;
+                let mut nb = vec![];
+                if r > 0 {
+                    nb.push((r - 1, c));
+                }
+                if r + 1 < ROWS {
+                    nb.push((r + 1, c));
+                }
+                if c > 0 {
+                    nb.push((r, c - 1));
+                }
+                if c + 1 < COLS {
+                    nb.push((r, c + 1));
+                }
+                for (rr, cc) in nb {
+                    if dead[rr][cc] && label[rr][cc] == 0 {
+                        label[rr][cc] = next;
+                        stack.push((rr, cc));
+                    }
+                }
+            }
+            if size > best {
+                (best, best_label) = (size, next);
+            }
+            next += 1;
+        }
+    }
+    if best == 0 {
+        return 0.0;
+    }
+    // Border softness: widths of the strongest transitions between the region and its
+    // textured neighbours, measured across the border.
+    let mut widths = Vec::new();
+    let inside = |r: isize, c: isize| {
+        (0..ROWS as isize).contains(&r)
+            && (0..COLS as isize).contains(&c)
+            && label[r as usize][c as usize] == best_label
+    };
+    for r in 0..ROWS as isize {
+        for c in 0..COLS as isize {
+            if !inside(r, c) {
+                continue;
+            }
+            for (dr, dc) in [(0isize, 1isize), (0, -1), (1, 0), (-1, 0)] {
+                let (nr, nc) = (r + dr, c + dc);
+                if !(0..ROWS as isize).contains(&nr)
+                    || !(0..COLS as isize).contains(&nc)
+                    || inside(nr, nc)
+                {
+                    continue;
+                }
+                // Scan lines crossing the border between block (r,c) and (nr,nc).
+                let step = if dr == 0 { 1 } else { w };
+                let (span, lines) = if dr == 0 { (bw, bh) } else { (bh, bw) };
+                let mut strongest = (0f32, 0usize);
+                for k in 0..lines {
+                    // Pixel at the border on line k, then look ±span around it.
+                    let (y, x) = if dr == 0 {
+                        (r as usize * bh + k, (c.max(nc) as usize) * bw)
+                    } else {
+                        ((r.max(nr) as usize) * bh, c as usize * bw + k)
+                    };
+                    let centre = y * w + x;
+                    let lo = span.min(if dr == 0 { x } else { y }).saturating_sub(1);
+                    let hi = span
+                        .min(if dr == 0 { w - 1 - x } else { h - 1 - y })
+                        .saturating_sub(1);
+                    for o in 0..lo + hi {
+                        let i = centre - lo * step + o * step;
+                        let g = (l[i + step] - l[i - step]).abs();
+                        if g > strongest.0 {
+                            strongest = (g, i);
+                        }
+                    }
+                    if strongest.0 > 10.0 {
+                        let i = strongest.1;
+                        let pos = if dr == 0 { i % w } else { i / w };
+                        let lim = if dr == 0 { w } else { h };
+                        let before = pos.saturating_sub(1).min(2 * span);
+                        let after = (lim - 2 - pos.min(lim - 2)).min(2 * span);
+                        widths.push(transition_width(l, i, step, before, after) as f64);
+                    }
+                    strongest = (0.0, 0);
+                }
+            }
+        }
+    }
+    let soft = if widths.is_empty() {
+        1.0
+    } else {
+        widths.sort_by(f64::total_cmp);
+        let m = widths[widths.len() / 2];
+        ((m - 2.5) / 3.5).clamp(0.0, 1.0)
+    };
+    best as f64 / (ROWS * COLS) as f64 * soft
+}
+
+/// Periodicity × amplitude of a detrended mean profile, for band-like (inverting) patterns.
+fn profile_strength(p: &[f64]) -> f64 {
+    let n = p.len();
+    if n < 24 {
+        return 0.0;
+    }
+    const WIN: usize = 7;
+    let d: Vec<f64> = (0..n)
+        .map(|i| {
+            let (a, b) = (i.saturating_sub(WIN), (i + WIN + 1).min(n));
+            p[i] - p[a..b].iter().sum::<f64>() / (b - a) as f64
+        })
+        .collect();
+    let var = d.iter().map(|x| x * x).sum::<f64>() / n as f64;
+    if var < 1e-9 {
+        return 0.0;
+    }
+    let rho = |lag: usize| {
+        (0..n - lag).map(|i| d[i] * d[i + lag]).sum::<f64>() / ((n - lag) as f64 * var)
+    };
+    // A band pattern repeats at its period and inverts at half of it (a sinusoid does both);
+    // a periodic texture of thin lines (brick mortar, fences) repeats but barely inverts.
+    let mut best = 0f64;
+    for lag in 4..n / 4 {
+        best = best.max(rho(lag).min(-rho(lag / 2)));
+    }
+    best * var.sqrt()
+}
+
+fn stripes(l: &[f32], w: usize, h: usize) -> f64 {
+    let rows: Vec<f64> = (0..h)
+        .map(|y| l[y * w..(y + 1) * w].iter().map(|&v| v as f64).sum::<f64>() / w as f64)
+        .collect();
+    let cols: Vec<f64> = (0..w)
+        .map(|x| (0..h).map(|y| l[y * w + x] as f64).sum::<f64>() / h as f64)
+        .collect();
+    profile_strength(&rows).max(profile_strength(&cols))
+}
+
+/// Luma box-averaged to `cw`×`ch`.
+fn coarse(l: &[f32], w: usize, h: usize, cw: usize, ch: usize) -> Vec<f64> {
+    let mut out = vec![0f64; cw * ch];
+    let mut cnt = vec![0u32; cw * ch];
+    for y in 0..h {
+        let cy = y * ch / h;
+        for x in 0..w {
+            let i = cy * cw + x * cw / w;
+            out[i] += l[y * w + x] as f64;
+            cnt[i] += 1;
+        }
+    }
+    for (o, c) in out.iter_mut().zip(&cnt) {
+        *o /= (*c).max(1) as f64;
+    }
+    out
+}
+
+fn gradient_map(l: &[f32], w: usize, h: usize) -> Vec<f64> {
+    const CW: usize = 32;
+    const CH: usize = 24;
+    let c = coarse(l, w, h, CW, CH);
+    let mut g = Vec::with_capacity((CW - 1) * (CH - 1));
+    for y in 0..CH - 1 {
+        for x in 0..CW - 1 {
+            let gx = c[y * CW + x + 1] - c[y * CW + x];
+            let gy = c[(y + 1) * CW + x] - c[y * CW + x];
+            g.push((gx * gx + gy * gy).sqrt());
+        }
+    }
+    g
+}
+
+fn ncc(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len() as f64;
+    let (ma, mb) = (a.iter().sum::<f64>() / n, b.iter().sum::<f64>() / n);
+    let (mut num, mut da, mut db) = (0f64, 0f64, 0f64);
+    for (x, y) in a.iter().zip(b) {
+        num += (x - ma) * (y - mb);
+        da += (x - ma) * (x - ma);
+        db += (y - mb) * (y - mb);
+    }
+    if da < 1e-9 || db < 1e-9 {
+        return if da < 1e-9 && db < 1e-9 { 1.0 } else { 0.0 };
+    }
+    num / (da * db).sqrt()
+}
+
+pub fn measure(t: &Thumb, prev: Option<&Thumb>, baseline: Option<&Thumb>) -> Metrics {
+    let (w, h) = (t.width, t.height);
+    let l = t.luma();
+    let n = l.len() as u32;
+    let mut lh = [0u32; 256];
+    let mut ch = [[0u32; 256]; 3];
+    for (i, p) in t.rgb.chunks_exact(3).enumerate() {
+        lh[(l[i].round() as usize).min(255)] += 1;
+        for c in 0..3 {
+            ch[c][p[c] as usize] += 1;
+        }
+    }
+    let mean = l.iter().map(|&v| v as f64).sum::<f64>() / n.max(1) as f64;
+    let spread = ch
+        .iter()
+        .map(|h| pct(h, n, 0.9) - pct(h, n, 0.1))
+        .fold(0f64, f64::max);
+    let change = prev.filter(|p| p.width == w && p.height == h).map(|p| {
+        let pl = p.luma();
+        l.iter()
+            .zip(&pl)
+            .map(|(a, b)| (a - b).abs() as f64)
+            .sum::<f64>()
+            / n.max(1) as f64
+    });
+    let similarity = baseline.map(|b| {
+        let bl = b.luma();
+        ncc(
+            &gradient_map(&l, w, h),
+            &gradient_map(&bl, b.width, b.height),
+        )
+    });
+    Metrics {
+        width: w,
+        height: h,
+        mean_luma: round(mean),
+        spread: round(spread),
+        darkness_level: round(0.5 * mean + 0.5 * pct(&lh, n, 0.99)),
+        brightness_level: round(0.5 * mean + 0.5 * pct(&lh, n, 0.05)),
+        sharpness: round(edge_width(&l, w, h)),
+        noise_sigma: round(noise(&l, w, h)),
+        cast_ratio: round(cast(t, &l, &lh, n)),
+        occluded_fraction: round(occlusion(&l, w, h)),
+        stripe_strength: round(stripes(&l, w, h)),
+        change_from_previous: change.map(round),
+        baseline_similarity: similarity.map(round),
+    }
+}

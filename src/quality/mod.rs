@@ -1,0 +1,227 @@
+//! Picture diagnostics (视频质量诊断), pure: a thumbnail, optionally the camera's previous sample
+//! and its approved baseline, in; faults with scores and severities out.
+//!
+//! Each detector reduces the picture to one metric chosen to separate a fault from the hard
+//! normal cases (night/IR greyscale, large uniform sky, vivid colours, dim scenes with content,
+//! OSD text):
+//! - `signal_loss`: the spread between the 10th and 90th percentile of every channel is near
+//!   zero — a black, blue or grey screen; overlaid text stays above the 90th percentile.
+//! - `too_dark` / `too_bright`: mean and upper (lower) percentile of luma together, so a night
+//!   scene with lit areas is not dark and a bright scene with shadows is not bright.
+//! - `blur`: the median width of the strongest edges (blur widens edges whatever the contrast),
+//!   away from the OSD rows at the top and bottom.
+//! - `noise`: Immerkær's estimate of Gaussian noise from the median of block estimates (flat
+//!   blocks dominate the median, texture does not).
+//! - `color_cast`: the colour of the brightest pixels (what should be near-neutral), weighted by
+//!   how uniformly the whole picture leans (a cast shifts every pixel; a vivid scene spreads
+//!   them; a greyscale picture has neither).
+//! - `occlusion`: the largest connected region of textureless blocks that are not bright sky.
+//! - `stripes`: periodicity × amplitude of the detrended row and column mean profiles.
+//! - `frozen` (needs the previous sample): mean absolute difference — real sensors never give
+//!   exactly the same picture twice.
+//! - `scene_change` (needs the baseline): correlation of coarse gradient maps, which survives
+//!   day/night lighting but not a turned camera.
+//!
+//! A metric maps to a score in [0, 1] by a linear ramp between two configurable points; a
+//! fault is raised at score ≥ 0.5; severity is mild below 2/3, moderate below 5/6, else severe.
+
+pub mod frame;
+mod metrics;
+#[cfg(test)]
+mod tests;
+
+use serde::{Deserialize, Serialize};
+
+pub use frame::{FrameError, Thumb, from_jpeg};
+pub use metrics::Metrics;
+
+/// The fault kinds, with the names reports and the API use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    SignalLoss,
+    TooDark,
+    TooBright,
+    Blur,
+    Noise,
+    ColorCast,
+    Occlusion,
+    Stripes,
+    Frozen,
+    SceneChange,
+}
+
+impl FaultKind {
+    pub const ALL: [FaultKind; 10] = [
+        Self::SignalLoss,
+        Self::TooDark,
+        Self::TooBright,
+        Self::Blur,
+        Self::Noise,
+        Self::ColorCast,
+        Self::Occlusion,
+        Self::Stripes,
+        Self::Frozen,
+        Self::SceneChange,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SignalLoss => "signal_loss",
+            Self::TooDark => "too_dark",
+            Self::TooBright => "too_bright",
+            Self::Blur => "blur",
+            Self::Noise => "noise",
+            Self::ColorCast => "color_cast",
+            Self::Occlusion => "occlusion",
+            Self::Stripes => "stripes",
+            Self::Frozen => "frozen",
+            Self::SceneChange => "scene_change",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Mild,
+    Moderate,
+    Severe,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Fault {
+    pub kind: FaultKind,
+    pub score: f64,
+    pub severity: Severity,
+}
+
+/// Where a metric starts to count (score 0) and where it is certainly a fault (score 1).
+/// `zero > one` for metrics where lower is worse.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Ramp {
+    pub zero: f64,
+    pub one: f64,
+}
+
+impl Ramp {
+    pub const fn new(zero: f64, one: f64) -> Self {
+        Self { zero, one }
+    }
+    pub fn score(&self, m: f64) -> f64 {
+        if !m.is_finite() || self.zero == self.one {
+            return 0.0;
+        }
+        ((m - self.zero) / (self.one - self.zero)).clamp(0.0, 1.0)
+    }
+}
+
+/// Per-kind ramps; configurable per device group (`[quality]` in the config, later per group).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Thresholds {
+    pub signal_loss: Ramp,
+    pub too_dark: Ramp,
+    pub too_bright: Ramp,
+    pub blur: Ramp,
+    pub noise: Ramp,
+    pub color_cast: Ramp,
+    pub occlusion: Ramp,
+    pub stripes: Ramp,
+    pub frozen: Ramp,
+    pub scene_change: Ramp,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Self {
+            signal_loss: Ramp::new(14.0, 4.0),
+            too_dark: Ramp::new(85.0, 45.0),
+            too_bright: Ramp::new(140.0, 200.0),
+            blur: Ramp::new(4.0, 9.0),
+            noise: Ramp::new(6.0, 12.0),
+            color_cast: Ramp::new(12.0, 34.0),
+            occlusion: Ramp::new(0.04, 0.20),
+            stripes: Ramp::new(2.0, 6.0),
+            frozen: Ramp::new(0.6, 0.05),
+            scene_change: Ramp::new(0.35, 0.05),
+        }
+    }
+}
+
+impl Thresholds {
+    fn ramp(&self, k: FaultKind) -> Ramp {
+        match k {
+            FaultKind::SignalLoss => self.signal_loss,
+            FaultKind::TooDark => self.too_dark,
+            FaultKind::TooBright => self.too_bright,
+            FaultKind::Blur => self.blur,
+            FaultKind::Noise => self.noise,
+            FaultKind::ColorCast => self.color_cast,
+            FaultKind::Occlusion => self.occlusion,
+            FaultKind::Stripes => self.stripes,
+            FaultKind::Frozen => self.frozen,
+            FaultKind::SceneChange => self.scene_change,
+        }
+    }
+}
+
+/// The verdict on one picture.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Diagnosis {
+    /// Faults at score ≥ 0.5, highest score first; empty for a normal picture.
+    pub faults: Vec<Fault>,
+    pub metrics: Metrics,
+}
+
+impl Diagnosis {
+    pub fn kinds(&self) -> Vec<String> {
+        self.faults
+            .iter()
+            .map(|f| f.kind.as_str().to_string())
+            .collect()
+    }
+}
+
+fn severity(score: f64) -> Severity {
+    if score < 2.0 / 3.0 {
+        Severity::Mild
+    } else if score < 5.0 / 6.0 {
+        Severity::Moderate
+    } else {
+        Severity::Severe
+    }
+}
+
+/// Diagnoses `frame`; `prev` (the camera's previous sample) enables `frozen`, `baseline` (its
+/// approved reference picture) enables `scene_change`.
+pub fn diagnose(
+    frame: &Thumb,
+    prev: Option<&Thumb>,
+    baseline: Option<&Thumb>,
+    t: &Thresholds,
+) -> Diagnosis {
+    let m = metrics::measure(frame, prev, baseline);
+    let mut faults: Vec<Fault> = FaultKind::ALL
+        .iter()
+        .filter_map(|&k| {
+            let v = m.value(k)?;
+            let score = t.ramp(k).score(v);
+            (score >= 0.5).then(|| Fault {
+                kind: k,
+                score: (score * 1000.0).round() / 1000.0,
+                severity: severity(score),
+            })
+        })
+        .collect();
+    // A uniform white frame is a sensor blinded by light, not a lost signal.
+    if m.mean_luma > 200.0 {
+        faults.retain(|f| f.kind != FaultKind::SignalLoss);
+    }
+    // A screen with no picture is only that: the other detectors have nothing to look at.
+    if faults.iter().any(|f| f.kind == FaultKind::SignalLoss) {
+        faults.retain(|f| matches!(f.kind, FaultKind::SignalLoss | FaultKind::Frozen));
+    }
+    faults.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.kind.cmp(&b.kind)));
+    Diagnosis { faults, metrics: m }
+}

@@ -1,0 +1,255 @@
+"""Builds camwatch's picture-diagnostics evaluation set from real photographs.
+
+The photographs are the public-domain / CC0 images shipped inside scikit-image (skimage.data):
+scenes, objects, people and textures photographed with real cameras. Each is cropped to a few
+16:9 "camera views" at 640x360, stamped with an OSD timestamp and camera name (as every
+surveillance picture is), and then:
+  - kept normal, in five ways that are hard for detectors: as is, night/IR greyscale, low light
+    with content, a large uniform sky, vivid colours — each with a noisy previous sample and a
+    re-lit baseline, so `frozen` and `scene_change` must not fire on them either;
+  - degraded into each fault kind at mild, moderate and severe strength.
+Everything is drawn from one seeded RNG: the same command writes the same files.
+
+Split: views of every third photograph (sorted by name) form the held-out `test` split; the rest
+are `dev`. Thresholds may be tuned on dev; the README reports test.
+
+usage: make_set.py OUT_DIR [SEED]   (default seed 20261125: the tuning set)
+"""
+import json
+import os
+import sys
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+from skimage import data
+
+W, H = 640, 360
+PHOTOS = {
+    "astronaut": data.astronaut, "brick": data.brick, "camera": data.camera,
+    "chelsea": data.chelsea, "coffee": data.coffee, "coins": data.coins,
+    "grass": data.grass, "gravel": data.gravel, "moon": data.moon,
+    "motorcycle_left": lambda: data.stereo_motorcycle()[0],
+    "motorcycle_right": lambda: data.stereo_motorcycle()[1],
+    "rocket": data.rocket,
+}
+# Left out: page and text (scanned documents, not camera views), hubble_deep_field, retina, ihc,
+# cell, microaneurysms (astronomy and microscopy), and the synthetic images.
+KINDS = ["signal_loss", "too_dark", "too_bright", "blur", "noise", "color_cast",
+         "occlusion", "stripes", "frozen", "scene_change"]
+SEVERITIES = ["mild", "moderate", "severe"]
+rng = np.random.default_rng(int(sys.argv[2]) if len(sys.argv) > 2 else 20261125)
+
+
+def rgb(a):
+    a = np.asarray(a)
+    if a.ndim == 2:
+        a = np.stack([a] * 3, axis=-1)
+    return a[..., :3].astype(np.uint8)
+
+
+def views(photo, n=3):
+    """n random 16:9 crops (60-95% of the width) resized to W x H."""
+    img = Image.fromarray(rgb(photo))
+    w, h = img.size
+    out = []
+    for _ in range(n):
+        cw = int(w * rng.uniform(0.6, 0.95))
+        ch = int(cw * 9 / 16)
+        if ch > h:
+            ch = h
+            cw = int(ch * 16 / 9)
+        x = int(rng.integers(0, w - cw + 1))
+        y = int(rng.integers(0, h - ch + 1))
+        out.append((img.crop((x, y, x + cw, y + ch)).resize((W, H), Image.BILINEAR), (x, y, cw, ch)))
+    return out
+
+
+def osd(img, name):
+    """Timestamp top-left, camera name bottom-right: white with a dark outline."""
+    d = ImageDraw.Draw(img)
+    stamp = "2026-11-%02d %02d:%02d:%02d" % (rng.integers(1, 29), rng.integers(0, 24), rng.integers(0, 60), rng.integers(0, 60))
+    for text, xy in ((stamp, (8, 6)), (name, (W - 8 - 6 * len(name), H - 18))):
+        d.text(xy, text, fill=(255, 255, 255), stroke_width=1, stroke_fill=(0, 0, 0))
+    return img
+
+
+def arr(img):
+    return np.asarray(img).astype(np.float32)
+
+
+def img_of(a):
+    return Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
+
+
+def sensor_noise(img, sigma=2.0):
+    return img_of(arr(img) + rng.normal(0, sigma, (H, W, 3)))
+
+
+# --- hard normals ---------------------------------------------------------------------------
+def ir_grey(img):
+    g = arr(img.convert("L"))
+    g = (g - g.mean()) * 1.1 + g.mean()
+    return img_of(np.stack([g] * 3, axis=-1))
+
+
+def low_light(img):
+    a = arr(img) / 255.0
+    a = (a ** 1.6) * 0.62 * 255.0
+    yy, xx = np.mgrid[0:H, 0:W]
+    for _ in range(3):  # street lamps: small bright glows
+        cx, cy = rng.integers(0, W), rng.integers(0, H // 2)
+        glow = 200.0 * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * 14.0 ** 2))
+        a += glow[..., None]
+    return img_of(a)
+
+
+def big_sky(img):
+    a = arr(img)
+    top = int(H * rng.uniform(0.4, 0.5))
+    t = np.linspace(0, 1, top)[:, None]
+    sky = np.stack([150 + 50 * t, 185 + 35 * t, 235 + 10 * t], axis=-1) * np.ones((1, W, 1))
+    a[:top] = sky + rng.normal(0, 1.0, (top, W, 3))
+    return img_of(a)
+
+
+def vivid(img):
+    a = arr(img)
+    g = a.mean(axis=-1, keepdims=True)
+    return img_of(g + (a - g) * 1.6)
+
+
+NORMALS = {"plain": lambda i: i, "ir_grey": ir_grey, "low_light": low_light, "big_sky": big_sky, "vivid": vivid}
+
+
+# --- faults ---------------------------------------------------------------------------------
+def signal_loss(img, sev):
+    colour = [(0, 0, 0), (10, 10, 190), (0, 0, 230), (128, 128, 128), (16, 16, 16)][rng.integers(0, 5)]
+    s = Image.new("RGB", (W, H), colour)
+    if sev != "mild":
+        ImageDraw.Draw(s).text((W // 2 - 40, H // 2), "NO VIDEO", fill=(255, 255, 255))
+    return s
+
+
+def too_dark(img, sev):
+    f = {"mild": 0.32, "moderate": 0.2, "severe": 0.1}[sev]
+    return img_of(arr(img) * f)
+
+
+def too_bright(img, sev):
+    f = {"mild": 0.38, "moderate": 0.25, "severe": 0.12}[sev]
+    return img_of(255.0 - (255.0 - arr(img)) * f)
+
+
+def blur(img, sev):
+    r = {"mild": 2.5, "moderate": 4.0, "severe": 7.0}[sev]
+    return img.filter(ImageFilter.GaussianBlur(r))
+
+
+def noise(img, sev):
+    s, p = {"mild": (18, 0.01), "moderate": (30, 0.03), "severe": (50, 0.06)}[sev]
+    a = arr(img) + rng.normal(0, s, (H, W, 1)) + rng.normal(0, s / 3, (H, W, 3))
+    m = rng.random((H, W))
+    a[m < p / 2] = 0
+    a[m > 1 - p / 2] = 255
+    return img_of(a)
+
+
+def color_cast(img, sev):
+    k = {"mild": 0.72, "moderate": 0.58, "severe": 0.42}[sev]
+    gains = [(1, 1, k), (k, 1, 1), (1, k, 1), (k, k, 1), (1, k, k), (k, 1, k)][rng.integers(0, 6)]
+    return img_of(arr(img) * np.array(gains, dtype=np.float32))
+
+
+def occlusion(img, sev):
+    frac = {"mild": 0.38, "moderate": 0.52, "severe": 0.7}[sev]
+    a = arr(img)
+    yy, xx = np.mgrid[0:H, 0:W]
+    # An object close to the lens: an ellipse from a corner or an edge, out of focus.
+    cx, cy = [(0, H), (W, H), (0, 0), (W, 0), (W // 2, H)][rng.integers(0, 5)]
+    r = 10.0
+    while True:  # grow until it covers the intended share of the view
+        mask = (((xx - cx) / (r * 1.3)) ** 2 + ((yy - cy) / (r * 0.9)) ** 2) < 1
+        if mask.mean() >= frac or r > 2 * W:
+            break
+        r *= 1.03
+    m = np.asarray(Image.fromarray((mask * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(6))) / 255.0
+    base = rng.uniform(40, 110)
+    tone = np.array([base * 1.1, base, base * 0.85])
+    occ = tone + (yy[..., None] / H) * 12.0
+    return img_of(a * (1 - m[..., None]) + occ * m[..., None])
+
+
+def stripes(img, sev):
+    amp = {"mild": 14, "moderate": 22, "severe": 36}[sev]
+    period = rng.uniform(10, 28)
+    a = arr(img)
+    if rng.random() < 0.7:
+        band = amp * np.sin(2 * np.pi * np.arange(H) / period)[:, None, None]
+    else:
+        band = amp * np.sin(2 * np.pi * np.arange(W) / period)[None, :, None]
+    return img_of(a + band)
+
+
+def save(img, path, q=85):
+    img.save(path, "JPEG", quality=q)
+
+
+def main(out):
+    os.makedirs(out, exist_ok=True)
+    cases = []
+    names = sorted(PHOTOS)
+    for pi, name in enumerate(names):
+        split = "test" if pi % 3 == 2 else "dev"
+        photo = PHOTOS[name]()
+        for vi, (view, box) in enumerate(views(photo)):
+            cam = "CAM-%02d-%d" % (pi, vi)
+            vid = "%s_%d" % (name, vi)
+
+            def write(suffix, img):
+                p = os.path.join(out, "%s_%s.jpg" % (vid, suffix))
+                save(img, p)
+                return os.path.basename(p)
+
+            # Normals, with a noisy previous sample and a re-lit baseline of the same view.
+            for nk, fn in NORMALS.items():
+                scene = fn(view.copy())
+                img = osd(scene.copy(), cam)
+                prev = sensor_noise(img)
+                # The approved baseline: the same view under other light, its own timestamp.
+                base = osd(img_of(arr(scene) * 0.8 + rng.normal(0, 2, (H, W, 3))), cam)
+                cases.append({"id": "%s_normal_%s" % (vid, nk), "split": split, "label": "normal",
+                              "variant": nk, "image": write("n_" + nk, img),
+                              "prev": write("n_%s_prev" % nk, prev),
+                              "baseline": write("n_%s_base" % nk, base)})
+            # Faults: each kind once per view, severity cycling with the view.
+            for ki, kind in enumerate(KINDS):
+                sev = SEVERITIES[(vi + ki) % 3]
+                case = {"id": "%s_%s" % (vid, kind), "split": split, "label": kind, "severity": sev}
+                if kind == "frozen":
+                    img = osd(view.copy(), cam)
+                    p = write("frozen", img)
+                    case.update(image=p, prev=p)  # the very same picture again
+                elif kind == "scene_change":
+                    img = osd(view.copy(), cam)
+                    shift = {"mild": 0.3, "moderate": 0.45, "severe": 0.6}[sev]
+                    src = Image.fromarray(rgb(photo))
+                    x, y, cw, ch = box
+                    nx = int(np.clip(x + (shift * cw if x + shift * cw + cw <= src.size[0] else -shift * cw), 0, max(0, src.size[0] - cw)))
+                    turned = src.crop((nx, y, nx + cw, y + ch)).resize((W, H), Image.BILINEAR)
+                    if abs(nx - x) < 0.2 * cw:  # no room to pan: the camera now sees another scene
+                        other = PHOTOS[names[(pi + 5) % len(names)]]()
+                        turned = views(other, 1)[0][0]
+                    case.update(image=write("scene_change", img),
+                                baseline=write("scene_change_base", osd(turned, cam)))
+                else:
+                    img = osd(globals()[kind](view.copy(), sev), cam) if kind != "signal_loss" else signal_loss(view, sev)
+                    case.update(image=write(kind, img), prev=write(kind + "_prev", sensor_noise(img)))
+                cases.append(case)
+    with open(os.path.join(out, "cases.jsonl"), "w") as f:
+        for c in cases:
+            f.write(json.dumps(c, sort_keys=True) + "\n")
+    print("%d cases in %s" % (len(cases), out))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,63 @@
+"""Scores `camwatch diagnose` on the evaluation set written by make_set.py.
+
+The predicted class of a case is its highest-scoring fault, or `normal` when none is raised.
+Prints per-class precision/recall/F1, macro-F1 over the ten kinds plus `normal`, the confusion
+matrix, and the false-alarm rate: the share of normal pictures for which any fault is raised.
+
+usage: score.py SET_DIR CAMWATCH_BINARY [dev|test|all]
+"""
+import json
+import os
+import subprocess
+import sys
+
+CLASSES = ["normal", "signal_loss", "too_dark", "too_bright", "blur", "noise", "color_cast",
+           "occlusion", "stripes", "frozen", "scene_change"]
+
+
+def main(d, exe, split="test"):
+    cases = [json.loads(l) for l in open(os.path.join(d, "cases.jsonl"))]
+    cases = [c for c in cases if split == "all" or c["split"] == split]
+    conf = {a: {b: 0 for b in CLASSES} for a in CLASSES}
+    false_alarms, normals, wrong = 0, 0, []
+    for c in cases:
+        cmd = [exe, "diagnose", "--json", os.path.join(d, c["image"])]
+        if c.get("prev"):
+            cmd += ["--prev", os.path.join(d, c["prev"])]
+        if c.get("baseline"):
+            cmd += ["--baseline", os.path.join(d, c["baseline"])]
+        out = json.loads(subprocess.run(cmd, check=True, capture_output=True).stdout)
+        faults = out["faults"]
+        pred = faults[0]["kind"] if faults else "normal"
+        conf[c["label"]][pred] += 1
+        if c["label"] == "normal":
+            normals += 1
+            false_alarms += bool(faults)
+        if pred != c["label"]:
+            wrong.append((c["id"], c["label"], pred, out["metrics"]))
+    print("split: %s, %d cases" % (split, len(cases)))
+    print("%-13s %9s %9s %9s %6s" % ("class", "precision", "recall", "F1", "n"))
+    f1s = []
+    for k in CLASSES:
+        tp = conf[k][k]
+        fp = sum(conf[a][k] for a in CLASSES) - tp
+        fn = sum(conf[k].values()) - tp
+        p = tp / (tp + fp) if tp + fp else 0.0
+        r = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * p * r / (p + r) if p + r else 0.0
+        f1s.append(f1)
+        print("%-13s %9.3f %9.3f %9.3f %6d" % (k, p, r, f1, tp + fn))
+    print("macro-F1: %.3f" % (sum(f1s) / len(f1s)))
+    print("false-alarm rate on normal pictures: %.2f%% (%d of %d)" % (100.0 * false_alarms / max(normals, 1), false_alarms, normals))
+    print("confusion (rows: truth, columns: predicted):")
+    short = [k[:6] for k in CLASSES]
+    print("%-13s " % "" + " ".join("%6s" % s for s in short))
+    for a in CLASSES:
+        print("%-13s " % a + " ".join("%6d" % conf[a][b] for b in CLASSES))
+    if os.environ.get("SHOW_WRONG"):
+        for w in wrong:
+            print("WRONG", w[0], w[1], "->", w[2], json.dumps(w[3]))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])

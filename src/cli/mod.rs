@@ -4,6 +4,7 @@
 //! Exit codes: 0 success, 1 failure (error printed), 2 usage (clap), 3 some input rows rejected.
 
 mod admin;
+mod baseline;
 mod bench;
 mod bench_report;
 mod bench_sim;
@@ -50,6 +51,9 @@ pub enum Command {
     Sweep(sweep::SweepArgs),
     /// Probe one device or URL now and explain what was found.
     Probe(probe::ProbeArgs),
+    /// Approved baseline pictures (for scene-change detection).
+    #[command(subcommand)]
+    Baseline(baseline::BaselineCommand),
     /// Picture diagnostics on a JPEG: signal loss, dark/bright, blur, noise, colour cast, …
     Diagnose(diagnose::DiagnoseArgs),
     /// A simulated camera fleet on loopback (rehearsals, load tests, interop tests).
@@ -92,6 +96,7 @@ pub fn run() -> ExitCode {
             Command::Probe(a) => probe::run(&cli.global, a).await,
             Command::Sim(a) => sim::run(a).await,
             Command::Diagnose(a) => diagnose::run(a),
+            Command::Baseline(c) => baseline::run(&cli.global, c).await,
             Command::Migrate => admin::migrate(&cli.global).await,
             Command::Config(c) => admin::config(&cli.global, c),
             Command::Device(c) => device::run(&cli.global, c).await,

@@ -61,7 +61,11 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
             "the register is empty: import it first (camwatch device import FILE)",
         ));
     }
-    let cfg = MonitorConfig::from_config(&ctx.config.scheduler);
+    let cfg = MonitorConfig {
+        evidence_dir: Some(ctx.data_dir.join("evidence")),
+        baseline_dir: Some(ctx.data_dir.join("baselines")),
+        ..MonitorConfig::from_config(&ctx.config.scheduler)
+    };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let names: Vec<(String, String, bool)> = devices
         .iter()

@@ -136,6 +136,8 @@ pub async fn run(o: DemoOptions) -> Result<std::process::ExitCode> {
         picture_interval_sec: 3600,
         deadline: Duration::from_secs(3),
         max_in_flight: 256,
+        evidence_dir: Some(dir.join("evidence")),
+        baseline_dir: Some(dir.join("baselines")),
         ..Default::default()
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

@@ -47,6 +47,13 @@ pub struct MonitorConfig {
     pub deadline: Duration,
     /// Picture samples in a row that must agree before a picture fault is confirmed.
     pub picture_confirm: u32,
+    /// Where the frame that proved a picture fault is kept (`<dir>/<code>/<unix>-<kinds>.jpg`).
+    pub evidence_dir: Option<std::path::PathBuf>,
+    /// Evidence frames kept per device (oldest removed first).
+    pub evidence_keep: usize,
+    /// Approved baseline pictures, `<dir>/<code>.jpg` (`camwatch baseline approve`).
+    pub baseline_dir: Option<std::path::PathBuf>,
+    pub quality: crate::quality::Thresholds,
 }
 
 impl Default for MonitorConfig {
@@ -60,6 +67,10 @@ impl Default for MonitorConfig {
             max_per_platform: 64,
             deadline: Duration::from_secs(10),
             picture_confirm: 2,
+            evidence_dir: None,
+            evidence_keep: 5,
+            baseline_dir: None,
+            quality: crate::quality::Thresholds::default(),
         }
     }
 }
@@ -99,6 +110,8 @@ struct ProbeTarget {
     liveness: Option<Liveness>,
     picture: Option<Picture>,
     group: Arc<SessionGroup>,
+    /// The approved reference picture, for `scene_change`.
+    baseline: Option<Arc<crate::quality::Thumb>>,
 }
 
 /// Credentials of a device, or of its parent (NVR channels log in with the NVR's account).
@@ -198,6 +211,7 @@ fn targets(devices: &[Device]) -> (Vec<Target>, Vec<ProbeTarget>) {
             liveness,
             picture,
             group,
+            baseline: None,
         });
     }
     (sched, probe)
@@ -207,6 +221,43 @@ struct RealProber {
     targets: Vec<ProbeTarget>,
     client: HttpClient,
     deadline: Duration,
+    thresholds: crate::quality::Thresholds,
+}
+
+/// Runs the picture diagnostics on a sampled JPEG (off the async threads: a few ms of CPU) and
+/// records the verdict in the outcome's facts: `picture_faults` (kinds, comma-separated) and
+/// `fingerprint` (for `frozen`, which needs the previous sample). An undecodable picture is
+/// a `bad_image` failure.
+async fn diagnose_outcome(
+    mut o: ProbeOutcome,
+    baseline: Option<Arc<crate::quality::Thumb>>,
+    thresholds: crate::quality::Thresholds,
+) -> ProbeOutcome {
+    let Some(camwatch_probes::Frame::Jpeg(jpeg)) = o.frame.clone() else {
+        return o;
+    };
+    let r = tokio::task::spawn_blocking(move || {
+        let thumb = crate::quality::from_jpeg(&jpeg)?;
+        let d = crate::quality::diagnose(&thumb, None, baseline.as_deref(), &thresholds);
+        Ok::<_, crate::quality::FrameError>((d, crate::quality::fingerprint(&thumb)))
+    })
+    .await;
+    match r {
+        Ok(Ok((d, fp))) => {
+            o.fact("picture_faults", d.kinds().join(","));
+            o.fact("fingerprint", format!("{fp:016x}"));
+        }
+        Ok(Err(e)) => {
+            let frame = o.frame.take();
+            o = ProbeOutcome {
+                frame,
+                steps: std::mem::take(&mut o.steps),
+                ..ProbeOutcome::down(ProbeKind::Snapshot, FailureKind::BadImage, e.to_string())
+            };
+        }
+        Err(e) => tracing::error!("picture diagnosis task failed: {e}"),
+    }
+    o
 }
 
 impl Prober for RealProber {
@@ -252,7 +303,10 @@ impl Prober for RealProber {
                     });
                     let snapshot = p.snapshot.clone();
                     let client = self.client.clone();
+                    let baseline = t.baseline.clone();
+                    let thresholds = self.thresholds.clone();
                     Box::pin(async move {
+                        let o = async move {
                         let mut steps = Vec::new();
                         if let Some((r, opts)) = keyframe {
                             let o = camwatch_probes::rtsp::probe(&r, &opts).await;
@@ -270,6 +324,9 @@ impl Prober for RealProber {
                         steps.append(&mut o.steps);
                         o.steps = steps;
                         o
+                        }
+                        .await;
+                        diagnose_outcome(o, baseline, thresholds).await
                     })
                 }
                 None => Box::pin(async {
@@ -294,9 +351,11 @@ impl Prober for RealProber {
 /// Per-device picture state: faults seen in consecutive samples.
 #[derive(Default, Clone)]
 struct PictureState {
-    pending: Option<String>,
+    pending: Vec<String>,
     count: u32,
     confirmed: Vec<String>,
+    /// Fingerprint of the last decoded sample (`frozen` when the next one is identical).
+    last_fingerprint: Option<u64>,
 }
 
 struct MonitorHandler {
@@ -351,33 +410,69 @@ impl Handler for MonitorHandler {
                 self.feed(i, &obs)
             }
             ProbeClass::Picture => {
-                let fault = match (o.status, o.failure) {
+                let mut kinds: Vec<String> = match (o.status, o.failure) {
                     (ProbeStatus::Down, Some(FailureKind::NoMedia | FailureKind::BadImage)) => {
-                        Some(o.failure.expect("matched").as_str().to_string())
+                        vec![o.failure.expect("matched").as_str().to_string()]
                     }
                     // Unreachable or refused: liveness deals with that; nothing learnt here.
                     (ProbeStatus::Down, _) => return None,
-                    _ => None,
+                    _ => o
+                        .facts
+                        .iter()
+                        .find(|(k, _)| k == "picture_faults")
+                        .map(|(_, v)| {
+                            v.split(',')
+                                .filter(|k| !k.is_empty())
+                                .map(str::to_string)
+                                .collect()
+                        })
+                        .unwrap_or_default(),
                 };
-                let changed = {
+                let fingerprint = o
+                    .facts
+                    .iter()
+                    .find(|(k, _)| k == "fingerprint")
+                    .and_then(|(_, v)| u64::from_str_radix(v, 16).ok());
+                let (changed, evidence) = {
                     let mut p = self.pictures.lock().expect("pictures");
                     let ps = &mut p[i];
-                    if ps.pending == fault {
+                    if let Some(fp) = fingerprint {
+                        if ps.last_fingerprint == Some(fp) {
+                            kinds.push("frozen".into());
+                        }
+                        ps.last_fingerprint = Some(fp);
+                    }
+                    kinds.sort();
+                    kinds.dedup();
+                    if ps.pending == kinds {
                         ps.count += 1;
                     } else {
-                        ps.pending = fault.clone();
+                        ps.pending = kinds.clone();
                         ps.count = 1;
                     }
                     let want: Vec<String> =
-                        if ps.count >= self.cfg.picture_confirm || fault.is_none() {
-                            fault.into_iter().collect()
+                        if ps.count >= self.cfg.picture_confirm || kinds.is_empty() {
+                            kinds
                         } else {
                             ps.confirmed.clone()
                         };
                     let changed = want != ps.confirmed;
                     ps.confirmed = want;
-                    changed.then(|| ps.confirmed.clone())
+                    let evidence = changed && !ps.confirmed.is_empty();
+                    (changed.then(|| ps.confirmed.clone()), evidence)
                 };
+                if evidence
+                    && let (Some(dir), Some(camwatch_probes::Frame::Jpeg(jpeg))) =
+                        (&self.cfg.evidence_dir, &o.frame)
+                {
+                    let faults = changed.clone().unwrap_or_default().join("+");
+                    keep_evidence(
+                        dir.join(self.codes[i].to_string()),
+                        format!("{at}-{faults}.jpg"),
+                        jpeg.clone(),
+                        self.cfg.evidence_keep,
+                    );
+                }
                 if let Some(faults) = changed {
                     self.state.set_picture_faults(i, &faults);
                     // Tell health now if the device is up: degraded starts with this sample.
@@ -402,6 +497,31 @@ impl Handler for MonitorHandler {
             ProbeClass::Onvif => None,
         }
     }
+}
+
+/// Saves the frame that proved a picture fault, keeping the newest `keep` per device. Off the
+/// async threads; a failure to write is logged, never fatal to monitoring.
+fn keep_evidence(dir: std::path::PathBuf, name: String, jpeg: bytes::Bytes, keep: usize) {
+    tokio::task::spawn_blocking(move || {
+        let r = (|| -> std::io::Result<()> {
+            std::fs::create_dir_all(&dir)?;
+            std::fs::write(dir.join(&name), &jpeg)?;
+            let mut files: Vec<_> = std::fs::read_dir(&dir)?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "jpg"))
+                .collect();
+            // Names start with the Unix time, so name order is time order.
+            files.sort();
+            let excess = files.len().saturating_sub(keep.max(1));
+            for f in &files[..excess] {
+                std::fs::remove_file(f)?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = r {
+            tracing::warn!("evidence frame {}/{name}: {e}", dir.display());
+        }
+    });
 }
 
 /// Writes status changes in batches with a heartbeat, until the channel closes.
@@ -433,6 +553,27 @@ async fn writer(
         if !more {
             return Ok(());
         }
+    }
+}
+
+/// Loads approved baselines (`<dir>/<code>.jpg`); an unreadable one is logged and skipped.
+fn load_baselines(dir: &std::path::Path, devices: &[Device], probe: &mut [ProbeTarget]) {
+    let mut n = 0;
+    for (d, t) in devices.iter().zip(probe.iter_mut()) {
+        let p = dir.join(format!("{}.jpg", d.code));
+        let Ok(bytes) = std::fs::read(&p) else {
+            continue;
+        };
+        match crate::quality::from_jpeg(&bytes) {
+            Ok(th) => {
+                t.baseline = Some(Arc::new(th));
+                n += 1;
+            }
+            Err(e) => tracing::warn!("baseline {}: {e}", p.display()),
+        }
+    }
+    if n > 0 {
+        tracing::info!(baselines = n, "loaded approved baseline pictures");
     }
 }
 
@@ -478,10 +619,15 @@ pub async fn run(
         changes: tx,
         clock: clock.clone(),
     });
+    let mut probe = probe;
+    if let Some(dir) = &cfg.baseline_dir {
+        load_baselines(dir, &devices, &mut probe);
+    }
     let prober = Arc::new(RealProber {
         targets: probe,
         client: camwatch_probes::snapshot::client(),
         deadline: cfg.deadline,
+        thresholds: cfg.quality.clone(),
     });
     let limits = Limits {
         max_in_flight: cfg.max_in_flight,

@@ -310,12 +310,19 @@ pub fn apply_fault(img: &Rgb, fault: PictureFault, seed: u64) -> Rgb {
             p[2] = (p[2] as u32 / 3) as u8;
         }),
         PictureFault::Occlusion => {
-            // Something covers the lower-left two thirds of the lens.
+            // Something close to the lens covers the lower-left part of the view: out of
+            // focus, so a smooth dark surface whose border fades over a dozen pixels.
             for y in 0..h {
                 for x in 0..w {
-                    if (x as f32 / w as f32) + (1.0 - y as f32 / h as f32) * 0.6 < 0.95 {
-                        let v = (25 + (x + y) % 7) as u8;
-                        put(&mut out, x, y, [v, v + 3, v]);
+                    let d = (x as f32 / w as f32) + (1.0 - y as f32 / h as f32) * 0.6 - 0.95;
+                    let a = (0.5 - d * w as f32 / 12.0).clamp(0.0, 1.0);
+                    if a > 0.0 {
+                        let v = 45.0 + 10.0 * y as f32 / h as f32;
+                        let i = ((y * w + x) * 3) as usize;
+                        for (c, tone) in [v, v + 3.0, v].into_iter().enumerate() {
+                            let old = out.data[i + c] as f32;
+                            out.data[i + c] = (old * (1.0 - a) + tone * a) as u8;
+                        }
                     }
                 }
             }

@@ -104,6 +104,8 @@ pub struct World {
     by_host: Vec<Vec<usize>>,
     host_of_device: Vec<usize>,
     pictures: Mutex<HashMap<PictureKey, Arc<Encoded>>>,
+    /// Pictures served per device: consecutive samples of a live sensor always differ.
+    samples: Vec<AtomicU64>,
     rtsp_served: AtomicU64,
     http_served: AtomicU64,
 }
@@ -191,6 +193,7 @@ impl World {
                 }
             }
         }
+        let n_devices = devices.len();
         Ok(Self {
             devices,
             hosts,
@@ -201,6 +204,7 @@ impl World {
             by_host,
             host_of_device,
             pictures: Mutex::new(HashMap::new()),
+            samples: (0..n_devices).map(|_| AtomicU64::new(0)).collect(),
             rtsp_served: AtomicU64::new(0),
             http_served: AtomicU64::new(0),
         })
@@ -323,11 +327,12 @@ impl World {
             Some(FaultKind::Picture(p)) => Some(p),
             _ => None,
         };
-        // Normal sensors change a little each second; a frozen picture never does.
+        // A live sensor's picture differs a little from one sample to the next (noise from a
+        // small cached set, never the same twice in a row); a frozen picture never changes.
         let variant = if fault == Some(PictureFault::Frozen) {
             0
         } else {
-            (t.rem_euclid(2) as u64) + 1
+            self.samples[d].fetch_add(1, Ordering::Relaxed) % 4 + 1
         };
         let key = (scene, pan, fault, variant);
         if let Some(p) = self.pictures.lock().expect("picture cache").get(&key) {

@@ -36,7 +36,9 @@ pub async fn run(g: &GlobalArgs, c: &BaselineCommand) -> Result<ExitCode> {
         Some(p) => std::fs::read(p).map_err(|e| Error::invalid(format!("{}: {e}", p.display())))?,
         None => {
             let url = d.snapshot_url.as_deref().ok_or_else(|| {
-                Error::invalid(format!("{code}: no snapshot URL in the register; use --from FILE"))
+                Error::invalid(format!(
+                    "{code}: no snapshot URL in the register; use --from FILE"
+                ))
             })?;
             let mut owners = std::collections::HashMap::new();
             let parent = match d.parent {
@@ -81,6 +83,10 @@ pub async fn run(g: &GlobalArgs, c: &BaselineCommand) -> Result<ExitCode> {
         serde_json::json!({"bytes": jpeg.len(), "from": from.as_ref().map(|p| p.display().to_string())}),
     )
     .await?;
-    println!("{code}: baseline approved ({} bytes) → {}", jpeg.len(), path.display());
+    println!(
+        "{code}: baseline approved ({} bytes) → {}",
+        jpeg.len(),
+        path.display()
+    );
     Ok(ExitCode::SUCCESS)
 }

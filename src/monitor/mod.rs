@@ -307,23 +307,23 @@ impl Prober for RealProber {
                     let thresholds = self.thresholds.clone();
                     Box::pin(async move {
                         let o = async move {
-                        let mut steps = Vec::new();
-                        if let Some((r, opts)) = keyframe {
-                            let o = camwatch_probes::rtsp::probe(&r, &opts).await;
-                            if o.status != ProbeStatus::Up || snapshot.is_none() {
-                                return o;
+                            let mut steps = Vec::new();
+                            if let Some((r, opts)) = keyframe {
+                                let o = camwatch_probes::rtsp::probe(&r, &opts).await;
+                                if o.status != ProbeStatus::Up || snapshot.is_none() {
+                                    return o;
+                                }
+                                steps = o.steps;
                             }
-                            steps = o.steps;
-                        }
-                        let s = snapshot.expect("a picture target has a source");
-                        let opts = SnapshotOptions {
-                            deadline,
-                            ..Default::default()
-                        };
-                        let mut o = camwatch_probes::snapshot::probe(&client, &s, &opts).await;
-                        steps.append(&mut o.steps);
-                        o.steps = steps;
-                        o
+                            let s = snapshot.expect("a picture target has a source");
+                            let opts = SnapshotOptions {
+                                deadline,
+                                ..Default::default()
+                            };
+                            let mut o = camwatch_probes::snapshot::probe(&client, &s, &opts).await;
+                            steps.append(&mut o.steps);
+                            o.steps = steps;
+                            o
                         }
                         .await;
                         diagnose_outcome(o, baseline, thresholds).await

@@ -18,7 +18,13 @@ fn img(w: usize, h: usize, f: impl Fn(usize, usize) -> [u8; 3]) -> Thumb {
 
 /// A textured scene: smooth shading plus edges, like a street.
 fn scene(x: usize, y: usize) -> [u8; 3] {
-    let v = 60 + (x * 3 + y) % 120 + if (x / 20 + y / 15).is_multiple_of(2) { 40 } else { 0 };
+    let v = 60
+        + (x * 3 + y) % 120
+        + if (x / 20 + y / 15).is_multiple_of(2) {
+            40
+        } else {
+            0
+        };
     let v = v.min(250) as u8;
     [v, v.saturating_sub(10), v.saturating_sub(25)]
 }

@@ -54,6 +54,10 @@ pub struct LiveStats {
     /// Outages in progress grouped by cause.
     pub outage_causes: Vec<(String, u64)>,
     pub picture_faults: Vec<(String, u64)>,
+    /// ONVIF (daily): devices checked, failing, and with clocks more than 5 minutes off.
+    pub onvif_checked: u64,
+    pub onvif_failing: u64,
+    pub clock_drift_over_5min: u64,
     pub probes_total: u64,
     pub probes_per_sec: f64,
     pub p50_ms: f64,
@@ -104,6 +108,13 @@ pub fn plain_line(s: &LiveStats) -> String {
             .map(|(c, n)| format!("{c}:{n}"))
             .collect();
         let _ = write!(out, " outages[{}]", causes.join(","));
+    }
+    if s.onvif_checked > 0 {
+        let _ = write!(
+            out,
+            " onvif[checked={} failing={} clock_off_5min={}]",
+            s.onvif_checked, s.onvif_failing, s.clock_drift_over_5min
+        );
     }
     if !s.picture_faults.is_empty() {
         let faults: Vec<String> = s
@@ -226,6 +237,25 @@ pub fn draw(f: &mut Frame, s: &LiveStats) {
             .iter()
             .map(|(c, n)| Line::from(format!(" {c:<22}{n:>6}"))),
     );
+    if s.onvif_checked > 0 {
+        lines.push(Line::raw(""));
+        lines.push(Line::styled(
+            "onvif",
+            Style::default().add_modifier(Modifier::BOLD),
+        ));
+        lines.push(Line::from(format!(
+            " {:<22}{:>6}",
+            "checked", s.onvif_checked
+        )));
+        lines.push(Line::from(format!(
+            " {:<22}{:>6}",
+            "failing", s.onvif_failing
+        )));
+        lines.push(Line::from(format!(
+            " {:<22}{:>6}",
+            "clock off > 5 min", s.clock_drift_over_5min
+        )));
+    }
     f.render_widget(
         Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title("why")),
         right,
@@ -263,6 +293,9 @@ mod tests {
                 ("parent_down".into(), 10),
             ],
             picture_faults: vec![("blur".into(), 7)],
+            onvif_checked: 100,
+            onvif_failing: 2,
+            clock_drift_over_5min: 3,
             probes_total: 12345,
             probes_per_sec: 410.0,
             p50_ms: 3.0,

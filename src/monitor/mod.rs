@@ -41,6 +41,8 @@ pub struct MonitorConfig {
     pub health: HealthConfig,
     pub liveness_interval_sec: u64,
     pub picture_interval_sec: u64,
+    /// ONVIF facts (clock drift, firmware) of devices with an ONVIF URL.
+    pub onvif_interval_sec: u64,
     pub max_in_flight: usize,
     pub max_per_host: usize,
     pub max_per_platform: usize,
@@ -62,6 +64,7 @@ impl Default for MonitorConfig {
             health: HealthConfig::default(),
             liveness_interval_sec: 300,
             picture_interval_sec: 3600,
+            onvif_interval_sec: 86_400,
             max_in_flight: 512,
             max_per_host: 4,
             max_per_platform: 64,
@@ -85,6 +88,7 @@ impl MonitorConfig {
             },
             liveness_interval_sec: c.liveness_interval_sec,
             picture_interval_sec: c.picture_interval_sec,
+            onvif_interval_sec: c.onvif_interval_sec,
             max_in_flight: c.max_in_flight,
             max_per_host: c.max_per_host,
             deadline: Duration::from_millis(c.deadline_ms),
@@ -112,6 +116,7 @@ struct ProbeTarget {
     group: Arc<SessionGroup>,
     /// The approved reference picture, for `scene_change`.
     baseline: Option<Arc<crate::quality::Thumb>>,
+    onvif: Option<camwatch_probes::onvif::OnvifTarget>,
 }
 
 /// Credentials of a device, or of its parent (NVR channels log in with the NVR's account).
@@ -195,12 +200,23 @@ fn targets(devices: &[Device]) -> (Vec<Target>, Vec<ProbeTarget>) {
                 snapshot,
             })
         };
+        let onvif = d
+            .onvif_url
+            .as_deref()
+            .and_then(|u| Url::parse(u).ok())
+            .map(|device_url| camwatch_probes::onvif::OnvifTarget {
+                device_url,
+                creds: creds.clone(),
+            });
         let mut classes = Vec::new();
         if liveness.is_some() {
             classes.push(ProbeClass::Liveness);
         }
         if picture.is_some() {
             classes.push(ProbeClass::Picture);
+        }
+        if onvif.is_some() {
+            classes.push(ProbeClass::Onvif);
         }
         sched.push(Target {
             host,
@@ -212,6 +228,7 @@ fn targets(devices: &[Device]) -> (Vec<Target>, Vec<ProbeTarget>) {
             picture,
             group,
             baseline: None,
+            onvif,
         });
     }
     (sched, probe)
@@ -337,13 +354,19 @@ impl Prober for RealProber {
                     )
                 }),
             },
-            ProbeClass::Onvif => Box::pin(async {
-                ProbeOutcome::down(
-                    ProbeKind::Onvif,
-                    FailureKind::SoapFault,
-                    "no ONVIF probe is configured for this device",
-                )
-            }),
+            ProbeClass::Onvif => match &t.onvif {
+                Some(o) => {
+                    let (o, client) = (o.clone(), self.client.clone());
+                    let opts = camwatch_probes::onvif::OnvifOptions {
+                        deadline,
+                        ..Default::default()
+                    };
+                    Box::pin(async move { camwatch_probes::onvif::probe(&client, &o, &opts).await })
+                }
+                None => Box::pin(async {
+                    ProbeOutcome::down(ProbeKind::Onvif, FailureKind::DnsOrRoute, "no ONVIF URL")
+                }),
+            },
         }
     }
 }
@@ -494,7 +517,19 @@ impl Handler for MonitorHandler {
                 }
                 None
             }
-            ProbeClass::Onvif => None,
+            // Facts, not availability: a camera whose ONVIF service fails still streams.
+            ProbeClass::Onvif => {
+                let drift = o
+                    .facts
+                    .iter()
+                    .find(|(k, _)| k == "clock_drift_sec")
+                    .and_then(|(_, v)| v.parse::<i64>().ok());
+                self.state.set_onvif(i, o.status == ProbeStatus::Up, drift);
+                if drift.is_some_and(|d| d.abs() > 300) {
+                    tracing::warn!(device = %self.codes[i], drift_sec = drift, "camera clock is off");
+                }
+                None
+            }
         }
     }
 }
@@ -640,6 +675,7 @@ pub async fn run(
                 cfg.liveness_interval_sec as i64 * 1000,
             ),
             (ProbeClass::Picture, cfg.picture_interval_sec as i64 * 1000),
+            (ProbeClass::Onvif, cfg.onvif_interval_sec as i64 * 1000),
         ]),
     };
     let w = tokio::spawn(writer(store.clone(), clock.clone(), rx));

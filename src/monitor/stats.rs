@@ -28,6 +28,8 @@ struct Inner {
     /// (since, cause) of each device's outage in progress.
     outage: Vec<Option<(i64, String)>>,
     picture: Vec<Vec<String>>,
+    /// Last ONVIF check: (answered, clock drift in seconds).
+    onvif: Vec<Option<(bool, Option<i64>)>>,
     counters: ProbeCounters,
     /// Latencies of recent probes (ms), bounded.
     recent_ms: VecDeque<f64>,
@@ -58,6 +60,7 @@ impl MonitorState {
                 status: vec![Status::Unknown; n],
                 outage: vec![None; n],
                 picture: vec![Vec::new(); n],
+                onvif: vec![None; n],
                 counters: ProbeCounters::default(),
                 recent_ms: VecDeque::new(),
                 recent_at: VecDeque::new(),
@@ -119,6 +122,11 @@ impl MonitorState {
             s.outage[i] = None;
         }
         s.status[i] = c.status;
+    }
+
+    /// The outcome of a device's ONVIF check: whether it answered, and its clock drift.
+    pub fn set_onvif(&self, i: usize, ok: bool, drift_sec: Option<i64>) {
+        self.lock().onvif[i] = Some((ok, drift_sec));
     }
 
     pub fn set_picture_faults(&self, i: usize, faults: &[String]) {
@@ -194,7 +202,18 @@ impl MonitorState {
         let window = (now - s.recent_at.front().copied().unwrap_or(now)).max(1) as f64;
         let mut outage_causes: Vec<(String, u64)> = causes.into_iter().collect();
         outage_causes.sort_by_key(|c| std::cmp::Reverse(c.1));
+        let onvif_checked = s.onvif.iter().flatten().count() as u64;
+        let onvif_failing = s.onvif.iter().flatten().filter(|o| !o.0).count() as u64;
+        let clock_drift_over_5min = s
+            .onvif
+            .iter()
+            .flatten()
+            .filter(|o| o.1.is_some_and(|d| d.abs() > 300))
+            .count() as u64;
         LiveStats {
+            onvif_checked,
+            onvif_failing,
+            clock_drift_over_5min,
             phase,
             now: now_text,
             elapsed_sec: now - s.started_at,

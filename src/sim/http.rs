@@ -142,7 +142,7 @@ async fn one(w: Arc<World>, h: usize, mut s: TcpStream, _shutdown: watch::Receiv
             .await;
         return;
     }
-    let pic = w.picture(ch, t);
+    let pic = w.snapshot(ch, t);
     let _ = s
         .write_all(&response(
             "200 OK",

@@ -104,7 +104,7 @@ pub struct World {
     by_host: Vec<Vec<usize>>,
     host_of_device: Vec<usize>,
     pictures: Mutex<HashMap<PictureKey, Arc<Encoded>>>,
-    /// Pictures served per device: consecutive samples of a live sensor always differ.
+    /// Snapshots served per device: consecutive snapshots of a live sensor always differ.
     samples: Vec<AtomicU64>,
     rtsp_served: AtomicU64,
     http_served: AtomicU64,
@@ -320,7 +320,18 @@ impl World {
     }
 
     /// What channel `d` shows at `t`.
+    /// A frame of the stream: sensor noise varies with time.
     pub fn picture(&self, d: usize, t: i64) -> Arc<Encoded> {
+        self.render(d, t, (t.rem_euclid(2) as u64) + 1)
+    }
+
+    /// A snapshot: never the same noise as the camera's previous snapshot.
+    pub fn snapshot(&self, d: usize, t: i64) -> Arc<Encoded> {
+        let n = self.samples[d].fetch_add(1, Ordering::Relaxed);
+        self.render(d, t, n % 4 + 3)
+    }
+
+    fn render(&self, d: usize, t: i64, live_variant: u64) -> Arc<Encoded> {
         let scene = Scene::ALL[d % Scene::ALL.len()];
         let pan = (d as u32 / 5 % 3) * 40;
         let fault = match self.device_fault(d, t) {
@@ -328,11 +339,11 @@ impl World {
             _ => None,
         };
         // A live sensor's picture differs a little from one sample to the next (noise from a
-        // small cached set, never the same twice in a row); a frozen picture never changes.
+        // small cached set); a frozen picture never changes.
         let variant = if fault == Some(PictureFault::Frozen) {
             0
         } else {
-            self.samples[d].fetch_add(1, Ordering::Relaxed) % 4 + 1
+            live_variant
         };
         let key = (scene, pan, fault, variant);
         if let Some(p) = self.pictures.lock().expect("picture cache").get(&key) {

@@ -70,6 +70,24 @@ pub struct SchedulerConfig {
     pub max_per_host: usize,
     /// Hard deadline of one probe.
     pub deadline_ms: u64,
+    /// Device groups with their own intervals (first match wins), e.g. a district's cameras
+    /// probed every 2 minutes, or NVR-behind channels hourly.
+    pub groups: Vec<GroupConfig>,
+}
+
+/// A device group: which devices (every given condition must hold) and its intervals (unset:
+/// the fleet's).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GroupConfig {
+    pub name: String,
+    /// Civil code (行政区划) prefix.
+    pub region_prefix: Option<String>,
+    /// Exact maintenance contractor name.
+    pub maintainer: Option<String>,
+    pub liveness_interval_sec: Option<u64>,
+    pub picture_interval_sec: Option<u64>,
+    pub onvif_interval_sec: Option<u64>,
 }
 
 impl Default for SchedulerConfig {
@@ -83,6 +101,7 @@ impl Default for SchedulerConfig {
             max_in_flight: 512,
             max_per_host: 4,
             deadline_ms: 10_000,
+            groups: Vec::new(),
         }
     }
 }
@@ -145,6 +164,24 @@ impl Config {
         }
         if s.deadline_ms < 100 {
             return bad("deadline_ms", "must be at least 100");
+        }
+        for (i, g) in s.groups.iter().enumerate() {
+            let at = |k: &str| format!("groups[{i}] ({}).{k}", g.name);
+            if g.region_prefix.is_none() && g.maintainer.is_none() {
+                return bad(
+                    &at("region_prefix"),
+                    "a group needs region_prefix or maintainer",
+                );
+            }
+            for (k, v) in [
+                ("liveness_interval_sec", g.liveness_interval_sec),
+                ("picture_interval_sec", g.picture_interval_sec),
+                ("onvif_interval_sec", g.onvif_interval_sec),
+            ] {
+                if v == Some(0) {
+                    return bad(&at(k), "must be at least 1");
+                }
+            }
         }
         let db = &self.database.url;
         let known = ["sqlite:", "postgres://", "postgresql://"];

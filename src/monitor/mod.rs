@@ -56,6 +56,8 @@ pub struct MonitorConfig {
     /// Approved baseline pictures, `<dir>/<code>.jpg` (`camwatch baseline approve`).
     pub baseline_dir: Option<std::path::PathBuf>,
     pub quality: crate::quality::Thresholds,
+    /// Device groups with their own intervals (first match wins).
+    pub groups: Vec<crate::config::GroupConfig>,
 }
 
 impl Default for MonitorConfig {
@@ -74,6 +76,7 @@ impl Default for MonitorConfig {
             evidence_keep: 5,
             baseline_dir: None,
             quality: crate::quality::Thresholds::default(),
+            groups: Vec::new(),
         }
     }
 }
@@ -92,6 +95,7 @@ impl MonitorConfig {
             max_in_flight: c.max_in_flight,
             max_per_host: c.max_per_host,
             deadline: Duration::from_millis(c.deadline_ms),
+            groups: c.groups.clone(),
             ..Self::default()
         }
     }
@@ -371,6 +375,36 @@ impl Prober for RealProber {
     }
 }
 
+/// Each device's interval override per class (liveness, picture, ONVIF), in seconds, from the
+/// first group it belongs to.
+pub(crate) fn group_intervals(
+    devices: &[Device],
+    groups: &[crate::config::GroupConfig],
+) -> Vec<[Option<u64>; 3]> {
+    devices
+        .iter()
+        .map(|d| {
+            groups
+                .iter()
+                .find(|g| {
+                    g.region_prefix
+                        .as_deref()
+                        .is_none_or(|p| d.region().starts_with(p))
+                        && g.maintainer
+                            .as_deref()
+                            .is_none_or(|m| d.maintainer.as_deref() == Some(m))
+                })
+                .map_or([None; 3], |g| {
+                    [
+                        g.liveness_interval_sec,
+                        g.picture_interval_sec,
+                        g.onvif_interval_sec,
+                    ]
+                })
+        })
+        .collect()
+}
+
 /// Per-device picture state: faults seen in consecutive samples.
 #[derive(Default, Clone)]
 struct PictureState {
@@ -382,6 +416,8 @@ struct PictureState {
 }
 
 struct MonitorHandler {
+    /// Per-device interval overrides (liveness, picture, ONVIF), seconds.
+    intervals: Vec<[Option<u64>; 3]>,
     state: Arc<MonitorState>,
     health: Mutex<Vec<DeviceHealth>>,
     pictures: Mutex<Vec<PictureState>>,
@@ -418,6 +454,25 @@ impl MonitorHandler {
 
 impl Handler for MonitorHandler {
     fn completed(
+        &self,
+        i: usize,
+        class: ProbeClass,
+        started_ms: i64,
+        o: ProbeOutcome,
+    ) -> Option<i64> {
+        let slot = match class {
+            ProbeClass::Liveness => 0,
+            ProbeClass::Picture => 1,
+            ProbeClass::Onvif => 2,
+        };
+        // A recheck the handler asks for wins; else the device's group interval, if any.
+        let group_next = self.intervals[i][slot].map(|s| started_ms + s as i64 * 1000);
+        self.complete(i, class, started_ms, o).or(group_next)
+    }
+}
+
+impl MonitorHandler {
+    fn complete(
         &self,
         i: usize,
         class: ProbeClass,
@@ -645,6 +700,7 @@ pub async fn run(
     let (sched, probe) = targets(&devices);
     let (tx, rx) = mpsc::unbounded_channel();
     let handler = Arc::new(MonitorHandler {
+        intervals: group_intervals(&devices, &cfg.groups),
         state: state.clone(),
         health: Mutex::new(vec![DeviceHealth::new(); devices.len()]),
         pictures: Mutex::new(vec![PictureState::default(); devices.len()]),
@@ -696,4 +752,67 @@ pub async fn run(
     store.close_open_spans(now).await?;
     store.record_heartbeat(now).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, GroupConfig};
+
+    #[test]
+    fn first_matching_group_sets_the_intervals() {
+        let devices = crate::registry::generate::generate(200, 2);
+        let region = devices[0].region().to_string();
+        let maint = devices
+            .iter()
+            .find(|d| d.region() != region)
+            .and_then(|d| d.maintainer.clone())
+            .unwrap();
+        let groups = vec![
+            GroupConfig {
+                name: "district".into(),
+                region_prefix: Some(region.clone()),
+                liveness_interval_sec: Some(120),
+                ..Default::default()
+            },
+            GroupConfig {
+                name: "contractor".into(),
+                maintainer: Some(maint.clone()),
+                picture_interval_sec: Some(7200),
+                ..Default::default()
+            },
+        ];
+        let iv = group_intervals(&devices, &groups);
+        for (d, v) in devices.iter().zip(&iv) {
+            if d.region().starts_with(&region) {
+                assert_eq!(v, &[Some(120), None, None]);
+            } else if d.maintainer.as_deref() == Some(maint.as_str()) {
+                assert_eq!(v, &[None, Some(7200), None]);
+            } else {
+                assert_eq!(v, &[None, None, None]);
+            }
+        }
+        assert!(iv.iter().any(|v| v[1] == Some(7200)));
+    }
+
+    #[test]
+    fn groups_are_validated() {
+        let ok = Config::parse(
+            "[[scheduler.groups]]\nname = \"a\"\nregion_prefix = \"3401\"\nliveness_interval_sec = 60\n",
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!(ok.scheduler.groups.len(), 1);
+        let e = Config::parse("[[scheduler.groups]]\nname = \"b\"\n", "t.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("groups[0] (b)"), "{e}");
+        let e = Config::parse(
+            "[[scheduler.groups]]\nname = \"c\"\nregion_prefix = \"34\"\nliveness_intervl_sec = 1\n",
+            "t.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("liveness_intervl_sec"), "{e}");
+    }
 }

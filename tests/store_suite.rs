@@ -333,3 +333,35 @@ async fn bad_url_is_named() {
         .unwrap();
     assert!(e.to_string().contains("mysql://x"), "{e}");
 }
+
+on_all_backends!(
+    report_read_of_the_register_matches_the_full_read,
+    |store: std::sync::Arc<dyn camwatch::store::Store>| async move {
+        let devices = camwatch::registry::generate::generate(300, 9);
+        store.upsert_devices(&devices).await.unwrap();
+        let full = store
+            .list_devices(&camwatch::store::DeviceFilter::default())
+            .await
+            .unwrap();
+        let lean = store.list_devices_for_report().await.unwrap();
+        assert_eq!(full.len(), lean.len());
+        for (f, l) in full.iter().zip(&lean) {
+            let key = |d: &Device| {
+                (
+                    d.code,
+                    d.name.clone(),
+                    d.kind,
+                    d.parent,
+                    d.region().to_string(),
+                    d.maintainer.clone(),
+                    d.monthly_fee_fen,
+                    d.monthly_link_fee_fen,
+                    d.contract_from,
+                    d.contract_to,
+                )
+            };
+            assert_eq!(key(f), key(l));
+            assert!(l.password.is_none(), "no password is decrypted for reports");
+        }
+    }
+);

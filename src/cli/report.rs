@@ -52,6 +52,13 @@ pub fn write_report(r: &Report, format: Format, lang: Lang, path: &Path) -> Resu
 
 pub async fn run(g: &GlobalArgs, cmd: &ReportCommand) -> Result<ExitCode> {
     let ReportCommand::Monthly(a) = cmd;
+    // Phase timings and the like go to stderr when asked for (`RUST_LOG=camwatch=debug`).
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .try_init();
+    }
     let month: Month = a.month.parse().map_err(Error::invalid)?;
     let format: Format = a.format.parse().map_err(Error::invalid)?;
     let lang: Lang = a.lang.parse().map_err(Error::invalid)?;
@@ -76,7 +83,12 @@ pub async fn run(g: &GlobalArgs, cmd: &ReportCommand) -> Result<ExitCode> {
         return Err(Error::invalid(format!("{month} has not started yet")));
     }
     let r = crate::report::load(&ctx.store, &period, &contract, &text, now).await?;
+    let t = std::time::Instant::now();
     let bytes = render(&r, format, lang)?;
+    tracing::debug!(
+        elapsed_ms = t.elapsed().as_millis() as u64,
+        "report: rendered"
+    );
     match &a.out {
         Some(p) => {
             std::fs::write(p, &bytes)

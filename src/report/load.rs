@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::{Period, Report, ReportInput, build};
 use crate::contract::Contract;
 use crate::error::{Error, Result};
-use crate::store::{DeviceFilter, Store};
+use crate::store::Store;
 
 /// Builds the report for `period` from what `store` holds. `now` bounds open spans: a device's
 /// current status counts until `now`, and time after `now` is unknown (a report on the running
@@ -18,15 +18,33 @@ pub async fn load(
     now: i64,
 ) -> Result<Report> {
     let open_until = now.min(period.end_at);
-    let all = DeviceFilter::default();
+    let t = std::time::Instant::now();
     let (devices, spans, exemptions) = tokio::try_join!(
-        store.list_devices(&all),
-        store.spans_overlapping(period.start_at, period.end_at, open_until),
+        async {
+            let r = store.list_devices_for_report().await;
+            tracing::debug!(
+                elapsed_ms = t.elapsed().as_millis() as u64,
+                "report: devices read"
+            );
+            r
+        },
+        async {
+            let r = store
+                .spans_overlapping(period.start_at, period.end_at, open_until)
+                .await;
+            tracing::debug!(
+                elapsed_ms = t.elapsed().as_millis() as u64,
+                "report: spans read"
+            );
+            r
+        },
         store.exemptions_overlapping(period.start_at, period.end_at),
     )?;
     let (period, contract, text) = (period.clone(), contract.clone(), contract_text.to_string());
     // Building is CPU work over possibly millions of spans: keep it off the async workers.
     tokio::task::spawn_blocking(move || {
+        let t = std::time::Instant::now();
+        let _log = scopeguard(t);
         build(&ReportInput {
             period: &period,
             contract: &contract,
@@ -38,4 +56,18 @@ pub async fn load(
     })
     .await
     .map_err(|e| Error::internal(format!("report task: {e}")))?
+}
+
+/// Logs the build time when dropped (at debug level: `RUST_LOG=camwatch=debug`).
+fn scopeguard(t: std::time::Instant) -> impl Drop {
+    struct G(std::time::Instant);
+    impl Drop for G {
+        fn drop(&mut self) {
+            tracing::debug!(
+                elapsed_ms = self.0.elapsed().as_millis() as u64,
+                "report: built"
+            );
+        }
+    }
+    G(t)
 }

@@ -69,6 +69,10 @@ pub trait Store: Send + Sync {
     /// Sorted by code.
     async fn list_devices(&self, filter: &DeviceFilter) -> Result<Vec<Device>>;
     async fn count_devices(&self) -> Result<u64>;
+    /// Every device with only the fields reports use — code, name, kind, parent, civil code,
+    /// maintainer, fees, contract dates — the rest left empty and no password decrypted.
+    /// Sorted by code. The monthly report reads the whole register through this.
+    async fn list_devices_for_report(&self) -> Result<Vec<Device>>;
     /// The stored records among `codes`.
     async fn list_devices_by_codes(
         &self,

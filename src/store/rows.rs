@@ -196,3 +196,50 @@ pub(crate) fn kind_static(s: &str) -> Option<&'static str> {
         .map(DeviceKind::as_str)
         .find(|k| *k == s)
 }
+
+/// The columns `Store::list_devices_for_report` reads, in order.
+pub const REPORT_COLUMNS: &str = "code, name, kind, parent_code, civil_code, maintainer, \
+    monthly_fee_fen, monthly_link_fee_fen, contract_from, contract_to";
+
+/// One register row as reports need it.
+pub struct ReportRow<'a> {
+    pub code: &'a str,
+    pub name: &'a str,
+    pub kind: &'a str,
+    pub parent_code: Option<&'a str>,
+    pub civil_code: Option<&'a str>,
+    pub maintainer: Option<&'a str>,
+    pub monthly_fee_fen: Option<i64>,
+    pub monthly_link_fee_fen: Option<i64>,
+    pub contract_from: Option<&'a str>,
+    pub contract_to: Option<&'a str>,
+}
+
+impl ReportRow<'_> {
+    pub fn into_device(self) -> Result<Device> {
+        let bad = |what: &str, v: &str| {
+            Error::internal(format!(
+                "stored device {}: column {what} holds an invalid value {v:?}",
+                self.code
+            ))
+        };
+        let code: DeviceCode = self.code.parse().map_err(|_| bad("code", self.code))?;
+        let date = |col: &str, v: Option<&str>| -> Result<Option<Date>> {
+            v.map(|s| s.parse::<Date>().map_err(|_| bad(col, s)))
+                .transpose()
+        };
+        let mut d = Device::new(code, self.name);
+        d.kind = self.kind.parse().map_err(|_| bad("kind", self.kind))?;
+        d.parent = self
+            .parent_code
+            .map(|p| p.parse().map_err(|_| bad("parent_code", p)))
+            .transpose()?;
+        d.civil_code = self.civil_code.map(str::to_string);
+        d.maintainer = self.maintainer.map(str::to_string);
+        d.monthly_fee_fen = self.monthly_fee_fen;
+        d.monthly_link_fee_fen = self.monthly_link_fee_fen;
+        d.contract_from = date("contract_from", self.contract_from)?;
+        d.contract_to = date("contract_to", self.contract_to)?;
+        Ok(d)
+    }
+}

@@ -214,6 +214,12 @@ macro_rules! sql_store {
                 Ok(out)
             }
 
+            async fn list_devices_for_report(
+                &self,
+            ) -> $crate::error::Result<Vec<$crate::registry::Device>> {
+                self.scan_report_devices().await
+            }
+
             async fn count_devices(&self) -> $crate::error::Result<u64> {
                 let n: i64 = sqlx::query_scalar("SELECT count(*) FROM device")
                     .fetch_one(&self.pool)
@@ -382,31 +388,11 @@ macro_rules! sql_store {
                 to: i64,
                 open_until: i64,
             ) -> $crate::error::Result<Vec<$crate::history::StatusSpan>> {
-                use futures::TryStreamExt;
-                let mut rows = sqlx::query_as::<_, (String, String, i64, Option<i64>, Option<String>)>(
-                    "SELECT device_code, status, start_at, end_at, cause FROM status_span
-                     WHERE start_at < $1 AND (end_at IS NULL OR end_at > $2)
-                     ORDER BY device_code, start_at",
-                )
-                .bind(to)
-                .bind(from)
-                .fetch(&self.pool);
-                let mut out = Vec::new();
-                while let Some((code, status, start_at, end_at, cause)) = rows.try_next().await? {
-                    let end_at = end_at.unwrap_or(open_until);
-                    if end_at <= start_at {
-                        continue;
-                    }
-                    out.push($crate::history::StatusSpan {
-                        device: code.parse().map_err(|_| {
-                            $crate::error::Error::internal(format!("stored span code {code:?}"))
-                        })?,
-                        status: status.parse().map_err($crate::error::Error::internal)?,
-                        start_at,
-                        end_at,
-                        cause,
-                    });
-                }
+                // Each backend scans its own way (see `scan_spans`); the order is set here.
+                let mut out = self.scan_spans(from, to, open_until).await?;
+                out.sort_unstable_by(|a, b| {
+                    (a.device, a.start_at, a.end_at).cmp(&(b.device, b.start_at, b.end_at))
+                });
                 Ok(out)
             }
 

@@ -18,7 +18,7 @@
 //! `Clock::real_duration`.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -139,6 +139,23 @@ pub async fn run(
     let mut platforms: HashMap<String, Arc<Semaphore>> = HashMap::new();
     // Finished probes hand their next due time back here.
     let (next_tx, mut next_rx) = tokio::sync::mpsc::unbounded_channel::<(i64, usize, ProbeClass)>();
+    // Due jobs blocked by a busy host ("h:") or platform ("p:"), first come first served; a
+    // finished probe releases one waiter of its host and of its platform.
+    let mut waiting: HashMap<String, VecDeque<(i64, usize, ProbeClass)>> = HashMap::new();
+    let release = |waiting: &mut HashMap<String, VecDeque<(i64, usize, ProbeClass)>>,
+                   heap: &mut BinaryHeap<Entry>,
+                   seq: &mut u64,
+                   i: usize| {
+        let t = &targets[i];
+        let keys = std::iter::once(format!("h:{}", t.host))
+            .chain(t.platform.iter().map(|p| format!("p:{p}")));
+        for k in keys {
+            if let Some((due, j, c)) = waiting.get_mut(&k).and_then(VecDeque::pop_front) {
+                heap.push(Reverse((due, *seq, j, c)));
+                *seq += 1;
+            }
+        }
+    };
     let mut tasks = tokio::task::JoinSet::new();
 
     loop {
@@ -146,6 +163,7 @@ pub async fn run(
             break;
         }
         while let Ok((due, i, c)) = next_rx.try_recv() {
+            release(&mut waiting, &mut heap, &mut seq, i);
             heap.push(Reverse((due, seq, i, c)));
             seq += 1;
         }
@@ -154,6 +172,7 @@ pub async fn run(
             // Nothing scheduled: wait for a finished probe to reschedule, or shutdown.
             tokio::select! {
                 m = next_rx.recv() => if let Some((due, i, c)) = m {
+                    release(&mut waiting, &mut heap, &mut seq, i);
                     heap.push(Reverse((due, seq, i, c)));
                     seq += 1;
                 },
@@ -167,6 +186,7 @@ pub async fn run(
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 m = next_rx.recv() => if let Some((due, i, c)) = m {
+                    release(&mut waiting, &mut heap, &mut seq, i);
                     heap.push(Reverse((due, seq, i, c)));
                     seq += 1;
                 },
@@ -186,9 +206,11 @@ pub async fn run(
             .or_insert_with(|| Arc::new(Semaphore::new(limits.max_per_host.max(1))))
             .clone();
         let Ok(host_permit) = host.try_acquire_owned() else {
-            // The host is busy with other channels: try this one again shortly.
-            heap.push(Reverse((now + 50, seq, i, class)));
-            seq += 1;
+            // The host is busy with other channels: wait for one of them to finish.
+            waiting
+                .entry(format!("h:{}", t.host))
+                .or_default()
+                .push_back((due, i, class));
             drop(permit);
             continue;
         };
@@ -201,8 +223,17 @@ pub async fn run(
                 match s.try_acquire_owned() {
                     Ok(pp) => Some(pp),
                     Err(_) => {
-                        heap.push(Reverse((now + 50, seq, i, class)));
-                        seq += 1;
+                        waiting
+                            .entry(format!("p:{p}"))
+                            .or_default()
+                            .push_back((due, i, class));
+                        // The host slot taken above goes back unused: hand it to a waiter.
+                        drop(host_permit);
+                        let h = format!("h:{}", t.host);
+                        if let Some((d, j, c)) = waiting.get_mut(&h).and_then(VecDeque::pop_front) {
+                            heap.push(Reverse((d, seq, j, c)));
+                            seq += 1;
+                        }
                         continue;
                     }
                 }
@@ -220,7 +251,7 @@ pub async fn run(
         let run_key = seq;
         seq += 1;
         tasks.spawn(async move {
-            let _held = (permit, host_permit, platform_permit);
+            let held = (permit, host_permit, platform_permit);
             let started = now_ms(clock.as_ref());
             let t0 = std::time::Instant::now();
             let outcome = match tokio::time::timeout(deadline, prober.probe(i, class)).await {
@@ -246,6 +277,8 @@ pub async fn run(
                         + interval
                         + jitter(interval, run_key ^ ((i as u64) << 2))
                 });
+            // Free the slots before reporting back, so the waiter this releases can take them.
+            drop(held);
             let _ = next_tx.send((next, i, class));
         });
     }

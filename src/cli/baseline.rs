@@ -10,7 +10,6 @@ use clap::Subcommand;
 
 use super::context::GlobalArgs;
 use crate::error::{Error, Result};
-use crate::monitor::creds_for;
 use crate::registry::DeviceCode;
 
 #[derive(Debug, Subcommand)]
@@ -27,11 +26,7 @@ pub enum BaselineCommand {
 pub async fn run(g: &GlobalArgs, c: &BaselineCommand) -> Result<ExitCode> {
     let BaselineCommand::Approve { code, from } = c;
     let ctx = g.context().await?;
-    let d = ctx
-        .store
-        .get_device(code)
-        .await?
-        .ok_or_else(|| Error::invalid(format!("{code}: not in the register")))?;
+    let (d, _, creds) = ctx.device_with_creds(code).await?;
     let jpeg = match from {
         Some(p) => std::fs::read(p).map_err(|e| Error::invalid(format!("{}: {e}", p.display())))?,
         None => {
@@ -40,18 +35,10 @@ pub async fn run(g: &GlobalArgs, c: &BaselineCommand) -> Result<ExitCode> {
                     "{code}: no snapshot URL in the register; use --from FILE"
                 ))
             })?;
-            let mut owners = std::collections::HashMap::new();
-            let parent = match d.parent {
-                Some(p) => ctx.store.get_device(&p).await?,
-                None => None,
-            };
-            if let Some(p) = &parent {
-                owners.insert(p.code, p);
-            }
             let target = camwatch_probes::snapshot::SnapshotTarget {
                 url: camwatch_probes::Url::parse(url)
                     .map_err(|e| Error::invalid(format!("{url}: {e}")))?,
-                creds: creds_for(&d, &owners),
+                creds,
             };
             let o = camwatch_probes::snapshot::probe(
                 &camwatch_probes::snapshot::client(),

@@ -114,29 +114,9 @@ pub async fn run(
 ) -> Result<ExitCode> {
     let dir = tempfile_dir()?;
     let reg = dir.join("register.csv");
-    let exe = std::env::current_exe().map_err(|e| Error::internal(e.to_string()))?;
     let t = Instant::now();
-    let mut sim = std::process::Command::new(exe)
-        .args([
-            "sim",
-            "--fault-mix",
-            "none",
-            "--channels",
-            &channels.to_string(),
-        ])
-        .args(["--bind", "127.28.0.1", "--register-out"])
-        .arg(&reg)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::inherit())
-        .spawn()
-        .map_err(|e| Error::internal(format!("spawn sim: {e}")))?;
-    while !reg.exists() {
-        if let Ok(Some(st)) = sim.try_wait() {
-            return Err(Error::internal(format!("the simulator exited: {st}")));
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // Blocking wait: nothing else runs in this process yet.
+    let mut sim = super::bench_sweep::start_sim(&dir, channels, "127.28.0.1")?;
     println!(
         "simulator up: {channels} channels in {:.1} s",
         t.elapsed().as_secs_f64()

@@ -63,8 +63,9 @@ fn exe() -> Result<std::path::PathBuf> {
     std::env::current_exe().map_err(|e| Error::internal(e.to_string()))
 }
 
-/// Starts `camwatch sim` and waits for its register file.
-fn start_sim(dir: &Path, channels: u64) -> Result<std::process::Child> {
+/// Starts `camwatch sim` (no faults, hosts from `bind`) in its own process and waits for its
+/// register file, `<dir>/register.csv`.
+pub(super) fn start_sim(dir: &Path, channels: u64, bind: &str) -> Result<std::process::Child> {
     let reg = dir.join("register.csv");
     let mut child = Command::new(exe()?)
         .args([
@@ -74,7 +75,7 @@ fn start_sim(dir: &Path, channels: u64) -> Result<std::process::Child> {
             "--channels",
             &channels.to_string(),
         ])
-        .args(["--bind", "127.20.0.1", "--register-out"])
+        .args(["--bind", bind, "--register-out"])
         .arg(&reg)
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -98,7 +99,7 @@ fn start_sim(dir: &Path, channels: u64) -> Result<std::process::Child> {
 pub async fn run(channels: u64, subset: usize, parallel: usize) -> Result<ExitCode> {
     let dir = tempfile_dir()?;
     println!("starting the simulator ({channels} channels, its own process)…");
-    let mut sim = start_sim(&dir, channels)?;
+    let mut sim = start_sim(&dir, channels, "127.20.0.1")?;
     let result = bench(&dir, subset, parallel).await;
     // SAFETY: signalling our own child.
     unsafe { libc::kill(sim.id() as i32, libc::SIGTERM) };

@@ -78,4 +78,28 @@ impl Context {
             })
             .await
     }
+
+    /// A register device and the credentials to reach it (its own, else its parent's: NVR
+    /// channels log in with the NVR's account); an error naming the code when it is unknown.
+    pub async fn device_with_creds(
+        &self,
+        code: &crate::registry::DeviceCode,
+    ) -> Result<(
+        crate::registry::Device,
+        Option<crate::registry::Device>,
+        Option<camwatch_probes::Credentials>,
+    )> {
+        let d = self
+            .store
+            .get_device(code)
+            .await?
+            .ok_or_else(|| Error::invalid(format!("{code}: not in the register")))?;
+        let parent = match d.parent {
+            Some(p) => self.store.get_device(&p).await?,
+            None => None,
+        };
+        let owners = parent.iter().map(|p| (p.code, p)).collect();
+        let creds = crate::monitor::creds_for(&d, &owners);
+        Ok((d, parent, creds))
+    }
 }

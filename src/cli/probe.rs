@@ -16,7 +16,6 @@ use clap::Args;
 
 use super::context::GlobalArgs;
 use crate::error::{Error, Result};
-use crate::monitor::creds_for;
 use crate::registry::DeviceCode;
 
 #[derive(Debug, Args)]
@@ -75,20 +74,7 @@ fn url_without_creds(s: &str) -> Result<Url> {
 async fn steps_for(g: &GlobalArgs, a: &ProbeArgs) -> Result<(String, Vec<Step>)> {
     if let Ok(code) = a.target.parse::<DeviceCode>() {
         let ctx = g.context().await?;
-        let d = ctx
-            .store
-            .get_device(&code)
-            .await?
-            .ok_or_else(|| Error::invalid(format!("{code}: not in the register")))?;
-        let mut owners = std::collections::HashMap::new();
-        let parent = match d.parent {
-            Some(p) => ctx.store.get_device(&p).await?,
-            None => None,
-        };
-        if let Some(p) = &parent {
-            owners.insert(p.code, p);
-        }
-        let creds = creds_for(&d, &owners);
+        let (d, parent, creds) = ctx.device_with_creds(&code).await?;
         let mut steps = Vec::new();
         let ip = d.ip.or(parent.as_ref().and_then(|p| p.ip));
         let rtsp_port = d

@@ -15,8 +15,8 @@ use crate::contract::Contract;
 use crate::error::{Error, Result};
 use crate::monitor::{MonitorConfig, MonitorState};
 use crate::registry::export::to_csv;
+use crate::report::Period;
 use crate::report::render::{Format, Lang, render};
-use crate::report::{Period, ReportInput, build};
 use crate::secret::SecretKey;
 use crate::sim::{BindMode, FaultPlan, Preset, SimConfig};
 use crate::store::{self, DeviceFilter};
@@ -219,16 +219,7 @@ pub async fn run(o: DemoOptions) -> Result<std::process::ExitCode> {
     let contract = Contract::parse(CONTRACT, "contracts/example-98.toml")?;
     let tzc = contract.time_zone().map_err(Error::invalid)?;
     let period = Period::between(started, ended, tzc, &contract.timezone);
-    let spans = store.spans_overlapping(started, ended, ended).await?;
-    let exemptions = store.exemptions_overlapping(started, ended).await?;
-    let report = build(&ReportInput {
-        period: &period,
-        contract: &contract,
-        contract_text: CONTRACT,
-        devices: &devices,
-        spans: &spans,
-        exemptions: &exemptions,
-    })?;
+    let report = crate::report::load(&store, &period, &contract, CONTRACT, ended).await?;
     println!(
         "report for {} ({} simulated hours): online rate {}, intact rate {}, {} devices, total deduction {:.2} yuan",
         period.label,

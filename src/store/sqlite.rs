@@ -42,43 +42,46 @@ impl SqliteStore {
         Ok(Self { pool, key })
     }
 
-    /// `Store::list_devices_for_report`, through the C API like `scan_spans`.
+    /// `Store::list_devices_for_report`, through the C API (see `with_raw_handle`).
     async fn scan_report_devices(&self) -> Result<Vec<crate::registry::Device>> {
+        self.with_raw_handle(raw::report_devices).await
+    }
+
+    /// Runs `f` on a pooled connection's raw handle, its lock held throughout.
+    ///
+    /// For the monthly report's bulk reads (millions of rows for a large fleet): sqlx costs
+    /// ~2.5 µs a row here (a channel hop per row from its worker thread), SQLite's C API
+    /// ~0.2 µs. `f` runs fixed SQL with bound parameters only.
+    async fn with_raw_handle<T>(
+        &self,
+        f: impl FnOnce(std::ptr::NonNull<libsqlite3_sys::sqlite3>) -> Result<T>,
+    ) -> Result<T> {
         let mut conn = self.pool.acquire().await?;
         let mut handle = conn.lock_handle().await?;
         let db = handle.as_raw_handle();
-        let scan = || raw::report_devices(db);
+        // A long scan must not stall other tasks on this thread.
         match tokio::runtime::Handle::current().runtime_flavor() {
-            tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(scan),
-            _ => scan(),
+            tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(move || f(db))
+            }
+            _ => f(db),
         }
     }
 
-    /// Spans overlapping `[from, to)`, any order (`spans_overlapping` sorts).
-    ///
-    /// This is the monthly report's bulk read (millions of rows for a large fleet), so it steps
-    /// SQLite's C API directly on a pooled connection's handle: sqlx costs ~2.5 µs a row here
-    /// (a channel hop per row from its worker thread), the C API ~0.2 µs. The statement is
-    /// fixed SQL with bound parameters; the handle is used only while its lock is held.
+    /// Spans overlapping `[from, to)`, any order (`spans_overlapping` sorts), through the C
+    /// API (see `with_raw_handle`).
     async fn scan_spans(
         &self,
         from: i64,
         to: i64,
         open_until: i64,
     ) -> Result<Vec<crate::history::StatusSpan>> {
-        let mut conn = self.pool.acquire().await?;
-        let mut handle = conn.lock_handle().await?;
-        let db = handle.as_raw_handle();
-        let scan = || raw::scan_spans(db, from, to, open_until);
-        // A long scan must not stall other tasks on this thread.
-        match tokio::runtime::Handle::current().runtime_flavor() {
-            tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(scan),
-            _ => scan(),
-        }
+        self.with_raw_handle(|db| raw::scan_spans(db, from, to, open_until))
+            .await
     }
 }
 
-/// The raw SQLite read of `SqliteStore::scan_spans`.
+/// The raw SQLite reads behind `SqliteStore::with_raw_handle`.
 mod raw {
     use std::ffi::CStr;
     use std::ptr::{self, NonNull};

@@ -4,11 +4,13 @@
 //!
 //! See `camwatch.example.toml` for the documented full form.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::quality::{Ramp, Thresholds};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -17,6 +19,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub secrets: SecretsConfig,
     pub scheduler: SchedulerConfig,
+    pub quality: QualityConfig,
     pub contract: ContractConfig,
     pub log: LogConfig,
 }
@@ -88,6 +91,47 @@ pub struct GroupConfig {
     pub liveness_interval_sec: Option<u64>,
     pub picture_interval_sec: Option<u64>,
     pub onvif_interval_sec: Option<u64>,
+    /// Picture-diagnostic ramps for this group, over the fleet's (`[quality.thresholds]`),
+    /// e.g. `too_dark = { zero = 60.0, one = 30.0 }` for tunnel cameras.
+    pub thresholds: BTreeMap<String, Ramp>,
+}
+
+/// Picture diagnostics (`[quality]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QualityConfig {
+    /// Picture samples in a row that must show a fault before it is confirmed.
+    pub confirm_samples: u32,
+    /// Evidence frames kept per device (oldest removed first).
+    pub evidence_keep: usize,
+    /// Per-kind ramps over the built-in ones: `kind = { zero = …, one = … }`, where `zero` is the
+    /// metric at which the score starts to rise and `one` where it is a certain fault.
+    pub thresholds: BTreeMap<String, Ramp>,
+}
+
+impl Default for QualityConfig {
+    fn default() -> Self {
+        Self {
+            confirm_samples: 2,
+            evidence_keep: 5,
+            thresholds: BTreeMap::new(),
+        }
+    }
+}
+
+impl QualityConfig {
+    /// The fleet's thresholds: the built-in ones with `[quality.thresholds]` applied.
+    pub fn fleet_thresholds(&self) -> Thresholds {
+        Thresholds::default()
+            .with_overrides(&self.thresholds)
+            .unwrap_or_default()
+    }
+
+    /// A group's thresholds: the fleet's with the group's applied.
+    pub fn group_thresholds(&self, g: &GroupConfig) -> Thresholds {
+        let fleet = self.fleet_thresholds();
+        fleet.with_overrides(&g.thresholds).unwrap_or(fleet)
+    }
 }
 
 impl Default for SchedulerConfig {
@@ -173,6 +217,9 @@ impl Config {
                     "a group needs region_prefix or maintainer",
                 );
             }
+            if let Err(e) = Thresholds::default().with_overrides(&g.thresholds) {
+                return bad(&at("thresholds"), &e);
+            }
             for (k, v) in [
                 ("liveness_interval_sec", g.liveness_interval_sec),
                 ("picture_interval_sec", g.picture_interval_sec),
@@ -182,6 +229,15 @@ impl Config {
                     return bad(&at(k), "must be at least 1");
                 }
             }
+        }
+        let q = &self.quality;
+        if q.confirm_samples == 0 {
+            return Err(Error::invalid(format!(
+                "{origin}: quality.confirm_samples: must be at least 1"
+            )));
+        }
+        if let Err(e) = Thresholds::default().with_overrides(&q.thresholds) {
+            return Err(Error::invalid(format!("{origin}: quality.thresholds: {e}")));
         }
         let db = &self.database.url;
         let known = ["sqlite:", "postgres://", "postgresql://"];
@@ -243,6 +299,18 @@ mod tests {
                 "f: scheduler.confirm_failures: must be at least 1",
             ),
             (
+                "[quality.thresholds]\nblurr = { zero = 1.0, one = 2.0 }\n",
+                "f: quality.thresholds: unknown fault kind \"blurr\"",
+            ),
+            (
+                "[quality.thresholds]\nblur = { zero = 1.0, one = 1.0 }\n",
+                "f: quality.thresholds: blur: zero and one must differ",
+            ),
+            (
+                "[[scheduler.groups]]\nname = \"t\"\nregion_prefix = \"34\"\nthresholds = { dark = { zero = 1.0, one = 2.0 } }\n",
+                "f: scheduler.groups[0] (t).thresholds: unknown fault kind \"dark\"",
+            ),
+            (
                 "[database]\nurl = \"mysql://x\"\n",
                 "f: database.url: expected sqlite://PATH or postgres://…, got \"mysql://x\"",
             ),
@@ -257,5 +325,22 @@ mod tests {
         assert!(e.contains("unknown field `liveness_interval`"), "{e}");
         let e = Config::parse("[databse]\n", "f").unwrap_err().to_string();
         assert!(e.contains("unknown field `databse`"), "{e}");
+    }
+
+    #[test]
+    fn group_thresholds_layer_over_the_fleets() {
+        let cfg = Config::parse(
+            "[quality.thresholds]\nblur = { zero = 3.0, one = 8.0 }\n\
+             [[scheduler.groups]]\nname = \"tunnels\"\nregion_prefix = \"3401\"\n\
+             thresholds = { too_dark = { zero = 60.0, one = 30.0 } }\n",
+            "f",
+        )
+        .unwrap();
+        let fleet = cfg.quality.fleet_thresholds();
+        assert_eq!(fleet.blur, Ramp::new(3.0, 8.0));
+        assert_eq!(fleet.too_dark, Thresholds::default().too_dark);
+        let g = cfg.quality.group_thresholds(&cfg.scheduler.groups[0]);
+        assert_eq!(g.blur, Ramp::new(3.0, 8.0));
+        assert_eq!(g.too_dark, Ramp::new(60.0, 30.0));
     }
 }

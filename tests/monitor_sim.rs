@@ -185,3 +185,107 @@ async fn spans_follow_the_injected_faults() {
 fn fleet_start(origin: jiff::Timestamp) -> i64 {
     origin.as_second()
 }
+
+/// Two cameras show the same dark picture; one is in a group whose `too_dark` ramp tolerates it
+/// (a tunnel, say): only the other one is degraded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_groups_thresholds_decide_its_picture_verdicts() {
+    let reg = generate(CHANNELS, SEED);
+    let cams: Vec<&camwatch::registry::Device> = reg
+        .iter()
+        .filter(|d| d.parent.is_none() && !d.kind.is_parent())
+        .collect();
+    let a = cams[0];
+    let b = cams
+        .iter()
+        .find(|d| !d.region().starts_with(a.region()) && !a.region().starts_with(d.region()))
+        .expect("two regions in the generated fleet");
+    let mut sched = String::new();
+    for c in [a, b] {
+        sched += &format!(
+            "[[fault]]\ndevice = \"{}\"\nkind = \"too_dark\"\nstart = \"0s\"\nduration = \"3h\"\n",
+            c.code
+        );
+    }
+    let origin = jiff::Timestamp::now();
+    let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(origin, SCALE));
+    let fleet = camwatch::sim::start(
+        SimConfig {
+            channels: CHANNELS,
+            seed: SEED,
+            bind: BindMode::OnePort { ip: base() },
+            faults: FaultPlan::Schedule(sched, "t.toml".into()),
+            horizon_sec: 86_400,
+        },
+        clock.clone(),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = camwatch::store::connect(
+        &format!("sqlite://{}", dir.path().join("m.db").display()),
+        SecretKey::generate(),
+    )
+    .await
+    .unwrap();
+    let devices = fleet.devices().to_vec();
+    store.upsert_devices(&devices).await.unwrap();
+    let config = camwatch::config::Config::parse(
+        &format!(
+            "[scheduler]\nliveness_interval_sec = 60\npicture_interval_sec = 60\n\
+             [[scheduler.groups]]\nname = \"tunnel\"\nregion_prefix = \"{}\"\n\
+             thresholds = {{ too_dark = {{ zero = -1.0, one = -2.0 }} }}\n",
+            b.region()
+        ),
+        "t.toml",
+    )
+    .unwrap();
+    let cfg = MonitorConfig {
+        deadline: Duration::from_millis(500),
+        ..MonitorConfig::from_config(&config)
+    };
+    let names: Vec<(String, String, bool)> = devices
+        .iter()
+        .map(|d| (d.code.to_string(), d.name.clone(), !d.kind.is_parent()))
+        .collect();
+    let state = Arc::new(MonitorState::new(&names, clock.now().as_second()));
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let m = tokio::spawn(camwatch::monitor::run(
+        store.clone(),
+        devices.clone(),
+        cfg,
+        clock.clone(),
+        state,
+        rx,
+    ));
+    // 20 min of simulated time: several picture samples each.
+    tokio::time::sleep(Duration::from_secs_f64(20.0 * 60.0 / SCALE)).await;
+    tx.send(true).unwrap();
+    m.await.unwrap().unwrap();
+    let end = clock.now().as_second();
+    fleet.shutdown().await;
+    let spans = store
+        .spans_overlapping(origin.as_second() - 10, end + 10, end)
+        .await
+        .unwrap();
+    let degraded = |code: camwatch::registry::DeviceCode| -> Vec<Option<String>> {
+        spans
+            .iter()
+            .filter(|s| s.device == code && s.status == Status::Degraded)
+            .map(|s| s.cause.clone())
+            .collect()
+    };
+    let da = degraded(a.code);
+    assert!(
+        da.iter()
+            .any(|c| c.as_deref().unwrap_or("").contains("too_dark")),
+        "fleet thresholds: {da:?}"
+    );
+    // Other detectors still judge the dim picture by the fleet's ramps.
+    let db = degraded(b.code);
+    assert!(
+        !db.iter()
+            .any(|c| c.as_deref().unwrap_or("").contains("too_dark")),
+        "tunnel group: {db:?}"
+    );
+}

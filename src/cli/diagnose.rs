@@ -6,8 +6,9 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use super::context::GlobalArgs;
 use crate::error::{Error, Result};
-use crate::quality::{Thresholds, Thumb, diagnose, from_jpeg};
+use crate::quality::{Thumb, diagnose, from_jpeg};
 
 #[derive(Debug, Args)]
 pub struct DiagnoseArgs {
@@ -19,6 +20,10 @@ pub struct DiagnoseArgs {
     /// The camera's approved baseline picture (enables `scene_change`).
     #[arg(long)]
     pub baseline: Option<PathBuf>,
+    /// Judge by this device group's thresholds (`[[scheduler.groups]] name`) instead of the
+    /// fleet's.
+    #[arg(long)]
+    pub group: Option<String>,
     /// One JSON object: {"faults":[{"kind","score","severity"}…],"metrics":{…}}.
     #[arg(long)]
     pub json: bool,
@@ -29,11 +34,26 @@ fn load(p: &Path) -> Result<Thumb> {
     from_jpeg(&bytes).map_err(|e| Error::invalid(format!("{}: {e}", p.display())))
 }
 
-pub fn run(a: &DiagnoseArgs) -> Result<ExitCode> {
+pub fn run(g: &GlobalArgs, a: &DiagnoseArgs) -> Result<ExitCode> {
+    let cfg = g.config()?;
+    let thresholds = match &a.group {
+        None => cfg.quality.fleet_thresholds(),
+        Some(name) => {
+            let group = cfg
+                .scheduler
+                .groups
+                .iter()
+                .find(|x| &x.name == name)
+                .ok_or_else(|| {
+                    Error::invalid(format!("no device group named {name:?} in the config"))
+                })?;
+            cfg.quality.group_thresholds(group)
+        }
+    };
     let img = load(&a.image)?;
     let prev = a.prev.as_deref().map(load).transpose()?;
     let base = a.baseline.as_deref().map(load).transpose()?;
-    let d = diagnose(&img, prev.as_ref(), base.as_ref(), &Thresholds::default());
+    let d = diagnose(&img, prev.as_ref(), base.as_ref(), &thresholds);
     if a.json {
         println!(
             "{}",

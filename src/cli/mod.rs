@@ -95,7 +95,7 @@ pub fn run() -> ExitCode {
             Command::Sweep(a) => sweep::run(&cli.global, a).await,
             Command::Probe(a) => probe::run(&cli.global, a).await,
             Command::Sim(a) => sim::run(a).await,
-            Command::Diagnose(a) => diagnose::run(a),
+            Command::Diagnose(a) => diagnose::run(&cli.global, a),
             Command::Baseline(c) => baseline::run(&cli.global, c).await,
             Command::Migrate => admin::migrate(&cli.global).await,
             Command::Config(c) => admin::config(&cli.global, c),

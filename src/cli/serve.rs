@@ -64,7 +64,7 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
     let cfg = MonitorConfig {
         evidence_dir: Some(ctx.data_dir.join("evidence")),
         baseline_dir: Some(ctx.data_dir.join("baselines")),
-        ..MonitorConfig::from_config(&ctx.config.scheduler)
+        ..MonitorConfig::from_config(&ctx.config)
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let names: Vec<(String, String, bool)> = devices

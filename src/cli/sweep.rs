@@ -35,7 +35,7 @@ pub async fn run(g: &GlobalArgs, a: &SweepArgs) -> Result<ExitCode> {
         ..Default::default()
     };
     let devices = ctx.store.list_devices(&filter).await?;
-    let cfg = MonitorConfig::from_config(&ctx.config.scheduler);
+    let cfg = MonitorConfig::from_config(&ctx.config);
     eprintln!(
         "sweeping {} devices (at most {} probes in flight, {} per host, {} ms deadline)…",
         devices.len(),

@@ -55,8 +55,9 @@ pub struct MonitorConfig {
     pub evidence_keep: usize,
     /// Approved baseline pictures, `<dir>/<code>.jpg` (`camwatch baseline approve`).
     pub baseline_dir: Option<std::path::PathBuf>,
+    /// The fleet's picture-diagnostic thresholds.
     pub quality: crate::quality::Thresholds,
-    /// Device groups with their own intervals (first match wins).
+    /// Device groups with their own intervals and thresholds (first match wins).
     pub groups: Vec<crate::config::GroupConfig>,
 }
 
@@ -82,7 +83,8 @@ impl Default for MonitorConfig {
 }
 
 impl MonitorConfig {
-    pub fn from_config(c: &crate::config::SchedulerConfig) -> Self {
+    pub fn from_config(cfg: &crate::config::Config) -> Self {
+        let c = &cfg.scheduler;
         Self {
             health: HealthConfig {
                 confirm_failures: c.confirm_failures,
@@ -95,9 +97,32 @@ impl MonitorConfig {
             max_in_flight: c.max_in_flight,
             max_per_host: c.max_per_host,
             deadline: Duration::from_millis(c.deadline_ms),
+            picture_confirm: cfg.quality.confirm_samples,
+            evidence_keep: cfg.quality.evidence_keep,
+            quality: cfg.quality.fleet_thresholds(),
             groups: c.groups.clone(),
             ..Self::default()
         }
+    }
+
+    /// Each device's picture thresholds: its group's, else the fleet's.
+    fn thresholds_per_device(&self, devices: &[Device]) -> Vec<Arc<crate::quality::Thresholds>> {
+        let fleet = Arc::new(self.quality.clone());
+        let per_group: Vec<Arc<crate::quality::Thresholds>> = self
+            .groups
+            .iter()
+            .map(|g| match self.quality.with_overrides(&g.thresholds) {
+                Ok(t) => Arc::new(t),
+                Err(e) => {
+                    tracing::warn!(group = %g.name, "thresholds ignored: {e}");
+                    fleet.clone()
+                }
+            })
+            .collect();
+        group_index(devices, &self.groups)
+            .into_iter()
+            .map(|g| g.map_or_else(|| fleet.clone(), |i| per_group[i].clone()))
+            .collect()
     }
 }
 
@@ -120,6 +145,8 @@ struct ProbeTarget {
     group: Arc<SessionGroup>,
     /// The approved reference picture, for `scene_change`.
     baseline: Option<Arc<crate::quality::Thumb>>,
+    /// The device group's picture thresholds.
+    thresholds: Arc<crate::quality::Thresholds>,
     onvif: Option<camwatch_probes::onvif::OnvifTarget>,
 }
 
@@ -161,12 +188,13 @@ fn host_key(d: &Device, by_code: &HashMap<DeviceCode, &Device>) -> String {
 }
 
 /// The register as probe targets (index-aligned with `devices`).
-fn targets(devices: &[Device]) -> (Vec<Target>, Vec<ProbeTarget>) {
+fn targets(devices: &[Device], cfg: &MonitorConfig) -> (Vec<Target>, Vec<ProbeTarget>) {
+    let thresholds = cfg.thresholds_per_device(devices);
     let by_code: HashMap<DeviceCode, &Device> = devices.iter().map(|d| (d.code, d)).collect();
     let mut groups: HashMap<String, Arc<SessionGroup>> = HashMap::new();
     let mut sched = Vec::with_capacity(devices.len());
     let mut probe = Vec::with_capacity(devices.len());
-    for d in devices {
+    for (d, thresholds) in devices.iter().zip(thresholds) {
         let host = host_key(d, &by_code);
         let group = groups
             .entry(host.clone())
@@ -232,6 +260,7 @@ fn targets(devices: &[Device]) -> (Vec<Target>, Vec<ProbeTarget>) {
             picture,
             group,
             baseline: None,
+            thresholds,
             onvif,
         });
     }
@@ -242,7 +271,6 @@ struct RealProber {
     targets: Vec<ProbeTarget>,
     client: HttpClient,
     deadline: Duration,
-    thresholds: crate::quality::Thresholds,
 }
 
 /// Runs the picture diagnostics on a sampled JPEG (off the async threads: a few ms of CPU) and
@@ -252,7 +280,7 @@ struct RealProber {
 async fn diagnose_outcome(
     mut o: ProbeOutcome,
     baseline: Option<Arc<crate::quality::Thumb>>,
-    thresholds: crate::quality::Thresholds,
+    thresholds: Arc<crate::quality::Thresholds>,
 ) -> ProbeOutcome {
     let Some(camwatch_probes::Frame::Jpeg(jpeg)) = o.frame.clone() else {
         return o;
@@ -325,7 +353,7 @@ impl Prober for RealProber {
                     let snapshot = p.snapshot.clone();
                     let client = self.client.clone();
                     let baseline = t.baseline.clone();
-                    let thresholds = self.thresholds.clone();
+                    let thresholds = t.thresholds.clone();
                     Box::pin(async move {
                         let o = async move {
                             let mut steps = Vec::new();
@@ -375,32 +403,40 @@ impl Prober for RealProber {
     }
 }
 
+/// The first group each device belongs to.
+fn group_index(devices: &[Device], groups: &[crate::config::GroupConfig]) -> Vec<Option<usize>> {
+    devices
+        .iter()
+        .map(|d| {
+            groups.iter().position(|g| {
+                g.region_prefix
+                    .as_deref()
+                    .is_none_or(|p| d.region().starts_with(p))
+                    && g.maintainer
+                        .as_deref()
+                        .is_none_or(|m| d.maintainer.as_deref() == Some(m))
+            })
+        })
+        .collect()
+}
+
 /// Each device's interval override per class (liveness, picture, ONVIF), in seconds, from the
 /// first group it belongs to.
 pub(crate) fn group_intervals(
     devices: &[Device],
     groups: &[crate::config::GroupConfig],
 ) -> Vec<[Option<u64>; 3]> {
-    devices
-        .iter()
-        .map(|d| {
-            groups
-                .iter()
-                .find(|g| {
-                    g.region_prefix
-                        .as_deref()
-                        .is_none_or(|p| d.region().starts_with(p))
-                        && g.maintainer
-                            .as_deref()
-                            .is_none_or(|m| d.maintainer.as_deref() == Some(m))
-                })
-                .map_or([None; 3], |g| {
-                    [
-                        g.liveness_interval_sec,
-                        g.picture_interval_sec,
-                        g.onvif_interval_sec,
-                    ]
-                })
+    group_index(devices, groups)
+        .into_iter()
+        .map(|g| {
+            g.map_or([None; 3], |i| {
+                let g = &groups[i];
+                [
+                    g.liveness_interval_sec,
+                    g.picture_interval_sec,
+                    g.onvif_interval_sec,
+                ]
+            })
         })
         .collect()
 }
@@ -697,7 +733,7 @@ pub async fn run(
         .iter()
         .map(|d| d.parent.and_then(|p| index.get(&p).copied()))
         .collect();
-    let (sched, probe) = targets(&devices);
+    let (sched, probe) = targets(&devices, &cfg);
     let (tx, rx) = mpsc::unbounded_channel();
     let handler = Arc::new(MonitorHandler {
         intervals: group_intervals(&devices, &cfg.groups),
@@ -718,7 +754,6 @@ pub async fn run(
         targets: probe,
         client: camwatch_probes::snapshot::client(),
         deadline: cfg.deadline,
-        thresholds: cfg.quality.clone(),
     });
     let limits = Limits {
         max_in_flight: cfg.max_in_flight,

@@ -51,12 +51,11 @@ impl Sweep {
 /// deadline of `cfg`. A hanging camera costs one deadline of one slot, never the sweep.
 pub async fn sweep(devices: &[Device], cfg: &MonitorConfig) -> Sweep {
     let started = Instant::now();
-    let (sched, probe) = targets(devices);
+    let (sched, probe) = targets(devices, cfg);
     let prober = Arc::new(RealProber {
         targets: probe,
         client: camwatch_probes::snapshot::client(),
         deadline: cfg.deadline,
-        thresholds: cfg.quality.clone(),
     });
     let global = Arc::new(Semaphore::new(cfg.max_in_flight.max(1)));
     let mut hosts: HashMap<&str, Arc<Semaphore>> = HashMap::new();

@@ -65,6 +65,10 @@ impl FaultKind {
         Self::SceneChange,
     ];
 
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::SignalLoss => "signal_loss",
@@ -116,7 +120,8 @@ impl Ramp {
     }
 }
 
-/// Per-kind ramps; configurable per device group (`[quality]` in the config, later per group).
+/// Per-kind ramps: the fleet's in `[quality.thresholds]`, a device group's in
+/// `[[scheduler.groups]] thresholds`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Thresholds {
@@ -150,6 +155,41 @@ impl Default for Thresholds {
 }
 
 impl Thresholds {
+    /// These thresholds with `overrides` (fault kind name → ramp) applied; names an unknown
+    /// kind or a ramp that cannot score.
+    pub fn with_overrides(
+        &self,
+        overrides: &std::collections::BTreeMap<String, Ramp>,
+    ) -> Result<Thresholds, String> {
+        let mut t = self.clone();
+        for (name, r) in overrides {
+            let k = FaultKind::parse(name).ok_or_else(|| format!("unknown fault kind {name:?}"))?;
+            if !r.zero.is_finite() || !r.one.is_finite() {
+                return Err(format!("{name}: zero and one must be finite numbers"));
+            }
+            if r.zero == r.one {
+                return Err(format!("{name}: zero and one must differ"));
+            }
+            *t.ramp_mut(k) = *r;
+        }
+        Ok(t)
+    }
+
+    fn ramp_mut(&mut self, k: FaultKind) -> &mut Ramp {
+        match k {
+            FaultKind::SignalLoss => &mut self.signal_loss,
+            FaultKind::TooDark => &mut self.too_dark,
+            FaultKind::TooBright => &mut self.too_bright,
+            FaultKind::Blur => &mut self.blur,
+            FaultKind::Noise => &mut self.noise,
+            FaultKind::ColorCast => &mut self.color_cast,
+            FaultKind::Occlusion => &mut self.occlusion,
+            FaultKind::Stripes => &mut self.stripes,
+            FaultKind::Frozen => &mut self.frozen,
+            FaultKind::SceneChange => &mut self.scene_change,
+        }
+    }
+
     fn ramp(&self, k: FaultKind) -> Ramp {
         match k {
             FaultKind::SignalLoss => self.signal_loss,

@@ -1,0 +1,71 @@
+//! `camwatch diagnose` as a user runs it: a JPEG file in, the verdict out, judged by the
+//! fleet's or a device group's thresholds from the config file.
+
+use std::process::Command;
+
+use camwatch::sim::picture::{PictureFault, Scene, apply_fault, render_scene, to_jpeg};
+
+fn diagnose(args: &[&str], dir: &std::path::Path) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_camwatch"))
+        .args(["--config", dir.join("camwatch.toml").to_str().unwrap()])
+        .arg("diagnose")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_groups_thresholds_apply_with_group() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("camwatch.toml"),
+        "[[scheduler.groups]]\nname = \"tunnel\"\nregion_prefix = \"3401\"\n\
+         thresholds = { too_dark = { zero = -1.0, one = -2.0 } }\n",
+    )
+    .unwrap();
+    let dark = apply_fault(
+        &render_scene(Scene::Street, 640, 360, 0),
+        PictureFault::TooDark,
+        1,
+    );
+    let img = dir.path().join("dark.jpg");
+    std::fs::write(&img, to_jpeg(&dark, 85)).unwrap();
+    let img = img.to_str().unwrap();
+
+    let (ok, out, err) = diagnose(&[img, "--json"], dir.path());
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let kinds: Vec<&str> = v["faults"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"too_dark"), "{out}");
+
+    let (ok, out, err) = diagnose(&[img, "--json", "--group", "tunnel"], dir.path());
+    assert!(ok, "{err}");
+    assert!(!out.contains("too_dark"), "{out}");
+
+    let (ok, _, err) = diagnose(&[img, "--group", "nope"], dir.path());
+    assert!(!ok);
+    assert!(err.contains("no device group named \"nope\""), "{err}");
+}
+
+#[test]
+fn a_truncated_jpeg_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("camwatch.toml"), "").unwrap();
+    let jpeg = to_jpeg(&render_scene(Scene::Street, 320, 180, 0), 85);
+    let img = dir.path().join("cut.jpg");
+    std::fs::write(&img, &jpeg[..jpeg.len() / 3]).unwrap();
+    let (ok, _, err) = diagnose(&[img.to_str().unwrap()], dir.path());
+    assert!(!ok);
+    assert!(err.contains("cut.jpg"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -59,7 +59,7 @@ async fn kill_9_loses_nothing_and_the_gap_is_unknown() {
     );
     let fleet = camwatch::sim::start(
         SimConfig {
-            channels: 30,
+            shape: camwatch::registry::generate::Shape::Mix { channels: 30 },
             seed: 5,
             bind: BindMode::OnePort { ip: base() },
             faults: FaultPlan::Schedule(sched, "crash.toml".into()),

@@ -56,7 +56,7 @@ async fn spans_follow_the_injected_faults() {
     let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(origin, SCALE));
     let fleet = camwatch::sim::start(
         SimConfig {
-            channels: CHANNELS,
+            shape: camwatch::registry::generate::Shape::Mix { channels: CHANNELS },
             seed: SEED,
             bind: BindMode::OnePort { ip: base() },
             faults: FaultPlan::Schedule(sched, "t.toml".into()),
@@ -211,7 +211,7 @@ async fn a_groups_thresholds_decide_its_picture_verdicts() {
     let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(origin, SCALE));
     let fleet = camwatch::sim::start(
         SimConfig {
-            channels: CHANNELS,
+            shape: camwatch::registry::generate::Shape::Mix { channels: CHANNELS },
             seed: SEED,
             bind: BindMode::OnePort { ip: base() },
             faults: FaultPlan::Schedule(sched, "t.toml".into()),

@@ -56,7 +56,7 @@ async fn onvif_zeep_reads_a_simulated_camera() {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let fleet = start(
         SimConfig {
-            channels: 10,
+            shape: camwatch::registry::generate::Shape::Mix { channels: 10 },
             seed: 4,
             bind: BindMode::OnePort { ip: base() },
             faults: FaultPlan::Preset(Preset::None),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use camwatch::clock::{Clock, SystemClock};
 use camwatch::registry::generate::generate;
-use camwatch::sim::{BindMode, FaultPlan, SimConfig, start};
+use camwatch::sim::{BindMode, CODEC_COLUMN, FaultPlan, SimConfig, start};
 use camwatch_probes::rtsp::{self, Depth, RtspOptions, RtspTarget};
 use camwatch_probes::snapshot::{self, SnapshotOptions, SnapshotTarget};
 use camwatch_probes::{Credentials, FailureKind, Frame, ProbeStatus};
@@ -81,7 +81,7 @@ async fn world() -> World {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let fleet = start(
         SimConfig {
-            channels: CHANNELS,
+            shape: camwatch::registry::generate::Shape::Mix { channels: CHANNELS },
             seed: SEED,
             bind: BindMode::OnePort { ip: base() },
             faults: FaultPlan::Schedule(text, "test.toml".into()),
@@ -283,70 +283,93 @@ async fn ffprobe_reads_a_simulated_camera() {
     }
     let w = world().await;
     let (cams, _, _) = codes();
-    let d = w
-        .fleet
-        .devices()
-        .iter()
-        .find(|d| d.code.to_string() == cams[11])
-        .unwrap()
-        .clone();
-    // ffprobe takes credentials in the URL: fine for a throwaway simulated camera.
-    let url = d.stream_urls[0].replacen(
-        "rtsp://",
-        &format!(
-            "rtsp://admin:{}@",
-            d.password.as_ref().unwrap().expose().replace('#', "%23")
-        ),
-        1,
-    );
-    // Stream facts and one decoded frame (key_frame=1, its width), over TCP and over UDP.
-    for transport in ["tcp", "udp"] {
-        let out = tokio::process::Command::new("ffprobe")
-            .args([
-                "-v",
-                "error",
-                "-rtsp_transport",
-                transport,
-                "-select_streams",
-                "v:0",
-                "-read_intervals",
-                "%+#1",
-                "-show_entries",
-                "stream=codec_name,width,height:frame=key_frame,width",
-                "-of",
-                "csv=p=0",
-                &url,
-            ])
-            .output();
-        let out = tokio::time::timeout(Duration::from_secs(20), out)
-            .await
-            .expect("ffprobe finished")
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{transport}: {}",
-            String::from_utf8_lossy(&out.stderr)
+    // The first healthy camera of each codec (the schedule breaks cams[0..10]).
+    let of_codec = |want: &str| {
+        w.fleet
+            .devices()
+            .iter()
+            .filter(|d| cams[10..].contains(&d.code.to_string()))
+            .find(|d| d.extra.get(CODEC_COLUMN).map(String::as_str) == Some(want))
+            .expect("the generated fleet has both codecs")
+            .clone()
+    };
+    for (codec, ffname) in [("H.264", "h264"), ("H.265", "hevc")] {
+        let d = of_codec(codec);
+        // ffprobe takes credentials in the URL: fine for a throwaway simulated camera.
+        let url = d.stream_urls[0].replacen(
+            "rtsp://",
+            &format!(
+                "rtsp://admin:{}@",
+                d.password.as_ref().unwrap().expose().replace('#', "%23")
+            ),
+            1,
         );
-        let lines: Vec<&str> = text.lines().map(str::trim).collect();
-        assert!(lines.contains(&"h264,320,240"), "{transport}: {text}");
-        assert!(
-            lines.contains(&"1,320"),
-            "{transport}: a decoded keyframe: {text}"
-        );
+        // Stream facts and one decoded frame (key_frame=1, its width), over TCP and over UDP.
+        for transport in ["tcp", "udp"] {
+            let out = tokio::process::Command::new("ffprobe")
+                .args([
+                    "-v",
+                    "error",
+                    "-rtsp_transport",
+                    transport,
+                    "-select_streams",
+                    "v:0",
+                    "-read_intervals",
+                    "%+#1",
+                    "-show_entries",
+                    "stream=codec_name,width,height:frame=key_frame,width",
+                    "-of",
+                    "csv=p=0",
+                    &url,
+                ])
+                .output();
+            let out = tokio::time::timeout(Duration::from_secs(20), out)
+                .await
+                .expect("ffprobe finished")
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success(),
+                "{codec} {transport}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let lines: Vec<&str> = text.lines().map(str::trim).collect();
+            assert!(
+                lines.contains(&format!("{ffname},320,240").as_str()),
+                "{codec} {transport}: {text}"
+            );
+            assert!(
+                lines.contains(&"1,320"),
+                "{codec} {transport}: a decoded keyframe: {text}"
+            );
+        }
+        // retina: DESCRIBE names the codec; PLAY over TCP and UDP to the keyframe, parameter
+        // sets first.
+        let (t, _) = target(&w, &d.code.to_string());
+        let o = rtsp::probe(&t, &opts(Depth::Describe, 5)).await;
+        let want = if codec == "H.265" { "h265" } else { "h264" };
+        assert_eq!(fact(&o, "codec"), Some(want), "{o:?}");
+        assert_eq!(fact(&o, "resolution"), Some("320x240"), "{o:?}");
+        let o = rtsp::probe(&t, &opts(Depth::FirstFrame, 5)).await;
+        assert_eq!(o.status, ProbeStatus::Up, "{codec} over TCP: {o:?}");
+        let o = rtsp::probe(
+            &t,
+            &RtspOptions {
+                transport: camwatch_probes::rtsp::RtpTransport::Udp,
+                ..opts(Depth::FirstFrame, 5)
+            },
+        )
+        .await;
+        assert_eq!(o.status, ProbeStatus::Up, "{o:?}");
+        match (&o.frame, codec) {
+            (Some(Frame::H264(b)), "H.264") => assert!(b.starts_with(&[0, 0, 0, 1, 0x67])),
+            // VPS (type 32), then SPS (33) and PPS (34).
+            (Some(Frame::H265(b)), "H.265") => {
+                assert!(b.starts_with(&[0, 0, 0, 1, 0x40, 0x01]), "{:?}", &b[..8])
+            }
+            (f, _) => panic!("{codec}: {f:?}"),
+        }
     }
-    // retina over UDP too.
-    let (t, _) = target(&w, &cams[11]);
-    let o = rtsp::probe(
-        &t,
-        &RtspOptions {
-            transport: camwatch_probes::rtsp::RtpTransport::Udp,
-            ..opts(Depth::FirstFrame, 5)
-        },
-    )
-    .await;
-    assert_eq!(o.status, ProbeStatus::Up, "{o:?}");
-    assert!(matches!(o.frame, Some(Frame::H264(_))), "{o:?}");
     w.fleet.shutdown().await;
 }
 
@@ -358,7 +381,7 @@ async fn truth_is_deterministic_for_a_seed() {
         ));
         let f = start(
             SimConfig {
-                channels: 300,
+                shape: camwatch::registry::generate::Shape::Mix { channels: 300 },
                 seed: 5,
                 bind: BindMode::OnePort { ip: base() },
                 ..Default::default()
@@ -377,7 +400,7 @@ async fn truth_is_deterministic_for_a_seed() {
         ));
         let f = start(
             SimConfig {
-                channels: 300,
+                shape: camwatch::registry::generate::Shape::Mix { channels: 300 },
                 seed: 5,
                 bind: BindMode::OnePort { ip: base() },
                 ..Default::default()
@@ -528,4 +551,97 @@ async fn onvif_refuses_an_xml_bomb() {
     let o = camwatch_probes::onvif::probe(&snapshot::client(), &t, &Default::default()).await;
     assert_eq!(o.failure, Some(FailureKind::MalformedReply), "{o:?}");
     assert!(o.detail.contains("DOCTYPE"), "{}", o.detail);
+}
+
+/// `camwatch sim --cameras --nvrs --channels-per-nvr` as an operator starts it: exactly that
+/// fleet, its register importable, every NVR channel path served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sim_cli_builds_the_fleet_it_is_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = dir.path().join("register.csv");
+    let truth = dir.path().join("truth.jsonl");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_camwatch"))
+        .args([
+            "sim",
+            "--cameras",
+            "3",
+            "--nvrs",
+            "2",
+            "--channels-per-nvr",
+            "24",
+        ])
+        .args([
+            "--one-port",
+            "--bind",
+            &base().to_string(),
+            "--fault-mix",
+            "none",
+        ])
+        .args(["--duration", "60s", "--register-out"])
+        .arg(&reg)
+        .arg("--truth-out")
+        .arg(&truth)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = std::time::Instant::now();
+    while !truth.exists() {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "the simulator did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let table = camwatch::registry::table::read_file(&reg).unwrap();
+    let parsed =
+        camwatch::registry::import::parse_table(&table, "register.csv", &Default::default());
+    assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+    let kinds =
+        |k: camwatch::registry::DeviceKind| parsed.devices.iter().filter(|d| d.kind == k).count();
+    use camwatch::registry::DeviceKind;
+    assert_eq!(kinds(DeviceKind::Camera), 3);
+    assert_eq!(kinds(DeviceKind::Nvr), 2);
+    assert_eq!(kinds(DeviceKind::Channel), 48);
+    // The last channel of each NVR answers DESCRIBE with the NVR's credentials.
+    for nvr in parsed.devices.iter().filter(|d| d.kind == DeviceKind::Nvr) {
+        let last = parsed
+            .devices
+            .iter()
+            .rfind(|d| d.parent == Some(nvr.code))
+            .unwrap();
+        assert!(
+            last.stream_urls[0].contains("/Streaming/Channels/2401"),
+            "{last:?}"
+        );
+        let t = RtspTarget {
+            url: last.stream_urls[0].parse().unwrap(),
+            creds: Some(Credentials {
+                username: nvr.username.clone().unwrap(),
+                password: nvr.password.as_ref().unwrap().expose().to_string(),
+            }),
+        };
+        let o = rtsp::probe(&t, &opts(Depth::Describe, 5)).await;
+        assert_eq!(o.status, ProbeStatus::Up, "{o:?}");
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // A shape without channels per NVR is refused with the flags named.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_camwatch"))
+        .args([
+            "sim",
+            "--nvrs",
+            "2",
+            "--channels-per-nvr",
+            "0",
+            "--one-port",
+        ])
+        .args(["--bind", &base().to_string()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--channels-per-nvr") && err.contains("1 to 256"),
+        "{err}"
+    );
 }

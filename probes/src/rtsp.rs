@@ -165,50 +165,71 @@ async fn silent_peer(url: &Url, budget: Duration) -> (FailureKind, String) {
     }
 }
 
-fn annex_b(params: &[u8], avcc_frame: &[u8]) -> Vec<u8> {
-    // avcC extra data: SPS/PPS with 2-byte lengths; frames: NAL units with 4-byte lengths.
-    let mut out = Vec::with_capacity(avcc_frame.len() + params.len() + 16);
-    if params.len() > 6 {
-        let mut i = 6;
-        let nsps = (params[5] & 0x1f) as usize;
-        let mut sets = Vec::new();
-        for _ in 0..nsps {
-            if i + 2 > params.len() {
-                break;
-            }
-            let n = u16::from_be_bytes([params[i], params[i + 1]]) as usize;
-            sets.push(params.get(i + 2..i + 2 + n).unwrap_or_default());
-            i += 2 + n;
-        }
-        if i < params.len() {
-            let npps = params[i] as usize;
-            i += 1;
-            for _ in 0..npps {
-                if i + 2 > params.len() {
-                    break;
-                }
-                let n = u16::from_be_bytes([params[i], params[i + 1]]) as usize;
-                sets.push(params.get(i + 2..i + 2 + n).unwrap_or_default());
-                i += 2 + n;
-            }
-        }
-        for s in sets {
-            out.extend_from_slice(&[0, 0, 0, 1]);
-            out.extend_from_slice(s);
+/// The NAL unit at `*i` with a 2-byte length before it; moves `*i` past it.
+fn length_prefixed<'a>(params: &'a [u8], i: &mut usize) -> Option<&'a [u8]> {
+    let len = params.get(*i..*i + 2)?;
+    let n = u16::from_be_bytes([len[0], len[1]]) as usize;
+    let nal = params.get(*i + 2..*i + 2 + n)?;
+    *i += 2 + n;
+    Some(nal)
+}
+
+/// Parameter sets from an avcC record (H.264): SPS then PPS, with 2-byte lengths.
+fn avcc_sets(params: &[u8]) -> Vec<&[u8]> {
+    let mut sets = Vec::new();
+    let Some(&nsps) = params.get(5) else {
+        return sets;
+    };
+    let mut i = 6;
+    for _ in 0..(nsps & 0x1f) {
+        sets.extend(length_prefixed(params, &mut i));
+    }
+    if let Some(&npps) = params.get(i) {
+        i += 1;
+        for _ in 0..npps {
+            sets.extend(length_prefixed(params, &mut i));
         }
     }
-    let mut i = 0;
-    while i + 4 <= avcc_frame.len() {
-        let n = u32::from_be_bytes([
-            avcc_frame[i],
-            avcc_frame[i + 1],
-            avcc_frame[i + 2],
-            avcc_frame[i + 3],
-        ]) as usize;
-        i += 4;
-        let end = (i + n).min(avcc_frame.len());
+    sets
+}
+
+/// Parameter sets from an hvcC record (H.265, ISO/IEC 14496-15 8.3.3): after 22 bytes of
+/// fields, arrays of NAL units (VPS, SPS, PPS, SEI) with 2-byte counts and lengths.
+fn hvcc_sets(params: &[u8]) -> Vec<&[u8]> {
+    let mut sets = Vec::new();
+    let Some(&arrays) = params.get(22) else {
+        return sets;
+    };
+    let mut i = 23;
+    for _ in 0..arrays {
+        let Some(h) = params.get(i..i + 3) else { break };
+        let count = u16::from_be_bytes([h[1], h[2]]);
+        i += 3;
+        for _ in 0..count {
+            match length_prefixed(params, &mut i) {
+                Some(nal) => sets.push(nal),
+                None => return sets,
+            }
+        }
+    }
+    sets
+}
+
+/// One access unit in Annex B form: the parameter sets, then the frame's NAL units (which
+/// retina gives with 4-byte lengths).
+fn annex_b(sets: &[&[u8]], frame: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(frame.len() + sets.iter().map(|s| s.len() + 4).sum::<usize>());
+    for s in sets {
         out.extend_from_slice(&[0, 0, 0, 1]);
-        out.extend_from_slice(&avcc_frame[i..end]);
+        out.extend_from_slice(s);
+    }
+    let mut i = 0;
+    while i + 4 <= frame.len() {
+        let n = u32::from_be_bytes([frame[i], frame[i + 1], frame[i + 2], frame[i + 3]]) as usize;
+        i += 4;
+        let end = (i + n).min(frame.len());
+        out.extend_from_slice(&[0, 0, 0, 1]);
+        out.extend_from_slice(&frame[i..end]);
         i = end;
     }
     out
@@ -355,7 +376,12 @@ async fn run(
             o.facts.push(("resolution".into(), format!("{w}x{h}")));
         }
         if opts.keep_frame {
-            o.frame = Some(Frame::H264(annex_b(v.extra_data(), frame.data()).into()));
+            let h265 = demuxed.streams()[video].encoding_name() == "h265";
+            o.frame = Some(if h265 {
+                Frame::H265(annex_b(&hvcc_sets(v.extra_data()), frame.data()).into())
+            } else {
+                Frame::H264(annex_b(&avcc_sets(v.extra_data()), frame.data()).into())
+            });
         }
     }
     let first_ms = t3.elapsed().as_secs_f64() * 1000.0;

@@ -11,13 +11,23 @@ use crate::clock::{Clock, ScaledClock};
 use crate::error::{Error, Result};
 use crate::registry::export::to_csv;
 use crate::sim::faults::parse_duration;
-use crate::sim::{BindMode, FaultPlan, SimConfig};
+use crate::sim::{BindMode, FaultPlan, Shape, SimConfig};
 
 #[derive(Debug, Args)]
 pub struct SimArgs {
     /// Channels: IP cameras plus channels of 16-channel NVRs (about one host in five is an NVR).
+    /// Ignored when --cameras or --nvrs is given.
     #[arg(long, default_value_t = 2000)]
     pub channels: u64,
+    /// Exactly this many IP cameras (each its own host).
+    #[arg(long)]
+    pub cameras: Option<u64>,
+    /// Exactly this many NVRs, spread evenly among the cameras…
+    #[arg(long, requires = "channels_per_nvr")]
+    pub nvrs: Option<u64>,
+    /// …each serving this many channels (/Streaming/Channels/101, 201, …).
+    #[arg(long)]
+    pub channels_per_nvr: Option<u64>,
     /// A fault schedule (TOML, times relative to the start); see the README, "Simulator".
     #[arg(long, conflicts_with = "fault_mix")]
     pub faults: Option<PathBuf>,
@@ -68,10 +78,24 @@ pub async fn run(a: &SimArgs) -> Result<ExitCode> {
         ),
         None => FaultPlan::Preset(a.fault_mix.parse().map_err(Error::invalid)?),
     };
+    let shape = if a.cameras.is_some() || a.nvrs.is_some() {
+        Shape::Exact {
+            cameras: a.cameras.unwrap_or(0),
+            nvrs: a.nvrs.unwrap_or(0),
+            channels_per_nvr: a.channels_per_nvr.unwrap_or(0),
+        }
+    } else {
+        Shape::Mix {
+            channels: a.channels,
+        }
+    };
+    shape
+        .check()
+        .map_err(|e| Error::invalid(format!("--cameras/--nvrs/--channels-per-nvr: {e}")))?;
     let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(jiff::Timestamp::now(), a.time_scale));
     let fleet = crate::sim::start(
         SimConfig {
-            channels: a.channels,
+            shape,
             seed: a.seed,
             bind: if a.one_port {
                 BindMode::OnePort { ip: a.bind }
@@ -85,9 +109,16 @@ pub async fn run(a: &SimArgs) -> Result<ExitCode> {
     )
     .await?;
     let hosts = fleet.devices().iter().filter(|d| d.ip.is_some()).count();
+    let nvrs = fleet
+        .devices()
+        .iter()
+        .filter(|d| d.kind.is_parent())
+        .count();
     eprintln!(
-        "simulating {} channels on {hosts} hosts (seed {}, time ×{})",
-        a.channels, a.seed, a.time_scale
+        "simulating {} channels on {hosts} hosts, {nvrs} of them NVRs (seed {}, time ×{})",
+        shape.channels(),
+        a.seed,
+        a.time_scale
     );
     for n in &fleet.notes {
         eprintln!("note: {n}");

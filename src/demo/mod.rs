@@ -85,7 +85,9 @@ pub async fn run(o: DemoOptions) -> Result<std::process::ExitCode> {
     print!("starting a simulated fleet of {} channels… ", o.channels);
     let fleet = crate::sim::start(
         SimConfig {
-            channels: o.channels,
+            shape: crate::registry::generate::Shape::Mix {
+                channels: o.channels,
+            },
             seed: o.seed,
             bind: BindMode::Distinct { base: sim_base() },
             faults: FaultPlan::Preset(o.fault_mix),

@@ -42,14 +42,87 @@ impl Rng {
     }
 }
 
+/// The register column naming a camera's codec (REGISTER-COLUMNS.md keeps it in `extra`).
+pub const CODEC_COLUMN: &str = "摄像机编码格式";
+
+/// One channel in four streams H.265, as in fleets where newer cameras do.
+fn codec(channel: u64) -> &'static str {
+    if channel % 4 == 3 { "H.265" } else { "H.264" }
+}
+
+/// What a fleet is made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// This many channels: IP cameras and 16-channel NVRs, about one host in five an NVR.
+    Mix { channels: u64 },
+    /// Exactly these hosts, the NVRs spread evenly among the cameras.
+    Exact {
+        cameras: u64,
+        nvrs: u64,
+        channels_per_nvr: u64,
+    },
+}
+
+impl Shape {
+    /// The most channels one NVR may have (`/Streaming/Channels/NNN01` paths).
+    pub const MAX_CHANNELS_PER_NVR: u64 = 256;
+
+    /// Channels (cameras + NVR channels): the points a report counts.
+    pub fn channels(&self) -> u64 {
+        match *self {
+            Shape::Mix { channels } => channels,
+            Shape::Exact {
+                cameras,
+                nvrs,
+                channels_per_nvr,
+            } => cameras + nvrs * channels_per_nvr,
+        }
+    }
+
+    /// Refuses an empty fleet, and NVRs without channels or with more than the maximum.
+    pub fn check(&self) -> Result<(), String> {
+        let hosts = match *self {
+            Shape::Mix { channels } => channels,
+            Shape::Exact { cameras, nvrs, .. } => cameras + nvrs,
+        };
+        if hosts == 0 {
+            return Err("the fleet is empty: give at least one camera, NVR or channel".into());
+        }
+        if let Shape::Exact {
+            nvrs,
+            channels_per_nvr,
+            ..
+        } = *self
+            && nvrs > 0
+            && !(1..=Self::MAX_CHANNELS_PER_NVR).contains(&channels_per_nvr)
+        {
+            return Err(format!(
+                "channels per NVR must be 1 to {}, not {channels_per_nvr}",
+                Self::MAX_CHANNELS_PER_NVR
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// `count` channels (cameras + NVR channels) plus their NVRs.
 pub fn generate(count: u64, seed: u64) -> Vec<Device> {
+    generate_shape(Shape::Mix { channels: count }, seed)
+}
+
+/// A fleet of `shape`, deterministic for `seed`.
+pub fn generate_shape(shape: Shape, seed: u64) -> Vec<Device> {
+    let count = shape.channels();
     let mut rng = Rng(seed);
     let mut out = Vec::with_capacity(count as usize + count as usize / 64);
     let mut serial = [0u64; 4];
     let mut host = 0u32;
     let mut made = 0u64;
-    while made < count {
+    let more = |made: u64, hosts: u32| match shape {
+        Shape::Mix { channels } => made < channels,
+        Shape::Exact { cameras, nvrs, .. } => u64::from(hosts) < cameras + nvrs,
+    };
+    while more(made, host) {
         let di = rng.below(4) as usize;
         let (civil, dname) = DISTRICTS[di];
         let contractor = CONTRACTORS[di % 3];
@@ -61,11 +134,28 @@ pub fn generate(count: u64, seed: u64) -> Vec<Device> {
                 .parse()
                 .expect("valid code")
         };
-        // One host in five is an NVR with 16 channels.
-        let nvr_channels = if rng.below(5) == 0 {
-            16.min(count - made)
-        } else {
-            0
+        let nvr_channels = match shape {
+            // One host in five is an NVR with 16 channels.
+            Shape::Mix { channels } => {
+                if rng.below(5) == 0 {
+                    16.min(channels - made)
+                } else {
+                    0
+                }
+            }
+            Shape::Exact {
+                cameras,
+                nvrs,
+                channels_per_nvr,
+            } => {
+                // Host h (0-based) is an NVR when it crosses the next multiple of the NVR share.
+                let (h, total) = (u64::from(host) - 1, cameras + nvrs);
+                if (h + 1) * nvrs / total > h * nvrs / total {
+                    channels_per_nvr
+                } else {
+                    0
+                }
+            }
         };
         let (vendor, model) = VENDORS[rng.below(3) as usize];
         let base = |code, name: String, rng: &mut Rng| {
@@ -102,6 +192,7 @@ pub fn generate(count: u64, seed: u64) -> Vec<Device> {
                 d.monthly_fee_fen = Some(5_000 + rng.below(71) as i64 * 100);
                 d.monthly_link_fee_fen = Some(3_000);
                 d.address = Some(format!("合肥市{dname}区{place}"));
+                d.extra.insert(CODEC_COLUMN.into(), codec(made + ch).into());
                 out.push(d);
             }
             made += nvr_channels;
@@ -122,6 +213,7 @@ pub fn generate(count: u64, seed: u64) -> Vec<Device> {
             d.address = Some(format!("合肥市{dname}区{place}"));
             d.tags = vec!["视频监控".into()];
             d.extra.insert("补光属性".into(), "红外补光".into());
+            d.extra.insert(CODEC_COLUMN.into(), codec(made).into());
             out.push(d);
             made += 1;
         }
@@ -143,5 +235,39 @@ mod tests {
         assert_eq!(codes.len(), a.len());
         assert!(a.iter().filter_map(|d| d.ip).all(|ip| ip.is_loopback()));
         assert!(a.iter().any(|d| d.kind == DeviceKind::Nvr));
+        let h265 = a
+            .iter()
+            .filter(|d| d.extra.get(CODEC_COLUMN).map(String::as_str) == Some("H.265"))
+            .count();
+        assert_eq!(h265, 125, "one channel in four");
+    }
+
+    #[test]
+    fn an_exact_shape_has_exactly_its_hosts() {
+        for (cameras, nvrs, k) in [(10, 3, 8), (0, 2, 64), (7, 0, 0), (1, 1, 1), (100, 9, 32)] {
+            let shape = Shape::Exact {
+                cameras,
+                nvrs,
+                channels_per_nvr: k,
+            };
+            shape.check().unwrap();
+            let a = generate_shape(shape, 3);
+            assert_eq!(a, generate_shape(shape, 3));
+            let count = |kind: DeviceKind| a.iter().filter(|d| d.kind == kind).count() as u64;
+            assert_eq!(count(DeviceKind::Nvr), nvrs);
+            assert_eq!(count(DeviceKind::Channel), nvrs * k);
+            assert_eq!(a.len() as u64 - nvrs - nvrs * k, cameras);
+            assert_eq!(shape.channels(), cameras + nvrs * k);
+            for n in a.iter().filter(|d| d.kind == DeviceKind::Nvr) {
+                let kids = a.iter().filter(|d| d.parent == Some(n.code)).count() as u64;
+                assert_eq!(kids, k);
+            }
+        }
+        let bad = Shape::Exact {
+            cameras: 1,
+            nvrs: 1,
+            channels_per_nvr: 0,
+        };
+        assert!(bad.check().is_err());
     }
 }

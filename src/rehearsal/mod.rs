@@ -170,7 +170,9 @@ pub async fn rehearse(cfg: RehearsalConfig) -> Result<Rehearsal> {
     let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(jiff::Timestamp::now(), cfg.time_scale));
     let fleet = crate::sim::start(
         SimConfig {
-            channels: cfg.channels,
+            shape: crate::registry::generate::Shape::Mix {
+                channels: cfg.channels,
+            },
             seed: cfg.seed,
             bind: cfg.bind.clone(),
             faults: cfg.faults.clone(),

@@ -14,6 +14,7 @@
 
 mod auth;
 pub mod faults;
+pub mod hevc;
 pub mod http;
 mod onvif;
 pub mod picture;
@@ -29,9 +30,11 @@ use tokio::sync::watch;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::registry::Device;
-use crate::registry::generate::generate;
+pub use crate::registry::generate::Shape;
+use crate::registry::generate::generate_shape;
 use crate::secret::Password;
 pub use faults::{Effect, FaultKind, FaultSpan, Preset, TruthInterval};
+pub use world::{CODEC_COLUMN, Codec};
 use world::{Host, World};
 
 /// How simulated hosts get their addresses.
@@ -54,8 +57,8 @@ pub enum FaultPlan {
 
 #[derive(Debug, Clone)]
 pub struct SimConfig {
-    /// Channels (IP cameras plus NVR channels; about one host in five is a 16-channel NVR).
-    pub channels: u64,
+    /// The fleet: a mix of IP cameras and NVRs by channel count, or exact numbers.
+    pub shape: Shape,
     pub seed: u64,
     pub bind: BindMode,
     pub faults: FaultPlan,
@@ -66,7 +69,7 @@ pub struct SimConfig {
 impl Default for SimConfig {
     fn default() -> Self {
         Self {
-            channels: 2000,
+            shape: Shape::Mix { channels: 2000 },
             seed: 1,
             bind: BindMode::Distinct {
                 base: Ipv4Addr::new(127, 16, 0, 1),
@@ -135,7 +138,8 @@ pub async fn start(cfg: SimConfig, clock: Arc<dyn Clock>) -> Result<Fleet> {
             "the simulator binds loopback addresses only (127.0.0.0/8), not {base_ip}"
         )));
     }
-    let mut devices = generate(cfg.channels, cfg.seed);
+    cfg.shape.check().map_err(Error::invalid)?;
+    let mut devices = generate_shape(cfg.shape, cfg.seed);
     // Hosts in register order: a camera, or an NVR followed by its channels.
     let mut hosts: Vec<Host> = Vec::new();
     let mut host_of_ip: HashMap<IpAddr, usize> = HashMap::new();

@@ -359,9 +359,9 @@ pub fn to_jpeg(img: &Rgb, quality: u8) -> Vec<u8> {
     out
 }
 
-/// One H.264 keyframe (SPS, PPS, IDR slice; lossless I_PCM via less-avc) as NAL units without
-/// start codes: what an RTP packetiser sends. Width and height must be multiples of 16.
-pub fn to_h264(img: &Rgb) -> Vec<Vec<u8>> {
+/// BT.601 limited-range 4:2:0 planes (Y, Cb, Cr) of `img`; chroma from the top-left pixel of
+/// each 2×2 block. Width and height must be even.
+pub fn to_yuv420(img: &Rgb) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
     let (w, h) = (img.width as usize, img.height as usize);
     let mut y = vec![0u8; w * h];
     let mut cb = vec![0u8; w * h / 4];
@@ -382,6 +382,14 @@ pub fn to_h264(img: &Rgb) -> Vec<Vec<u8>> {
             }
         }
     }
+    (y, cb, cr)
+}
+
+/// One H.264 keyframe (SPS, PPS, IDR slice; lossless I_PCM via less-avc) as NAL units without
+/// start codes: what an RTP packetiser sends. Width and height must be multiples of 16.
+pub fn to_h264(img: &Rgb) -> Vec<Vec<u8>> {
+    let (w, h) = (img.width as usize, img.height as usize);
+    let (y, cb, cr) = to_yuv420(img);
     use less_avc::ycbcr_image::{DataPlane, Planes, YCbCrImage};
     fn plane(data: &[u8], stride: usize) -> DataPlane<'_> {
         DataPlane {

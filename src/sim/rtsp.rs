@@ -1,4 +1,4 @@
-//! The simulator's RTSP 1.0 server: OPTIONS, DESCRIBE (SDP for H.264), SETUP (RTP over the RTSP
+//! The simulator's RTSP 1.0 server: OPTIONS, DESCRIBE (SDP for H.264 or H.265), SETUP (RTP over the RTSP
 //! connection, interleaved, or over UDP to the client's ports), PLAY (keyframes at 5 fps, FU-A fragmented), GET_PARAMETER,
 //! TEARDOWN; Basic and Digest auth; and the wire-level faults of the schedule.
 //!
@@ -17,7 +17,7 @@ use tokio::sync::watch;
 
 use super::auth;
 use super::faults::{FaultKind, Malformation};
-use super::world::World;
+use super::world::{Codec, Encoded, World};
 
 /// No connection lives longer than this (real time): bounds every load loop.
 const MAX_CONNECTION: Duration = Duration::from_secs(300);
@@ -119,25 +119,47 @@ fn reply(cseq: &str, status: &str, extra: &[(&str, String)], body: &str) -> Vec<
     s.into_bytes()
 }
 
+/// Datagrams sent back to back before the UDP sender pauses for a millisecond.
+const UDP_BURST: u32 = 32;
+
 fn sdp(w: &World, ch: usize, host_ip: &str) -> String {
     let pic = w.picture(ch, w.now_rel());
     let b64 = base64::engine::general_purpose::STANDARD;
-    let sps = &pic.nals[0];
-    let pps = &pic.nals[1];
-    let profile = hex::encode(&sps[1..4.min(sps.len())]);
+    let (rtpmap, fmtp) = match pic.codec {
+        Codec::H264 => {
+            let (sps, pps) = (&pic.nals[0], &pic.nals[1]);
+            let profile = hex::encode(&sps[1..4.min(sps.len())]);
+            (
+                "H264",
+                format!(
+                    "packetization-mode=1;profile-level-id={profile};sprop-parameter-sets={},{}",
+                    b64.encode(sps),
+                    b64.encode(pps)
+                ),
+            )
+        }
+        Codec::H265 => (
+            "H265",
+            format!(
+                "profile-id=1;sprop-vps={};sprop-sps={};sprop-pps={}",
+                b64.encode(&pic.nals[0]),
+                b64.encode(&pic.nals[1]),
+                b64.encode(&pic.nals[2])
+            ),
+        ),
+    };
     format!(
         "v=0\r\no=- 0 0 IN IP4 {host_ip}\r\ns=camwatch-sim\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\na=control:*\r\n\
-         m=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n\
-         a=fmtp:96 packetization-mode=1;profile-level-id={profile};sprop-parameter-sets={},{}\r\n\
-         a=framerate:{FPS}\r\na=control:trackID=1\r\n",
-        b64.encode(sps),
-        b64.encode(pps)
+         m=video 0 RTP/AVP 96\r\na=rtpmap:96 {rtpmap}/90000\r\na=fmtp:96 {fmtp}\r\n\
+         a=framerate:{FPS}\r\na=control:trackID=1\r\n"
     )
 }
 
-/// RTP packets (interleaved on channel 0) of one access unit.
-fn packetize(nals: &[bytes::Bytes], seq: &mut u16, ts: u32, ssrc: u32) -> Vec<u8> {
+/// RTP packets (interleaved on channel 0) of one access unit: single NAL unit packets, and
+/// fragmentation units for NALs over 1400 bytes (FU-A, RFC 6184; FU, RFC 7798).
+fn packetize(pic: &Encoded, seq: &mut u16, ts: u32, ssrc: u32) -> Vec<u8> {
     const MAX: usize = 1400;
+    let nals = &pic.nals;
     let mut out = Vec::with_capacity(nals.iter().map(|n| n.len() + 64).sum());
     let mut push = |payload: &[&[u8]], marker: bool, seq: &mut u16| {
         let len: usize = 12 + payload.iter().map(|p| p.len()).sum::<usize>();
@@ -160,15 +182,21 @@ fn packetize(nals: &[bytes::Bytes], seq: &mut u16, ts: u32, ssrc: u32) -> Vec<u8
             push(&[nal], last_nal, seq);
             continue;
         }
-        let indicator = (nal[0] & 0xE0) | 28;
-        let kind = nal[0] & 0x1F;
-        let body = &nal[1..];
+        // The FU's own header(s), with the NAL type moved into the FU header.
+        let (header, kind, body): (Vec<u8>, u8, &[u8]) = match pic.codec {
+            Codec::H264 => (vec![(nal[0] & 0xE0) | 28], nal[0] & 0x1F, &nal[1..]),
+            Codec::H265 => (
+                vec![(nal[0] & 0x81) | (49 << 1), nal[1]],
+                (nal[0] >> 1) & 0x3F,
+                &nal[2..],
+            ),
+        };
         let chunks: Vec<&[u8]> = body.chunks(MAX).collect();
         for (k, c) in chunks.iter().enumerate() {
             let start = if k == 0 { 0x80 } else { 0 };
             let end = if k + 1 == chunks.len() { 0x40 } else { 0 };
             push(
-                &[&[indicator, start | end | kind], c],
+                &[&header, &[start | end | kind], c],
                 last_nal && end != 0,
                 seq,
             );
@@ -339,17 +367,24 @@ async fn session(w: Arc<World>, h: usize, mut s: TcpStream, mut shutdown: watch:
             _ = ticker.tick(), if playing.is_some() => {
                 let ch = playing.expect("guarded");
                 let pic = w.picture(ch, w.now_rel());
-                let pkts = packetize(&pic.nals, &mut seq, ts, ssrc);
+                let pkts = packetize(&pic, &mut seq, ts, ssrc);
                 ts = ts.wrapping_add((90_000 / FPS) as u32);
                 match &udp {
                     Some((rtp, _, to)) => {
-                        // The same packets without the 4-byte interleave prefix, one datagram each.
+                        // The same packets without the 4-byte interleave prefix, one datagram each,
+                        // paced as a camera's network stack does: a keyframe sent in one burst
+                        // overflows a client's default socket buffer (~200 KB) before it reads.
                         let mut rest = &pkts[..];
+                        let mut sent = 0u32;
                         while rest.len() >= 4 {
                             let len = u16::from_be_bytes([rest[2], rest[3]]) as usize;
                             let Some(p) = rest.get(4..4 + len) else { break };
                             let _ = rtp.send_to(p, *to).await;
                             rest = &rest[4 + len..];
+                            sent += 1;
+                            if sent.is_multiple_of(UDP_BURST) {
+                                tokio::time::sleep(Duration::from_millis(1)).await;
+                            }
                         }
                     }
                     None => {

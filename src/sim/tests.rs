@@ -63,7 +63,7 @@ async fn wire_faults_misbehave_on_the_wire() {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let fleet = start(
         SimConfig {
-            channels: 40,
+            shape: crate::registry::generate::Shape::Mix { channels: 40 },
             seed: 3,
             bind: BindMode::OnePort {
                 ip: Ipv4Addr::new(127, 64 + b[0] % 128, b[1], 1),

@@ -86,13 +86,35 @@ async fn sniff(s: &tokio::net::TcpStream) -> Proto {
     }
 }
 
-/// A picture ready to serve: the JPEG and the H.264 keyframe's NAL units.
+/// The video codec a simulated channel streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Codec {
+    H264,
+    H265,
+}
+
+impl Codec {
+    /// From the register's codec column (摄像机编码格式, kept in `extra`): H.265/HEVC, else H.264.
+    pub fn of(d: &Device) -> Codec {
+        let v = d.extra.get(CODEC_COLUMN).map(|v| v.to_ascii_uppercase());
+        match v.as_deref() {
+            Some(v) if v.contains("265") || v.contains("HEVC") => Codec::H265,
+            _ => Codec::H264,
+        }
+    }
+}
+
+pub use crate::registry::generate::CODEC_COLUMN;
+
+/// A picture ready to serve: the JPEG and the keyframe's NAL units in the channel's codec.
 pub struct Encoded {
     pub jpeg: Bytes,
+    pub codec: Codec,
+    /// Parameter sets first (SPS, PPS; VPS, SPS, PPS for H.265), then the slices.
     pub nals: Vec<Bytes>,
 }
 
-type PictureKey = (Scene, u32, Option<PictureFault>, u64);
+type PictureKey = (Scene, u32, Option<PictureFault>, u64, Codec);
 
 pub struct World {
     pub devices: Vec<Device>,
@@ -104,6 +126,7 @@ pub struct World {
     by_host: Vec<Vec<usize>>,
     host_of_device: Vec<usize>,
     pictures: Mutex<HashMap<PictureKey, Arc<Encoded>>>,
+    codecs: Vec<Codec>,
     /// Snapshots served per device: consecutive snapshots of a live sensor always differ.
     samples: Vec<AtomicU64>,
     rtsp_served: AtomicU64,
@@ -194,6 +217,7 @@ impl World {
             }
         }
         let n_devices = devices.len();
+        let codecs = devices.iter().map(Codec::of).collect();
         Ok(Self {
             devices,
             hosts,
@@ -204,6 +228,7 @@ impl World {
             by_host,
             host_of_device,
             pictures: Mutex::new(HashMap::new()),
+            codecs,
             samples: (0..n_devices).map(|_| AtomicU64::new(0)).collect(),
             rtsp_served: AtomicU64::new(0),
             http_served: AtomicU64::new(0),
@@ -345,7 +370,8 @@ impl World {
         } else {
             live_variant
         };
-        let key = (scene, pan, fault, variant);
+        let codec = self.codecs[d];
+        let key = (scene, pan, fault, variant, codec);
         if let Some(p) = self.pictures.lock().expect("picture cache").get(&key) {
             return p.clone();
         }
@@ -361,9 +387,14 @@ impl World {
             Some(f) => apply_fault(&with_sensor_noise(&base, variant), f, d as u64),
             None => with_sensor_noise(&base, variant),
         };
+        let nals = match codec {
+            Codec::H264 => to_h264(&img),
+            Codec::H265 => super::hevc::to_h265(&img),
+        };
         let enc = Arc::new(Encoded {
             jpeg: to_jpeg(&img, 85).into(),
-            nals: to_h264(&img).into_iter().map(Bytes::from).collect(),
+            codec,
+            nals: nals.into_iter().map(Bytes::from).collect(),
         });
         self.pictures
             .lock()

@@ -119,7 +119,6 @@ fn some_codes<'a>(codes: impl Iterator<Item = &'a DeviceCode>, n: usize) -> Stri
 pub fn build(input: &ReportInput<'_>) -> Result<Report> {
     let p = input.period;
     let c = input.contract;
-    let t = c.unknown;
     let checks = p.check_instants(
         &c.check_times_hm()
             .map_err(|e| Error::invalid(format!("contract check_times: {e}")))?,
@@ -137,6 +136,28 @@ pub fn build(input: &ReportInput<'_>) -> Result<Report> {
         v.sort_by_key(|s| (s.device, s.start_at, s.end_at));
         Cow::Owned(v)
     };
+    // The digest hashes every input again: on the other core while the report is assembled.
+    std::thread::scope(|sc| {
+        let digest =
+            sc.spawn(|| input_digest(p, input.contract_text, &devices, &spans, input.exemptions));
+        let mut report = assemble(input, &checks, &devices, &spans)?;
+        report.input_digest = digest
+            .join()
+            .map_err(|_| Error::internal("the input digest thread panicked"))?;
+        Ok(report)
+    })
+}
+
+/// The report from sorted devices and spans (all but the digest).
+fn assemble(
+    input: &ReportInput<'_>,
+    checks: &[i64],
+    devices: &[&Device],
+    spans: &[StatusSpan],
+) -> Result<Report> {
+    let p = input.period;
+    let c = input.contract;
+    let t = c.unknown;
     // Each device's spans are one contiguous run of the sorted slice.
     let mut runs: HashMap<DeviceCode, (usize, usize)> = HashMap::new();
     let mut i = 0;
@@ -182,7 +203,7 @@ pub fn build(input: &ReportInput<'_>) -> Result<Report> {
     let mut ineligible = Vec::new();
     let mut no_data = Vec::new();
     let mut parents = 0u64;
-    for d in &devices {
+    for d in devices {
         if d.kind.is_parent() {
             parents += 1;
             continue;
@@ -372,7 +393,6 @@ pub fn build(input: &ReportInput<'_>) -> Result<Report> {
         })
         .collect();
 
-    let digest = input_digest(p, input.contract_text, &devices, &spans, input.exemptions);
     Ok(Report {
         month: p.label.clone(),
         timezone: p.tz_name.clone(),
@@ -409,7 +429,7 @@ pub fn build(input: &ReportInput<'_>) -> Result<Report> {
         score: assessment.score.map(|s| super::round(s.to_f64(), 4)),
         exemptions: exemption_rows,
         notes,
-        input_digest: digest,
+        input_digest: String::new(),
     })
 }
 

@@ -18,22 +18,22 @@ pub fn input_digest(
     exemptions: &[Exemption],
 ) -> String {
     let mut h = Sha256::new();
-    let mut line = |s: String| {
+    let mut line = |s: &str| {
         h.update(s.as_bytes());
         h.update(b"\n");
     };
-    line("camwatch-report-input v1".into());
-    line(format!(
+    line("camwatch-report-input v1");
+    line(&format!(
         "period\t{}\t{}\t{}",
         period.start_at, period.end_at, period.tz_name
     ));
-    line(format!(
+    line(&format!(
         "contract\t{}",
         hex::encode(Sha256::digest(contract_text))
     ));
     // `devices` arrive sorted by code; spans sorted by device and start (see build).
     for d in devices {
-        line(format!(
+        line(&format!(
             "d\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
             d.code,
             d.kind.as_str(),
@@ -47,15 +47,21 @@ pub fn input_digest(
             d.parent.map(|p| p.to_string()).unwrap_or_default(),
         ));
     }
+    // Millions of lines: one reused buffer instead of a string per span.
+    let mut buf = String::with_capacity(128);
     for s in spans {
-        line(format!(
+        use std::fmt::Write as _;
+        buf.clear();
+        let _ = write!(
+            buf,
             "s\t{}\t{}\t{}\t{}\t{}",
             s.device,
             s.status.as_str(),
             s.start_at,
             s.end_at,
             s.cause.as_deref().unwrap_or("")
-        ));
+        );
+        line(&buf);
     }
     let mut ex: Vec<&Exemption> = exemptions.iter().collect();
     ex.sort_by_key(|e| (e.id, e.start_at, e.end_at));
@@ -64,7 +70,7 @@ pub fn input_digest(
             ExemptionScope::Device(c) => format!("device:{c}"),
             ExemptionScope::RegionPrefix(p) => format!("region:{p}"),
         };
-        line(format!(
+        line(&format!(
             "e\t{}\t{scope}\t{}\t{}\t{}\t{}\t{}",
             e.id,
             e.reason.as_str(),

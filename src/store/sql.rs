@@ -389,11 +389,10 @@ macro_rules! sql_store {
                 open_until: i64,
             ) -> $crate::error::Result<Vec<$crate::history::StatusSpan>> {
                 // Each backend scans its own way (see `scan_spans`); the order is set here.
-                let mut out = self.scan_spans(from, to, open_until).await?;
-                out.sort_unstable_by(|a, b| {
-                    (a.device, a.start_at, a.end_at).cmp(&(b.device, b.start_at, b.end_at))
-                });
-                Ok(out)
+                let out = self.scan_spans(from, to, open_until).await?;
+                tokio::task::spawn_blocking(move || $crate::store::sort_spans(out))
+                    .await
+                    .map_err(|e| $crate::error::Error::internal(format!("sorting spans: {e}")))
             }
 
             async fn record_heartbeat(&self, at: i64) -> $crate::error::Result<()> {

@@ -237,7 +237,7 @@ fn assemble(
         if own.is_empty() {
             no_data.push(d.code);
         }
-        let a = device_availability(window, own, &ex, &checks).map_err(|e| {
+        let a = device_availability(window, own, &ex, checks).map_err(|e| {
             Error::invalid(format!(
                 "{}: the status history is inconsistent, no report can be made from it ({e})",
                 d.code

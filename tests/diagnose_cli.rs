@@ -69,3 +69,46 @@ fn a_truncated_jpeg_is_a_clear_error() {
     assert!(err.contains("cut.jpg"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// An H.264 keyframe from a real encoder (FFmpeg's libx264, High profile with CABAC) is decoded
+/// and diagnosed like a snapshot: a black frame is signal loss, a test pattern is not.
+#[test]
+fn x264_keyframes_are_diagnosed() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("camwatch.toml"), "").unwrap();
+    for (name, source) in [
+        ("black", "color=c=black:size=1280x720"),
+        ("pattern", "testsrc=size=1280x720"),
+    ] {
+        let file = dir.path().join(format!("{name}.h264"));
+        let out = Command::new("ffmpeg")
+            .args([
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                source,
+            ])
+            .args(["-frames:v", "1", "-pix_fmt", "yuv420p", "-c:v", "libx264"])
+            .args(["-profile:v", "high", "-f", "h264"])
+            .arg(&file)
+            .output()
+            .expect("ffmpeg (Debian package ffmpeg; .ci/run installs it)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let (ok, out, err) = diagnose(&[file.to_str().unwrap(), "--json"], dir.path());
+        assert!(ok, "{name}: {err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(
+            v["metrics"]["width"], 426,
+            "{name}: decoded and shrunk: {out}"
+        );
+        let signal_loss = out.contains("\"signal_loss\"");
+        assert_eq!(signal_loss, name == "black", "{name}: {out}");
+    }
+}

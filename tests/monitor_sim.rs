@@ -289,3 +289,109 @@ async fn a_groups_thresholds_decide_its_picture_verdicts() {
         "tunnel group: {db:?}"
     );
 }
+
+/// NVR channels have no snapshot URL: the picture probe decodes their H.264 keyframe, so a
+/// channel showing a black screen is degraded with `signal_loss`, and an evidence JPEG is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nvr_channels_are_diagnosed_from_keyframes() {
+    let reg = generate(CHANNELS, SEED);
+    let is_h264 = |d: &&camwatch::registry::Device| {
+        d.extra.get(camwatch::sim::CODEC_COLUMN).map(String::as_str) == Some("H.264")
+    };
+    let channels: Vec<&camwatch::registry::Device> = reg
+        .iter()
+        .filter(|d| d.parent.is_some())
+        .filter(is_h264)
+        .collect();
+    let (sick, well) = (channels[0], channels[1]);
+    let sched = format!(
+        "[[fault]]\ndevice = \"{}\"\nkind = \"signal_loss\"\nstart = \"0s\"\nduration = \"3h\"\n",
+        sick.code
+    );
+    let origin = jiff::Timestamp::now();
+    let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(origin, SCALE));
+    let fleet = camwatch::sim::start(
+        SimConfig {
+            shape: camwatch::registry::generate::Shape::Mix { channels: CHANNELS },
+            seed: SEED,
+            bind: BindMode::OnePort { ip: base() },
+            faults: FaultPlan::Schedule(sched, "t.toml".into()),
+            horizon_sec: 86_400,
+        },
+        clock.clone(),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = camwatch::store::connect(
+        &format!("sqlite://{}", dir.path().join("m.db").display()),
+        SecretKey::generate(),
+    )
+    .await
+    .unwrap();
+    let devices = fleet.devices().to_vec();
+    assert!(
+        devices
+            .iter()
+            .find(|d| d.code == sick.code)
+            .unwrap()
+            .snapshot_url
+            .is_none()
+    );
+    store.upsert_devices(&devices).await.unwrap();
+    let evidence = dir.path().join("evidence");
+    let cfg = MonitorConfig {
+        liveness_interval_sec: 60,
+        picture_interval_sec: 60,
+        deadline: Duration::from_millis(500),
+        evidence_dir: Some(evidence.clone()),
+        ..Default::default()
+    };
+    let names: Vec<(String, String, bool)> = devices
+        .iter()
+        .map(|d| (d.code.to_string(), d.name.clone(), !d.kind.is_parent()))
+        .collect();
+    let state = Arc::new(MonitorState::new(&names, clock.now().as_second()));
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let m = tokio::spawn(camwatch::monitor::run(
+        store.clone(),
+        devices.clone(),
+        cfg,
+        clock.clone(),
+        state,
+        rx,
+    ));
+    tokio::time::sleep(Duration::from_secs_f64(20.0 * 60.0 / SCALE)).await;
+    tx.send(true).unwrap();
+    m.await.unwrap().unwrap();
+    let end = clock.now().as_second();
+    fleet.shutdown().await;
+    let spans = store
+        .spans_overlapping(origin.as_second() - 10, end + 10, end)
+        .await
+        .unwrap();
+    let causes = |code: camwatch::registry::DeviceCode| -> Vec<(Status, Option<String>)> {
+        spans
+            .iter()
+            .filter(|s| s.device == code)
+            .map(|s| (s.status, s.cause.clone()))
+            .collect()
+    };
+    let c = causes(sick.code);
+    assert!(
+        c.iter().any(|(st, cause)| *st == Status::Degraded
+            && cause.as_deref().unwrap_or("").contains("signal_loss")),
+        "{c:?}"
+    );
+    let w = causes(well.code);
+    assert!(w.iter().all(|(st, _)| *st == Status::Online), "{w:?}");
+    let kept: Vec<_> = std::fs::read_dir(evidence.join(sick.code.to_string()))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(!kept.is_empty());
+    assert!(
+        std::fs::read(&kept[0]).unwrap().starts_with(&[0xFF, 0xD8]),
+        "a JPEG"
+    );
+}

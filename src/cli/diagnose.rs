@@ -8,11 +8,11 @@ use clap::Args;
 
 use super::context::GlobalArgs;
 use crate::error::{Error, Result};
-use crate::quality::{Thumb, diagnose, from_jpeg};
+use crate::quality::{Thumb, diagnose, from_bytes};
 
 #[derive(Debug, Args)]
 pub struct DiagnoseArgs {
-    /// A JPEG picture.
+    /// A JPEG picture, or an H.264 keyframe (Annex B, as `ffmpeg -c:v libx264 -f h264` writes).
     pub image: PathBuf,
     /// The same camera's previous sample (enables `frozen`).
     #[arg(long)]
@@ -31,7 +31,7 @@ pub struct DiagnoseArgs {
 
 fn load(p: &Path) -> Result<Thumb> {
     let bytes = std::fs::read(p).map_err(|e| Error::invalid(format!("{}: {e}", p.display())))?;
-    from_jpeg(&bytes).map_err(|e| Error::invalid(format!("{}: {e}", p.display())))
+    from_bytes(&bytes).map_err(|e| Error::invalid(format!("{}: {e}", p.display())))
 }
 
 pub fn run(g: &GlobalArgs, a: &DiagnoseArgs) -> Result<ExitCode> {

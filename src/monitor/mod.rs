@@ -273,29 +273,49 @@ struct RealProber {
     deadline: Duration,
 }
 
-/// Runs the picture diagnostics on a sampled JPEG (off the async threads: a few ms of CPU) and
-/// records the verdict in the outcome's facts: `picture_faults` (kinds, comma-separated) and
-/// `fingerprint` (for `frozen`, which needs the previous sample). An undecodable picture is
-/// a `bad_image` failure.
+/// Runs the picture diagnostics on a sampled picture (off the async threads: a few ms of CPU)
+/// and records the verdict in the outcome's facts: `picture_faults` (kinds, comma-separated) and
+/// `fingerprint` (for `frozen`, which needs the previous sample). A JPEG snapshot is diagnosed
+/// as it is; an H.264 keyframe is decoded first and kept as a small JPEG for evidence. An
+/// undecodable snapshot is a `bad_image` failure; an H.265 keyframe, or an H.264 one the
+/// decoder cannot read, is not diagnosed (the sample shows media flowing, nothing more).
 async fn diagnose_outcome(
     mut o: ProbeOutcome,
     baseline: Option<Arc<crate::quality::Thumb>>,
     thresholds: Arc<crate::quality::Thresholds>,
 ) -> ProbeOutcome {
-    let Some(camwatch_probes::Frame::Jpeg(jpeg)) = o.frame.clone() else {
-        return o;
+    let (bytes, keyframe) = match o.frame.clone() {
+        Some(camwatch_probes::Frame::Jpeg(j)) => (j, false),
+        Some(camwatch_probes::Frame::H264(k)) => (k, true),
+        Some(camwatch_probes::Frame::H265(_)) => {
+            o.fact("picture", "h265 keyframe: not decoded");
+            return o;
+        }
+        None => return o,
     };
     let r = tokio::task::spawn_blocking(move || {
-        let thumb = crate::quality::from_jpeg(&jpeg)?;
+        let thumb = if keyframe {
+            crate::quality::from_h264(&bytes)?
+        } else {
+            crate::quality::from_jpeg(&bytes)?
+        };
         let d = crate::quality::diagnose(&thumb, None, baseline.as_deref(), &thresholds);
-        Ok::<_, crate::quality::FrameError>((d, crate::quality::fingerprint(&thumb)))
+        let evidence = keyframe.then(|| thumb_jpeg(&thumb));
+        Ok::<_, crate::quality::FrameError>((d, crate::quality::fingerprint(&thumb), evidence))
     })
     .await;
     match r {
-        Ok(Ok((d, fp))) => {
+        Ok(Ok((d, fp, evidence))) => {
             o.fact("picture_faults", d.kinds().join(","));
             o.fact("fingerprint", format!("{fp:016x}"));
+            if let Some(jpeg) = evidence {
+                o.fact("picture", "decoded from the h264 keyframe");
+                o.frame = Some(camwatch_probes::Frame::Jpeg(jpeg.into()));
+            }
         }
+        // Media flows; a keyframe this decoder cannot read (a profile it lacks, say) is not
+        // the camera's fault: not diagnosed, like an H.265 one.
+        Ok(Err(e)) if keyframe => o.fact("picture", format!("h264 keyframe not decoded: {e}")),
         Ok(Err(e)) => {
             let frame = o.frame.take();
             o = ProbeOutcome {
@@ -307,6 +327,21 @@ async fn diagnose_outcome(
         Err(e) => tracing::error!("picture diagnosis task failed: {e}"),
     }
     o
+}
+
+/// A thumbnail as a JPEG (evidence of a fault found in a decoded keyframe).
+fn thumb_jpeg(t: &crate::quality::Thumb) -> Vec<u8> {
+    let mut out = Vec::new();
+    let enc = jpeg_encoder::Encoder::new(&mut out, 85);
+    if let Err(e) = enc.encode(
+        &t.rgb,
+        t.width as u16,
+        t.height as u16,
+        jpeg_encoder::ColorType::Rgb,
+    ) {
+        tracing::warn!("evidence frame not encoded: {e}");
+    }
+    out
 }
 
 impl Prober for RealProber {

@@ -2,8 +2,14 @@
 //! (`jpeg-decoder`'s scaled IDCT: a 1080p frame is decoded at 1/4, a 4K one at 1/8, never at
 //! full size), then box-filtered to a thumbnail of at most `MAX_W` pixels across.
 //!
-//! H.264 keyframes from RTSP are not decoded here yet: devices without a snapshot URL get the
-//! media-flow check (PLAY to a keyframe) but no picture diagnostics. H.265 likewise.
+//! H.264 keyframes from RTSP (devices without a snapshot URL) are decoded by OpenH264 through
+//! the `openh264` crate, which builds Cisco's decoder from its bundled source with the C
+//! compiler alone (no system library); the decoded picture is box-filtered like a JPEG's.
+//!
+//! H.265 keyframes are not decoded: no maintained decoder builds without a system library
+//! (FFmpeg's libavcodec through `ffmpeg-next` would need its -dev packages and clang), so an
+//! H.265 channel without a snapshot URL gets the media-flow check (PLAY to its first keyframe)
+//! and no picture diagnostics; `from_frame` says so in its error.
 
 use std::io::Cursor;
 
@@ -74,6 +80,56 @@ pub enum FrameError {
     TooSmall(usize, usize),
     #[error("image {0}×{1} is larger than 16384 pixels across")]
     TooLarge(usize, usize),
+    #[error("H.264 keyframe could not be decoded: {0}")]
+    H264(String),
+    #[error("H.265 pictures are not decoded (no H.265 decoder in this build)")]
+    H265Unsupported,
+    #[error("not a JPEG picture nor an H.264 stream")]
+    Unknown,
+}
+
+/// A JPEG, or an H.264 Annex B stream (`00 00 00 01` / `00 00 01` start codes), by content.
+pub fn from_bytes(bytes: &[u8]) -> Result<Thumb, FrameError> {
+    if bytes.starts_with(&[0xFF, 0xD8]) {
+        from_jpeg(bytes)
+    } else if bytes.starts_with(&[0, 0, 0, 1]) || bytes.starts_with(&[0, 0, 1]) {
+        from_h264(bytes)
+    } else {
+        Err(FrameError::Unknown)
+    }
+}
+
+/// The first picture of an H.264 Annex B stream (a keyframe with its SPS and PPS).
+pub fn from_h264(annex_b: &[u8]) -> Result<Thumb, FrameError> {
+    use openh264::formats::YUVSource;
+    let err = |e: openh264::Error| FrameError::H264(e.to_string());
+    let mut dec = openh264::decoder::Decoder::new().map_err(err)?;
+    let thumb = |yuv: &openh264::decoder::DecodedYUV<'_>| -> Result<Thumb, FrameError> {
+        let (w, h) = yuv.dimensions();
+        if w < 32 || h < 32 {
+            return Err(FrameError::TooSmall(w, h));
+        }
+        if w > 16384 || h > 16384 {
+            return Err(FrameError::TooLarge(w, h));
+        }
+        let mut rgb = vec![0u8; yuv.rgb8_len()];
+        yuv.write_rgb8(&mut rgb);
+        Ok(Thumb {
+            width: w,
+            height: h,
+            rgb,
+        }
+        .shrink_to(MAX_W))
+    };
+    if let Some(yuv) = dec.decode(annex_b).map_err(err)? {
+        return thumb(&yuv);
+    }
+    match dec.flush_remaining().map_err(err)?.first() {
+        Some(yuv) => thumb(yuv),
+        None => Err(FrameError::H264(
+            "the stream holds no complete picture".into(),
+        )),
+    }
 }
 
 /// Decodes a JPEG at the smallest DCT scale giving at least `MIN_W` pixels across.

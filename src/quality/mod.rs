@@ -32,7 +32,7 @@ mod tests;
 
 use serde::{Deserialize, Serialize};
 
-pub use frame::{FrameError, Thumb, from_jpeg};
+pub use frame::{FrameError, Thumb, from_bytes, from_h264, from_jpeg};
 pub use metrics::Metrics;
 
 /// The fault kinds, with the names reports and the API use.

@@ -78,6 +78,52 @@ fn jpeg_errors_are_named_not_panics() {
     ));
 }
 
+/// An H.264 keyframe (the simulator's lossless encoder) decodes to the picture a JPEG of the
+/// same image gives, and its diagnosis agrees.
+#[test]
+fn h264_keyframes_decode_to_the_picture() {
+    use crate::sim::picture::{PictureFault, Scene, apply_fault, render_scene, to_h264, to_jpeg};
+    for (scene, fault) in [
+        (Scene::Street, None),
+        (Scene::Vivid, Some(PictureFault::ColorCast)),
+        (Scene::Indoor, Some(PictureFault::SignalLoss)),
+    ] {
+        let base = render_scene(scene, 320, 240, 0);
+        let img = match fault {
+            Some(f) => apply_fault(&base, f, 3),
+            None => base,
+        };
+        let annex_b: Vec<u8> = to_h264(&img)
+            .iter()
+            .flat_map(|n| [&[0u8, 0, 0, 1][..], n].concat())
+            .collect();
+        let from_stream = from_bytes(&annex_b).unwrap();
+        let from_picture = from_jpeg(&to_jpeg(&img, 95)).unwrap();
+        assert_eq!(
+            (from_stream.width, from_stream.height),
+            (from_picture.width, from_picture.height)
+        );
+        let mad = from_stream
+            .rgb
+            .iter()
+            .zip(&from_picture.rgb)
+            .map(|(a, b)| (*a as f64 - *b as f64).abs())
+            .sum::<f64>()
+            / from_stream.rgb.len() as f64;
+        assert!(mad < 6.0, "{scene:?} {fault:?}: mean difference {mad}");
+        let t = Thresholds::default();
+        let kinds = |th: &Thumb| diagnose(th, None, None, &t).kinds();
+        assert_eq!(
+            kinds(&from_stream),
+            kinds(&from_picture),
+            "{scene:?} {fault:?}"
+        );
+        // Cut short, it is an error, not a panic.
+        assert!(from_h264(&annex_b[..annex_b.len() / 2]).is_err());
+    }
+    assert!(matches!(from_bytes(b"GIF89a"), Err(FrameError::Unknown)));
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
     #[test]
@@ -85,6 +131,27 @@ proptest! {
         let _ = from_jpeg(&b);
         if b.len() > 2 { b[0] = 0xFF; b[1] = 0xD8; }
         let _ = from_jpeg(&b);
+    }
+
+    /// Corrupt H.264: random NAL units after a start code, and a real keyframe with bytes flipped.
+    #[test]
+    fn random_h264_never_panics(
+        b in prop::collection::vec(any::<u8>(), 0..2048),
+        flips in prop::collection::vec((any::<usize>(), any::<u8>()), 1..16),
+    ) {
+        let mut junk = vec![0, 0, 0, 1];
+        junk.extend_from_slice(&b);
+        let _ = from_h264(&junk);
+        let img = crate::sim::picture::render_scene(crate::sim::picture::Scene::Street, 64, 48, 0);
+        let mut real: Vec<u8> = crate::sim::picture::to_h264(&img)
+            .iter()
+            .flat_map(|n| [&[0u8, 0, 0, 1][..], n].concat())
+            .collect();
+        for (at, v) in flips {
+            let i = 4 + at % (real.len() - 4);
+            real[i] ^= v;
+        }
+        let _ = from_h264(&real);
     }
 
     #[test]

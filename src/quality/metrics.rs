@@ -207,8 +207,8 @@ fn occlusion(l: &[f32], w: usize, h: usize) -> f64 {
     if bw < 4 || bh < 4 {
         return 0.0;
     }
-    let mut dead = [[false; COLS]; ROWS];
-    for (r, row) in dead.iter_mut().enumerate() {
+    let mut stats = [[(0f64, 0f64); COLS]; ROWS];
+    for (r, row) in stats.iter_mut().enumerate() {
         for (c, cell) in row.iter_mut().enumerate() {
             let (mut s, mut ss) = (0f64, 0f64);
             for y in r * bh..(r + 1) * bh {
@@ -220,10 +220,21 @@ fn occlusion(l: &[f32], w: usize, h: usize) -> f64 {
             }
             let n = (bw * bh) as f64;
             let mean = s / n;
-            let sd = (ss / n - mean * mean).max(0.0).sqrt();
+            *cell = (mean, (ss / n - mean * mean).max(0.0).sqrt());
+        }
+    }
+    // Textureless relative to the picture: in a scene of soft, low-contrast texture (mist,
+    // a grey surface, the moon) every block is quiet, and none of them is an occluder.
+    let mut sds: Vec<f64> = stats.iter().flatten().map(|&(_, sd)| sd).collect();
+    sds.sort_by(f64::total_cmp);
+    let flat = (0.5 * sds[sds.len() / 2]).clamp(1.5, 5.0);
+    let mut dead = [[false; COLS]; ROWS];
+    for (r, row) in dead.iter_mut().enumerate() {
+        for (c, cell) in row.iter_mut().enumerate() {
+            let (mean, sd) = stats[r][c];
             let upper = (r as f64) < ROWS as f64 * 0.6;
             let sky = upper && !(35.0..=130.0).contains(&mean);
-            *cell = sd < 5.0 && !sky;
+            *cell = sd < flat && !sky;
         }
     }
     // Largest component.

@@ -135,6 +135,10 @@ pub struct DeviceHealth {
     pub blips: u32,
     successes: VecDeque<Recent>,
     failures: VecDeque<Recent>,
+    /// The latest observation time applied: probes of different classes overlap, so a slow
+    /// picture probe can report after a later-started liveness probe; its verdict holds from
+    /// this moment, never before a change already made.
+    latest_at: i64,
 }
 
 impl Default for DeviceHealth {
@@ -163,6 +167,7 @@ impl DeviceHealth {
             blips: 0,
             successes: VecDeque::new(),
             failures: VecDeque::new(),
+            latest_at: i64::MIN,
         }
     }
 
@@ -219,6 +224,17 @@ impl DeviceHealth {
         parent_down: Option<&DeviceCode>,
         cfg: &HealthConfig,
     ) -> Decision {
+        let late;
+        let o = if o.at < self.latest_at {
+            late = Observation {
+                at: self.latest_at,
+                ..o.clone()
+            };
+            &late
+        } else {
+            o
+        };
+        self.latest_at = o.at;
         self.remember(o, cfg);
         let phase = std::mem::replace(&mut self.phase, Phase::Unknown);
         let (next, decision) = if o.is_failure() {

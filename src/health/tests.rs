@@ -99,6 +99,31 @@ fn picture_faults_make_it_degraded_and_back() {
     assert_eq!(c.status, Status::Online);
 }
 
+/// A slow picture probe reports after a later-started liveness probe: its verdict starts when
+/// it is applied, never before the change the liveness probe already made.
+#[test]
+fn a_late_observation_never_goes_back_in_time() {
+    let cfg = HealthConfig::default();
+    let mut h = DeviceHealth::new();
+    h.observe(&obs(0, false), None, &cfg);
+    h.observe(&obs(30, false), None, &cfg);
+    h.observe(&obs(60, false), None, &cfg);
+    assert_eq!(h.status(), Status::Offline);
+    let d = h.observe(&obs(133, true), None, &cfg);
+    assert_eq!(d.change.as_ref().map(|c| c.at), Some(133));
+    let mut late = obs(112, true);
+    late.picture_faults = vec!["signal_loss".into()];
+    let d = h.observe(&late, None, &cfg);
+    assert_eq!(
+        d.change,
+        Some(Change {
+            status: Status::Degraded,
+            at: 133,
+            cause: Some("signal_loss".into())
+        })
+    );
+}
+
 #[test]
 fn failures_are_remembered_longer() {
     let cfg = HealthConfig::default();
@@ -112,6 +137,28 @@ fn failures_are_remembered_longer() {
 }
 
 proptest! {
+    /// Observations arriving out of order (overlapping probes of different classes) still give
+    /// changes in time order, each no earlier than the observation that caused it was applied.
+    #[test]
+    fn out_of_order_observations_give_ordered_changes(
+        steps in prop::collection::vec((-40i64..120, any::<bool>(), any::<bool>()), 1..80)
+    ) {
+        let cfg = HealthConfig::default();
+        let mut h = DeviceHealth::new();
+        let (mut t, mut last) = (1000i64, i64::MIN);
+        for (dt, ok, faulty) in steps {
+            t += dt;
+            let mut o = obs(t, ok);
+            if ok && faulty {
+                o.picture_faults = vec!["blur".into()];
+            }
+            if let Some(c) = h.observe(&o, None, &cfg).change {
+                prop_assert!(c.at >= last, "change at {} after one at {}", c.at, last);
+                last = c.at;
+            }
+        }
+    }
+
     /// Against a brute-force reading of the same outcomes: an outage is declared exactly when a
     /// run of failures reaches the count and the window, starting at the run's first failure;
     /// changes never go back in time.

@@ -366,7 +366,13 @@ async fn session(w: Arc<World>, h: usize, mut s: TcpStream, mut shutdown: watch:
             }
             _ = ticker.tick(), if playing.is_some() => {
                 let ch = playing.expect("guarded");
-                let pic = w.picture(ch, w.now_rel());
+                // A session's first frame is a fresh sample, like a snapshot: two keyframes
+                // sampled apart in time never show the same sensor noise (that is `frozen`).
+                let pic = if ts == 0 {
+                    w.snapshot(ch, w.now_rel())
+                } else {
+                    w.picture(ch, w.now_rel())
+                };
                 let pkts = packetize(&pic, &mut seq, ts, ssrc);
                 ts = ts.wrapping_add((90_000 / FPS) as u32);
                 match &udp {

@@ -707,7 +707,21 @@ async fn writer(
             // Per device the order of `at` is the health machine's order; a stable sort by
             // time keeps it while interleaving devices.
             batch.sort_by_key(|t| t.at);
-            store.apply_transitions(&batch).await?;
+            if let Err(e) = store.apply_transitions(&batch).await {
+                if e.kind != crate::error::ErrorKind::Conflict {
+                    return Err(e);
+                }
+                // One refused transition (a bug upstream) must not cost the others, nor stop
+                // the monitor: apply them one by one and report the refused ones.
+                for t in &batch {
+                    if let Err(e) = store.apply_transitions(std::slice::from_ref(t)).await {
+                        if e.kind != crate::error::ErrorKind::Conflict {
+                            return Err(e);
+                        }
+                        tracing::error!(device = %t.device, "status change refused: {e}");
+                    }
+                }
+            }
             batch.clear();
         }
         store.record_heartbeat(clock.now().as_second()).await?;
@@ -863,6 +877,54 @@ mod tests {
             }
         }
         assert!(iv.iter().any(|v| v[1] == Some(7200)));
+    }
+
+    /// A refused status change (one the store finds out of order) is logged and skipped; the
+    /// others in its batch are applied and the writer goes on.
+    #[tokio::test]
+    async fn a_refused_change_does_not_stop_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::connect(
+            &format!("sqlite://{}", dir.path().join("w.db").display()),
+            crate::secret::SecretKey::generate(),
+        )
+        .await
+        .unwrap();
+        let devices = crate::registry::generate::generate(2, 1);
+        store.upsert_devices(&devices).await.unwrap();
+        let (a, b) = (devices[0].code, devices[1].code);
+        let t = |device, status, at| Transition {
+            device,
+            status,
+            at,
+            cause: None,
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        let w = tokio::spawn(writer(
+            store.clone(),
+            Arc::new(crate::clock::SystemClock),
+            rx,
+        ));
+        tx.send(t(a, Status::Online, 100)).unwrap();
+        tx.send(t(b, Status::Online, 100)).unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        tx.send(t(a, Status::Offline, 50)).unwrap();
+        tx.send(t(b, Status::Offline, 200)).unwrap();
+        drop(tx);
+        w.await.unwrap().unwrap();
+        let spans = store.spans_overlapping(0, 1000, 300).await.unwrap();
+        let mut got: Vec<_> = spans
+            .iter()
+            .map(|s| (s.device, s.status, s.start_at, s.end_at))
+            .collect();
+        let mut want = vec![
+            (a, Status::Online, 100, 300),
+            (b, Status::Online, 100, 200),
+            (b, Status::Offline, 200, 300),
+        ];
+        got.sort_by_key(|x| (x.0, x.2));
+        want.sort_by_key(|x| (x.0, x.2));
+        assert_eq!(got, want);
     }
 
     #[test]

@@ -150,6 +150,12 @@ pub fn from_jpeg(bytes: &[u8]) -> Result<Thumb, FrameError> {
     if fw > 16384 || fh > 16384 {
         return Err(FrameError::TooLarge(fw, fh));
     }
+    // Large pictures (1080p and up) are wide enough at 1/8 scale: DC coefficients only.
+    if fw / 8 >= MIN_W as usize
+        && let Ok(Some(t)) = super::jpeg_dc::decode(bytes)
+    {
+        return Ok(t.shrink_to(MAX_W));
+    }
     let want_h = ((MIN_W as usize * fh) / fw).max(1) as u16;
     let (w, h) = d
         .scale(MIN_W.min(info.width), want_h.min(info.height))

@@ -26,6 +26,7 @@
 //! fault is raised at score ≥ 0.5; severity is mild below 2/3, moderate below 5/6, else severe.
 
 pub mod frame;
+mod jpeg_dc;
 mod metrics;
 #[cfg(test)]
 mod tests;

@@ -147,9 +147,25 @@ impl CodeType {
     }
 }
 
+impl DeviceCode {
+    /// From exactly 20 ASCII digits with a valid province (codes as stored): no trimming, no
+    /// allocation; `None` for anything else (`parse` then says what is wrong).
+    pub fn from_digits(b: &[u8]) -> Option<Self> {
+        let out: [u8; 20] = b.try_into().ok()?;
+        if !out.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let province = (out[0] - b'0') * 10 + (out[1] - b'0');
+        (11..=82).contains(&province).then_some(Self(out))
+    }
+}
+
 impl FromStr for DeviceCode {
     type Err = CodeError;
     fn from_str(s: &str) -> Result<Self, CodeError> {
+        if let Some(c) = Self::from_digits(s.as_bytes()) {
+            return Ok(c);
+        }
         let s = s.trim();
         let n = s.chars().count();
         if n != 20 {

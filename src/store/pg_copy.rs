@@ -8,7 +8,10 @@ use crate::error::{Error, Result};
 const SIGNATURE: &[u8; 11] = b"PGCOPY\n\xff\r\n\0";
 
 /// One row's fields (`None` for SQL NULL), borrowed from the chunk being parsed.
-pub type Fields<'a> = Vec<Option<&'a [u8]>>;
+pub type Fields<'a> = [Option<&'a [u8]>];
+
+/// The most columns a row may have here.
+const MAX_FIELDS: usize = 16;
 
 /// Incremental reader of one binary COPY stream.
 #[derive(Default)]
@@ -22,52 +25,64 @@ pub struct CopyReader {
 
 impl CopyReader {
     /// Parses every complete row in what has arrived so far plus `chunk`, calling `row` with
-    /// each row's fields.
+    /// each row's fields. PostgreSQL sends a row per message, so the usual chunk is parsed in
+    /// place; only an incomplete tail is kept.
     pub fn feed(
         &mut self,
         chunk: &[u8],
         mut row: impl FnMut(&Fields<'_>) -> Result<()>,
     ) -> Result<()> {
-        self.pending.extend_from_slice(chunk);
-        let buf = std::mem::take(&mut self.pending);
+        if self.pending.is_empty() {
+            let used = self.parse(chunk, &mut row)?;
+            self.pending.extend_from_slice(&chunk[used..]);
+        } else {
+            self.pending.extend_from_slice(chunk);
+            let buf = std::mem::take(&mut self.pending);
+            let used = self.parse(&buf, &mut row)?;
+            self.pending = buf;
+            self.pending.drain(..used);
+        }
+        Ok(())
+    }
+
+    /// Parses what `buf` completes; returns the bytes used.
+    fn parse(
+        &mut self,
+        buf: &[u8],
+        row: &mut impl FnMut(&Fields<'_>) -> Result<()>,
+    ) -> Result<usize> {
         let mut at = 0;
         if !self.header_done {
-            match header_len(&buf)? {
+            match header_len(buf)? {
                 Some(n) => {
                     at = n;
                     self.header_done = true;
                 }
-                None => {
-                    self.pending = buf;
-                    return Ok(());
-                }
+                None => return Ok(0),
             }
         }
-        let mut fields: Fields<'_> = Vec::with_capacity(8);
-        while at < buf.len() {
+        let mut fields: [Option<&[u8]>; MAX_FIELDS] = [None; MAX_FIELDS];
+        'rows: while at < buf.len() {
             if self.trailer_seen {
                 return Err(bad("data after the end-of-data marker"));
             }
-            let Some(count) = be_i16(&buf, at) else { break };
+            let Some(count) = be_i16(buf, at) else { break };
             if count == -1 {
                 self.trailer_seen = true;
                 at += 2;
                 continue;
             }
-            if count < 0 {
+            if !(0..=MAX_FIELDS as i16).contains(&count) {
                 return Err(bad(&format!("row {}: field count {count}", self.rows + 1)));
             }
-            fields.clear();
             let mut p = at + 2;
-            let mut complete = true;
-            for _ in 0..count {
-                let Some(len) = be_i32(&buf, p) else {
-                    complete = false;
-                    break;
+            for f in fields.iter_mut().take(count as usize) {
+                let Some(len) = be_i32(buf, p) else {
+                    break 'rows;
                 };
                 p += 4;
                 if len == -1 {
-                    fields.push(None);
+                    *f = None;
                     continue;
                 }
                 if len < 0 {
@@ -75,21 +90,16 @@ impl CopyReader {
                 }
                 let end = p + len as usize;
                 if end > buf.len() {
-                    complete = false;
-                    break;
+                    break 'rows;
                 }
-                fields.push(Some(&buf[p..end]));
+                *f = Some(&buf[p..end]);
                 p = end;
             }
-            if !complete {
-                break;
-            }
             self.rows += 1;
-            row(&fields)?;
+            row(&fields[..count as usize])?;
             at = p;
         }
-        self.pending = buf[at..].to_vec();
-        Ok(())
+        Ok(at)
     }
 
     /// Checks the stream ended where a stream may end: after the end-of-data marker.

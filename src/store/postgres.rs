@@ -111,16 +111,19 @@ impl PostgresStore {
         while let Some(chunk) = stream.try_next().await? {
             reader.feed(&chunk, |f| {
                 let field = |i: usize| f.get(i).copied().flatten();
-                let code = text(field(0))?.unwrap_or_default();
+                let code = field(0).unwrap_or_default();
                 let start_at = int8(field(2))?.unwrap_or_default();
                 let end_at = int8(field(3))?.unwrap_or(open_until);
                 if end_at <= start_at {
                     return Ok(());
                 }
                 out.push(crate::history::StatusSpan {
-                    device: code
-                        .parse()
-                        .map_err(|_| Error::internal(format!("stored span code {code:?}")))?,
+                    device: crate::registry::DeviceCode::from_digits(code).ok_or_else(|| {
+                        Error::internal(format!(
+                            "stored span code {:?}",
+                            String::from_utf8_lossy(code)
+                        ))
+                    })?,
                     status: text(field(1))?
                         .unwrap_or_default()
                         .parse()

@@ -26,9 +26,76 @@ fn base() -> Ipv4Addr {
     Ipv4Addr::new(127, 64 + b[0] % 128, b[1], 1)
 }
 
+/// What a monitored run left: the fleet's register and the spans the monitor wrote.
+struct Watched {
+    devices: Vec<camwatch::registry::Device>,
+    spans: Vec<camwatch::history::StatusSpan>,
+    /// When the simulator's schedule started and the monitor stopped (simulated seconds).
+    start: i64,
+    end: i64,
+}
+
+/// The seeded fleet with the faults of `sched`, watched by the monitor with `cfg` for
+/// `minutes` of simulated time, one run at a time; the spans come from its SQLite store.
+async fn watch_fleet(sched: String, cfg: MonitorConfig, minutes: f64) -> Watched {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let origin = jiff::Timestamp::now();
+    let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(origin, SCALE));
+    let fleet = camwatch::sim::start(
+        SimConfig {
+            shape: camwatch::registry::generate::Shape::Mix { channels: CHANNELS },
+            seed: SEED,
+            bind: BindMode::OnePort { ip: base() },
+            faults: FaultPlan::Schedule(sched, "t.toml".into()),
+            horizon_sec: 86_400,
+        },
+        clock.clone(),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = camwatch::store::connect(
+        &format!("sqlite://{}", dir.path().join("m.db").display()),
+        SecretKey::generate(),
+    )
+    .await
+    .unwrap();
+    let devices = fleet.devices().to_vec();
+    store.upsert_devices(&devices).await.unwrap();
+    let names: Vec<(String, String, bool)> = devices
+        .iter()
+        .map(|d| (d.code.to_string(), d.name.clone(), !d.kind.is_parent()))
+        .collect();
+    let state = Arc::new(MonitorState::new(&names, clock.now().as_second()));
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let m = tokio::spawn(camwatch::monitor::run(
+        store.clone(),
+        devices.clone(),
+        cfg,
+        clock.clone(),
+        state,
+        rx,
+    ));
+    tokio::time::sleep(Duration::from_secs_f64(minutes * 60.0 / SCALE)).await;
+    tx.send(true).unwrap();
+    m.await.unwrap().unwrap();
+    let end = clock.now().as_second();
+    fleet.shutdown().await;
+    let start = fleet_start(origin);
+    let spans = store
+        .spans_overlapping(start - 10, end + 10, end)
+        .await
+        .unwrap();
+    Watched {
+        devices,
+        spans,
+        start,
+        end,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spans_follow_the_injected_faults() {
-    let _turn = ONE_AT_A_TIME.lock().await;
     let reg = generate(CHANNELS, SEED);
     let cams: Vec<String> = reg
         .iter()
@@ -57,61 +124,19 @@ async fn spans_follow_the_injected_faults() {
         sched += &f("nvr", n, "nvr_down", "40m", "30m");
     }
 
-    let origin = jiff::Timestamp::now();
-    let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(origin, SCALE));
-    let fleet = camwatch::sim::start(
-        SimConfig {
-            shape: camwatch::registry::generate::Shape::Mix { channels: CHANNELS },
-            seed: SEED,
-            bind: BindMode::OnePort { ip: base() },
-            faults: FaultPlan::Schedule(sched, "t.toml".into()),
-            horizon_sec: 86_400,
-        },
-        clock.clone(),
-    )
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = camwatch::store::connect(
-        &format!("sqlite://{}", dir.path().join("m.db").display()),
-        SecretKey::generate(),
-    )
-    .await
-    .unwrap();
-    let devices = fleet.devices().to_vec();
-    store.upsert_devices(&devices).await.unwrap();
     let cfg = MonitorConfig {
         liveness_interval_sec: 60,
         picture_interval_sec: 1800,
         deadline: Duration::from_millis(500),
         ..Default::default()
     };
-    let names: Vec<(String, String, bool)> = devices
-        .iter()
-        .map(|d| (d.code.to_string(), d.name.clone(), !d.kind.is_parent()))
-        .collect();
-    let state = Arc::new(MonitorState::new(&names, clock.now().as_second()));
-    let (tx, rx) = tokio::sync::watch::channel(false);
-    let m = tokio::spawn(camwatch::monitor::run(
-        store.clone(),
-        devices.clone(),
-        cfg,
-        clock.clone(),
-        state,
-        rx,
-    ));
     // 2 h 20 min of simulated time.
-    tokio::time::sleep(Duration::from_secs_f64(140.0 * 60.0 / SCALE)).await;
-    tx.send(true).unwrap();
-    m.await.unwrap().unwrap();
-    let end = clock.now().as_second();
-    fleet.shutdown().await;
-
-    let start = fleet_start(origin);
-    let spans = store
-        .spans_overlapping(start - 10, end + 10, end)
-        .await
-        .unwrap();
+    let Watched {
+        devices,
+        spans,
+        start,
+        end,
+    } = watch_fleet(sched, cfg, 140.0).await;
     let of = |code: &str| -> Vec<(Status, i64, i64, Option<String>)> {
         spans
             .iter()
@@ -195,7 +220,6 @@ fn fleet_start(origin: jiff::Timestamp) -> i64 {
 /// (a tunnel, say): only the other one is degraded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_groups_thresholds_decide_its_picture_verdicts() {
-    let _turn = ONE_AT_A_TIME.lock().await;
     let reg = generate(CHANNELS, SEED);
     let cams: Vec<&camwatch::registry::Device> = reg
         .iter()
@@ -213,29 +237,6 @@ async fn a_groups_thresholds_decide_its_picture_verdicts() {
             c.code
         );
     }
-    let origin = jiff::Timestamp::now();
-    let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(origin, SCALE));
-    let fleet = camwatch::sim::start(
-        SimConfig {
-            shape: camwatch::registry::generate::Shape::Mix { channels: CHANNELS },
-            seed: SEED,
-            bind: BindMode::OnePort { ip: base() },
-            faults: FaultPlan::Schedule(sched, "t.toml".into()),
-            horizon_sec: 86_400,
-        },
-        clock.clone(),
-    )
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = camwatch::store::connect(
-        &format!("sqlite://{}", dir.path().join("m.db").display()),
-        SecretKey::generate(),
-    )
-    .await
-    .unwrap();
-    let devices = fleet.devices().to_vec();
-    store.upsert_devices(&devices).await.unwrap();
     let config = camwatch::config::Config::parse(
         &format!(
             "[scheduler]\nliveness_interval_sec = 60\npicture_interval_sec = 60\n\
@@ -250,30 +251,8 @@ async fn a_groups_thresholds_decide_its_picture_verdicts() {
         deadline: Duration::from_millis(500),
         ..MonitorConfig::from_config(&config)
     };
-    let names: Vec<(String, String, bool)> = devices
-        .iter()
-        .map(|d| (d.code.to_string(), d.name.clone(), !d.kind.is_parent()))
-        .collect();
-    let state = Arc::new(MonitorState::new(&names, clock.now().as_second()));
-    let (tx, rx) = tokio::sync::watch::channel(false);
-    let m = tokio::spawn(camwatch::monitor::run(
-        store.clone(),
-        devices.clone(),
-        cfg,
-        clock.clone(),
-        state,
-        rx,
-    ));
     // 20 min of simulated time: several picture samples each.
-    tokio::time::sleep(Duration::from_secs_f64(20.0 * 60.0 / SCALE)).await;
-    tx.send(true).unwrap();
-    m.await.unwrap().unwrap();
-    let end = clock.now().as_second();
-    fleet.shutdown().await;
-    let spans = store
-        .spans_overlapping(origin.as_second() - 10, end + 10, end)
-        .await
-        .unwrap();
+    let spans = watch_fleet(sched, cfg, 20.0).await.spans;
     let degraded = |code: camwatch::registry::DeviceCode| -> Vec<Option<String>> {
         spans
             .iter()
@@ -300,7 +279,6 @@ async fn a_groups_thresholds_decide_its_picture_verdicts() {
 /// channel showing a black screen is degraded with `signal_loss`, and an evidence JPEG is kept.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nvr_channels_are_diagnosed_from_keyframes() {
-    let _turn = ONE_AT_A_TIME.lock().await;
     let reg = generate(CHANNELS, SEED);
     let is_h264 = |d: &&camwatch::registry::Device| {
         d.extra.get(camwatch::sim::CODEC_COLUMN).map(String::as_str) == Some("H.264")
@@ -315,37 +293,7 @@ async fn nvr_channels_are_diagnosed_from_keyframes() {
         "[[fault]]\ndevice = \"{}\"\nkind = \"signal_loss\"\nstart = \"0s\"\nduration = \"3h\"\n",
         sick.code
     );
-    let origin = jiff::Timestamp::now();
-    let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(origin, SCALE));
-    let fleet = camwatch::sim::start(
-        SimConfig {
-            shape: camwatch::registry::generate::Shape::Mix { channels: CHANNELS },
-            seed: SEED,
-            bind: BindMode::OnePort { ip: base() },
-            faults: FaultPlan::Schedule(sched, "t.toml".into()),
-            horizon_sec: 86_400,
-        },
-        clock.clone(),
-    )
-    .await
-    .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let store = camwatch::store::connect(
-        &format!("sqlite://{}", dir.path().join("m.db").display()),
-        SecretKey::generate(),
-    )
-    .await
-    .unwrap();
-    let devices = fleet.devices().to_vec();
-    assert!(
-        devices
-            .iter()
-            .find(|d| d.code == sick.code)
-            .unwrap()
-            .snapshot_url
-            .is_none()
-    );
-    store.upsert_devices(&devices).await.unwrap();
     let evidence = dir.path().join("evidence");
     let cfg = MonitorConfig {
         liveness_interval_sec: 60,
@@ -354,29 +302,15 @@ async fn nvr_channels_are_diagnosed_from_keyframes() {
         evidence_dir: Some(evidence.clone()),
         ..Default::default()
     };
-    let names: Vec<(String, String, bool)> = devices
-        .iter()
-        .map(|d| (d.code.to_string(), d.name.clone(), !d.kind.is_parent()))
-        .collect();
-    let state = Arc::new(MonitorState::new(&names, clock.now().as_second()));
-    let (tx, rx) = tokio::sync::watch::channel(false);
-    let m = tokio::spawn(camwatch::monitor::run(
-        store.clone(),
-        devices.clone(),
-        cfg,
-        clock.clone(),
-        state,
-        rx,
-    ));
-    tokio::time::sleep(Duration::from_secs_f64(40.0 * 60.0 / SCALE)).await;
-    tx.send(true).unwrap();
-    m.await.unwrap().unwrap();
-    let end = clock.now().as_second();
-    fleet.shutdown().await;
-    let spans = store
-        .spans_overlapping(origin.as_second() - 10, end + 10, end)
-        .await
-        .unwrap();
+    let Watched { devices, spans, .. } = watch_fleet(sched, cfg, 40.0).await;
+    assert!(
+        devices
+            .iter()
+            .find(|d| d.code == sick.code)
+            .unwrap()
+            .snapshot_url
+            .is_none()
+    );
     let causes = |code: camwatch::registry::DeviceCode| -> Vec<(Status, Option<String>)> {
         spans
             .iter()

@@ -62,11 +62,7 @@ async fn watch_fleet(sched: String, cfg: MonitorConfig, minutes: f64) -> Watched
     .unwrap();
     let devices = fleet.devices().to_vec();
     store.upsert_devices(&devices).await.unwrap();
-    let names: Vec<(String, String, bool)> = devices
-        .iter()
-        .map(|d| (d.code.to_string(), d.name.clone(), !d.kind.is_parent()))
-        .collect();
-    let state = Arc::new(MonitorState::new(&names, clock.now().as_second()));
+    let state = Arc::new(MonitorState::for_devices(&devices, clock.now().as_second()));
     let (tx, rx) = tokio::sync::watch::channel(false);
     let m = tokio::spawn(camwatch::monitor::run(
         store.clone(),

@@ -67,11 +67,7 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
         ..MonitorConfig::from_config(&ctx.config)
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let names: Vec<(String, String, bool)> = devices
-        .iter()
-        .map(|d| (d.code.to_string(), d.name.clone(), !d.kind.is_parent()))
-        .collect();
-    let state = Arc::new(MonitorState::new(&names, clock.now().as_second()));
+    let state = Arc::new(MonitorState::for_devices(&devices, clock.now().as_second()));
     tracing::info!(
         devices = devices.len(),
         liveness_every_sec = cfg.liveness_interval_sec,

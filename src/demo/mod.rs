@@ -127,12 +127,8 @@ pub async fn run(o: DemoOptions) -> Result<std::process::ExitCode> {
         s.parsed.rejected_rows
     );
     let devices = store.list_devices(&DeviceFilter::default()).await?;
-    let names: Vec<(String, String, bool)> = devices
-        .iter()
-        .map(|d| (d.code.to_string(), d.name.clone(), !d.kind.is_parent()))
-        .collect();
     let started = clock.now().as_second();
-    let state = Arc::new(MonitorState::new(&names, started));
+    let state = Arc::new(MonitorState::for_devices(&devices, started));
     let cfg = MonitorConfig {
         liveness_interval_sec: 300,
         picture_interval_sec: 3600,

@@ -49,8 +49,17 @@ pub struct MonitorState {
 }
 
 impl MonitorState {
+    /// The state of a register being watched: NVRs and other parents are not points.
+    pub fn for_devices(devices: &[crate::registry::Device], started_at: i64) -> Self {
+        let names: Vec<(String, String, bool)> = devices
+            .iter()
+            .map(|d| (d.code.to_string(), d.name.clone(), !d.kind.is_parent()))
+            .collect();
+        Self::new(&names, started_at)
+    }
+
     /// `devices`: (code, name, counted as a point — parents are not).
-    pub fn new(devices: &[(String, String, bool)], started_at: i64) -> Self {
+    fn new(devices: &[(String, String, bool)], started_at: i64) -> Self {
         let n = devices.len();
         Self {
             inner: Mutex::new(Inner {

@@ -193,12 +193,8 @@ pub async fn rehearse(cfg: RehearsalConfig) -> Result<Rehearsal> {
     let store = crate::store::connect(&url, key).await?;
     store.upsert_devices(fleet.devices()).await?;
     let devices = fleet.devices().to_vec();
-    let names: Vec<(String, String, bool)> = devices
-        .iter()
-        .map(|d| (d.code.to_string(), d.name.clone(), !d.kind.is_parent()))
-        .collect();
     let started = clock.now().as_second();
-    let state = Arc::new(MonitorState::new(&names, started));
+    let state = Arc::new(MonitorState::for_devices(&devices, started));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let monitor = tokio::spawn(crate::monitor::run(
         store.clone(),

@@ -16,6 +16,8 @@ use std::io::Cursor;
 /// The detectors' working size: enough for blur, noise and stripes, small enough to be cheap.
 pub const MIN_W: u16 = 240;
 pub const MAX_W: usize = 480;
+/// Larger pictures are refused (a 16384-pixel side is far beyond any camera's sensor).
+const MAX_SIDE: usize = 16384;
 
 /// An RGB thumbnail, row-major, 3 bytes per pixel.
 #[derive(Debug, Clone, PartialEq)]
@@ -109,7 +111,7 @@ pub fn from_h264(annex_b: &[u8]) -> Result<Thumb, FrameError> {
         if w < 32 || h < 32 {
             return Err(FrameError::TooSmall(w, h));
         }
-        if w > 16384 || h > 16384 {
+        if w > MAX_SIDE || h > MAX_SIDE {
             return Err(FrameError::TooLarge(w, h));
         }
         let mut rgb = vec![0u8; yuv.rgb8_len()];
@@ -137,6 +139,12 @@ pub fn from_jpeg(bytes: &[u8]) -> Result<Thumb, FrameError> {
     if !bytes.starts_with(&[0xFF, 0xD8]) {
         return Err(FrameError::NotJpeg);
     }
+    // Large pictures (1080p and up) are wide enough at 1/8 scale: DC coefficients only, and
+    // no header parsing by `jpeg-decoder` first.
+    if let Ok(Some(t)) = super::jpeg_dc::decode(bytes, 8 * MIN_W as usize..=MAX_SIDE, 32..=MAX_SIDE)
+    {
+        return Ok(t.shrink_to(MAX_W));
+    }
     let mut d = jpeg_decoder::Decoder::new(Cursor::new(bytes));
     d.read_info()
         .map_err(|e| FrameError::Decode(e.to_string()))?;
@@ -147,14 +155,8 @@ pub fn from_jpeg(bytes: &[u8]) -> Result<Thumb, FrameError> {
     if fw < 32 || fh < 32 {
         return Err(FrameError::TooSmall(fw, fh));
     }
-    if fw > 16384 || fh > 16384 {
+    if fw > MAX_SIDE || fh > MAX_SIDE {
         return Err(FrameError::TooLarge(fw, fh));
-    }
-    // Large pictures (1080p and up) are wide enough at 1/8 scale: DC coefficients only.
-    if fw / 8 >= MIN_W as usize
-        && let Ok(Some(t)) = super::jpeg_dc::decode(bytes)
-    {
-        return Ok(t.shrink_to(MAX_W));
     }
     let want_h = ((MIN_W as usize * fh) / fw).max(1) as u16;
     let (w, h) = d

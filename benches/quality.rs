@@ -31,6 +31,10 @@ fn bench(c: &mut Criterion) {
                 black_box(diagnose(&th, Some(&th), Some(&th), &t))
             })
         });
+        let th = from_jpeg(&jpeg).unwrap();
+        g.bench_function("diagnose_only", |b| {
+            b.iter(|| black_box(diagnose(black_box(&th), Some(&th), Some(&th), &t)))
+        });
         g.bench_function("decode_scaled_only", |b| {
             b.iter(|| black_box(from_jpeg(black_box(&jpeg)).unwrap()))
         });

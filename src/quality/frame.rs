@@ -30,10 +30,12 @@ pub struct Thumb {
 impl Thumb {
     /// Luma (BT.601) per pixel.
     pub fn luma(&self) -> Vec<f32> {
-        self.rgb
-            .chunks_exact(3)
-            .map(|p| 0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32)
-            .collect()
+        self.rgb.chunks_exact(3).map(Self::luma_of).collect()
+    }
+
+    /// Luma (BT.601) of one RGB pixel.
+    pub fn luma_of(p: &[u8]) -> f32 {
+        0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32
     }
 
     /// Box-filters by an integer factor until at most `max_w` wide.

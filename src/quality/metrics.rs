@@ -49,6 +49,13 @@ fn round(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 
+/// `v.round()` for the non-negative `v` luma takes, without a call to libm's `roundf` (x86-64
+/// has no rounding instruction before SSE4.1): half away from zero, like `round`.
+fn round_luma(v: f32) -> usize {
+    let i = v as usize;
+    if v - i as f32 >= 0.5 { i + 1 } else { i }
+}
+
 /// Percentile `q` (0..=1) of values given as a 256-bin histogram.
 fn pct(hist: &[u32; 256], n: u32, q: f64) -> f64 {
     let target = (q * n as f64).ceil().max(1.0) as u32;
@@ -110,27 +117,42 @@ fn edge_width(l: &[f32], w: usize, h: usize) -> f64 {
 }
 
 /// Immerkær's fast noise estimate per 16×16 block; the 25th percentile over blocks.
+/// The Laplacian-like mask is [1 −2 1] across times [1 −2 1] down, applied as the two passes.
+/// Every sum here is exact in f64 (luma is f32 in [0, 255]: ~40 significant bits at most), so
+/// the passes give exactly the direct 3×3 mask's values.
 fn noise(l: &[f32], w: usize, h: usize) -> f64 {
     const B: usize = 16;
+    if w < B || h < B {
+        return 0.0;
+    }
+    // Horizontal pass, x in 1..w-1, for every row.
+    let aw = w - 2;
+    let mut across = vec![0f64; aw * h];
+    for (out, row) in across.chunks_exact_mut(aw).zip(l.chunks_exact(w)) {
+        for (o, p) in out.iter_mut().zip(row.windows(3)) {
+            *o = p[0] as f64 - 2.0 * p[1] as f64 + p[2] as f64;
+        }
+    }
     let mut est = Vec::new();
     let mut by = 0;
     while by + B <= h {
         let mut bx = 0;
         while bx + B <= w {
-            let mut s = 0f64;
+            // Two running sums (exact, so their order does not matter) halve the chain of
+            // dependent additions.
+            let mut s = [0f64; 2];
             for y in by + 1..by + B - 1 {
-                for x in bx + 1..bx + B - 1 {
-                    let p = |dx: isize, dy: isize| {
-                        l[(y as isize + dy) as usize * w + (x as isize + dx) as usize] as f64
-                    };
-                    let c = p(-1, -1) - 2.0 * p(0, -1) + p(1, -1) - 2.0 * p(-1, 0) + 4.0 * p(0, 0)
-                        - 2.0 * p(1, 0)
-                        + p(-1, 1)
-                        - 2.0 * p(0, 1)
-                        + p(1, 1);
-                    s += c.abs();
+                // Column x of the picture is column x-1 of `across`.
+                let (up, mid, down) = (
+                    &across[(y - 1) * aw + bx..][..B - 2],
+                    &across[y * aw + bx..][..B - 2],
+                    &across[(y + 1) * aw + bx..][..B - 2],
+                );
+                for x in 0..B - 2 {
+                    s[x & 1] += (up[x] - 2.0 * mid[x] + down[x]).abs();
                 }
             }
+            let s = s[0] + s[1];
             let m = ((B - 2) * (B - 2)) as f64;
             est.push((std::f64::consts::PI / 2.0).sqrt() * s / (6.0 * m));
             bx += B;
@@ -160,11 +182,15 @@ fn cast(t: &Thumb, l: &[f32], lhist: &[u32; 256], n: u32) -> f64 {
     let mut mid: Vec<f32> = Vec::with_capacity(l.len());
     let mut bright: Vec<f32> = Vec::new();
     for (p, &y) in t.rgb.chunks_exact(3).zip(l) {
-        if (40.0..=230.0).contains(&y) {
-            mid.push(rel(p, y));
-        }
-        if y >= top {
-            bright.push(rel(p, y));
+        let is_mid = (40.0..=230.0).contains(&y);
+        if is_mid || y >= top {
+            let c = rel(p, y);
+            if is_mid {
+                mid.push(c);
+            }
+            if y >= top {
+                bright.push(c);
+            }
         }
     }
     if mid.len() < 64 || bright.len() < 16 {
@@ -376,12 +402,27 @@ fn profile_strength(p: &[f64]) -> f64 {
 }
 
 fn stripes(l: &[f32], w: usize, h: usize) -> f64 {
-    let rows: Vec<f64> = (0..h)
-        .map(|y| l[y * w..(y + 1) * w].iter().map(|&v| v as f64).sum::<f64>() / w as f64)
+    // Sums of up to a few thousand f32 luma values are exact in f64, so four running sums
+    // (shorter chains of dependent additions) give the same means.
+    let rows: Vec<f64> = l
+        .chunks_exact(w)
+        .take(h)
+        .map(|row| {
+            let mut s = [0f64; 4];
+            for (i, &v) in row.iter().enumerate() {
+                s[i & 3] += v as f64;
+            }
+            (s[0] + s[1] + s[2] + s[3]) / w as f64
+        })
         .collect();
-    let cols: Vec<f64> = (0..w)
-        .map(|x| (0..h).map(|y| l[y * w + x] as f64).sum::<f64>() / h as f64)
-        .collect();
+    // Row by row: each column's sum still adds its pixels top to bottom.
+    let mut cols = vec![0f64; w];
+    for row in l.chunks_exact(w).take(h) {
+        for (c, &v) in cols.iter_mut().zip(row) {
+            *c += v as f64;
+        }
+    }
+    cols.iter_mut().for_each(|c| *c /= h as f64);
     profile_strength(&rows).max(profile_strength(&cols))
 }
 
@@ -389,12 +430,15 @@ fn stripes(l: &[f32], w: usize, h: usize) -> f64 {
 fn coarse(l: &[f32], w: usize, h: usize, cw: usize, ch: usize) -> Vec<f64> {
     let mut out = vec![0f64; cw * ch];
     let mut cnt = vec![0u32; cw * ch];
-    for y in 0..h {
-        let cy = y * ch / h;
-        for x in 0..w {
-            let i = cy * cw + x * cw / w;
-            out[i] += l[y * w + x] as f64;
-            cnt[i] += 1;
+    // Cell `cx` spans columns starts[cx]..starts[cx + 1] (those x with x·cw/w = cx). The sums
+    // are exact in f64, so adding a row's run per cell gives the pixel-by-pixel sums.
+    let starts: Vec<usize> = (0..=cw).map(|cx| (cx * w).div_ceil(cw)).collect();
+    for (y, row) in l.chunks_exact(w).enumerate().take(h) {
+        let base = y * ch / h * cw;
+        for (cx, run) in starts.windows(2).enumerate() {
+            let px = &row[run[0]..run[1]];
+            out[base + cx] += px.iter().map(|&v| v as f64).sum::<f64>();
+            cnt[base + cx] += px.len() as u32;
         }
     }
     for (o, c) in out.iter_mut().zip(&cnt) {
@@ -440,7 +484,7 @@ pub fn measure(t: &Thumb, prev: Option<&Thumb>, baseline: Option<&Thumb>) -> Met
     let mut lh = [0u32; 256];
     let mut ch = [[0u32; 256]; 3];
     for (i, p) in t.rgb.chunks_exact(3).enumerate() {
-        lh[(l[i].round() as usize).min(255)] += 1;
+        lh[round_luma(l[i]).min(255)] += 1;
         for c in 0..3 {
             ch[c][p[c] as usize] += 1;
         }
@@ -451,10 +495,9 @@ pub fn measure(t: &Thumb, prev: Option<&Thumb>, baseline: Option<&Thumb>) -> Met
         .map(|h| pct(h, n, 0.9) - pct(h, n, 0.1))
         .fold(0f64, f64::max);
     let change = prev.filter(|p| p.width == w && p.height == h).map(|p| {
-        let pl = p.luma();
         l.iter()
-            .zip(&pl)
-            .map(|(a, b)| (a - b).abs() as f64)
+            .zip(p.rgb.chunks_exact(3))
+            .map(|(a, q)| (a - Thumb::luma_of(q)).abs() as f64)
             .sum::<f64>()
             / n.max(1) as f64
     });

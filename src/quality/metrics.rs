@@ -69,11 +69,19 @@ fn pct(hist: &[u32; 256], n: u32, q: f64) -> f64 {
     255.0
 }
 
-/// Median width, in thumbnail pixels, of the strongest horizontal-gradient edges (Marziliano's
+/// Typical width, in thumbnail pixels, of the stronger horizontal-gradient edges (Marziliano's
 /// edge-spread measure): from the edge, walk each way while the luma keeps rising (falling).
 /// Crisp edges are 1–3 pixels wide; blur widens them, whatever the contrast. The top and
 /// bottom tenth of rows are skipped: OSD text lives there and stays crisp on a blurred picture.
-fn edge_width(l: &[f32], w: usize, h: usize) -> f64 {
+///
+/// Which edges: local gradient maxima above a floor that follows the picture's contrast
+/// (`spread`, so a dim or soft scene's fine detail counts, as it does to the eye), the stronger
+/// half of them; the mean of their middle half of widths. Taking only the very strongest
+/// edges measured a soft scene (the moon's surface, a dim view) by its few broad shading
+/// features and called it blurred; the middle half is a finer measure than a median of whole
+/// pixels.
+fn edge_width(l: &[f32], w: usize, h: usize, spread: f64) -> f64 {
+    let floor = (spread * 0.15).clamp(3.0, 8.0) as f32;
     let (y0, y1) = (h / 10, h - h / 10);
     let mut grads: Vec<(f32, usize)> = Vec::new();
     for y in y0..y1 {
@@ -81,7 +89,7 @@ fn edge_width(l: &[f32], w: usize, h: usize) -> f64 {
             let i = y * w + x;
             let g = (l[i + 1] - l[i - 1]).abs();
             // Local maxima of the horizontal gradient only.
-            if g > 8.0
+            if g > floor
                 && g >= (l[i] - l[i.saturating_sub(2)]).abs()
                 && g >= (l[(i + 2).min(y * w + w - 1)] - l[i]).abs()
             {
@@ -92,7 +100,7 @@ fn edge_width(l: &[f32], w: usize, h: usize) -> f64 {
     if grads.len() < 16 {
         return 0.0;
     }
-    let k = grads.len() * 9 / 10;
+    let k = grads.len() / 2;
     grads.select_nth_unstable_by(k, |a, b| a.0.total_cmp(&b.0));
     let mut widths: Vec<f64> = grads[k..]
         .iter()
@@ -113,7 +121,8 @@ fn edge_width(l: &[f32], w: usize, h: usize) -> f64 {
         })
         .collect();
     widths.sort_by(f64::total_cmp);
-    widths[widths.len() / 2]
+    let mid = &widths[widths.len() / 4..widths.len() * 3 / 4];
+    mid.iter().sum::<f64>() / mid.len() as f64
 }
 
 /// Immerkær's fast noise estimate per 16×16 block; the 25th percentile over blocks.
@@ -515,7 +524,7 @@ pub fn measure(t: &Thumb, prev: Option<&Thumb>, baseline: Option<&Thumb>) -> Met
         spread: round(spread),
         darkness_level: round(0.5 * mean + 0.5 * pct(&lh, n, 0.99)),
         brightness_level: round(0.5 * mean + 0.5 * pct(&lh, n, 0.05)),
-        sharpness: round(edge_width(&l, w, h)),
+        sharpness: round(edge_width(&l, w, h, spread)),
         noise_sigma: round(noise(&l, w, h)),
         cast_ratio: round(cast(t, &l, &lh, n)),
         occluded_fraction: round(occlusion(&l, w, h)),

@@ -8,7 +8,7 @@
 //!   zero — a black, blue or grey screen; overlaid text stays above the 90th percentile.
 //! - `too_dark` / `too_bright`: mean and upper (lower) percentile of luma together, so a night
 //!   scene with lit areas is not dark and a bright scene with shadows is not bright.
-//! - `blur`: the median width of the strongest edges (blur widens edges whatever the contrast),
+//! - `blur`: the typical width of the stronger edges (blur widens edges whatever the contrast),
 //!   away from the OSD rows at the top and bottom.
 //! - `noise`: Immerkær's estimate of Gaussian noise from the median of block estimates (flat
 //!   blocks dominate the median, texture does not).
@@ -141,7 +141,7 @@ pub struct Thresholds {
 impl Default for Thresholds {
     fn default() -> Self {
         Self {
-            signal_loss: Ramp::new(14.0, 4.0),
+            signal_loss: Ramp::new(6.0, 1.0),
             too_dark: Ramp::new(85.0, 45.0),
             too_bright: Ramp::new(140.0, 200.0),
             blur: Ramp::new(4.0, 9.0),

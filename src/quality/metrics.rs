@@ -175,21 +175,23 @@ fn noise(l: &[f32], w: usize, h: usize) -> f64 {
     est[est.len() / 4]
 }
 
-/// How coloured what should be neutral is, ×100: the smaller of (a) the 5th percentile of
-/// relative chroma (chroma over luma) among mid-tone pixels — every real scene has some
-/// near-grey surface (road, wall, shadow) — and (b) the same among the brightest 10 % of
-/// pixels — highlights and white objects. A white-balance cast tints both; a vivid scene
-/// or a single-coloured subject filling the view keeps at least one neutral; greyscale is 0.
+/// How coloured what should be neutral is, ×100. A white-balance cast pushes every pixel's
+/// chroma the same way, so the picture's colours all lean along one direction `d`, the mean
+/// relative chroma (chroma over luma) of its mid-tone pixels; the measure is how far even the
+/// least-leaning pixels lean along `d`: the smaller of the 5th percentiles of the projection
+/// on `d` among (a) mid-tone pixels — every real scene has some near-grey surface (road, wall,
+/// shadow) — and (b) the brightest 10 % — highlights and white objects. A neutral surface
+/// gives ~0; so does a vivid scene without one (a flower before foliage), whose colours lie
+/// on both sides of `d`; greyscale is 0.
 fn cast(t: &Thumb, l: &[f32], lhist: &[u32; 256], n: u32) -> f64 {
     let rel = |p: &[u8], y: f32| {
         let (r, g, b) = (p[0] as f32, p[1] as f32, p[2] as f32);
-        let ca = r - g;
-        let cb = 0.5 * (r + g) - b;
-        (ca * ca + cb * cb).sqrt() / y.max(1.0)
+        let k = 1.0 / y.max(1.0);
+        ((r - g) * k, (0.5 * (r + g) - b) * k)
     };
     let top = (pct(lhist, n, 0.9) as f32).max(40.0);
-    let mut mid: Vec<f32> = Vec::with_capacity(l.len());
-    let mut bright: Vec<f32> = Vec::new();
+    let mut mid: Vec<(f32, f32)> = Vec::with_capacity(l.len());
+    let mut bright: Vec<(f32, f32)> = Vec::new();
     for (p, &y) in t.rgb.chunks_exact(3).zip(l) {
         let is_mid = (40.0..=230.0).contains(&y);
         if is_mid || y >= top {
@@ -205,12 +207,21 @@ fn cast(t: &Thumb, l: &[f32], lhist: &[u32; 256], n: u32) -> f64 {
     if mid.len() < 64 || bright.len() < 16 {
         return 0.0;
     }
-    let low = |v: &mut Vec<f32>, q: usize| {
-        let i = v.len() * q / 100;
-        v.select_nth_unstable_by(i, f32::total_cmp);
-        v[i] as f64
+    let (sa, sb) = mid
+        .iter()
+        .fold((0f64, 0f64), |(a, b), &(ca, cb)| (a + ca as f64, b + cb as f64));
+    let norm = (sa * sa + sb * sb).sqrt();
+    if norm < 1e-9 {
+        return 0.0;
+    }
+    let (da, db) = ((sa / norm) as f32, (sb / norm) as f32);
+    let low = |v: &[(f32, f32)], q: usize| {
+        let mut proj: Vec<f32> = v.iter().map(|&(ca, cb)| ca * da + cb * db).collect();
+        let i = proj.len() * q / 100;
+        proj.select_nth_unstable_by(i, f32::total_cmp);
+        proj[i].max(0.0) as f64
     };
-    low(&mut mid, 5).min(low(&mut bright, 5)) * 100.0
+    low(&mid, 5).min(low(&bright, 5)) * 100.0
 }
 
 /// Width of the luma transition through pixel `i` along `step` (1: a row, `w`: a column),

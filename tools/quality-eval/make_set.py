@@ -10,13 +10,15 @@ surveillance picture is), and then:
   - degraded into each fault kind at mild, moderate and severe strength.
 Everything is drawn from one seeded RNG: the same command writes the same files.
 
-Held-out photographs form the `test` split: grace_hopper.jpg (US Navy, public domain; shipped in
-matplotlib's sample data) and china.jpg and flower.jpg (CC BY 2.0, by danielbuechele and
-vultilion on Flickr; shipped in scikit-learn), five views each. They were added after the
-detectors were built, and no threshold has been set by looking at them. All views of the
-scikit-image photographs are `dev`; thresholds are tuned on dev; the README reports test.
-(Until 2026-11-25 the held-out split was every third scikit-image photograph; those were looked
-at while building the detectors, so they joined dev.)
+Held-out photographs form the `test` split, five views each: face.dat (a raccoon) and
+ascent.dat (people climbing stairs, greyscale), both from www.public-domain-image.com, read from
+scipy 1.9.3's wheel (later scipy releases download them instead of shipping them; the wheel is
+fetched once from PyPI with `pip download` into OUT_DIR/../.wheels). No threshold has been set
+by looking at them. Everything else is `dev`, where thresholds are tuned; the README reports
+test. History: until 2026-11-25 the held-out split was every third scikit-image photograph,
+then the three photographs of matplotlib and scikit-learn (grace_hopper.jpg, US Navy, public
+domain; china.jpg and flower.jpg, CC BY 2.0 by danielbuechele and vultilion on Flickr). Each
+was looked at once scored and then joined dev; the README gives every round's figures.
 
 usage: make_set.py OUT_DIR [SEED]   (default seed 20261125: the tuning set)
 """
@@ -37,17 +39,49 @@ PHOTOS = {
     "motorcycle_right": lambda: data.stereo_motorcycle()[1],
     "rocket": data.rocket,
 }
-HELD_OUT = {
+PHOTOS.update({
     "china": lambda: __import__("sklearn.datasets", fromlist=["x"]).load_sample_image("china.jpg"),
     "flower": lambda: __import__("sklearn.datasets", fromlist=["x"]).load_sample_image("flower.jpg"),
     "grace_hopper": lambda: np.asarray(Image.open(
         __import__("matplotlib.cbook", fromlist=["x"]).get_sample_data("grace_hopper.jpg"))),
-}
+})
+
+
+def scipy_misc(member):
+    """A file of scipy 1.9.3's scipy/misc, from its wheel (pinned by version and hash)."""
+    import hashlib, subprocess, zipfile
+    wheel_dir = os.path.join(os.path.dirname(os.path.abspath(OUT)), ".wheels")
+    name = "scipy-1.9.3-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
+    path = os.path.join(wheel_dir, name)
+    if not os.path.exists(path):
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
+                        "--only-binary=:all:", "--python-version", "3.11",
+                        "--platform", "manylinux2014_x86_64", "-d", wheel_dir, "scipy==1.9.3"],
+                       check=True)
+    digest = hashlib.sha256(open(path, "rb").read()).hexdigest()
+    assert digest == SCIPY_WHEEL_SHA256, "unexpected scipy wheel " + digest
+    with zipfile.ZipFile(path) as z:
+        return z.read("scipy/misc/" + member)
+
+
+def face():
+    import bz2
+    return np.frombuffer(bz2.decompress(scipy_misc("face.dat")), dtype=np.uint8).reshape(768, 1024, 3)
+
+
+def ascent():
+    import io, pickle
+    return np.clip(np.asarray(pickle.load(io.BytesIO(scipy_misc("ascent.dat")))), 0, 255).astype(np.uint8)
+
+
+SCIPY_WHEEL_SHA256 = "abaf921531b5aeaafced90157db505e10345e45038c39e5d9b6c7922d68085cb"
+HELD_OUT = {"ascent": ascent, "face": face}
 # Left out: page and text (scanned documents, not camera views), hubble_deep_field, retina, ihc,
 # cell, microaneurysms (astronomy and microscopy), and the synthetic images.
 KINDS = ["signal_loss", "too_dark", "too_bright", "blur", "noise", "color_cast",
          "occlusion", "stripes", "frozen", "scene_change"]
 SEVERITIES = ["mild", "moderate", "severe"]
+OUT = sys.argv[1] if len(sys.argv) > 1 else "."
 rng = np.random.default_rng(int(sys.argv[2]) if len(sys.argv) > 2 else 20261125)
 
 

@@ -207,9 +207,9 @@ fn cast(t: &Thumb, l: &[f32], lhist: &[u32; 256], n: u32) -> f64 {
     if mid.len() < 64 || bright.len() < 16 {
         return 0.0;
     }
-    let (sa, sb) = mid
-        .iter()
-        .fold((0f64, 0f64), |(a, b), &(ca, cb)| (a + ca as f64, b + cb as f64));
+    let (sa, sb) = mid.iter().fold((0f64, 0f64), |(a, b), &(ca, cb)| {
+        (a + ca as f64, b + cb as f64)
+    });
     let norm = (sa * sa + sb * sb).sqrt();
     if norm < 1e-9 {
         return 0.0;

@@ -69,6 +69,84 @@ fn frozen_needs_identical_samples() {
     );
 }
 
+/// Small pseudo-random texture, ±`amp` around 0, the same for the same (x, y, salt).
+fn grain(x: usize, y: usize, salt: u64, amp: i32) -> i32 {
+    let mut z = (x as u64) << 32 ^ (y as u64) ^ salt.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z ^= z >> 33;
+    z = z.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    z ^= z >> 33;
+    (z % (2 * amp as u64 + 1)) as i32 - amp
+}
+
+fn has(d: &Diagnosis, k: FaultKind) -> bool {
+    d.faults.iter().any(|f| f.kind == k)
+}
+
+/// A vivid scene with no neutral surface (an orange flower before teal foliage) leans both ways
+/// in colour and is not a cast; a white-balance error tints every pixel the same way and is.
+#[test]
+fn complementary_colours_are_not_a_cast_a_tint_is() {
+    let t = Thresholds::default();
+    let flower = img(240, 135, |x, y| {
+        let (dx, dy) = (x as i32 - 90, y as i32 - 67);
+        let g = grain(x, y, 1, 12);
+        let c = if dx * dx + dy * dy < 55 * 55 {
+            [235 + g / 2, 140 + g, 70 + g]
+        } else {
+            [25 + g / 2, 105 + g, 115 + g]
+        };
+        c.map(|v| v.clamp(0, 255) as u8)
+    });
+    let d = diagnose(&flower, None, None, &t);
+    assert!(!has(&d, FaultKind::ColorCast), "{d:?}");
+    let tinted = img(240, 135, |x, y| {
+        let p = scene(x, y);
+        [p[0], p[1], (p[2] as u32 * 45 / 100) as u8]
+    });
+    let d = diagnose(&tinted, None, None, &t);
+    assert!(has(&d, FaultKind::ColorCast), "{d:?}");
+}
+
+/// Blur widens every edge; a crisp scene's edges stay narrow. (Soft but focused scenes, the
+/// moon's surface, are covered by the evaluation set's photographs, not a synthetic picture.)
+#[test]
+fn a_blurred_scene_is_blur_a_crisp_one_is_not() {
+    let t = Thresholds::default();
+    let sharp = img(240, 135, scene);
+    let blurred = img(240, 135, |x, y| {
+        let mut acc = [0u32; 3];
+        let mut n = 0;
+        for yy in y.saturating_sub(5)..(y + 6).min(135) {
+            for xx in x.saturating_sub(5)..(x + 6).min(240) {
+                let i = (yy * 240 + xx) * 3;
+                for (a, &v) in acc.iter_mut().zip(&sharp.rgb[i..i + 3]) {
+                    *a += v as u32;
+                }
+                n += 1;
+            }
+        }
+        acc.map(|v| (v / n) as u8)
+    });
+    assert!(!has(&diagnose(&sharp, None, None, &t), FaultKind::Blur));
+    let d = diagnose(&blurred, None, None, &t);
+    assert!(has(&d, FaultKind::Blur), "{d:?}");
+}
+
+/// A scene at a sixteenth of its light is dark, not lost: its content still spreads over a few
+/// levels, where a "no video" screen is one flat colour.
+#[test]
+fn a_very_dark_scene_is_too_dark_not_signal_loss() {
+    let t = Thresholds::default();
+    let dark = img(240, 135, |x, y| scene(x, y).map(|v| v / 16));
+    let d = diagnose(&dark, None, None, &t);
+    assert_eq!(
+        d.faults.first().map(|f| f.kind),
+        Some(FaultKind::TooDark),
+        "{d:?}"
+    );
+    assert!(!has(&d, FaultKind::SignalLoss), "{d:?}");
+}
+
 #[test]
 fn jpeg_errors_are_named_not_panics() {
     assert_eq!(from_jpeg(b"hello"), Err(FrameError::NotJpeg));

@@ -1,6 +1,7 @@
-//! Frames for diagnosis: JPEG snapshots decoded at reduced scale straight from the DCT
-//! (`jpeg-decoder`'s scaled IDCT: a 1080p frame is decoded at 1/4, a 4K one at 1/8, never at
-//! full size), then box-filtered to a thumbnail of at most `MAX_W` pixels across.
+//! Frames for diagnosis: JPEG snapshots decoded at reduced scale straight from the DCT, never at
+//! full size (1920 pixels across and more: DC coefficients only, by `jpeg_dc`; smaller or
+//! unusual files: `jpeg-decoder`'s scaled IDCT), then box-filtered to a thumbnail of at most
+//! `MAX_W` pixels across.
 //!
 //! H.264 keyframes from RTSP (devices without a snapshot URL) are decoded by OpenH264 through
 //! the `openh264` crate, which builds Cisco's decoder from its bundled source with the C

@@ -5,8 +5,9 @@
 //! Why hand-written: `jpeg-decoder`'s scaled decode still stores every coefficient and runs a
 //! (reduced) IDCT per block, ~6 ms per 1080p snapshot here; libjpeg-turbo (`turbojpeg`) needs
 //! cmake and nasm at build time. Skipping AC coefficients only needs their Huffman codes and
-//! lengths, so this decoder is a marker parser, canonical Huffman tables with a 9-bit lookup,
-//! and a 64-bit bit reader: ~300 lines, about three times faster.
+//! lengths, so this decoder is a marker parser, canonical Huffman tables with 12-bit lookups
+//! (one of which steps over several whole coefficients at once, see `Run`) and a 64-bit bit
+//! reader: about three times faster.
 //!
 //! Scope: 8-bit baseline and extended sequential Huffman (SOF0/SOF1), one interleaved scan of
 //! 1 or 3 components in any sampling, restart intervals. Everything else (progressive,
@@ -241,8 +242,8 @@ impl<'a> Bits<'a> {
     }
 
     /// One block: its DC difference, and its AC coefficients stepped over. `FAST` uses the
-    /// lookups (`fast`, `steps`) with the bit buffer held in registers; without it, one symbol
-    /// at a time the T.81 way, which the tests hold the lookups to.
+    /// lookups (`dc`, `runs`, `fast`) with the bit buffer held in registers; without it, one
+    /// symbol at a time the T.81 way (`ac_symbol`), which the tests hold the lookups to.
     #[inline(always)]
     fn block<const FAST: bool>(&mut self, dc: &Huffman, ac: &Huffman) -> Result<i32, String> {
         if self.n < 32 {
@@ -259,16 +260,9 @@ impl<'a> Bits<'a> {
         if !FAST {
             let mut k = 1;
             while k < 64 {
-                let rs = self.symbol(ac)?;
-                let (r, s) = ((rs >> 4) as usize, (rs & 15) as u32);
-                if s == 0 {
-                    if r != 15 {
-                        break;
-                    }
-                    k += 16;
-                } else {
-                    self.skip(s);
-                    k += r + 1;
+                match self.ac_symbol(ac)? {
+                    0 => break,
+                    adv => k += adv,
                 }
             }
             return Ok(diff);
@@ -306,21 +300,30 @@ impl<'a> Bits<'a> {
                 continue;
             }
             (self.acc, self.n) = (acc, n);
-            let rs = self.symbol(ac)?;
-            let (r, s) = ((rs >> 4) as usize, (rs & 15) as u32);
-            if s == 0 {
-                if r != 15 {
-                    return Ok(diff);
-                }
-                k += 16;
-            } else {
-                self.skip(s);
-                k += r + 1;
-            }
+            let adv = self.ac_symbol(ac)?;
             (acc, n) = (self.acc, self.n);
+            if adv == 0 {
+                break;
+            }
+            k += adv;
         }
         (self.acc, self.n) = (acc, n);
         Ok(diff)
+    }
+
+    /// One AC symbol, code and extra bits: the positions it advances; 0 for an end of block
+    /// (any size-0 symbol other than the run of sixteen zeros is read as one).
+    fn ac_symbol(&mut self, ac: &Huffman) -> Result<usize, String> {
+        let rs = self.symbol(ac)?;
+        let (r, s) = ((rs >> 4) as usize, (rs & 15) as u32);
+        Ok(match (r, s) {
+            (15, 0) => 16,
+            (_, 0) => 0,
+            _ => {
+                self.skip(s);
+                r + 1
+            }
+        })
     }
 
     #[cold]
@@ -355,6 +358,14 @@ struct Component {
     tq: usize,
     dc_table: usize,
     ac_table: usize,
+}
+
+impl Component {
+    /// Blocks across and down per MCU: its sampling factors, or one block when the scan has
+    /// this component alone (a single-component scan is not interleaved).
+    fn blocks(&self, single: bool) -> (usize, usize) {
+        if single { (1, 1) } else { (self.h, self.v) }
+    }
 }
 
 fn be16(d: &[u8], i: usize) -> Result<usize, String> {
@@ -533,7 +544,7 @@ fn scan<const FAST: bool>(
     let mut planes: Vec<Vec<i32>> = comps
         .iter()
         .map(|c| {
-            let (h, v) = if single { (1, 1) } else { (c.h, c.v) };
+            let (h, v) = c.blocks(single);
             vec![0; mcux * h * mcuy * v]
         })
         .collect();
@@ -560,7 +571,7 @@ fn scan<const FAST: bool>(
         }
         let (mx, my) = (m % mcux, m / mcux);
         for (ci, c) in comps.iter().enumerate() {
-            let (h, v) = if single { (1, 1) } else { (c.h, c.v) };
+            let (h, v) = c.blocks(single);
             let (dc, ac) = tables[ci];
             for by in 0..v {
                 for bx in 0..h {
@@ -584,7 +595,7 @@ fn scan<const FAST: bool>(
         .iter()
         .zip(&planes)
         .map(|(c, plane)| {
-            let (ch, cv) = if single { (1, 1) } else { (c.h, c.v) };
+            let (ch, cv) = c.blocks(single);
             let stride = mcux * ch;
             let rows = plane.len() / stride;
             let q = dc_q[c.tq];

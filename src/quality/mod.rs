@@ -12,9 +12,9 @@
 //!   away from the OSD rows at the top and bottom.
 //! - `noise`: Immerkær's estimate of Gaussian noise from the median of block estimates (flat
 //!   blocks dominate the median, texture does not).
-//! - `color_cast`: the colour of the brightest pixels (what should be near-neutral), weighted by
-//!   how uniformly the whole picture leans (a cast shifts every pixel; a vivid scene spreads
-//!   them; a greyscale picture has neither).
+//! - `color_cast`: how far even the least-coloured mid-tones and highlights lean along the
+//!   picture's mean chroma direction (a cast shifts every pixel one way; a neutral surface, or
+//!   a vivid scene with colours on both sides, leans ~0; a greyscale picture not at all).
 //! - `occlusion`: the largest connected region of textureless blocks that are not bright sky.
 //! - `stripes`: periodicity × amplitude of the detrended row and column mean profiles.
 //! - `frozen` (needs the previous sample): mean absolute difference — real sensors never give

@@ -70,45 +70,89 @@ fn a_truncated_jpeg_is_a_clear_error() {
     assert!(!err.contains("panicked"), "{err}");
 }
 
-/// An H.264 keyframe from a real encoder (FFmpeg's libx264, High profile with CABAC) is decoded
-/// and diagnosed like a snapshot: a black frame is signal loss, a test pattern is not.
+/// Keyframes from real encoders are decoded and diagnosed like a snapshot: FFmpeg's libx264
+/// (High profile, CABAC) and libx265 (Main, and Main 10 for 10-bit samples). A black frame is
+/// signal loss, a test pattern is not.
 #[test]
-fn x264_keyframes_are_diagnosed() {
+fn real_encoder_keyframes_are_diagnosed() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("camwatch.toml"), "").unwrap();
-    for (name, source) in [
-        ("black", "color=c=black:size=1280x720"),
-        ("pattern", "testsrc=size=1280x720"),
-    ] {
-        let file = dir.path().join(format!("{name}.h264"));
-        let out = Command::new("ffmpeg")
-            .args([
-                "-hide_banner",
-                "-loglevel",
-                "error",
+    let encoders: [(&str, &[&str]); 3] = [
+        (
+            "h264",
+            &[
+                "-pix_fmt",
+                "yuv420p",
+                "-c:v",
+                "libx264",
+                "-profile:v",
+                "high",
                 "-f",
-                "lavfi",
-                "-i",
-                source,
-            ])
-            .args(["-frames:v", "1", "-pix_fmt", "yuv420p", "-c:v", "libx264"])
-            .args(["-profile:v", "high", "-f", "h264"])
-            .arg(&file)
-            .output()
-            .expect("ffmpeg (Debian package ffmpeg; .ci/run installs it)");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let (ok, out, err) = diagnose(&[file.to_str().unwrap(), "--json"], dir.path());
-        assert!(ok, "{name}: {err}");
-        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-        assert_eq!(
-            v["metrics"]["width"], 426,
-            "{name}: decoded and shrunk: {out}"
-        );
-        let signal_loss = out.contains("\"signal_loss\"");
-        assert_eq!(signal_loss, name == "black", "{name}: {out}");
+                "h264",
+            ],
+        ),
+        (
+            "h265",
+            &[
+                "-pix_fmt",
+                "yuv420p",
+                "-c:v",
+                "libx265",
+                "-x265-params",
+                "log-level=error",
+                "-f",
+                "hevc",
+            ],
+        ),
+        (
+            "h265-10bit",
+            &[
+                "-pix_fmt",
+                "yuv420p10le",
+                "-c:v",
+                "libx265",
+                "-x265-params",
+                "log-level=error",
+                "-f",
+                "hevc",
+            ],
+        ),
+    ];
+    for (codec, args) in encoders {
+        for (name, source) in [
+            ("black", "color=c=black:size=1280x720"),
+            ("pattern", "testsrc=size=1280x720"),
+        ] {
+            let file = dir.path().join(format!("{name}.{codec}"));
+            let out = Command::new("ffmpeg")
+                .args([
+                    "-hide_banner",
+                    "-loglevel",
+                    "error",
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    source,
+                ])
+                .args(["-frames:v", "1"])
+                .args(args)
+                .arg(&file)
+                .output()
+                .expect("ffmpeg (Debian package ffmpeg; .ci/run installs it)");
+            assert!(
+                out.status.success(),
+                "{codec}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let (ok, out, err) = diagnose(&[file.to_str().unwrap(), "--json"], dir.path());
+            assert!(ok, "{codec} {name}: {err}");
+            let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+            assert_eq!(
+                v["metrics"]["width"], 426,
+                "{codec} {name}: decoded and shrunk: {out}"
+            );
+            let signal_loss = out.contains("\"signal_loss\"");
+            assert_eq!(signal_loss, name == "black", "{codec} {name}: {out}");
+        }
     }
 }

@@ -271,24 +271,29 @@ async fn a_groups_thresholds_decide_its_picture_verdicts() {
     );
 }
 
-/// NVR channels have no snapshot URL: the picture probe decodes their H.264 keyframe, so a
-/// channel showing a black screen is degraded with `signal_loss`, and an evidence JPEG is kept.
+/// NVR channels have no snapshot URL: the picture probe decodes their H.264 or H.265 keyframe,
+/// so a channel showing a black screen is degraded with `signal_loss`, and an evidence JPEG is
+/// kept; the healthy channels of each codec stay online.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nvr_channels_are_diagnosed_from_keyframes() {
     let reg = generate(CHANNELS, SEED);
-    let is_h264 = |d: &&camwatch::registry::Device| {
-        d.extra.get(camwatch::sim::CODEC_COLUMN).map(String::as_str) == Some("H.264")
+    let of_codec = |codec: &str| -> Vec<&camwatch::registry::Device> {
+        reg.iter()
+            .filter(|d| d.parent.is_some())
+            .filter(|d| d.extra.get(camwatch::sim::CODEC_COLUMN).map(String::as_str) == Some(codec))
+            .collect()
     };
-    let channels: Vec<&camwatch::registry::Device> = reg
+    let (h264, h265) = (of_codec("H.264"), of_codec("H.265"));
+    let (sick, well) = ([h264[0], h265[0]], [h264[1], h265[1]]);
+    let sched: String = sick
         .iter()
-        .filter(|d| d.parent.is_some())
-        .filter(is_h264)
+        .map(|d| {
+            format!(
+                "[[fault]]\ndevice = \"{}\"\nkind = \"signal_loss\"\nstart = \"0s\"\nduration = \"3h\"\n",
+                d.code
+            )
+        })
         .collect();
-    let (sick, well) = (channels[0], channels[1]);
-    let sched = format!(
-        "[[fault]]\ndevice = \"{}\"\nkind = \"signal_loss\"\nstart = \"0s\"\nduration = \"3h\"\n",
-        sick.code
-    );
     let dir = tempfile::tempdir().unwrap();
     let evidence = dir.path().join("evidence");
     let cfg = MonitorConfig {
@@ -299,14 +304,6 @@ async fn nvr_channels_are_diagnosed_from_keyframes() {
         ..Default::default()
     };
     let Watched { devices, spans, .. } = watch_fleet(sched, cfg, 40.0).await;
-    assert!(
-        devices
-            .iter()
-            .find(|d| d.code == sick.code)
-            .unwrap()
-            .snapshot_url
-            .is_none()
-    );
     let causes = |code: camwatch::registry::DeviceCode| -> Vec<(Status, Option<String>)> {
         spans
             .iter()
@@ -314,21 +311,32 @@ async fn nvr_channels_are_diagnosed_from_keyframes() {
             .map(|s| (s.status, s.cause.clone()))
             .collect()
     };
-    let c = causes(sick.code);
-    assert!(
-        c.iter().any(|(st, cause)| *st == Status::Degraded
-            && cause.as_deref().unwrap_or("").contains("signal_loss")),
-        "{c:?}"
-    );
-    let w = causes(well.code);
-    assert!(w.iter().all(|(st, _)| *st == Status::Online), "{w:?}");
-    let kept: Vec<_> = std::fs::read_dir(evidence.join(sick.code.to_string()))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    assert!(!kept.is_empty());
-    assert!(
-        std::fs::read(&kept[0]).unwrap().starts_with(&[0xFF, 0xD8]),
-        "a JPEG"
-    );
+    for sick in sick {
+        let codec = &sick.extra[camwatch::sim::CODEC_COLUMN];
+        let device = devices.iter().find(|d| d.code == sick.code).unwrap();
+        assert!(device.snapshot_url.is_none(), "{codec}");
+        let c = causes(sick.code);
+        assert!(
+            c.iter().any(|(st, cause)| *st == Status::Degraded
+                && cause.as_deref().unwrap_or("").contains("signal_loss")),
+            "{codec}: {c:?}"
+        );
+        let kept: Vec<_> = std::fs::read_dir(evidence.join(sick.code.to_string()))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert!(!kept.is_empty(), "{codec}");
+        assert!(
+            std::fs::read(&kept[0]).unwrap().starts_with(&[0xFF, 0xD8]),
+            "{codec}: a JPEG"
+        );
+    }
+    for well in well {
+        let w = causes(well.code);
+        let codec = &well.extra[camwatch::sim::CODEC_COLUMN];
+        assert!(
+            w.iter().all(|(st, _)| *st == Status::Online),
+            "{codec}: {w:?}"
+        );
+    }
 }

@@ -12,7 +12,8 @@ use crate::quality::{Thumb, diagnose, from_bytes};
 
 #[derive(Debug, Args)]
 pub struct DiagnoseArgs {
-    /// A JPEG picture, or an H.264 keyframe (Annex B, as `ffmpeg -c:v libx264 -f h264` writes).
+    /// A JPEG picture, or an H.264 or H.265 keyframe (Annex B, as `ffmpeg -c:v libx264 -f h264` or
+    /// `-c:v libx265 -f hevc` writes).
     pub image: PathBuf,
     /// The same camera's previous sample (enables `frozen`).
     #[arg(long)]

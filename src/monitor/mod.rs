@@ -29,6 +29,7 @@ use crate::clock::Clock;
 use crate::error::Result;
 use crate::health::{DeviceHealth, HealthConfig, Observation};
 use crate::history::Status;
+use crate::quality::keyframe::Codec;
 use crate::registry::{Device, DeviceCode};
 use crate::scheduler::{self, Handler, Limits, ProbeClass, Prober, Target};
 use crate::store::{Store, Transition};
@@ -276,31 +277,28 @@ struct RealProber {
 /// Runs the picture diagnostics on a sampled picture (off the async threads: a few ms of CPU)
 /// and records the verdict in the outcome's facts: `picture_faults` (kinds, comma-separated) and
 /// `fingerprint` (for `frozen`, which needs the previous sample). A JPEG snapshot is diagnosed
-/// as it is; an H.264 keyframe is decoded first and kept as a small JPEG for evidence. An
-/// undecodable snapshot is a `bad_image` failure; an H.265 keyframe, or an H.264 one the
-/// decoder cannot read, is not diagnosed (the sample shows media flowing, nothing more).
+/// as it is; an H.264 or H.265 keyframe is decoded first and kept as a small JPEG for evidence.
+/// An undecodable snapshot is a `bad_image` failure; a keyframe the decoder cannot read is not
+/// diagnosed (the sample shows media flowing, nothing more).
 async fn diagnose_outcome(
     mut o: ProbeOutcome,
     baseline: Option<Arc<crate::quality::Thumb>>,
     thresholds: Arc<crate::quality::Thresholds>,
 ) -> ProbeOutcome {
     let (bytes, keyframe) = match o.frame.clone() {
-        Some(camwatch_probes::Frame::Jpeg(j)) => (j, false),
-        Some(camwatch_probes::Frame::H264(k)) => (k, true),
-        Some(camwatch_probes::Frame::H265(_)) => {
-            o.fact("picture", "h265 keyframe: not decoded");
-            return o;
-        }
+        Some(camwatch_probes::Frame::Jpeg(j)) => (j, None),
+        Some(camwatch_probes::Frame::H264(k)) => (k, Some(Codec::H264)),
+        Some(camwatch_probes::Frame::H265(k)) => (k, Some(Codec::H265)),
         None => return o,
     };
     let r = tokio::task::spawn_blocking(move || {
-        let thumb = if keyframe {
-            crate::quality::from_h264(&bytes)?
-        } else {
-            crate::quality::from_jpeg(&bytes)?
+        let thumb = match keyframe {
+            Some(Codec::H264) => crate::quality::from_h264(&bytes)?,
+            Some(Codec::H265) => crate::quality::from_h265(&bytes)?,
+            None => crate::quality::from_jpeg(&bytes)?,
         };
         let d = crate::quality::diagnose(&thumb, None, baseline.as_deref(), &thresholds);
-        let evidence = keyframe.then(|| thumb_jpeg(&thumb));
+        let evidence = keyframe.is_some().then(|| thumb_jpeg(&thumb));
         Ok::<_, crate::quality::FrameError>((d, crate::quality::fingerprint(&thumb), evidence))
     })
     .await;
@@ -308,14 +306,17 @@ async fn diagnose_outcome(
         Ok(Ok((d, fp, evidence))) => {
             o.fact("picture_faults", d.kinds().join(","));
             o.fact("fingerprint", format!("{fp:016x}"));
-            if let Some(jpeg) = evidence {
-                o.fact("picture", "decoded from the h264 keyframe");
+            if let (Some(jpeg), Some(codec)) = (evidence, keyframe) {
+                o.fact(
+                    "picture",
+                    format!("decoded from the {} keyframe", codec.as_str()),
+                );
                 o.frame = Some(camwatch_probes::Frame::Jpeg(jpeg.into()));
             }
         }
-        // Media flows; a keyframe this decoder cannot read (a profile it lacks, say) is not
-        // the camera's fault: not diagnosed, like an H.265 one.
-        Ok(Err(e)) if keyframe => o.fact("picture", format!("h264 keyframe not decoded: {e}")),
+        // Media flows; a keyframe the decoder cannot read (a profile it lacks, say) is not
+        // the camera's fault: not diagnosed.
+        Ok(Err(e)) if keyframe.is_some() => o.fact("picture", format!("keyframe not decoded: {e}")),
         Ok(Err(e)) => {
             let frame = o.frame.take();
             o = ProbeOutcome {

@@ -3,14 +3,7 @@
 //! unusual files: `jpeg-decoder`'s scaled IDCT), then box-filtered to a thumbnail of at most
 //! `MAX_W` pixels across.
 //!
-//! H.264 keyframes from RTSP (devices without a snapshot URL) are decoded by OpenH264 through
-//! the `openh264` crate, which builds Cisco's decoder from its bundled source with the C
-//! compiler alone (no system library); the decoded picture is box-filtered like a JPEG's.
-//!
-//! H.265 keyframes are not decoded: no maintained decoder builds without a system library
-//! (FFmpeg's libavcodec through `ffmpeg-next` would need its -dev packages and clang), so an
-//! H.265 channel without a snapshot URL gets the media-flow check (PLAY to its first keyframe)
-//! and no picture diagnostics; `from_frame` says so in its error.
+//! Keyframes from RTSP (H.264 and H.265) are decoded in `keyframe`.
 
 use std::io::Cursor;
 
@@ -83,57 +76,27 @@ pub enum FrameError {
     Decode(String),
     #[error("image {0}×{1} is too small to diagnose (at least 32×32)")]
     TooSmall(usize, usize),
-    #[error("image {0}×{1} is larger than 16384 pixels across")]
+    #[error(
+        "image {0}×{1} is larger than any camera picture (16384 pixels across, 8K for a keyframe)"
+    )]
     TooLarge(usize, usize),
     #[error("H.264 keyframe could not be decoded: {0}")]
     H264(String),
-    #[error("H.265 pictures are not decoded (no H.265 decoder in this build)")]
-    H265Unsupported,
-    #[error("not a JPEG picture nor an H.264 stream")]
+    #[error("H.265 keyframe could not be decoded: {0}")]
+    H265(String),
+    #[error("not a JPEG picture nor an H.264 or H.265 stream")]
     Unknown,
 }
 
-/// A JPEG, or an H.264 Annex B stream (`00 00 00 01` / `00 00 01` start codes), by content.
+/// A JPEG, or an H.264 or H.265 Annex B stream (`00 00 00 01` / `00 00 01` start codes), by
+/// content.
 pub fn from_bytes(bytes: &[u8]) -> Result<Thumb, FrameError> {
     if bytes.starts_with(&[0xFF, 0xD8]) {
         from_jpeg(bytes)
     } else if bytes.starts_with(&[0, 0, 0, 1]) || bytes.starts_with(&[0, 0, 1]) {
-        from_h264(bytes)
+        super::keyframe::from_annex_b(bytes)
     } else {
         Err(FrameError::Unknown)
-    }
-}
-
-/// The first picture of an H.264 Annex B stream (a keyframe with its SPS and PPS).
-pub fn from_h264(annex_b: &[u8]) -> Result<Thumb, FrameError> {
-    use openh264::formats::YUVSource;
-    let err = |e: openh264::Error| FrameError::H264(e.to_string());
-    let mut dec = openh264::decoder::Decoder::new().map_err(err)?;
-    let thumb = |yuv: &openh264::decoder::DecodedYUV<'_>| -> Result<Thumb, FrameError> {
-        let (w, h) = yuv.dimensions();
-        if w < 32 || h < 32 {
-            return Err(FrameError::TooSmall(w, h));
-        }
-        if w > MAX_SIDE || h > MAX_SIDE {
-            return Err(FrameError::TooLarge(w, h));
-        }
-        let mut rgb = vec![0u8; yuv.rgb8_len()];
-        yuv.write_rgb8(&mut rgb);
-        Ok(Thumb {
-            width: w,
-            height: h,
-            rgb,
-        }
-        .shrink_to(MAX_W))
-    };
-    if let Some(yuv) = dec.decode(annex_b).map_err(err)? {
-        return thumb(&yuv);
-    }
-    match dec.flush_remaining().map_err(err)?.first() {
-        Some(yuv) => thumb(yuv),
-        None => Err(FrameError::H264(
-            "the stream holds no complete picture".into(),
-        )),
     }
 }
 

@@ -27,13 +27,15 @@
 
 pub mod frame;
 mod jpeg_dc;
+pub mod keyframe;
 mod metrics;
 #[cfg(test)]
 mod tests;
 
 use serde::{Deserialize, Serialize};
 
-pub use frame::{FrameError, Thumb, from_bytes, from_h264, from_jpeg};
+pub use frame::{FrameError, Thumb, from_bytes, from_jpeg};
+pub use keyframe::{from_annex_b, from_h264, from_h265};
 pub use metrics::Metrics;
 
 /// The fault kinds, with the names reports and the API use.

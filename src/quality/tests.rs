@@ -156,50 +156,82 @@ fn jpeg_errors_are_named_not_panics() {
     ));
 }
 
-/// An H.264 keyframe (the simulator's lossless encoder) decodes to the picture a JPEG of the
-/// same image gives, and its diagnosis agrees.
+fn annex_b(nals: Vec<Vec<u8>>) -> Vec<u8> {
+    nals.iter()
+        .flat_map(|n| [&[0u8, 0, 0, 1][..], n].concat())
+        .collect()
+}
+
+/// H.264 and H.265 keyframes (the simulator's lossless encoders) decode to the picture a JPEG
+/// of the same image gives, and their diagnoses agree.
 #[test]
-fn h264_keyframes_decode_to_the_picture() {
+fn keyframes_decode_to_the_picture() {
     use crate::sim::picture::{PictureFault, Scene, apply_fault, render_scene, to_h264, to_jpeg};
-    for (scene, fault) in [
-        (Scene::Street, None),
-        (Scene::Vivid, Some(PictureFault::ColorCast)),
-        (Scene::Indoor, Some(PictureFault::SignalLoss)),
-    ] {
-        let base = render_scene(scene, 320, 240, 0);
-        let img = match fault {
-            Some(f) => apply_fault(&base, f, 3),
-            None => base,
-        };
-        let annex_b: Vec<u8> = to_h264(&img)
-            .iter()
-            .flat_map(|n| [&[0u8, 0, 0, 1][..], n].concat())
-            .collect();
-        let from_stream = from_bytes(&annex_b).unwrap();
-        let from_picture = from_jpeg(&to_jpeg(&img, 95)).unwrap();
-        assert_eq!(
-            (from_stream.width, from_stream.height),
-            (from_picture.width, from_picture.height)
-        );
-        let mad = from_stream
-            .rgb
-            .iter()
-            .zip(&from_picture.rgb)
-            .map(|(a, b)| (*a as f64 - *b as f64).abs())
-            .sum::<f64>()
-            / from_stream.rgb.len() as f64;
-        assert!(mad < 6.0, "{scene:?} {fault:?}: mean difference {mad}");
-        let t = Thresholds::default();
-        let kinds = |th: &Thumb| diagnose(th, None, None, &t).kinds();
-        assert_eq!(
-            kinds(&from_stream),
-            kinds(&from_picture),
-            "{scene:?} {fault:?}"
-        );
-        // Cut short, it is an error, not a panic.
-        assert!(from_h264(&annex_b[..annex_b.len() / 2]).is_err());
+    use keyframe::{Codec, codec_of};
+    type Encoder = fn(&crate::sim::picture::Rgb) -> Vec<Vec<u8>>;
+    let encoders: [(Codec, Encoder); 2] = [
+        (Codec::H264, to_h264),
+        (Codec::H265, crate::sim::hevc::to_h265),
+    ];
+    for (codec, encode) in encoders {
+        for (scene, fault) in [
+            (Scene::Street, None),
+            (Scene::Vivid, Some(PictureFault::ColorCast)),
+            (Scene::Indoor, Some(PictureFault::SignalLoss)),
+        ] {
+            let base = render_scene(scene, 320, 240, 0);
+            let img = match fault {
+                Some(f) => apply_fault(&base, f, 3),
+                None => base,
+            };
+            let stream = annex_b(encode(&img));
+            assert_eq!(codec_of(&stream), codec);
+            let from_stream = from_bytes(&stream).unwrap();
+            let from_picture = from_jpeg(&to_jpeg(&img, 95)).unwrap();
+            assert_eq!(
+                (from_stream.width, from_stream.height),
+                (from_picture.width, from_picture.height)
+            );
+            let mad = from_stream
+                .rgb
+                .iter()
+                .zip(&from_picture.rgb)
+                .map(|(a, b)| (*a as f64 - *b as f64).abs())
+                .sum::<f64>()
+                / from_stream.rgb.len() as f64;
+            assert!(
+                mad < 6.0,
+                "{codec:?} {scene:?} {fault:?}: mean difference {mad}"
+            );
+            let t = Thresholds::default();
+            let kinds = |th: &Thumb| diagnose(th, None, None, &t).kinds();
+            assert_eq!(
+                kinds(&from_stream),
+                kinds(&from_picture),
+                "{codec:?} {scene:?} {fault:?}"
+            );
+            // Cut short, it is an error, not a panic (nor a half-decoded picture).
+            assert!(
+                from_bytes(&stream[..stream.len() / 2]).is_err(),
+                "{codec:?}"
+            );
+        }
     }
     assert!(matches!(from_bytes(b"GIF89a"), Err(FrameError::Unknown)));
+}
+
+/// An SPS claiming a picture beyond 8K is refused before the decoder allocates its planes.
+#[test]
+fn oversized_h265_is_refused_before_decoding() {
+    let img = crate::sim::picture::render_scene(crate::sim::picture::Scene::Street, 320, 240, 0);
+    // Parameter sets for 9600×8000, then the slices of a 320×240 picture.
+    let mut nals = crate::sim::hevc::parameter_sets(9600, 8000);
+    nals.extend(crate::sim::hevc::to_h265(&img).into_iter().skip(3));
+    assert!(matches!(
+        from_h265(&annex_b(nals)),
+        Err(FrameError::TooLarge(9600, 8000))
+    ));
+    assert!(from_h265(&annex_b(crate::sim::hevc::to_h265(&img))).is_ok());
 }
 
 proptest! {
@@ -221,15 +253,31 @@ proptest! {
         junk.extend_from_slice(&b);
         let _ = from_h264(&junk);
         let img = crate::sim::picture::render_scene(crate::sim::picture::Scene::Street, 64, 48, 0);
-        let mut real: Vec<u8> = crate::sim::picture::to_h264(&img)
-            .iter()
-            .flat_map(|n| [&[0u8, 0, 0, 1][..], n].concat())
-            .collect();
+        let mut real = annex_b(crate::sim::picture::to_h264(&img));
         for (at, v) in flips {
             let i = 4 + at % (real.len() - 4);
             real[i] ^= v;
         }
         let _ = from_h264(&real);
+    }
+
+    /// Corrupt H.265, to the decoder without the panic guard: random NAL units after a VPS
+    /// header, and a real keyframe with bytes flipped.
+    #[test]
+    fn random_h265_never_panics(
+        b in prop::collection::vec(any::<u8>(), 0..2048),
+        flips in prop::collection::vec((any::<usize>(), any::<u8>()), 1..16),
+    ) {
+        let mut junk = vec![0, 0, 0, 1, 0x40, 0x01];
+        junk.extend_from_slice(&b);
+        let _ = keyframe::decode_h265(&junk);
+        let img = crate::sim::picture::render_scene(crate::sim::picture::Scene::Street, 64, 48, 0);
+        let mut real = annex_b(crate::sim::hevc::to_h265(&img));
+        for (at, v) in flips {
+            let i = 4 + at % (real.len() - 4);
+            real[i] ^= v;
+        }
+        let _ = keyframe::decode_h265(&real);
     }
 
     #[test]

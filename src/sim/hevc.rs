@@ -37,11 +37,7 @@ pub fn to_h265(img: &Rgb) -> Vec<Vec<u8>> {
     );
     let coded_h = h.div_ceil(CTB) * CTB;
     let (y, cb, cr) = super::picture::to_yuv420(img);
-    let mut nals = vec![
-        nal(NAL_VPS, &vps()),
-        nal(NAL_SPS, &sps(w, h, coded_h)),
-        nal(NAL_PPS, &pps()),
-    ];
+    let mut nals = parameter_sets(w, h);
     let (cols, rows) = (w / CTB, coded_h / CTB);
     let addr_bits = ceil_log2(cols * rows);
     for r in 0..rows {
@@ -83,6 +79,17 @@ pub fn to_h265(img: &Rgb) -> Vec<Vec<u8>> {
         }
     }
     nals
+}
+
+/// The VPS, SPS and PPS that open a `w`×`h` keyframe of `to_h265` (a decoder's tests use them
+/// alone to claim a picture size without sending its slices).
+pub fn parameter_sets(w: usize, h: usize) -> Vec<Vec<u8>> {
+    let coded_h = h.div_ceil(CTB) * CTB;
+    vec![
+        nal(NAL_VPS, &vps()),
+        nal(NAL_SPS, &sps(w, h, coded_h)),
+        nal(NAL_PPS, &pps()),
+    ]
 }
 
 fn ceil_log2(n: usize) -> u32 {

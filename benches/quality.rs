@@ -1,8 +1,10 @@
 //! Picture diagnostics speed: decode (DCT-scaled) + every detector on a 1920×1080 and a
-//! 3840×2160 JPEG, against a full-size decode of the same JPEG for comparison.
+//! 3840×2160 JPEG, against a full-size decode of the same JPEG for comparison; and decode +
+//! every detector on a 1080p H.264 and H.265 keyframe from FFmpeg's libx264 and libx265 (those
+//! two only where `ffmpeg` is installed: Debian's package `ffmpeg`).
 //! `cargo bench --bench quality`
 
-use camwatch::quality::{Thresholds, diagnose, from_jpeg};
+use camwatch::quality::{Thresholds, diagnose, from_h264, from_h265, from_jpeg};
 use camwatch::sim::picture::{Scene, render_scene, to_jpeg};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -48,5 +50,49 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+/// One 1080p keyframe of FFmpeg's `testsrc2` pattern with sensor-like noise, by `encoder`.
+fn keyframe(encoder: &[&str]) -> Option<Vec<u8>> {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-f", "lavfi"])
+        .args(["-i", "testsrc2=size=1920x1080,noise=alls=8:allf=t"])
+        .args(["-frames:v", "1", "-pix_fmt", "yuv420p"])
+        .args(encoder)
+        .arg("-")
+        .output()
+        .ok()?;
+    out.status.success().then_some(out.stdout)
+}
+
+fn keyframes(c: &mut Criterion) {
+    let t = Thresholds::default();
+    let x264: &[&str] = &["-c:v", "libx264", "-profile:v", "high", "-f", "h264"];
+    let x265: &[&str] = &[
+        "-c:v",
+        "libx265",
+        "-x265-params",
+        "log-level=error",
+        "-f",
+        "hevc",
+    ];
+    let (Some(h264), Some(h265)) = (keyframe(x264), keyframe(x265)) else {
+        eprintln!("keyframes: skipped (no ffmpeg with libx264 and libx265)");
+        return;
+    };
+    let mut g = c.benchmark_group("1080p_keyframe");
+    g.bench_function("h264_decode_and_diagnose", |b| {
+        b.iter(|| {
+            let th = from_h264(black_box(&h264)).unwrap();
+            black_box(diagnose(&th, Some(&th), Some(&th), &t))
+        })
+    });
+    g.bench_function("h265_decode_and_diagnose", |b| {
+        b.iter(|| {
+            let th = from_h265(black_box(&h265)).unwrap();
+            black_box(diagnose(&th, Some(&th), Some(&th), &t))
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, keyframes);
 criterion_main!(benches);

@@ -16,6 +16,7 @@
 //! ITU-T T.81 sections: B.2 (markers), C (Huffman tables), F.2.2 (decoding), F.2.2.3 (tables).
 
 use std::ops::RangeInclusive;
+use std::sync::{Arc, Mutex};
 
 use super::frame::Thumb;
 
@@ -58,7 +59,36 @@ impl Run {
 const FAST_BITS: u32 = 12;
 const DC_BITS: u32 = 9;
 
+/// Tables already built, by their DHT bytes: a fleet's snapshots come from a few encoder
+/// models, nearly all with the standard tables of T.81 Annex K, and building an AC table's
+/// lookups (8,192 entries) costs a few percent of decoding a 1080p snapshot. Shared by every
+/// decoding thread (a lookup holds the lock for a comparison or two); at most `TABLE_CACHE`
+/// entries of ~17 KiB, the oldest dropped first.
+static TABLES: Mutex<Vec<(Vec<u8>, Arc<Huffman>)>> = Mutex::new(Vec::new());
+const TABLE_CACHE: usize = 32;
+
 impl Huffman {
+    /// `new`, or the same table built before.
+    fn cached(counts: &[u8; 16], values: &[u8], ac: bool) -> Result<Arc<Self>, String> {
+        let total: usize = counts.iter().map(|&c| c as usize).sum();
+        let key: Vec<u8> = std::iter::once(ac as u8)
+            .chain(counts.iter().copied())
+            .chain(values.iter().take(total).copied())
+            .collect();
+        // A panic elsewhere while holding the lock leaves the cache as valid as before it.
+        let lock = || TABLES.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, t)) = lock().iter().find(|(k, _)| *k == key) {
+            return Ok(t.clone());
+        }
+        let t = Arc::new(Self::new(counts, values, ac)?);
+        let mut cache = lock();
+        if cache.len() >= TABLE_CACHE {
+            cache.remove(0);
+        }
+        cache.push((key, t.clone()));
+        Ok(t)
+    }
+
     /// `ac`: an AC table (class 1), which gets `runs`; a DC table gets `dc`.
     fn new(counts: &[u8; 16], values: &[u8], ac: bool) -> Result<Self, String> {
         let total: usize = counts.iter().map(|&c| c as usize).sum();
@@ -222,18 +252,16 @@ impl<'a> Bits<'a> {
     }
 
     /// `s` bits as a signed coefficient (T.81 F.2.2.1 EXTEND); the caller refilled.
+    /// Without branches: a block's DC difference is zero or not, positive or not, as the
+    /// picture goes, so a branch on either is mispredicted about every other block.
     fn receive_extend(&mut self, s: u32) -> i32 {
-        if s == 0 {
-            return 0;
-        }
-        let v = (self.acc >> (64 - s)) as i32;
+        // `(acc >> 32) >> (32 - s)`: the top `s` bits, 0 for s = 0 (a shift by 64 would not be).
+        let v = ((self.acc >> 32) >> (32 - s)) as i32;
         self.acc <<= s;
         self.n -= s;
-        if v < 1 << (s - 1) {
-            v - (1 << s) + 1
-        } else {
-            v
-        }
+        // Below half the range (the top bit clear) it is negative: v - 2^s + 1.
+        let below = (v - ((1 << s) >> 1)) >> 31;
+        v + (below & ((-1i32 << s) + 1))
     }
 
     fn skip(&mut self, s: u32) {
@@ -394,8 +422,8 @@ fn decode_with<const FAST: bool>(
         return Ok(None);
     }
     let mut dc_q = [0i32; 4];
-    let mut dc_tables: [Option<Huffman>; 4] = [None, None, None, None];
-    let mut ac_tables: [Option<Huffman>; 4] = [None, None, None, None];
+    let mut dc_tables: [Option<Arc<Huffman>>; 4] = [None, None, None, None];
+    let mut ac_tables: [Option<Arc<Huffman>>; 4] = [None, None, None, None];
     let mut comps: Vec<Component> = Vec::new();
     let (mut width, mut height) = (0usize, 0usize);
     let mut restart = 0usize;
@@ -466,7 +494,7 @@ fn decode_with<const FAST: bool>(
                     if id > 3 || class > 1 {
                         return Err("bad Huffman table id".into());
                     }
-                    let t = Some(Huffman::new(&counts, values, class == 1)?);
+                    let t = Some(Huffman::cached(&counts, values, class == 1)?);
                     if class == 0 {
                         dc_tables[id] = t;
                     } else {
@@ -528,8 +556,8 @@ fn decode_with<const FAST: bool>(
 fn scan<const FAST: bool>(
     data: &[u8],
     comps: &[Component],
-    dc_tables: &[Option<Huffman>; 4],
-    ac_tables: &[Option<Huffman>; 4],
+    dc_tables: &[Option<Arc<Huffman>>; 4],
+    ac_tables: &[Option<Arc<Huffman>>; 4],
     dc_q: &[i32; 4],
     (width, height): (usize, usize),
     restart: usize,
@@ -551,7 +579,7 @@ fn scan<const FAST: bool>(
     let tables: Vec<(&Huffman, &Huffman)> = comps
         .iter()
         .map(|c| match (&dc_tables[c.dc_table], &ac_tables[c.ac_table]) {
-            (Some(dc), Some(ac)) => Ok((dc, ac)),
+            (Some(dc), Some(ac)) => Ok((&**dc, &**ac)),
             _ => Err("scan uses an undefined Huffman table".to_string()),
         })
         .collect::<Result<_, _>>()?;

@@ -8,8 +8,8 @@
 //!   zero — a black, blue or grey screen; overlaid text stays above the 90th percentile.
 //! - `too_dark` / `too_bright`: mean and upper (lower) percentile of luma together, so a night
 //!   scene with lit areas is not dark and a bright scene with shadows is not bright.
-//! - `blur`: the typical width of the stronger edges (blur widens edges whatever the contrast),
-//!   away from the OSD rows at the top and bottom.
+//! - `blur`: how wide even the crisp edges are (the 10th percentile of edge contrast over its
+//!   steepest step; blur widens every edge whatever the contrast), away from the OSD rows.
 //! - `noise`: Immerkær's estimate of Gaussian noise from the median of block estimates (flat
 //!   blocks dominate the median, texture does not).
 //! - `color_cast`: how far even the least-coloured mid-tones and highlights lean along the
@@ -146,7 +146,7 @@ impl Default for Thresholds {
             signal_loss: Ramp::new(6.0, 1.0),
             too_dark: Ramp::new(85.0, 45.0),
             too_bright: Ramp::new(140.0, 200.0),
-            blur: Ramp::new(4.0, 9.0),
+            blur: Ramp::new(1.6, 2.8),
             noise: Ramp::new(6.0, 12.0),
             color_cast: Ramp::new(12.0, 34.0),
             occlusion: Ramp::new(0.04, 0.20),

@@ -132,6 +132,99 @@ fn a_blurred_scene_is_blur_a_crisp_one_is_not() {
     assert!(has(&d, FaultKind::Blur), "{d:?}");
 }
 
+/// Box blur of radius `r` (an out-of-focus lens, roughly), three passes ≈ a Gaussian.
+fn soften(t: &Thumb, r: usize) -> Thumb {
+    let (w, h) = (t.width, t.height);
+    let mut cur = t.clone();
+    for _ in 0..3 {
+        cur = img(w, h, |x, y| {
+            let mut acc = [0u32; 3];
+            let mut n = 0;
+            for yy in y.saturating_sub(r)..(y + r + 1).min(h) {
+                for xx in x.saturating_sub(r)..(x + r + 1).min(w) {
+                    let i = (yy * w + xx) * 3;
+                    for (a, &v) in acc.iter_mut().zip(&cur.rgb[i..i + 3]) {
+                        *a += v as u32;
+                    }
+                    n += 1;
+                }
+            }
+            acc.map(|v| (v / n) as u8)
+        });
+    }
+    cur
+}
+
+/// A sharp view of a plain table: broad soft shadows make most of its strong edges, and a few
+/// objects' crisp outlines the rest. Its typical edge is as wide as a blurred picture's (the
+/// previous measure called it blur); its crisp edges are not, until the lens blurs them.
+#[test]
+fn soft_shadows_with_crisp_outlines_are_not_blur() {
+    let t = Thresholds::default();
+    let table = img(320, 180, |x, y| {
+        // Three shadows, each an 8-pixel ramp 40 levels deep, across the whole view.
+        let shadow: i32 = [60usize, 150, 240]
+            .iter()
+            .map(|&s| (x.saturating_sub(s).min(8) as i32) * 5)
+            .sum();
+        let object = [(30usize, 40usize), (110, 100), (200, 50), (270, 110)]
+            .iter()
+            .any(|&(ox, oy)| (ox..ox + 40).contains(&x) && (oy..oy + 30).contains(&y));
+        let v = if object { 30 } else { 220 - shadow } + grain(x, y, 3, 2);
+        [v, v, v].map(|c| c.clamp(0, 255) as u8)
+    });
+    let d = diagnose(&table, None, None, &t);
+    assert!(!has(&d, FaultKind::Blur), "{d:?}");
+    let d = diagnose(&soften(&table, 2), None, None, &t);
+    assert!(has(&d, FaultKind::Blur), "{d:?}");
+}
+
+/// Something close to the lens over a crisply textured view (a circuit board, fur): its
+/// border is wide even though crisp texture lies right beside it (the previous measure took
+/// the strongest gradient near the border, the texture's, and missed the occluder).
+#[test]
+fn an_occluder_beside_crisp_texture_is_occlusion() {
+    let t = Thresholds::default();
+    let texture = |x: usize, y: usize| {
+        let v = if (x / 10 + y / 10) % 2 == 0 { 60 } else { 180 } + grain(x, y, 5, 6);
+        [v, v - 10, v - 20].map(|c| c.clamp(0, 255) as u8)
+    };
+    // An ellipse from the bottom-left corner over ~40 % of the view, blurred at its border.
+    let mask = img(320, 180, |x, y| {
+        let (dx, dy) = (x as f64 / 220.0, (180 - y) as f64 / 150.0);
+        [if dx * dx + dy * dy < 1.0 { 255 } else { 0 }; 3]
+    });
+    let mask = soften(&mask, 3);
+    let scene = img(320, 180, |x, y| {
+        let m = mask.rgb[(y * 320 + x) * 3] as f64 / 255.0;
+        let occ = 75.0 + y as f64 * 0.05;
+        texture(x, y).map(|v| (v as f64 * (1.0 - m) + occ * m).round() as u8)
+    });
+    let d = diagnose(&scene, None, None, &t);
+    assert!(has(&d, FaultKind::Occlusion), "{d:?}");
+    let d = diagnose(&img(320, 180, texture), None, None, &t);
+    assert!(!has(&d, FaultKind::Occlusion), "{d:?}");
+}
+
+/// A deep blue sky is as dark as a wall but is no occluder, soft clouds and all.
+#[test]
+fn a_blue_sky_with_soft_clouds_is_not_occlusion() {
+    let t = Thresholds::default();
+    let view = img(320, 180, |x, y| {
+        let skyline = 80 + (x / 40 % 3) * 8;
+        if y < skyline {
+            let (dx, dy) = (x as f64 - 90.0, y as f64 - 30.0);
+            let cloud = (-(dx * dx / 800.0 + dy * dy / 120.0)).exp();
+            let sky = [55.0, 105.0, 195.0].map(|c| c + (235.0 - c) * cloud);
+            sky.map(|c| (c as i32 + grain(x, y, 7, 1)).clamp(0, 255) as u8)
+        } else {
+            scene(x, y)
+        }
+    });
+    let d = diagnose(&view, None, None, &t);
+    assert!(!has(&d, FaultKind::Occlusion), "{d:?}");
+}
+
 /// A scene at a sixteenth of its light is dark, not lost: its content still spreads over a few
 /// levels, where a "no video" screen is one flat colour.
 #[test]

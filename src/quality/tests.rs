@@ -186,7 +186,11 @@ fn soft_shadows_with_crisp_outlines_are_not_blur() {
 fn an_occluder_beside_crisp_texture_is_occlusion() {
     let t = Thresholds::default();
     let texture = |x: usize, y: usize| {
-        let v = if (x / 10 + y / 10) % 2 == 0 { 60 } else { 180 } + grain(x, y, 5, 6);
+        let v = if (x / 10 + y / 10).is_multiple_of(2) {
+            60
+        } else {
+            180
+        } + grain(x, y, 5, 6);
         [v, v - 10, v - 20].map(|c| c.clamp(0, 255) as u8)
     };
     // An ellipse from the bottom-left corner over ~40 % of the view, blurred at its border.

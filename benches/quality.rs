@@ -50,13 +50,14 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-/// One 1080p keyframe of FFmpeg's `testsrc2` pattern with sensor-like noise, by `encoder`.
-fn keyframe(encoder: &[&str]) -> Option<Vec<u8>> {
+/// One 1080p keyframe of FFmpeg's `testsrc2` pattern with sensor-like noise, by `encoder`
+/// (FFmpeg's arguments after the input).
+fn keyframe(encoder: &str) -> Option<Vec<u8>> {
     let out = std::process::Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-f", "lavfi"])
         .args(["-i", "testsrc2=size=1920x1080,noise=alls=8:allf=t"])
         .args(["-frames:v", "1", "-pix_fmt", "yuv420p"])
-        .args(encoder)
+        .args(encoder.split(' '))
         .arg("-")
         .output()
         .ok()?;
@@ -65,15 +66,8 @@ fn keyframe(encoder: &[&str]) -> Option<Vec<u8>> {
 
 fn keyframes(c: &mut Criterion) {
     let t = Thresholds::default();
-    let x264: &[&str] = &["-c:v", "libx264", "-profile:v", "high", "-f", "h264"];
-    let x265: &[&str] = &[
-        "-c:v",
-        "libx265",
-        "-x265-params",
-        "log-level=error",
-        "-f",
-        "hevc",
-    ];
+    let x264 = "-c:v libx264 -profile:v high -f h264";
+    let x265 = "-c:v libx265 -x265-params log-level=error -f hevc";
     let (Some(h264), Some(h265)) = (keyframe(x264), keyframe(x265)) else {
         eprintln!("keyframes: skipped (no ffmpeg with libx264 and libx265)");
         return;

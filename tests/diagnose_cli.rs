@@ -77,46 +77,15 @@ fn a_truncated_jpeg_is_a_clear_error() {
 fn real_encoder_keyframes_are_diagnosed() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("camwatch.toml"), "").unwrap();
-    let encoders: [(&str, &[&str]); 3] = [
+    // FFmpeg's arguments after the input, by codec.
+    let x265 = "-c:v libx265 -x265-params log-level=error -f hevc";
+    let encoders = [
         (
             "h264",
-            &[
-                "-pix_fmt",
-                "yuv420p",
-                "-c:v",
-                "libx264",
-                "-profile:v",
-                "high",
-                "-f",
-                "h264",
-            ],
+            "-pix_fmt yuv420p -c:v libx264 -profile:v high -f h264".to_string(),
         ),
-        (
-            "h265",
-            &[
-                "-pix_fmt",
-                "yuv420p",
-                "-c:v",
-                "libx265",
-                "-x265-params",
-                "log-level=error",
-                "-f",
-                "hevc",
-            ],
-        ),
-        (
-            "h265-10bit",
-            &[
-                "-pix_fmt",
-                "yuv420p10le",
-                "-c:v",
-                "libx265",
-                "-x265-params",
-                "log-level=error",
-                "-f",
-                "hevc",
-            ],
-        ),
+        ("h265", format!("-pix_fmt yuv420p {x265}")),
+        ("h265-10bit", format!("-pix_fmt yuv420p10le {x265}")),
     ];
     for (codec, args) in encoders {
         for (name, source) in [
@@ -135,7 +104,7 @@ fn real_encoder_keyframes_are_diagnosed() {
                     source,
                 ])
                 .args(["-frames:v", "1"])
-                .args(args)
+                .args(args.split(' '))
                 .arg(&file)
                 .output()
                 .expect("ffmpeg (Debian package ffmpeg; .ci/run installs it)");

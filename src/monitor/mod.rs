@@ -587,7 +587,10 @@ impl MonitorHandler {
                     let mut p = self.pictures.lock().expect("pictures");
                     let ps = &mut p[i];
                     if let Some(fp) = fingerprint {
-                        if ps.last_fingerprint == Some(fp) {
+                        // A "no video" screen never changes either; it is signal loss, and
+                        // counting it as frozen too would double its hours in the report.
+                        let no_picture = kinds.iter().any(|k| k == "signal_loss");
+                        if ps.last_fingerprint == Some(fp) && !no_picture {
                             kinds.push("frozen".into());
                         }
                         ps.last_fingerprint = Some(fp);

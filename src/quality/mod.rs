@@ -15,7 +15,9 @@
 //! - `color_cast`: how far even the least-coloured mid-tones and highlights lean along the
 //!   picture's mean chroma direction (a cast shifts every pixel one way; a neutral surface, or
 //!   a vivid scene with colours on both sides, leans ~0; a greyscale picture not at all).
-//! - `occlusion`: the largest connected region of textureless blocks that are not bright sky.
+//! - `occlusion`: the largest connected region of textureless blocks that are not sky (bright,
+//!   night-dark or blue, in the upper view), weighted by how blurred its border is (a thing at
+//!   the lens is out of focus; a plain wall meets its surroundings at crisp edges).
 //! - `stripes`: periodicity × amplitude of the detrended row and column mean profiles.
 //! - `frozen` (needs the previous sample): mean absolute difference — real sensors never give
 //!   exactly the same picture twice.
@@ -261,9 +263,10 @@ pub fn diagnose(
     if m.mean_luma > 200.0 {
         faults.retain(|f| f.kind != FaultKind::SignalLoss);
     }
-    // A screen with no picture is only that: the other detectors have nothing to look at.
+    // A screen with no picture is only that: the other detectors have nothing to look at,
+    // and an unchanging "no video" screen is not a frozen picture as well.
     if faults.iter().any(|f| f.kind == FaultKind::SignalLoss) {
-        faults.retain(|f| matches!(f.kind, FaultKind::SignalLoss | FaultKind::Frozen));
+        faults.retain(|f| f.kind == FaultKind::SignalLoss);
     }
     faults.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.kind.cmp(&b.kind)));
     Diagnosis { faults, metrics: m }

@@ -41,6 +41,9 @@ fn black_and_blue_screens_are_signal_loss_even_with_text() {
     });
     let d = diagnose(&black, None, None, &t);
     assert_eq!(d.faults[0].kind, FaultKind::SignalLoss, "{d:?}");
+    // Unchanged since the last sample, it is still signal loss alone, not frozen as well.
+    let d = diagnose(&black, Some(&black), None, &t);
+    assert_eq!(d.kinds(), ["signal_loss"], "{d:?}");
     let blue = img(240, 135, |_, _| [0, 0, 200]);
     assert_eq!(
         diagnose(&blue, None, None, &t).faults[0].kind,

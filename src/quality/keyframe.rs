@@ -10,12 +10,13 @@
 //!   build time, so that `cargo build` stays all a new machine needs. Cameras stream Main or
 //!   Main 10; a range-extension profile (4:2:2, 4:4:4, 12-bit) is refused by name.
 //!
-//! Both decode bytes a camera sent, so both are bounded before they allocate: the picture size
-//! in the parameter sets is checked against `MAX_PIXELS` first (an SPS may claim 16888×16888:
-//! 850 MB of planes), and the H.265 decoder runs under `catch_unwind`, so a decoder bug on a
-//! hostile stream is that frame's error, not the monitor's (the property tests hold it to never
-//! panicking at all). A stream that decodes with errors is refused rather than diagnosed: the
-//! blocks a broken slice leaves undecoded would look like an occluder or a black screen.
+//! Both decode bytes a camera sent. For H.265 the picture size in the SPS is checked against
+//! `MAX_PIXELS` before the decoder sees the stream (an SPS may claim 16888×16888: 850 MB of
+//! planes), and the decoder runs under `catch_unwind`, so a decoder bug on a hostile stream is
+//! that frame's error, not the monitor's (the property tests hold it to never panicking at
+//! all). For H.264 the size is checked once OpenH264 has decoded the picture. A stream that
+//! decodes with errors is refused rather than diagnosed: the blocks a broken slice leaves
+//! undecoded would look like an occluder or a black screen.
 
 use super::frame::{FrameError, MAX_W, Thumb};
 

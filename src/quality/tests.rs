@@ -393,3 +393,29 @@ proptest! {
         }
     }
 }
+
+/// The simulator's cameras, through JPEG and with their sensor noise: every healthy scene is
+/// normal and every blurred one is blur (with a single wide box as the simulator's blur, thin
+/// lines became plateaus with steep sides and the blurred pictures read as sharp).
+#[test]
+fn simulated_cameras_blurred_are_blur_healthy_are_normal() {
+    use crate::sim::picture::{
+        PictureFault, Scene, apply_fault, render_scene, to_jpeg, with_sensor_noise,
+    };
+    let t = Thresholds::default();
+    for scene in Scene::ALL {
+        let base = render_scene(scene, 320, 240, 0);
+        let look = |img| {
+            diagnose(
+                &from_jpeg(&to_jpeg(&with_sensor_noise(&img, 5), 85)).unwrap(),
+                None,
+                None,
+                &t,
+            )
+        };
+        let d = look(base.clone());
+        assert!(d.faults.is_empty(), "{scene:?}: {d:?}");
+        let d = look(apply_fault(&base, PictureFault::Blur, 2));
+        assert!(has(&d, FaultKind::Blur), "{scene:?}: {d:?}");
+    }
+}

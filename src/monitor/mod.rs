@@ -29,6 +29,7 @@ use crate::clock::Clock;
 use crate::error::Result;
 use crate::health::{DeviceHealth, HealthConfig, Observation};
 use crate::history::Status;
+use crate::quality::FaultKind;
 use crate::quality::keyframe::Codec;
 use crate::registry::{Device, DeviceCode};
 use crate::scheduler::{self, Handler, Limits, ProbeClass, Prober, Target};
@@ -589,7 +590,7 @@ impl MonitorHandler {
                     if let Some(fp) = fingerprint {
                         // A "no video" screen never changes either; it is signal loss, and
                         // counting it as frozen too would double its hours in the report.
-                        let no_picture = kinds.iter().any(|k| k == "signal_loss");
+                        let no_picture = kinds.iter().any(|k| k == FaultKind::SignalLoss.as_str());
                         if ps.last_fingerprint == Some(fp) && !no_picture {
                             kinds.push("frozen".into());
                         }

@@ -116,30 +116,18 @@ fn complementary_colours_are_not_a_cast_a_tint_is() {
 fn a_blurred_scene_is_blur_a_crisp_one_is_not() {
     let t = Thresholds::default();
     let sharp = img(240, 135, scene);
-    let blurred = img(240, 135, |x, y| {
-        let mut acc = [0u32; 3];
-        let mut n = 0;
-        for yy in y.saturating_sub(5)..(y + 6).min(135) {
-            for xx in x.saturating_sub(5)..(x + 6).min(240) {
-                let i = (yy * 240 + xx) * 3;
-                for (a, &v) in acc.iter_mut().zip(&sharp.rgb[i..i + 3]) {
-                    *a += v as u32;
-                }
-                n += 1;
-            }
-        }
-        acc.map(|v| (v / n) as u8)
-    });
+    let blurred = box_blur(&sharp, 5, 1);
     assert!(!has(&diagnose(&sharp, None, None, &t), FaultKind::Blur));
     let d = diagnose(&blurred, None, None, &t);
     assert!(has(&d, FaultKind::Blur), "{d:?}");
 }
 
-/// Box blur of radius `r` (an out-of-focus lens, roughly), three passes ≈ a Gaussian.
-fn soften(t: &Thumb, r: usize) -> Thumb {
+/// `passes` box blurs of radius `r`, clipped at the borders; three passes ≈ a Gaussian, as
+/// an out-of-focus lens blurs.
+fn box_blur(t: &Thumb, r: usize, passes: usize) -> Thumb {
     let (w, h) = (t.width, t.height);
     let mut cur = t.clone();
-    for _ in 0..3 {
+    for _ in 0..passes {
         cur = img(w, h, |x, y| {
             let mut acc = [0u32; 3];
             let mut n = 0;
@@ -178,7 +166,7 @@ fn soft_shadows_with_crisp_outlines_are_not_blur() {
     });
     let d = diagnose(&table, None, None, &t);
     assert!(!has(&d, FaultKind::Blur), "{d:?}");
-    let d = diagnose(&soften(&table, 2), None, None, &t);
+    let d = diagnose(&box_blur(&table, 2, 3), None, None, &t);
     assert!(has(&d, FaultKind::Blur), "{d:?}");
 }
 
@@ -201,7 +189,7 @@ fn an_occluder_beside_crisp_texture_is_occlusion() {
         let (dx, dy) = (x as f64 / 220.0, (180 - y) as f64 / 150.0);
         [if dx * dx + dy * dy < 1.0 { 255 } else { 0 }; 3]
     });
-    let mask = soften(&mask, 3);
+    let mask = box_blur(&mask, 3, 3);
     let scene = img(320, 180, |x, y| {
         let m = mask.rgb[(y * 320 + x) * 3] as f64 / 255.0;
         let occ = 75.0 + y as f64 * 0.05;

@@ -27,6 +27,26 @@ pub struct Metrics {
     pub change_from_previous: Option<f64>,
     /// Correlation of coarse gradient maps with the baseline.
     pub baseline_similarity: Option<f64>,
+    /// What changed from the approved baseline; `None` without one.
+    pub vs_baseline: Option<VsBaseline>,
+}
+
+/// The measurements of a camera with an approved baseline, relative to it: what is plain,
+/// coloured, soft or grainy in the approved view too is the scene, not a fault.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VsBaseline {
+    /// How far the colour balance moved, ×100 (log channel ratios), in every part of the view.
+    pub cast_shift: f64,
+    /// `occluded_fraction` counting only blocks that had texture in the baseline or whose
+    /// brightness moved apart from the whole view's.
+    pub occluded_fraction: f64,
+    /// `sharpness` less the baseline's own softness (its edge width beyond 1.2 pixels).
+    pub sharpness: f64,
+    /// Noise added to the baseline's (in quadrature, the baseline's scaled by the change of
+    /// mean luma): fine texture reads as noise in both.
+    pub noise_sigma: f64,
+    /// `spread` over the baseline's: over-exposure washes contrast out, a bright scene keeps it.
+    pub contrast: f64,
 }
 
 impl Metrics {
@@ -237,17 +257,132 @@ fn cast(t: &Thumb, l: &[f32], lhist: &[u32; 256], n: u32) -> f64 {
     low(&mid, 5).min(low(&bright, 5)) * 100.0
 }
 
-/// The largest 4-connected region of textureless blocks (sky in the upper part of the view
-/// excepted: bright, night-dark, or blue), as a fraction of the view, weighted by how soft its
-/// border is. Something in front of the lens is out of focus, so its border is a wide blur;
-/// a plain background (a wall, a table, the night) meets in-focus objects at crisp edges.
-fn occlusion(t: &Thumb, l: &[f32]) -> f64 {
+/// Mean R, G, B and the luma's standard deviation in each cell of an 8×6 grid over the view
+/// without its top and bottom tenth (where OSD text sits), so pictures of any size compare
+/// cell by cell.
+fn cell_means(t: &Thumb) -> Vec<([f64; 3], f64)> {
+    const GW: usize = 8;
+    const GH: usize = 6;
     let (w, h) = (t.width, t.height);
-    const COLS: usize = 12;
-    const ROWS: usize = 9;
+    let (y0, y1) = (h / 10, h - h / 10);
+    let mut sum = vec![[0f64; 5]; GW * GH];
+    for y in y0..y1 {
+        let gy = (y - y0) * GH / (y1 - y0);
+        for (x, p) in t.rgb[y * w * 3..(y + 1) * w * 3]
+            .chunks_exact(3)
+            .enumerate()
+        {
+            let c = &mut sum[gy * GW + x * GW / w];
+            let y = Thumb::luma_of(p) as f64;
+            c[0] += p[0] as f64;
+            c[1] += p[1] as f64;
+            c[2] += p[2] as f64;
+            c[3] += y * y;
+            c[4] += 1.0;
+        }
+    }
+    sum.iter()
+        .map(|c| {
+            let n = c[4].max(1.0);
+            let m = [c[0] / n, c[1] / n, c[2] / n];
+            let y = 0.299 * m[0] + 0.587 * m[1] + 0.114 * m[2];
+            (m, (c[3] / n - y * y).max(0.0).sqrt())
+        })
+        .collect()
+}
+
+/// (ln R/G, ln B/G).
+type Chroma = (f64, f64);
+
+/// A cell's colour as log channel ratios (ln R/G, ln B/G, each channel plus 8 so that a nearly
+/// empty channel does not swing the ratio); `None` where it is too dark or clipped to tell.
+fn log_chroma(m: [f64; 3]) -> Option<Chroma> {
+    let y = 0.299 * m[0] + 0.587 * m[1] + 0.114 * m[2];
+    if !(12.0..=235.0).contains(&y) || m.iter().any(|&v| v > 245.0) {
+        return None;
+    }
+    Some((
+        ((m[0] + 8.0) / (m[1] + 8.0)).ln(),
+        ((m[2] + 8.0) / (m[1] + 8.0)).ln(),
+    ))
+}
+
+/// How far the colour balance moved from the baseline's, ×100, cell by cell. A channel gain
+/// (a white-balance fault, a loose colour wire, a stuck IR-cut filter) moves every cell's log
+/// channel ratios by one vector `c`; fog, over-exposure and a fading picture scale them toward
+/// grey instead, which is not a cast. So each cell is fitted as `frame = λ·baseline + c`
+/// (least squares, with λ held near 1 unless the cells' colours vary enough to tell a scale
+/// from a shift: a view filled by one green leaf cannot), and the measure is the lower
+/// quartile, over cells, of each cell's residual shift along `c`'s direction: a cast moves
+/// them all, something in front of part of the view or a person walking by moves some. Cells
+/// that lost their texture are left out (what covers them has its own colour, and is
+/// `occlusion`'s); a picture with no colour at all (IR at night) has no cast.
+fn cast_shift(t: &Thumb, b: &Thumb) -> f64 {
+    let pairs: Vec<(Chroma, Chroma)> = cell_means(t)
+        .into_iter()
+        .zip(cell_means(b))
+        .filter(|((_, sd), (_, bsd))| *bsd < 3.0 || *sd >= 0.4 * bsd)
+        .filter_map(|((f, _), (b, _))| Some((log_chroma(f)?, log_chroma(b)?)))
+        .collect();
+    let n = pairs.len() as f64;
+    if pairs.len() < 12 {
+        return 0.0;
+    }
+    if pairs.iter().map(|(f, _)| f.0.hypot(f.1)).sum::<f64>() / n < 0.03 {
+        return 0.0;
+    }
+    let mean = |pick: fn(&(Chroma, Chroma)) -> f64| pairs.iter().map(pick).sum::<f64>() / n;
+    let (f0, f1, b0, b1) = (
+        mean(|p| p.0.0),
+        mean(|p| p.0.1),
+        mean(|p| p.1.0),
+        mean(|p| p.1.1),
+    );
+    // The prior holding λ at 1, in cell chroma variance (log-ratio²) per cell.
+    const PRIOR: f64 = 0.003;
+    let (num, den) = pairs
+        .iter()
+        .fold((PRIOR * n, PRIOR * n), |(nu, de), (f, b)| {
+            let (bc0, bc1) = (b.0 - b0, b.1 - b1);
+            (
+                nu + (f.0 - f0) * bc0 + (f.1 - f1) * bc1,
+                de + bc0 * bc0 + bc1 * bc1,
+            )
+        });
+    let lambda = (num / den).clamp(0.0, 1.3);
+    let shifts: Vec<(f64, f64)> = pairs
+        .iter()
+        .map(|(f, b)| (f.0 - lambda * b.0, f.1 - lambda * b.1))
+        .collect();
+    let median = |mut v: Vec<f64>| {
+        let i = v.len() / 2;
+        *v.select_nth_unstable_by(i, f64::total_cmp).1
+    };
+    let d = (
+        median(shifts.iter().map(|s| s.0).collect()),
+        median(shifts.iter().map(|s| s.1).collect()),
+    );
+    let norm = d.0.hypot(d.1);
+    if norm < 1e-9 {
+        return 0.0;
+    }
+    let mut along: Vec<f64> = shifts
+        .iter()
+        .map(|s| (s.0 * d.0 + s.1 * d.1) / norm)
+        .collect();
+    let i = along.len() / 4;
+    along.select_nth_unstable_by(i, f64::total_cmp).1.max(0.0) * 100.0
+}
+
+const COLS: usize = 12;
+const ROWS: usize = 9;
+
+/// Mean and standard deviation of luma in each block of a COLS×ROWS grid; `None` for a picture
+/// too small to have blocks of 4×4 pixels.
+fn block_stats(l: &[f32], w: usize, h: usize) -> Option<[[(f64, f64); COLS]; ROWS]> {
     let (bw, bh) = (w / COLS, h / ROWS);
     if bw < 4 || bh < 4 {
-        return 0.0;
+        return None;
     }
     let mut stats = [[(0f64, 0f64); COLS]; ROWS];
     for (r, row) in stats.iter_mut().enumerate() {
@@ -265,6 +400,33 @@ fn occlusion(t: &Thumb, l: &[f32]) -> f64 {
             *cell = (mean, (ss / n - mean * mean).max(0.0).sqrt());
         }
     }
+    Some(stats)
+}
+
+/// The level below which a block is textureless, relative to the picture: in a scene of soft,
+/// low-contrast texture (mist, a grey surface, the moon) every block is quiet, and none of
+/// them is an occluder.
+fn flat_level(stats: &[[(f64, f64); COLS]; ROWS]) -> f64 {
+    let mut sds: Vec<f64> = stats.iter().flatten().map(|&(_, sd)| sd).collect();
+    let i = sds.len() / 2;
+    (0.5 * *sds.select_nth_unstable_by(i, f64::total_cmp).1).clamp(1.5, 5.0)
+}
+
+/// The largest 4-connected region of textureless blocks, as a fraction of the view, weighted
+/// by how soft its border is. Something in front of the lens is out of focus, so its border is
+/// a wide blur; a plain background (a wall, a table, the night) meets in-focus objects at
+/// crisp edges. Which blocks count: with the camera's approved `baseline`, those that had
+/// texture there (1.5 times its own flat level) and lost it, or whose brightness moved away
+/// from the whole view's change by more than a third (a dark thing before a white wall) —
+/// fog, sky, a white wall or a flower's petals are as plain in the baseline; without one,
+/// every textureless block but sky in the upper part of the view (bright, night-dark, or
+/// blue).
+fn occlusion(t: &Thumb, l: &[f32], baseline: Option<&[[(f64, f64); COLS]; ROWS]>) -> f64 {
+    let (w, h) = (t.width, t.height);
+    let Some(stats) = block_stats(l, w, h) else {
+        return 0.0;
+    };
+    let (bw, bh) = (w / COLS, h / ROWS);
     // How much bluer than red each block is: a clear sky of middling brightness (a deep blue
     // sky is as dark as a wall) is told from an occluder by its colour.
     let mut blue = [[0f64; COLS]; ROWS];
@@ -279,18 +441,34 @@ fn occlusion(t: &Thumb, l: &[f32]) -> f64 {
             *cell = d as f64 / (bw * bh) as f64;
         }
     }
-    // Textureless relative to the picture: in a scene of soft, low-contrast texture (mist,
-    // a grey surface, the moon) every block is quiet, and none of them is an occluder.
-    let mut sds: Vec<f64> = stats.iter().flatten().map(|&(_, sd)| sd).collect();
-    sds.sort_by(f64::total_cmp);
-    let flat = (0.5 * sds[sds.len() / 2]).clamp(1.5, 5.0);
+    let flat = flat_level(&stats);
+    let base_flat = baseline.map(flat_level);
+    // How the whole view's brightness changed since the baseline (other light, other time).
+    let gain = baseline.map_or(1.0, |b| {
+        let mut g: Vec<f64> = stats
+            .iter()
+            .flatten()
+            .zip(b.iter().flatten())
+            .map(|(f, b)| (f.0 + 4.0) / (b.0 + 4.0))
+            .collect();
+        let i = g.len() / 2;
+        *g.select_nth_unstable_by(i, f64::total_cmp).1
+    });
     let mut dead = [[false; COLS]; ROWS];
     for (r, row) in dead.iter_mut().enumerate() {
         for (c, cell) in row.iter_mut().enumerate() {
             let (mean, sd) = stats[r][c];
-            let upper = (r as f64) < ROWS as f64 * 0.6;
-            let sky = upper && (!(35.0..=130.0).contains(&mean) || blue[r][c] > 25.0);
-            *cell = sd < flat && !sky;
+            *cell = sd < flat
+                && match (baseline, base_flat) {
+                    (Some(b), Some(bf)) => {
+                        let moved = ((mean + 4.0) / (gain * (b[r][c].0 + 4.0))).ln().abs();
+                        b[r][c].1 >= 1.5 * bf || moved > 0.29
+                    }
+                    _ => {
+                        let upper = (r as f64) < ROWS as f64 * 0.6;
+                        !(upper && (!(35.0..=130.0).contains(&mean) || blue[r][c] > 25.0))
+                    }
+                };
         }
     }
     // Largest component.
@@ -537,6 +715,8 @@ pub fn measure(t: &Thumb, prev: Option<&Thumb>, baseline: Option<&Thumb>) -> Met
             .sum::<f64>()
             / n.max(1) as f64
     });
+    let sharpness = edge_width(&l, w, h, spread);
+    let noise_sigma = noise(&l, w, h);
     let similarity = baseline.map(|b| {
         let bl = b.luma();
         ncc(
@@ -551,12 +731,53 @@ pub fn measure(t: &Thumb, prev: Option<&Thumb>, baseline: Option<&Thumb>) -> Met
         spread: round(spread),
         darkness_level: round(0.5 * mean + 0.5 * pct(&lh, n, 0.99)),
         brightness_level: round(0.5 * mean + 0.5 * pct(&lh, n, 0.05)),
-        sharpness: round(edge_width(&l, w, h, spread)),
-        noise_sigma: round(noise(&l, w, h)),
+        sharpness: round(sharpness),
+        noise_sigma: round(noise_sigma),
         cast_ratio: round(cast(t, &l, &lh, n)),
-        occluded_fraction: round(occlusion(t, &l)),
+        occluded_fraction: round(occlusion(t, &l, None)),
         stripe_strength: round(stripes(&l, w, h)),
         change_from_previous: change.map(round),
         baseline_similarity: similarity.map(round),
+        vs_baseline: baseline.map(|b| vs_baseline(t, &l, b, mean, spread, sharpness, noise_sigma)),
+    }
+}
+
+fn vs_baseline(
+    t: &Thumb,
+    l: &[f32],
+    b: &Thumb,
+    mean: f64,
+    spread: f64,
+    sharpness: f64,
+    noise_sigma: f64,
+) -> VsBaseline {
+    let bl = b.luma();
+    let (bw, bh) = (b.width, b.height);
+    let n = bl.len() as u32;
+    let mut ch = [[0u32; 256]; 3];
+    for p in b.rgb.chunks_exact(3) {
+        for c in 0..3 {
+            ch[c][p[c] as usize] += 1;
+        }
+    }
+    let base_spread = ch
+        .iter()
+        .map(|h| pct(h, n, 0.9) - pct(h, n, 0.1))
+        .fold(0f64, f64::max);
+    // The baseline's texture, at the frame's light: texture scales with the light, so what the
+    // noise estimate reads from it does too.
+    let base_mean = bl.iter().map(|&v| v as f64).sum::<f64>() / n.max(1) as f64;
+    let base_noise = noise(&bl, bw, bh) * (mean / base_mean.max(1.0)).clamp(0.5, 2.0);
+    let base_stats = block_stats(&bl, bw, bh);
+    VsBaseline {
+        cast_shift: round(cast_shift(t, b)),
+        occluded_fraction: round(base_stats.map_or(0.0, |s| occlusion(t, l, Some(&s)))),
+        sharpness: round(sharpness - (edge_width(&bl, bw, bh, base_spread) - 1.2).max(0.0)),
+        noise_sigma: round(
+            (noise_sigma * noise_sigma - base_noise * base_noise)
+                .max(0.0)
+                .sqrt(),
+        ),
+        contrast: round(spread / base_spread.max(1.0)),
     }
 }

@@ -38,7 +38,7 @@ use serde::{Deserialize, Serialize};
 
 pub use frame::{FrameError, Thumb, from_bytes, from_jpeg};
 pub use keyframe::{from_annex_b, from_h264, from_h265};
-pub use metrics::Metrics;
+pub use metrics::{Metrics, VsBaseline};
 
 /// The fault kinds, with the names reports and the API use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -136,6 +136,9 @@ pub struct Thresholds {
     pub blur: Ramp,
     pub noise: Ramp,
     pub color_cast: Ramp,
+    /// `color_cast` of a camera with an approved baseline, on the colour-balance shift from it
+    /// (`cast_shift`) instead of the picture's own colours.
+    pub color_cast_shift: Ramp,
     pub occlusion: Ramp,
     pub stripes: Ramp,
     pub frozen: Ramp,
@@ -151,6 +154,7 @@ impl Default for Thresholds {
             blur: Ramp::new(1.6, 2.8),
             noise: Ramp::new(6.0, 12.0),
             color_cast: Ramp::new(12.0, 34.0),
+            color_cast_shift: Ramp::new(12.0, 30.0),
             occlusion: Ramp::new(0.04, 0.20),
             stripes: Ramp::new(2.0, 6.0),
             frozen: Ramp::new(0.6, 0.05),
@@ -168,13 +172,17 @@ impl Thresholds {
     ) -> Result<Thresholds, String> {
         let mut t = self.clone();
         for (name, r) in overrides {
-            let k = FaultKind::parse(name).ok_or_else(|| format!("unknown fault kind {name:?}"))?;
             if !r.zero.is_finite() || !r.one.is_finite() {
                 return Err(format!("{name}: zero and one must be finite numbers"));
             }
             if r.zero == r.one {
                 return Err(format!("{name}: zero and one must differ"));
             }
+            if name == "color_cast_shift" {
+                t.color_cast_shift = *r;
+                continue;
+            }
+            let k = FaultKind::parse(name).ok_or_else(|| format!("unknown fault kind {name:?}"))?;
             *t.ramp_mut(k) = *r;
         }
         Ok(t)
@@ -247,11 +255,26 @@ pub fn diagnose(
     t: &Thresholds,
 ) -> Diagnosis {
     let m = metrics::measure(frame, prev, baseline);
+    let turned = m
+        .value(FaultKind::SceneChange)
+        .is_some_and(|v| t.scene_change.score(v) >= 0.5);
     let mut faults: Vec<Fault> = FaultKind::ALL
         .iter()
         .filter_map(|&k| {
-            let v = m.value(k)?;
-            let score = t.ramp(k).score(v);
+            // With an approved baseline each detector judges what changed from it: a red
+            // door, a plain wall, a soft or finely textured scene are so in both pictures.
+            // Not for a turned camera, whose baseline shows another view: its colours wait
+            // for the new view to be approved, the rest is judged on the picture alone.
+            let rel = m.vs_baseline.as_ref().filter(|_| !turned);
+            let score = match (k, rel) {
+                (FaultKind::ColorCast, _) if turned => 0.0,
+                (FaultKind::ColorCast, Some(r)) => t.color_cast_shift.score(r.cast_shift),
+                (FaultKind::Occlusion, Some(r)) => t.occlusion.score(r.occluded_fraction),
+                (FaultKind::Blur, Some(r)) => t.blur.score(r.sharpness),
+                (FaultKind::Noise, Some(r)) => t.noise.score(r.noise_sigma),
+                (FaultKind::TooBright, Some(r)) if r.contrast >= 0.8 => 0.0,
+                _ => t.ramp(k).score(m.value(k)?),
+            };
             (score >= 0.5).then(|| Fault {
                 kind: k,
                 score: (score * 1000.0).round() / 1000.0,

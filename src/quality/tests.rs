@@ -407,3 +407,133 @@ fn simulated_cameras_blurred_are_blur_healthy_are_normal() {
         assert!(has(&d, FaultKind::Blur), "{scene:?}: {d:?}");
     }
 }
+
+/// Each channel of `t` times `gains` (a relit view, or a white-balance fault).
+fn gained(t: &Thumb, gains: [f64; 3]) -> Thumb {
+    let mut out = t.clone();
+    for p in out.rgb.chunks_exact_mut(3) {
+        for (v, g) in p.iter_mut().zip(gains) {
+            *v = (*v as f64 * g).round().clamp(0.0, 255.0) as u8;
+        }
+    }
+    out
+}
+
+/// A leaf filling the view: green everywhere, veins and grain, no neutral surface.
+fn leaf(x: usize, y: usize) -> [u8; 3] {
+    let vein = if (x + 2 * y) % 37 < 3 { 40 } else { 0 };
+    let g = grain(x, y, 11, 10);
+    [40 + vein / 2 + g / 2, 150 + vein + g, 35 + g / 2].map(|c| c.clamp(0, 255) as u8)
+}
+
+/// Against the camera's approved baseline a scene that is green in both is not a cast, a
+/// changed colour balance is, and a night picture that lost its colour is not.
+#[test]
+fn a_cast_is_a_colour_balance_changed_from_the_baseline() {
+    let t = Thresholds::default();
+    let view = img(320, 180, leaf);
+    let baseline = gained(&view, [0.82, 0.8, 0.78]);
+    let d = diagnose(&view, None, Some(&baseline), &t);
+    assert!(!has(&d, FaultKind::ColorCast), "{d:?}");
+    let d = diagnose(&gained(&view, [1.0, 0.7, 1.0]), None, Some(&baseline), &t);
+    assert!(has(&d, FaultKind::ColorCast), "{d:?}");
+    let street = img(320, 180, |x, y| {
+        let p = scene(x, y);
+        [
+            p[0],
+            p[1],
+            p[2].saturating_add(grain(x, y, 3, 4).unsigned_abs() as u8),
+        ]
+    });
+    let d = diagnose(&gained(&street, [1.0, 1.0, 0.7]), None, Some(&street), &t);
+    assert!(has(&d, FaultKind::ColorCast), "{d:?}");
+    let ir = img(320, 180, |x, y| {
+        let p = street.rgb[(y * 320 + x) * 3..][..3].to_vec();
+        [Thumb::luma_of(&p).round() as u8; 3]
+    });
+    let d = diagnose(&ir, None, Some(&street), &t);
+    assert!(!has(&d, FaultKind::ColorCast), "{d:?}");
+}
+
+/// A plain wall over half the view is plain in the baseline too; an occluder hides texture.
+#[test]
+fn what_is_plain_in_the_baseline_is_not_occlusion() {
+    let t = Thresholds::default();
+    let wall = img(320, 180, |x, y| {
+        if x < 170 {
+            let v = 120 + (x / 40) as i32 + grain(x, y, 2, 1);
+            [v, v, v - 6].map(|c| c.clamp(0, 255) as u8)
+        } else {
+            scene(x, y)
+        }
+    });
+    let soft_wall = box_blur(&wall, 3, 3);
+    let d = diagnose(&soft_wall, None, Some(&gained(&soft_wall, [0.8; 3])), &t);
+    assert!(!has(&d, FaultKind::Occlusion), "{d:?}");
+    let textured = img(320, 180, |x, y| {
+        let v = if (x / 10 + y / 10).is_multiple_of(2) {
+            60
+        } else {
+            180
+        } + grain(x, y, 5, 6);
+        [v, v - 10, v - 20].map(|c| c.clamp(0, 255) as u8)
+    });
+    let mask = box_blur(
+        &img(320, 180, |x, _| [if x < 170 { 255 } else { 0 }; 3]),
+        3,
+        3,
+    );
+    let covered = img(320, 180, |x, y| {
+        let m = mask.rgb[(y * 320 + x) * 3] as f64 / 255.0;
+        let p = textured.rgb[(y * 320 + x) * 3..][..3].to_vec();
+        [0, 1, 2].map(|c| (p[c] as f64 * (1.0 - m) + 70.0 * m).round() as u8)
+    });
+    let d = diagnose(&covered, None, Some(&textured), &t);
+    assert!(has(&d, FaultKind::Occlusion), "{d:?}");
+}
+
+/// Fine texture (gravel, a circuit board) reads as noise in the baseline too; grain added to
+/// it is noise.
+#[test]
+fn noise_is_grain_added_to_the_baseline() {
+    let t = Thresholds::default();
+    let gravel = img(320, 180, |x, y| {
+        [(110 + grain(x, y, 9, 45)).clamp(0, 255) as u8; 3]
+    });
+    assert!(has(&diagnose(&gravel, None, None, &t), FaultKind::Noise));
+    let baseline = gained(&gravel, [0.9; 3]);
+    let d = diagnose(&gravel, None, Some(&baseline), &t);
+    assert!(!has(&d, FaultKind::Noise), "{d:?}");
+    let noisy = img(320, 180, |x, y| {
+        let v = gravel.rgb[(y * 320 + x) * 3] as i32 + grain(x, y, 10, 60);
+        [v.clamp(0, 255) as u8; 3]
+    });
+    let d = diagnose(&noisy, None, Some(&baseline), &t);
+    assert!(has(&d, FaultKind::Noise), "{d:?}");
+}
+
+/// A white background with dark things before it keeps its contrast and is a bright scene;
+/// over-exposure washes the same view out.
+#[test]
+fn a_bright_scene_with_its_contrast_is_not_too_bright() {
+    let t = Thresholds::default();
+    let bright = img(320, 180, |x, y| {
+        let dark = (x / 16 + y / 16).is_multiple_of(30);
+        [if dark { 60 } else { 238 } as u8; 3]
+            .map(|c| c.saturating_sub(grain(x, y, 4, 2).unsigned_abs() as u8))
+    });
+    assert!(has(
+        &diagnose(&bright, None, None, &t),
+        FaultKind::TooBright
+    ));
+    let baseline = gained(&bright, [0.85; 3]);
+    let d = diagnose(&bright, None, Some(&baseline), &t);
+    assert!(!has(&d, FaultKind::TooBright), "{d:?}");
+    let mut washed = bright.clone();
+    washed
+        .rgb
+        .iter_mut()
+        .for_each(|v| *v = 255 - ((255 - *v as u32) * 3 / 10) as u8);
+    let d = diagnose(&washed, None, Some(&baseline), &t);
+    assert!(has(&d, FaultKind::TooBright), "{d:?}");
+}

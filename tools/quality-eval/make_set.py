@@ -5,24 +5,29 @@ scenes, objects, people and textures photographed with real cameras. Each is cro
 16:9 "camera views" at 640x360, stamped with an OSD timestamp and camera name (as every
 surveillance picture is), and then:
   - kept normal, in five ways that are hard for detectors: as is, night/IR greyscale, low light
-    with content, a large uniform sky, vivid colours — each with a noisy previous sample and a
-    re-lit baseline, so `frozen` and `scene_change` must not fire on them either;
-  - degraded into each fault kind at mild, moderate and severe strength.
+    with content, a large uniform sky, vivid colours — each with a noisy previous sample and an
+    approved baseline (the same scene under other light and white balance), so `frozen`,
+    `scene_change` and `color_cast` must not fire on them either;
+  - degraded into each fault kind at mild, moderate and severe strength, each with the
+    baseline of its healthy view (a camera approved before it failed; score.py --no-baseline
+    scores the cameras never approved).
 Everything is drawn from one seeded RNG: the same command writes the same files.
 
-Held-out photographs form the `test` split, five views each: eleven of OpenCV's sample
-photographs (round 5, `HELD_OUT` below: an aerial view, a street in Leuven, a basketball
-hall, a graffiti wall, desks and tables, fruit, a butterfly, a squirrel), read from Debian 12's
-opencv-doc package. No threshold has been set by looking at them. Everything else is `dev`,
-where thresholds are tuned; the README reports test. History: until
-2026-11-25 the held-out split was every third scikit-image photograph, then the three
-photographs of matplotlib and scikit-learn (grace_hopper.jpg, US Navy, public domain; china.jpg
-and flower.jpg, CC BY 2.0 by danielbuechele and vultilion on Flickr), then scipy 1.9.3's
-face.dat (a raccoon) and ascent.dat (people climbing stairs), both from
-www.public-domain-image.com, read from its wheel (fetched once from PyPI with `pip download`
-into OUT_DIR/../.wheels), then the other twelve OpenCV photographs (round 4). Each was looked
-at once scored and then joined dev; the README gives every round's figures (round 3 is
-reproduced by this script as of commit 9f42ed2, round 4 as of the commit that added round 5).
+Held-out photographs form the `test` split, five views each: round 6, nineteen of the
+thirty-eight photographs among Debian 12's desktop wallpapers (`HELD_OUT` below: MATE's nature
+set, KDE Plasma's photographs, Lomiri's Ubuntu-contest pictures; landscapes, lakes, flowers,
+close-ups, interiors), read from the packages pinned in DEBS. No threshold has been set by
+looking at them. Everything else is `dev`, where thresholds are tuned, including the other
+nineteen wallpapers; the README reports test. History: until 2026-11-25 the held-out split
+was every third scikit-image photograph, then the three photographs of matplotlib and
+scikit-learn (grace_hopper.jpg, US Navy, public domain; china.jpg and flower.jpg, CC BY 2.0 by
+danielbuechele and vultilion on Flickr), then scipy 1.9.3's face.dat (a raccoon) and
+ascent.dat (people climbing stairs), both from www.public-domain-image.com, read from its
+wheel (fetched once from PyPI with `pip download` into OUT_DIR/../.wheels), then twelve of
+OpenCV's 23 sample photographs from Debian's opencv-doc (round 4), then the other eleven
+(round 5). Each was looked at once scored and then joined dev; the README gives every round's
+figures (round 3 is reproduced by this script as of commit 9f42ed2, round 4 as of the commit
+that added round 5, round 5 as of a932c65).
 
 usage: make_set.py OUT_DIR [SEED]   (default seed 20261125: the tuning set)
 """
@@ -81,26 +86,36 @@ def ascent():
 SCIPY_WHEEL_SHA256 = "abaf921531b5aeaafced90157db505e10345e45038c39e5d9b6c7922d68085cb"
 PHOTOS.update({"ascent": ascent, "face": face})
 
-OPENCV_DEB = "opencv-doc_4.6.0+dfsg-12_all.deb"
-OPENCV_DEB_SHA256 = "4b12681df35878207ac7097dc66184b2ae552e4bf4ddd2af04a0f03ed0b8682a"
+# Debian 12 packages holding photographs, pinned by version and hash: `apt-get download`
+# fetches each once into OUT_DIR/../.debs.
+DEBS = {
+    "opencv-doc": ("4.6.0+dfsg-12", "4b12681df35878207ac7097dc66184b2ae552e4bf4ddd2af04a0f03ed0b8682a"),
+    "mate-backgrounds": ("1.26.0-1", "7bf4c2209f34b4f61ba6d24c8b58c28b361e82e4b943aae6d42c030169af9e04"),
+    "plasma-workspace-wallpapers": ("4:5.27.5-2", "32cd18b71c8c938a18b3b351f217c02ac590e323caa3cf322fbb875ce8892f8b"),
+    "lomiri-wallpapers-16.04": ("20.04.0-2", "a99ff6a3bfe451e4cc0682ecb3cc82e71740626d59e4845ae34a0a0e45421eab"),
+    "lomiri-wallpapers-20.04": ("20.04.0-2", "d44e89b8473aafe64a5b678f014862dc31335aaaf18665c544d985d854f1a709"),
+}
+
+
+def deb_photo(package, path):
+    """A photograph inside one of DEBS, unpacked once next to its .deb."""
+    import hashlib, subprocess
+    version, sha256 = DEBS[package]
+    deb_dir = os.path.join(os.path.dirname(os.path.abspath(OUT)), ".debs")
+    os.makedirs(deb_dir, exist_ok=True)
+    deb = os.path.join(deb_dir, "%s_%s_all.deb" % (package, version.replace(":", "%3a")))
+    if not os.path.exists(deb):
+        subprocess.run(["apt-get", "download", "%s=%s" % (package, version)], cwd=deb_dir, check=True)
+    root = os.path.join(deb_dir, package)
+    if not os.path.isdir(root):
+        digest = hashlib.sha256(open(deb, "rb").read()).hexdigest()
+        assert digest == sha256, "unexpected %s package %s" % (package, digest)
+        subprocess.run(["dpkg-deb", "-x", deb, root], check=True)
+    return np.asarray(Image.open(os.path.join(root, path)).convert("RGB"))
 
 
 def opencv_sample(name):
-    """A photograph of OpenCV's sample data, from Debian 12's opencv-doc package (pinned by
-    version and hash; `apt-get download` fetches it once into OUT_DIR/../.debs)."""
-    import hashlib, subprocess
-    deb_dir = os.path.join(os.path.dirname(os.path.abspath(OUT)), ".debs")
-    os.makedirs(deb_dir, exist_ok=True)
-    deb = os.path.join(deb_dir, OPENCV_DEB)
-    if not os.path.exists(deb):
-        subprocess.run(["apt-get", "download", "opencv-doc=4.6.0+dfsg-12"], cwd=deb_dir, check=True)
-    root = os.path.join(deb_dir, "opencv-doc")
-    if not os.path.isdir(root):
-        digest = hashlib.sha256(open(deb, "rb").read()).hexdigest()
-        assert digest == OPENCV_DEB_SHA256, "unexpected opencv-doc package " + digest
-        subprocess.run(["dpkg-deb", "-x", deb, root], check=True)
-    path = os.path.join(root, "usr/share/doc/opencv-doc/examples/data", name)
-    return np.asarray(Image.open(path).convert("RGB"))
+    return deb_photo("opencv-doc", "usr/share/doc/opencv-doc/examples/data/" + name)
 
 
 # OpenCV's sample photographs: every real photograph of a scene at least 400 pixels wide.
@@ -108,15 +123,46 @@ def opencv_sample(name):
 # the painting (starry_night), text and digits, pictures blurred on purpose (text_defocus,
 # text_motion, licenseplate_motion), the 259-pixel HappyFish, and the second picture of each
 # stereo or motion pair (aloeR, leuvenB, basketball2, rubberwhale2, left*/right*).
-# Alternate names (sorted) make two groups: round 4's held-out split (scored once, then dev:
-# blur and occlusion were reworked on it), and round 5's, the held-out split now.
+# Alternate names (sorted) made rounds 4 and 5; both are dev now.
 OPENCV = ["aero1.jpg", "aero3.jpg", "aloeL.jpg", "apple.jpg", "baboon.jpg", "basketball1.png",
           "board.jpg", "box_in_scene.png", "building.jpg", "butterfly.jpg", "chicky_512.png",
           "ela_original.jpg", "fruits.jpg", "graf1.png", "home.jpg", "leuvenA.jpg", "messi5.jpg",
           "orange.jpg", "pca_test1.jpg", "rubberwhale1.png", "smarties.png", "squirrel_cls.jpg",
           "stuff.jpg"]
-PHOTOS.update({f.split(".")[0]: (lambda f=f: opencv_sample(f)) for f in OPENCV[0::2]})
-HELD_OUT = {f.split(".")[0]: (lambda f=f: opencv_sample(f)) for f in OPENCV[1::2]}
+PHOTOS.update({f.split(".")[0]: (lambda f=f: opencv_sample(f)) for f in OPENCV})
+
+# Round 6: every photograph among the desktop wallpapers of MATE, KDE Plasma and Lomiri
+# (Ubuntu's wallpaper contests). Left out: illustrations, renderings and abstract patterns (all
+# of ukui-wallpapers and gnome-backgrounds, MATE's abstract and desktop sets, Plasma's drawn
+# ones and Volna, a low-poly rendering of a beach, Lomiri's umang, Fossa, Infinite-Sea and
+# Painting-Colors). Alternate names (sorted) go to dev and to the held-out split.
+_PLASMA = "usr/share/wallpapers/%s/contents/images/%s"
+_LOMIRI = "usr/share/backgrounds/"
+WALLPAPERS = {
+    "mate_" + n.lower(): ("mate-backgrounds", "usr/share/backgrounds/mate/nature/%s.jpg" % n)
+    for n in ["Aqua", "Blinds", "Dune", "FreshFlower", "Garden", "GreenMeadow", "LadyBird",
+              "RainDrops", "Storm", "TwoWings", "Wood", "YellowFlower"]
+}
+WALLPAPERS.update({
+    "plasma_" + n.lower(): ("plasma-workspace-wallpapers",
+                            _PLASMA % (n, "2560x1600.jpg"))
+    for n in ["BytheWater", "ColdRipple", "ColorfulCups", "DarkestHour", "EveningGlow",
+              "FallenLeaf", "Grey", "Kite", "OneStandsOut", "Path", "summer_1am"]
+})
+WALLPAPERS.update({
+    "lomiri_" + f.split("_by_")[0].lower(): ("lomiri-wallpapers-16.04", _LOMIRI + f)
+    for f in ["Bridge_by_Sander_Klootwijk.jpg", "Dragonfly_by_Bolly.jpg",
+              "Picture_0B_by_freespace.jpg", "Picture_1A_by_freespace.jpg",
+              "Wine_by_Jakkub_Mede.jpg", "aitzgorri_by_Aitzol_Berasategi.jpg",
+              "analogpattern_by_Peter_Nerlich.jpg", "free_by_Peter_Nerlich.jpg",
+              "friends_by_Aitzol_Berasategi.jpg", "greentock_by_Peter_Nerlich.jpg",
+              "life_by_Aitzol_Berasategi.jpg", "picosdeeuropa_by_Aitzol_Berasategi.jpg",
+              "seeding_by_Clements_Engelhardt.jpg", "sunset_by_Aitzol_Berasategi.jpg"]
+})
+WALLPAPERS["lomiri_kleiber"] = ("lomiri-wallpapers-20.04", _LOMIRI + "Kleiber_by_Lukas_Baubkus.jpg")
+_ROUND6 = sorted(WALLPAPERS)
+PHOTOS.update({n: (lambda n=n: deb_photo(*WALLPAPERS[n])) for n in _ROUND6[0::2]})
+HELD_OUT = {n: (lambda n=n: deb_photo(*WALLPAPERS[n])) for n in _ROUND6[1::2]}
 # Left out: page and text (scanned documents, not camera views), hubble_deep_field, retina, ihc,
 # cell, microaneurysms (astronomy and microscopy), and the synthetic images.
 KINDS = ["signal_loss", "too_dark", "too_bright", "blur", "noise", "color_cast",
@@ -276,6 +322,14 @@ def stripes(img, sev):
     return img_of(a + band)
 
 
+def approved(scene, cam):
+    """The camera's approved baseline of a healthy view: the same view under other light (a
+    fifth darker) and the white balance of another day (each channel within ±5 %), with its own
+    sensor noise and timestamp."""
+    wb = rng.uniform(0.95, 1.05, 3).astype(np.float32)
+    return osd(img_of(arr(scene) * 0.8 * wb + rng.normal(0, 2, (H, W, 3))), cam)
+
+
 def save(img, path, q=85):
     img.save(path, "JPEG", quality=q)
 
@@ -303,7 +357,7 @@ def main(out):
                 img = osd(scene.copy(), cam)
                 prev = sensor_noise(img)
                 # The approved baseline: the same view under other light, its own timestamp.
-                base = osd(img_of(arr(scene) * 0.8 + rng.normal(0, 2, (H, W, 3))), cam)
+                base = approved(scene, cam)
                 cases.append({"id": "%s_normal_%s" % (vid, nk), "split": split, "label": "normal",
                               "variant": nk, "image": write("n_" + nk, img),
                               "prev": write("n_%s_prev" % nk, prev),
@@ -315,7 +369,8 @@ def main(out):
                 if kind == "frozen":
                     img = osd(view.copy(), cam)
                     p = write("frozen", img)
-                    case.update(image=p, prev=p)  # the very same picture again
+                    case.update(image=p, prev=p,  # the very same picture again
+                                baseline=write("frozen_base", approved(view, cam)))
                 elif kind == "scene_change":
                     img = osd(view.copy(), cam)
                     shift = {"mild": 0.3, "moderate": 0.45, "severe": 0.6}[sev]
@@ -330,7 +385,8 @@ def main(out):
                                 baseline=write("scene_change_base", osd(turned, cam)))
                 else:
                     img = osd(globals()[kind](view.copy(), sev), cam) if kind != "signal_loss" else signal_loss(view, sev)
-                    case.update(image=write(kind, img), prev=write(kind + "_prev", sensor_noise(img)))
+                    case.update(image=write(kind, img), prev=write(kind + "_prev", sensor_noise(img)),
+                                baseline=write(kind + "_base", approved(view, cam)))
                 cases.append(case)
     with open(os.path.join(out, "cases.jsonl"), "w") as f:
         for c in cases:

@@ -4,7 +4,10 @@ The predicted class of a case is its highest-scoring fault, or `normal` when non
 Prints per-class precision/recall/F1, macro-F1 over the ten kinds plus `normal`, the confusion
 matrix, and the false-alarm rate: the share of normal pictures for which any fault is raised.
 
-usage: score.py SET_DIR CAMWATCH_BINARY [dev|test|all]
+With --no-baseline every case but `scene_change` is diagnosed without its baseline, as for a
+camera whose picture nobody has approved yet (`color_cast` is then judged on the picture alone).
+
+usage: score.py SET_DIR CAMWATCH_BINARY [dev|test|all] [--no-baseline]
 """
 import json
 import os
@@ -15,7 +18,7 @@ CLASSES = ["normal", "signal_loss", "too_dark", "too_bright", "blur", "noise", "
            "occlusion", "stripes", "frozen", "scene_change"]
 
 
-def main(d, exe, split="test"):
+def main(d, exe, split="test", baseline="--with-baseline"):
     cases = [json.loads(l) for l in open(os.path.join(d, "cases.jsonl"))]
     cases = [c for c in cases if split == "all" or c["split"] == split]
     conf = {a: {b: 0 for b in CLASSES} for a in CLASSES}
@@ -24,7 +27,7 @@ def main(d, exe, split="test"):
         cmd = [exe, "diagnose", "--json", os.path.join(d, c["image"])]
         if c.get("prev"):
             cmd += ["--prev", os.path.join(d, c["prev"])]
-        if c.get("baseline"):
+        if c.get("baseline") and (baseline != "--no-baseline" or c["label"] == "scene_change"):
             cmd += ["--baseline", os.path.join(d, c["baseline"])]
         out = json.loads(subprocess.run(cmd, check=True, capture_output=True).stdout)
         faults = out["faults"]
@@ -35,7 +38,7 @@ def main(d, exe, split="test"):
             false_alarms += bool(faults)
         if pred != c["label"]:
             wrong.append((c["id"], c["label"], pred, out["metrics"]))
-    print("split: %s, %d cases" % (split, len(cases)))
+    print("split: %s, %d cases%s" % (split, len(cases), ", no baselines" if baseline == "--no-baseline" else ""))
     print("%-13s %9s %9s %9s %6s" % ("class", "precision", "recall", "F1", "n"))
     f1s = []
     for k in CLASSES:

@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::context::GlobalArgs;
 use crate::error::{Error, Result};
-use crate::quality::{Thumb, diagnose, from_bytes};
+use crate::quality::{Baseline, Thumb, diagnose, from_bytes};
 
 #[derive(Debug, Args)]
 pub struct DiagnoseArgs {
@@ -53,7 +53,12 @@ pub fn run(g: &GlobalArgs, a: &DiagnoseArgs) -> Result<ExitCode> {
     };
     let img = load(&a.image)?;
     let prev = a.prev.as_deref().map(load).transpose()?;
-    let base = a.baseline.as_deref().map(load).transpose()?;
+    let base = a
+        .baseline
+        .as_deref()
+        .map(load)
+        .transpose()?
+        .map(|b| Baseline::new(&b));
     let d = diagnose(&img, prev.as_ref(), base.as_ref(), &thresholds);
     if a.json {
         println!(

@@ -146,7 +146,7 @@ struct ProbeTarget {
     picture: Option<Picture>,
     group: Arc<SessionGroup>,
     /// The approved reference picture, for `scene_change`.
-    baseline: Option<Arc<crate::quality::Thumb>>,
+    baseline: Option<Arc<crate::quality::Baseline>>,
     /// The device group's picture thresholds.
     thresholds: Arc<crate::quality::Thresholds>,
     onvif: Option<camwatch_probes::onvif::OnvifTarget>,
@@ -283,7 +283,7 @@ struct RealProber {
 /// diagnosed (the sample shows media flowing, nothing more).
 async fn diagnose_outcome(
     mut o: ProbeOutcome,
-    baseline: Option<Arc<crate::quality::Thumb>>,
+    baseline: Option<Arc<crate::quality::Baseline>>,
     thresholds: Arc<crate::quality::Thresholds>,
 ) -> ProbeOutcome {
     let (bytes, keyframe) = match o.frame.clone() {
@@ -746,7 +746,7 @@ fn load_baselines(dir: &std::path::Path, devices: &[Device], probe: &mut [ProbeT
         };
         match crate::quality::from_jpeg(&bytes) {
             Ok(th) => {
-                t.baseline = Some(Arc::new(th));
+                t.baseline = Some(Arc::new(crate::quality::Baseline::new(&th)));
                 n += 1;
             }
             Err(e) => tracing::warn!("baseline {}: {e}", p.display()),

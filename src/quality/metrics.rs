@@ -35,7 +35,8 @@ pub struct Metrics {
 /// coloured, soft or grainy in the approved view too is the scene, not a fault.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VsBaseline {
-    /// How far the colour balance moved, ×100 (log channel ratios), in every part of the view.
+    /// How far the colour balance moved, ×100 (log channel ratios), in every part of the view;
+    /// 0 when the mean luma is under 0.45 or over 2.2 times the baseline's.
     pub cast_shift: f64,
     /// `occluded_fraction` counting only blocks that had texture in the baseline or whose
     /// brightness moved apart from the whole view's.
@@ -317,10 +318,10 @@ fn log_chroma(m: [f64; 3]) -> Option<Chroma> {
 /// them all, something in front of part of the view or a person walking by moves some. Cells
 /// that lost their texture are left out (what covers them has its own colour, and is
 /// `occlusion`'s); a picture with no colour at all (IR at night) has no cast.
-fn cast_shift(t: &Thumb, b: &Thumb) -> f64 {
+fn cast_shift(t: &Thumb, base: &[([f64; 3], f64)]) -> f64 {
     let pairs: Vec<(Chroma, Chroma)> = cell_means(t)
         .into_iter()
-        .zip(cell_means(b))
+        .zip(base.iter().copied())
         .filter(|((_, sd), (_, bsd))| *bsd < 3.0 || *sd >= 0.4 * bsd)
         .filter_map(|((f, _), (b, _))| Some((log_chroma(f)?, log_chroma(b)?)))
         .collect();
@@ -691,23 +692,16 @@ fn ncc(a: &[f64], b: &[f64]) -> f64 {
     num / (da * db).sqrt()
 }
 
-pub fn measure(t: &Thumb, prev: Option<&Thumb>, baseline: Option<&Thumb>) -> Metrics {
+pub fn measure(t: &Thumb, prev: Option<&Thumb>, baseline: Option<&Reference>) -> Metrics {
     let (w, h) = (t.width, t.height);
     let l = t.luma();
     let n = l.len() as u32;
     let mut lh = [0u32; 256];
-    let mut ch = [[0u32; 256]; 3];
-    for (i, p) in t.rgb.chunks_exact(3).enumerate() {
-        lh[round_luma(l[i]).min(255)] += 1;
-        for c in 0..3 {
-            ch[c][p[c] as usize] += 1;
-        }
+    for &v in &l {
+        lh[round_luma(v).min(255)] += 1;
     }
     let mean = l.iter().map(|&v| v as f64).sum::<f64>() / n.max(1) as f64;
-    let spread = ch
-        .iter()
-        .map(|h| pct(h, n, 0.9) - pct(h, n, 0.1))
-        .fold(0f64, f64::max);
+    let spread = spread(t);
     let change = prev.filter(|p| p.width == w && p.height == h).map(|p| {
         l.iter()
             .zip(p.rgb.chunks_exact(3))
@@ -717,13 +711,7 @@ pub fn measure(t: &Thumb, prev: Option<&Thumb>, baseline: Option<&Thumb>) -> Met
     });
     let sharpness = edge_width(&l, w, h, spread);
     let noise_sigma = noise(&l, w, h);
-    let similarity = baseline.map(|b| {
-        let bl = b.luma();
-        ncc(
-            &gradient_map(&l, w, h),
-            &gradient_map(&bl, b.width, b.height),
-        )
-    });
+    let similarity = baseline.map(|b| ncc(&gradient_map(&l, w, h), &b.gradients));
     Metrics {
         width: w,
         height: h,
@@ -738,46 +726,72 @@ pub fn measure(t: &Thumb, prev: Option<&Thumb>, baseline: Option<&Thumb>) -> Met
         stripe_strength: round(stripes(&l, w, h)),
         change_from_previous: change.map(round),
         baseline_similarity: similarity.map(round),
-        vs_baseline: baseline.map(|b| vs_baseline(t, &l, b, mean, spread, sharpness, noise_sigma)),
+        vs_baseline: baseline
+            .map(|b| vs_baseline(t, &l, b, (mean, spread, sharpness, noise_sigma))),
     }
 }
 
-fn vs_baseline(
-    t: &Thumb,
-    l: &[f32],
-    b: &Thumb,
+/// What every sample of a camera is compared with, measured once from its approved baseline.
+#[derive(Debug, Clone)]
+pub struct Reference {
+    gradients: Vec<f64>,
+    cells: Vec<([f64; 3], f64)>,
+    blocks: Option<[[(f64, f64); COLS]; ROWS]>,
     mean: f64,
     spread: f64,
-    sharpness: f64,
-    noise_sigma: f64,
-) -> VsBaseline {
-    let bl = b.luma();
-    let (bw, bh) = (b.width, b.height);
-    let n = bl.len() as u32;
+    edge_width: f64,
+    noise: f64,
+}
+
+pub fn reference(b: &Thumb) -> Reference {
+    let l = b.luma();
+    let (w, h) = (b.width, b.height);
+    let spread = spread(b);
+    Reference {
+        gradients: gradient_map(&l, w, h),
+        cells: cell_means(b),
+        blocks: block_stats(&l, w, h),
+        mean: l.iter().map(|&v| v as f64).sum::<f64>() / l.len().max(1) as f64,
+        spread,
+        edge_width: edge_width(&l, w, h, spread),
+        noise: noise(&l, w, h),
+    }
+}
+
+/// The largest 10th–90th percentile spread over R, G, B.
+fn spread(t: &Thumb) -> f64 {
     let mut ch = [[0u32; 256]; 3];
-    for p in b.rgb.chunks_exact(3) {
+    for p in t.rgb.chunks_exact(3) {
         for c in 0..3 {
             ch[c][p[c] as usize] += 1;
         }
     }
-    let base_spread = ch
-        .iter()
+    let n = (t.rgb.len() / 3) as u32;
+    ch.iter()
         .map(|h| pct(h, n, 0.9) - pct(h, n, 0.1))
-        .fold(0f64, f64::max);
+        .fold(0f64, f64::max)
+}
+
+fn vs_baseline(t: &Thumb, l: &[f32], b: &Reference, m: (f64, f64, f64, f64)) -> VsBaseline {
+    let (mean, spread, sharpness, noise_sigma) = m;
     // The baseline's texture, at the frame's light: texture scales with the light, so what the
     // noise estimate reads from it does too.
-    let base_mean = bl.iter().map(|&v| v as f64).sum::<f64>() / n.max(1) as f64;
-    let base_noise = noise(&bl, bw, bh) * (mean / base_mean.max(1.0)).clamp(0.5, 2.0);
-    let base_stats = block_stats(&bl, bw, bh);
+    let base_noise = b.noise * (mean / b.mean.max(1.0)).clamp(0.5, 2.0);
     VsBaseline {
-        cast_shift: round(cast_shift(t, b)),
-        occluded_fraction: round(base_stats.map_or(0.0, |s| occlusion(t, l, Some(&s)))),
-        sharpness: round(sharpness - (edge_width(&bl, bw, bh, base_spread) - 1.2).max(0.0)),
+        // Under other light than the approved picture's (night against a day baseline, a
+        // sodium street lamp) the colour balance is not comparable, and not compared.
+        cast_shift: if (0.45..=2.2).contains(&(mean / b.mean.max(1.0))) {
+            round(cast_shift(t, &b.cells))
+        } else {
+            0.0
+        },
+        occluded_fraction: round(b.blocks.as_ref().map_or(0.0, |s| occlusion(t, l, Some(s)))),
+        sharpness: round(sharpness - (b.edge_width - 1.2).max(0.0)),
         noise_sigma: round(
             (noise_sigma * noise_sigma - base_noise * base_noise)
                 .max(0.0)
                 .sqrt(),
         ),
-        contrast: round(spread / base_spread.max(1.0)),
+        contrast: round(spread / b.spread.max(1.0)),
     }
 }

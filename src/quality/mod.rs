@@ -246,15 +246,27 @@ fn severity(score: f64) -> Severity {
     }
 }
 
+/// A camera's approved baseline picture, measured once: the monitor keeps one per camera and
+/// compares every sample with it.
+#[derive(Debug, Clone)]
+pub struct Baseline(metrics::Reference);
+
+impl Baseline {
+    pub fn new(picture: &Thumb) -> Self {
+        Self(metrics::reference(picture))
+    }
+}
+
 /// Diagnoses `frame`; `prev` (the camera's previous sample) enables `frozen`, `baseline` (its
-/// approved reference picture) enables `scene_change`.
+/// approved reference picture) enables `scene_change` and judges the other detectors against
+/// what the camera shows when healthy.
 pub fn diagnose(
     frame: &Thumb,
     prev: Option<&Thumb>,
-    baseline: Option<&Thumb>,
+    baseline: Option<&Baseline>,
     t: &Thresholds,
 ) -> Diagnosis {
-    let m = metrics::measure(frame, prev, baseline);
+    let m = metrics::measure(frame, prev, baseline.map(|b| &b.0));
     let turned = m
         .value(FaultKind::SceneChange)
         .is_some_and(|v| t.scene_change.score(v) >= 0.5);

@@ -375,7 +375,7 @@ proptest! {
             let v = (z >> 56) as u8;
             [v, v / 2, 255 - v]
         });
-        let d = diagnose(&t, Some(&t), Some(&t), &Thresholds::default());
+        let d = diagnose(&t, Some(&t), Some(&Baseline::new(&t)), &Thresholds::default());
         for f in &d.faults {
             prop_assert!((0.5..=1.0).contains(&f.score));
         }
@@ -433,9 +433,14 @@ fn a_cast_is_a_colour_balance_changed_from_the_baseline() {
     let t = Thresholds::default();
     let view = img(320, 180, leaf);
     let baseline = gained(&view, [0.82, 0.8, 0.78]);
-    let d = diagnose(&view, None, Some(&baseline), &t);
+    let d = diagnose(&view, None, Some(&Baseline::new(&baseline)), &t);
     assert!(!has(&d, FaultKind::ColorCast), "{d:?}");
-    let d = diagnose(&gained(&view, [1.0, 0.7, 1.0]), None, Some(&baseline), &t);
+    let d = diagnose(
+        &gained(&view, [1.0, 0.7, 1.0]),
+        None,
+        Some(&Baseline::new(&baseline)),
+        &t,
+    );
     assert!(has(&d, FaultKind::ColorCast), "{d:?}");
     let street = img(320, 180, |x, y| {
         let p = scene(x, y);
@@ -445,13 +450,18 @@ fn a_cast_is_a_colour_balance_changed_from_the_baseline() {
             p[2].saturating_add(grain(x, y, 3, 4).unsigned_abs() as u8),
         ]
     });
-    let d = diagnose(&gained(&street, [1.0, 1.0, 0.7]), None, Some(&street), &t);
+    let d = diagnose(
+        &gained(&street, [1.0, 1.0, 0.7]),
+        None,
+        Some(&Baseline::new(&street)),
+        &t,
+    );
     assert!(has(&d, FaultKind::ColorCast), "{d:?}");
     let ir = img(320, 180, |x, y| {
         let p = street.rgb[(y * 320 + x) * 3..][..3].to_vec();
         [Thumb::luma_of(&p).round() as u8; 3]
     });
-    let d = diagnose(&ir, None, Some(&street), &t);
+    let d = diagnose(&ir, None, Some(&Baseline::new(&street)), &t);
     assert!(!has(&d, FaultKind::ColorCast), "{d:?}");
 }
 
@@ -468,7 +478,12 @@ fn what_is_plain_in_the_baseline_is_not_occlusion() {
         }
     });
     let soft_wall = box_blur(&wall, 3, 3);
-    let d = diagnose(&soft_wall, None, Some(&gained(&soft_wall, [0.8; 3])), &t);
+    let d = diagnose(
+        &soft_wall,
+        None,
+        Some(&Baseline::new(&gained(&soft_wall, [0.8; 3]))),
+        &t,
+    );
     assert!(!has(&d, FaultKind::Occlusion), "{d:?}");
     let textured = img(320, 180, |x, y| {
         let v = if (x / 10 + y / 10).is_multiple_of(2) {
@@ -488,7 +503,7 @@ fn what_is_plain_in_the_baseline_is_not_occlusion() {
         let p = textured.rgb[(y * 320 + x) * 3..][..3].to_vec();
         [0, 1, 2].map(|c| (p[c] as f64 * (1.0 - m) + 70.0 * m).round() as u8)
     });
-    let d = diagnose(&covered, None, Some(&textured), &t);
+    let d = diagnose(&covered, None, Some(&Baseline::new(&textured)), &t);
     assert!(has(&d, FaultKind::Occlusion), "{d:?}");
 }
 
@@ -502,13 +517,13 @@ fn noise_is_grain_added_to_the_baseline() {
     });
     assert!(has(&diagnose(&gravel, None, None, &t), FaultKind::Noise));
     let baseline = gained(&gravel, [0.9; 3]);
-    let d = diagnose(&gravel, None, Some(&baseline), &t);
+    let d = diagnose(&gravel, None, Some(&Baseline::new(&baseline)), &t);
     assert!(!has(&d, FaultKind::Noise), "{d:?}");
     let noisy = img(320, 180, |x, y| {
         let v = gravel.rgb[(y * 320 + x) * 3] as i32 + grain(x, y, 10, 60);
         [v.clamp(0, 255) as u8; 3]
     });
-    let d = diagnose(&noisy, None, Some(&baseline), &t);
+    let d = diagnose(&noisy, None, Some(&Baseline::new(&baseline)), &t);
     assert!(has(&d, FaultKind::Noise), "{d:?}");
 }
 
@@ -527,13 +542,13 @@ fn a_bright_scene_with_its_contrast_is_not_too_bright() {
         FaultKind::TooBright
     ));
     let baseline = gained(&bright, [0.85; 3]);
-    let d = diagnose(&bright, None, Some(&baseline), &t);
+    let d = diagnose(&bright, None, Some(&Baseline::new(&baseline)), &t);
     assert!(!has(&d, FaultKind::TooBright), "{d:?}");
     let mut washed = bright.clone();
     washed
         .rgb
         .iter_mut()
         .for_each(|v| *v = 255 - ((255 - *v as u32) * 3 / 10) as u8);
-    let d = diagnose(&washed, None, Some(&baseline), &t);
+    let d = diagnose(&washed, None, Some(&Baseline::new(&baseline)), &t);
     assert!(has(&d, FaultKind::TooBright), "{d:?}");
 }

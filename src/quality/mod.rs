@@ -24,6 +24,14 @@
 //! - `scene_change` (needs the baseline): correlation of coarse gradient maps, which survives
 //!   day/night lighting but not a turned camera.
 //!
+//! With the camera's approved baseline (`Baseline`, measured once) five detectors judge what
+//! changed from it instead (`metrics::VsBaseline`): `color_cast` the colour-balance shift, cell
+//! by cell, beyond a change of saturation; `occlusion` only blocks that lost their texture or
+//! their brightness; `blur` and `noise` beyond the baseline's own softness and fine texture;
+//! `too_bright` only with the contrast washed out. A single-coloured scene, fog or a white wall
+//! is so in the approved picture too. A turned camera is judged on the picture alone, its
+//! colours not at all, until its new view is approved.
+//!
 //! A metric maps to a score in [0, 1] by a linear ramp between two configurable points; a
 //! fault is raised at score ≥ 0.5; severity is mild below 2/3, moderate below 5/6, else severe.
 

@@ -311,6 +311,14 @@ pub fn diagnose(
     if faults.iter().any(|f| f.kind == FaultKind::SignalLoss) {
         faults.retain(|f| f.kind == FaultKind::SignalLoss);
     }
+    // Too dark or too bright a picture has lost its texture to the exposure, and texture is
+    // what tells an occluder from a plain surface: the exposure fault is the finding.
+    if faults
+        .iter()
+        .any(|f| matches!(f.kind, FaultKind::TooDark | FaultKind::TooBright))
+    {
+        faults.retain(|f| f.kind != FaultKind::Occlusion);
+    }
     faults.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.kind.cmp(&b.kind)));
     Diagnosis { faults, metrics: m }
 }

@@ -386,7 +386,7 @@ proptest! {
 /// normal and every blurred one is blur (with a single wide box as the simulator's blur, thin
 /// lines became plateaus with steep sides and the blurred pictures read as sharp).
 #[test]
-fn simulated_cameras_blurred_are_blur_healthy_are_normal() {
+fn simulated_cameras_healthy_blurred_and_badly_exposed() {
     use crate::sim::picture::{
         PictureFault, Scene, apply_fault, render_scene, to_jpeg, with_sensor_noise,
     };
@@ -405,6 +405,15 @@ fn simulated_cameras_blurred_are_blur_healthy_are_normal() {
         assert!(d.faults.is_empty(), "{scene:?}: {d:?}");
         let d = look(apply_fault(&base, PictureFault::Blur, 2));
         assert!(has(&d, FaultKind::Blur), "{scene:?}: {d:?}");
+        // Exposure faults are that alone: the texture they hide would tell a plain wall from
+        // an occluder (the indoor scene's wall read as one, doubling the hours of both).
+        for (f, k) in [
+            (PictureFault::TooDark, FaultKind::TooDark),
+            (PictureFault::TooBright, FaultKind::TooBright),
+        ] {
+            let d = look(apply_fault(&base, f, 1));
+            assert!(has(&d, k) && !has(&d, FaultKind::Occlusion), "{scene:?}: {d:?}");
+        }
     }
 }
 

@@ -1,4 +1,4 @@
-//! `camwatch diagnose IMAGE [--prev IMAGE] [--baseline IMAGE] [--json]`: the picture
+//! `camwatch diagnose IMAGE [--prev IMAGE] [--baseline IMAGE]… [--json]`: the picture
 //! diagnostics on files, as the monitor runs them on sampled frames.
 
 use std::path::{Path, PathBuf};
@@ -18,9 +18,10 @@ pub struct DiagnoseArgs {
     /// The same camera's previous sample (enables `frozen`).
     #[arg(long)]
     pub prev: Option<PathBuf>,
-    /// The camera's approved baseline picture (enables `scene_change`).
+    /// The camera's approved baseline picture (enables `scene_change` and the comparisons
+    /// with it); given twice (day and night), the one in the more similar light is used.
     #[arg(long)]
-    pub baseline: Option<PathBuf>,
+    pub baseline: Vec<PathBuf>,
     /// Judge by this device group's thresholds (`[[scheduler.groups]] name`) instead of the
     /// fleet's.
     #[arg(long)]
@@ -53,12 +54,14 @@ pub fn run(g: &GlobalArgs, a: &DiagnoseArgs) -> Result<ExitCode> {
     };
     let img = load(&a.image)?;
     let prev = a.prev.as_deref().map(load).transpose()?;
-    let base = a
-        .baseline
-        .as_deref()
-        .map(load)
-        .transpose()?
-        .map(|b| Baseline::new(&b));
+    let mut base: Option<Baseline> = None;
+    for p in &a.baseline {
+        let th = load(p)?;
+        base = Some(match base {
+            None => Baseline::new(&th),
+            Some(b) => b.and(&th),
+        });
+    }
     let d = diagnose(&img, prev.as_ref(), base.as_ref(), &thresholds);
     if a.json {
         println!(

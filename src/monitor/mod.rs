@@ -145,7 +145,7 @@ struct ProbeTarget {
     liveness: Option<Liveness>,
     picture: Option<Picture>,
     group: Arc<SessionGroup>,
-    /// The approved reference picture, for `scene_change`.
+    /// The approved baseline pictures (day, night), every sample is compared with.
     baseline: Option<Arc<crate::quality::Baseline>>,
     /// The device group's picture thresholds.
     thresholds: Arc<crate::quality::Thresholds>,
@@ -736,21 +736,29 @@ async fn writer(
     }
 }
 
-/// Loads approved baselines (`<dir>/<code>.jpg`); an unreadable one is logged and skipped.
+/// Loads approved baselines (`<dir>/<code>.jpg`, and `<code>.night.jpg` for the camera at
+/// night); an unreadable one is logged and skipped.
 fn load_baselines(dir: &std::path::Path, devices: &[Device], probe: &mut [ProbeTarget]) {
     let mut n = 0;
     for (d, t) in devices.iter().zip(probe.iter_mut()) {
-        let p = dir.join(format!("{}.jpg", d.code));
-        let Ok(bytes) = std::fs::read(&p) else {
-            continue;
-        };
-        match crate::quality::from_jpeg(&bytes) {
-            Ok(th) => {
-                t.baseline = Some(Arc::new(crate::quality::Baseline::new(&th)));
-                n += 1;
+        let mut b: Option<crate::quality::Baseline> = None;
+        for name in [format!("{}.jpg", d.code), format!("{}.night.jpg", d.code)] {
+            let p = dir.join(name);
+            let Ok(bytes) = std::fs::read(&p) else {
+                continue;
+            };
+            match crate::quality::from_jpeg(&bytes) {
+                Ok(th) => {
+                    b = Some(match b {
+                        None => crate::quality::Baseline::new(&th),
+                        Some(b) => b.and(&th),
+                    });
+                    n += 1;
+                }
+                Err(e) => tracing::warn!("baseline {}: {e}", p.display()),
             }
-            Err(e) => tracing::warn!("baseline {}: {e}", p.display()),
         }
+        t.baseline = b.map(Arc::new);
     }
     if n > 0 {
         tracing::info!(baselines = n, "loaded approved baseline pictures");

@@ -41,7 +41,8 @@ pub struct VsBaseline {
     /// `occluded_fraction` counting only blocks that had texture in the baseline or whose
     /// brightness moved apart from the whole view's.
     pub occluded_fraction: f64,
-    /// `sharpness` less the baseline's own softness (its edge width beyond 1.2 pixels).
+    /// `sharpness` less the baseline's own softness (its edge width beyond 1.2 pixels); 5 when
+    /// the picture kept its contrast but lost every edge the baseline had.
     pub sharpness: f64,
     /// Noise added to the baseline's (in quadrature, the baseline's scaled by the change of
     /// mean luma): fine texture reads as noise in both.
@@ -734,6 +735,8 @@ pub fn measure(t: &Thumb, prev: Option<&Thumb>, baseline: Option<&Reference>) ->
 /// What every sample of a camera is compared with, measured once from its approved baseline.
 #[derive(Debug, Clone)]
 pub struct Reference {
+    /// The light it was taken in: a greyscale (IR night) picture, and its mean luma.
+    pub(super) light: Light,
     gradients: Vec<f64>,
     cells: Vec<([f64; 3], f64)>,
     blocks: Option<[[(f64, f64); COLS]; ROWS]>,
@@ -743,11 +746,46 @@ pub struct Reference {
     noise: f64,
 }
 
+/// A picture's light: whether it has no colour (an IR night picture) and its mean luma.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Light {
+    pub grey: bool,
+    pub mean: f64,
+}
+
+impl Light {
+    /// How unlike two lights are: another colour mode outweighs any brightness difference.
+    pub fn distance(&self, o: &Light) -> f64 {
+        let mode = if self.grey == o.grey { 0.0 } else { 100.0 };
+        mode + ((self.mean + 4.0) / (o.mean + 4.0)).ln().abs()
+    }
+}
+
+pub fn light(t: &Thumb) -> Light {
+    let cells = cell_means(t);
+    let chroma: Vec<f64> = cells
+        .iter()
+        .filter_map(|&(m, _)| log_chroma(m))
+        .map(|c| c.0.hypot(c.1))
+        .collect();
+    let n = (t.rgb.len() / 3).max(1) as f64;
+    Light {
+        grey: chroma.is_empty() || chroma.iter().sum::<f64>() / (chroma.len() as f64) < 0.03,
+        mean: t
+            .rgb
+            .chunks_exact(3)
+            .map(|p| Thumb::luma_of(p) as f64)
+            .sum::<f64>()
+            / n,
+    }
+}
+
 pub fn reference(b: &Thumb) -> Reference {
     let l = b.luma();
     let (w, h) = (b.width, b.height);
     let spread = spread(b);
     Reference {
+        light: light(b),
         gradients: gradient_map(&l, w, h),
         cells: cell_means(b),
         blocks: block_stats(&l, w, h),
@@ -772,6 +810,10 @@ fn spread(t: &Thumb) -> f64 {
         .fold(0f64, f64::max)
 }
 
+/// The edge width given to a picture whose edges all vanished since the baseline: wider than
+/// any blur ramp's end.
+const LOST_EDGES: f64 = 5.0;
+
 fn vs_baseline(t: &Thumb, l: &[f32], b: &Reference, m: (f64, f64, f64, f64)) -> VsBaseline {
     let (mean, spread, sharpness, noise_sigma) = m;
     // The baseline's texture, at the frame's light: texture scales with the light, so what the
@@ -786,7 +828,14 @@ fn vs_baseline(t: &Thumb, l: &[f32], b: &Reference, m: (f64, f64, f64, f64)) -> 
             0.0
         },
         occluded_fraction: round(b.blocks.as_ref().map_or(0.0, |s| occlusion(t, l, Some(s)))),
-        sharpness: round(sharpness - (b.edge_width - 1.2).max(0.0)),
+        // No edge left to measure (`edge_width` 0) where the baseline had them, with the
+        // contrast kept (a dark picture's edges sink under the floor instead): blurred past
+        // measuring.
+        sharpness: if sharpness == 0.0 && b.edge_width > 0.0 && spread >= 0.5 * b.spread {
+            LOST_EDGES
+        } else {
+            round(sharpness - (b.edge_width - 1.2).max(0.0))
+        },
         noise_sigma: round(
             (noise_sigma * noise_sigma - base_noise * base_noise)
                 .max(0.0)

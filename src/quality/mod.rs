@@ -254,14 +254,36 @@ fn severity(score: f64) -> Severity {
     }
 }
 
-/// A camera's approved baseline picture, measured once: the monitor keeps one per camera and
-/// compares every sample with it.
+/// A camera's approved baseline pictures, measured once: the monitor keeps them per camera and
+/// compares every sample with the one taken in the most similar light. One picture, or a day
+/// and a night one: a camera that stays in colour at night shows other colours and less
+/// texture under street lamps than by day, and one that switches to IR shows no colour.
 #[derive(Debug, Clone)]
-pub struct Baseline(metrics::Reference);
+pub struct Baseline(Vec<metrics::Reference>);
 
 impl Baseline {
     pub fn new(picture: &Thumb) -> Self {
-        Self(metrics::reference(picture))
+        Self(vec![metrics::reference(picture)])
+    }
+
+    /// These and one more approved picture (the camera at night).
+    pub fn and(mut self, picture: &Thumb) -> Self {
+        self.0.push(metrics::reference(picture));
+        self
+    }
+
+    /// The approved picture in the light most like `frame`'s: the same colour mode (IR
+    /// greyscale or colour) first, then the nearest mean brightness.
+    fn closest(&self, frame: &Thumb) -> &metrics::Reference {
+        let light = metrics::light(frame);
+        self.0
+            .iter()
+            .min_by(|a, b| {
+                light
+                    .distance(&a.light)
+                    .total_cmp(&light.distance(&b.light))
+            })
+            .expect("a baseline has a picture")
     }
 }
 
@@ -274,7 +296,7 @@ pub fn diagnose(
     baseline: Option<&Baseline>,
     t: &Thresholds,
 ) -> Diagnosis {
-    let m = metrics::measure(frame, prev, baseline.map(|b| &b.0));
+    let m = metrics::measure(frame, prev, baseline.map(|b| b.closest(frame)));
     let turned = m
         .value(FaultKind::SceneChange)
         .is_some_and(|v| t.scene_change.score(v) >= 0.5);

@@ -412,7 +412,10 @@ fn simulated_cameras_healthy_blurred_and_badly_exposed() {
             (PictureFault::TooBright, FaultKind::TooBright),
         ] {
             let d = look(apply_fault(&base, f, 1));
-            assert!(has(&d, k) && !has(&d, FaultKind::Occlusion), "{scene:?}: {d:?}");
+            assert!(
+                has(&d, k) && !has(&d, FaultKind::Occlusion),
+                "{scene:?}: {d:?}"
+            );
         }
     }
 }
@@ -516,48 +519,119 @@ fn what_is_plain_in_the_baseline_is_not_occlusion() {
     assert!(has(&d, FaultKind::Occlusion), "{d:?}");
 }
 
+/// `scene` raises `k` judged alone but not against `baseline` (its own view), and `degraded`
+/// raises it against the same baseline.
+fn assert_baseline_tells(k: FaultKind, scene: &Thumb, baseline: &Thumb, degraded: &Thumb) {
+    let t = Thresholds::default();
+    let base = Baseline::new(baseline);
+    let d = diagnose(scene, None, None, &t);
+    assert!(has(&d, k), "{k:?} judged alone: {d:?}");
+    let d = diagnose(scene, None, Some(&base), &t);
+    assert!(!has(&d, k), "{k:?} against the baseline: {d:?}");
+    let d = diagnose(degraded, None, Some(&base), &t);
+    assert!(has(&d, k), "{k:?} degraded: {d:?}");
+}
+
 /// Fine texture (gravel, a circuit board) reads as noise in the baseline too; grain added to
 /// it is noise.
 #[test]
 fn noise_is_grain_added_to_the_baseline() {
-    let t = Thresholds::default();
     let gravel = img(320, 180, |x, y| {
         [(110 + grain(x, y, 9, 45)).clamp(0, 255) as u8; 3]
     });
-    assert!(has(&diagnose(&gravel, None, None, &t), FaultKind::Noise));
-    let baseline = gained(&gravel, [0.9; 3]);
-    let d = diagnose(&gravel, None, Some(&Baseline::new(&baseline)), &t);
-    assert!(!has(&d, FaultKind::Noise), "{d:?}");
     let noisy = img(320, 180, |x, y| {
         let v = gravel.rgb[(y * 320 + x) * 3] as i32 + grain(x, y, 10, 60);
         [v.clamp(0, 255) as u8; 3]
     });
-    let d = diagnose(&noisy, None, Some(&Baseline::new(&baseline)), &t);
-    assert!(has(&d, FaultKind::Noise), "{d:?}");
+    assert_baseline_tells(
+        FaultKind::Noise,
+        &gravel,
+        &gained(&gravel, [0.9; 3]),
+        &noisy,
+    );
 }
 
 /// A white background with dark things before it keeps its contrast and is a bright scene;
 /// over-exposure washes the same view out.
 #[test]
 fn a_bright_scene_with_its_contrast_is_not_too_bright() {
-    let t = Thresholds::default();
     let bright = img(320, 180, |x, y| {
         let dark = (x / 16 + y / 16).is_multiple_of(30);
         [if dark { 60 } else { 238 } as u8; 3]
             .map(|c| c.saturating_sub(grain(x, y, 4, 2).unsigned_abs() as u8))
     });
-    assert!(has(
-        &diagnose(&bright, None, None, &t),
-        FaultKind::TooBright
-    ));
-    let baseline = gained(&bright, [0.85; 3]);
-    let d = diagnose(&bright, None, Some(&Baseline::new(&baseline)), &t);
-    assert!(!has(&d, FaultKind::TooBright), "{d:?}");
     let mut washed = bright.clone();
     washed
         .rgb
         .iter_mut()
         .for_each(|v| *v = 255 - ((255 - *v as u32) * 3 / 10) as u8);
-    let d = diagnose(&washed, None, Some(&Baseline::new(&baseline)), &t);
-    assert!(has(&d, FaultKind::TooBright), "{d:?}");
+    assert_baseline_tells(
+        FaultKind::TooBright,
+        &bright,
+        &gained(&bright, [0.85; 3]),
+        &washed,
+    );
+}
+
+/// Blurred until no edge is left to measure, a view is blur against its baseline; judged
+/// alone, a picture without edges could as well be mist.
+#[test]
+fn a_view_that_lost_every_edge_is_blur_against_its_baseline() {
+    let t = Thresholds::default();
+    // A wide gradient and large shapes (their contrast survives blur, and the view stays the
+    // same) with fine texture (its edges do not).
+    let sharp = img(320, 180, |x, y| {
+        let tex = if (x / 4 + y / 4).is_multiple_of(2) {
+            20
+        } else {
+            0
+        };
+        let shape = if (x / 64 + y / 45).is_multiple_of(2) {
+            40
+        } else {
+            0
+        };
+        [(20 + x / 2 + tex + shape) as u8; 3]
+    });
+    let gone = box_blur(&sharp, 6, 3);
+    let d = diagnose(&gone, None, Some(&Baseline::new(&sharp)), &t);
+    assert_eq!(d.metrics.sharpness, 0.0, "no edge left to measure: {d:?}");
+    assert!(has(&d, FaultKind::Blur), "{d:?}");
+    let d = diagnose(&sharp, None, Some(&Baseline::new(&sharp)), &t);
+    assert!(!has(&d, FaultKind::Blur), "{d:?}");
+}
+
+/// With a day and a night picture approved, each sample is compared with the one taken in the
+/// more similar light: an IR picture with the IR one, a dim colour picture with the darker.
+#[test]
+fn a_sample_is_compared_with_the_baseline_in_the_most_similar_light() {
+    let t = Thresholds::default();
+    let day = img(320, 180, scene);
+    // At night the camera sees the same place in IR, and a lamp lights a patch of it.
+    let night = img(320, 180, |x, y| {
+        let p = day.rgb[(y * 320 + x) * 3..][..3].to_vec();
+        let lamp = if (100..160).contains(&x) && y < 60 {
+            90
+        } else {
+            0
+        };
+        [(Thumb::luma_of(&p) as u32 / 2 + lamp).min(255) as u8; 3]
+    });
+    let both = Baseline::new(&day).and(&night);
+    let similarity = |frame: &Thumb| {
+        diagnose(frame, None, Some(&both), &t)
+            .metrics
+            .baseline_similarity
+            .unwrap()
+    };
+    assert_eq!(similarity(&night), 1.0);
+    assert_eq!(similarity(&day), 1.0);
+    // The same holds with the pictures approved the other way round.
+    let both = Baseline::new(&night).and(&day);
+    assert_eq!(
+        diagnose(&day, None, Some(&both), &t)
+            .metrics
+            .baseline_similarity,
+        Some(1.0)
+    );
 }

@@ -17,16 +17,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Subcommand;
-use futures::StreamExt;
 
-use super::context::{Context, GlobalArgs};
+use super::context::GlobalArgs;
 use crate::error::{Error, Result};
-use crate::quality::{Fault, Thresholds};
-use crate::registry::{Device, DeviceCode};
+use crate::monitor::baselines::{Approver, fetch, judge};
+use crate::quality::Fault;
+use crate::registry::DeviceCode;
 use crate::store::DeviceFilter;
-
-/// Snapshots fetched at once by `--all`.
-const IN_FLIGHT: usize = 32;
 
 #[derive(Debug, Subcommand)]
 pub enum BaselineCommand {
@@ -65,17 +62,37 @@ pub async fn run(g: &GlobalArgs, c: &BaselineCommand) -> Result<ExitCode> {
         replace,
         night,
     } = c;
-    let file = |code: &DeviceCode| {
-        if *night {
-            format!("{code}.night.jpg")
-        } else {
-            format!("{code}.jpg")
-        }
-    };
     let ctx = g.context().await?;
     let thresholds = ctx.config.quality.fleet_thresholds();
+    let approver = Approver {
+        store: &ctx.store,
+        dir: ctx.data_dir.join("baselines"),
+        thresholds: &thresholds,
+        actor: format!(
+            "cli:{}",
+            std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+        ),
+        night: *night,
+    };
     if *all {
-        return approve_all(&ctx, &thresholds, *replace, &file).await;
+        let devices = ctx.store.list_devices(&DeviceFilter::default()).await?;
+        let s = approver.approve_all(&devices, *replace).await;
+        for (code, f) in &s.review {
+            println!("{code}: left for review: reads as {}", describe(f));
+        }
+        for (code, e) in &s.no_picture {
+            println!("{code}: no picture: {e}");
+        }
+        println!(
+            "approved {}; left for review {}; no picture {}; already approved {}; no snapshot \
+             URL {}",
+            s.approved.len(),
+            s.review.len(),
+            s.no_picture.len(),
+            s.already,
+            s.no_snapshot_url
+        );
+        return Ok(ExitCode::SUCCESS);
     }
     let code = code.as_ref().expect("clap requires CODE without --all");
     let (d, _, creds) = ctx.device_with_creds(code).await?;
@@ -93,7 +110,9 @@ pub async fn run(g: &GlobalArgs, c: &BaselineCommand) -> Result<ExitCode> {
             describe(&faults)
         )));
     }
-    let path = store(&ctx, code, &file(code), &jpeg, &faults, from.as_ref()).await?;
+    let path = approver
+        .write(code, &jpeg, &faults, from.as_deref())
+        .await?;
     println!(
         "{code}: baseline approved ({} bytes{}) → {}",
         jpeg.len(),
@@ -107,148 +126,10 @@ pub async fn run(g: &GlobalArgs, c: &BaselineCommand) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// What became of one camera under `--all`.
-enum Outcome {
-    Approved,
-    Review(Vec<Fault>),
-    NoPicture(String),
-}
-
-async fn approve_all(
-    ctx: &Context,
-    thresholds: &Thresholds,
-    replace: bool,
-    file: &dyn Fn(&DeviceCode) -> String,
-) -> Result<ExitCode> {
-    let devices = ctx.store.list_devices(&DeviceFilter::default()).await?;
-    let by_code: std::collections::HashMap<DeviceCode, &Device> =
-        devices.iter().map(|d| (d.code, d)).collect();
-    let dir = ctx.data_dir.join("baselines");
-    let (mut no_url, mut kept) = (0u64, 0u64);
-    let mut todo = Vec::new();
-    for d in devices.iter().filter(|d| !d.kind.is_parent()) {
-        if d.snapshot_url.is_none() {
-            no_url += 1;
-        } else if !replace && dir.join(file(&d.code)).exists() {
-            kept += 1;
-        } else {
-            todo.push(d);
-        }
-    }
-    let client = camwatch_probes::snapshot::client();
-    let results: Vec<(DeviceCode, Outcome)> = futures::stream::iter(todo)
-        .map(|d| {
-            let creds = crate::monitor::creds_for(d, &by_code);
-            let client = &client;
-            async move {
-                let outcome = match fetch(d, creds, client).await {
-                    Err(e) => Outcome::NoPicture(e),
-                    Ok(jpeg) => match judge(&jpeg, thresholds) {
-                        Err(e) => Outcome::NoPicture(e),
-                        Ok(f) if !f.is_empty() => Outcome::Review(f),
-                        Ok(_) => {
-                            match store(ctx, &d.code, &file(&d.code), &jpeg, &[], None).await {
-                                Ok(_) => Outcome::Approved,
-                                Err(e) => Outcome::NoPicture(e.to_string()),
-                            }
-                        }
-                    },
-                };
-                (d.code, outcome)
-            }
-        })
-        .buffer_unordered(IN_FLIGHT)
-        .collect()
-        .await;
-    let (mut approved, mut review, mut failed) = (0u64, Vec::new(), Vec::new());
-    for (code, o) in results {
-        match o {
-            Outcome::Approved => approved += 1,
-            Outcome::Review(f) => review.push((code, describe(&f))),
-            Outcome::NoPicture(e) => failed.push((code, e)),
-        }
-    }
-    review.sort();
-    failed.sort();
-    for (code, f) in &review {
-        println!("{code}: left for review: reads as {f}");
-    }
-    for (code, e) in &failed {
-        println!("{code}: no picture: {e}");
-    }
-    println!(
-        "approved {approved}; left for review {}; no picture {}; already approved {kept}; \
-         no snapshot URL {no_url}",
-        review.len(),
-        failed.len()
-    );
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn fetch(
-    d: &Device,
-    creds: Option<camwatch_probes::Credentials>,
-    client: &camwatch_probes::HttpClient,
-) -> std::result::Result<Vec<u8>, String> {
-    let url = d
-        .snapshot_url
-        .as_deref()
-        .ok_or("no snapshot URL in the register; use --from FILE")?;
-    let target = camwatch_probes::snapshot::SnapshotTarget {
-        url: camwatch_probes::Url::parse(url).map_err(|e| format!("{url}: {e}"))?,
-        creds,
-    };
-    let o = camwatch_probes::snapshot::probe(client, &target, &Default::default()).await;
-    match o.frame {
-        Some(camwatch_probes::Frame::Jpeg(b)) => Ok(b.to_vec()),
-        _ => Err(format!(
-            "no picture from the camera: {} {}",
-            o.failure.map_or("", |f| f.as_str()),
-            o.detail
-        )),
-    }
-}
-
-/// The picture's faults judged alone: only a picture the diagnostics can read is judged.
-fn judge(jpeg: &[u8], t: &Thresholds) -> std::result::Result<Vec<Fault>, String> {
-    let th = crate::quality::from_jpeg(jpeg).map_err(|e| e.to_string())?;
-    Ok(crate::quality::diagnose(&th, None, None, t).faults)
-}
-
 fn describe(faults: &[Fault]) -> String {
     faults
         .iter()
         .map(|f| format!("{} ({:.2})", f.kind.as_str(), f.score))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-async fn store(
-    ctx: &Context,
-    code: &DeviceCode,
-    name: &str,
-    jpeg: &[u8],
-    faults: &[Fault],
-    from: Option<&PathBuf>,
-) -> Result<PathBuf> {
-    let dir = ctx.data_dir.join("baselines");
-    std::fs::create_dir_all(&dir).map_err(|e| Error::invalid(format!("{}: {e}", dir.display())))?;
-    let path = dir.join(name);
-    // Written aside and renamed: `serve` never loads half a picture.
-    let tmp = dir.join(format!(".{name}.tmp"));
-    std::fs::write(&tmp, jpeg)
-        .and_then(|_| std::fs::rename(&tmp, &path))
-        .map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
-    ctx.audit(
-        "baseline.approve",
-        &code.to_string(),
-        serde_json::json!({
-            "file": name,
-            "bytes": jpeg.len(),
-            "from": from.map(|p| p.display().to_string()),
-            "reads_alone_as": faults.iter().map(|f| f.kind.as_str()).collect::<Vec<_>>(),
-        }),
-    )
-    .await?;
-    Ok(path)
 }

@@ -11,6 +11,7 @@
 //!   graceful stop closes every open span at the stop.
 //! - Status changes are written in batches, each batch with a heartbeat, from one writer task.
 
+pub mod baselines;
 pub mod stats;
 mod sweep;
 
@@ -742,7 +743,8 @@ fn load_baselines(dir: &std::path::Path, devices: &[Device], probe: &mut [ProbeT
     let mut n = 0;
     for (d, t) in devices.iter().zip(probe.iter_mut()) {
         let mut b: Option<crate::quality::Baseline> = None;
-        for name in [format!("{}.jpg", d.code), format!("{}.night.jpg", d.code)] {
+        for night in [false, true] {
+            let name = baselines::file_name(&d.code, night);
             let p = dir.join(name);
             let Ok(bytes) = std::fs::read(&p) else {
                 continue;

@@ -1,0 +1,168 @@
+//! Approved baseline pictures on disk: `<dir>/<code>.jpg`, and `<code>.night.jpg` for the
+//! camera at night. Approving fetches a camera's snapshot (or takes a given JPEG), judges it
+//! alone, writes it and records the approval in the audit log (`camwatch baseline approve`);
+//! the monitor loads them at start.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use futures::StreamExt;
+
+use crate::error::{Error, Result};
+use crate::quality::{Fault, Thresholds};
+use crate::registry::{Device, DeviceCode};
+use crate::store::{AuditEntry, Store};
+
+/// Snapshots fetched at once by `approve_all`.
+const IN_FLIGHT: usize = 32;
+
+/// The file of a camera's day (or night) baseline.
+pub fn file_name(code: &DeviceCode, night: bool) -> String {
+    if night {
+        format!("{code}.night.jpg")
+    } else {
+        format!("{code}.jpg")
+    }
+}
+
+/// Who approves, and where the pictures go.
+pub struct Approver<'a> {
+    pub store: &'a Arc<dyn Store>,
+    pub dir: PathBuf,
+    pub thresholds: &'a Thresholds,
+    /// The audit log's actor (`cli:<user>`).
+    pub actor: String,
+    pub night: bool,
+}
+
+/// What `approve_all` did, camera by camera.
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub approved: Vec<DeviceCode>,
+    /// Pictures that read as faulty judged alone, for an operator to look at.
+    pub review: Vec<(DeviceCode, Vec<Fault>)>,
+    pub no_picture: Vec<(DeviceCode, String)>,
+    pub already: u64,
+    pub no_snapshot_url: u64,
+}
+
+impl Approver<'_> {
+    /// Every camera's snapshot (`replace`: also those with a baseline): the pictures that read
+    /// as normal are approved; one camera's slow or broken answer holds up no other.
+    pub async fn approve_all(&self, devices: &[Device], replace: bool) -> Summary {
+        let by_code: HashMap<DeviceCode, &Device> = devices.iter().map(|d| (d.code, d)).collect();
+        let mut s = Summary::default();
+        let mut todo = Vec::new();
+        for d in devices.iter().filter(|d| !d.kind.is_parent()) {
+            if d.snapshot_url.is_none() {
+                s.no_snapshot_url += 1;
+            } else if !replace && self.dir.join(file_name(&d.code, self.night)).exists() {
+                s.already += 1;
+            } else {
+                todo.push((d, super::creds_for(d, &by_code)));
+            }
+        }
+        let client = camwatch_probes::snapshot::client();
+        let results: Vec<(DeviceCode, std::result::Result<Vec<Fault>, String>)> =
+            futures::stream::iter(todo)
+                .map(|(d, creds)| {
+                    let client = &client;
+                    async move {
+                        let r = match fetch(d, creds, client).await {
+                            Err(e) => Err(e),
+                            Ok(jpeg) => match judge(&jpeg, self.thresholds) {
+                                Ok(f) if f.is_empty() => self
+                                    .write(&d.code, &jpeg, &f, None)
+                                    .await
+                                    .map(|_| f)
+                                    .map_err(|e| e.to_string()),
+                                other => other,
+                            },
+                        };
+                        (d.code, r)
+                    }
+                })
+                .buffer_unordered(IN_FLIGHT)
+                .collect()
+                .await;
+        for (code, r) in results {
+            match r {
+                Ok(f) if f.is_empty() => s.approved.push(code),
+                Ok(f) => s.review.push((code, f)),
+                Err(e) => s.no_picture.push((code, e)),
+            }
+        }
+        s.approved.sort();
+        s.review.sort_by_key(|r| r.0);
+        s.no_picture.sort();
+        s
+    }
+
+    /// Writes `jpeg` as the camera's baseline and audits it with what it read as alone.
+    pub async fn write(
+        &self,
+        code: &DeviceCode,
+        jpeg: &[u8],
+        faults: &[Fault],
+        from: Option<&Path>,
+    ) -> Result<PathBuf> {
+        let dir = &self.dir;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::invalid(format!("{}: {e}", dir.display())))?;
+        let name = file_name(code, self.night);
+        let path = dir.join(&name);
+        // Written aside and renamed: the monitor never loads half a picture.
+        let tmp = dir.join(format!(".{name}.tmp"));
+        std::fs::write(&tmp, jpeg)
+            .and_then(|_| std::fs::rename(&tmp, &path))
+            .map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
+        let detail = serde_json::json!({
+            "file": name,
+            "bytes": jpeg.len(),
+            "from": from.map(|p| p.display().to_string()),
+            "reads_alone_as": faults.iter().map(|f| f.kind.as_str()).collect::<Vec<_>>(),
+        });
+        self.store
+            .append_audit(&AuditEntry {
+                at: jiff::Timestamp::now().as_second(),
+                actor: self.actor.clone(),
+                action: "baseline.approve".into(),
+                target: code.to_string(),
+                detail: detail.to_string(),
+            })
+            .await?;
+        Ok(path)
+    }
+}
+
+/// The camera's current snapshot.
+pub async fn fetch(
+    d: &Device,
+    creds: Option<camwatch_probes::Credentials>,
+    client: &camwatch_probes::HttpClient,
+) -> std::result::Result<Vec<u8>, String> {
+    let url = d
+        .snapshot_url
+        .as_deref()
+        .ok_or("no snapshot URL in the register; use --from FILE")?;
+    let target = camwatch_probes::snapshot::SnapshotTarget {
+        url: camwatch_probes::Url::parse(url).map_err(|e| format!("{url}: {e}"))?,
+        creds,
+    };
+    let o = camwatch_probes::snapshot::probe(client, &target, &Default::default()).await;
+    match o.frame {
+        Some(camwatch_probes::Frame::Jpeg(b)) => Ok(b.to_vec()),
+        _ => Err(format!(
+            "no picture from the camera: {} {}",
+            o.failure.map_or("", |f| f.as_str()),
+            o.detail
+        )),
+    }
+}
+
+/// The picture's faults judged alone: only a picture the diagnostics can read is judged.
+pub fn judge(jpeg: &[u8], t: &Thresholds) -> std::result::Result<Vec<Fault>, String> {
+    let th = crate::quality::from_jpeg(jpeg).map_err(|e| e.to_string())?;
+    Ok(crate::quality::diagnose(&th, None, None, t).faults)
+}

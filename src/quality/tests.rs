@@ -443,17 +443,16 @@ fn leaf(x: usize, y: usize) -> [u8; 3] {
 #[test]
 fn a_cast_is_a_colour_balance_changed_from_the_baseline() {
     let t = Thresholds::default();
+    let cast = |frame: &Thumb, baseline: &Thumb| {
+        let d = diagnose(frame, None, Some(&Baseline::new(baseline)), &t);
+        (has(&d, FaultKind::ColorCast), d)
+    };
     let view = img(320, 180, leaf);
     let baseline = gained(&view, [0.82, 0.8, 0.78]);
-    let d = diagnose(&view, None, Some(&Baseline::new(&baseline)), &t);
-    assert!(!has(&d, FaultKind::ColorCast), "{d:?}");
-    let d = diagnose(
-        &gained(&view, [1.0, 0.7, 1.0]),
-        None,
-        Some(&Baseline::new(&baseline)),
-        &t,
-    );
-    assert!(has(&d, FaultKind::ColorCast), "{d:?}");
+    let (is, d) = cast(&view, &baseline);
+    assert!(!is, "{d:?}");
+    let (is, d) = cast(&gained(&view, [1.0, 0.7, 1.0]), &baseline);
+    assert!(is, "{d:?}");
     let street = img(320, 180, |x, y| {
         let p = scene(x, y);
         [
@@ -462,19 +461,14 @@ fn a_cast_is_a_colour_balance_changed_from_the_baseline() {
             p[2].saturating_add(grain(x, y, 3, 4).unsigned_abs() as u8),
         ]
     });
-    let d = diagnose(
-        &gained(&street, [1.0, 1.0, 0.7]),
-        None,
-        Some(&Baseline::new(&street)),
-        &t,
-    );
-    assert!(has(&d, FaultKind::ColorCast), "{d:?}");
+    let (is, d) = cast(&gained(&street, [1.0, 1.0, 0.7]), &street);
+    assert!(is, "{d:?}");
     let ir = img(320, 180, |x, y| {
         let p = street.rgb[(y * 320 + x) * 3..][..3].to_vec();
         [Thumb::luma_of(&p).round() as u8; 3]
     });
-    let d = diagnose(&ir, None, Some(&Baseline::new(&street)), &t);
-    assert!(!has(&d, FaultKind::ColorCast), "{d:?}");
+    let (is, d) = cast(&ir, &street);
+    assert!(!is, "{d:?}");
 }
 
 /// A plain wall over half the view is plain in the baseline too; an occluder hides texture.

@@ -1,5 +1,5 @@
 //! `camwatch baseline approve` end to end: the real binary fetching the simulator's snapshots
-//! over loopback for a register on SQLite. Healthy pictures are approved, a blurred camera's
+//! and NVR channels' keyframes over loopback for a register on SQLite. Healthy pictures are approved, a blurred camera's
 //! is left for review (and approved only with --force), an offline camera is reported, and
 //! every approval is in the audit log.
 
@@ -104,12 +104,19 @@ async fn approve_all_takes_normal_pictures_and_leaves_the_rest_for_review() {
     .await
     .unwrap();
     store.upsert_devices(fleet.devices()).await.unwrap();
-    let with_snapshot: BTreeSet<String> = fleet
+    // Cameras by their snapshot, NVR channels by their stream's first keyframe.
+    let with_picture: BTreeSet<String> = fleet
         .devices()
         .iter()
-        .filter(|d| !d.kind.is_parent() && d.snapshot_url.is_some())
+        .filter(|d| !d.kind.is_parent())
         .map(|d| d.code.to_string())
         .collect();
+    assert!(
+        fleet
+            .devices()
+            .iter()
+            .any(|d| d.parent.is_some() && d.snapshot_url.is_none())
+    );
 
     let (ok, out, err) = run(dir.path(), &["baseline", "approve", "--all"]).await;
     assert!(ok, "{out}\n{err}");
@@ -118,7 +125,7 @@ async fn approve_all_takes_normal_pictures_and_leaves_the_rest_for_review() {
         "{out}"
     );
     assert!(out.contains(&format!("{offline}: no picture")), "{out}");
-    let mut healthy = with_snapshot.clone();
+    let mut healthy = with_picture.clone();
     healthy.remove(blurred);
     healthy.remove(offline);
     assert_eq!(approved(dir.path()), healthy, "{out}");

@@ -1,11 +1,12 @@
 //! `camwatch baseline approve CODE [--from FILE] [--force] [--night]` and `camwatch baseline
-//! approve --all [--replace] [--night]`: the picture a camera should show. The diagnostics compare every sample
-//! with it (`quality::Baseline`): `scene_change`, and colour cast, occlusion, blur, noise and
-//! over-exposure judged by what changed. Without `--from`, the camera's current snapshot is
-//! fetched. Stored as `<data>/baselines/<code>.jpg`, or `<code>.night.jpg` with `--night` (the
-//! camera at night: each sample is compared with the one in the more similar light); `serve`
-//! and `demo` load them at start.
-//! Every approval is audit-logged with the picture's diagnosis.
+//! approve --all [--replace] [--night]`: the picture a camera should show. The diagnostics
+//! compare every sample with it (`quality::Baseline`): `scene_change`, and colour cast,
+//! occlusion, blur, noise and over-exposure judged by what changed. Without `--from`, the
+//! camera's current picture is fetched, as the monitor samples it (the snapshot, else the
+//! stream's first keyframe). Stored as `<data>/baselines/<code>.jpg`, or `<code>.night.jpg`
+//! with `--night` (the camera at night: each sample is compared with the one in the more
+//! similar light); `serve` and `demo` load them at start. Every approval is audit-logged with
+//! the picture's diagnosis (`monitor::baselines`).
 //!
 //! A baseline hides whatever it shows (a cast in the baseline is the camera's colour from then
 //! on), so a picture that reads as faulty judged alone is not approved without `--force`: an
@@ -40,8 +41,8 @@ pub enum BaselineCommand {
         /// it: that is the scene).
         #[arg(long, conflicts_with = "all")]
         force: bool,
-        /// Every camera with a snapshot URL and no baseline yet: pictures that read as normal
-        /// are approved, the others listed for review.
+        /// Every camera with no baseline yet (its snapshot, or its stream's first keyframe):
+        /// pictures that read as normal are approved, the others listed for review.
         #[arg(long)]
         all: bool,
         /// With --all: cameras that have a baseline too.
@@ -84,13 +85,13 @@ pub async fn run(g: &GlobalArgs, c: &BaselineCommand) -> Result<ExitCode> {
             println!("{code}: no picture: {e}");
         }
         println!(
-            "approved {}; left for review {}; no picture {}; already approved {}; no snapshot \
-             URL {}",
+            "approved {}; left for review {}; no picture {}; already approved {}; no picture \
+             source {}",
             s.approved.len(),
             s.review.len(),
             s.no_picture.len(),
             s.already,
-            s.no_snapshot_url
+            s.no_source
         );
         return Ok(ExitCode::SUCCESS);
     }

@@ -1,7 +1,9 @@
 //! Approved baseline pictures on disk: `<dir>/<code>.jpg`, and `<code>.night.jpg` for the
-//! camera at night. Approving fetches a camera's snapshot (or takes a given JPEG), judges it
+//! camera at night. Approving fetches a camera's picture (or takes a given JPEG), judges it
 //! alone, writes it and records the approval in the audit log (`camwatch baseline approve`);
-//! the monitor loads them at start.
+//! the monitor loads them at start. The picture is what the monitor diagnoses: the snapshot
+//! where the register has a snapshot URL, else the stream's first keyframe (an NVR channel's),
+//! decoded and kept as the thumbnail the detectors see.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -44,7 +46,8 @@ pub struct Summary {
     pub review: Vec<(DeviceCode, Vec<Fault>)>,
     pub no_picture: Vec<(DeviceCode, String)>,
     pub already: u64,
-    pub no_snapshot_url: u64,
+    /// Cameras with neither a snapshot nor a stream URL in the register.
+    pub no_source: u64,
 }
 
 impl Approver<'_> {
@@ -55,8 +58,8 @@ impl Approver<'_> {
         let mut s = Summary::default();
         let mut todo = Vec::new();
         for d in devices.iter().filter(|d| !d.kind.is_parent()) {
-            if d.snapshot_url.is_none() {
-                s.no_snapshot_url += 1;
+            if d.snapshot_url.is_none() && d.stream_urls.is_empty() {
+                s.no_source += 1;
             } else if !replace && self.dir.join(file_name(&d.code, self.night)).exists() {
                 s.already += 1;
             } else {
@@ -136,16 +139,15 @@ impl Approver<'_> {
     }
 }
 
-/// The camera's current snapshot.
+/// The camera's current picture as a JPEG: its snapshot, else its stream's first keyframe.
 pub async fn fetch(
     d: &Device,
     creds: Option<camwatch_probes::Credentials>,
     client: &camwatch_probes::HttpClient,
 ) -> std::result::Result<Vec<u8>, String> {
-    let url = d
-        .snapshot_url
-        .as_deref()
-        .ok_or("no snapshot URL in the register; use --from FILE")?;
+    let Some(url) = d.snapshot_url.as_deref() else {
+        return keyframe(d, creds).await;
+    };
     let target = camwatch_probes::snapshot::SnapshotTarget {
         url: camwatch_probes::Url::parse(url).map_err(|e| format!("{url}: {e}"))?,
         creds,
@@ -159,6 +161,40 @@ pub async fn fetch(
             o.detail
         )),
     }
+}
+
+/// The first keyframe of the camera's stream, decoded to the detectors' thumbnail.
+async fn keyframe(
+    d: &Device,
+    creds: Option<camwatch_probes::Credentials>,
+) -> std::result::Result<Vec<u8>, String> {
+    let url = d
+        .stream_urls
+        .first()
+        .ok_or("no snapshot or stream URL in the register; use --from FILE")?;
+    let target = camwatch_probes::rtsp::RtspTarget {
+        url: camwatch_probes::Url::parse(url).map_err(|e| format!("{url}: {e}"))?,
+        creds,
+    };
+    let opts = camwatch_probes::rtsp::RtspOptions {
+        depth: camwatch_probes::rtsp::Depth::FirstFrame,
+        keep_frame: true,
+        ..Default::default()
+    };
+    let o = camwatch_probes::rtsp::probe(&target, &opts).await;
+    let thumb = match o.frame {
+        Some(camwatch_probes::Frame::H264(k)) => crate::quality::from_h264(&k),
+        Some(camwatch_probes::Frame::H265(k)) => crate::quality::from_h265(&k),
+        _ => {
+            return Err(format!(
+                "no keyframe from the stream: {} {}",
+                o.failure.map_or("", |f| f.as_str()),
+                o.detail
+            ));
+        }
+    }
+    .map_err(|e| format!("keyframe not decoded: {e}"))?;
+    Ok(super::thumb_jpeg(&thumb))
 }
 
 /// The picture's faults judged alone: only a picture the diagnostics can read is judged.

@@ -118,7 +118,10 @@ async fn measured_online_rate_is_the_true_rate() {
         monitor: MonitorConfig {
             liveness_interval_sec: 300,
             picture_interval_sec: 1200,
-            deadline: Duration::from_millis(400),
+            // Real time, 5 simulated minutes: a debug build on two busy cores (CI) missed
+            // 400 ms now and then, and a missed probe is an outage that never was (two CI
+            // runs of four measured −0.10 and −0.11 pp). The tolerances count the deadline in.
+            deadline: Duration::from_secs(1),
             max_in_flight: 128,
             ..Default::default()
         },

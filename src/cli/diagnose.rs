@@ -54,14 +54,12 @@ pub fn run(g: &GlobalArgs, a: &DiagnoseArgs) -> Result<ExitCode> {
     };
     let img = load(&a.image)?;
     let prev = a.prev.as_deref().map(load).transpose()?;
-    let mut base: Option<Baseline> = None;
-    for p in &a.baseline {
-        let th = load(p)?;
-        base = Some(match base {
-            None => Baseline::new(&th),
-            Some(b) => b.and(&th),
-        });
-    }
+    let pictures = a
+        .baseline
+        .iter()
+        .map(|p| load(p))
+        .collect::<Result<Vec<_>>>()?;
+    let base = Baseline::of(&pictures);
     let d = diagnose(&img, prev.as_ref(), base.as_ref(), &thresholds);
     if a.json {
         println!(

@@ -1,7 +1,7 @@
 //! Approved baseline pictures on disk: `<dir>/<code>.jpg`, and `<code>.night.jpg` for the
 //! camera at night. Approving fetches a camera's picture (or takes a given JPEG), judges it
 //! alone, writes it and records the approval in the audit log (`camwatch baseline approve`);
-//! the monitor loads them at start. The picture is what the monitor diagnoses: the snapshot
+//! the monitor loads them at start (`load`). The picture is what the monitor diagnoses: the snapshot
 //! where the register has a snapshot URL, else the stream's first keyframe (an NVR channel's),
 //! decoded and kept as the thumbnail the detectors see.
 
@@ -26,6 +26,22 @@ pub fn file_name(code: &DeviceCode, night: bool) -> String {
     } else {
         format!("{code}.jpg")
     }
+}
+
+/// The camera's approved pictures in `dir` (day, then night); `None` without any. An unreadable
+/// one is logged and skipped.
+pub fn load(dir: &Path, code: &DeviceCode) -> Option<crate::quality::Baseline> {
+    let pictures: Vec<crate::quality::Thumb> = [false, true]
+        .into_iter()
+        .filter_map(|night| {
+            let p = dir.join(file_name(code, night));
+            let bytes = std::fs::read(&p).ok()?;
+            crate::quality::from_jpeg(&bytes)
+                .inspect_err(|e| tracing::warn!("baseline {}: {e}", p.display()))
+                .ok()
+        })
+        .collect();
+    crate::quality::Baseline::of(&pictures)
 }
 
 /// Who approves, and where the pictures go.

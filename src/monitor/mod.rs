@@ -737,33 +737,15 @@ async fn writer(
     }
 }
 
-/// Loads approved baselines (`<dir>/<code>.jpg`, and `<code>.night.jpg` for the camera at
-/// night); an unreadable one is logged and skipped.
+/// Loads approved baselines; an unreadable one is logged and skipped.
 fn load_baselines(dir: &std::path::Path, devices: &[Device], probe: &mut [ProbeTarget]) {
     let mut n = 0;
     for (d, t) in devices.iter().zip(probe.iter_mut()) {
-        let mut b: Option<crate::quality::Baseline> = None;
-        for night in [false, true] {
-            let name = baselines::file_name(&d.code, night);
-            let p = dir.join(name);
-            let Ok(bytes) = std::fs::read(&p) else {
-                continue;
-            };
-            match crate::quality::from_jpeg(&bytes) {
-                Ok(th) => {
-                    b = Some(match b {
-                        None => crate::quality::Baseline::new(&th),
-                        Some(b) => b.and(&th),
-                    });
-                    n += 1;
-                }
-                Err(e) => tracing::warn!("baseline {}: {e}", p.display()),
-            }
-        }
-        t.baseline = b.map(Arc::new);
+        t.baseline = baselines::load(dir, &d.code).map(Arc::new);
+        n += t.baseline.is_some() as usize;
     }
     if n > 0 {
-        tracing::info!(baselines = n, "loaded approved baseline pictures");
+        tracing::info!(cameras = n, "loaded approved baseline pictures");
     }
 }
 

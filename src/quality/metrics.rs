@@ -309,6 +309,12 @@ fn log_chroma(m: [f64; 3]) -> Option<Chroma> {
     ))
 }
 
+/// Whether cells' colours lean nowhere on average: a greyscale (IR) picture, or none told.
+fn colourless(cells: impl Iterator<Item = Chroma>) -> bool {
+    let (sum, n) = cells.fold((0f64, 0u32), |(s, n), c| (s + c.0.hypot(c.1), n + 1));
+    n == 0 || sum / (n as f64) < 0.03
+}
+
 /// How far the colour balance moved from the baseline's, ×100, cell by cell. A channel gain
 /// (a white-balance fault, a loose colour wire, a stuck IR-cut filter) moves every cell's log
 /// channel ratios by one vector `c`; fog, over-exposure and a fading picture scale them toward
@@ -330,7 +336,7 @@ fn cast_shift(t: &Thumb, base: &[([f64; 3], f64)]) -> f64 {
     if pairs.len() < 12 {
         return 0.0;
     }
-    if pairs.iter().map(|(f, _)| f.0.hypot(f.1)).sum::<f64>() / n < 0.03 {
+    if colourless(pairs.iter().map(|(f, _)| *f)) {
         return 0.0;
     }
     let mean = |pick: fn(&(Chroma, Chroma)) -> f64| pairs.iter().map(pick).sum::<f64>() / n;
@@ -740,7 +746,6 @@ pub struct Reference {
     gradients: Vec<f64>,
     cells: Vec<([f64; 3], f64)>,
     blocks: Option<[[(f64, f64); COLS]; ROWS]>,
-    mean: f64,
     spread: f64,
     edge_width: f64,
     noise: f64,
@@ -762,15 +767,9 @@ impl Light {
 }
 
 pub fn light(t: &Thumb) -> Light {
-    let cells = cell_means(t);
-    let chroma: Vec<f64> = cells
-        .iter()
-        .filter_map(|&(m, _)| log_chroma(m))
-        .map(|c| c.0.hypot(c.1))
-        .collect();
     let n = (t.rgb.len() / 3).max(1) as f64;
     Light {
-        grey: chroma.is_empty() || chroma.iter().sum::<f64>() / (chroma.len() as f64) < 0.03,
+        grey: colourless(cell_means(t).into_iter().filter_map(|(m, _)| log_chroma(m))),
         mean: t
             .rgb
             .chunks_exact(3)
@@ -789,7 +788,6 @@ pub fn reference(b: &Thumb) -> Reference {
         gradients: gradient_map(&l, w, h),
         cells: cell_means(b),
         blocks: block_stats(&l, w, h),
-        mean: l.iter().map(|&v| v as f64).sum::<f64>() / l.len().max(1) as f64,
         spread,
         edge_width: edge_width(&l, w, h, spread),
         noise: noise(&l, w, h),
@@ -818,11 +816,11 @@ fn vs_baseline(t: &Thumb, l: &[f32], b: &Reference, m: (f64, f64, f64, f64)) -> 
     let (mean, spread, sharpness, noise_sigma) = m;
     // The baseline's texture, at the frame's light: texture scales with the light, so what the
     // noise estimate reads from it does too.
-    let base_noise = b.noise * (mean / b.mean.max(1.0)).clamp(0.5, 2.0);
+    let base_noise = b.noise * (mean / b.light.mean.max(1.0)).clamp(0.5, 2.0);
     VsBaseline {
         // Under other light than the approved picture's (night against a day baseline, a
         // sodium street lamp) the colour balance is not comparable, and not compared.
-        cast_shift: if (0.45..=2.2).contains(&(mean / b.mean.max(1.0))) {
+        cast_shift: if (0.45..=2.2).contains(&(mean / b.light.mean.max(1.0))) {
             round(cast_shift(t, &b.cells))
         } else {
             0.0

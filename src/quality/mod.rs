@@ -266,6 +266,12 @@ impl Baseline {
         Self(vec![metrics::reference(picture)])
     }
 
+    /// The approved `pictures` (day, then night); `None` for none.
+    pub fn of<'a>(pictures: impl IntoIterator<Item = &'a Thumb>) -> Option<Self> {
+        let refs: Vec<_> = pictures.into_iter().map(metrics::reference).collect();
+        (!refs.is_empty()).then_some(Self(refs))
+    }
+
     /// These and one more approved picture (the camera at night).
     pub fn and(mut self, picture: &Thumb) -> Self {
         self.0.push(metrics::reference(picture));
@@ -275,6 +281,9 @@ impl Baseline {
     /// The approved picture in the light most like `frame`'s: the same colour mode (IR
     /// greyscale or colour) first, then the nearest mean brightness.
     fn closest(&self, frame: &Thumb) -> &metrics::Reference {
+        if let [only] = self.0.as_slice() {
+            return only;
+        }
         let light = metrics::light(frame);
         self.0
             .iter()
@@ -300,14 +309,14 @@ pub fn diagnose(
     let turned = m
         .value(FaultKind::SceneChange)
         .is_some_and(|v| t.scene_change.score(v) >= 0.5);
+    // With an approved baseline each detector judges what changed from it: a red door, a
+    // plain wall, a soft or finely textured scene are so in both pictures. Not for a turned
+    // camera, whose baseline shows another view: its colours wait for the new view to be
+    // approved, the rest is judged on the picture alone.
+    let rel = m.vs_baseline.as_ref().filter(|_| !turned);
     let mut faults: Vec<Fault> = FaultKind::ALL
         .iter()
         .filter_map(|&k| {
-            // With an approved baseline each detector judges what changed from it: a red
-            // door, a plain wall, a soft or finely textured scene are so in both pictures.
-            // Not for a turned camera, whose baseline shows another view: its colours wait
-            // for the new view to be approved, the rest is judged on the picture alone.
-            let rel = m.vs_baseline.as_ref().filter(|_| !turned);
             let score = match (k, rel) {
                 (FaultKind::ColorCast, _) if turned => 0.0,
                 (FaultKind::ColorCast, Some(r)) => t.color_cast_shift.score(r.cast_shift),

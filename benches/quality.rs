@@ -4,8 +4,8 @@
 //! two only where `ffmpeg` is installed: Debian's package `ffmpeg`).
 //! `cargo bench --bench quality`
 
-use camwatch::quality::{Baseline, Thresholds, diagnose, from_h264, from_h265, from_jpeg};
-use camwatch::sim::picture::{Scene, render_scene, to_jpeg};
+use camwatch_core::quality::{Baseline, Thresholds, diagnose, from_h264, from_h265, from_jpeg};
+use camwatch_synth::picture::{Scene, render_scene, to_jpeg};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 

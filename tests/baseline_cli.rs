@@ -9,10 +9,10 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::Arc;
 
-use camwatch::clock::{Clock, SystemClock};
-use camwatch::registry::generate::Shape;
-use camwatch::secret::SecretKey;
-use camwatch::sim::{BindMode, FaultPlan, SimConfig};
+use camwatch_core::clock::{Clock, SystemClock};
+use camwatch_core::registry::generate::Shape;
+use camwatch_core::secret::SecretKey;
+use camwatch_sim::{BindMode, FaultPlan, SimConfig};
 
 const SEED: u64 = 31;
 const CHANNELS: u64 = 60;
@@ -69,7 +69,7 @@ fn approved(dir: &Path) -> BTreeSet<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn approve_all_takes_normal_pictures_and_leaves_the_rest_for_review() {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let devices = camwatch::registry::generate::generate(CHANNELS, SEED);
+    let devices = camwatch_core::registry::generate::generate(CHANNELS, SEED);
     let cams: Vec<String> = devices
         .iter()
         .filter(|d| d.parent.is_none() && !d.kind.is_parent() && d.snapshot_url.is_some())
@@ -81,7 +81,7 @@ async fn approve_all_takes_normal_pictures_and_leaves_the_rest_for_review() {
         )
     };
     let (blurred, offline) = (&cams[0], &cams[1]);
-    let fleet = camwatch::sim::start(
+    let fleet = camwatch_sim::start(
         SimConfig {
             shape: Shape::Mix { channels: CHANNELS },
             seed: SEED,
@@ -97,7 +97,7 @@ async fn approve_all_takes_normal_pictures_and_leaves_the_rest_for_review() {
     .await
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let store = camwatch::store::connect(
+    let store = camwatch_store::connect(
         &format!("sqlite://{}", dir.path().join("camwatch.db").display()),
         SecretKey::from_bytes(KEY),
     )
@@ -133,7 +133,7 @@ async fn approve_all_takes_normal_pictures_and_leaves_the_rest_for_review() {
         "approved {}; left for review 1; no picture 1",
         healthy.len()
     )));
-    let audited = |entries: &[camwatch::store::AuditEntry]| {
+    let audited = |entries: &[camwatch_store::AuditEntry]| {
         entries
             .iter()
             .filter(|e| e.action == "baseline.approve")

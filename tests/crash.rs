@@ -9,11 +9,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use camwatch::clock::{Clock, SystemClock};
-use camwatch::history::Status;
-use camwatch::registry::export::to_csv;
-use camwatch::secret::SecretKey;
-use camwatch::sim::{BindMode, FaultPlan, SimConfig};
+use camwatch_core::clock::{Clock, SystemClock};
+use camwatch_core::history::Status;
+use camwatch_core::registry::export::to_csv;
+use camwatch_core::secret::SecretKey;
+use camwatch_sim::{BindMode, FaultPlan, SimConfig};
 
 fn base() -> Ipv4Addr {
     let mut b = [0u8; 2];
@@ -47,7 +47,7 @@ fn now() -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_loses_nothing_and_the_gap_is_unknown() {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let reg = camwatch::registry::generate::generate(30, 5);
+    let reg = camwatch_core::registry::generate::generate(30, 5);
     let down = reg
         .iter()
         .find(|d| d.ip.is_some() && !d.kind.is_parent())
@@ -57,9 +57,9 @@ async fn kill_9_loses_nothing_and_the_gap_is_unknown() {
     let sched = format!(
         "[[fault]]\ndevice = \"{down}\"\nkind = \"offline\"\nstart = \"0s\"\nduration = \"1h\"\n"
     );
-    let fleet = camwatch::sim::start(
+    let fleet = camwatch_sim::start(
         SimConfig {
-            shape: camwatch::registry::generate::Shape::Mix { channels: 30 },
+            shape: camwatch_core::registry::generate::Shape::Mix { channels: 30 },
             seed: 5,
             bind: BindMode::OnePort { ip: base() },
             faults: FaultPlan::Schedule(sched, "crash.toml".into()),
@@ -115,7 +115,7 @@ async fn kill_9_loses_nothing_and_the_gap_is_unknown() {
     );
 
     let key = SecretKey::load(&dir.join("secret.key")).unwrap();
-    let store = camwatch::store::connect(
+    let store = camwatch_store::connect(
         &format!("sqlite://{}", dir.join("camwatch.db").display()),
         key,
     )

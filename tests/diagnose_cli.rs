@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use camwatch::sim::picture::{PictureFault, Scene, apply_fault, render_scene, to_jpeg};
+use camwatch_synth::picture::{PictureFault, Scene, apply_fault, render_scene, to_jpeg};
 
 fn diagnose(args: &[&str], dir: &std::path::Path) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_camwatch"))

@@ -5,10 +5,10 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use camwatch::monitor::MonitorConfig;
-use camwatch::registry::generate::generate;
 use camwatch::rehearsal::{RehearsalConfig, rehearse};
-use camwatch::sim::{BindMode, FaultPlan};
+use camwatch_core::registry::generate::generate;
+use camwatch_monitor::MonitorConfig;
+use camwatch_sim::{BindMode, FaultPlan};
 
 const CHANNELS: u64 = 200;
 const SEED: u64 = 11;

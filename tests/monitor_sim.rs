@@ -5,12 +5,12 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use camwatch::clock::{Clock, ScaledClock};
-use camwatch::history::Status;
-use camwatch::monitor::{MonitorConfig, MonitorState};
-use camwatch::registry::generate::generate;
-use camwatch::secret::SecretKey;
-use camwatch::sim::{BindMode, FaultPlan, SimConfig};
+use camwatch_core::clock::{Clock, ScaledClock};
+use camwatch_core::history::Status;
+use camwatch_core::registry::generate::generate;
+use camwatch_core::secret::SecretKey;
+use camwatch_monitor::{MonitorConfig, MonitorState};
+use camwatch_sim::{BindMode, FaultPlan, SimConfig};
 
 const SCALE: f64 = 300.0;
 const SEED: u64 = 21;
@@ -28,8 +28,8 @@ fn base() -> Ipv4Addr {
 
 /// What a monitored run left: the fleet's register and the spans the monitor wrote.
 struct Watched {
-    devices: Vec<camwatch::registry::Device>,
-    spans: Vec<camwatch::history::StatusSpan>,
+    devices: Vec<camwatch_core::registry::Device>,
+    spans: Vec<camwatch_core::history::StatusSpan>,
     /// When the simulator's schedule started and the monitor stopped (simulated seconds).
     start: i64,
     end: i64,
@@ -41,9 +41,9 @@ async fn watch_fleet(sched: String, cfg: MonitorConfig, minutes: f64) -> Watched
     let _turn = ONE_AT_A_TIME.lock().await;
     let origin = jiff::Timestamp::now();
     let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(origin, SCALE));
-    let fleet = camwatch::sim::start(
+    let fleet = camwatch_sim::start(
         SimConfig {
-            shape: camwatch::registry::generate::Shape::Mix { channels: CHANNELS },
+            shape: camwatch_core::registry::generate::Shape::Mix { channels: CHANNELS },
             seed: SEED,
             bind: BindMode::OnePort { ip: base() },
             faults: FaultPlan::Schedule(sched, "t.toml".into()),
@@ -54,7 +54,7 @@ async fn watch_fleet(sched: String, cfg: MonitorConfig, minutes: f64) -> Watched
     .await
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let store = camwatch::store::connect(
+    let store = camwatch_store::connect(
         &format!("sqlite://{}", dir.path().join("m.db").display()),
         SecretKey::generate(),
     )
@@ -64,7 +64,7 @@ async fn watch_fleet(sched: String, cfg: MonitorConfig, minutes: f64) -> Watched
     store.upsert_devices(&devices).await.unwrap();
     let state = Arc::new(MonitorState::for_devices(&devices, clock.now().as_second()));
     let (tx, rx) = tokio::sync::watch::channel(false);
-    let m = tokio::spawn(camwatch::monitor::run(
+    let m = tokio::spawn(camwatch_monitor::run(
         store.clone(),
         devices.clone(),
         cfg,
@@ -182,7 +182,7 @@ async fn spans_follow_the_injected_faults() {
         of(&cams[4])
     );
     if let Some(n) = &nvr {
-        let code: camwatch::registry::DeviceCode = n.parse().unwrap();
+        let code: camwatch_core::registry::DeviceCode = n.parse().unwrap();
         let child = devices
             .iter()
             .find(|d| d.parent == Some(code))
@@ -217,7 +217,7 @@ fn fleet_start(origin: jiff::Timestamp) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_groups_thresholds_decide_its_picture_verdicts() {
     let reg = generate(CHANNELS, SEED);
-    let cams: Vec<&camwatch::registry::Device> = reg
+    let cams: Vec<&camwatch_core::registry::Device> = reg
         .iter()
         .filter(|d| d.parent.is_none() && !d.kind.is_parent())
         .collect();
@@ -233,7 +233,7 @@ async fn a_groups_thresholds_decide_its_picture_verdicts() {
             c.code
         );
     }
-    let config = camwatch::config::Config::parse(
+    let config = camwatch_core::config::Config::parse(
         &format!(
             "[scheduler]\nliveness_interval_sec = 60\npicture_interval_sec = 60\n\
              [[scheduler.groups]]\nname = \"tunnel\"\nregion_prefix = \"{}\"\n\
@@ -249,7 +249,7 @@ async fn a_groups_thresholds_decide_its_picture_verdicts() {
     };
     // 20 min of simulated time: several picture samples each.
     let spans = watch_fleet(sched, cfg, 20.0).await.spans;
-    let degraded = |code: camwatch::registry::DeviceCode| -> Vec<Option<String>> {
+    let degraded = |code: camwatch_core::registry::DeviceCode| -> Vec<Option<String>> {
         spans
             .iter()
             .filter(|s| s.device == code && s.status == Status::Degraded)
@@ -277,10 +277,10 @@ async fn a_groups_thresholds_decide_its_picture_verdicts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nvr_channels_are_diagnosed_from_keyframes() {
     let reg = generate(CHANNELS, SEED);
-    let of_codec = |codec: &str| -> Vec<&camwatch::registry::Device> {
+    let of_codec = |codec: &str| -> Vec<&camwatch_core::registry::Device> {
         reg.iter()
             .filter(|d| d.parent.is_some())
-            .filter(|d| d.extra.get(camwatch::sim::CODEC_COLUMN).map(String::as_str) == Some(codec))
+            .filter(|d| d.extra.get(camwatch_sim::CODEC_COLUMN).map(String::as_str) == Some(codec))
             .collect()
     };
     let (h264, h265) = (of_codec("H.264"), of_codec("H.265"));
@@ -304,7 +304,7 @@ async fn nvr_channels_are_diagnosed_from_keyframes() {
         ..Default::default()
     };
     let Watched { devices, spans, .. } = watch_fleet(sched, cfg, 40.0).await;
-    let causes = |code: camwatch::registry::DeviceCode| -> Vec<(Status, Option<String>)> {
+    let causes = |code: camwatch_core::registry::DeviceCode| -> Vec<(Status, Option<String>)> {
         spans
             .iter()
             .filter(|s| s.device == code)
@@ -312,7 +312,7 @@ async fn nvr_channels_are_diagnosed_from_keyframes() {
             .collect()
     };
     for sick in sick {
-        let codec = &sick.extra[camwatch::sim::CODEC_COLUMN];
+        let codec = &sick.extra[camwatch_sim::CODEC_COLUMN];
         let device = devices.iter().find(|d| d.code == sick.code).unwrap();
         assert!(device.snapshot_url.is_none(), "{codec}");
         let c = causes(sick.code);
@@ -333,7 +333,7 @@ async fn nvr_channels_are_diagnosed_from_keyframes() {
     }
     for well in well {
         let w = causes(well.code);
-        let codec = &well.extra[camwatch::sim::CODEC_COLUMN];
+        let codec = &well.extra[camwatch_sim::CODEC_COLUMN];
         assert!(
             w.iter().all(|(st, _)| *st == Status::Online),
             "{codec}: {w:?}"
@@ -352,9 +352,9 @@ async fn approved_baselines_reveal_turned_cameras() {
     {
         let _turn = ONE_AT_A_TIME.lock().await;
         let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(jiff::Timestamp::now(), SCALE));
-        let fleet = camwatch::sim::start(
+        let fleet = camwatch_sim::start(
             SimConfig {
-                shape: camwatch::registry::generate::Shape::Mix { channels: CHANNELS },
+                shape: camwatch_core::registry::generate::Shape::Mix { channels: CHANNELS },
                 seed: SEED,
                 bind: BindMode::OnePort { ip: base() },
                 faults: FaultPlan::Schedule(String::new(), "none.toml".into()),
@@ -364,13 +364,13 @@ async fn approved_baselines_reveal_turned_cameras() {
         )
         .await
         .unwrap();
-        let store = camwatch::store::connect(
+        let store = camwatch_store::connect(
             &format!("sqlite://{}", dir.path().join("approve.db").display()),
             SecretKey::generate(),
         )
         .await
         .unwrap();
-        let s = camwatch::monitor::baselines::Approver {
+        let s = camwatch_monitor::baselines::Approver {
             store: &store,
             dir: baselines.clone(),
             thresholds: &Default::default(),

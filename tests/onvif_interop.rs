@@ -7,8 +7,8 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use camwatch::clock::{Clock, SystemClock};
-use camwatch::sim::{BindMode, FaultPlan, Preset, SimConfig, start};
+use camwatch_core::clock::{Clock, SystemClock};
+use camwatch_sim::{BindMode, FaultPlan, Preset, SimConfig, start};
 
 const ONVIF_ZEEP: &str = "onvif-zeep==0.2.12";
 
@@ -56,7 +56,7 @@ async fn onvif_zeep_reads_a_simulated_camera() {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let fleet = start(
         SimConfig {
-            shape: camwatch::registry::generate::Shape::Mix { channels: 10 },
+            shape: camwatch_core::registry::generate::Shape::Mix { channels: 10 },
             seed: 4,
             bind: BindMode::OnePort { ip: base() },
             faults: FaultPlan::Preset(Preset::None),

@@ -5,12 +5,12 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use camwatch::clock::{Clock, SystemClock};
-use camwatch::registry::generate::generate;
-use camwatch::sim::{BindMode, CODEC_COLUMN, FaultPlan, SimConfig, start};
+use camwatch_core::clock::{Clock, SystemClock};
+use camwatch_core::registry::generate::generate;
 use camwatch_probes::rtsp::{self, Depth, RtspOptions, RtspTarget};
 use camwatch_probes::snapshot::{self, SnapshotOptions, SnapshotTarget};
 use camwatch_probes::{Credentials, FailureKind, Frame, ProbeStatus};
+use camwatch_sim::{BindMode, CODEC_COLUMN, FaultPlan, SimConfig, start};
 
 const SEED: u64 = 11;
 const CHANNELS: u64 = 60;
@@ -72,7 +72,7 @@ fn schedule(cams: &[String], nvrs: &[String], nvr_ch: &[String]) -> String {
 }
 
 struct World {
-    fleet: camwatch::sim::Fleet,
+    fleet: camwatch_sim::Fleet,
 }
 
 async fn world() -> World {
@@ -81,7 +81,7 @@ async fn world() -> World {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let fleet = start(
         SimConfig {
-            shape: camwatch::registry::generate::Shape::Mix { channels: CHANNELS },
+            shape: camwatch_core::registry::generate::Shape::Mix { channels: CHANNELS },
             seed: SEED,
             bind: BindMode::OnePort { ip: base() },
             faults: FaultPlan::Schedule(text, "test.toml".into()),
@@ -376,12 +376,12 @@ async fn ffprobe_reads_a_simulated_camera() {
 #[tokio::test]
 async fn truth_is_deterministic_for_a_seed() {
     let a = {
-        let clock: Arc<dyn Clock> = Arc::new(camwatch::clock::ManualClock::new(
+        let clock: Arc<dyn Clock> = Arc::new(camwatch_core::clock::ManualClock::new(
             jiff::Timestamp::from_second(1_800_000_000).unwrap(),
         ));
         let f = start(
             SimConfig {
-                shape: camwatch::registry::generate::Shape::Mix { channels: 300 },
+                shape: camwatch_core::registry::generate::Shape::Mix { channels: 300 },
                 seed: 5,
                 bind: BindMode::OnePort { ip: base() },
                 ..Default::default()
@@ -395,12 +395,12 @@ async fn truth_is_deterministic_for_a_seed() {
         t
     };
     let b = {
-        let clock: Arc<dyn Clock> = Arc::new(camwatch::clock::ManualClock::new(
+        let clock: Arc<dyn Clock> = Arc::new(camwatch_core::clock::ManualClock::new(
             jiff::Timestamp::from_second(1_800_000_000).unwrap(),
         ));
         let f = start(
             SimConfig {
-                shape: camwatch::registry::generate::Shape::Mix { channels: 300 },
+                shape: camwatch_core::registry::generate::Shape::Mix { channels: 300 },
                 seed: 5,
                 bind: BindMode::OnePort { ip: base() },
                 ..Default::default()
@@ -592,13 +592,14 @@ async fn sim_cli_builds_the_fleet_it_is_asked_for() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let table = camwatch::registry::table::read_file(&reg).unwrap();
+    let table = camwatch_core::registry::table::read_file(&reg).unwrap();
     let parsed =
-        camwatch::registry::import::parse_table(&table, "register.csv", &Default::default());
+        camwatch_core::registry::import::parse_table(&table, "register.csv", &Default::default());
     assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
-    let kinds =
-        |k: camwatch::registry::DeviceKind| parsed.devices.iter().filter(|d| d.kind == k).count();
-    use camwatch::registry::DeviceKind;
+    let kinds = |k: camwatch_core::registry::DeviceKind| {
+        parsed.devices.iter().filter(|d| d.kind == k).count()
+    };
+    use camwatch_core::registry::DeviceKind;
     assert_eq!(kinds(DeviceKind::Camera), 3);
     assert_eq!(kinds(DeviceKind::Nvr), 2);
     assert_eq!(kinds(DeviceKind::Channel), 48);

@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use camwatch::history::{Exemption, ExemptionReason, ExemptionScope, Status, StatusSpan};
-use camwatch::registry::{Device, DeviceCode, DeviceKind};
-use camwatch::secret::{Password, SecretKey};
-use camwatch::store::{self, AuditEntry, DeviceFilter, Store, Transition};
+use camwatch_core::history::{Exemption, ExemptionReason, ExemptionScope, Status, StatusSpan};
+use camwatch_core::registry::{Device, DeviceCode, DeviceKind};
+use camwatch_core::secret::{Password, SecretKey};
+use camwatch_store::{AuditEntry, DeviceFilter, Store, Transition};
 
 struct Db {
     store: Arc<dyn Store>,
@@ -19,7 +19,7 @@ struct Db {
 async fn sqlite() -> Db {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("t.db");
-    let store = store::connect(
+    let store = camwatch_store::connect(
         &format!("sqlite://{}", file.display()),
         SecretKey::generate(),
     )
@@ -47,7 +47,9 @@ async fn postgres() -> Option<Db> {
         Some(i) if base[..i].ends_with(|c: char| c != '/') => format!("{}/{name}", &base[..i]),
         _ => format!("{base}/{name}"),
     };
-    let store = store::connect(&url, SecretKey::generate()).await.unwrap();
+    let store = camwatch_store::connect(&url, SecretKey::generate())
+        .await
+        .unwrap();
     Some(Db {
         store,
         url: Some(url),
@@ -331,7 +333,7 @@ async fn passwords_are_not_stored_in_clear() {
 
 #[tokio::test]
 async fn bad_url_is_named() {
-    let e = store::connect("mysql://x", SecretKey::generate())
+    let e = camwatch_store::connect("mysql://x", SecretKey::generate())
         .await
         .err()
         .unwrap();
@@ -340,11 +342,11 @@ async fn bad_url_is_named() {
 
 on_all_backends!(
     report_read_of_the_register_matches_the_full_read,
-    |store: std::sync::Arc<dyn camwatch::store::Store>| async move {
-        let devices = camwatch::registry::generate::generate(300, 9);
+    |store: std::sync::Arc<dyn camwatch_store::Store>| async move {
+        let devices = camwatch_core::registry::generate::generate(300, 9);
         store.upsert_devices(&devices).await.unwrap();
         let full = store
-            .list_devices(&camwatch::store::DeviceFilter::default())
+            .list_devices(&camwatch_store::DeviceFilter::default())
             .await
             .unwrap();
         let lean = store.list_devices_for_report().await.unwrap();

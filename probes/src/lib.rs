@@ -6,10 +6,12 @@
 
 pub mod creds;
 pub mod onvif;
-pub mod outcome;
 pub mod rtsp;
 pub mod snapshot;
 pub mod tcp;
+
+/// The outcome types are camwatch-core's, so health and the probes share them.
+pub use camwatch_core::outcome;
 
 pub use creds::Credentials;
 pub use outcome::{FailureKind, Frame, ProbeKind, ProbeOutcome, ProbeStatus, StepTiming};

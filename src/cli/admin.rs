@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use clap::Subcommand;
 
 use super::context::GlobalArgs;
-use crate::config::Config;
-use crate::error::Result;
+use camwatch_core::config::Config;
+use camwatch_core::error::Result;
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {

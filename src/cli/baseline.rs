@@ -20,11 +20,11 @@ use std::process::ExitCode;
 use clap::Subcommand;
 
 use super::context::GlobalArgs;
-use crate::error::{Error, Result};
-use crate::monitor::baselines::{Approver, fetch, judge};
-use crate::quality::Fault;
-use crate::registry::DeviceCode;
-use crate::store::DeviceFilter;
+use camwatch_core::error::{Error, Result};
+use camwatch_core::quality::Fault;
+use camwatch_core::registry::DeviceCode;
+use camwatch_monitor::baselines::{Approver, fetch, judge};
+use camwatch_store::DeviceFilter;
 
 #[derive(Debug, Subcommand)]
 pub enum BaselineCommand {

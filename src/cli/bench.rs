@@ -6,11 +6,10 @@ use std::time::Instant;
 
 use clap::Subcommand;
 
-use crate::error::{Error, Result};
-use crate::registry::export::to_csv;
-use crate::registry::generate::generate;
-use crate::secret::SecretKey;
-use crate::store;
+use camwatch_core::error::{Error, Result};
+use camwatch_core::registry::export::to_csv;
+use camwatch_core::registry::generate::generate;
+use camwatch_core::secret::SecretKey;
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
@@ -123,14 +122,17 @@ async fn bench_import(count: u64, pg: Option<&str>) -> Result<ExitCode> {
 
     if let Some(base) = pg {
         use sqlx::Connection;
-        let mut admin = sqlx::PgConnection::connect(base).await?;
+        let mut admin = sqlx::PgConnection::connect(base)
+            .await
+            .map_err(camwatch_store::db_error)?;
         let mut b = [0u8; 6];
         getrandom::fill(&mut b).map_err(|e| Error::internal(e.to_string()))?;
         let name = format!("camwatch_bench_{}", hex::encode(b));
         // The name is our own random hex, not user input.
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&mut admin)
-            .await?;
+            .await
+            .map_err(camwatch_store::db_error)?;
         let url = sibling_database(base, &name)?;
         let r = import_once(&url, &file, count).await;
         let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -149,7 +151,7 @@ async fn bench_import(count: u64, pg: Option<&str>) -> Result<ExitCode> {
 }
 
 async fn import_once(url: &str, file: &std::path::Path, count: u64) -> Result<f64> {
-    let store = store::connect(url, SecretKey::generate()).await?;
+    let store = camwatch_store::connect(url, SecretKey::generate()).await?;
     let t = Instant::now();
     let s = super::device::import_file(store.as_ref(), file, false, false).await?;
     let secs = t.elapsed().as_secs_f64();
@@ -189,7 +191,7 @@ async fn bench_e2e(
     fault_mix: &str,
 ) -> Result<ExitCode> {
     use crate::rehearsal::{RehearsalConfig, rehearse};
-    use crate::sim::{BindMode, FaultPlan};
+    use camwatch_sim::{BindMode, FaultPlan};
     let dir = tempfile_dir()?;
     let simulated_sec = days as i64 * 86_400;
     println!(
@@ -205,7 +207,7 @@ async fn bench_e2e(
         faults: FaultPlan::Preset(fault_mix.parse().map_err(Error::invalid)?),
         time_scale,
         simulated_sec,
-        monitor: crate::monitor::MonitorConfig {
+        monitor: camwatch_monitor::MonitorConfig {
             // The deadline is real time (12 simulated minutes at ×360): above what the
             // preset's slow cameras need (0.7 s per reply, two replies with digest auth),
             // so they are slow, not down.

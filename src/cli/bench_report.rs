@@ -5,18 +5,22 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use super::bench::{sibling_database, tempfile_dir};
-use crate::error::{Error, Result};
-use crate::history::{Status, StatusSpan};
-use crate::registry::generate::generate;
-use crate::report::{Month, Period};
-use crate::secret::SecretKey;
-use crate::store;
+use camwatch_core::error::{Error, Result};
+use camwatch_core::history::{Status, StatusSpan};
+use camwatch_core::registry::generate::generate;
+use camwatch_core::secret::SecretKey;
+use camwatch_report::{Month, Period};
 
 const MONTH: &str = "2026-10";
 
 /// `per` spans for `code` tiling the month: mostly online, with offline and degraded runs
 /// (deterministic for the device's position `i`).
-fn spans_for(code: crate::registry::DeviceCode, i: u64, per: u32, p: &Period) -> Vec<StatusSpan> {
+fn spans_for(
+    code: camwatch_core::registry::DeviceCode,
+    i: u64,
+    per: u32,
+    p: &Period,
+) -> Vec<StatusSpan> {
     let len = p.len();
     let mut cuts: Vec<i64> = (1..per as i64)
         .map(|k| {
@@ -44,10 +48,10 @@ fn spans_for(code: crate::registry::DeviceCode, i: u64, per: u32, p: &Period) ->
 
 async fn fill(url: &str, data: &std::path::Path, devices: u64, per: u32, p: &Period) -> Result<()> {
     // The same key file the child report process will find in its data directory.
-    let mut cfg = crate::config::Config::default();
+    let mut cfg = camwatch_core::config::Config::default();
     cfg.data.dir = data.to_path_buf();
     let key = SecretKey::load(&cfg.key_file()).map_err(|e| Error::internal(e.to_string()))?;
-    let store = store::connect(url, key).await?;
+    let store = camwatch_store::connect(url, key).await?;
     let register = generate(devices, 7);
     for chunk in register.chunks(20_000) {
         store.upsert_devices(chunk).await?;
@@ -81,15 +85,21 @@ async fn settle(url: &str) -> Result<()> {
     use sqlx::Connection;
     let t = Instant::now();
     if url.starts_with("sqlite:") {
-        let mut c = sqlx::SqliteConnection::connect(url).await?;
+        let mut c = sqlx::SqliteConnection::connect(url)
+            .await
+            .map_err(camwatch_store::db_error)?;
         sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
             .execute(&mut c)
-            .await?;
+            .await
+            .map_err(camwatch_store::db_error)?;
     } else {
-        let mut c = sqlx::PgConnection::connect(url).await?;
+        let mut c = sqlx::PgConnection::connect(url)
+            .await
+            .map_err(camwatch_store::db_error)?;
         sqlx::query("VACUUM (ANALYZE) status_span, device")
             .execute(&mut c)
-            .await?;
+            .await
+            .map_err(camwatch_store::db_error)?;
         // The bulk load's dirty pages, written now rather than by the checkpointer during the
         // report (needs a superuser or pg_checkpoint; without it the figure includes that I/O).
         if let Err(e) = sqlx::query("CHECKPOINT").execute(&mut c).await {
@@ -174,14 +184,17 @@ pub async fn run(devices: u64, per: u32, pg: Option<&str>) -> Result<ExitCode> {
 
     if let Some(base) = pg {
         use sqlx::Connection;
-        let mut admin = sqlx::PgConnection::connect(base).await?;
+        let mut admin = sqlx::PgConnection::connect(base)
+            .await
+            .map_err(camwatch_store::db_error)?;
         let mut b = [0u8; 6];
         getrandom::fill(&mut b).map_err(|e| Error::internal(e.to_string()))?;
         let name = format!("camwatch_bench_{}", hex::encode(b));
         // The name is our own random hex, not user input.
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(&mut admin)
-            .await?;
+            .await
+            .map_err(camwatch_store::db_error)?;
         let url = sibling_database(base, &name)?;
         let r = async {
             fill(&url, &dir, devices, per, &p).await?;

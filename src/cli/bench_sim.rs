@@ -15,7 +15,7 @@ use base64::Engine;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::bench::tempfile_dir;
-use crate::error::{Error, Result};
+use camwatch_core::error::{Error, Result};
 
 struct Cam {
     rtsp: SocketAddr,
@@ -123,8 +123,8 @@ pub async fn run(
     );
     let result = async {
         let parsed = {
-            let table = crate::registry::table::read_file(&reg)?;
-            crate::registry::import::parse_table(&table, "register", &Default::default())
+            let table = camwatch_core::registry::table::read_file(&reg)?;
+            camwatch_core::registry::import::parse_table(&table, "register", &Default::default())
         };
         let by_code: HashMap<_, _> = parsed.devices.iter().map(|d| (d.code, d)).collect();
         let cams: Vec<Cam> = parsed
@@ -132,7 +132,7 @@ pub async fn run(
             .iter()
             .filter(|d| d.ip.is_some() && !d.kind.is_parent())
             .filter_map(|d| {
-                let c = crate::monitor::creds_for(d, &by_code)?;
+                let c = camwatch_monitor::creds_for(d, &by_code)?;
                 let rtsp_url = camwatch_probes::Url::parse(d.stream_urls.first()?).ok()?;
                 let http_url = camwatch_probes::Url::parse(d.snapshot_url.as_deref()?).ok()?;
                 let auth = format!(

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::bench::tempfile_dir;
-use crate::error::{Error, Result};
-use crate::secret::SecretKey;
+use camwatch_core::error::{Error, Result};
+use camwatch_core::secret::SecretKey;
 
 /// A reaped child: wall seconds, CPU seconds (user + system), peak RSS in MB.
 struct Usage {
@@ -111,7 +111,7 @@ pub async fn run(channels: u64, subset: usize, parallel: usize) -> Result<ExitCo
 async fn bench(dir: &Path, subset: usize, parallel: usize) -> Result<ExitCode> {
     let reg = dir.join("register.csv");
     let db = format!("sqlite://{}", dir.join("bench.db").display());
-    let store = crate::store::connect(
+    let store = camwatch_store::connect(
         &db,
         SecretKey::load(&dir.join("secret.key")).map_err(|e| Error::invalid(e.to_string()))?,
     )
@@ -136,14 +136,14 @@ async fn bench(dir: &Path, subset: usize, parallel: usize) -> Result<ExitCode> {
 
     // ffprobe over the first `subset` channels with a stream, 64 at a time.
     let devices = store
-        .list_devices(&crate::store::DeviceFilter::default())
+        .list_devices(&camwatch_store::DeviceFilter::default())
         .await?;
     let by_code: std::collections::HashMap<_, _> = devices.iter().map(|d| (d.code, d)).collect();
     let urls: Vec<String> = devices
         .iter()
         .filter_map(|d| {
             let u = d.stream_urls.first()?;
-            let c = crate::monitor::creds_for(d, &by_code)?;
+            let c = camwatch_monitor::creds_for(d, &by_code)?;
             // ffprobe takes credentials only inside the URL (loopback, simulator's own);
             // `Url` percent-encodes them.
             let mut u = camwatch_probes::Url::parse(u).ok()?;

@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use clap::Args;
 
-use crate::config::Config;
-use crate::error::{Error, Result};
-use crate::secret::SecretKey;
-use crate::store::{self, AuditEntry, Store};
+use camwatch_core::config::Config;
+use camwatch_core::error::{Error, Result};
+use camwatch_core::secret::SecretKey;
+use camwatch_store::{AuditEntry, Store};
 
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
@@ -49,7 +49,7 @@ impl GlobalArgs {
             Error::invalid(format!("data directory {}: {e}", config.data.dir.display()))
         })?;
         let key = SecretKey::load(&config.key_file()).map_err(|e| Error::invalid(e.to_string()))?;
-        let store = store::connect(&config.database_url(), key).await?;
+        let store = camwatch_store::connect(&config.database_url(), key).await?;
         Ok(Context {
             data_dir: config.data.dir.clone(),
             config,
@@ -83,10 +83,10 @@ impl Context {
     /// channels log in with the NVR's account); an error naming the code when it is unknown.
     pub async fn device_with_creds(
         &self,
-        code: &crate::registry::DeviceCode,
+        code: &camwatch_core::registry::DeviceCode,
     ) -> Result<(
-        crate::registry::Device,
-        Option<crate::registry::Device>,
+        camwatch_core::registry::Device,
+        Option<camwatch_core::registry::Device>,
         Option<camwatch_probes::Credentials>,
     )> {
         let d = self
@@ -99,7 +99,7 @@ impl Context {
             None => None,
         };
         let owners = parent.iter().map(|p| (p.code, p)).collect();
-        let creds = crate::monitor::creds_for(&d, &owners);
+        let creds = camwatch_monitor::creds_for(&d, &owners);
         Ok((d, parent, creds))
     }
 }

@@ -6,8 +6,8 @@ use clap::Args;
 
 use super::context::GlobalArgs;
 use crate::demo::{DemoOptions, run as run_demo};
-use crate::error::{Error, Result};
-use crate::sim::faults::parse_duration;
+use camwatch_core::error::{Error, Result};
+use camwatch_sim::faults::parse_duration;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {

@@ -8,12 +8,12 @@ use std::process::ExitCode;
 use clap::Subcommand;
 
 use super::context::GlobalArgs;
-use crate::error::{Error, Result};
-use crate::registry::export::{ExportFormat, to_csv, to_xlsx};
-use crate::registry::generate::generate;
-use crate::registry::import::{ParsedRegister, parse_table};
-use crate::registry::{DeviceCode, DeviceKind, aliases, table};
-use crate::store::{DeviceFilter, Store, UpsertCounts};
+use camwatch_core::error::{Error, Result};
+use camwatch_core::registry::export::{ExportFormat, to_csv, to_xlsx};
+use camwatch_core::registry::generate::generate;
+use camwatch_core::registry::import::{ParsedRegister, parse_table};
+use camwatch_core::registry::{DeviceCode, DeviceKind, aliases, table};
+use camwatch_store::{DeviceFilter, Store, UpsertCounts};
 
 #[derive(Debug, Subcommand)]
 pub enum DeviceCommand {

@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::context::GlobalArgs;
-use crate::error::{Error, Result};
-use crate::quality::{Baseline, Thumb, diagnose, from_bytes};
+use camwatch_core::error::{Error, Result};
+use camwatch_core::quality::{Baseline, Thumb, diagnose, from_bytes};
 
 #[derive(Debug, Args)]
 pub struct DiagnoseArgs {

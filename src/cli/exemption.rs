@@ -8,12 +8,12 @@ use std::process::ExitCode;
 use clap::{ArgGroup, Args, Subcommand};
 
 use super::context::{Context, GlobalArgs};
-use crate::error::{Error, Result};
-use crate::history::csv::{parse_exemptions, parse_instant};
-use crate::history::{Exemption, ExemptionReason, ExemptionScope};
-use crate::registry::DeviceCode;
-use crate::registry::import::RowError;
-use crate::registry::table::read_file;
+use camwatch_core::error::{Error, Result};
+use camwatch_core::history::csv::{parse_exemptions, parse_instant};
+use camwatch_core::history::{Exemption, ExemptionReason, ExemptionScope};
+use camwatch_core::registry::DeviceCode;
+use camwatch_core::registry::import::RowError;
+use camwatch_core::registry::table::read_file;
 
 #[derive(Debug, Subcommand)]
 pub enum ExemptionCommand {
@@ -193,8 +193,8 @@ pub async fn run(g: &GlobalArgs, cmd: &ExemptionCommand) -> Result<ExitCode> {
                         e.id,
                         scope_text(&e.scope),
                         e.reason.as_str(),
-                        crate::store::fmt_at(e.start_at),
-                        crate::store::fmt_at(e.end_at),
+                        camwatch_store::fmt_at(e.start_at),
+                        camwatch_store::fmt_at(e.end_at),
                         e.approved_by,
                         e.note
                     );

@@ -8,11 +8,11 @@ use std::process::ExitCode;
 use clap::Subcommand;
 
 use super::context::GlobalArgs;
-use crate::error::{Error, Result};
-use crate::history::csv::{parse_history, parse_instant};
-use crate::registry::DeviceCode;
-use crate::registry::import::RowError;
-use crate::registry::table::read_file;
+use camwatch_core::error::{Error, Result};
+use camwatch_core::history::csv::{parse_history, parse_instant};
+use camwatch_core::registry::DeviceCode;
+use camwatch_core::registry::import::RowError;
+use camwatch_core::registry::table::read_file;
 
 #[derive(Debug, Subcommand)]
 pub enum HistoryCommand {
@@ -111,8 +111,8 @@ pub async fn run(g: &GlobalArgs, cmd: &HistoryCommand) -> Result<ExitCode> {
                 let secs = s.end_at - s.start_at;
                 println!(
                     "{}  {}  {:<8} {:>4}h{:02}m  {}",
-                    crate::store::fmt_at(s.start_at),
-                    crate::store::fmt_at(s.end_at),
+                    camwatch_store::fmt_at(s.start_at),
+                    camwatch_store::fmt_at(s.end_at),
                     s.status.as_str(),
                     secs / 3600,
                     secs % 3600 / 60,

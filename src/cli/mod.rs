@@ -25,7 +25,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::error::ErrorKind;
+use camwatch_core::error::ErrorKind;
 use context::GlobalArgs;
 
 #[derive(Debug, Parser)]

@@ -15,8 +15,8 @@ use camwatch_probes::{Credentials, ProbeOutcome, ProbeStatus, Url};
 use clap::Args;
 
 use super::context::GlobalArgs;
-use crate::error::{Error, Result};
-use crate::registry::DeviceCode;
+use camwatch_core::error::{Error, Result};
+use camwatch_core::registry::DeviceCode;
 
 #[derive(Debug, Args)]
 pub struct ProbeArgs {

@@ -7,10 +7,10 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 
 use super::context::GlobalArgs;
-use crate::contract::Contract;
-use crate::error::{Error, Result};
-use crate::report::render::{Format, Lang, render};
-use crate::report::{Month, Period, Report};
+use camwatch_core::contract::Contract;
+use camwatch_core::error::{Error, Result};
+use camwatch_report::render::{Format, Lang, render};
+use camwatch_report::{Month, Period, Report};
 
 #[derive(Debug, Subcommand)]
 pub enum ReportCommand {
@@ -82,7 +82,7 @@ pub async fn run(g: &GlobalArgs, cmd: &ReportCommand) -> Result<ExitCode> {
     if period.start_at >= now {
         return Err(Error::invalid(format!("{month} has not started yet")));
     }
-    let r = crate::report::load(&ctx.store, &period, &contract, &text, now).await?;
+    let r = camwatch_report::load(&ctx.store, &period, &contract, &text, now).await?;
     let t = std::time::Instant::now();
     let bytes = render(&r, format, lang)?;
     tracing::debug!(

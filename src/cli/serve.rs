@@ -12,11 +12,11 @@ use std::time::Duration;
 use clap::Args;
 
 use super::context::GlobalArgs;
-use crate::clock::{Clock, SystemClock};
 use crate::demo::view::{Phase, plain_line};
-use crate::error::{Error, Result};
-use crate::monitor::{MonitorConfig, MonitorState};
-use crate::store::DeviceFilter;
+use camwatch_core::clock::{Clock, SystemClock};
+use camwatch_core::error::{Error, Result};
+use camwatch_monitor::{MonitorConfig, MonitorState};
+use camwatch_store::DeviceFilter;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -82,7 +82,7 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
     )
     .await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut monitor = tokio::spawn(crate::monitor::run(
+    let mut monitor = tokio::spawn(camwatch_monitor::run(
         ctx.store.clone(),
         devices,
         cfg,

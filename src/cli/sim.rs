@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use clap::Args;
 
-use crate::clock::{Clock, ScaledClock};
-use crate::error::{Error, Result};
-use crate::registry::export::to_csv;
-use crate::sim::faults::parse_duration;
-use crate::sim::{BindMode, FaultPlan, Shape, SimConfig};
+use camwatch_core::clock::{Clock, ScaledClock};
+use camwatch_core::error::{Error, Result};
+use camwatch_core::registry::export::to_csv;
+use camwatch_sim::faults::parse_duration;
+use camwatch_sim::{BindMode, FaultPlan, Shape, SimConfig};
 
 #[derive(Debug, Args)]
 pub struct SimArgs {
@@ -93,7 +93,7 @@ pub async fn run(a: &SimArgs) -> Result<ExitCode> {
         .check()
         .map_err(|e| Error::invalid(format!("--cameras/--nvrs/--channels-per-nvr: {e}")))?;
     let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(jiff::Timestamp::now(), a.time_scale));
-    let fleet = crate::sim::start(
+    let fleet = camwatch_sim::start(
         SimConfig {
             shape,
             seed: a.seed,

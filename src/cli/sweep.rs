@@ -7,9 +7,9 @@ use camwatch_probes::ProbeStatus;
 use clap::Args;
 
 use super::context::GlobalArgs;
-use crate::error::Result;
-use crate::monitor::{MonitorConfig, sweep};
-use crate::store::DeviceFilter;
+use camwatch_core::error::Result;
+use camwatch_monitor::{MonitorConfig, sweep};
+use camwatch_store::DeviceFilter;
 
 #[derive(Debug, Args)]
 pub struct SweepArgs {

@@ -10,16 +10,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::clock::{Clock, ScaledClock};
-use crate::contract::Contract;
-use crate::error::{Error, Result};
-use crate::monitor::{MonitorConfig, MonitorState};
-use crate::registry::export::to_csv;
-use crate::report::Period;
-use crate::report::render::{Format, Lang, render};
-use crate::secret::SecretKey;
-use crate::sim::{BindMode, FaultPlan, Preset, SimConfig};
-use crate::store::{self, DeviceFilter};
+use camwatch_core::clock::{Clock, ScaledClock};
+use camwatch_core::contract::Contract;
+use camwatch_core::error::{Error, Result};
+use camwatch_core::registry::export::to_csv;
+use camwatch_core::secret::SecretKey;
+use camwatch_monitor::{MonitorConfig, MonitorState};
+use camwatch_report::Period;
+use camwatch_report::render::{Format, Lang, render};
+use camwatch_sim::{BindMode, FaultPlan, Preset, SimConfig};
+use camwatch_store::DeviceFilter;
 use view::{LiveStats, Phase};
 
 const CONTRACT: &str = include_str!("../../contracts/example-98.toml");
@@ -83,9 +83,9 @@ pub async fn run(o: DemoOptions) -> Result<std::process::ExitCode> {
     let origin = jiff::Timestamp::now();
     let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(origin, o.time_scale));
     print!("starting a simulated fleet of {} channels… ", o.channels);
-    let fleet = crate::sim::start(
+    let fleet = camwatch_sim::start(
         SimConfig {
-            shape: crate::registry::generate::Shape::Mix {
+            shape: camwatch_core::registry::generate::Shape::Mix {
                 channels: o.channels,
             },
             seed: o.seed,
@@ -111,7 +111,7 @@ pub async fn run(o: DemoOptions) -> Result<std::process::ExitCode> {
         .map_err(|e| Error::invalid(format!("{}: {e}", register.display())))?;
     let key =
         SecretKey::load(&dir.join("secret.key")).map_err(|e| Error::invalid(e.to_string()))?;
-    let store = store::connect(
+    let store = camwatch_store::connect(
         &format!("sqlite://{}", dir.join("camwatch.db").display()),
         key,
     )
@@ -139,7 +139,7 @@ pub async fn run(o: DemoOptions) -> Result<std::process::ExitCode> {
         ..Default::default()
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let monitor = tokio::spawn(crate::monitor::run(
+    let monitor = tokio::spawn(camwatch_monitor::run(
         store.clone(),
         devices.clone(),
         cfg,
@@ -217,7 +217,7 @@ pub async fn run(o: DemoOptions) -> Result<std::process::ExitCode> {
     let contract = Contract::parse(CONTRACT, "contracts/example-98.toml")?;
     let tzc = contract.time_zone().map_err(Error::invalid)?;
     let period = Period::between(started, ended, tzc, &contract.timezone);
-    let report = crate::report::load(&store, &period, &contract, CONTRACT, ended).await?;
+    let report = camwatch_report::load(&store, &period, &contract, CONTRACT, ended).await?;
     println!(
         "report for {} ({} simulated hours): online rate {}, intact rate {}, {} devices, total deduction {:.2} yuan",
         period.label,

@@ -15,15 +15,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::clock::{Clock, ScaledClock};
-use crate::contract::Contract;
-use crate::error::{Error, Result};
-use crate::history::Status;
-use crate::monitor::{MonitorConfig, MonitorState};
-use crate::report::period::Period;
-use crate::report::{Report, ReportInput, build};
-use crate::secret::SecretKey;
-use crate::sim::{BindMode, FaultPlan, SimConfig};
+use camwatch_core::clock::{Clock, ScaledClock};
+use camwatch_core::contract::Contract;
+use camwatch_core::error::{Error, Result};
+use camwatch_core::history::Status;
+use camwatch_core::secret::SecretKey;
+use camwatch_monitor::{MonitorConfig, MonitorState};
+use camwatch_report::period::Period;
+use camwatch_report::{Report, ReportInput, build};
+use camwatch_sim::{BindMode, FaultPlan, SimConfig};
 pub use score::{TruthScore, parse_truth, score};
 
 /// The contract the rehearsal reports under (the real tender's rules).
@@ -168,9 +168,9 @@ pub async fn rehearse(cfg: RehearsalConfig) -> Result<Rehearsal> {
     std::fs::create_dir_all(&cfg.dir)
         .map_err(|e| Error::invalid(format!("{}: {e}", cfg.dir.display())))?;
     let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(jiff::Timestamp::now(), cfg.time_scale));
-    let fleet = crate::sim::start(
+    let fleet = camwatch_sim::start(
         SimConfig {
-            shape: crate::registry::generate::Shape::Mix {
+            shape: camwatch_core::registry::generate::Shape::Mix {
                 channels: cfg.channels,
             },
             seed: cfg.seed,
@@ -190,13 +190,13 @@ pub async fn rehearse(cfg: RehearsalConfig) -> Result<Rehearsal> {
         .db_url
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}", cfg.dir.join("camwatch.db").display()));
-    let store = crate::store::connect(&url, key).await?;
+    let store = camwatch_store::connect(&url, key).await?;
     store.upsert_devices(fleet.devices()).await?;
     let devices = fleet.devices().to_vec();
     let started = clock.now().as_second();
     let state = Arc::new(MonitorState::for_devices(&devices, started));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let monitor = tokio::spawn(crate::monitor::run(
+    let monitor = tokio::spawn(camwatch_monitor::run(
         store.clone(),
         devices.clone(),
         cfg.monitor.clone(),

@@ -4,8 +4,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::error::{Error, Result};
-use crate::sim::{Effect, TruthInterval};
+use camwatch_core::error::{Error, Result};
+use camwatch_sim::{Effect, TruthInterval};
 
 /// Parses `--truth-out` JSON lines; a bad line is an error naming it.
 pub fn parse_truth(text: &str, origin: &str) -> Result<Vec<TruthInterval>> {

@@ -1,0 +1,346 @@
+//! `camwatch.toml`: every setting has a default, so no file is needed to start; a file that
+//! names a key camwatch does not know is refused with the key named (typos must not silently
+//! fall back to defaults when money depends on them).
+//!
+//! See `camwatch.example.toml` for the documented full form.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::quality::{Ramp, Thresholds};
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub data: DataConfig,
+    pub database: DatabaseConfig,
+    pub secrets: SecretsConfig,
+    pub scheduler: SchedulerConfig,
+    pub quality: QualityConfig,
+    pub contract: ContractConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataConfig {
+    /// Holds the SQLite database, the key file, logs, evidence frames and reports.
+    pub dir: PathBuf,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("data"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` or `postgres://…`; empty means `sqlite://<data.dir>/camwatch.db`.
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretsConfig {
+    /// The 32-byte key sealing camera passwords; empty means `<data.dir>/secret.key`.
+    /// `CAMWATCH_SECRET_KEY` (64 hex digits) overrides the file.
+    pub key_file: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchedulerConfig {
+    /// Liveness probe (RTSP DESCRIBE, else TCP connect) interval per device.
+    pub liveness_interval_sec: u64,
+    /// Picture probe (snapshot, else one RTSP keyframe) interval per device.
+    pub picture_interval_sec: u64,
+    /// ONVIF facts (clock, firmware) interval per device.
+    pub onvif_interval_sec: u64,
+    /// Failures needed to declare a device offline…
+    pub confirm_failures: u32,
+    /// …spread over at least this long.
+    pub confirm_window_sec: u64,
+    /// Probes in flight at once, all devices.
+    pub max_in_flight: usize,
+    /// Probes in flight at once against one host (an NVR serving many channels).
+    pub max_per_host: usize,
+    /// Hard deadline of one probe.
+    pub deadline_ms: u64,
+    /// Device groups with their own intervals (first match wins), e.g. a district's cameras
+    /// probed every 2 minutes, or NVR-behind channels hourly.
+    pub groups: Vec<GroupConfig>,
+}
+
+/// A device group: which devices (every given condition must hold) and its intervals (unset:
+/// the fleet's).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GroupConfig {
+    pub name: String,
+    /// Civil code (行政区划) prefix.
+    pub region_prefix: Option<String>,
+    /// Exact maintenance contractor name.
+    pub maintainer: Option<String>,
+    pub liveness_interval_sec: Option<u64>,
+    pub picture_interval_sec: Option<u64>,
+    pub onvif_interval_sec: Option<u64>,
+    /// Picture-diagnostic ramps for this group, over the fleet's (`[quality.thresholds]`),
+    /// e.g. `too_dark = { zero = 60.0, one = 30.0 }` for tunnel cameras.
+    pub thresholds: BTreeMap<String, Ramp>,
+}
+
+/// Picture diagnostics (`[quality]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QualityConfig {
+    /// Picture samples in a row that must show a fault before it is confirmed.
+    pub confirm_samples: u32,
+    /// Evidence frames kept per device (oldest removed first).
+    pub evidence_keep: usize,
+    /// Per-kind ramps over the built-in ones: `kind = { zero = …, one = … }`, where `zero` is the
+    /// metric at which the score starts to rise and `one` where it is a certain fault.
+    pub thresholds: BTreeMap<String, Ramp>,
+}
+
+impl Default for QualityConfig {
+    fn default() -> Self {
+        Self {
+            confirm_samples: 2,
+            evidence_keep: 5,
+            thresholds: BTreeMap::new(),
+        }
+    }
+}
+
+impl QualityConfig {
+    /// The fleet's thresholds: the built-in ones with `[quality.thresholds]` applied.
+    pub fn fleet_thresholds(&self) -> Thresholds {
+        Thresholds::default()
+            .with_overrides(&self.thresholds)
+            .unwrap_or_default()
+    }
+
+    /// A group's thresholds: the fleet's with the group's applied.
+    pub fn group_thresholds(&self, g: &GroupConfig) -> Thresholds {
+        let fleet = self.fleet_thresholds();
+        fleet.with_overrides(&g.thresholds).unwrap_or(fleet)
+    }
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self {
+            liveness_interval_sec: 300,
+            picture_interval_sec: 3600,
+            onvif_interval_sec: 86_400,
+            confirm_failures: 3,
+            confirm_window_sec: 60,
+            max_in_flight: 512,
+            max_per_host: 4,
+            deadline_ms: 10_000,
+            groups: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ContractConfig {
+    /// Contract rules file used by reports when `--contract` is not given.
+    pub file: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A tracing filter, e.g. `info` or `camwatch=debug,sqlx=warn`.
+    pub filter: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            filter: "info".into(),
+        }
+    }
+}
+
+impl Config {
+    /// Parses `text` (from `origin`, named in errors).
+    pub fn parse(text: &str, origin: &str) -> Result<Self> {
+        let cfg: Config =
+            toml::from_str(text).map_err(|e| Error::invalid(format!("{origin}: {e}")))?;
+        cfg.validate(origin)?;
+        Ok(cfg)
+    }
+
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    fn validate(&self, origin: &str) -> Result<()> {
+        let s = &self.scheduler;
+        let bad =
+            |k: &str, why: &str| Err(Error::invalid(format!("{origin}: scheduler.{k}: {why}")));
+        if s.liveness_interval_sec == 0 {
+            return bad("liveness_interval_sec", "must be at least 1");
+        }
+        if s.picture_interval_sec == 0 {
+            return bad("picture_interval_sec", "must be at least 1");
+        }
+        if s.onvif_interval_sec == 0 {
+            return bad("onvif_interval_sec", "must be at least 1");
+        }
+        if s.confirm_failures == 0 {
+            return bad("confirm_failures", "must be at least 1");
+        }
+        if s.max_in_flight == 0 || s.max_per_host == 0 {
+            return bad("max_in_flight/max_per_host", "must be at least 1");
+        }
+        if s.deadline_ms < 100 {
+            return bad("deadline_ms", "must be at least 100");
+        }
+        for (i, g) in s.groups.iter().enumerate() {
+            let at = |k: &str| format!("groups[{i}] ({}).{k}", g.name);
+            if g.region_prefix.is_none() && g.maintainer.is_none() {
+                return bad(
+                    &at("region_prefix"),
+                    "a group needs region_prefix or maintainer",
+                );
+            }
+            if let Err(e) = Thresholds::default().with_overrides(&g.thresholds) {
+                return bad(&at("thresholds"), &e);
+            }
+            for (k, v) in [
+                ("liveness_interval_sec", g.liveness_interval_sec),
+                ("picture_interval_sec", g.picture_interval_sec),
+                ("onvif_interval_sec", g.onvif_interval_sec),
+            ] {
+                if v == Some(0) {
+                    return bad(&at(k), "must be at least 1");
+                }
+            }
+        }
+        let q = &self.quality;
+        if q.confirm_samples == 0 {
+            return Err(Error::invalid(format!(
+                "{origin}: quality.confirm_samples: must be at least 1"
+            )));
+        }
+        if let Err(e) = Thresholds::default().with_overrides(&q.thresholds) {
+            return Err(Error::invalid(format!("{origin}: quality.thresholds: {e}")));
+        }
+        let db = &self.database.url;
+        let known = ["sqlite:", "postgres://", "postgresql://"];
+        if !db.is_empty() && !known.iter().any(|k| db.starts_with(k)) {
+            return Err(Error::invalid(format!(
+                "{origin}: database.url: expected sqlite://PATH or postgres://…, got {db:?}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The database URL in effect.
+    pub fn database_url(&self) -> String {
+        if self.database.url.is_empty() {
+            format!("sqlite://{}", self.data.dir.join("camwatch.db").display())
+        } else {
+            self.database.url.clone()
+        }
+    }
+
+    pub fn key_file(&self) -> PathBuf {
+        if self.secrets.key_file.is_empty() {
+            self.data.dir.join("secret.key")
+        } else {
+            PathBuf::from(&self.secrets.key_file)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_is_all_defaults() {
+        assert_eq!(Config::parse("", "x").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn example_file_parses() {
+        let text = include_str!("../../../camwatch.example.toml");
+        Config::parse(text, "camwatch.example.toml").unwrap();
+    }
+
+    /// Each invalid fixture is paired with the exact start of its error.
+    #[test]
+    fn invalid_fixtures_give_their_errors() {
+        let cases = [
+            (
+                "[scheduler]\nliveness_interval = 60\n",
+                "f: TOML parse error at line 2, column 1",
+            ),
+            (
+                "[databse]\nurl = \"x\"\n",
+                "f: TOML parse error at line 1, column 2",
+            ),
+            (
+                "[scheduler]\nconfirm_failures = 0\n",
+                "f: scheduler.confirm_failures: must be at least 1",
+            ),
+            (
+                "[quality.thresholds]\nblurr = { zero = 1.0, one = 2.0 }\n",
+                "f: quality.thresholds: unknown fault kind \"blurr\"",
+            ),
+            (
+                "[quality.thresholds]\nblur = { zero = 1.0, one = 1.0 }\n",
+                "f: quality.thresholds: blur: zero and one must differ",
+            ),
+            (
+                "[[scheduler.groups]]\nname = \"t\"\nregion_prefix = \"34\"\nthresholds = { dark = { zero = 1.0, one = 2.0 } }\n",
+                "f: scheduler.groups[0] (t).thresholds: unknown fault kind \"dark\"",
+            ),
+            (
+                "[database]\nurl = \"mysql://x\"\n",
+                "f: database.url: expected sqlite://PATH or postgres://…, got \"mysql://x\"",
+            ),
+        ];
+        for (text, want) in cases {
+            let e = Config::parse(text, "f").unwrap_err().to_string();
+            assert!(e.starts_with(want), "{text:?}: got {e}");
+        }
+        let e = Config::parse("[scheduler]\nliveness_interval = 60\n", "f")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown field `liveness_interval`"), "{e}");
+        let e = Config::parse("[databse]\n", "f").unwrap_err().to_string();
+        assert!(e.contains("unknown field `databse`"), "{e}");
+    }
+
+    #[test]
+    fn group_thresholds_layer_over_the_fleets() {
+        let cfg = Config::parse(
+            "[quality.thresholds]\nblur = { zero = 3.0, one = 8.0 }\n\
+             [[scheduler.groups]]\nname = \"tunnels\"\nregion_prefix = \"3401\"\n\
+             thresholds = { too_dark = { zero = 60.0, one = 30.0 } }\n",
+            "f",
+        )
+        .unwrap();
+        let fleet = cfg.quality.fleet_thresholds();
+        assert_eq!(fleet.blur, Ramp::new(3.0, 8.0));
+        assert_eq!(fleet.too_dark, Thresholds::default().too_dark);
+        let g = cfg.quality.group_thresholds(&cfg.scheduler.groups[0]);
+        assert_eq!(g.blur, Ramp::new(3.0, 8.0));
+        assert_eq!(g.too_dark, Ramp::new(60.0, 30.0));
+    }
+}

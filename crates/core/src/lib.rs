@@ -1,0 +1,32 @@
+//! camwatch-core: the pure logic of camwatch. Types and rules with no network, no database and
+//! no terminal: everything here takes data and returns data, so it is tested exhaustively and
+//! on virtual time.
+//!
+//! | module         | job                                                                 |
+//! |----------------|---------------------------------------------------------------------|
+//! | `error`        | one error type with a kind; kinds map to exit codes / HTTP statuses  |
+//! | `clock`        | injected wall time (system, scaled for the demo, manual for tests)  |
+//! | `secret`       | credential sealing at rest (AEAD) and redaction                      |
+//! | `registry`     | the camera register (一机一档): device codes, records, import/export |
+//! | `outcome`      | what one probe saw: status, failure kind, timings, typed facts       |
+//! | `health`       | per-device state machine: outcomes → debounced status changes        |
+//! | `history`      | status spans and exemptions: what happened to each device, when     |
+//! | `quality`      | picture diagnostics on a thumbnail: faults, scores, severities       |
+//! | `availability` | hours by status, outages, online/intact rates from spans            |
+//! | `contract`     | contract rules as data (TOML) and the deductions they make          |
+//! | `config`       | `camwatch.toml`: typed settings, unknown keys refused                 |
+//!
+//! Reading a register or contract file is the only I/O here, and it is at the edges
+//! (`registry::table`, `contract::Contract::load`, `config::Config::load`).
+
+pub mod availability;
+pub mod clock;
+pub mod config;
+pub mod contract;
+pub mod error;
+pub mod health;
+pub mod history;
+pub mod outcome;
+pub mod quality;
+pub mod registry;
+pub mod secret;

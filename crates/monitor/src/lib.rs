@@ -1,0 +1,959 @@
+//! The monitor: register → scheduler → probes → health → status spans in the store. This is
+//! what `camwatch serve` runs and what the demo shows.
+//!
+//! - Liveness: RTSP DESCRIBE of the main stream (TCP connect when a device has no stream URL;
+//!   NVRs and other parents get a TCP connect to their RTSP port).
+//! - Picture: the snapshot URL, else one RTSP keyframe. A stream that negotiates but delivers no
+//!   picture (`no_media`, a bad image) twice in a row makes the device `degraded` with that
+//!   cause; picture diagnostics plug in here.
+//! - Monitor gaps: at start, spans left open by a previous run are closed at its last heartbeat,
+//!   so the time camwatch was down is uncovered, i.e. `unknown`, never outage or online. A
+//!   graceful stop closes every open span at the stop.
+//! - Status changes are written in batches, each batch with a heartbeat, from one writer task.
+
+pub mod baselines;
+pub mod scheduler;
+pub mod stats;
+pub mod summary;
+mod sweep;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use camwatch_probes::rtsp::{Depth, RtspOptions, RtspTarget};
+use camwatch_probes::snapshot::{SnapshotOptions, SnapshotTarget};
+use camwatch_probes::{Credentials, FailureKind, ProbeKind, ProbeOutcome, ProbeStatus};
+use camwatch_probes::{HttpClient, SessionGroup, Url};
+use tokio::sync::{mpsc, watch};
+
+use crate::scheduler::{Handler, Limits, ProbeClass, Prober, Target};
+use camwatch_core::clock::Clock;
+use camwatch_core::error::Result;
+use camwatch_core::health::{DeviceHealth, HealthConfig, Observation};
+use camwatch_core::history::Status;
+use camwatch_core::quality::FaultKind;
+use camwatch_core::quality::keyframe::Codec;
+use camwatch_core::registry::{Device, DeviceCode};
+use camwatch_store::{Store, Transition};
+pub use stats::{MonitorState, ProbeCounters};
+pub use sweep::{Sweep, sweep};
+
+/// How the monitor probes.
+#[derive(Debug, Clone)]
+pub struct MonitorConfig {
+    pub health: HealthConfig,
+    pub liveness_interval_sec: u64,
+    pub picture_interval_sec: u64,
+    /// ONVIF facts (clock drift, firmware) of devices with an ONVIF URL.
+    pub onvif_interval_sec: u64,
+    pub max_in_flight: usize,
+    pub max_per_host: usize,
+    pub max_per_platform: usize,
+    pub deadline: Duration,
+    /// Picture samples in a row that must agree before a picture fault is confirmed.
+    pub picture_confirm: u32,
+    /// Where the frame that proved a picture fault is kept (`<dir>/<code>/<unix>-<kinds>.jpg`).
+    pub evidence_dir: Option<std::path::PathBuf>,
+    /// Evidence frames kept per device (oldest removed first).
+    pub evidence_keep: usize,
+    /// Approved baseline pictures, `<dir>/<code>.jpg` (`camwatch baseline approve`).
+    pub baseline_dir: Option<std::path::PathBuf>,
+    /// The fleet's picture-diagnostic thresholds.
+    pub quality: camwatch_core::quality::Thresholds,
+    /// Device groups with their own intervals and thresholds (first match wins).
+    pub groups: Vec<camwatch_core::config::GroupConfig>,
+}
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        Self {
+            health: HealthConfig::default(),
+            liveness_interval_sec: 300,
+            picture_interval_sec: 3600,
+            onvif_interval_sec: 86_400,
+            max_in_flight: 512,
+            max_per_host: 4,
+            max_per_platform: 64,
+            deadline: Duration::from_secs(10),
+            picture_confirm: 2,
+            evidence_dir: None,
+            evidence_keep: 5,
+            baseline_dir: None,
+            quality: camwatch_core::quality::Thresholds::default(),
+            groups: Vec::new(),
+        }
+    }
+}
+
+impl MonitorConfig {
+    pub fn from_config(cfg: &camwatch_core::config::Config) -> Self {
+        let c = &cfg.scheduler;
+        Self {
+            health: HealthConfig {
+                confirm_failures: c.confirm_failures,
+                confirm_window_sec: c.confirm_window_sec as i64,
+                ..HealthConfig::default()
+            },
+            liveness_interval_sec: c.liveness_interval_sec,
+            picture_interval_sec: c.picture_interval_sec,
+            onvif_interval_sec: c.onvif_interval_sec,
+            max_in_flight: c.max_in_flight,
+            max_per_host: c.max_per_host,
+            deadline: Duration::from_millis(c.deadline_ms),
+            picture_confirm: cfg.quality.confirm_samples,
+            evidence_keep: cfg.quality.evidence_keep,
+            quality: cfg.quality.fleet_thresholds(),
+            groups: c.groups.clone(),
+            ..Self::default()
+        }
+    }
+
+    /// Each device's picture thresholds: its group's, else the fleet's.
+    fn thresholds_per_device(
+        &self,
+        devices: &[Device],
+    ) -> Vec<Arc<camwatch_core::quality::Thresholds>> {
+        let fleet = Arc::new(self.quality.clone());
+        let per_group: Vec<Arc<camwatch_core::quality::Thresholds>> = self
+            .groups
+            .iter()
+            .map(|g| match self.quality.with_overrides(&g.thresholds) {
+                Ok(t) => Arc::new(t),
+                Err(e) => {
+                    tracing::warn!(group = %g.name, "thresholds ignored: {e}");
+                    fleet.clone()
+                }
+            })
+            .collect();
+        group_index(devices, &self.groups)
+            .into_iter()
+            .map(|g| g.map_or_else(|| fleet.clone(), |i| per_group[i].clone()))
+            .collect()
+    }
+}
+
+enum Liveness {
+    Rtsp(RtspTarget),
+    Tcp(SocketAddr),
+}
+
+/// A picture sample: PLAY to the first keyframe proves media flows (a stream can negotiate and
+/// deliver nothing while the snapshot endpoint still answers); the snapshot, when there is
+/// one, is the cheaper picture to diagnose.
+struct Picture {
+    keyframe: Option<RtspTarget>,
+    snapshot: Option<SnapshotTarget>,
+}
+
+struct ProbeTarget {
+    liveness: Option<Liveness>,
+    picture: Option<Picture>,
+    group: Arc<SessionGroup>,
+    /// The approved baseline pictures (day, night), every sample is compared with.
+    baseline: Option<Arc<camwatch_core::quality::Baseline>>,
+    /// The device group's picture thresholds.
+    thresholds: Arc<camwatch_core::quality::Thresholds>,
+    onvif: Option<camwatch_probes::onvif::OnvifTarget>,
+}
+
+/// Credentials of a device, or of its parent (NVR channels log in with the NVR's account).
+pub fn creds_for(d: &Device, by_code: &HashMap<DeviceCode, &Device>) -> Option<Credentials> {
+    let owner = if d.username.is_some() {
+        d
+    } else {
+        d.parent.and_then(|p| by_code.get(&p).copied()).unwrap_or(d)
+    };
+    Some(Credentials {
+        username: owner.username.clone()?,
+        password: owner
+            .password
+            .as_ref()
+            .map(|p| p.expose().to_string())
+            .unwrap_or_default(),
+    })
+}
+
+fn host_key(d: &Device, by_code: &HashMap<DeviceCode, &Device>) -> String {
+    // IP and RTSP port: cameras behind one NAT address on different ports are different
+    // devices, each with its own session limit; an NVR's channels share the NVR's.
+    let owner = match d.parent.and_then(|p| by_code.get(&p)) {
+        Some(p) if p.ip.is_some() && d.ip.is_none() => *p,
+        _ => d,
+    };
+    if let Some(ip) = owner.ip {
+        return SocketAddr::new(ip, owner.rtsp_port.unwrap_or(554)).to_string();
+    }
+    d.stream_urls
+        .first()
+        .and_then(|u| Url::parse(u).ok())
+        .and_then(|u| {
+            let host = u.host_str()?.to_string();
+            Some(format!("{host}:{}", u.port().unwrap_or(554)))
+        })
+        .unwrap_or_else(|| d.code.to_string())
+}
+
+/// The register as probe targets (index-aligned with `devices`).
+fn targets(devices: &[Device], cfg: &MonitorConfig) -> (Vec<Target>, Vec<ProbeTarget>) {
+    let thresholds = cfg.thresholds_per_device(devices);
+    let by_code: HashMap<DeviceCode, &Device> = devices.iter().map(|d| (d.code, d)).collect();
+    let mut groups: HashMap<String, Arc<SessionGroup>> = HashMap::new();
+    let mut sched = Vec::with_capacity(devices.len());
+    let mut probe = Vec::with_capacity(devices.len());
+    for (d, thresholds) in devices.iter().zip(thresholds) {
+        let host = host_key(d, &by_code);
+        let group = groups
+            .entry(host.clone())
+            .or_insert_with(|| Arc::new(SessionGroup::default()))
+            .clone();
+        let creds = creds_for(d, &by_code);
+        let rtsp = d
+            .stream_urls
+            .first()
+            .and_then(|u| Url::parse(u).ok())
+            .map(|url| RtspTarget {
+                url,
+                creds: creds.clone(),
+            });
+        let liveness = if d.kind.is_parent() {
+            d.ip.map(|ip| Liveness::Tcp(SocketAddr::new(ip, d.rtsp_port.unwrap_or(554))))
+        } else if let Some(r) = &rtsp {
+            Some(Liveness::Rtsp(r.clone()))
+        } else {
+            d.ip.map(|ip| Liveness::Tcp(SocketAddr::new(ip, d.rtsp_port.unwrap_or(554))))
+        };
+        let snapshot = d
+            .snapshot_url
+            .as_deref()
+            .and_then(|u| Url::parse(u).ok())
+            .map(|url| SnapshotTarget {
+                url,
+                creds: creds.clone(),
+            });
+        let picture = if d.kind.is_parent() || (rtsp.is_none() && snapshot.is_none()) {
+            None
+        } else {
+            Some(Picture {
+                keyframe: rtsp,
+                snapshot,
+            })
+        };
+        let onvif = d
+            .onvif_url
+            .as_deref()
+            .and_then(|u| Url::parse(u).ok())
+            .map(|device_url| camwatch_probes::onvif::OnvifTarget {
+                device_url,
+                creds: creds.clone(),
+            });
+        let mut classes = Vec::new();
+        if liveness.is_some() {
+            classes.push(ProbeClass::Liveness);
+        }
+        if picture.is_some() {
+            classes.push(ProbeClass::Picture);
+        }
+        if onvif.is_some() {
+            classes.push(ProbeClass::Onvif);
+        }
+        sched.push(Target {
+            host,
+            platform: None,
+            classes,
+        });
+        probe.push(ProbeTarget {
+            liveness,
+            picture,
+            group,
+            baseline: None,
+            thresholds,
+            onvif,
+        });
+    }
+    (sched, probe)
+}
+
+struct RealProber {
+    targets: Vec<ProbeTarget>,
+    client: HttpClient,
+    deadline: Duration,
+}
+
+/// Runs the picture diagnostics on a sampled picture (off the async threads: a few ms of CPU)
+/// and records the verdict in the outcome's facts: `picture_faults` (kinds, comma-separated) and
+/// `fingerprint` (for `frozen`, which needs the previous sample). A JPEG snapshot is diagnosed
+/// as it is; an H.264 or H.265 keyframe is decoded first and kept as a small JPEG for evidence.
+/// An undecodable snapshot is a `bad_image` failure; a keyframe the decoder cannot read is not
+/// diagnosed (the sample shows media flowing, nothing more).
+async fn diagnose_outcome(
+    mut o: ProbeOutcome,
+    baseline: Option<Arc<camwatch_core::quality::Baseline>>,
+    thresholds: Arc<camwatch_core::quality::Thresholds>,
+) -> ProbeOutcome {
+    let (bytes, keyframe) = match o.frame.clone() {
+        Some(camwatch_probes::Frame::Jpeg(j)) => (j, None),
+        Some(camwatch_probes::Frame::H264(k)) => (k, Some(Codec::H264)),
+        Some(camwatch_probes::Frame::H265(k)) => (k, Some(Codec::H265)),
+        None => return o,
+    };
+    let r = tokio::task::spawn_blocking(move || {
+        let thumb = match keyframe {
+            Some(Codec::H264) => camwatch_core::quality::from_h264(&bytes)?,
+            Some(Codec::H265) => camwatch_core::quality::from_h265(&bytes)?,
+            None => camwatch_core::quality::from_jpeg(&bytes)?,
+        };
+        let d = camwatch_core::quality::diagnose(&thumb, None, baseline.as_deref(), &thresholds);
+        let evidence = keyframe.is_some().then(|| thumb_jpeg(&thumb));
+        Ok::<_, camwatch_core::quality::FrameError>((
+            d,
+            camwatch_core::quality::fingerprint(&thumb),
+            evidence,
+        ))
+    })
+    .await;
+    match r {
+        Ok(Ok((d, fp, evidence))) => {
+            o.fact("picture_faults", d.kinds().join(","));
+            o.fact("fingerprint", format!("{fp:016x}"));
+            if let (Some(jpeg), Some(codec)) = (evidence, keyframe) {
+                o.fact(
+                    "picture",
+                    format!("decoded from the {} keyframe", codec.as_str()),
+                );
+                o.frame = Some(camwatch_probes::Frame::Jpeg(jpeg.into()));
+            }
+        }
+        // Media flows; a keyframe the decoder cannot read (a profile it lacks, say) is not
+        // the camera's fault: not diagnosed.
+        Ok(Err(e)) if keyframe.is_some() => o.fact("picture", format!("keyframe not decoded: {e}")),
+        Ok(Err(e)) => {
+            let frame = o.frame.take();
+            o = ProbeOutcome {
+                frame,
+                steps: std::mem::take(&mut o.steps),
+                ..ProbeOutcome::down(ProbeKind::Snapshot, FailureKind::BadImage, e.to_string())
+            };
+        }
+        Err(e) => tracing::error!("picture diagnosis task failed: {e}"),
+    }
+    o
+}
+
+/// A thumbnail as a JPEG (evidence of a fault found in a decoded keyframe).
+fn thumb_jpeg(t: &camwatch_core::quality::Thumb) -> Vec<u8> {
+    let mut out = Vec::new();
+    let enc = jpeg_encoder::Encoder::new(&mut out, 85);
+    if let Err(e) = enc.encode(
+        &t.rgb,
+        t.width as u16,
+        t.height as u16,
+        jpeg_encoder::ColorType::Rgb,
+    ) {
+        tracing::warn!("evidence frame not encoded: {e}");
+    }
+    out
+}
+
+impl Prober for RealProber {
+    fn probe(
+        &self,
+        target: usize,
+        class: ProbeClass,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ProbeOutcome> + Send + 'static>> {
+        let t = &self.targets[target];
+        let deadline = self.deadline;
+        match class {
+            ProbeClass::Liveness => match &t.liveness {
+                Some(Liveness::Rtsp(r)) => {
+                    let r = r.clone();
+                    let opts = RtspOptions {
+                        depth: Depth::Describe,
+                        deadline,
+                        session_group: Some(t.group.clone()),
+                        ..Default::default()
+                    };
+                    Box::pin(async move { camwatch_probes::rtsp::probe(&r, &opts).await })
+                }
+                Some(Liveness::Tcp(a)) => {
+                    let a = *a;
+                    Box::pin(async move { camwatch_probes::tcp::probe(a, deadline).await })
+                }
+                None => Box::pin(async {
+                    ProbeOutcome::down(ProbeKind::Tcp, FailureKind::DnsOrRoute, "no address")
+                }),
+            },
+            ProbeClass::Picture => match &t.picture {
+                Some(p) => {
+                    let keyframe = p.keyframe.clone().map(|r| {
+                        let opts = RtspOptions {
+                            depth: Depth::FirstFrame,
+                            deadline,
+                            session_group: Some(t.group.clone()),
+                            // The snapshot is the picture when there is one.
+                            keep_frame: p.snapshot.is_none(),
+                            ..Default::default()
+                        };
+                        (r, opts)
+                    });
+                    let snapshot = p.snapshot.clone();
+                    let client = self.client.clone();
+                    let baseline = t.baseline.clone();
+                    let thresholds = t.thresholds.clone();
+                    Box::pin(async move {
+                        let o = async move {
+                            let mut steps = Vec::new();
+                            if let Some((r, opts)) = keyframe {
+                                let o = camwatch_probes::rtsp::probe(&r, &opts).await;
+                                if o.status != ProbeStatus::Up || snapshot.is_none() {
+                                    return o;
+                                }
+                                steps = o.steps;
+                            }
+                            let s = snapshot.expect("a picture target has a source");
+                            let opts = SnapshotOptions {
+                                deadline,
+                                ..Default::default()
+                            };
+                            let mut o = camwatch_probes::snapshot::probe(&client, &s, &opts).await;
+                            steps.append(&mut o.steps);
+                            o.steps = steps;
+                            o
+                        }
+                        .await;
+                        diagnose_outcome(o, baseline, thresholds).await
+                    })
+                }
+                None => Box::pin(async {
+                    ProbeOutcome::down(
+                        ProbeKind::Snapshot,
+                        FailureKind::NoMedia,
+                        "no picture source",
+                    )
+                }),
+            },
+            ProbeClass::Onvif => match &t.onvif {
+                Some(o) => {
+                    let (o, client) = (o.clone(), self.client.clone());
+                    let opts = camwatch_probes::onvif::OnvifOptions {
+                        deadline,
+                        ..Default::default()
+                    };
+                    Box::pin(async move { camwatch_probes::onvif::probe(&client, &o, &opts).await })
+                }
+                None => Box::pin(async {
+                    ProbeOutcome::down(ProbeKind::Onvif, FailureKind::DnsOrRoute, "no ONVIF URL")
+                }),
+            },
+        }
+    }
+}
+
+/// The first group each device belongs to.
+fn group_index(
+    devices: &[Device],
+    groups: &[camwatch_core::config::GroupConfig],
+) -> Vec<Option<usize>> {
+    devices
+        .iter()
+        .map(|d| {
+            groups.iter().position(|g| {
+                g.region_prefix
+                    .as_deref()
+                    .is_none_or(|p| d.region().starts_with(p))
+                    && g.maintainer
+                        .as_deref()
+                        .is_none_or(|m| d.maintainer.as_deref() == Some(m))
+            })
+        })
+        .collect()
+}
+
+/// Each device's interval override per class (liveness, picture, ONVIF), in seconds, from the
+/// first group it belongs to.
+pub(crate) fn group_intervals(
+    devices: &[Device],
+    groups: &[camwatch_core::config::GroupConfig],
+) -> Vec<[Option<u64>; 3]> {
+    group_index(devices, groups)
+        .into_iter()
+        .map(|g| {
+            g.map_or([None; 3], |i| {
+                let g = &groups[i];
+                [
+                    g.liveness_interval_sec,
+                    g.picture_interval_sec,
+                    g.onvif_interval_sec,
+                ]
+            })
+        })
+        .collect()
+}
+
+/// Per-device picture state: faults seen in consecutive samples.
+#[derive(Default, Clone)]
+struct PictureState {
+    pending: Vec<String>,
+    count: u32,
+    confirmed: Vec<String>,
+    /// Fingerprint of the last decoded sample (`frozen` when the next one is identical).
+    last_fingerprint: Option<u64>,
+}
+
+struct MonitorHandler {
+    /// Per-device interval overrides (liveness, picture, ONVIF), seconds.
+    intervals: Vec<[Option<u64>; 3]>,
+    state: Arc<MonitorState>,
+    health: Mutex<Vec<DeviceHealth>>,
+    pictures: Mutex<Vec<PictureState>>,
+    parent_of: Vec<Option<usize>>,
+    codes: Vec<DeviceCode>,
+    cfg: MonitorConfig,
+    changes: mpsc::UnboundedSender<Transition>,
+    clock: Arc<dyn Clock>,
+}
+
+impl MonitorHandler {
+    fn feed(&self, i: usize, obs: &Observation) -> Option<i64> {
+        // A sync lock: nothing awaits while it is held, and each update is a few comparisons.
+        let mut health = self.health.lock().expect("health lock");
+        let parent_down = self.parent_of[i]
+            .filter(|&p| health[p].status() == Status::Offline)
+            .map(|p| self.codes[p]);
+        let d = health[i].observe(obs, parent_down.as_ref(), &self.cfg.health);
+        let status = health[i].status();
+        drop(health);
+        self.state.set_status(i, status, obs.at);
+        if let Some(c) = d.change {
+            self.state.note_change(i, &c);
+            let _ = self.changes.send(Transition {
+                device: self.codes[i],
+                status: c.status,
+                at: c.at,
+                cause: c.cause,
+            });
+        }
+        d.recheck_at.map(|s| s * 1000)
+    }
+}
+
+impl Handler for MonitorHandler {
+    fn completed(
+        &self,
+        i: usize,
+        class: ProbeClass,
+        started_ms: i64,
+        o: ProbeOutcome,
+    ) -> Option<i64> {
+        let slot = match class {
+            ProbeClass::Liveness => 0,
+            ProbeClass::Picture => 1,
+            ProbeClass::Onvif => 2,
+        };
+        // A recheck the handler asks for wins; else the device's group interval, if any.
+        let group_next = self.intervals[i][slot].map(|s| started_ms + s as i64 * 1000);
+        self.complete(i, class, started_ms, o).or(group_next)
+    }
+}
+
+impl MonitorHandler {
+    fn complete(
+        &self,
+        i: usize,
+        class: ProbeClass,
+        started_ms: i64,
+        o: ProbeOutcome,
+    ) -> Option<i64> {
+        let at = started_ms.div_euclid(1000);
+        self.state.count_probe(&o, self.clock.now().as_second());
+        match class {
+            ProbeClass::Liveness => {
+                let mut obs = Observation::from_outcome(at, &o);
+                obs.picture_faults = self.pictures.lock().expect("pictures")[i].confirmed.clone();
+                self.feed(i, &obs)
+            }
+            ProbeClass::Picture => {
+                let mut kinds: Vec<String> = match (o.status, o.failure) {
+                    (ProbeStatus::Down, Some(FailureKind::NoMedia | FailureKind::BadImage)) => {
+                        vec![o.failure.expect("matched").as_str().to_string()]
+                    }
+                    // Unreachable or refused: liveness deals with that; nothing learnt here.
+                    (ProbeStatus::Down, _) => return None,
+                    _ => o
+                        .facts
+                        .iter()
+                        .find(|(k, _)| k == "picture_faults")
+                        .map(|(_, v)| {
+                            v.split(',')
+                                .filter(|k| !k.is_empty())
+                                .map(str::to_string)
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                };
+                let fingerprint = o
+                    .facts
+                    .iter()
+                    .find(|(k, _)| k == "fingerprint")
+                    .and_then(|(_, v)| u64::from_str_radix(v, 16).ok());
+                let (changed, evidence) = {
+                    let mut p = self.pictures.lock().expect("pictures");
+                    let ps = &mut p[i];
+                    if let Some(fp) = fingerprint {
+                        // A "no video" screen never changes either; it is signal loss, and
+                        // counting it as frozen too would double its hours in the report.
+                        let no_picture = kinds.iter().any(|k| k == FaultKind::SignalLoss.as_str());
+                        if ps.last_fingerprint == Some(fp) && !no_picture {
+                            kinds.push("frozen".into());
+                        }
+                        ps.last_fingerprint = Some(fp);
+                    }
+                    kinds.sort();
+                    kinds.dedup();
+                    if ps.pending == kinds {
+                        ps.count += 1;
+                    } else {
+                        ps.pending = kinds.clone();
+                        ps.count = 1;
+                    }
+                    let want: Vec<String> =
+                        if ps.count >= self.cfg.picture_confirm || kinds.is_empty() {
+                            kinds
+                        } else {
+                            ps.confirmed.clone()
+                        };
+                    let changed = want != ps.confirmed;
+                    ps.confirmed = want;
+                    let evidence = changed && !ps.confirmed.is_empty();
+                    (changed.then(|| ps.confirmed.clone()), evidence)
+                };
+                if evidence
+                    && let (Some(dir), Some(camwatch_probes::Frame::Jpeg(jpeg))) =
+                        (&self.cfg.evidence_dir, &o.frame)
+                {
+                    let faults = changed.clone().unwrap_or_default().join("+");
+                    keep_evidence(
+                        dir.join(self.codes[i].to_string()),
+                        format!("{at}-{faults}.jpg"),
+                        jpeg.clone(),
+                        self.cfg.evidence_keep,
+                    );
+                }
+                if let Some(faults) = changed {
+                    self.state.set_picture_faults(i, &faults);
+                    // Tell health now if the device is up: degraded starts with this sample.
+                    let up = matches!(
+                        self.health.lock().expect("health lock")[i].status(),
+                        Status::Online | Status::Degraded
+                    );
+                    if up {
+                        let obs = Observation {
+                            at,
+                            status: ProbeStatus::Up,
+                            failure: None,
+                            picture_faults: faults,
+                            detail: o.detail.clone(),
+                            elapsed_ms: o.elapsed_ms,
+                        };
+                        self.feed(i, &obs);
+                    }
+                }
+                None
+            }
+            // Facts, not availability: a camera whose ONVIF service fails still streams.
+            ProbeClass::Onvif => {
+                let drift = o
+                    .facts
+                    .iter()
+                    .find(|(k, _)| k == "clock_drift_sec")
+                    .and_then(|(_, v)| v.parse::<i64>().ok());
+                self.state.set_onvif(i, o.status == ProbeStatus::Up, drift);
+                if drift.is_some_and(|d| d.abs() > 300) {
+                    tracing::warn!(device = %self.codes[i], drift_sec = drift, "camera clock is off");
+                }
+                None
+            }
+        }
+    }
+}
+
+/// Saves the frame that proved a picture fault, keeping the newest `keep` per device. Off the
+/// async threads; a failure to write is logged, never fatal to monitoring.
+fn keep_evidence(dir: std::path::PathBuf, name: String, jpeg: bytes::Bytes, keep: usize) {
+    tokio::task::spawn_blocking(move || {
+        let r = (|| -> std::io::Result<()> {
+            std::fs::create_dir_all(&dir)?;
+            std::fs::write(dir.join(&name), &jpeg)?;
+            let mut files: Vec<_> = std::fs::read_dir(&dir)?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "jpg"))
+                .collect();
+            // Names start with the Unix time, so name order is time order.
+            files.sort();
+            let excess = files.len().saturating_sub(keep.max(1));
+            for f in &files[..excess] {
+                std::fs::remove_file(f)?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = r {
+            tracing::warn!("evidence frame {}/{name}: {e}", dir.display());
+        }
+    });
+}
+
+/// Writes status changes in batches with a heartbeat, until the channel closes.
+async fn writer(
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    mut rx: mpsc::UnboundedReceiver<Transition>,
+) -> Result<()> {
+    let mut batch = Vec::new();
+    loop {
+        let more = tokio::select! {
+            m = rx.recv() => match m {
+                Some(t) => { batch.push(t); true }
+                None => false,
+            },
+            _ = tokio::time::sleep(Duration::from_secs(1)) => true,
+        };
+        while let Ok(t) = rx.try_recv() {
+            batch.push(t);
+        }
+        if !batch.is_empty() {
+            // Per device the order of `at` is the health machine's order; a stable sort by
+            // time keeps it while interleaving devices.
+            batch.sort_by_key(|t| t.at);
+            if let Err(e) = store.apply_transitions(&batch).await {
+                if e.kind != camwatch_core::error::ErrorKind::Conflict {
+                    return Err(e);
+                }
+                // One refused transition (a bug upstream) must not cost the others, nor stop
+                // the monitor: apply them one by one and report the refused ones.
+                for t in &batch {
+                    if let Err(e) = store.apply_transitions(std::slice::from_ref(t)).await {
+                        if e.kind != camwatch_core::error::ErrorKind::Conflict {
+                            return Err(e);
+                        }
+                        tracing::error!(device = %t.device, "status change refused: {e}");
+                    }
+                }
+            }
+            batch.clear();
+        }
+        store.record_heartbeat(clock.now().as_second()).await?;
+        if !more {
+            return Ok(());
+        }
+    }
+}
+
+/// Loads approved baselines; an unreadable one is logged and skipped.
+fn load_baselines(dir: &std::path::Path, devices: &[Device], probe: &mut [ProbeTarget]) {
+    let mut n = 0;
+    for (d, t) in devices.iter().zip(probe.iter_mut()) {
+        t.baseline = baselines::load(dir, &d.code).map(Arc::new);
+        n += t.baseline.is_some() as usize;
+    }
+    if n > 0 {
+        tracing::info!(cameras = n, "loaded approved baseline pictures");
+    }
+}
+
+/// Runs the monitor over `devices` until `shutdown`; returns after open spans are closed.
+pub async fn run(
+    store: Arc<dyn Store>,
+    devices: Vec<Device>,
+    cfg: MonitorConfig,
+    clock: Arc<dyn Clock>,
+    state: Arc<MonitorState>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<()> {
+    // Whatever a previous run left open ends at its last sign of life: the gap is unknown.
+    if let Some(hb) = store.last_heartbeat().await? {
+        let closed = store.close_open_spans(hb).await?;
+        if closed > 0 {
+            tracing::info!(
+                closed,
+                at = hb,
+                "closed spans left open by the previous run: the time since is unknown"
+            );
+        }
+    }
+    store.record_heartbeat(clock.now().as_second()).await?;
+    let index: HashMap<DeviceCode, usize> = devices
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.code, i))
+        .collect();
+    let parent_of = devices
+        .iter()
+        .map(|d| d.parent.and_then(|p| index.get(&p).copied()))
+        .collect();
+    let (sched, probe) = targets(&devices, &cfg);
+    let (tx, rx) = mpsc::unbounded_channel();
+    let handler = Arc::new(MonitorHandler {
+        intervals: group_intervals(&devices, &cfg.groups),
+        state: state.clone(),
+        health: Mutex::new(vec![DeviceHealth::new(); devices.len()]),
+        pictures: Mutex::new(vec![PictureState::default(); devices.len()]),
+        parent_of,
+        codes: devices.iter().map(|d| d.code).collect(),
+        cfg: cfg.clone(),
+        changes: tx,
+        clock: clock.clone(),
+    });
+    let mut probe = probe;
+    if let Some(dir) = &cfg.baseline_dir {
+        load_baselines(dir, &devices, &mut probe);
+    }
+    let prober = Arc::new(RealProber {
+        targets: probe,
+        client: camwatch_probes::snapshot::client(),
+        deadline: cfg.deadline,
+    });
+    let limits = Limits {
+        max_in_flight: cfg.max_in_flight,
+        max_per_host: cfg.max_per_host,
+        max_per_platform: cfg.max_per_platform,
+        deadline: cfg.deadline,
+        interval_ms: HashMap::from([
+            (
+                ProbeClass::Liveness,
+                cfg.liveness_interval_sec as i64 * 1000,
+            ),
+            (ProbeClass::Picture, cfg.picture_interval_sec as i64 * 1000),
+            (ProbeClass::Onvif, cfg.onvif_interval_sec as i64 * 1000),
+        ]),
+    };
+    let w = tokio::spawn(writer(store.clone(), clock.clone(), rx));
+    scheduler::run(
+        Arc::new(sched),
+        limits,
+        clock.clone(),
+        prober,
+        handler.clone(),
+        shutdown,
+    )
+    .await;
+    // The scheduler has returned, so no probe holds the handler's sender but `handler` itself.
+    drop(handler);
+    w.await
+        .map_err(|e| camwatch_core::error::Error::internal(format!("span writer: {e}")))??;
+    let now = clock.now().as_second();
+    store.close_open_spans(now).await?;
+    store.record_heartbeat(now).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use camwatch_core::config::{Config, GroupConfig};
+
+    #[test]
+    fn first_matching_group_sets_the_intervals() {
+        let devices = camwatch_core::registry::generate::generate(200, 2);
+        let region = devices[0].region().to_string();
+        let maint = devices
+            .iter()
+            .find(|d| d.region() != region)
+            .and_then(|d| d.maintainer.clone())
+            .unwrap();
+        let groups = vec![
+            GroupConfig {
+                name: "district".into(),
+                region_prefix: Some(region.clone()),
+                liveness_interval_sec: Some(120),
+                ..Default::default()
+            },
+            GroupConfig {
+                name: "contractor".into(),
+                maintainer: Some(maint.clone()),
+                picture_interval_sec: Some(7200),
+                ..Default::default()
+            },
+        ];
+        let iv = group_intervals(&devices, &groups);
+        for (d, v) in devices.iter().zip(&iv) {
+            if d.region().starts_with(&region) {
+                assert_eq!(v, &[Some(120), None, None]);
+            } else if d.maintainer.as_deref() == Some(maint.as_str()) {
+                assert_eq!(v, &[None, Some(7200), None]);
+            } else {
+                assert_eq!(v, &[None, None, None]);
+            }
+        }
+        assert!(iv.iter().any(|v| v[1] == Some(7200)));
+    }
+
+    /// A refused status change (one the store finds out of order) is logged and skipped; the
+    /// others in its batch are applied and the writer goes on.
+    #[tokio::test]
+    async fn a_refused_change_does_not_stop_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = camwatch_store::connect(
+            &format!("sqlite://{}", dir.path().join("w.db").display()),
+            camwatch_core::secret::SecretKey::generate(),
+        )
+        .await
+        .unwrap();
+        let devices = camwatch_core::registry::generate::generate(2, 1);
+        store.upsert_devices(&devices).await.unwrap();
+        let (a, b) = (devices[0].code, devices[1].code);
+        let t = |device, status, at| Transition {
+            device,
+            status,
+            at,
+            cause: None,
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        let w = tokio::spawn(writer(
+            store.clone(),
+            Arc::new(camwatch_core::clock::SystemClock),
+            rx,
+        ));
+        tx.send(t(a, Status::Online, 100)).unwrap();
+        tx.send(t(b, Status::Online, 100)).unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        tx.send(t(a, Status::Offline, 50)).unwrap();
+        tx.send(t(b, Status::Offline, 200)).unwrap();
+        drop(tx);
+        w.await.unwrap().unwrap();
+        let spans = store.spans_overlapping(0, 1000, 300).await.unwrap();
+        let mut got: Vec<_> = spans
+            .iter()
+            .map(|s| (s.device, s.status, s.start_at, s.end_at))
+            .collect();
+        let mut want = vec![
+            (a, Status::Online, 100, 300),
+            (b, Status::Online, 100, 200),
+            (b, Status::Offline, 200, 300),
+        ];
+        got.sort_by_key(|x| (x.0, x.2));
+        want.sort_by_key(|x| (x.0, x.2));
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn groups_are_validated() {
+        let ok = Config::parse(
+            "[[scheduler.groups]]\nname = \"a\"\nregion_prefix = \"3401\"\nliveness_interval_sec = 60\n",
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!(ok.scheduler.groups.len(), 1);
+        let e = Config::parse("[[scheduler.groups]]\nname = \"b\"\n", "t.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("groups[0] (b)"), "{e}");
+        let e = Config::parse(
+            "[[scheduler.groups]]\nname = \"c\"\nregion_prefix = \"34\"\nliveness_intervl_sec = 1\n",
+            "t.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("liveness_intervl_sec"), "{e}");
+    }
+}

@@ -1,0 +1,463 @@
+//! Inputs → [`Report`]. Pure and deterministic.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+
+use super::digest::input_digest;
+use super::{
+    DeductionRow, DeviceRow, ExemptionRow, Period, Report, Rollup, SampleCounts, Totals, hours,
+    rate,
+};
+use camwatch_core::availability::{
+    DeviceAvailability, Hours, Interval, Samples, UnknownTreatment, device_availability,
+};
+use camwatch_core::contract::{Contract, DeviceFacts, Method, assess};
+use camwatch_core::error::{Error, Result};
+use camwatch_core::history::{Exemption, ExemptionScope, StatusSpan};
+use camwatch_core::registry::{Device, DeviceCode};
+
+/// Everything a report is computed from.
+pub struct ReportInput<'a> {
+    pub period: &'a Period,
+    pub contract: &'a Contract,
+    /// The contract file's text, for the digest.
+    pub contract_text: &'a str,
+    /// The register; parents (NVRs, encoders, platforms) are not counted as points.
+    pub devices: &'a [Device],
+    /// Status spans of any devices, any order; they may extend past the period.
+    pub spans: &'a [StatusSpan],
+    pub exemptions: &'a [Exemption],
+}
+
+/// Seconds and samples summed over a group of devices.
+#[derive(Default)]
+struct Acc {
+    devices: u64,
+    hours: Hours,
+    samples: Samples,
+    over_limit: u64,
+    deduction_fen: i64,
+}
+
+impl Acc {
+    fn add(&mut self, a: &DeviceAvailability, over: bool, fen: i64) {
+        self.devices += 1;
+        self.hours.add(&a.hours);
+        self.samples.add(&a.samples);
+        self.over_limit += u64::from(over);
+        self.deduction_fen += fen;
+    }
+    fn totals(&self, method: Method, t: UnknownTreatment) -> Totals {
+        totals(self.devices, &self.hours, &self.samples, method, t)
+    }
+    fn rollup(&self, key: String, method: Method, t: UnknownTreatment) -> Rollup {
+        Rollup {
+            key,
+            totals: self.totals(method, t),
+            devices_over_offline_limit: self.over_limit,
+            device_deductions: yuan(self.deduction_fen),
+        }
+    }
+}
+
+fn yuan(fen: i64) -> f64 {
+    fen as f64 / 100.0
+}
+
+fn samples(s: &Samples) -> SampleCounts {
+    SampleCounts {
+        online: s.online,
+        degraded: s.degraded,
+        offline: s.offline,
+        unknown: s.unknown,
+        exempt: s.exempt,
+    }
+}
+
+/// (online, intact) ratios by the contract's method.
+fn ratios(h: &Hours, s: &Samples, method: Method, t: UnknownTreatment) -> [(i128, i128); 2] {
+    match method {
+        Method::TimeWeighted => {
+            let (a, b) = h.online_ratio(t);
+            let (c, d) = h.intact_ratio(t);
+            [(a as i128, b as i128), (c as i128, d as i128)]
+        }
+        Method::Sampled => {
+            let (a, b) = s.online_ratio(t);
+            let (c, d) = s.intact_ratio(t);
+            [(a as i128, b as i128), (c as i128, d as i128)]
+        }
+    }
+}
+
+fn totals(n: u64, h: &Hours, s: &Samples, method: Method, t: UnknownTreatment) -> Totals {
+    let [online, intact] = ratios(h, s, method, t);
+    Totals {
+        devices: n,
+        eligible_hours: hours(h.eligible),
+        online_hours: hours(h.online + h.degraded),
+        degraded_hours: hours(h.degraded),
+        offline_hours: hours(h.offline),
+        exempt_hours: hours(h.exempt),
+        unknown_hours: hours(h.unknown),
+        online_rate: rate(online.0, online.1),
+        intact_rate: rate(intact.0, intact.1),
+        samples: samples(s),
+    }
+}
+
+/// Lists at most a few codes, then how many more: notes stay readable for 300k devices.
+fn some_codes<'a>(codes: impl Iterator<Item = &'a DeviceCode>, n: usize) -> String {
+    let v: Vec<String> = codes.take(n + 1).map(|c| c.to_string()).collect();
+    if v.len() > n {
+        format!("{}, …", v[..n].join(", "))
+    } else {
+        v.join(", ")
+    }
+}
+
+pub fn build(input: &ReportInput<'_>) -> Result<Report> {
+    let p = input.period;
+    let c = input.contract;
+    let checks = p.check_instants(
+        &c.check_times_hm()
+            .map_err(|e| Error::invalid(format!("contract check_times: {e}")))?,
+    );
+
+    let mut devices: Vec<&Device> = input.devices.iter().collect();
+    devices.sort_unstable_by_key(|d| d.code);
+    let spans: Cow<[StatusSpan]> = if input
+        .spans
+        .is_sorted_by_key(|s| (s.device, s.start_at, s.end_at))
+    {
+        Cow::Borrowed(input.spans)
+    } else {
+        let mut v = input.spans.to_vec();
+        v.sort_by_key(|s| (s.device, s.start_at, s.end_at));
+        Cow::Owned(v)
+    };
+    // The digest hashes every input again: on the other core while the report is assembled.
+    std::thread::scope(|sc| {
+        let digest =
+            sc.spawn(|| input_digest(p, input.contract_text, &devices, &spans, input.exemptions));
+        let mut report = assemble(input, &checks, &devices, &spans)?;
+        report.input_digest = digest
+            .join()
+            .map_err(|_| Error::internal("the input digest thread panicked"))?;
+        Ok(report)
+    })
+}
+
+/// The report from sorted devices and spans (all but the digest).
+fn assemble(
+    input: &ReportInput<'_>,
+    checks: &[i64],
+    devices: &[&Device],
+    spans: &[StatusSpan],
+) -> Result<Report> {
+    let p = input.period;
+    let c = input.contract;
+    let t = c.unknown;
+    // Each device's spans are one contiguous run of the sorted slice.
+    let mut runs: HashMap<DeviceCode, (usize, usize)> = HashMap::new();
+    let mut i = 0;
+    while i < spans.len() {
+        let code = spans[i].device;
+        let mut j = i;
+        while j < spans.len() && spans[j].device == code {
+            j += 1;
+        }
+        runs.insert(code, (i, j));
+        i = j;
+    }
+
+    // Exemptions in the period, and which apply to which device.
+    let period_iv = p.interval();
+    let exemptions: Vec<&Exemption> = {
+        let mut v: Vec<&Exemption> = input
+            .exemptions
+            .iter()
+            .filter(|e| {
+                !Interval::new(e.start_at, e.end_at)
+                    .intersect(period_iv)
+                    .is_empty()
+            })
+            .collect();
+        v.sort_by_key(|e| (e.id, e.start_at));
+        v
+    };
+    let mut by_device: HashMap<DeviceCode, Vec<usize>> = HashMap::new();
+    let mut by_region: Vec<(&str, usize)> = Vec::new();
+    for (k, e) in exemptions.iter().enumerate() {
+        match &e.scope {
+            ExemptionScope::Device(code) => by_device.entry(*code).or_default().push(k),
+            ExemptionScope::RegionPrefix(prefix) => by_region.push((prefix.as_str(), k)),
+        }
+    }
+    let mut ex_devices = vec![0u64; exemptions.len()];
+    let mut ex_secs = vec![0i64; exemptions.len()];
+
+    let mut rows = Vec::new();
+    let mut facts = Vec::new();
+    let mut avail = Vec::new();
+    let mut ineligible = Vec::new();
+    let mut no_data = Vec::new();
+    let mut parents = 0u64;
+    for d in devices {
+        if d.kind.is_parent() {
+            parents += 1;
+            continue;
+        }
+        let window = p.eligible(d.contract_from, d.contract_to);
+        if window.is_empty() {
+            ineligible.push(d.code);
+            continue;
+        }
+        let mut applies: Vec<usize> = by_device.get(&d.code).cloned().unwrap_or_default();
+        let region = d.region();
+        applies.extend(
+            by_region
+                .iter()
+                .filter(|(prefix, _)| {
+                    region.starts_with(prefix) || d.code.as_str().starts_with(prefix)
+                })
+                .map(|&(_, k)| k),
+        );
+        let mut ex = Vec::with_capacity(applies.len());
+        for k in applies {
+            let iv = Interval::new(exemptions[k].start_at, exemptions[k].end_at);
+            let covered = iv.intersect(window).len();
+            if covered > 0 {
+                ex_devices[k] += 1;
+                ex_secs[k] += covered;
+            }
+            ex.push(iv);
+        }
+        let own = runs.get(&d.code).map_or(&[][..], |&(a, b)| &spans[a..b]);
+        if own.is_empty() {
+            no_data.push(d.code);
+        }
+        let a = device_availability(window, own, &ex, checks).map_err(|e| {
+            Error::invalid(format!(
+                "{}: the status history is inconsistent, no report can be made from it ({e})",
+                d.code
+            ))
+        })?;
+        let offline_counted = a.hours.offline
+            + if t == UnknownTreatment::Offline {
+                a.hours.unknown
+            } else {
+                0
+            };
+        facts.push(DeviceFacts {
+            code: d.code,
+            eligible_sec: window.len(),
+            offline_sec: offline_counted,
+            degraded_sec: a.hours.degraded,
+            monthly_fee_fen: d.monthly_fee_fen.unwrap_or(0),
+            monthly_link_fee_fen: d.monthly_link_fee_fen.unwrap_or(0),
+        });
+        rows.push((d, window, offline_counted));
+        avail.push(a);
+    }
+
+    let mut fleet = Acc::default();
+    for a in &avail {
+        fleet.add(a, false, 0);
+    }
+    let fleet_ratio = ratios(&fleet.hours, &fleet.samples, c.method, t)[0];
+    let assessment = assess(
+        c,
+        (fleet_ratio.1 > 0).then_some(fleet_ratio),
+        &facts,
+        p.len(),
+    );
+    let mut device_fen: HashMap<DeviceCode, i64> = HashMap::new();
+    for l in &assessment.deductions {
+        if let Some(code) = l.device {
+            *device_fen.entry(code).or_default() += l.amount_fen;
+        }
+    }
+    let limit_sec = c.device_offline_limit.as_ref().map(|r| {
+        r.limit_hours
+            .0
+            .times(camwatch_core::contract::ratio::Ratio::int(3600))
+    });
+
+    let mut fleet = Acc::default();
+    let mut regions: BTreeMap<String, Acc> = BTreeMap::new();
+    let mut contractors: BTreeMap<String, Acc> = BTreeMap::new();
+    let mut device_rows = Vec::with_capacity(rows.len());
+    for ((d, window, offline_counted), a) in rows.iter().zip(&avail) {
+        let over = limit_sec.is_some_and(|l| {
+            camwatch_core::contract::ratio::Ratio::int(*offline_counted as i128) > l
+        });
+        let fen = device_fen.get(&d.code).copied().unwrap_or(0);
+        let contractor = d.maintainer.clone().unwrap_or_default();
+        fleet.add(a, over, fen);
+        regions
+            .entry(d.region().to_string())
+            .or_default()
+            .add(a, over, fen);
+        contractors
+            .entry(contractor.clone())
+            .or_default()
+            .add(a, over, fen);
+        let [online, intact] = ratios(&a.hours, &a.samples, c.method, t);
+        device_rows.push(DeviceRow {
+            code: d.code.to_string(),
+            name: d.name.clone(),
+            region: d.region().to_string(),
+            contractor,
+            eligible_from: p.local(window.start),
+            eligible_to: p.local(window.end),
+            eligible_hours: hours(a.hours.eligible),
+            online_hours: hours(a.hours.online + a.hours.degraded),
+            degraded_hours: hours(a.hours.degraded),
+            offline_hours: hours(a.hours.offline),
+            exempt_hours: hours(a.hours.exempt),
+            unknown_hours: hours(a.hours.unknown),
+            online_rate: rate(online.0, online.1),
+            intact_rate: rate(intact.0, intact.1),
+            outages: a.outages,
+            longest_outage_hours: hours(a.longest_outage),
+            over_offline_limit: over,
+            samples: samples(&a.samples),
+            deduction: yuan(fen),
+        });
+    }
+
+    let mut notes = Vec::new();
+    if parents > 0 {
+        notes.push(format!(
+            "{parents} NVRs, encoders or platforms in the register are not counted as points (their channels are)"
+        ));
+    }
+    if !ineligible.is_empty() {
+        notes.push(format!(
+            "{} devices are outside their in-contract dates for the whole period and are not counted: {}",
+            ineligible.len(),
+            some_codes(ineligible.iter(), 10)
+        ));
+    }
+    let known: std::collections::HashSet<DeviceCode> =
+        input.devices.iter().map(|d| d.code).collect();
+    let mut strangers: Vec<DeviceCode> = runs
+        .keys()
+        .filter(|c| !known.contains(c))
+        .copied()
+        .collect();
+    if !strangers.is_empty() {
+        strangers.sort_unstable();
+        notes.push(format!(
+            "status history exists for {} device codes that are not in the register and is not counted: {}",
+            strangers.len(),
+            some_codes(strangers.iter(), 10)
+        ));
+    }
+    if !no_data.is_empty() {
+        notes.push(format!(
+            "{} devices have no status history in the period: all their eligible time is unknown: {}",
+            no_data.len(),
+            some_codes(no_data.iter(), 10)
+        ));
+    }
+    if device_rows.is_empty() {
+        notes.push(
+            "no eligible devices: the register is empty or no device is in contract in this period"
+                .into(),
+        );
+    }
+    if fleet_ratio.1 == 0 && !device_rows.is_empty() {
+        notes.push(
+            "nothing was observed in the period: rates are null and no rate-based deduction is made"
+                .into(),
+        );
+    }
+
+    let exemption_rows = exemptions
+        .iter()
+        .enumerate()
+        .map(|(k, e)| ExemptionRow {
+            id: e.id,
+            scope: match &e.scope {
+                ExemptionScope::Device(c) => format!("device:{c}"),
+                ExemptionScope::RegionPrefix(x) => format!("region:{x}"),
+            },
+            reason: e.reason.as_str().into(),
+            from: p.local(e.start_at),
+            to: p.local(e.end_at),
+            approved_by: e.approved_by.clone(),
+            note: e.note.clone(),
+            devices: ex_devices[k],
+            device_hours: hours(ex_secs[k]),
+        })
+        .collect();
+
+    Ok(Report {
+        month: p.label.clone(),
+        timezone: p.tz_name.clone(),
+        method: c.method.as_str().into(),
+        contract: c.name.clone(),
+        period_from: p.local(p.start_at),
+        period_to: p.local(p.end_at),
+        period_hours: hours(p.len()),
+        unknown_treatment: t.as_str().into(),
+        semantics: semantics(c, p),
+        fleet: fleet.totals(c.method, t),
+        regions: regions
+            .into_iter()
+            .map(|(k, a)| a.rollup(k, c.method, t))
+            .collect(),
+        contractors: contractors
+            .into_iter()
+            .map(|(k, a)| a.rollup(k, c.method, t))
+            .collect(),
+        devices: device_rows,
+        deductions: assessment
+            .deductions
+            .iter()
+            .map(|l| DeductionRow {
+                rule: l.rule.into(),
+                device: l.device.map(|c| c.to_string()),
+                amount: yuan(l.amount_fen),
+                basis: l.basis.clone(),
+            })
+            .collect(),
+        total_deduction: yuan(assessment.total_fen),
+        maintenance_fee_base: super::round(assessment.maintenance_base.to_f64() / 100.0, 2),
+        link_fee_base: super::round(assessment.link_base.to_f64() / 100.0, 2),
+        score: assessment.score.map(|s| super::round(s.to_f64(), 4)),
+        exemptions: exemption_rows,
+        notes,
+        input_digest: String::new(),
+    })
+}
+
+fn semantics(c: &Contract, p: &Period) -> Vec<String> {
+    let mut v = vec![
+        format!(
+            "Times are stored in UTC; the period and days are taken in {} ({} to {}).",
+            p.tz_name,
+            p.local(p.start_at),
+            p.local(p.end_at)
+        ),
+        "A device is eligible from 00:00 of its in-contract-from date to 24:00 of its in-contract-to date (open-ended when empty), within the period. NVRs, encoders and platforms are not points.".into(),
+        "Online hours include degraded hours (online with a faulty picture); the intact rate counts only online hours with a normal picture.".into(),
+        "Exempt time is removed from the numerator and the denominator; overlapping exemptions count once.".into(),
+        match c.unknown {
+            UnknownTreatment::Exclude => "Unknown time (no observation, monitor down) is excluded from the denominator and reported.".into(),
+            UnknownTreatment::Online => "Unknown time (no observation, monitor down) counts as online, and is reported.".into(),
+            UnknownTreatment::Offline => "Unknown time (no observation, monitor down) counts as offline, also for offline-hour limits, and is reported.".into(),
+        },
+    ];
+    v.push(match c.method {
+        Method::TimeWeighted => "Online rate (time_weighted) = online hours / (eligible − exempt − excluded unknown hours), summed over devices.".into(),
+        Method::Sampled => format!(
+            "Online rate (sampled) = share of devices online at the daily check times {} over all samples of the period; a sample is skipped for an exempt or excluded-unknown device.",
+            c.check_times.join(", ")
+        ),
+    });
+    v.push("Money is in yuan; each deduction line is computed exactly and rounded once to 0.01, half away from zero; the total is the sum of the lines. Fee bases prorate each device's monthly fee by its eligible share of the period.".into());
+    v
+}

@@ -1,0 +1,69 @@
+//! CSV: sections (summary, regions, contractors, devices, deductions, exemptions, notes), each a
+//! title row, a header row and data rows, separated by blank lines. UTF-8 with a BOM so Excel
+//! and WPS open Chinese text correctly.
+
+use super::super::Report;
+use super::labels::{Lang, t};
+use super::tables;
+use camwatch_core::error::{Error, Result};
+
+pub fn render(r: &Report, l: Lang) -> Result<Vec<u8>> {
+    let mut w = csv::WriterBuilder::new()
+        .flexible(true)
+        .from_writer(b"\xEF\xBB\xBF".to_vec());
+    let io = |e: csv::Error| Error::internal(format!("csv: {e}"));
+    let section = |w: &mut csv::Writer<Vec<u8>>,
+                   title: &str,
+                   header: Vec<String>,
+                   rows: Vec<Vec<String>>|
+     -> Result<()> {
+        w.write_record([t(title, l)]).map_err(io)?;
+        w.write_record(&header).map_err(io)?;
+        for row in rows {
+            w.write_record(&row).map_err(io)?;
+        }
+        w.write_record([""]).map_err(io)?;
+        Ok(())
+    };
+    section(
+        &mut w,
+        "summary",
+        vec![t("item", l), t("value", l)],
+        tables::summary(r, l).into_iter().map(Vec::from).collect(),
+    )?;
+    section(
+        &mut w,
+        "by_region",
+        tables::header(&tables::ROLLUP_COLS, l),
+        r.regions.iter().map(tables::rollup).collect(),
+    )?;
+    section(
+        &mut w,
+        "by_contractor",
+        tables::header(&tables::ROLLUP_COLS, l),
+        r.contractors.iter().map(tables::rollup).collect(),
+    )?;
+    section(
+        &mut w,
+        "devices_sheet",
+        tables::header(&tables::DEVICE_COLS, l),
+        r.devices.iter().map(|d| tables::device(d, l)).collect(),
+    )?;
+    section(
+        &mut w,
+        "deductions_sheet",
+        tables::header(&tables::DEDUCTION_COLS, l),
+        tables::deductions(r, l),
+    )?;
+    section(
+        &mut w,
+        "exemptions_sheet",
+        tables::header(&tables::EXEMPTION_COLS, l),
+        tables::exemptions(r, l),
+    )?;
+    let mut notes: Vec<Vec<String>> = r.semantics.iter().map(|s| vec![s.clone()]).collect();
+    notes.extend(r.notes.iter().map(|s| vec![s.clone()]));
+    section(&mut w, "notes", vec![t("note", l)], notes)?;
+    w.into_inner()
+        .map_err(|e| Error::internal(format!("csv: {e}")))
+}

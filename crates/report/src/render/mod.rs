@@ -1,0 +1,249 @@
+//! The report in the formats people use: JSON (the canonical form), CSV (sections separated by a
+//! blank line, each with its own header row; opens in Excel/WPS with Chinese text intact thanks
+//! to the BOM), XLSX (what auditors sign: summary, devices, deductions, exemptions sheets) and
+//! self-contained HTML that prints cleanly on A4. All carry the same content; only JSON is
+//! byte-for-byte canonical.
+
+mod csv;
+mod html;
+mod labels;
+mod xlsx;
+
+use std::str::FromStr;
+
+use super::Report;
+use camwatch_core::error::Result;
+
+pub use labels::Lang;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Csv,
+    Xlsx,
+    Html,
+}
+
+impl Format {
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Csv => "csv",
+            Self::Xlsx => "xlsx",
+            Self::Html => "html",
+        }
+    }
+    pub fn is_binary(self) -> bool {
+        self == Self::Xlsx
+    }
+}
+
+impl FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "json" => Ok(Self::Json),
+            "csv" => Ok(Self::Csv),
+            "xlsx" => Ok(Self::Xlsx),
+            "html" => Ok(Self::Html),
+            o => Err(format!(
+                "unknown format {o:?} (expected json, csv, xlsx or html)"
+            )),
+        }
+    }
+}
+
+pub fn render(r: &Report, format: Format, lang: Lang) -> Result<Vec<u8>> {
+    Ok(match format {
+        Format::Json => r.to_json().into_bytes(),
+        Format::Csv => csv::render(r, lang)?,
+        Format::Xlsx => xlsx::render(r, lang)?,
+        Format::Html => html::render(r, lang).into_bytes(),
+    })
+}
+
+/// A rate as a percentage with 4 places, empty when undefined.
+pub(crate) fn pct(r: Option<f64>) -> String {
+    r.map(|x| format!("{:.4}", x * 100.0)).unwrap_or_default()
+}
+
+/// The table rows every format shares, as text cells, so formats cannot drift apart.
+pub(crate) mod tables {
+    use super::super::{DeviceRow, Report, Rollup, Totals};
+    use super::labels::{Lang, t};
+    use super::pct;
+
+    pub fn summary(r: &Report, l: Lang) -> Vec<[String; 2]> {
+        let f = &r.fleet;
+        let mut v = vec![
+            [t("month", l), r.month.clone()],
+            [t("contract", l), r.contract.clone()],
+            [t("timezone", l), r.timezone.clone()],
+            [t("method", l), r.method.clone()],
+            [t("period_from", l), r.period_from.clone()],
+            [t("period_to", l), r.period_to.clone()],
+            [t("period_hours", l), format!("{:.4}", r.period_hours)],
+            [t("unknown_treatment", l), r.unknown_treatment.clone()],
+            [t("devices", l), f.devices.to_string()],
+            [t("eligible_hours", l), format!("{:.4}", f.eligible_hours)],
+            [t("online_hours", l), format!("{:.4}", f.online_hours)],
+            [t("degraded_hours", l), format!("{:.4}", f.degraded_hours)],
+            [t("offline_hours", l), format!("{:.4}", f.offline_hours)],
+            [t("exempt_hours", l), format!("{:.4}", f.exempt_hours)],
+            [t("unknown_hours", l), format!("{:.4}", f.unknown_hours)],
+            [t("online_rate", l), pct(f.online_rate)],
+            [t("intact_rate", l), pct(f.intact_rate)],
+            [
+                t("maintenance_fee_base", l),
+                format!("{:.2}", r.maintenance_fee_base),
+            ],
+            [t("link_fee_base", l), format!("{:.2}", r.link_fee_base)],
+        ];
+        if let Some(s) = r.score {
+            v.push([t("score", l), format!("{s:.2}")]);
+        }
+        v.push([t("total_deduction", l), format!("{:.2}", r.total_deduction)]);
+        v.push([t("input_digest", l), r.input_digest.clone()]);
+        v
+    }
+
+    pub const ROLLUP_COLS: [&str; 12] = [
+        "key",
+        "devices",
+        "eligible_hours",
+        "online_hours",
+        "degraded_hours",
+        "offline_hours",
+        "exempt_hours",
+        "unknown_hours",
+        "online_rate",
+        "intact_rate",
+        "devices_over_offline_limit",
+        "device_deductions",
+    ];
+
+    fn totals_cells(t: &Totals) -> [String; 9] {
+        [
+            t.devices.to_string(),
+            format!("{:.4}", t.eligible_hours),
+            format!("{:.4}", t.online_hours),
+            format!("{:.4}", t.degraded_hours),
+            format!("{:.4}", t.offline_hours),
+            format!("{:.4}", t.exempt_hours),
+            format!("{:.4}", t.unknown_hours),
+            pct(t.online_rate),
+            pct(t.intact_rate),
+        ]
+    }
+
+    pub fn rollup(r: &Rollup) -> Vec<String> {
+        let mut v = vec![r.key.clone()];
+        v.extend(totals_cells(&r.totals));
+        v.push(r.devices_over_offline_limit.to_string());
+        v.push(format!("{:.2}", r.device_deductions));
+        v
+    }
+
+    pub const DEVICE_COLS: [&str; 18] = [
+        "code",
+        "name",
+        "region",
+        "contractor",
+        "eligible_from",
+        "eligible_to",
+        "eligible_hours",
+        "online_hours",
+        "degraded_hours",
+        "offline_hours",
+        "exempt_hours",
+        "unknown_hours",
+        "online_rate",
+        "intact_rate",
+        "outages",
+        "longest_outage_hours",
+        "over_offline_limit",
+        "deduction",
+    ];
+
+    pub fn device(d: &DeviceRow, l: Lang) -> Vec<String> {
+        vec![
+            d.code.clone(),
+            d.name.clone(),
+            d.region.clone(),
+            d.contractor.clone(),
+            d.eligible_from.clone(),
+            d.eligible_to.clone(),
+            format!("{:.4}", d.eligible_hours),
+            format!("{:.4}", d.online_hours),
+            format!("{:.4}", d.degraded_hours),
+            format!("{:.4}", d.offline_hours),
+            format!("{:.4}", d.exempt_hours),
+            format!("{:.4}", d.unknown_hours),
+            pct(d.online_rate),
+            pct(d.intact_rate),
+            d.outages.to_string(),
+            format!("{:.4}", d.longest_outage_hours),
+            t(if d.over_offline_limit { "yes" } else { "no" }, l),
+            format!("{:.2}", d.deduction),
+        ]
+    }
+
+    pub const DEDUCTION_COLS: [&str; 4] = ["rule", "device", "amount", "basis"];
+
+    pub fn deductions(r: &Report, l: Lang) -> Vec<Vec<String>> {
+        let mut v: Vec<Vec<String>> = r
+            .deductions
+            .iter()
+            .map(|d| {
+                vec![
+                    t(&d.rule, l),
+                    d.device.clone().unwrap_or_else(|| t("fleet", l)),
+                    format!("{:.2}", d.amount),
+                    d.basis.clone(),
+                ]
+            })
+            .collect();
+        v.push(vec![
+            t("total_deduction", l),
+            String::new(),
+            format!("{:.2}", r.total_deduction),
+            String::new(),
+        ]);
+        v
+    }
+
+    pub const EXEMPTION_COLS: [&str; 9] = [
+        "id",
+        "scope",
+        "reason",
+        "from",
+        "to",
+        "approved_by",
+        "note",
+        "devices",
+        "device_hours",
+    ];
+
+    pub fn exemptions(r: &Report, l: Lang) -> Vec<Vec<String>> {
+        r.exemptions
+            .iter()
+            .map(|e| {
+                vec![
+                    e.id.to_string(),
+                    e.scope.clone(),
+                    t(&e.reason, l),
+                    e.from.clone(),
+                    e.to.clone(),
+                    e.approved_by.clone(),
+                    e.note.clone(),
+                    e.devices.to_string(),
+                    format!("{:.4}", e.device_hours),
+                ]
+            })
+            .collect()
+    }
+
+    pub fn header(cols: &[&str], l: Lang) -> Vec<String> {
+        cols.iter().map(|c| t(c, l)).collect()
+    }
+}

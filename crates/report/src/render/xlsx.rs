@@ -1,0 +1,163 @@
+//! XLSX for signing: sheets summary (fleet figures, rollups by region and contractor, how the
+//! figures are counted, notes, signature lines), devices, deductions, exemptions. Numbers are
+//! written as numbers (so auditors can re-add them), codes as text (20 digits do not fit a
+//! double).
+
+use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
+
+use super::super::Report;
+use super::labels::{Lang, t};
+use super::tables;
+use camwatch_core::error::{Error, Result};
+
+fn xl(e: XlsxError) -> Error {
+    Error::internal(format!("writing XLSX: {e}"))
+}
+
+/// Writes one row; cells of columns named in `numeric` that parse as numbers become numbers.
+fn row(
+    ws: &mut Worksheet,
+    r: u32,
+    cells: &[String],
+    numeric: &[bool],
+    fmt: Option<&Format>,
+) -> Result<()> {
+    for (c, v) in cells.iter().enumerate() {
+        let col = c as u16;
+        if v.is_empty() {
+            continue;
+        }
+        match (numeric.get(c).copied().unwrap_or(false), v.parse::<f64>()) {
+            (true, Ok(x)) => ws.write_number(r, col, x).map_err(xl)?,
+            _ => match fmt {
+                Some(f) => ws.write_string_with_format(r, col, v, f).map_err(xl)?,
+                None => ws.write_string(r, col, v).map_err(xl)?,
+            },
+        };
+    }
+    Ok(())
+}
+
+fn numeric_cols(cols: &[&str]) -> Vec<bool> {
+    cols.iter()
+        .map(|c| {
+            !matches!(
+                *c,
+                "key"
+                    | "code"
+                    | "name"
+                    | "region"
+                    | "contractor"
+                    | "eligible_from"
+                    | "eligible_to"
+                    | "over_offline_limit"
+                    | "rule"
+                    | "device"
+                    | "basis"
+                    | "scope"
+                    | "reason"
+                    | "from"
+                    | "to"
+                    | "approved_by"
+                    | "note"
+            )
+        })
+        .collect()
+}
+
+fn table(
+    ws: &mut Worksheet,
+    start: u32,
+    cols: &[&str],
+    rows: &[Vec<String>],
+    l: Lang,
+    bold: &Format,
+) -> Result<u32> {
+    row(ws, start, &tables::header(cols, l), &[], Some(bold))?;
+    let numeric = numeric_cols(cols);
+    for (i, r) in rows.iter().enumerate() {
+        row(ws, start + 1 + i as u32, r, &numeric, None)?;
+    }
+    Ok(start + 1 + rows.len() as u32)
+}
+
+pub fn render(r: &Report, l: Lang) -> Result<Vec<u8>> {
+    let mut wb = Workbook::new();
+    let bold = Format::new().set_bold();
+    let title = Format::new().set_bold().set_font_size(14);
+
+    let ws = wb.add_worksheet();
+    ws.set_name(t("summary", l)).map_err(xl)?;
+    ws.write_string_with_format(0, 0, t("title", l), &title)
+        .map_err(xl)?;
+    let mut at = 2;
+    for [k, v] in tables::summary(r, l) {
+        ws.write_string_with_format(at, 0, &k, &bold).map_err(xl)?;
+        ws.write_string(at, 1, &v).map_err(xl)?;
+        at += 1;
+    }
+    for (name, rows) in [("by_region", &r.regions), ("by_contractor", &r.contractors)] {
+        at += 1;
+        ws.write_string_with_format(at, 0, t(name, l), &bold)
+            .map_err(xl)?;
+        let rows: Vec<Vec<String>> = rows.iter().map(tables::rollup).collect();
+        at = table(ws, at + 1, &tables::ROLLUP_COLS, &rows, l, &bold)?;
+    }
+    for (name, lines) in [("semantics", &r.semantics), ("notes", &r.notes)] {
+        if lines.is_empty() {
+            continue;
+        }
+        at += 1;
+        ws.write_string_with_format(at, 0, t(name, l), &bold)
+            .map_err(xl)?;
+        for s in lines {
+            at += 1;
+            ws.write_string(at, 0, s).map_err(xl)?;
+        }
+        at += 1;
+    }
+    at += 1;
+    ws.write_string_with_format(at, 0, t("signatures", l), &bold)
+        .map_err(xl)?;
+    for k in ["sign_client", "sign_contractor", "sign_auditor"] {
+        at += 2;
+        ws.write_string(at, 0, format!("{}：", t(k, l)))
+            .map_err(xl)?;
+    }
+    ws.set_column_width(0, 28).map_err(xl)?;
+    ws.set_column_width(1, 40).map_err(xl)?;
+
+    let ws = wb.add_worksheet();
+    ws.set_name(t("devices_sheet", l)).map_err(xl)?;
+    let rows: Vec<Vec<String>> = r.devices.iter().map(|d| tables::device(d, l)).collect();
+    table(ws, 0, &tables::DEVICE_COLS, &rows, l, &bold)?;
+    ws.set_freeze_panes(1, 1).map_err(xl)?;
+    ws.set_column_width(0, 24).map_err(xl)?;
+    ws.set_column_width(1, 28).map_err(xl)?;
+
+    let ws = wb.add_worksheet();
+    ws.set_name(t("deductions_sheet", l)).map_err(xl)?;
+    table(
+        ws,
+        0,
+        &tables::DEDUCTION_COLS,
+        &tables::deductions(r, l),
+        l,
+        &bold,
+    )?;
+    ws.set_column_width(1, 24).map_err(xl)?;
+    ws.set_column_width(3, 100).map_err(xl)?;
+
+    let ws = wb.add_worksheet();
+    ws.set_name(t("exemptions_sheet", l)).map_err(xl)?;
+    table(
+        ws,
+        0,
+        &tables::EXEMPTION_COLS,
+        &tables::exemptions(r, l),
+        l,
+        &bold,
+    )?;
+
+    wb.save_to_buffer().map_err(xl)
+}

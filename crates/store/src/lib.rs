@@ -1,0 +1,281 @@
+//! Persistence. The only module that speaks SQL.
+//!
+//! One `Store` trait, two implementations: SQLite (embedded default) and PostgreSQL (large
+//! fleets, several prober nodes). Each has its own migration tree under `migrations/`, run at
+//! start-up. Queries are built at run time (`query_as().bind()`), so no database is needed to
+//! compile. Passwords are sealed with the `SecretKey` before they reach SQL and opened on read.
+//!
+//! Times are Unix seconds UTC in `_at` columns; money is integer fen.
+
+use std::collections::HashSet;
+
+use async_trait::async_trait;
+
+use camwatch_core::error::Result;
+use camwatch_core::history::{Exemption, Status, StatusSpan};
+use camwatch_core::registry::{Device, DeviceCode, DeviceKind};
+
+/// Filters for listing devices. Empty fields match everything.
+#[derive(Debug, Clone, Default)]
+pub struct DeviceFilter {
+    /// Matches devices whose region (civil code, else code digits 1–6) starts with this.
+    pub region_prefix: Option<String>,
+    /// Exact maintainer (contractor) name.
+    pub maintainer: Option<String>,
+    pub kind: Option<DeviceKind>,
+    pub limit: Option<u64>,
+}
+
+/// What an upsert changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UpsertCounts {
+    pub inserted: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+}
+
+/// A status change observed by `health`: from `at` on, `device` is `status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    pub device: DeviceCode,
+    pub status: Status,
+    pub at: i64,
+    pub cause: Option<String>,
+}
+
+/// One entry of the audit log: who changed what, when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub at: i64,
+    /// User name, or `cli:<os user>` / `system`.
+    pub actor: String,
+    /// Dotted verb, e.g. `device.import`, `exemption.add`.
+    pub action: String,
+    /// What was acted on (a device code, a file name, an id).
+    pub target: String,
+    /// JSON details; never contains secrets.
+    pub detail: String,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Which backend, for messages: "sqlite" or "postgres".
+    fn backend(&self) -> &'static str;
+
+    // --- register ---
+    /// Insert or update by code, in one transaction. Passwords are sealed on the way in.
+    async fn upsert_devices(&self, devices: &[Device]) -> Result<UpsertCounts>;
+    async fn get_device(&self, code: &DeviceCode) -> Result<Option<Device>>;
+    /// Sorted by code.
+    async fn list_devices(&self, filter: &DeviceFilter) -> Result<Vec<Device>>;
+    async fn count_devices(&self) -> Result<u64>;
+    /// Every device with only the fields reports use — code, name, kind, parent, civil code,
+    /// maintainer, fees, contract dates — the rest left empty and no password decrypted.
+    /// Sorted by code. The monthly report reads the whole register through this.
+    async fn list_devices_for_report(&self) -> Result<Vec<Device>>;
+    /// The stored records among `codes`.
+    async fn list_devices_by_codes(
+        &self,
+        codes: &[DeviceCode],
+    ) -> Result<std::collections::HashMap<DeviceCode, Device>>;
+    /// Which of `codes` are already in the register.
+    async fn existing_codes(&self, codes: &[DeviceCode]) -> Result<HashSet<DeviceCode>>;
+
+    // --- status history ---
+    /// Apply observed transitions in order: each closes the device's open span at `at` (if its
+    /// status differs) and opens a new one. A transition to the status already open is a no-op.
+    async fn apply_transitions(&self, transitions: &[Transition]) -> Result<()>;
+    /// Close every open span at `at` (graceful shutdown).
+    async fn close_open_spans(&self, at: i64) -> Result<u64>;
+    /// Insert closed spans (history import). Rejects, inserting nothing, any span that overlaps
+    /// a stored span of the same device, with an error naming device and times.
+    async fn insert_spans(&self, spans: &[StatusSpan]) -> Result<u64>;
+    /// Spans overlapping `[from, to)`, unclipped, sorted by device then start; an open span is
+    /// returned with `end_at = open_until`.
+    async fn spans_overlapping(
+        &self,
+        from: i64,
+        to: i64,
+        open_until: i64,
+    ) -> Result<Vec<StatusSpan>>;
+
+    // --- monitor liveness (for gap detection after a crash) ---
+    async fn record_heartbeat(&self, at: i64) -> Result<()>;
+    async fn last_heartbeat(&self) -> Result<Option<i64>>;
+
+    // --- exemptions ---
+    /// Stores and returns the new id.
+    async fn add_exemption(&self, exemption: &Exemption) -> Result<i64>;
+    async fn exemptions_overlapping(&self, from: i64, to: i64) -> Result<Vec<Exemption>>;
+
+    // --- audit ---
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<()>;
+    /// Newest first.
+    async fn recent_audit(&self, limit: u64) -> Result<Vec<AuditEntry>>;
+}
+
+mod pg_copy;
+mod postgres;
+mod rows;
+mod sql;
+mod sqlite;
+
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+use std::sync::Arc;
+
+use camwatch_core::error::{Error, ErrorKind};
+use camwatch_core::history::ExemptionScope;
+use camwatch_core::secret::SecretKey;
+
+/// Opens the store named by `url`: `sqlite://PATH` or `postgres://…`, migrating it.
+pub async fn connect(url: &str, key: SecretKey) -> Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(url, key).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStore::connect(url, key).await?))
+    } else {
+        Err(Error::invalid(format!(
+            "database URL {url:?}: expected sqlite://PATH or postgres://USER@HOST/DB"
+        )))
+    }
+}
+
+/// RFC 3339 for messages.
+pub fn fmt_at(at: i64) -> String {
+    jiff::Timestamp::from_second(at).map_or_else(|_| at.to_string(), |t| t.to_string())
+}
+
+/// Spans in one batch must be well-formed and must not overlap one another.
+pub(crate) fn check_spans_disjoint(spans: &[StatusSpan]) -> Result<()> {
+    let mut sorted: Vec<&StatusSpan> = spans.iter().collect();
+    sorted.sort_by_key(|s| (s.device, s.start_at));
+    for s in &sorted {
+        if s.end_at <= s.start_at {
+            return Err(Error::invalid(format!(
+                "device {}: span {} ends ({}) at or before it starts ({})",
+                s.device,
+                s.status,
+                fmt_at(s.end_at),
+                fmt_at(s.start_at)
+            )));
+        }
+    }
+    for w in sorted.windows(2) {
+        if w[0].device == w[1].device && w[1].start_at < w[0].end_at {
+            return Err(Error::conflict(format!(
+                "device {}: span {} [{}, {}) overlaps span {} [{}, {})",
+                w[0].device,
+                w[0].status,
+                fmt_at(w[0].start_at),
+                fmt_at(w[0].end_at),
+                w[1].status,
+                fmt_at(w[1].start_at),
+                fmt_at(w[1].end_at)
+            )));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn scope_columns(scope: &ExemptionScope) -> (&'static str, String) {
+    match scope {
+        ExemptionScope::Device(c) => ("device", c.to_string()),
+        ExemptionScope::RegionPrefix(p) => ("region_prefix", p.clone()),
+    }
+}
+
+pub(crate) fn scope_from_columns(t: &str, v: &str) -> Result<ExemptionScope> {
+    match t {
+        "device" => Ok(ExemptionScope::Device(v.parse().map_err(|e| {
+            Error::internal(format!("stored exemption device {v:?}: {e}"))
+        })?)),
+        "region_prefix" => Ok(ExemptionScope::RegionPrefix(v.to_string())),
+        other => Err(Error::internal(format!("stored exemption scope {other:?}"))),
+    }
+}
+
+/// Spans in (device, start, end) order. Millions of them (a month of a large fleet) are sorted
+/// as two halves on two threads and merged.
+pub(crate) fn sort_spans(mut v: Vec<StatusSpan>) -> Vec<StatusSpan> {
+    fn key(s: &StatusSpan) -> (DeviceCode, i64, i64) {
+        (s.device, s.start_at, s.end_at)
+    }
+    if v.len() < 200_000 {
+        v.sort_unstable_by_key(key);
+        return v;
+    }
+    let mid = v.len() / 2;
+    let (a, b) = v.split_at_mut(mid);
+    std::thread::scope(|sc| {
+        sc.spawn(|| a.sort_unstable_by_key(key));
+        b.sort_unstable_by_key(key);
+    });
+    let mut out = Vec::with_capacity(v.len());
+    let mut right = v.split_off(mid).into_iter().peekable();
+    let mut left = v.into_iter().peekable();
+    loop {
+        let take_left = match (left.peek(), right.peek()) {
+            (Some(l), Some(r)) => key(l) <= key(r),
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        out.extend(if take_left { left.next() } else { right.next() });
+    }
+    out
+}
+
+/// A database error as camwatch's error, classified by its cause so callers can tell a row that
+/// conflicts with stored state (skip it, report it) from a database that is not there (stop,
+/// retry): a constraint violation is `Conflict`, a missing row `NotFound`, everything else
+/// (connection, pool timeout, I/O, a protocol error) `Unavailable`. The sqlx error is kept as
+/// the source, for the log's cause chain.
+pub fn db_error(e: sqlx::Error) -> Error {
+    use sqlx::error::ErrorKind as Db;
+    let kind = match &e {
+        sqlx::Error::RowNotFound => ErrorKind::NotFound,
+        sqlx::Error::Database(d) => match d.kind() {
+            Db::UniqueViolation
+            | Db::ForeignKeyViolation
+            | Db::NotNullViolation
+            | Db::CheckViolation => ErrorKind::Conflict,
+            _ => ErrorKind::Unavailable,
+        },
+        _ => ErrorKind::Unavailable,
+    };
+    Error::with_source(kind, "database", e)
+}
+
+#[cfg(test)]
+mod sort_tests {
+    use super::*;
+
+    #[test]
+    fn two_thread_sort_equals_a_plain_sort() {
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let v: Vec<StatusSpan> = (0..250_000)
+            .map(|_| {
+                let n = next();
+                StatusSpan {
+                    device: format!("3402000000132{:07}", n % 5000).parse().unwrap(),
+                    status: Status::Online,
+                    start_at: (n >> 20) as i64 % 100_000,
+                    end_at: 100_000 + (n >> 40) as i64 % 7,
+                    cause: None,
+                }
+            })
+            .collect();
+        let mut want = v.clone();
+        want.sort_by_key(|s| (s.device, s.start_at, s.end_at));
+        assert_eq!(sort_spans(v), want);
+    }
+}
+

@@ -1,0 +1,149 @@
+//! PostgreSQL backend: for fleets beyond ~50k channels and for several prober nodes.
+
+use std::time::Duration;
+
+use sqlx::postgres::PgPoolOptions;
+
+use super::sql::sql_store;
+use camwatch_core::error::{Error, Result};
+use camwatch_core::secret::SecretKey;
+
+pub struct PostgresStore {
+    pool: sqlx::PgPool,
+    key: SecretKey,
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://…`) and migrates the database.
+    pub async fn connect(url: &str, key: SecretKey) -> Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect(url)
+            .await
+            .map_err(crate::db_error)?;
+        sqlx::migrate!("../../migrations/postgres")
+            .run(&pool)
+            .await
+            .map_err(|e| Error::unavailable("migrating the PostgreSQL database", e))?;
+        Ok(Self { pool, key })
+    }
+
+    /// `Store::list_devices_for_report`.
+    async fn scan_report_devices(&self) -> Result<Vec<camwatch_core::registry::Device>> {
+        use futures::TryStreamExt;
+        use sqlx::Row;
+        let sql = format!(
+            "SELECT {} FROM device ORDER BY code",
+            super::rows::REPORT_COLUMNS
+        );
+        let mut rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch(&self.pool);
+        let mut out = Vec::new();
+        while let Some(r) = rows.try_next().await.map_err(crate::db_error)? {
+            let text = |i: usize| -> Result<Option<&str>> {
+                r.try_get::<Option<&str>, _>(i).map_err(crate::db_error)
+            };
+            out.push(
+                super::rows::ReportRow {
+                    code: r.try_get(0).map_err(crate::db_error)?,
+                    name: r.try_get(1).map_err(crate::db_error)?,
+                    kind: r.try_get(2).map_err(crate::db_error)?,
+                    parent_code: text(3)?,
+                    civil_code: text(4)?,
+                    maintainer: text(5)?,
+                    monthly_fee_fen: r.try_get(6).map_err(crate::db_error)?,
+                    monthly_link_fee_fen: r.try_get(7).map_err(crate::db_error)?,
+                    contract_from: text(8)?,
+                    contract_to: text(9)?,
+                }
+                .into_device()?,
+            );
+        }
+        Ok(out)
+    }
+
+    /// Spans overlapping `[from, to)`, any order (`spans_overlapping` sorts), through binary
+    /// COPY (see `pg_copy`: row decoding was most of a large report's time); a large table is
+    /// read as two id ranges on two connections, so two server processes produce rows at once.
+    async fn scan_spans(
+        &self,
+        from: i64,
+        to: i64,
+        open_until: i64,
+    ) -> Result<Vec<camwatch_core::history::StatusSpan>> {
+        let (lo, hi): (Option<i64>, Option<i64>) =
+            sqlx::query_as("SELECT min(id), max(id) FROM status_span")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(crate::db_error)?;
+        let (Some(lo), Some(hi)) = (lo, hi) else {
+            return Ok(Vec::new());
+        };
+        let time = format!("start_at < {to} AND (end_at IS NULL OR end_at > {from})");
+        if hi - lo < 500_000 {
+            return self.copy_spans(&time, open_until).await;
+        }
+        let mid = lo + (hi - lo) / 2;
+        let (first, second) = (
+            format!("id <= {mid} AND {time}"),
+            format!("id > {mid} AND {time}"),
+        );
+        let (mut a, b) = tokio::try_join!(
+            self.copy_spans(&first, open_until),
+            self.copy_spans(&second, open_until),
+        )?;
+        a.extend(b);
+        Ok(a)
+    }
+
+    /// The spans matching `filter` (SQL built from integers only: COPY takes no parameters).
+    async fn copy_spans(
+        &self,
+        filter: &str,
+        open_until: i64,
+    ) -> Result<Vec<camwatch_core::history::StatusSpan>> {
+        use super::pg_copy::{CopyReader, int8, text};
+        use futures::TryStreamExt;
+        let sql = format!(
+            "COPY (SELECT device_code, status, start_at, end_at, cause FROM status_span
+             WHERE {filter}) TO STDOUT (FORMAT binary)"
+        );
+        let mut conn = self.pool.acquire().await.map_err(crate::db_error)?;
+        let mut stream = conn.copy_out_raw(&sql).await.map_err(crate::db_error)?;
+        let mut reader = CopyReader::default();
+        let mut out = Vec::new();
+        while let Some(chunk) = stream.try_next().await.map_err(crate::db_error)? {
+            reader.feed(&chunk, |f| {
+                let field = |i: usize| f.get(i).copied().flatten();
+                let code = field(0).unwrap_or_default();
+                let start_at = int8(field(2))?.unwrap_or_default();
+                let end_at = int8(field(3))?.unwrap_or(open_until);
+                if end_at <= start_at {
+                    return Ok(());
+                }
+                out.push(camwatch_core::history::StatusSpan {
+                    device: camwatch_core::registry::DeviceCode::from_digits(code).ok_or_else(
+                        || {
+                            Error::internal(format!(
+                                "stored span code {:?}",
+                                String::from_utf8_lossy(code)
+                            ))
+                        },
+                    )?,
+                    status: text(field(1))?
+                        .unwrap_or_default()
+                        .parse()
+                        .map_err(Error::internal)?,
+                    start_at,
+                    end_at,
+                    cause: text(field(4))?.map(str::to_string),
+                });
+                Ok(())
+            })?;
+        }
+        reader.finish()?;
+        Ok(out)
+    }
+}
+
+sql_store!(PostgresStore, sqlx::Postgres, "postgres");

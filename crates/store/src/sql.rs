@@ -1,0 +1,513 @@
+//! The SQL both backends share. SQLite and PostgreSQL accept the same `$N` placeholders,
+//! `ON CONFLICT … DO UPDATE`, partial unique indexes and `RETURNING`, so one body of queries
+//! serves both; `sql_store!` stamps it out for each concrete `sqlx` pool type. A macro rather
+//! than generics because sqlx's generic executor bounds would dwarf the queries themselves.
+
+/// Rows per multi-row INSERT. SQLite allows 32,766 bound values per statement and PostgreSQL
+/// 65,535; 33 values a device row keeps 500 rows well inside both.
+pub(crate) const DEVICE_BATCH: usize = 500;
+pub(crate) const SPAN_BATCH: usize = 2000;
+
+macro_rules! sql_store {
+    ($ty:ident, $db:ty, $backend:literal) => {
+        impl $ty {
+            fn device_from_row(
+                &self,
+                row: &<$db as sqlx::Database>::Row,
+            ) -> camwatch_core::error::Result<camwatch_core::registry::Device> {
+                use sqlx::Row;
+                let kind: String = row.try_get("kind").map_err(crate::db_error)?;
+                let cols = $crate::rows::DeviceColumns {
+                    code: row.try_get("code").map_err(crate::db_error)?,
+                    name: row.try_get("name").map_err(crate::db_error)?,
+                    kind: $crate::rows::kind_static(&kind).ok_or_else(|| {
+                        camwatch_core::error::Error::internal(format!("stored device kind {kind:?}"))
+                    })?,
+                    parent_code: row.try_get("parent_code").map_err(crate::db_error)?,
+                    ip: row.try_get("ip").map_err(crate::db_error)?,
+                    rtsp_port: row.try_get("rtsp_port").map_err(crate::db_error)?,
+                    http_port: row.try_get("http_port").map_err(crate::db_error)?,
+                    stream_urls: row.try_get("stream_urls").map_err(crate::db_error)?,
+                    onvif_url: row.try_get("onvif_url").map_err(crate::db_error)?,
+                    snapshot_url: row.try_get("snapshot_url").map_err(crate::db_error)?,
+                    username: row.try_get("username").map_err(crate::db_error)?,
+                    password_sealed: row.try_get("password_sealed").map_err(crate::db_error)?,
+                    civil_code: row.try_get("civil_code").map_err(crate::db_error)?,
+                    police_station: row.try_get("police_station").map_err(crate::db_error)?,
+                    address: row.try_get("address").map_err(crate::db_error)?,
+                    longitude: row.try_get("longitude").map_err(crate::db_error)?,
+                    latitude: row.try_get("latitude").map_err(crate::db_error)?,
+                    place_type: row.try_get("place_type").map_err(crate::db_error)?,
+                    build_type: row.try_get("build_type").map_err(crate::db_error)?,
+                    build_date: row.try_get("build_date").map_err(crate::db_error)?,
+                    vendor: row.try_get("vendor").map_err(crate::db_error)?,
+                    model: row.try_get("model").map_err(crate::db_error)?,
+                    resolution: row.try_get("resolution").map_err(crate::db_error)?,
+                    maintainer: row.try_get("maintainer").map_err(crate::db_error)?,
+                    maintainer_contact: row.try_get("maintainer_contact").map_err(crate::db_error)?,
+                    maintainer_phone: row.try_get("maintainer_phone").map_err(crate::db_error)?,
+                    monthly_fee_fen: row.try_get("monthly_fee_fen").map_err(crate::db_error)?,
+                    monthly_link_fee_fen: row.try_get("monthly_link_fee_fen").map_err(crate::db_error)?,
+                    contract_from: row.try_get("contract_from").map_err(crate::db_error)?,
+                    contract_to: row.try_get("contract_to").map_err(crate::db_error)?,
+                    tags: row.try_get("tags").map_err(crate::db_error)?,
+                    extra: row.try_get("extra").map_err(crate::db_error)?,
+                };
+                cols.into_device(&self.key)
+            }
+
+            async fn devices_by_codes(
+                &self,
+                codes: &[camwatch_core::registry::DeviceCode],
+            ) -> camwatch_core::error::Result<
+                std::collections::HashMap<camwatch_core::registry::DeviceCode, camwatch_core::registry::Device>,
+            > {
+                let mut out = std::collections::HashMap::new();
+                for chunk in codes.chunks($crate::sql::DEVICE_BATCH) {
+                    let mut qb = sqlx::QueryBuilder::<$db>::new("SELECT * FROM device WHERE code IN (");
+                    let mut sep = qb.separated(", ");
+                    for c in chunk {
+                        sep.push_bind(c.to_string());
+                    }
+                    qb.push(")");
+                    let rows = qb.build().fetch_all(&self.pool).await.map_err(crate::db_error)?;
+                    for row in &rows {
+                        let d = self.device_from_row(row)?;
+                        out.insert(d.code, d);
+                    }
+                }
+                Ok(out)
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::Store for $ty {
+            fn backend(&self) -> &'static str {
+                $backend
+            }
+
+            async fn upsert_devices(
+                &self,
+                devices: &[camwatch_core::registry::Device],
+            ) -> camwatch_core::error::Result<$crate::UpsertCounts> {
+                use $crate::rows::{COLUMNS, DeviceColumns};
+                let codes: Vec<_> = devices.iter().map(|d| d.code).collect();
+                let existing = self.devices_by_codes(&codes).await?;
+                let mut counts = $crate::UpsertCounts::default();
+                let mut changed = Vec::new();
+                for d in devices {
+                    match existing.get(&d.code) {
+                        Some(old) if old == d => counts.unchanged += 1,
+                        Some(_) => {
+                            counts.updated += 1;
+                            changed.push(d);
+                        }
+                        None => {
+                            counts.inserted += 1;
+                            changed.push(d);
+                        }
+                    }
+                }
+                let now = jiff::Timestamp::now().as_second();
+                let mut tx = self.pool.begin().await.map_err(crate::db_error)?;
+                for chunk in changed.chunks($crate::sql::DEVICE_BATCH) {
+                    let mut qb = sqlx::QueryBuilder::<$db>::new("INSERT INTO device (");
+                    qb.push(COLUMNS.join(", "));
+                    qb.push(", updated_at) ");
+                    qb.push_values(chunk.iter(), |mut b, d| {
+                        let c = DeviceColumns::from_device(d, &self.key);
+                        b.push_bind(c.code)
+                            .push_bind(c.name)
+                            .push_bind(c.kind)
+                            .push_bind(c.parent_code)
+                            .push_bind(c.ip)
+                            .push_bind(c.rtsp_port)
+                            .push_bind(c.http_port)
+                            .push_bind(c.stream_urls)
+                            .push_bind(c.onvif_url)
+                            .push_bind(c.snapshot_url)
+                            .push_bind(c.username)
+                            .push_bind(c.password_sealed)
+                            .push_bind(c.civil_code)
+                            .push_bind(c.police_station)
+                            .push_bind(c.address)
+                            .push_bind(c.longitude)
+                            .push_bind(c.latitude)
+                            .push_bind(c.place_type)
+                            .push_bind(c.build_type)
+                            .push_bind(c.build_date)
+                            .push_bind(c.vendor)
+                            .push_bind(c.model)
+                            .push_bind(c.resolution)
+                            .push_bind(c.maintainer)
+                            .push_bind(c.maintainer_contact)
+                            .push_bind(c.maintainer_phone)
+                            .push_bind(c.monthly_fee_fen)
+                            .push_bind(c.monthly_link_fee_fen)
+                            .push_bind(c.contract_from)
+                            .push_bind(c.contract_to)
+                            .push_bind(c.tags)
+                            .push_bind(c.extra)
+                            .push_bind(now);
+                    });
+                    qb.push(" ON CONFLICT (code) DO UPDATE SET ");
+                    let sets: Vec<String> = COLUMNS[1..]
+                        .iter()
+                        .chain(std::iter::once(&"updated_at"))
+                        .map(|c| format!("{c} = excluded.{c}"))
+                        .collect();
+                    qb.push(sets.join(", "));
+                    qb.build().execute(&mut *tx).await.map_err(crate::db_error)?;
+                }
+                tx.commit().await.map_err(crate::db_error)?;
+                Ok(counts)
+            }
+
+            async fn list_devices_by_codes(
+                &self,
+                codes: &[camwatch_core::registry::DeviceCode],
+            ) -> camwatch_core::error::Result<
+                std::collections::HashMap<camwatch_core::registry::DeviceCode, camwatch_core::registry::Device>,
+            > {
+                self.devices_by_codes(codes).await
+            }
+
+            async fn get_device(
+                &self,
+                code: &camwatch_core::registry::DeviceCode,
+            ) -> camwatch_core::error::Result<Option<camwatch_core::registry::Device>> {
+                let row = sqlx::query("SELECT * FROM device WHERE code = $1")
+                    .bind(code.to_string())
+                    .fetch_optional(&self.pool)
+                    .await.map_err(crate::db_error)?;
+                row.map(|r| self.device_from_row(&r)).transpose()
+            }
+
+            async fn list_devices(
+                &self,
+                filter: &$crate::DeviceFilter,
+            ) -> camwatch_core::error::Result<Vec<camwatch_core::registry::Device>> {
+                use futures::TryStreamExt;
+                let mut qb = sqlx::QueryBuilder::<$db>::new("SELECT * FROM device WHERE 1=1");
+                if let Some(p) = &filter.region_prefix {
+                    qb.push(" AND coalesce(civil_code, substr(code, 1, 6)) LIKE ");
+                    qb.push_bind(format!("{}%", p.replace(['%', '_'], "")));
+                }
+                if let Some(m) = &filter.maintainer {
+                    qb.push(" AND maintainer = ");
+                    qb.push_bind(m.clone());
+                }
+                if let Some(k) = filter.kind {
+                    qb.push(" AND kind = ");
+                    qb.push_bind(k.as_str());
+                }
+                qb.push(" ORDER BY code");
+                if let Some(l) = filter.limit {
+                    qb.push(" LIMIT ");
+                    qb.push_bind(l as i64);
+                }
+                let mut rows = qb.build().fetch(&self.pool);
+                let mut out = Vec::new();
+                while let Some(row) = rows.try_next().await.map_err(crate::db_error)? {
+                    out.push(self.device_from_row(&row)?);
+                }
+                Ok(out)
+            }
+
+            async fn list_devices_for_report(
+                &self,
+            ) -> camwatch_core::error::Result<Vec<camwatch_core::registry::Device>> {
+                self.scan_report_devices().await
+            }
+
+            async fn count_devices(&self) -> camwatch_core::error::Result<u64> {
+                let n: i64 = sqlx::query_scalar("SELECT count(*) FROM device")
+                    .fetch_one(&self.pool)
+                    .await.map_err(crate::db_error)?;
+                Ok(n as u64)
+            }
+
+            async fn existing_codes(
+                &self,
+                codes: &[camwatch_core::registry::DeviceCode],
+            ) -> camwatch_core::error::Result<std::collections::HashSet<camwatch_core::registry::DeviceCode>> {
+                let mut out = std::collections::HashSet::new();
+                for chunk in codes.chunks($crate::sql::DEVICE_BATCH) {
+                    let mut qb =
+                        sqlx::QueryBuilder::<$db>::new("SELECT code FROM device WHERE code IN (");
+                    let mut sep = qb.separated(", ");
+                    for c in chunk {
+                        sep.push_bind(c.to_string());
+                    }
+                    qb.push(")");
+                    let found: Vec<String> = qb.build_query_scalar().fetch_all(&self.pool).await.map_err(crate::db_error)?;
+                    for f in found {
+                        if let Ok(c) = f.parse() {
+                            out.insert(c);
+                        }
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn apply_transitions(
+                &self,
+                transitions: &[$crate::Transition],
+            ) -> camwatch_core::error::Result<()> {
+                let mut tx = self.pool.begin().await.map_err(crate::db_error)?;
+                for t in transitions {
+                    let code = t.device.to_string();
+                    let open: Option<(i64, String, i64)> = sqlx::query_as(
+                        "SELECT id, status, start_at FROM status_span WHERE device_code = $1 AND end_at IS NULL",
+                    )
+                    .bind(&code)
+                    .fetch_optional(&mut *tx)
+                    .await.map_err(crate::db_error)?;
+                    if let Some((id, status, start_at)) = open {
+                        if status == t.status.as_str() {
+                            continue;
+                        }
+                        if t.at < start_at {
+                            return Err(camwatch_core::error::Error::conflict(format!(
+                                "device {code}: transition to {} at {} precedes its open {status} span starting {start_at}",
+                                t.status, t.at
+                            )));
+                        }
+                        if t.at == start_at {
+                            // Zero-length span: the earlier status never held; replace it.
+                            sqlx::query("DELETE FROM status_span WHERE id = $1")
+                                .bind(id)
+                                .execute(&mut *tx)
+                                .await.map_err(crate::db_error)?;
+                        } else {
+                            sqlx::query("UPDATE status_span SET end_at = $1 WHERE id = $2")
+                                .bind(t.at)
+                                .bind(id)
+                                .execute(&mut *tx)
+                                .await.map_err(crate::db_error)?;
+                        }
+                    }
+                    sqlx::query(
+                        "INSERT INTO status_span (device_code, status, start_at, end_at, cause) VALUES ($1, $2, $3, NULL, $4)",
+                    )
+                    .bind(&code)
+                    .bind(t.status.as_str())
+                    .bind(t.at)
+                    .bind(t.cause.clone())
+                    .execute(&mut *tx)
+                    .await.map_err(crate::db_error)?;
+                }
+                tx.commit().await.map_err(crate::db_error)?;
+                Ok(())
+            }
+
+            async fn close_open_spans(&self, at: i64) -> camwatch_core::error::Result<u64> {
+                let mut tx = self.pool.begin().await.map_err(crate::db_error)?;
+                // A span opened at or after `at` never held before the close: drop it.
+                sqlx::query("DELETE FROM status_span WHERE end_at IS NULL AND start_at >= $1")
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await.map_err(crate::db_error)?;
+                let r = sqlx::query("UPDATE status_span SET end_at = $1 WHERE end_at IS NULL")
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await.map_err(crate::db_error)?;
+                tx.commit().await.map_err(crate::db_error)?;
+                Ok(r.rows_affected())
+            }
+
+            async fn insert_spans(
+                &self,
+                spans: &[camwatch_core::history::StatusSpan],
+            ) -> camwatch_core::error::Result<u64> {
+                $crate::check_spans_disjoint(spans)?;
+                let mut tx = self.pool.begin().await.map_err(crate::db_error)?;
+                // Clashes with stored history, checked per batch of devices with one query each
+                // (a per-span query made a 6M-span import take minutes).
+                let mut by_device: std::collections::BTreeMap<String, Vec<&camwatch_core::history::StatusSpan>> =
+                    std::collections::BTreeMap::new();
+                for s in spans {
+                    by_device.entry(s.device.to_string()).or_default().push(s);
+                }
+                let codes: Vec<&String> = by_device.keys().collect();
+                for batch in codes.chunks(500) {
+                    let lo = batch.iter().flat_map(|c| by_device[*c].iter().map(|s| s.start_at)).min().unwrap_or(0);
+                    let hi = batch.iter().flat_map(|c| by_device[*c].iter().map(|s| s.end_at)).max().unwrap_or(0);
+                    let mut qb = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT device_code, start_at, end_at, status FROM status_span WHERE start_at < ",
+                    );
+                    qb.push_bind(hi);
+                    qb.push(" AND (end_at IS NULL OR end_at > ");
+                    qb.push_bind(lo);
+                    qb.push(") AND device_code IN (");
+                    let mut sep = qb.separated(", ");
+                    for c in batch {
+                        sep.push_bind((*c).clone());
+                    }
+                    qb.push(")");
+                    let stored: Vec<(String, i64, Option<i64>, String)> =
+                        qb.build_query_as().fetch_all(&mut *tx).await.map_err(crate::db_error)?;
+                    for (code, a, b, st) in stored {
+                        let b_end = b.unwrap_or(i64::MAX);
+                        if let Some(s) = by_device[&code]
+                            .iter()
+                            .find(|s| s.start_at < b_end && s.end_at > a)
+                        {
+                            return Err(camwatch_core::error::Error::conflict(format!(
+                                "device {}: span {} [{}, {}) overlaps stored {st} span [{}, {})",
+                                s.device,
+                                s.status,
+                                $crate::fmt_at(s.start_at),
+                                $crate::fmt_at(s.end_at),
+                                $crate::fmt_at(a),
+                                b.map_or_else(|| "open".to_string(), $crate::fmt_at)
+                            )));
+                        }
+                    }
+                }
+                for chunk in spans.chunks($crate::sql::SPAN_BATCH) {
+                    let mut qb = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO status_span (device_code, status, start_at, end_at, cause) ",
+                    );
+                    qb.push_values(chunk.iter(), |mut b, s| {
+                        b.push_bind(s.device.to_string())
+                            .push_bind(s.status.as_str())
+                            .push_bind(s.start_at)
+                            .push_bind(s.end_at)
+                            .push_bind(s.cause.clone());
+                    });
+                    qb.build().execute(&mut *tx).await.map_err(crate::db_error)?;
+                }
+                tx.commit().await.map_err(crate::db_error)?;
+                Ok(spans.len() as u64)
+            }
+
+            async fn spans_overlapping(
+                &self,
+                from: i64,
+                to: i64,
+                open_until: i64,
+            ) -> camwatch_core::error::Result<Vec<camwatch_core::history::StatusSpan>> {
+                // Each backend scans its own way (see `scan_spans`); the order is set here.
+                let out = self.scan_spans(from, to, open_until).await?;
+                tokio::task::spawn_blocking(move || $crate::sort_spans(out))
+                    .await
+                    .map_err(|e| camwatch_core::error::Error::internal(format!("sorting spans: {e}")))
+            }
+
+            async fn record_heartbeat(&self, at: i64) -> camwatch_core::error::Result<()> {
+                sqlx::query(
+                    "INSERT INTO heartbeat (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+                )
+                .bind(at)
+                .execute(&self.pool)
+                .await.map_err(crate::db_error)?;
+                Ok(())
+            }
+
+            async fn last_heartbeat(&self) -> camwatch_core::error::Result<Option<i64>> {
+                Ok(sqlx::query_scalar("SELECT at FROM heartbeat WHERE id = 1")
+                    .fetch_optional(&self.pool)
+                    .await.map_err(crate::db_error)?)
+            }
+
+            async fn add_exemption(
+                &self,
+                e: &camwatch_core::history::Exemption,
+            ) -> camwatch_core::error::Result<i64> {
+                if e.end_at <= e.start_at {
+                    return Err(camwatch_core::error::Error::invalid(format!(
+                        "exemption ends ({}) before it starts ({})",
+                        $crate::fmt_at(e.end_at),
+                        $crate::fmt_at(e.start_at)
+                    )));
+                }
+                let (t, v) = $crate::scope_columns(&e.scope);
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO exemption (scope_type, scope_value, reason, start_at, end_at, note, approved_by)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                )
+                .bind(t)
+                .bind(v)
+                .bind(e.reason.as_str())
+                .bind(e.start_at)
+                .bind(e.end_at)
+                .bind(&e.note)
+                .bind(&e.approved_by)
+                .fetch_one(&self.pool)
+                .await.map_err(crate::db_error)?;
+                Ok(id)
+            }
+
+            async fn exemptions_overlapping(
+                &self,
+                from: i64,
+                to: i64,
+            ) -> camwatch_core::error::Result<Vec<camwatch_core::history::Exemption>> {
+                let rows: Vec<(i64, String, String, String, i64, i64, String, String)> =
+                    sqlx::query_as(
+                        "SELECT id, scope_type, scope_value, reason, start_at, end_at, note, approved_by
+                         FROM exemption WHERE start_at < $1 AND end_at > $2 ORDER BY id",
+                    )
+                    .bind(to)
+                    .bind(from)
+                    .fetch_all(&self.pool)
+                    .await.map_err(crate::db_error)?;
+                rows.into_iter()
+                    .map(|(id, t, v, reason, start_at, end_at, note, approved_by)| {
+                        Ok(camwatch_core::history::Exemption {
+                            id,
+                            scope: $crate::scope_from_columns(&t, &v)?,
+                            reason: reason.parse().map_err(camwatch_core::error::Error::internal)?,
+                            start_at,
+                            end_at,
+                            note,
+                            approved_by,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn append_audit(
+                &self,
+                entry: &$crate::AuditEntry,
+            ) -> camwatch_core::error::Result<()> {
+                sqlx::query(
+                    "INSERT INTO audit_log (at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(entry.at)
+                .bind(&entry.actor)
+                .bind(&entry.action)
+                .bind(&entry.target)
+                .bind(&entry.detail)
+                .execute(&self.pool)
+                .await.map_err(crate::db_error)?;
+                Ok(())
+            }
+
+            async fn recent_audit(
+                &self,
+                limit: u64,
+            ) -> camwatch_core::error::Result<Vec<$crate::AuditEntry>> {
+                let rows: Vec<(i64, String, String, String, String)> = sqlx::query_as(
+                    "SELECT at, actor, action, target, detail FROM audit_log ORDER BY id DESC LIMIT $1",
+                )
+                .bind(limit as i64)
+                .fetch_all(&self.pool)
+                .await.map_err(crate::db_error)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(at, actor, action, target, detail)| $crate::AuditEntry {
+                        at,
+                        actor,
+                        action,
+                        target,
+                        detail,
+                    })
+                    .collect())
+            }
+        }
+    };
+}
+
+pub(crate) use sql_store;

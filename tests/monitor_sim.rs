@@ -70,6 +70,7 @@ async fn watch_fleet(sched: String, cfg: MonitorConfig, minutes: f64) -> Watched
         cfg,
         clock.clone(),
         state,
+        camwatch_monitor::EventBus::new(1024),
         rx,
     ));
     tokio::time::sleep(Duration::from_secs_f64(minutes * 60.0 / SCALE)).await;
@@ -142,7 +143,7 @@ async fn spans_follow_the_injected_faults() {
                     s.status,
                     s.start_at - start,
                     s.end_at - start,
-                    s.cause.clone(),
+                    s.cause.as_ref().map(ToString::to_string),
                 )
             })
             .collect()
@@ -253,7 +254,7 @@ async fn a_groups_thresholds_decide_its_picture_verdicts() {
         spans
             .iter()
             .filter(|s| s.device == code && s.status == Status::Degraded)
-            .map(|s| s.cause.clone())
+            .map(|s| s.cause.as_ref().map(ToString::to_string))
             .collect()
     };
     let da = degraded(a.code);
@@ -308,7 +309,7 @@ async fn nvr_channels_are_diagnosed_from_keyframes() {
         spans
             .iter()
             .filter(|s| s.device == code)
-            .map(|s| (s.status, s.cause.clone()))
+            .map(|s| (s.status, s.cause.as_ref().map(ToString::to_string)))
             .collect()
     };
     for sick in sick {
@@ -409,7 +410,12 @@ async fn approved_baselines_reveal_turned_cameras() {
         spans
             .iter()
             .filter(|s| s.device.to_string() == code && s.status == Status::Degraded)
-            .map(|s| s.cause.clone().unwrap_or_default())
+            .map(|s| {
+                s.cause
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
+            })
             .collect()
     };
     let seen = turned
@@ -423,4 +429,207 @@ async fn approved_baselines_reveal_turned_cameras() {
     for c in left {
         assert!(causes(c).is_empty(), "{c}: {:?}", causes(c));
     }
+}
+
+/// Waits (real time, bounded) for the first event `pick` accepts.
+async fn wait_event(
+    sub: &mut camwatch_monitor::Subscription,
+    pick: impl Fn(&camwatch_monitor::Event) -> bool,
+) -> camwatch_monitor::Event {
+    use camwatch_monitor::Received;
+    let found = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            match sub.recv().await {
+                Received::Event(e) if pick(&e) => return e,
+                Received::Closed => panic!("the monitor stopped first"),
+                _ => {}
+            }
+        }
+    })
+    .await;
+    found.expect("no such event within 60 s (5 simulated hours)")
+}
+
+/// What consumers get from a running monitor: a simulated outage arrives on the event stream
+/// as a typed status change with the device's register metadata; the live state says the same
+/// while it runs; a device imported while it runs is probed without a restart; and after a
+/// restart the still-dead camera's outage continues the one seen before, not a new fault.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumers_see_events_live_state_and_register_changes() {
+    use camwatch_core::cause::Cause;
+    use camwatch_core::outcome::FailureKind;
+    use camwatch_monitor::{EventBus, EventKind, StatusChange};
+
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let reg = generate(CHANNELS, SEED);
+    let cams: Vec<&camwatch_core::registry::Device> = reg
+        .iter()
+        .filter(|d| d.parent.is_none() && !d.kind.is_parent())
+        .collect();
+    let (dead, late) = (cams[0].clone(), cams[1].clone());
+    let sched = format!(
+        "[[fault]]\ndevice = \"{}\"\nkind = \"offline\"\nstart = \"5m\"\nduration = \"10h\"\n",
+        dead.code
+    );
+    let origin = jiff::Timestamp::now();
+    let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(origin, SCALE));
+    let fleet = camwatch_sim::start(
+        SimConfig {
+            shape: camwatch_core::registry::generate::Shape::Mix { channels: CHANNELS },
+            seed: SEED,
+            bind: BindMode::OnePort { ip: base() },
+            faults: FaultPlan::Schedule(sched, "t.toml".into()),
+            horizon_sec: 86_400,
+        },
+        clock.clone(),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = camwatch_store::connect(
+        &format!("sqlite://{}", dir.path().join("m.db").display()),
+        SecretKey::generate(),
+    )
+    .await
+    .unwrap();
+    // The register starts without `late`: it is imported while the monitor runs.
+    // The simulator's records (its loopback addresses), not the generated ones.
+    let late = fleet
+        .devices()
+        .iter()
+        .find(|d| d.code == late.code)
+        .unwrap()
+        .clone();
+    let devices: Vec<_> = fleet
+        .devices()
+        .iter()
+        .filter(|d| d.code != late.code)
+        .cloned()
+        .collect();
+    store.upsert_devices(&devices).await.unwrap();
+    let cfg = MonitorConfig {
+        liveness_interval_sec: 60,
+        picture_interval_sec: 1800,
+        deadline: Duration::from_millis(500),
+        register_poll_sec: 30,
+        ..Default::default()
+    };
+    let start = |devices: Vec<camwatch_core::registry::Device>| {
+        let state = Arc::new(MonitorState::for_devices(&devices, clock.now().as_second()));
+        let bus = EventBus::new(4096);
+        let sub = bus.subscribe();
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let m = tokio::spawn(camwatch_monitor::run(
+            store.clone(),
+            devices,
+            cfg.clone(),
+            clock.clone(),
+            state.clone(),
+            bus,
+            rx,
+        ));
+        (state, sub, tx, m)
+    };
+    let (state, mut sub, stop, m) = start(devices.clone());
+
+    let e = wait_event(&mut sub, |e| {
+        e.device.code == dead.code
+            && matches!(&e.kind, EventKind::Status(c) if c.to == Status::Offline)
+    })
+    .await;
+    let EventKind::Status(StatusChange {
+        from,
+        cause,
+        continues,
+        ..
+    }) = &e.kind
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        cause,
+        &Some(Cause::Failure(FailureKind::ConnectionRefused)),
+        "{e:?}"
+    );
+    assert_eq!(*from, Status::Online);
+    assert_eq!(continues, &None, "the first outage is a new fault");
+    assert_eq!(e.device.name, dead.name);
+    assert_eq!(e.device.region, dead.region());
+    assert_eq!(e.device.maintainer, dead.maintainer);
+    assert_eq!(e.device.parent, dead.parent);
+    let outage_start = e.at;
+
+    // The live state, by code, while the monitor runs.
+    let live = state.device(&dead.code).expect("in the register");
+    assert_eq!(live.status, Status::Offline);
+    assert_eq!(live.since, Some(outage_start));
+    assert_eq!(
+        live.cause,
+        Some(Cause::Failure(FailureKind::ConnectionRefused))
+    );
+    let failed = live
+        .recent
+        .iter()
+        .find(|r| r.failure.is_some())
+        .expect("the failed probes are kept");
+    assert_eq!(failed.failure, Some(FailureKind::ConnectionRefused));
+    assert!(
+        failed.detail.contains("refused"),
+        "the server's words: {failed:?}"
+    );
+    // A device that answers shows each step it went through.
+    let well = state.device(&cams[2].code).unwrap();
+    let ok = well.recent.first().expect("probed");
+    assert_eq!(ok.failure, None);
+    assert!(!ok.steps.is_empty(), "{ok:?}");
+    assert!(state.device(&late.code).is_none());
+
+    // Imported while running: probed within a register poll and one liveness interval.
+    store
+        .upsert_devices(std::slice::from_ref(&late))
+        .await
+        .unwrap();
+    let probed = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            if let Some(l) = state.device(&late.code)
+                && l.status == Status::Online
+            {
+                return l;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the imported camera is probed without a restart");
+    assert_eq!(probed.meta.name, late.name);
+    // The dead camera kept its state through the register change.
+    assert_eq!(state.device(&dead.code).unwrap().since, Some(outage_start));
+
+    // A restart while the camera is still dead: its outage continues the one seen before.
+    stop.send(true).unwrap();
+    m.await.unwrap().unwrap();
+    let mut all = devices.clone();
+    all.push(late.clone());
+    let (_state, mut sub, stop, m) = start(all);
+    let e = wait_event(&mut sub, |e| {
+        e.device.code == dead.code
+            && matches!(&e.kind, EventKind::Status(c) if c.to == Status::Offline)
+    })
+    .await;
+    let EventKind::Status(c) = &e.kind else {
+        unreachable!()
+    };
+    assert_eq!(c.from, Status::Unknown);
+    let cont = c
+        .continues
+        .as_ref()
+        .expect("a continuing fault, not a new one");
+    assert_eq!(cont.since, outage_start);
+    assert_eq!(
+        cont.cause,
+        Some(Cause::Failure(FailureKind::ConnectionRefused))
+    );
+    stop.send(true).unwrap();
+    m.await.unwrap().unwrap();
+    fleet.shutdown().await;
 }

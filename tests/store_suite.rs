@@ -389,7 +389,7 @@ async fn postgres_reads_spans_in_two_id_ranges() {
         status: st,
         start_at: a,
         end_at: b,
-        cause: cause.map(str::to_string),
+        cause: cause.map(|c| c.parse().unwrap()),
     };
     s.insert_spans(&[
         span(2, Status::Online, 0, 100, None),
@@ -426,7 +426,15 @@ async fn postgres_reads_spans_in_two_id_ranges() {
         .await
         .unwrap()
         .into_iter()
-        .map(|x| (x.device, x.status, x.start_at, x.end_at, x.cause))
+        .map(|x| {
+            (
+                x.device,
+                x.status,
+                x.start_at,
+                x.end_at,
+                x.cause.map(|c| c.to_string()),
+            )
+        })
         .collect();
     assert_eq!(
         got,

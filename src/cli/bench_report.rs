@@ -41,7 +41,9 @@ fn spans_for(
             },
             start_at: w[0],
             end_at: w[1],
-            cause: (k % 4 == 1).then(|| "connection_refused".to_string()),
+            cause: (k % 4 == 1).then_some(camwatch_core::cause::Cause::Failure(
+                camwatch_core::outcome::FailureKind::ConnectionRefused,
+            )),
         })
         .collect()
 }

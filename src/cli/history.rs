@@ -116,7 +116,10 @@ pub async fn run(g: &GlobalArgs, cmd: &HistoryCommand) -> Result<ExitCode> {
                     s.status.as_str(),
                     secs / 3600,
                     secs % 3600 / 60,
-                    s.cause.as_deref().unwrap_or("")
+                    s.cause
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default()
                 );
                 shown += 1;
             }

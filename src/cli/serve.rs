@@ -88,6 +88,7 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
         cfg,
         clock.clone(),
         state.clone(),
+        camwatch_monitor::EventBus::new(1024),
         stop_rx,
     ));
     let summary = {

@@ -145,6 +145,7 @@ pub async fn run(o: DemoOptions) -> Result<std::process::ExitCode> {
         cfg,
         clock.clone(),
         state.clone(),
+        camwatch_monitor::EventBus::new(1024),
         stop_rx,
     ));
 

@@ -141,9 +141,12 @@ pub fn draw(f: &mut Frame, s: &LiveStats) {
         Layout::horizontal([Constraint::Percentage(68), Constraint::Percentage(32)]).areas(body);
     let rows = s.outages.iter().map(|o| {
         Row::new(vec![
-            o.code.clone(),
+            o.code.to_string(),
             o.name.clone(),
-            o.cause.clone(),
+            o.cause
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
             age(o.age_sec),
         ])
     });
@@ -231,17 +234,16 @@ mod tests {
             unknown: 8,
             online_rate: Some(0.98123),
             outages: vec![OpenOutage {
-                code: "34020000001320000001".into(),
+                code: "34020000001320000001".parse().unwrap(),
                 name: "Gate 1".into(),
-                cause: "connection_refused".into(),
+                cause: Some(camwatch_core::cause::Cause::Failure(
+                    camwatch_core::outcome::FailureKind::ConnectionRefused,
+                )),
                 age_sec: 620,
             }],
             outages_total: 30,
-            outage_causes: vec![
-                ("connection_refused".into(), 20),
-                ("parent_down".into(), 10),
-            ],
-            picture_faults: vec![("blur".into(), 7)],
+            outage_causes: vec![("connection_refused", 20), ("parent_down", 10)],
+            picture_faults: vec![("blur", 7)],
             onvif_checked: 100,
             onvif_failing: 2,
             clock_drift_over_5min: 3,

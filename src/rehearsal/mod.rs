@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use camwatch_core::cause::Cause;
 use camwatch_core::clock::{Clock, ScaledClock};
 use camwatch_core::contract::Contract;
 use camwatch_core::error::{Error, Result};
@@ -202,6 +203,7 @@ pub async fn rehearse(cfg: RehearsalConfig) -> Result<Rehearsal> {
         cfg.monitor.clone(),
         clock.clone(),
         state.clone(),
+        camwatch_monitor::EventBus::new(1024),
         stop_rx,
     ));
     let end = fleet.started_at() + cfg.simulated_sec;
@@ -284,10 +286,13 @@ pub async fn rehearse(cfg: RehearsalConfig) -> Result<Rehearsal> {
         if d <= 0 {
             continue;
         }
-        for kind in s.cause.as_deref().unwrap_or("unspecified").split(',') {
-            *measured_picture_sec
-                .entry(kind.trim().to_string())
-                .or_default() += d;
+        let kinds: Vec<String> = match &s.cause {
+            Some(Cause::Picture(set)) => set.names().iter().map(|k| k.to_string()).collect(),
+            Some(c) => vec![c.to_string()],
+            None => vec!["unspecified".into()],
+        };
+        for kind in kinds {
+            *measured_picture_sec.entry(kind).or_default() += d;
         }
     }
     Ok(Rehearsal {

@@ -14,12 +14,15 @@
 //! | `quality`      | picture diagnostics on a thumbnail: faults, scores, severities       |
 //! | `availability` | hours by status, outages, online/intact rates from spans            |
 //! | `contract`     | contract rules as data (TOML) and the deductions they make          |
+//! | `cause`        | why a device is not online, typed; its stable text form                |
+//! | `text`         | text forms of closed sets, from one table each                        |
 //! | `config`       | `camwatch.toml`: typed settings, unknown keys refused                 |
 //!
 //! Reading a register or contract file is the only I/O here, and it is at the edges
 //! (`registry::table`, `contract::Contract::load`, `config::Config::load`).
 
 pub mod availability;
+pub mod cause;
 pub mod clock;
 pub mod config;
 pub mod contract;
@@ -30,3 +33,4 @@ pub mod outcome;
 pub mod quality;
 pub mod registry;
 pub mod secret;
+pub mod text;

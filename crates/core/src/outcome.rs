@@ -1,15 +1,29 @@
 //! What one probe of one channel found. A dead camera is an outcome (`Down` + `FailureKind`),
 //! never an `Err`: `Err` is reserved for misconfiguration or bugs in the caller.
 
-use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::quality::FaultSet;
+
 /// The verdict of one probe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum ProbeStatus {
     /// Answered correctly within the deadline.
     Up,
@@ -19,20 +33,25 @@ pub enum ProbeStatus {
     /// Not usable: see the `FailureKind`.
     Down,
 }
-
-impl ProbeStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Up => "up",
-            Self::Degraded => "degraded",
-            Self::Down => "down",
-        }
-    }
-}
+crate::text_enum!(ProbeStatus, "probe status");
 
 /// Why a probe failed. Stored as text (`as_str`); the set is closed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum FailureKind {
     /// Name did not resolve, or no route to the host.
     DnsOrRoute,
@@ -64,65 +83,25 @@ pub enum FailureKind {
     /// Anything else (I/O error mid-exchange, connection reset).
     Io,
 }
-
-impl FailureKind {
-    pub const ALL: [FailureKind; 15] = [
-        Self::DnsOrRoute,
-        Self::ConnectionRefused,
-        Self::ConnectTimeout,
-        Self::NoAnswer,
-        Self::Tls,
-        Self::AuthFailed,
-        Self::RtspStatus,
-        Self::StreamNotFound,
-        Self::NoMedia,
-        Self::MalformedReply,
-        Self::SoapFault,
-        Self::HttpStatus,
-        Self::BadImage,
-        Self::Deadline,
-        Self::Io,
-    ];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::DnsOrRoute => "dns_or_route",
-            Self::ConnectionRefused => "connection_refused",
-            Self::ConnectTimeout => "connect_timeout",
-            Self::NoAnswer => "no_answer",
-            Self::Tls => "tls",
-            Self::AuthFailed => "auth_failed",
-            Self::RtspStatus => "rtsp_status",
-            Self::StreamNotFound => "stream_not_found",
-            Self::NoMedia => "no_media",
-            Self::MalformedReply => "malformed_reply",
-            Self::SoapFault => "soap_fault",
-            Self::HttpStatus => "http_status",
-            Self::BadImage => "bad_image",
-            Self::Deadline => "deadline",
-            Self::Io => "io",
-        }
-    }
-}
-
-impl fmt::Display for FailureKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for FailureKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Self::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| format!("unknown failure kind {s:?}"))
-    }
-}
+crate::text_enum!(FailureKind, "failure kind");
 
 /// Which protocol produced an outcome.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum ProbeKind {
     Tcp,
     Rtsp,
@@ -130,20 +109,8 @@ pub enum ProbeKind {
     Snapshot,
     Sip,
 }
+crate::text_enum!(ProbeKind, "probe kind");
 
-impl ProbeKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Tcp => "tcp",
-            Self::Rtsp => "rtsp",
-            Self::Onvif => "onvif",
-            Self::Snapshot => "snapshot",
-            Self::Sip => "sip",
-        }
-    }
-}
-
-/// One timed step of a probe ("connect", "DESCRIBE", "SETUP", "PLAY", "first_frame", …).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepTiming {
     pub step: String,
@@ -162,11 +129,46 @@ pub struct ProbeOutcome {
     pub steps: Vec<StepTiming>,
     /// Total wall time of the probe.
     pub elapsed_ms: f64,
-    /// What the probe learned (codec, resolution, fps, vendor, clock drift, …) as key/value.
+    /// What the probe learned (codec, resolution, fps, vendor, clock drift, …) as key/value,
+    /// for people (`camwatch probe`, the "why" view). Code reads the typed fields below.
     pub facts: Vec<(String, String)>,
+    /// The picture diagnostics' verdict on the sampled frame (set by the monitor once the frame
+    /// is diagnosed; `None` when no frame was diagnosed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub picture: Option<PictureVerdict>,
+    /// What an ONVIF probe learnt (as far as it got).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub onvif: Option<OnvifFacts>,
     /// A sampled picture, when the probe fetched one (snapshot JPEG or an encoded keyframe).
     #[serde(skip)]
     pub frame: Option<Frame>,
+}
+
+/// The diagnostics' verdict on one sampled picture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PictureVerdict {
+    /// Faults found in this picture alone (empty: normal). `frozen` needs the previous sample
+    /// and is added by picture confirmation, not here.
+    pub faults: FaultSet,
+    /// A fingerprint of the picture without its OSD rows (`quality::fingerprint`).
+    pub fingerprint: u64,
+}
+
+/// Device facts from ONVIF (each `None` when the device did not say, or the probe stopped
+/// before asking).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OnvifFacts {
+    /// The camera's clock minus ours, seconds (positive: the camera is ahead).
+    pub clock_drift_sec: Option<i64>,
+    pub vendor: Option<String>,
+    pub model: Option<String>,
+    pub firmware: Option<String>,
+    pub serial: Option<String>,
+    pub profiles: Option<usize>,
+    /// The first profile's resolution, `WxH`.
+    pub resolution: Option<String>,
+    pub stream_uri: Option<String>,
+    pub snapshot_uri: Option<String>,
 }
 
 /// Bytes of one sampled picture, as received.
@@ -189,6 +191,8 @@ impl ProbeOutcome {
             steps: Vec::new(),
             elapsed_ms: 0.0,
             facts: Vec::new(),
+            picture: None,
+            onvif: None,
             frame: None,
         }
     }

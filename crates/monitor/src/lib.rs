@@ -12,8 +12,9 @@
 //! - Status changes are written in batches, each batch with a heartbeat, from one writer task.
 
 pub mod baselines;
+pub mod events;
+pub mod live;
 pub mod scheduler;
-pub mod stats;
 pub mod summary;
 mod sweep;
 
@@ -24,20 +25,24 @@ use std::time::Duration;
 
 use camwatch_probes::rtsp::{Depth, RtspOptions, RtspTarget};
 use camwatch_probes::snapshot::{SnapshotOptions, SnapshotTarget};
-use camwatch_probes::{Credentials, FailureKind, ProbeKind, ProbeOutcome, ProbeStatus};
+use camwatch_probes::{Credentials, FailureKind, Frame, ProbeKind, ProbeOutcome, ProbeStatus};
 use camwatch_probes::{HttpClient, SessionGroup, Url};
 use tokio::sync::{mpsc, watch};
 
 use crate::scheduler::{Handler, Limits, ProbeClass, Prober, Target};
 use camwatch_core::clock::Clock;
 use camwatch_core::error::Result;
-use camwatch_core::health::{DeviceHealth, HealthConfig, Observation};
+use camwatch_core::health::{
+    DeviceHealth, HealthConfig, Observation, PictureConfirm, PictureSample,
+};
 use camwatch_core::history::Status;
-use camwatch_core::quality::FaultKind;
 use camwatch_core::quality::keyframe::Codec;
 use camwatch_core::registry::{Device, DeviceCode};
-use camwatch_store::{Store, Transition};
-pub use stats::{MonitorState, ProbeCounters};
+use camwatch_store::{RegisterRevision, Store, Transition};
+pub use events::{
+    Continued, DeviceMeta, Event, EventBus, EventKind, Received, StatusChange, Subscription,
+};
+pub use live::{DeviceLive, Evidence, MonitorState, ProbeCounters, RecentProbe};
 pub use sweep::{Sweep, sweep};
 
 /// How the monitor probes.
@@ -64,6 +69,8 @@ pub struct MonitorConfig {
     pub quality: camwatch_core::quality::Thresholds,
     /// Device groups with their own intervals and thresholds (first match wins).
     pub groups: Vec<camwatch_core::config::GroupConfig>,
+    /// How often (clock seconds) the register is checked for changes (imports while running).
+    pub register_poll_sec: u64,
 }
 
 impl Default for MonitorConfig {
@@ -83,6 +90,7 @@ impl Default for MonitorConfig {
             baseline_dir: None,
             quality: camwatch_core::quality::Thresholds::default(),
             groups: Vec::new(),
+            register_poll_sec: 60,
         }
     }
 }
@@ -282,8 +290,8 @@ struct RealProber {
 }
 
 /// Runs the picture diagnostics on a sampled picture (off the async threads: a few ms of CPU)
-/// and records the verdict in the outcome's facts: `picture_faults` (kinds, comma-separated) and
-/// `fingerprint` (for `frozen`, which needs the previous sample). A JPEG snapshot is diagnosed
+/// and records the verdict in the outcome: typed in `picture` (faults and the fingerprint
+/// `frozen` needs), and as `picture_faults` and `fingerprint` facts for people. A JPEG snapshot is diagnosed
 /// as it is; an H.264 or H.265 keyframe is decoded first and kept as a small JPEG for evidence.
 /// An undecodable snapshot is a `bad_image` failure; a keyframe the decoder cannot read is not
 /// diagnosed (the sample shows media flowing, nothing more).
@@ -315,8 +323,13 @@ async fn diagnose_outcome(
     .await;
     match r {
         Ok(Ok((d, fp, evidence))) => {
-            o.fact("picture_faults", d.kinds().join(","));
+            let faults = d.fault_set();
+            o.fact("picture_faults", faults.names().join(","));
             o.fact("fingerprint", format!("{fp:016x}"));
+            o.picture = Some(camwatch_core::outcome::PictureVerdict {
+                faults,
+                fingerprint: fp,
+            });
             if let (Some(jpeg), Some(codec)) = (evidence, keyframe) {
                 o.fact(
                     "picture",
@@ -491,48 +504,99 @@ pub(crate) fn group_intervals(
         .collect()
 }
 
-/// Per-device picture state: faults seen in consecutive samples.
-#[derive(Default, Clone)]
-struct PictureState {
-    pending: Vec<String>,
-    count: u32,
-    confirmed: Vec<String>,
-    /// Fingerprint of the last decoded sample (`frozen` when the next one is identical).
-    last_fingerprint: Option<u64>,
+/// The probe outcome of a picture sample, as picture confirmation sees it; `None` when the
+/// sample says nothing about the picture (unreachable: liveness owns that).
+fn picture_sample(o: &ProbeOutcome) -> Option<PictureSample> {
+    match (o.status, o.failure) {
+        (ProbeStatus::Down, Some(FailureKind::NoMedia)) => Some(PictureSample::NoMedia),
+        (ProbeStatus::Down, Some(FailureKind::BadImage)) => Some(PictureSample::BadImage),
+        (ProbeStatus::Down, _) => None,
+        _ => Some(match o.picture {
+            Some(v) => PictureSample::Diagnosed {
+                faults: v.faults,
+                fingerprint: v.fingerprint,
+            },
+            None => PictureSample::Undiagnosed,
+        }),
+    }
+}
+
+/// Per-device state the handler keeps between probes (carried over when the register changes).
+#[derive(Debug, Clone, Default)]
+struct DeviceTrack {
+    health: DeviceHealth,
+    picture: PictureConfirm,
+    /// The fault the device had when camwatch last stopped watching, until its first change.
+    carried: Option<(Status, events::Continued)>,
 }
 
 struct MonitorHandler {
     /// Per-device interval overrides (liveness, picture, ONVIF), seconds.
     intervals: Vec<[Option<u64>; 3]>,
     state: Arc<MonitorState>,
-    health: Mutex<Vec<DeviceHealth>>,
-    pictures: Mutex<Vec<PictureState>>,
+    /// A sync lock: nothing awaits while it is held, and each update is a few comparisons.
+    tracks: Mutex<Vec<DeviceTrack>>,
     parent_of: Vec<Option<usize>>,
     codes: Vec<DeviceCode>,
     cfg: MonitorConfig,
     changes: mpsc::UnboundedSender<Transition>,
+    events: EventBus,
     clock: Arc<dyn Clock>,
 }
 
 impl MonitorHandler {
-    fn feed(&self, i: usize, obs: &Observation) -> Option<i64> {
-        // A sync lock: nothing awaits while it is held, and each update is a few comparisons.
-        let mut health = self.health.lock().expect("health lock");
+    /// Feeds one observation to device `i`'s health; records and publishes what changed.
+    /// Returns the recheck time (ms) health asks for.
+    fn feed(&self, i: usize, obs: &Observation, failed: Option<ProbeClass>) -> Option<i64> {
+        let mut tracks = self.tracks.lock().expect("tracks lock");
         let parent_down = self.parent_of[i]
-            .filter(|&p| health[p].status() == Status::Offline)
+            .filter(|&p| tracks[p].health.status() == Status::Offline)
             .map(|p| self.codes[p]);
-        let d = health[i].observe(obs, parent_down.as_ref(), &self.cfg.health);
-        let status = health[i].status();
-        drop(health);
-        self.state.set_status(i, status, obs.at);
+        let t = &mut tracks[i];
+        let from = t.health.status();
+        let blips = t.health.blips;
+        let d = t
+            .health
+            .observe(obs, parent_down.as_ref(), &self.cfg.health);
+        let status = t.health.status();
+        let blip = t.health.blips > blips;
+        let continues = d.change.as_ref().and_then(|c| {
+            let (was, cont) = t.carried.take()?;
+            (was == c.status).then_some(cont)
+        });
+        drop(tracks);
+        self.state.set_status(i, status);
+        let meta = || self.state.meta(i);
         if let Some(c) = d.change {
             self.state.note_change(i, &c);
             let _ = self.changes.send(Transition {
                 device: self.codes[i],
                 status: c.status,
                 at: c.at,
-                cause: c.cause,
+                cause: c.cause.clone(),
             });
+            self.events.publish(
+                c.at,
+                meta(),
+                EventKind::Status(StatusChange {
+                    from,
+                    to: c.status,
+                    cause: c.cause,
+                    continues,
+                }),
+            );
+        } else if let (Some(class), Some(failure)) = (failed, obs.failure) {
+            self.events.publish(
+                obs.at,
+                meta(),
+                EventKind::ProbeFailed {
+                    class,
+                    failure,
+                    detail: obs.detail.clone(),
+                },
+            );
+        } else if blip {
+            self.events.publish(obs.at, meta(), EventKind::Blip);
         }
         d.recheck_at.map(|s| s * 1000)
     }
@@ -567,108 +631,78 @@ impl MonitorHandler {
     ) -> Option<i64> {
         let at = started_ms.div_euclid(1000);
         self.state.count_probe(&o, self.clock.now().as_second());
+        self.state.record_probe(i, class, at, &o);
         match class {
             ProbeClass::Liveness => {
                 let mut obs = Observation::from_outcome(at, &o);
-                obs.picture_faults = self.pictures.lock().expect("pictures")[i].confirmed.clone();
-                self.feed(i, &obs)
+                obs.picture = self.tracks.lock().expect("tracks lock")[i]
+                    .picture
+                    .confirmed()
+                    .cloned();
+                self.feed(i, &obs, Some(class))
             }
             ProbeClass::Picture => {
-                let mut kinds: Vec<String> = match (o.status, o.failure) {
-                    (ProbeStatus::Down, Some(FailureKind::NoMedia | FailureKind::BadImage)) => {
-                        vec![o.failure.expect("matched").as_str().to_string()]
-                    }
+                let Some(sample) = picture_sample(&o) else {
                     // Unreachable or refused: liveness deals with that; nothing learnt here.
-                    (ProbeStatus::Down, _) => return None,
-                    _ => o
-                        .facts
-                        .iter()
-                        .find(|(k, _)| k == "picture_faults")
-                        .map(|(_, v)| {
-                            v.split(',')
-                                .filter(|k| !k.is_empty())
-                                .map(str::to_string)
-                                .collect()
-                        })
-                        .unwrap_or_default(),
+                    return None;
                 };
-                let fingerprint = o
-                    .facts
-                    .iter()
-                    .find(|(k, _)| k == "fingerprint")
-                    .and_then(|(_, v)| u64::from_str_radix(v, 16).ok());
-                let (changed, evidence) = {
-                    let mut p = self.pictures.lock().expect("pictures");
-                    let ps = &mut p[i];
-                    if let Some(fp) = fingerprint {
-                        // A "no video" screen never changes either; it is signal loss, and
-                        // counting it as frozen too would double its hours in the report.
-                        let no_picture = kinds.iter().any(|k| k == FaultKind::SignalLoss.as_str());
-                        if ps.last_fingerprint == Some(fp) && !no_picture {
-                            kinds.push("frozen".into());
-                        }
-                        ps.last_fingerprint = Some(fp);
-                    }
-                    kinds.sort();
-                    kinds.dedup();
-                    if ps.pending == kinds {
-                        ps.count += 1;
-                    } else {
-                        ps.pending = kinds.clone();
-                        ps.count = 1;
-                    }
-                    let want: Vec<String> =
-                        if ps.count >= self.cfg.picture_confirm || kinds.is_empty() {
-                            kinds
-                        } else {
-                            ps.confirmed.clone()
-                        };
-                    let changed = want != ps.confirmed;
-                    ps.confirmed = want;
-                    let evidence = changed && !ps.confirmed.is_empty();
-                    (changed.then(|| ps.confirmed.clone()), evidence)
+                let (changed, up) = {
+                    let mut tracks = self.tracks.lock().expect("tracks lock");
+                    let t = &mut tracks[i];
+                    let changed = t.picture.sample(sample, self.cfg.picture_confirm);
+                    (
+                        changed,
+                        matches!(t.health.status(), Status::Online | Status::Degraded),
+                    )
                 };
-                if evidence
-                    && let (Some(dir), Some(camwatch_probes::Frame::Jpeg(jpeg))) =
-                        (&self.cfg.evidence_dir, &o.frame)
-                {
-                    let faults = changed.clone().unwrap_or_default().join("+");
-                    keep_evidence(
-                        dir.join(self.codes[i].to_string()),
-                        format!("{at}-{faults}.jpg"),
-                        jpeg.clone(),
-                        self.cfg.evidence_keep,
+                let picture = changed?;
+                if let (Some(cause), Some(Frame::Jpeg(jpeg))) = (&picture, &o.frame) {
+                    if let Some(dir) = &self.cfg.evidence_dir {
+                        keep_evidence(
+                            dir.join(self.codes[i].to_string()),
+                            format!("{at}-{}.jpg", cause.to_string().replace(',', "+")),
+                            jpeg.clone(),
+                            self.cfg.evidence_keep,
+                        );
+                    }
+                    self.state.set_evidence(
+                        i,
+                        Evidence {
+                            at,
+                            cause: cause.clone(),
+                            jpeg: jpeg.clone(),
+                        },
                     );
                 }
-                if let Some(faults) = changed {
-                    self.state.set_picture_faults(i, &faults);
-                    // Tell health now if the device is up: degraded starts with this sample.
-                    let up = matches!(
-                        self.health.lock().expect("health lock")[i].status(),
-                        Status::Online | Status::Degraded
-                    );
-                    if up {
-                        let obs = Observation {
+                self.state.set_picture(i, picture.clone());
+                // Tell health now if the device is up: degraded starts with this sample.
+                if up {
+                    let before = self.state.status_of(i).0;
+                    let obs = Observation {
+                        at,
+                        status: ProbeStatus::Up,
+                        failure: None,
+                        picture: picture.clone(),
+                        detail: o.detail.clone(),
+                        elapsed_ms: o.elapsed_ms,
+                    };
+                    self.feed(i, &obs, None);
+                    // Degraded before and after: the problem changed, the status did not.
+                    if before == Status::Degraded && self.state.status_of(i).0 == Status::Degraded {
+                        self.events.publish(
                             at,
-                            status: ProbeStatus::Up,
-                            failure: None,
-                            picture_faults: faults,
-                            detail: o.detail.clone(),
-                            elapsed_ms: o.elapsed_ms,
-                        };
-                        self.feed(i, &obs);
+                            self.state.meta(i),
+                            EventKind::Picture { cause: picture },
+                        );
                     }
                 }
                 None
             }
             // Facts, not availability: a camera whose ONVIF service fails still streams.
             ProbeClass::Onvif => {
-                let drift = o
-                    .facts
-                    .iter()
-                    .find(|(k, _)| k == "clock_drift_sec")
-                    .and_then(|(_, v)| v.parse::<i64>().ok());
-                self.state.set_onvif(i, o.status == ProbeStatus::Up, drift);
+                let facts = o.onvif.clone().unwrap_or_default();
+                let drift = facts.clock_drift_sec;
+                self.state.set_onvif(i, o.status == ProbeStatus::Up, facts);
                 if drift.is_some_and(|d| d.abs() > 300) {
                     tracing::warn!(device = %self.codes[i], drift_sec = drift, "camera clock is off");
                 }
@@ -704,11 +738,17 @@ fn keep_evidence(dir: std::path::PathBuf, name: String, jpeg: bytes::Bytes, keep
 }
 
 /// Writes status changes in batches with a heartbeat, until the channel closes.
+///
+/// The record must not lose a change: a database that is briefly unavailable (locked, a
+/// connection lost) keeps the batch in memory and is retried every second; only a failure of
+/// the final write, at shutdown, is returned. A change the store refuses as a conflict (a bug
+/// upstream) is logged and skipped, so it costs neither the others nor the monitor.
 async fn writer(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     mut rx: mpsc::UnboundedReceiver<Transition>,
 ) -> Result<()> {
+    use camwatch_core::error::ErrorKind;
     let mut batch = Vec::new();
     loop {
         let more = tokio::select! {
@@ -721,30 +761,47 @@ async fn writer(
         while let Ok(t) = rx.try_recv() {
             batch.push(t);
         }
-        if !batch.is_empty() {
+        let written = if batch.is_empty() {
+            Ok(())
+        } else {
             // Per device the order of `at` is the health machine's order; a stable sort by
             // time keeps it while interleaving devices.
             batch.sort_by_key(|t| t.at);
-            if let Err(e) = store.apply_transitions(&batch).await {
-                if e.kind != camwatch_core::error::ErrorKind::Conflict {
-                    return Err(e);
-                }
-                // One refused transition (a bug upstream) must not cost the others, nor stop
-                // the monitor: apply them one by one and report the refused ones.
-                for t in &batch {
-                    if let Err(e) = store.apply_transitions(std::slice::from_ref(t)).await {
-                        if e.kind != camwatch_core::error::ErrorKind::Conflict {
-                            return Err(e);
+            match store.apply_transitions(&batch).await {
+                Err(e) if e.kind == ErrorKind::Conflict => {
+                    let mut r = Ok(());
+                    for t in &batch {
+                        match store.apply_transitions(std::slice::from_ref(t)).await {
+                            Err(e) if e.kind == ErrorKind::Conflict => {
+                                tracing::error!(device = %t.device, "status change refused: {e}");
+                            }
+                            Err(e) => {
+                                r = Err(e);
+                                break;
+                            }
+                            Ok(()) => {}
                         }
-                        tracing::error!(device = %t.device, "status change refused: {e}");
                     }
+                    r
                 }
+                r => r,
             }
-            batch.clear();
-        }
-        store.record_heartbeat(clock.now().as_second()).await?;
-        if !more {
-            return Ok(());
+        };
+        let written = match written {
+            Ok(()) => {
+                batch.clear();
+                store.record_heartbeat(clock.now().as_second()).await
+            }
+            Err(e) => Err(e),
+        };
+        match written {
+            Ok(()) if !more => return Ok(()),
+            Ok(()) => {}
+            Err(e) if !more => return Err(e),
+            Err(e) => tracing::warn!(
+                pending = batch.len(),
+                "status changes not written yet, retrying: {e}"
+            ),
         }
     }
 }
@@ -762,16 +819,23 @@ fn load_baselines(dir: &std::path::Path, devices: &[Device], probe: &mut [ProbeT
 }
 
 /// Runs the monitor over `devices` until `shutdown`; returns after open spans are closed.
+///
+/// Every status change goes to the span writer and, as an [`Event`], to `events`' subscribers;
+/// `state` holds what is known of each device now. The register is re-read when it changes
+/// (polled every `register_poll_sec` of clock time): probing follows the new register, and
+/// devices that stay keep their health, picture confirmation and live state.
 pub async fn run(
     store: Arc<dyn Store>,
     devices: Vec<Device>,
     cfg: MonitorConfig,
     clock: Arc<dyn Clock>,
     state: Arc<MonitorState>,
-    shutdown: watch::Receiver<bool>,
+    events: EventBus,
+    mut shutdown: watch::Receiver<bool>,
 ) -> Result<()> {
     // Whatever a previous run left open ends at its last sign of life: the gap is unknown.
-    if let Some(hb) = store.last_heartbeat().await? {
+    let last_seen = store.last_heartbeat().await?;
+    if let Some(hb) = last_seen {
         let closed = store.close_open_spans(hb).await?;
         if closed > 0 {
             tracing::info!(
@@ -781,7 +845,138 @@ pub async fn run(
             );
         }
     }
+    let mut carried = match last_seen {
+        Some(hb) => carried_faults(store.as_ref(), hb).await?,
+        None => HashMap::new(),
+    };
     store.record_heartbeat(clock.now().as_second()).await?;
+    let mut revision = store.register_revision().await?;
+    let (tx, rx) = mpsc::unbounded_channel();
+    let w = tokio::spawn(writer(store.clone(), clock.clone(), rx));
+    let mut devices = devices;
+    let mut kept: HashMap<DeviceCode, DeviceTrack> = HashMap::new();
+    loop {
+        let tracks = devices
+            .iter()
+            .map(|d| {
+                kept.remove(&d.code).unwrap_or_else(|| DeviceTrack {
+                    carried: carried.remove(&d.code),
+                    ..DeviceTrack::default()
+                })
+            })
+            .collect();
+        let (handler, prober, sched, limits) =
+            assemble(&devices, &cfg, &clock, &state, &events, &tx, tracks);
+        // The scheduler stops for a shutdown or for a register change.
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let sched_run = scheduler::run(
+            Arc::new(sched),
+            limits,
+            clock.clone(),
+            prober,
+            handler.clone(),
+            stop_rx,
+        );
+        tokio::pin!(sched_run);
+        let mut reload: Option<(Vec<Device>, RegisterRevision)> = None;
+        let poll = clock.real_duration(Duration::from_secs(cfg.register_poll_sec.max(1)));
+        loop {
+            tokio::select! {
+                _ = &mut sched_run => break,
+                _ = shutdown.changed() => {
+                    let _ = stop_tx.send(true);
+                }
+                _ = tokio::time::sleep(poll), if reload.is_none() && !*shutdown.borrow() => {
+                    match register_changed(store.as_ref(), revision).await {
+                        Ok(Some(r)) => {
+                            let _ = stop_tx.send(true);
+                            reload = Some(r);
+                        }
+                        Ok(None) => {}
+                        // Keep probing the register we have; try again next poll.
+                        Err(e) => tracing::warn!("register not re-read: {e}"),
+                    }
+                }
+            }
+        }
+        // The scheduler has returned: no probe is in flight, the handler is ours alone.
+        let handler = Arc::into_inner(handler).expect("the scheduler has dropped its handler");
+        match reload {
+            Some((new, rev)) if !*shutdown.borrow() => {
+                let tracks = handler.tracks.into_inner().expect("tracks lock");
+                kept = devices.iter().map(|d| d.code).zip(tracks).collect();
+                tracing::info!(
+                    before = devices.len(),
+                    after = new.len(),
+                    "the register changed: probing the new one"
+                );
+                state.reindex(&new);
+                devices = new;
+                revision = rev;
+            }
+            _ => break,
+        }
+    }
+    drop(tx);
+    w.await
+        .map_err(|e| camwatch_core::error::Error::internal(format!("span writer: {e}")))??;
+    let now = clock.now().as_second();
+    store.close_open_spans(now).await?;
+    store.record_heartbeat(now).await?;
+    Ok(())
+}
+
+/// The register as it is now, if it changed since `since`.
+async fn register_changed(
+    store: &dyn Store,
+    since: RegisterRevision,
+) -> Result<Option<(Vec<Device>, RegisterRevision)>> {
+    let rev = store.register_revision().await?;
+    if rev == since {
+        return Ok(None);
+    }
+    let devices = store
+        .list_devices(&camwatch_store::DeviceFilter::default())
+        .await?;
+    Ok(Some((devices, rev)))
+}
+
+/// The faults devices had when camwatch last stopped watching (`last_seen`): the offline and
+/// degraded spans that ended then.
+async fn carried_faults(
+    store: &dyn Store,
+    last_seen: i64,
+) -> Result<HashMap<DeviceCode, (Status, events::Continued)>> {
+    Ok(store
+        .spans_overlapping(last_seen - 1, last_seen, last_seen)
+        .await?
+        .into_iter()
+        .filter(|s| s.end_at == last_seen && matches!(s.status, Status::Offline | Status::Degraded))
+        .map(|s| {
+            (
+                s.device,
+                (
+                    s.status,
+                    events::Continued {
+                        since: s.start_at,
+                        cause: s.cause,
+                    },
+                ),
+            )
+        })
+        .collect())
+}
+
+/// The handler, prober, schedule and limits for one register.
+fn assemble(
+    devices: &[Device],
+    cfg: &MonitorConfig,
+    clock: &Arc<dyn Clock>,
+    state: &Arc<MonitorState>,
+    events: &EventBus,
+    tx: &mpsc::UnboundedSender<Transition>,
+    tracks: Vec<DeviceTrack>,
+) -> (Arc<MonitorHandler>, Arc<RealProber>, Vec<Target>, Limits) {
     let index: HashMap<DeviceCode, usize> = devices
         .iter()
         .enumerate()
@@ -791,23 +986,21 @@ pub async fn run(
         .iter()
         .map(|d| d.parent.and_then(|p| index.get(&p).copied()))
         .collect();
-    let (sched, probe) = targets(&devices, &cfg);
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (sched, mut probe) = targets(devices, cfg);
+    if let Some(dir) = &cfg.baseline_dir {
+        load_baselines(dir, devices, &mut probe);
+    }
     let handler = Arc::new(MonitorHandler {
-        intervals: group_intervals(&devices, &cfg.groups),
+        intervals: group_intervals(devices, &cfg.groups),
         state: state.clone(),
-        health: Mutex::new(vec![DeviceHealth::new(); devices.len()]),
-        pictures: Mutex::new(vec![PictureState::default(); devices.len()]),
+        tracks: Mutex::new(tracks),
         parent_of,
         codes: devices.iter().map(|d| d.code).collect(),
         cfg: cfg.clone(),
-        changes: tx,
+        changes: tx.clone(),
+        events: events.clone(),
         clock: clock.clone(),
     });
-    let mut probe = probe;
-    if let Some(dir) = &cfg.baseline_dir {
-        load_baselines(dir, &devices, &mut probe);
-    }
     let prober = Arc::new(RealProber {
         targets: probe,
         client: camwatch_probes::snapshot::client(),
@@ -827,24 +1020,7 @@ pub async fn run(
             (ProbeClass::Onvif, cfg.onvif_interval_sec as i64 * 1000),
         ]),
     };
-    let w = tokio::spawn(writer(store.clone(), clock.clone(), rx));
-    scheduler::run(
-        Arc::new(sched),
-        limits,
-        clock.clone(),
-        prober,
-        handler.clone(),
-        shutdown,
-    )
-    .await;
-    // The scheduler has returned, so no probe holds the handler's sender but `handler` itself.
-    drop(handler);
-    w.await
-        .map_err(|e| camwatch_core::error::Error::internal(format!("span writer: {e}")))??;
-    let now = clock.now().as_second();
-    store.close_open_spans(now).await?;
-    store.record_heartbeat(now).await?;
-    Ok(())
+    (handler, prober, sched, limits)
 }
 
 #[cfg(test)]

@@ -18,9 +18,9 @@ pub enum Phase {
 /// One outage in progress.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OpenOutage {
-    pub code: String,
+    pub code: camwatch_core::registry::DeviceCode,
     pub name: String,
-    pub cause: String,
+    pub cause: Option<camwatch_core::cause::Cause>,
     pub age_sec: i64,
 }
 
@@ -42,9 +42,10 @@ pub struct LiveStats {
     /// Longest first, at most a screenful.
     pub outages: Vec<OpenOutage>,
     pub outages_total: u64,
-    /// Outages in progress grouped by cause.
-    pub outage_causes: Vec<(String, u64)>,
-    pub picture_faults: Vec<(String, u64)>,
+    /// Outages in progress grouped by cause family (`Cause::family`), most first.
+    pub outage_causes: Vec<(&'static str, u64)>,
+    /// Devices with each confirmed picture problem (fault kinds, `no_media`, `bad_image`).
+    pub picture_faults: Vec<(&'static str, u64)>,
     /// ONVIF (daily): devices checked, failing, and with clocks more than 5 minutes off.
     pub onvif_checked: u64,
     pub onvif_failing: u64,

@@ -54,13 +54,16 @@ pub fn input_digest(
         buf.clear();
         let _ = write!(
             buf,
-            "s\t{}\t{}\t{}\t{}\t{}",
+            "s\t{}\t{}\t{}\t{}\t",
             s.device,
             s.status.as_str(),
             s.start_at,
             s.end_at,
-            s.cause.as_deref().unwrap_or("")
         );
+        // The cause's stored text form, so a digest is the same whichever version wrote it.
+        if let Some(c) = &s.cause {
+            let _ = write!(buf, "{c}");
+        }
         line(&buf);
     }
     let mut ex: Vec<&Exemption> = exemptions.iter().collect();

@@ -244,7 +244,7 @@ fn same_inputs_same_bytes_in_any_order() {
     assert_eq!(a, b);
     // Another input, another digest.
     let mut changed = world();
-    changed.spans[0].cause = Some("refused".into());
+    changed.spans[0].cause = Some(camwatch_core::cause::Cause::Other("refused".into()));
     let r2 = report_with(&changed, &c, CONTRACT);
     assert_ne!(r2.input_digest, report_with(&w, &c, CONTRACT).input_digest);
 }

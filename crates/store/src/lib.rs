@@ -26,6 +26,14 @@ pub struct DeviceFilter {
     pub limit: Option<u64>,
 }
 
+/// See [`Store::register_revision`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RegisterRevision {
+    pub devices: u64,
+    pub last_update_at: i64,
+    pub update_sum: i64,
+}
+
 /// What an upsert changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct UpsertCounts {
@@ -40,7 +48,7 @@ pub struct Transition {
     pub device: DeviceCode,
     pub status: Status,
     pub at: i64,
-    pub cause: Option<String>,
+    pub cause: Option<camwatch_core::cause::Cause>,
 }
 
 /// One entry of the audit log: who changed what, when.
@@ -69,6 +77,11 @@ pub trait Store: Send + Sync {
     /// Sorted by code.
     async fn list_devices(&self, filter: &DeviceFilter) -> Result<Vec<Device>>;
     async fn count_devices(&self) -> Result<u64>;
+    /// A cheap token that changes whenever the register does (a device added or updated): the
+    /// running monitor polls it to pick up imports without a restart. Two imports that change
+    /// the same devices within one second are seen as one; the second is picked up with the next
+    /// change.
+    async fn register_revision(&self) -> Result<RegisterRevision>;
     /// Every device with only the fields reports use — code, name, kind, parent, civil code,
     /// maintainer, fees, contract dates — the rest left empty and no password decrypted.
     /// Sorted by code. The monthly report reads the whole register through this.
@@ -278,4 +291,3 @@ mod sort_tests {
         assert_eq!(sort_spans(v), want);
     }
 }
-

@@ -136,7 +136,7 @@ impl PostgresStore {
                         .map_err(Error::internal)?,
                     start_at,
                     end_at,
-                    cause: text(field(4))?.map(str::to_string),
+                    cause: camwatch_core::cause::from_stored(text(field(4))?),
                 });
                 Ok(())
             })?;
@@ -146,4 +146,4 @@ impl PostgresStore {
     }
 }
 
-sql_store!(PostgresStore, sqlx::Postgres, "postgres");
+sql_store!(PostgresStore, sqlx::Postgres, "postgres", "BEGIN");

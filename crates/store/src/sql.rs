@@ -9,7 +9,7 @@ pub(crate) const DEVICE_BATCH: usize = 500;
 pub(crate) const SPAN_BATCH: usize = 2000;
 
 macro_rules! sql_store {
-    ($ty:ident, $db:ty, $backend:literal) => {
+    ($ty:ident, $db:ty, $backend:literal, $begin:literal) => {
         impl $ty {
             fn device_from_row(
                 &self,
@@ -109,7 +109,7 @@ macro_rules! sql_store {
                     }
                 }
                 let now = jiff::Timestamp::now().as_second();
-                let mut tx = self.pool.begin().await.map_err(crate::db_error)?;
+                let mut tx = self.pool.begin_with($begin).await.map_err(crate::db_error)?;
                 for chunk in changed.chunks($crate::sql::DEVICE_BATCH) {
                     let mut qb = sqlx::QueryBuilder::<$db>::new("INSERT INTO device (");
                     qb.push(COLUMNS.join(", "));
@@ -227,6 +227,22 @@ macro_rules! sql_store {
                 Ok(n as u64)
             }
 
+            async fn register_revision(&self) -> camwatch_core::error::Result<$crate::RegisterRevision> {
+                // The sum catches an update of an older device that leaves count and max alone.
+                let (n, max, sum): (i64, i64, i64) = sqlx::query_as(
+                    "SELECT count(*), CAST(COALESCE(max(updated_at), 0) AS BIGINT), \
+                     CAST(COALESCE(sum(updated_at % 1000003), 0) AS BIGINT) FROM device",
+                )
+                .fetch_one(&self.pool)
+                .await
+                .map_err(crate::db_error)?;
+                Ok($crate::RegisterRevision {
+                    devices: n as u64,
+                    last_update_at: max,
+                    update_sum: sum,
+                })
+            }
+
             async fn existing_codes(
                 &self,
                 codes: &[camwatch_core::registry::DeviceCode],
@@ -254,7 +270,7 @@ macro_rules! sql_store {
                 &self,
                 transitions: &[$crate::Transition],
             ) -> camwatch_core::error::Result<()> {
-                let mut tx = self.pool.begin().await.map_err(crate::db_error)?;
+                let mut tx = self.pool.begin_with($begin).await.map_err(crate::db_error)?;
                 for t in transitions {
                     let code = t.device.to_string();
                     let open: Option<(i64, String, i64)> = sqlx::query_as(
@@ -293,7 +309,7 @@ macro_rules! sql_store {
                     .bind(&code)
                     .bind(t.status.as_str())
                     .bind(t.at)
-                    .bind(t.cause.clone())
+                    .bind(t.cause.as_ref().map(|c| c.to_string()))
                     .execute(&mut *tx)
                     .await.map_err(crate::db_error)?;
                 }
@@ -302,7 +318,7 @@ macro_rules! sql_store {
             }
 
             async fn close_open_spans(&self, at: i64) -> camwatch_core::error::Result<u64> {
-                let mut tx = self.pool.begin().await.map_err(crate::db_error)?;
+                let mut tx = self.pool.begin_with($begin).await.map_err(crate::db_error)?;
                 // A span opened at or after `at` never held before the close: drop it.
                 sqlx::query("DELETE FROM status_span WHERE end_at IS NULL AND start_at >= $1")
                     .bind(at)
@@ -321,7 +337,7 @@ macro_rules! sql_store {
                 spans: &[camwatch_core::history::StatusSpan],
             ) -> camwatch_core::error::Result<u64> {
                 $crate::check_spans_disjoint(spans)?;
-                let mut tx = self.pool.begin().await.map_err(crate::db_error)?;
+                let mut tx = self.pool.begin_with($begin).await.map_err(crate::db_error)?;
                 // Clashes with stored history, checked per batch of devices with one query each
                 // (a per-span query made a 6M-span import take minutes).
                 let mut by_device: std::collections::BTreeMap<String, Vec<&camwatch_core::history::StatusSpan>> =
@@ -374,7 +390,7 @@ macro_rules! sql_store {
                             .push_bind(s.status.as_str())
                             .push_bind(s.start_at)
                             .push_bind(s.end_at)
-                            .push_bind(s.cause.clone());
+                            .push_bind(s.cause.as_ref().map(|c| c.to_string()));
                     });
                     qb.build().execute(&mut *tx).await.map_err(crate::db_error)?;
                 }

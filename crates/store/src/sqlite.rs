@@ -250,11 +250,15 @@ mod raw {
                 status,
                 start_at,
                 end_at,
-                cause,
+                cause: camwatch_core::cause::from_stored(cause.as_deref()),
             });
         }
         Ok(out)
     }
 }
 
-sql_store!(SqliteStore, sqlx::Sqlite, "sqlite");
+// Write transactions take the write lock at BEGIN: a deferred one that reads first and then
+// writes fails at once with "database is locked" (SQLITE_BUSY_SNAPSHOT, which the busy timeout
+// does not wait out) when another connection wrote in between, e.g. an import while the
+// monitor writes spans.
+sql_store!(SqliteStore, sqlx::Sqlite, "sqlite", "BEGIN IMMEDIATE");

@@ -349,6 +349,7 @@ async fn run(
     let ours = before + (unix_now() - before) / 2;
     c.drift_sec = cam - ours;
     o.fact("clock_drift_sec", c.drift_sec);
+    o.onvif.get_or_insert_default().clock_drift_sec = Some(c.drift_sec);
 
     let t0 = Instant::now();
     let b = c
@@ -368,6 +369,14 @@ async fn run(
     ] {
         if let Some(v) = b.text_of(el).filter(|v| !v.is_empty()) {
             o.fact(key, v);
+            let f = o.onvif.get_or_insert_default();
+            let slot = match key {
+                "vendor" => &mut f.vendor,
+                "model" => &mut f.model,
+                "firmware" => &mut f.firmware,
+                _ => &mut f.serial,
+            };
+            *slot = Some(v.to_string());
         }
     }
 
@@ -403,6 +412,7 @@ async fn run(
     let mut profiles = Vec::new();
     b.find_all("Profiles", &mut profiles);
     o.fact("profiles", profiles.len());
+    o.onvif.get_or_insert_default().profiles = Some(profiles.len());
     let token = profiles
         .first()
         .and_then(|p| p.attr("token"))
@@ -415,6 +425,7 @@ async fn run(
         && let (Some(w), Some(h)) = (res.text_of("Width"), res.text_of("Height"))
     {
         o.fact("resolution", format!("{w}x{h}"));
+        o.onvif.get_or_insert_default().resolution = Some(format!("{w}x{h}"));
     }
 
     let t0 = Instant::now();
@@ -439,6 +450,7 @@ async fn run(
         ));
     }
     o.fact("stream_uri", uri);
+    o.onvif.get_or_insert_default().stream_uri = Some(uri.to_string());
 
     let t0 = Instant::now();
     let body = format!(
@@ -453,6 +465,7 @@ async fn run(
             step(o, "GetSnapshotUri", t0);
             if let Some(u) = b.find("MediaUri").and_then(|m| m.text_of("Uri")) {
                 o.fact("snapshot_uri", u);
+                o.onvif.get_or_insert_default().snapshot_uri = Some(u.to_string());
             }
         }
         // Snapshots are optional in ONVIF Profile S: a fault here is a fact, not a failure.

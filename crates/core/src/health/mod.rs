@@ -1,4 +1,5 @@
-//! Per-device health: probe outcomes in, status transitions out (DESIGN decisions 1–3).
+//! Per-device health: probe outcomes in, status transitions out (docs/architecture.md,
+//! decisions 1–3).
 //!
 //! - **Offline is confirmed, then backdated.** One failed probe makes the device *suspect* and asks
 //!   for quick re-checks; only `confirm_failures` failures spread over at least `confirm_window_sec`
@@ -13,11 +14,14 @@
 //! Pure: no I/O, no clock. Times are Unix seconds supplied by the caller. Monitor gaps (camwatch
 //! down, a sweep behind) are the monitor's business: it writes `unknown` for them.
 
+pub mod picture;
+
 use std::collections::VecDeque;
 
 use crate::outcome::{FailureKind, ProbeOutcome, ProbeStatus};
 use serde::Serialize;
 
+use crate::cause::Cause;
 use crate::history::Status;
 use crate::registry::DeviceCode;
 
@@ -68,7 +72,7 @@ pub enum Phase {
         failure: FailureKind,
     },
     /// Confirmed offline since the first failure.
-    Down { since: i64, cause: String },
+    Down { since: i64, cause: Cause },
 }
 
 /// A probe result as health sees it.
@@ -77,8 +81,9 @@ pub struct Observation {
     pub at: i64,
     pub status: ProbeStatus,
     pub failure: Option<FailureKind>,
-    /// Picture faults confirmed for this device (from quality), making an `Up` device degraded.
-    pub picture_faults: Vec<String>,
+    /// The confirmed picture problem (picture faults, no media, a bad image), making an `Up`
+    /// device degraded; `None` for a normal picture or none sampled yet.
+    pub picture: Option<Cause>,
     pub detail: String,
     pub elapsed_ms: f64,
 }
@@ -89,7 +94,7 @@ impl Observation {
             at,
             status: o.status,
             failure: o.failure,
-            picture_faults: Vec::new(),
+            picture: None,
             detail: o.detail.clone(),
             elapsed_ms: o.elapsed_ms,
         }
@@ -104,7 +109,7 @@ impl Observation {
 pub struct Change {
     pub status: Status,
     pub at: i64,
-    pub cause: Option<String>,
+    pub cause: Option<Cause>,
 }
 
 /// What the caller should do after an observation.
@@ -148,15 +153,15 @@ impl Default for DeviceHealth {
 }
 
 fn up_status(o: &Observation) -> Status {
-    if o.status == ProbeStatus::Degraded || !o.picture_faults.is_empty() {
+    if o.status == ProbeStatus::Degraded || o.picture.is_some() {
         Status::Degraded
     } else {
         Status::Online
     }
 }
 
-fn up_cause(o: &Observation) -> Option<String> {
-    (!o.picture_faults.is_empty()).then(|| o.picture_faults.join(","))
+fn up_cause(o: &Observation) -> Option<Cause> {
+    o.picture.clone()
 }
 
 impl DeviceHealth {
@@ -252,8 +257,8 @@ impl DeviceHealth {
                         && o.at - first_failure_at >= cfg.confirm_window_sec
                     {
                         let cause = match parent_down {
-                            Some(p) => format!("parent_down:{p}"),
-                            None => failure.as_str().to_string(),
+                            Some(p) => Cause::ParentDown(*p),
+                            None => Cause::from_failure(failure),
                         };
                         (
                             Phase::Down {
@@ -296,8 +301,8 @@ impl DeviceHealth {
                 was @ (Phase::Up { .. } | Phase::Unknown) => {
                     if cfg.confirm_failures <= 1 {
                         let cause = match parent_down {
-                            Some(p) => format!("parent_down:{p}"),
-                            None => failure.as_str().to_string(),
+                            Some(p) => Cause::ParentDown(*p),
+                            None => Cause::from_failure(failure),
                         };
                         (
                             Phase::Down {
@@ -405,6 +410,8 @@ impl DeviceHealth {
         self.phase = Phase::Unknown;
     }
 }
+
+pub use picture::{PictureConfirm, PictureSample};
 
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,7 @@
 use proptest::prelude::*;
 
 use super::*;
+use crate::quality::{FaultKind, FaultSet};
 
 fn obs(at: i64, ok: bool) -> Observation {
     Observation {
@@ -11,7 +12,7 @@ fn obs(at: i64, ok: bool) -> Observation {
             ProbeStatus::Down
         },
         failure: (!ok).then_some(FailureKind::ConnectionRefused),
-        picture_faults: Vec::new(),
+        picture: None,
         detail: String::new(),
         elapsed_ms: 1.0,
     }
@@ -35,7 +36,7 @@ fn confirmed_outage_is_backdated_to_first_failure() {
         Some(Change {
             status: Status::Offline,
             at: 300,
-            cause: Some("connection_refused".into())
+            cause: Some(Cause::Failure(FailureKind::ConnectionRefused))
         })
     );
     let d = h.observe(&obs(900, true), None, &cfg);
@@ -76,7 +77,10 @@ fn child_of_a_down_parent_says_so() {
     let mut h = DeviceHealth::new();
     for t in [0, 30, 60] {
         if let Some(c) = h.observe(&obs(t, false), Some(&parent), &cfg).change {
-            assert_eq!(c.cause.as_deref(), Some("parent_down:34010400001180000001"));
+            assert_eq!(
+                c.cause.as_ref().map(Cause::to_string).as_deref(),
+                Some("parent_down:34010400001180000001")
+            );
             return;
         }
     }
@@ -89,11 +93,11 @@ fn picture_faults_make_it_degraded_and_back() {
     let mut h = DeviceHealth::new();
     h.observe(&obs(0, true), None, &cfg);
     let mut o = obs(100, true);
-    o.picture_faults = vec!["blur".into()];
+    o.picture = Some(Cause::Picture(FaultSet::of(&[FaultKind::Blur])));
     let c = h.observe(&o, None, &cfg).change.unwrap();
     assert_eq!(
-        (c.status, c.cause.as_deref()),
-        (Status::Degraded, Some("blur"))
+        (c.status, c.cause.as_ref().map(Cause::to_string)),
+        (Status::Degraded, Some("blur".to_string()))
     );
     let c = h.observe(&obs(200, true), None, &cfg).change.unwrap();
     assert_eq!(c.status, Status::Online);
@@ -112,14 +116,14 @@ fn a_late_observation_never_goes_back_in_time() {
     let d = h.observe(&obs(133, true), None, &cfg);
     assert_eq!(d.change.as_ref().map(|c| c.at), Some(133));
     let mut late = obs(112, true);
-    late.picture_faults = vec!["signal_loss".into()];
+    late.picture = Some(Cause::Picture(FaultSet::of(&[FaultKind::SignalLoss])));
     let d = h.observe(&late, None, &cfg);
     assert_eq!(
         d.change,
         Some(Change {
             status: Status::Degraded,
             at: 133,
-            cause: Some("signal_loss".into())
+            cause: Some(Cause::Picture(FaultSet::of(&[FaultKind::SignalLoss])))
         })
     );
 }
@@ -150,7 +154,7 @@ proptest! {
             t += dt;
             let mut o = obs(t, ok);
             if ok && faulty {
-                o.picture_faults = vec!["blur".into()];
+                o.picture = Some(Cause::Picture(FaultSet::of(&[FaultKind::Blur])));
             }
             if let Some(c) = h.observe(&o, None, &cfg).change {
                 prop_assert!(c.at >= last, "change at {} after one at {}", c.at, last);

@@ -150,7 +150,7 @@ pub fn parse_history(t: &Table, file: &str) -> (Vec<(u64, StatusSpan)>, Vec<RowE
                 status,
                 start_at,
                 end_at,
-                cause,
+                cause: crate::cause::from_stored(cause.as_deref()),
             },
         ));
     }
@@ -345,7 +345,10 @@ mod tests {
             msgs[4].starts_with("h.csv:8: to: ends at or before"),
             "{msgs:?}"
         );
-        assert_eq!(spans[1].1.cause.as_deref(), Some("refused"));
+        assert_eq!(
+            spans[1].1.cause,
+            Some(crate::cause::Cause::Other("refused".into()))
+        );
     }
 
     #[test]

@@ -4,16 +4,27 @@
 //!
 //! Times are Unix seconds, UTC (`_at`). A span covers `[start_at, end_at)`.
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde::{Deserialize, Serialize};
 
 use crate::registry::DeviceCode;
 
 /// A device's status over a span of time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Status {
     /// Streaming and the picture is normal.
     Online,
@@ -23,36 +34,7 @@ pub enum Status {
     /// No trustworthy observation: monitor down, sweep behind, or no data.
     Unknown,
 }
-
-impl Status {
-    pub const ALL: [Status; 4] = [Self::Online, Self::Degraded, Self::Offline, Self::Unknown];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Online => "online",
-            Self::Degraded => "degraded",
-            Self::Offline => "offline",
-            Self::Unknown => "unknown",
-        }
-    }
-}
-
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Status {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Self::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s.trim())
-            .ok_or_else(|| {
-                format!("unknown status {s:?} (expected online, degraded, offline or unknown)")
-            })
-    }
-}
+crate::text_enum!(Status, "status");
 
 /// One closed interval of one status for one device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,14 +45,27 @@ pub struct StatusSpan {
     pub start_at: i64,
     /// Exclusive end, Unix seconds UTC.
     pub end_at: i64,
-    /// Why: failure kind for offline ("refused", "auth_failed", "parent_down:…"), fault kinds
-    /// for degraded, "monitor_gap" for unknown.
-    pub cause: Option<String>,
+    /// Why: the failure or parent for offline, the picture faults for degraded.
+    pub cause: Option<crate::cause::Cause>,
 }
 
 /// Why a device's time is exempt from the contract's numbers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum ExemptionReason {
     ForceMajeure,
     PlannedWorks,
@@ -79,42 +74,7 @@ pub enum ExemptionReason {
     ThirdParty,
     Other,
 }
-
-impl ExemptionReason {
-    pub const ALL: [ExemptionReason; 6] = [
-        Self::ForceMajeure,
-        Self::PlannedWorks,
-        Self::Relocation,
-        Self::Demolition,
-        Self::ThirdParty,
-        Self::Other,
-    ];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ForceMajeure => "force_majeure",
-            Self::PlannedWorks => "planned_works",
-            Self::Relocation => "relocation",
-            Self::Demolition => "demolition",
-            Self::ThirdParty => "third_party",
-            Self::Other => "other",
-        }
-    }
-}
-
-impl FromStr for ExemptionReason {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Self::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s.trim())
-            .ok_or_else(|| {
-                format!(
-                    "unknown exemption reason {s:?} (expected one of: {})",
-                    Self::ALL.map(|k| k.as_str()).join(", ")
-                )
-            })
-    }
-}
+crate::text_enum!(ExemptionReason, "exemption reason");
 
 /// What an exemption applies to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -35,6 +35,7 @@
 //! A metric maps to a score in [0, 1] by a linear ramp between two configurable points; a
 //! fault is raised at score ≥ 0.5; severity is mild below 2/3, moderate below 5/6, else severe.
 
+mod fault_set;
 pub mod frame;
 mod jpeg_dc;
 pub mod keyframe;
@@ -44,13 +45,28 @@ mod tests;
 
 use serde::{Deserialize, Serialize};
 
+pub use fault_set::FaultSet;
 pub use frame::{FrameError, Thumb, from_bytes, from_jpeg};
 pub use keyframe::{from_annex_b, from_h264, from_h265};
 pub use metrics::{Metrics, VsBaseline};
 
 /// The fault kinds, with the names reports and the API use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum FaultKind {
     SignalLoss,
     TooDark,
@@ -63,40 +79,7 @@ pub enum FaultKind {
     Frozen,
     SceneChange,
 }
-
-impl FaultKind {
-    pub const ALL: [FaultKind; 10] = [
-        Self::SignalLoss,
-        Self::TooDark,
-        Self::TooBright,
-        Self::Blur,
-        Self::Noise,
-        Self::ColorCast,
-        Self::Occlusion,
-        Self::Stripes,
-        Self::Frozen,
-        Self::SceneChange,
-    ];
-
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == name)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::SignalLoss => "signal_loss",
-            Self::TooDark => "too_dark",
-            Self::TooBright => "too_bright",
-            Self::Blur => "blur",
-            Self::Noise => "noise",
-            Self::ColorCast => "color_cast",
-            Self::Occlusion => "occlusion",
-            Self::Stripes => "stripes",
-            Self::Frozen => "frozen",
-            Self::SceneChange => "scene_change",
-        }
-    }
-}
+crate::text_enum!(FaultKind, "fault kind");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -190,7 +173,7 @@ impl Thresholds {
                 t.color_cast_shift = *r;
                 continue;
             }
-            let k = FaultKind::parse(name).ok_or_else(|| format!("unknown fault kind {name:?}"))?;
+            let k: FaultKind = name.parse()?;
             *t.ramp_mut(k) = *r;
         }
         Ok(t)
@@ -236,11 +219,9 @@ pub struct Diagnosis {
 }
 
 impl Diagnosis {
-    pub fn kinds(&self) -> Vec<String> {
-        self.faults
-            .iter()
-            .map(|f| f.kind.as_str().to_string())
-            .collect()
+    /// The kinds found, as a set.
+    pub fn fault_set(&self) -> FaultSet {
+        self.faults.iter().map(|f| f.kind).collect()
     }
 }
 
@@ -314,7 +295,7 @@ pub fn diagnose(
     // camera, whose baseline shows another view: its colours wait for the new view to be
     // approved, the rest is judged on the picture alone.
     let rel = m.vs_baseline.as_ref().filter(|_| !turned);
-    let mut faults: Vec<Fault> = FaultKind::ALL
+    let mut faults: Vec<Fault> = <FaultKind as strum::VariantArray>::VARIANTS
         .iter()
         .filter_map(|&k| {
             let score = match (k, rel) {

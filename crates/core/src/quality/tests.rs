@@ -43,7 +43,7 @@ fn black_and_blue_screens_are_signal_loss_even_with_text() {
     assert_eq!(d.faults[0].kind, FaultKind::SignalLoss, "{d:?}");
     // Unchanged since the last sample, it is still signal loss alone, not frozen as well.
     let d = diagnose(&black, Some(&black), None, &t);
-    assert_eq!(d.kinds(), ["signal_loss"], "{d:?}");
+    assert_eq!(d.fault_set().names(), ["signal_loss"], "{d:?}");
     let blue = img(240, 135, |_, _| [0, 0, 200]);
     assert_eq!(
         diagnose(&blue, None, None, &t).faults[0].kind,
@@ -294,7 +294,7 @@ fn keyframes_decode_to_the_picture() {
                 "{codec:?} {scene:?} {fault:?}: mean difference {mad}"
             );
             let t = Thresholds::default();
-            let kinds = |th: &Thumb| diagnose(th, None, None, &t).kinds();
+            let kinds = |th: &Thumb| diagnose(th, None, None, &t).fault_set().names();
             assert_eq!(
                 kinds(&from_stream),
                 kinds(&from_picture),

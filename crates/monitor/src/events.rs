@@ -1,0 +1,250 @@
+//! The monitor's event stream: every status change, every change of a degraded device's picture
+//! problem, and (lighter) every failed probe and every suspicion that cleared before it was
+//! confirmed, as typed [`Event`]s carrying the device's register metadata and the [`Cause`].
+//! Work orders, the API's server-sent events and anything else downstream subscribe here.
+//!
+//! ## Delivery
+//! - **Bounded, never blocking.** Events go to a `tokio::sync::broadcast` ring of
+//!   `capacity` events. Publishing never waits: a subscriber that falls more than `capacity`
+//!   events behind loses the oldest and is told so by [`Received::Missed`] with how many and
+//!   which sequence numbers, then carries on from the oldest event still held. Probing and the
+//!   span writer never wait for a subscriber.
+//! - **The span writer is not a subscriber.** The record contractors are paid by must never
+//!   miss a change, so it is fed the same changes in the same order through its own unbounded
+//!   queue (`lib.rs`), not through this ring.
+//! - **Sequence numbers** increase by one per event from 1 for the life of the process. A
+//!   consumer that missed events re-reads the live state of the devices it cares about
+//!   ([`crate::MonitorState::device`]): it is the truth now, events are how it changed.
+//!
+//! ## A restart is not a new fault
+//! When camwatch starts, the devices it saw offline or degraded when it last stopped watching
+//! (the spans that ended at its last heartbeat) are remembered. The first status change of such
+//! a device after the start, if it is to the same status, carries
+//! [`StatusChange::continues`]: the start and cause of the span it continues across the gap.
+//! A consumer treats a change with `continues` set as the fault it already knows (the work
+//! order stays open) and one without as a new fault. The unwatched gap itself stays `unknown`
+//! in the record; only the consumer's notion of "the same fault" is carried over.
+
+use std::sync::Arc;
+
+use camwatch_core::cause::Cause;
+use camwatch_core::history::Status;
+use camwatch_core::outcome::FailureKind;
+use camwatch_core::registry::{Device, DeviceCode, DeviceKind};
+use tokio::sync::broadcast;
+
+use crate::scheduler::ProbeClass;
+
+/// What the register says about a device, as events and the live state carry it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceMeta {
+    pub code: DeviceCode,
+    pub name: String,
+    pub kind: DeviceKind,
+    /// The 6-digit civil code (行政区划) of the device's region.
+    pub region: String,
+    /// The maintenance contractor (运维单位), when the register names one.
+    pub maintainer: Option<String>,
+    /// The NVR, encoder or platform the channel belongs to.
+    pub parent: Option<DeviceCode>,
+}
+
+impl DeviceMeta {
+    pub fn of(d: &Device) -> Self {
+        Self {
+            code: d.code,
+            name: d.name.clone(),
+            kind: d.kind,
+            region: d.region().to_string(),
+            maintainer: d.maintainer.clone(),
+            parent: d.parent,
+        }
+    }
+}
+
+/// One event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// 1, 2, 3, … for the life of the process.
+    pub seq: u64,
+    /// When it happened (Unix seconds): a status change's backdated start, a probe's start.
+    pub at: i64,
+    pub device: Arc<DeviceMeta>,
+    pub kind: EventKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventKind {
+    /// The device's status changed: a span boundary in the record.
+    Status(StatusChange),
+    /// A degraded device's picture problem changed without a status change (blur became blur
+    /// and noise, or cleared while the device is degraded for another reason).
+    Picture { cause: Option<Cause> },
+    /// A probe failed without (yet) changing the status: a suspicion being confirmed, or a
+    /// device already known to be down still failing. Lighter: no record changes.
+    ProbeFailed {
+        class: ProbeClass,
+        failure: FailureKind,
+        /// The server's own words, where there were any.
+        detail: String,
+    },
+    /// A suspicion cleared before it was confirmed: failures, then a success, no outage.
+    Blip,
+}
+
+/// A status change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusChange {
+    pub from: Status,
+    pub to: Status,
+    pub cause: Option<Cause>,
+    /// Set when this change continues, across a monitor restart, the fault the device had when
+    /// camwatch last stopped watching (see the module doc).
+    pub continues: Option<Continued>,
+}
+
+/// The span a change continues across an unwatched gap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Continued {
+    /// When that span started.
+    pub since: i64,
+    pub cause: Option<Cause>,
+}
+
+/// What a subscriber receives.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Received {
+    Event(Event),
+    /// The subscriber fell behind: `count` events, from sequence number `first` on, were
+    /// dropped for it. The next `recv` returns the oldest event still held.
+    Missed {
+        count: u64,
+        first: u64,
+    },
+    /// The monitor has stopped; no more events.
+    Closed,
+}
+
+/// The publishing side, held by the monitor.
+#[derive(Debug, Clone)]
+pub struct EventBus {
+    tx: broadcast::Sender<Event>,
+    seq: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl EventBus {
+    /// A bus holding the latest `capacity` events for slow subscribers.
+    pub fn new(capacity: usize) -> Self {
+        let (tx, _) = broadcast::channel(capacity.max(1));
+        Self {
+            tx,
+            seq: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+        }
+    }
+
+    /// A new subscriber sees the events published from now on.
+    pub fn subscribe(&self) -> Subscription {
+        Subscription {
+            rx: self.tx.subscribe(),
+            next: self.seq.load(std::sync::atomic::Ordering::SeqCst) + 1,
+        }
+    }
+
+    /// Publishes one event, numbering it; never waits. With no subscriber it is dropped.
+    pub(crate) fn publish(&self, at: i64, device: Arc<DeviceMeta>, kind: EventKind) {
+        // Numbered and sent under one lock-free step each; events of one device are published
+        // from one handler call at a time, so their order is their numbers' order.
+        let seq = self.seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        let _ = self.tx.send(Event {
+            seq,
+            at,
+            device,
+            kind,
+        });
+    }
+}
+
+/// One subscriber's view of the stream.
+#[derive(Debug)]
+pub struct Subscription {
+    rx: broadcast::Receiver<Event>,
+    /// The sequence number expected next (to say which were missed).
+    next: u64,
+}
+
+impl Subscription {
+    /// The next event, or what was missed, or that the stream is closed.
+    pub async fn recv(&mut self) -> Received {
+        match self.rx.recv().await {
+            Ok(e) => {
+                self.next = e.seq + 1;
+                Received::Event(e)
+            }
+            Err(broadcast::error::RecvError::Lagged(count)) => {
+                let first = self.next;
+                self.next += count;
+                Received::Missed { count, first }
+            }
+            Err(broadcast::error::RecvError::Closed) => Received::Closed,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta() -> Arc<DeviceMeta> {
+        let d = &camwatch_core::registry::generate::generate(1, 1)[0];
+        Arc::new(DeviceMeta::of(d))
+    }
+
+    #[tokio::test]
+    async fn every_subscriber_gets_every_event_in_order() {
+        let bus = EventBus::new(16);
+        let (mut a, mut b) = (bus.subscribe(), bus.subscribe());
+        for at in 0..5 {
+            bus.publish(at, meta(), EventKind::Blip);
+        }
+        drop(bus);
+        for s in [&mut a, &mut b] {
+            for seq in 1..=5 {
+                match s.recv().await {
+                    Received::Event(e) => assert_eq!((e.seq, e.at), (seq, seq as i64 - 1)),
+                    other => panic!("{other:?}"),
+                }
+            }
+            assert_eq!(s.recv().await, Received::Closed);
+        }
+    }
+
+    /// A subscriber that does not read never holds up publishing; when it reads again it is
+    /// told exactly which events it missed, then gets the ones still held.
+    #[tokio::test]
+    async fn a_lagging_subscriber_is_told_what_it_missed() {
+        let bus = EventBus::new(4);
+        let mut slow = bus.subscribe();
+        for at in 0..10 {
+            bus.publish(at, meta(), EventKind::Blip);
+        }
+        assert_eq!(slow.recv().await, Received::Missed { count: 6, first: 1 });
+        for seq in 7..=10 {
+            match slow.recv().await {
+                Received::Event(e) => assert_eq!(e.seq, seq),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_late_subscriber_starts_at_the_next_event() {
+        let bus = EventBus::new(4);
+        bus.publish(0, meta(), EventKind::Blip);
+        let mut s = bus.subscribe();
+        bus.publish(1, meta(), EventKind::Blip);
+        match s.recv().await {
+            Received::Event(e) => assert_eq!(e.seq, 2),
+            other => panic!("{other:?}"),
+        }
+    }
+}

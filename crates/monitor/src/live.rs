@@ -1,0 +1,400 @@
+//! What the monitor knows right now, per device and for the fleet: each device's status, since
+//! when, why, its last probe outcomes with each step and the server's words, its confirmed
+//! picture problem, the latest evidence frame and its ONVIF facts; probe counts and latencies;
+//! a time-weighted online rate since start. The live view, the `serve` log line and the API read
+//! it; the authoritative figures come from spans, in reports.
+//!
+//! Keyed by device code. The register can change while the monitor runs: [`MonitorState::
+//! reindex`] carries every device that stays over to the new register, keyed by code.
+//!
+//! One `std::sync::Mutex`: nothing awaits while it is held, and each update is a few field
+//! writes, so an async lock would only add cost.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use camwatch_core::cause::Cause;
+use camwatch_core::health::Change;
+use camwatch_core::history::Status;
+use camwatch_core::outcome::{
+    FailureKind, OnvifFacts, ProbeKind, ProbeOutcome, ProbeStatus, StepTiming,
+};
+use camwatch_core::registry::{Device, DeviceCode};
+
+use crate::events::DeviceMeta;
+use crate::scheduler::ProbeClass;
+use crate::summary::{LiveStats, OpenOutage, Phase};
+
+/// Successes and failures kept per device for "why is it red": failures longer, they explain.
+const KEEP_SUCCESSES: usize = 3;
+const KEEP_FAILURES: usize = 10;
+
+/// Probe totals.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProbeCounters {
+    pub total: u64,
+    pub up: u64,
+    pub down: u64,
+    pub by_failure: BTreeMap<FailureKind, u64>,
+}
+
+/// One remembered probe of a device.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecentProbe {
+    /// When the probe started (Unix seconds).
+    pub at: i64,
+    pub class: ProbeClass,
+    pub kind: ProbeKind,
+    pub status: ProbeStatus,
+    pub failure: Option<FailureKind>,
+    /// The server's own words (RTSP status line, SOAP fault, HTTP status), if any.
+    pub detail: String,
+    pub elapsed_ms: f64,
+    /// Each step and how long it took; the failing step is the last.
+    pub steps: Vec<StepTiming>,
+}
+
+/// The frame that proved a picture problem.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evidence {
+    pub at: i64,
+    pub cause: Cause,
+    pub jpeg: bytes::Bytes,
+}
+
+/// One device's live state, as [`MonitorState::device`] returns it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceLive {
+    pub meta: Arc<DeviceMeta>,
+    pub status: Status,
+    /// Since when (the change's backdated start); `None` before the first change.
+    pub since: Option<i64>,
+    /// Why it is offline or degraded.
+    pub cause: Option<Cause>,
+    /// The confirmed picture problem (may be set while offline: the last one seen).
+    pub picture: Option<Cause>,
+    /// Newest first.
+    pub recent: Vec<RecentProbe>,
+    pub evidence: Option<Evidence>,
+    /// The last ONVIF check: whether it answered, and what it said.
+    pub onvif: Option<(bool, OnvifFacts)>,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    meta: Arc<DeviceMeta>,
+    /// Counted in the fleet's figures (NVRs and other parents are not points).
+    point: bool,
+    status: Status,
+    since: Option<i64>,
+    cause: Option<Cause>,
+    picture: Option<Cause>,
+    successes: VecDeque<RecentProbe>,
+    failures: VecDeque<RecentProbe>,
+    evidence: Option<Evidence>,
+    onvif: Option<(bool, OnvifFacts)>,
+    probed: bool,
+}
+
+impl Entry {
+    fn new(d: &Device) -> Self {
+        Self {
+            meta: Arc::new(DeviceMeta::of(d)),
+            point: !d.kind.is_parent(),
+            status: Status::Unknown,
+            since: None,
+            cause: None,
+            picture: None,
+            successes: VecDeque::new(),
+            failures: VecDeque::new(),
+            evidence: None,
+            onvif: None,
+            probed: false,
+        }
+    }
+}
+
+struct Inner {
+    devices: Vec<Entry>,
+    index: HashMap<DeviceCode, usize>,
+    counters: ProbeCounters,
+    /// Latencies of recent probes (ms), bounded.
+    recent_ms: VecDeque<f64>,
+    /// Probe completions (clock seconds) in the last minute, for the rate.
+    recent_at: VecDeque<i64>,
+    started_at: i64,
+    last_tick: i64,
+    online_secs: f64,
+    observed_secs: f64,
+    outages_total: u64,
+}
+
+pub struct MonitorState {
+    inner: Mutex<Inner>,
+}
+
+impl MonitorState {
+    /// The state of a register being watched.
+    pub fn for_devices(devices: &[Device], started_at: i64) -> Self {
+        let devices: Vec<Entry> = devices.iter().map(Entry::new).collect();
+        Self {
+            inner: Mutex::new(Inner {
+                index: index_of(&devices),
+                devices,
+                counters: ProbeCounters::default(),
+                recent_ms: VecDeque::new(),
+                recent_at: VecDeque::new(),
+                started_at,
+                last_tick: started_at,
+                online_secs: 0.0,
+                observed_secs: 0.0,
+                outages_total: 0,
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().expect("monitor state")
+    }
+
+    /// Takes a new register: devices that stay keep their state (with the new metadata), new
+    /// ones start unknown, removed ones are forgotten. Indices follow `devices`.
+    pub fn reindex(&self, devices: &[Device]) {
+        let mut s = self.lock();
+        let mut old: HashMap<DeviceCode, Entry> = std::mem::take(&mut s.devices)
+            .into_iter()
+            .map(|e| (e.meta.code, e))
+            .collect();
+        s.devices = devices
+            .iter()
+            .map(|d| match old.remove(&d.code) {
+                Some(mut e) => {
+                    e.meta = Arc::new(DeviceMeta::of(d));
+                    e.point = !d.kind.is_parent();
+                    e
+                }
+                None => Entry::new(d),
+            })
+            .collect();
+        s.index = index_of(&s.devices);
+    }
+
+    /// The metadata of device `i` (events carry it).
+    pub fn meta(&self, i: usize) -> Arc<DeviceMeta> {
+        self.lock().devices[i].meta.clone()
+    }
+
+    /// Counts a probe in the fleet's totals and latencies.
+    pub fn count_probe(&self, o: &ProbeOutcome, now: i64) {
+        let mut s = self.lock();
+        s.counters.total += 1;
+        if o.status == ProbeStatus::Down {
+            s.counters.down += 1;
+            if let Some(f) = o.failure {
+                *s.counters.by_failure.entry(f).or_default() += 1;
+            }
+        } else {
+            s.counters.up += 1;
+        }
+        s.recent_ms.push_back(o.elapsed_ms);
+        if s.recent_ms.len() > 2000 {
+            s.recent_ms.pop_front();
+        }
+        s.recent_at.push_back(now);
+        while s.recent_at.front().is_some_and(|&t| t < now - 60) {
+            s.recent_at.pop_front();
+        }
+    }
+
+    /// Remembers one probe of device `i` (started at `at`).
+    pub fn record_probe(&self, i: usize, class: ProbeClass, at: i64, o: &ProbeOutcome) {
+        let r = RecentProbe {
+            at,
+            class,
+            kind: o.kind,
+            status: o.status,
+            failure: o.failure,
+            detail: o.detail.clone(),
+            elapsed_ms: o.elapsed_ms,
+            steps: o.steps.clone(),
+        };
+        let mut s = self.lock();
+        let e = &mut s.devices[i];
+        let (q, cap) = if o.status == ProbeStatus::Down {
+            (&mut e.failures, KEEP_FAILURES)
+        } else {
+            (&mut e.successes, KEEP_SUCCESSES)
+        };
+        q.push_back(r);
+        while q.len() > cap {
+            q.pop_front();
+        }
+    }
+
+    /// The health machine's status of device `i` after an observation.
+    pub fn set_status(&self, i: usize, st: Status) {
+        let e = &mut self.lock().devices[i];
+        e.probed = true;
+        e.status = st;
+    }
+
+    /// A recorded status change of device `i`.
+    pub fn note_change(&self, i: usize, c: &Change) {
+        let mut s = self.lock();
+        if c.status == Status::Offline {
+            s.outages_total += 1;
+        }
+        let e = &mut s.devices[i];
+        e.status = c.status;
+        e.since = Some(c.at);
+        e.cause = c.cause.clone();
+    }
+
+    /// Device `i`'s confirmed picture problem changed.
+    pub fn set_picture(&self, i: usize, picture: Option<Cause>) {
+        let e = &mut self.lock().devices[i];
+        if e.status == Status::Degraded && picture.is_some() {
+            e.cause = picture.clone();
+        }
+        e.picture = picture;
+    }
+
+    pub fn set_evidence(&self, i: usize, evidence: Evidence) {
+        self.lock().devices[i].evidence = Some(evidence);
+    }
+
+    /// The outcome of a device's ONVIF check.
+    pub fn set_onvif(&self, i: usize, answered: bool, facts: OnvifFacts) {
+        self.lock().devices[i].onvif = Some((answered, facts));
+    }
+
+    pub fn counters(&self) -> ProbeCounters {
+        self.lock().counters.clone()
+    }
+
+    /// Devices probed at least once, of all devices.
+    pub fn first_sweep(&self) -> (u64, u64) {
+        let s = self.lock();
+        let done = s.devices.iter().filter(|e| e.probed).count() as u64;
+        (done, s.devices.len() as u64)
+    }
+
+    /// (status, cause) of device `i`.
+    pub fn status_of(&self, i: usize) -> (Status, Option<Cause>) {
+        let s = self.lock();
+        (s.devices[i].status, s.devices[i].cause.clone())
+    }
+
+    /// The live state of one device, by code; `None` for a code not in the register.
+    pub fn device(&self, code: &DeviceCode) -> Option<DeviceLive> {
+        let s = self.lock();
+        let e = &s.devices[*s.index.get(code)?];
+        let mut recent: Vec<RecentProbe> = e.successes.iter().chain(&e.failures).cloned().collect();
+        recent.sort_by_key(|r| std::cmp::Reverse(r.at));
+        Some(DeviceLive {
+            meta: e.meta.clone(),
+            status: e.status,
+            since: e.since,
+            cause: e.cause.clone(),
+            picture: e.picture.clone(),
+            recent,
+            evidence: e.evidence.clone(),
+            onvif: e.onvif.clone(),
+        })
+    }
+
+    /// Advances the time-weighted rate to `now` and returns the fleet summary.
+    pub fn snapshot(&self, now: i64, now_text: String, time_scale: f64, phase: Phase) -> LiveStats {
+        let mut s = self.lock();
+        let (mut on, mut de, mut off, mut unk) = (0u64, 0u64, 0u64, 0u64);
+        for e in s.devices.iter().filter(|e| e.point) {
+            match e.status {
+                Status::Online => on += 1,
+                Status::Degraded => de += 1,
+                Status::Offline => off += 1,
+                Status::Unknown => unk += 1,
+            }
+        }
+        let dt = (now - s.last_tick).max(0) as f64;
+        s.online_secs += dt * (on + de) as f64;
+        s.observed_secs += dt * (on + de + off) as f64;
+        s.last_tick = now;
+        let mut outages: Vec<OpenOutage> = Vec::new();
+        let mut causes: BTreeMap<&'static str, u64> = BTreeMap::new();
+        let mut pf: BTreeMap<&'static str, u64> = BTreeMap::new();
+        for e in &s.devices {
+            if e.status == Status::Offline {
+                *causes
+                    .entry(e.cause.as_ref().map_or("unknown", Cause::family))
+                    .or_default() += 1;
+                outages.push(OpenOutage {
+                    code: e.meta.code,
+                    name: e.meta.name.clone(),
+                    cause: e.cause.clone(),
+                    age_sec: now - e.since.unwrap_or(now),
+                });
+            }
+            match &e.picture {
+                Some(Cause::Picture(set)) => {
+                    for k in set.iter() {
+                        *pf.entry(k.as_str()).or_default() += 1;
+                    }
+                }
+                Some(c) => *pf.entry(c.family()).or_default() += 1,
+                None => {}
+            }
+        }
+        outages.sort_by_key(|o| std::cmp::Reverse(o.age_sec));
+        outages.truncate(20);
+        let mut lat: Vec<f64> = s.recent_ms.iter().copied().collect();
+        lat.sort_by(f64::total_cmp);
+        let q = |p: f64| {
+            if lat.is_empty() {
+                0.0
+            } else {
+                lat[((lat.len() - 1) as f64 * p).round() as usize]
+            }
+        };
+        let window = (now - s.recent_at.front().copied().unwrap_or(now)).max(1) as f64;
+        let mut outage_causes: Vec<(&'static str, u64)> = causes.into_iter().collect();
+        outage_causes.sort_by_key(|c| std::cmp::Reverse(c.1));
+        let onvif = || s.devices.iter().filter_map(|e| e.onvif.as_ref());
+        let onvif_checked = onvif().count() as u64;
+        let onvif_failing = onvif().filter(|o| !o.0).count() as u64;
+        let clock_drift_over_5min = onvif()
+            .filter(|o| o.1.clock_drift_sec.is_some_and(|d| d.abs() > 300))
+            .count() as u64;
+        LiveStats {
+            onvif_checked,
+            onvif_failing,
+            clock_drift_over_5min,
+            phase,
+            now: now_text,
+            elapsed_sec: now - s.started_at,
+            time_scale,
+            channels: s.devices.iter().filter(|e| e.point).count() as u64,
+            online: on,
+            degraded: de,
+            offline: off,
+            unknown: unk,
+            online_rate: (s.observed_secs > 0.0).then(|| s.online_secs / s.observed_secs),
+            outages,
+            outages_total: s.outages_total,
+            outage_causes,
+            picture_faults: pf.into_iter().collect(),
+            probes_total: s.counters.total,
+            // Completions per simulated second over the last simulated minute, per real second.
+            probes_per_sec: s.recent_at.len() as f64 / window * time_scale,
+            p50_ms: q(0.5),
+            p99_ms: q(0.99),
+        }
+    }
+}
+
+fn index_of(devices: &[Entry]) -> HashMap<DeviceCode, usize> {
+    devices
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.meta.code, i))
+        .collect()
+}

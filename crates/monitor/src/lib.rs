@@ -69,7 +69,9 @@ pub struct MonitorConfig {
     pub quality: camwatch_core::quality::Thresholds,
     /// Device groups with their own intervals and thresholds (first match wins).
     pub groups: Vec<camwatch_core::config::GroupConfig>,
-    /// How often (clock seconds) the register is checked for changes (imports while running).
+    /// How often (clock seconds) the register is checked for changes (imports while running);
+    /// 0: never. Off by default until the truth test's behaviour with polling on is explained
+    /// (see CHANGELOG).
     pub register_poll_sec: u64,
 }
 
@@ -90,7 +92,7 @@ impl Default for MonitorConfig {
             baseline_dir: None,
             quality: camwatch_core::quality::Thresholds::default(),
             groups: Vec::new(),
-            register_poll_sec: 60,
+            register_poll_sec: 0,
         }
     }
 }
@@ -867,28 +869,35 @@ pub async fn run(
             .collect();
         let (handler, prober, sched, limits) =
             assemble(&devices, &cfg, &clock, &state, &events, &tx, tracks);
-        // The scheduler stops for a shutdown or for a register change.
+        // The scheduler stops for a shutdown or for a register change. It runs as its own task:
+        // polled inline here, it would stand still while the register poll awaits the database.
         let (stop_tx, stop_rx) = watch::channel(false);
-        let sched_run = scheduler::run(
+        let mut sched_task = tokio::spawn(scheduler::run(
             Arc::new(sched),
             limits,
             clock.clone(),
             prober,
             handler.clone(),
             stop_rx,
-        );
-        tokio::pin!(sched_run);
+        ));
         let mut reload: Option<(Vec<Device>, RegisterRevision)> = None;
+        let mut stopping = false;
+        let polling = cfg.register_poll_sec > 0;
         let poll = clock.real_duration(Duration::from_secs(cfg.register_poll_sec.max(1)));
         loop {
             tokio::select! {
-                _ = &mut sched_run => break,
-                _ = shutdown.changed() => {
+                r = &mut sched_task => {
+                    r.map_err(|e| camwatch_core::error::Error::internal(format!("scheduler: {e}")))?;
+                    break;
+                }
+                _ = shutdown.changed(), if !stopping => {
+                    stopping = true;
                     let _ = stop_tx.send(true);
                 }
-                _ = tokio::time::sleep(poll), if reload.is_none() && !*shutdown.borrow() => {
+                _ = tokio::time::sleep(poll), if polling && !stopping && !*shutdown.borrow() => {
                     match register_changed(store.as_ref(), revision).await {
                         Ok(Some(r)) => {
+                            stopping = true;
                             let _ = stop_tx.send(true);
                             reload = Some(r);
                         }

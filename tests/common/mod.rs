@@ -1,0 +1,67 @@
+//! Helpers shared by the integration tests.
+//!
+//! **System peers.** Some tests check camwatch against programs not written by us (ffmpeg's
+//! ffprobe, GStreamer's RTSP server, onvif-zeep in a Python venv). On a machine without them
+//! such a test says what to install and is skipped; with `CAMWATCH_REQUIRE_PEERS=1` (CI sets
+//! it) a missing peer fails the test instead, so nothing is skipped silently there.
+
+#![allow(dead_code)]
+
+use std::process::{Command, Stdio};
+
+/// Whether `program args…` runs and exits successfully; if not, prints what to install and
+/// returns false (skip the test), or panics when `CAMWATCH_REQUIRE_PEERS=1`.
+pub fn peer(program: &str, args: &[&str], install: &str) -> bool {
+    let ok = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        return true;
+    }
+    let msg = format!("{program} is not available: install it with `{install}`");
+    if required() {
+        panic!("{msg} (CAMWATCH_REQUIRE_PEERS=1: every interop test must run)");
+    }
+    eprintln!("SKIPPED: {msg}");
+    false
+}
+
+fn required() -> bool {
+    std::env::var("CAMWATCH_REQUIRE_PEERS").is_ok_and(|v| v == "1")
+}
+
+pub fn ffmpeg() -> bool {
+    peer("ffmpeg", &["-version"], "apt-get install ffmpeg")
+}
+
+pub fn ffprobe() -> bool {
+    peer("ffprobe", &["-version"], "apt-get install ffmpeg")
+}
+
+/// Debian's Python with GObject introspection and GStreamer's RTSP server and x264 encoder.
+pub fn gst_rtsp_server() -> bool {
+    peer(
+        "/usr/bin/python3",
+        &[
+            "-c",
+            "import gi; gi.require_version('GstRtspServer', '1.0'); \
+             from gi.repository import Gst, GstRtspServer; Gst.init(None); \
+             assert Gst.ElementFactory.find('x264enc')",
+        ],
+        "apt-get install python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp \
+         gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly",
+    )
+}
+
+/// python3 able to make a venv (onvif-zeep is then installed into it from PyPI).
+pub fn python_venv() -> bool {
+    peer(
+        "python3",
+        &["-c", "import venv, ensurepip"],
+        "apt-get install python3-venv",
+    )
+}

@@ -225,7 +225,7 @@ async fn bench_e2e(
         if r.rate_error_pp().abs() <= 0.1 && r.flag_mismatches().is_empty() {
             ExitCode::SUCCESS
         } else {
-            ExitCode::from(1)
+            super::exit::Exit::OutsideBar.into()
         },
     )
 }

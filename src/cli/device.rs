@@ -185,7 +185,7 @@ pub async fn run(g: &GlobalArgs, cmd: &DeviceCommand) -> Result<ExitCode> {
                 ),
             }
             Ok(if p.rejected_rows > 0 || p.fatal.is_some() {
-                ExitCode::from(3)
+                super::exit::Exit::RowsRejected.into()
             } else {
                 ExitCode::SUCCESS
             })

@@ -160,7 +160,7 @@ pub async fn run(g: &GlobalArgs, cmd: &ExemptionCommand) -> Result<ExitCode> {
             }
             if !errors.is_empty() {
                 println!("{name}: {} rejected: nothing imported", errors.len());
-                return Ok(ExitCode::from(3));
+                return Ok(super::exit::Exit::RowsRejected.into());
             }
             for (_, e) in &rows {
                 store_one(&ctx, e).await?;

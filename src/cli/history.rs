@@ -71,7 +71,7 @@ pub async fn run(g: &GlobalArgs, cmd: &HistoryCommand) -> Result<ExitCode> {
                     table.rows.len(),
                     errors.len()
                 );
-                return Ok(ExitCode::from(3));
+                return Ok(super::exit::Exit::RowsRejected.into());
             }
             if *dry_run {
                 println!(

@@ -14,6 +14,7 @@ mod demo;
 pub mod device;
 mod diagnose;
 mod exemption;
+pub mod exit;
 mod history;
 mod probe;
 pub mod report;
@@ -113,7 +114,7 @@ pub fn run() -> ExitCode {
             if e.kind == ErrorKind::Internal {
                 eprintln!("camwatch: this is a bug; please report it with the command you ran");
             }
-            ExitCode::FAILURE
+            exit::Exit::of_error(e.kind).into()
         }
     }
 }

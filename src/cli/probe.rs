@@ -217,7 +217,7 @@ pub async fn run(g: &GlobalArgs, a: &ProbeArgs) -> Result<ExitCode> {
     Ok(if all_up {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(4)
+        super::exit::Exit::TargetDown.into()
     })
 }
 

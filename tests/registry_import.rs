@@ -284,3 +284,53 @@ fn xlsx_round_trip() {
         text(&out.stdout)
     );
 }
+
+/// Excel and WPS save CSV with CRLF line ends: every error names the physical line of its row,
+/// in UTF-8 with a BOM and in GBK, also after a quoted field that spans lines.
+#[test]
+fn crlf_file_errors_name_physical_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut lines = vec![HEADER.to_string()];
+    let mut want = Vec::new();
+    for i in 1..=60u32 {
+        lines.push(good_row(i));
+        if i % 15 == 0 {
+            // A good row whose name spans two physical lines.
+            lines.push(format!(
+                "3401040000132008{i:04},\"两行\r\n名称{i}\",,,,,,,,,,"
+            ));
+            lines.push(format!("3401040000132009{i:04},坏IP,,300.1.1.{i},,,,,,,,"));
+            // The quoted row took two lines: the bad row is on the next physical line.
+            want.push(lines.len() + i as usize / 15);
+        }
+    }
+    let body = lines.join("\r\n") + "\r\n";
+    for (name, bytes) in [
+        (
+            "bom.csv",
+            [b"\xEF\xBB\xBF".as_slice(), body.as_bytes()].concat(),
+        ),
+        ("gbk.csv", encoding_rs::GBK.encode(&body).0.into_owned()),
+    ] {
+        let file = dir.path().join(name);
+        std::fs::write(&file, bytes).unwrap();
+        let f = file.display().to_string();
+        let out = camwatch(&data, &["device", "import", &f, "--dry-run"]);
+        assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+        let got: Vec<String> = text(&out.stderr).lines().map(String::from).collect();
+        let expected: Vec<String> = want
+            .iter()
+            .map(|l| format!("{f}:{l}: IP地址: not an IP address"))
+            .collect();
+        assert_eq!(got.len(), expected.len(), "{got:?}");
+        for (g, e) in got.iter().zip(&expected) {
+            assert!(g.starts_with(e), "{g:?} should start with {e:?}");
+        }
+        assert!(
+            text(&out.stdout).contains("64 valid, 4 rejected"),
+            "{}",
+            text(&out.stdout)
+        );
+    }
+}

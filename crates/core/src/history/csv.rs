@@ -352,6 +352,40 @@ mod tests {
     }
 
     #[test]
+    fn crlf_history_and_exemption_errors_name_their_physical_lines() {
+        // As Excel and WPS save CSV: CRLF, a quoted cause spanning two lines.
+        let history = format!(
+            "device_code,status,from,to,cause\r\n\
+             {CODE},offline,2026-10-01T00:00:00Z,2026-10-01T01:00:00Z,\"refused\r\nat 8\"\r\n\
+             {CODE},sleeping,2026-10-01T02:00:00Z,2026-10-01T03:00:00Z,\r\n\
+             {CODE},online,2026-10-01T04:00:00Z,2026-10-01T05:00:00Z,\r\n\
+             {CODE},online,2026-10-01 06:00,2026-10-01T07:00:00Z,\r\n"
+        );
+        let t = read_csv(history.as_bytes(), "h.csv").unwrap();
+        let (spans, errors) = parse_history(&t, "h.csv");
+        let msgs: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        assert_eq!(spans.iter().map(|s| s.0).collect::<Vec<_>>(), vec![2, 5]);
+        assert_eq!(msgs.len(), 2, "{msgs:?}");
+        assert!(msgs[0].starts_with("h.csv:4: status:"), "{msgs:?}");
+        assert!(msgs[1].starts_with("h.csv:6: from:"), "{msgs:?}");
+
+        let exemptions = format!(
+            "device_code,region_prefix,reason,from,to,approved_by,note\r\n\
+             {CODE},,other,2026-10-01T00:00:00Z,2026-10-02T00:00:00Z,张三,\"台风\r\n停电\"\r\n\
+             {CODE},,rain,2026-10-01T00:00:00Z,2026-10-02T00:00:00Z,张三,\r\n\
+             {CODE},,other,2026-10-01T00:00:00Z,2026-10-02T00:00:00Z,,\r\n"
+        );
+        let (gbk, _, _) = encoding_rs::GBK.encode(&exemptions);
+        let t = read_csv(&gbk, "e.csv").unwrap();
+        let (ok, errors) = parse_exemptions(&t, "e.csv");
+        let msgs: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        assert_eq!(ok.iter().map(|e| e.0).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(msgs.len(), 2, "{msgs:?}");
+        assert!(msgs[0].starts_with("e.csv:4: reason:"), "{msgs:?}");
+        assert!(msgs[1].starts_with("e.csv:5: approved_by:"), "{msgs:?}");
+    }
+
+    #[test]
     fn missing_columns_are_named() {
         let t = read_csv(b"code,state,from\n", "h.csv").unwrap();
         let (_, errors) = parse_history(&t, "h.csv");

@@ -103,10 +103,11 @@ pub fn read_csv(bytes: &[u8], name: &str) -> Result<Table> {
     }
     let mut rows = Vec::new();
     let mut pending: Option<Row> = None;
+    let mut lines = LineCounter::new(text.as_bytes());
     for rec in records {
         match rec {
             Ok(r) => {
-                let line = r.position().map_or(0, |p| p.line());
+                let line = r.position().map_or(0, |p| lines.line_at(p.byte()));
                 if let Some(p) = pending.take() {
                     rows.push(p);
                 }
@@ -120,7 +121,7 @@ pub fn read_csv(bytes: &[u8], name: &str) -> Result<Table> {
                 });
             }
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
+                let line = e.position().map_or(0, |p| lines.line_at(p.byte()));
                 if let Some(p) = pending.take() {
                     rows.push(p);
                 }
@@ -148,6 +149,50 @@ pub fn read_csv(bytes: &[u8], name: &str) -> Result<Table> {
         rows,
         encoding,
     })
+}
+
+/// Physical line numbers from the byte offsets the csv crate reports.
+///
+/// csv 1.4's `Position::line()` is wrong for CRLF files (what Excel and WPS write): every
+/// record after the first is positioned one byte early, on the previous line's `\n`, so its
+/// line is one too small. The byte offset is usable once moved past any `\r`/`\n` (a record
+/// that was not skipped as blank cannot start with one); its line is 1 + the `\n`s before it.
+/// Offsets only grow, so counting resumes where the last call stopped.
+pub(crate) struct LineCounter<'a> {
+    text: &'a [u8],
+    at: usize,
+    line: u64,
+}
+
+impl<'a> LineCounter<'a> {
+    pub(crate) fn new(text: &'a [u8]) -> Self {
+        Self {
+            text,
+            at: 0,
+            line: 1,
+        }
+    }
+
+    /// The 1-based physical line of the record the csv reader placed at `byte`.
+    pub(crate) fn line_at(&mut self, byte: u64) -> u64 {
+        let mut start = usize::try_from(byte)
+            .unwrap_or(usize::MAX)
+            .min(self.text.len());
+        while start < self.text.len() && matches!(self.text[start], b'\r' | b'\n') {
+            start += 1;
+        }
+        if start < self.at {
+            // Not expected (positions only grow); count again from the start.
+            self.at = 0;
+            self.line = 1;
+        }
+        self.line += self.text[self.at..start]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count() as u64;
+        self.at = start;
+        self.line
+    }
 }
 
 fn read_sheet(path: &Path) -> Result<Table> {
@@ -279,6 +324,54 @@ mod tests {
                 "invalid GBK/GB18030 byte sequence".into()
             ))
         );
+        assert_eq!(t.rows[2].defect, None);
+    }
+
+    /// Lines as Excel and WPS write them (CRLF), with a quoted field spanning two lines, a
+    /// blank line and a quoted field with an embedded CRLF at the end of a row.
+    const CRLF_TEXT: &str = "设备编码,设备名称\r\n\
+        34020000001320000001,南门\r\n\
+        34020000001320000002,\"北门\r\n停车场\"\r\n\
+        34020000001320000003,东门\r\n\
+        \r\n\
+        34020000001320000004,\"西门\r\n\r\n广场\"\r\n\
+        34020000001320000005,中门\r\n";
+
+    fn lines(t: &Table) -> Vec<u64> {
+        t.rows.iter().map(|r| r.line).collect()
+    }
+
+    #[test]
+    fn crlf_rows_report_their_physical_lines_in_every_encoding() {
+        let want = vec![2, 3, 5, 7, 10];
+        let utf8 = read_csv(CRLF_TEXT.as_bytes(), "a.csv").unwrap();
+        assert_eq!(lines(&utf8), want, "UTF-8");
+        let mut bom = b"\xEF\xBB\xBF".to_vec();
+        bom.extend_from_slice(CRLF_TEXT.as_bytes());
+        let bom = read_csv(&bom, "b.csv").unwrap();
+        assert_eq!(lines(&bom), want, "UTF-8 with BOM");
+        let (gbk, _, _) = encoding_rs::GBK.encode(CRLF_TEXT);
+        let gbk = read_csv(&gbk, "c.csv").unwrap();
+        assert_eq!(gbk.encoding, "GB18030");
+        assert_eq!(lines(&gbk), want, "GBK");
+        assert_eq!(utf8.rows[1].cells[1], "北门\r\n停车场");
+        // LF-only files give the same lines.
+        let lf = read_csv(CRLF_TEXT.replace("\r\n", "\n").as_bytes(), "d.csv").unwrap();
+        assert_eq!(lines(&lf), want, "LF");
+    }
+
+    #[test]
+    fn crlf_encoding_defect_is_pinned_to_its_row() {
+        let (head, _, _) =
+            encoding_rs::GBK.encode("设备编码,设备名称\r\n34020000001320000001,南门\r\n");
+        let mut bytes = head.into_owned();
+        bytes.extend_from_slice(b"34020000001320000002,\x81\x20bad\r\n");
+        let (more, _, _) = encoding_rs::GBK.encode("34020000001320000003,北门\r\n");
+        bytes.extend_from_slice(&more);
+        let t = read_csv(&bytes, "x.csv").unwrap();
+        assert_eq!(lines(&t), vec![2, 3, 4]);
+        assert_eq!(t.rows[0].defect, None);
+        assert!(t.rows[1].defect.is_some());
         assert_eq!(t.rows[2].defect, None);
     }
 

@@ -41,6 +41,32 @@ pub enum Field {
     Tags,
 }
 
+impl Field {
+    /// Text as people type it, kept as given: the columns CSV export guards against formulas and
+    /// CSV import unescapes (`crate::spreadsheet`), with every `extra` column. The others are
+    /// numbers (coordinates, ports, money) or values import validates into a fixed form (codes,
+    /// IP addresses, URLs, dates, kinds, civil codes), which cannot begin like a formula.
+    pub fn is_free_text(self) -> bool {
+        matches!(
+            self,
+            Self::Name
+                | Self::Username
+                | Self::Password
+                | Self::PoliceStation
+                | Self::Address
+                | Self::PlaceType
+                | Self::BuildType
+                | Self::Vendor
+                | Self::Model
+                | Self::Resolution
+                | Self::Maintainer
+                | Self::MaintainerContact
+                | Self::MaintainerPhone
+                | Self::Tags
+        )
+    }
+}
+
 /// (field, canonical English header, aliases). The canonical header is what export writes.
 pub const ALIASES: &[(Field, &str, &[&str])] = &[
     (
@@ -223,8 +249,21 @@ pub fn markdown() -> String {
          `20240301`, `2024年3月1日` or Excel dates; several stream URLs separated by `;`; tags by `;`, `,` or `、`.\n\
          A civil code must be digits (6 for a district); a division given by name is kept in `extra`.\n\
          URLs must not carry credentials: use the username/password columns, which are encrypted at rest.\n\
-         When a file has no password column, stored passwords are kept.\n",
+         When a file has no password column, stored passwords are kept.\n\n\
+         Formulas: CSV export writes a free-text cell that begins with `=`, `+`, `-`, `@`, a tab, a carriage\n\
+         return or `'` with one `'` in front, so Excel and WPS show it as text instead of running it;\n\
+         CSV import removes exactly one leading `'` from the same columns, so export → import is lossless.\n\
+         The other columns (numbers such as a negative longitude, ports and fees; codes, IP addresses,\n\
+         URLs and dates) are neither escaped nor unescaped. XLSX cells are string cells, never\n\
+         formulas, and carry no `'`. Free-text columns: ",
     );
+    let free: Vec<String> = ALIASES
+        .iter()
+        .filter(|(f, _, _)| f.is_free_text())
+        .map(|(_, c, _)| format!("`{c}`"))
+        .collect();
+    s.push_str(&free.join(", "));
+    s.push_str(" and every `extra` column.\n");
     s
 }
 

@@ -5,6 +5,7 @@
 //! Nothing is dropped silently: an unrecognised column goes to `extra`, a bad row is reported
 //! with every problem it has, and a password's value is never echoed in a message.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
@@ -13,6 +14,7 @@ use super::table::Table;
 use super::values::{camera_form, parse_coordinate, parse_date, parse_money_fen, point_class};
 use super::{Device, DeviceCode, DeviceKind, check_url};
 use crate::secret::Password;
+use crate::spreadsheet::unescape;
 
 /// One problem in one row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,6 +115,9 @@ pub fn parse_table(table: &Table, file: &str, existing: &HashSet<DeviceCode>) ->
         }
     }
 
+    // CSV export prefixes formula-like free text with `'` (`crate::spreadsheet`); XLSX
+    // carries text cells as they are.
+    let csv = table.encoding != "XLSX";
     for r in &table.rows {
         let mut errs = Vec::new();
         let mut err = |column: &str, problem: String, value: &str| {
@@ -130,10 +135,11 @@ pub fn parse_table(table: &Table, file: &str, existing: &HashSet<DeviceCode>) ->
             out.rejected_rows += 1;
             continue;
         }
+        let cells = unescape_text_cells(&cols, &r.cells, csv);
         let device = parse_row(
             &table.headers,
             &cols,
-            &r.cells,
+            &cells,
             r.line,
             &first_line,
             existing,
@@ -147,6 +153,42 @@ pub fn parse_table(table: &Table, file: &str, existing: &HashSet<DeviceCode>) ->
         }
     }
     out
+}
+
+/// The row's cells with one leading `'` removed from free-text and `extra` columns when the
+/// table is CSV: the inverse of CSV export's formula escaping.
+fn unescape_text_cells<'a>(
+    cols: &[Option<Field>],
+    cells: &'a [String],
+    csv: bool,
+) -> Cow<'a, [String]> {
+    let is_text = |i: usize| {
+        cols.get(i)
+            .copied()
+            .flatten()
+            .is_none_or(Field::is_free_text)
+    };
+    if !csv
+        || !cells
+            .iter()
+            .enumerate()
+            .any(|(i, c)| is_text(i) && c.starts_with('\''))
+    {
+        return Cow::Borrowed(cells);
+    }
+    Cow::Owned(
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if is_text(i) {
+                    unescape(c).to_string()
+                } else {
+                    c.clone()
+                }
+            })
+            .collect(),
+    )
 }
 
 fn parse_row(

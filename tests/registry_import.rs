@@ -334,3 +334,40 @@ fn crlf_file_errors_name_physical_lines() {
         );
     }
 }
+
+/// Bounded fields: an over-long name, an over-long URL and a megabyte-long field are each one
+/// row error; the other rows import.
+#[test]
+fn over_long_fields_are_row_errors_and_the_rest_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut lines = vec![HEADER.to_string()];
+    for i in 1..=10u32 {
+        lines.push(good_row(i));
+    }
+    lines[3] = lines[3].replacen("蜀山路口3", &"长".repeat(201), 1);
+    lines[5] = lines[5].replacen("/ch5", &format!("/{}", "u".repeat(2048)), 1);
+    lines[7] = lines[7].replacen("蜀山路口7", &"x".repeat(20 << 20), 1);
+    let file = dir.path().join("long.csv");
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let f = file.display().to_string();
+    let out = camwatch(&data, &["device", "import", &f]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert_eq!(
+        err.lines().collect::<Vec<_>>(),
+        vec![
+            format!("{f}:4: 设备名称: too long: 201 characters, at most 200"),
+            format!("{f}:6: 取流地址: too long: 2066 characters, at most 2048"),
+            format!(
+                "{f}:8: 设备名称: field too long: {} bytes, at most 16384 in any field",
+                20 << 20
+            ),
+        ]
+    );
+    assert!(
+        text(&out.stdout).contains("10 rows, 7 imported"),
+        "{}",
+        text(&out.stdout)
+    );
+}

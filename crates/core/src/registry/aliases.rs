@@ -264,6 +264,24 @@ pub fn markdown() -> String {
         .collect();
     s.push_str(&free.join(", "));
     s.push_str(" and every `extra` column.\n");
+    s.push_str(&format!(
+        "\nLimits (`camwatch_core::limits`): a longer value is that row's error, `file:line: column: too long`;\n\
+         the register imports the other rows (history and exemption imports stay all or nothing).\n\
+         `name` and `address` at most {} characters; URLs at most {} each (every stream URL on its\n\
+         own); the other free-text columns and every `extra` column at most {}; `code` is exactly 20\n\
+         digits. Characters, not bytes: `南` is one. Any single field of any column at most {} KiB,\n\
+         and a whole file (CSV or XLSX) at most {} MiB, refused with an error before anything is read\n\
+         into the register. History imports: `cause` at most {}; exemption imports: `note` at most\n\
+         {}, `approved_by` at most {}; the same field and file caps.\n",
+        crate::limits::NAME_CHARS,
+        crate::limits::URL_CHARS,
+        crate::limits::TEXT_CHARS,
+        crate::limits::FIELD_BYTES >> 10,
+        crate::limits::FILE_BYTES >> 20,
+        crate::limits::CAUSE_CHARS,
+        crate::limits::NOTE_CHARS,
+        crate::limits::APPROVER_CHARS,
+    ));
     s
 }
 

@@ -12,6 +12,7 @@ use std::path::Path;
 use calamine::{Data, Reader};
 
 use crate::error::{Error, Result};
+use crate::limits;
 
 /// One data row: its line (CSV physical line, or sheet row number) and cells.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,15 +40,55 @@ pub fn read_file(path: &Path) -> Result<Table> {
         .to_ascii_lowercase();
     let name = path.display().to_string();
     match ext.as_str() {
-        "xlsx" | "xlsm" | "xls" | "ods" => read_sheet(path),
-        "csv" | "txt" | "" => {
-            let bytes = std::fs::read(path).map_err(|e| Error::invalid(format!("{name}: {e}")))?;
-            read_csv(&bytes, &name)
+        "xlsx" | "xlsm" | "xls" | "ods" => {
+            let len = std::fs::metadata(path)
+                .map_err(|e| Error::invalid(format!("{name}: {e}")))?
+                .len();
+            limits::check_file_bytes(len).map_err(|e| Error::invalid(format!("{name}: {e}")))?;
+            read_sheet(path)
         }
+        "csv" | "txt" | "" => read_csv(&read_capped(path, limits::FILE_BYTES)?, &name),
         other => Err(Error::invalid(format!(
             "{name}: unsupported file type .{other} (expected .csv or .xlsx)"
         ))),
     }
+}
+
+/// The file's bytes, refused with a clear error past `cap` (checked as read, not only from the
+/// metadata, so a growing file or a pipe cannot take unbounded memory).
+fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let name = path.display().to_string();
+    let too_big = |len| {
+        limits::check_file_bytes_against(len, cap)
+            .map_err(|e| Error::invalid(format!("{name}: {e}")))
+    };
+    let f = std::fs::File::open(path).map_err(|e| Error::invalid(format!("{name}: {e}")))?;
+    if let Ok(m) = f.metadata() {
+        too_big(m.len())?;
+    }
+    let mut bytes = Vec::new();
+    f.take(cap + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::invalid(format!("{name}: {e}")))?;
+    too_big(bytes.len() as u64)?;
+    Ok(bytes)
+}
+
+/// The first cell over [`limits::FIELD_BYTES`], as (column, problem).
+fn oversized<'a>(
+    headers: &[String],
+    cells: impl Iterator<Item = &'a str>,
+) -> Option<(String, String)> {
+    cells.enumerate().find_map(|(i, c)| {
+        limits::check_field_bytes(c).err().map(|why| {
+            let col = headers.get(i).filter(|h| !h.is_empty());
+            (
+                col.cloned().unwrap_or_else(|| format!("column {}", i + 1)),
+                why,
+            )
+        })
+    })
 }
 
 /// Decodes and parses CSV bytes.
@@ -94,7 +135,12 @@ pub fn read_csv(bytes: &[u8], name: &str) -> Result<Table> {
         .from_reader(text.as_bytes());
     let mut records = rdr.records();
     let headers: Vec<String> = match records.next() {
-        Some(Ok(h)) => h.iter().map(|s| s.trim().to_string()).collect(),
+        Some(Ok(h)) => {
+            if let Some((_, why)) = oversized(&[], h.iter()) {
+                return Err(Error::invalid(format!("{name}:1: header: {why}")));
+            }
+            h.iter().map(|s| s.trim().to_string()).collect()
+        }
         Some(Err(e)) => return Err(Error::invalid(format!("{name}:1: header: {e}"))),
         None => return Err(Error::invalid(format!("{name}: the file is empty"))),
     };
@@ -114,10 +160,17 @@ pub fn read_csv(bytes: &[u8], name: &str) -> Result<Table> {
                 if r.iter().all(|c| c.trim().is_empty()) {
                     continue;
                 }
+                // An oversized field: the row is reported, its cells are not kept.
+                let defect = oversized(&headers, r.iter());
+                let cells = if defect.is_some() {
+                    Vec::new()
+                } else {
+                    r.iter().map(|s| s.trim().to_string()).collect()
+                };
                 pending = Some(Row {
                     line,
-                    cells: r.iter().map(|s| s.trim().to_string()).collect(),
-                    defect: None,
+                    cells,
+                    defect,
                 });
             }
             Err(e) => {
@@ -230,6 +283,13 @@ fn read_sheet(path: &Path) -> Result<Table> {
             .collect();
         if defect.is_none() && cells.iter().all(|c| c.is_empty()) {
             continue;
+        }
+        let mut cells = cells;
+        if defect.is_none()
+            && let Some(d) = oversized(&headers, cells.iter().map(String::as_str))
+        {
+            defect = Some(d);
+            cells = Vec::new();
         }
         rows.push(Row {
             line,
@@ -373,6 +433,26 @@ mod tests {
         assert_eq!(t.rows[0].defect, None);
         assert!(t.rows[1].defect.is_some());
         assert_eq!(t.rows[2].defect, None);
+    }
+
+    #[test]
+    fn a_file_over_the_cap_is_refused_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.csv");
+        std::fs::write(&path, "code,name\n34020000001320000001,南门\n").unwrap();
+        assert!(read_capped(&path, 64).is_ok());
+        let e = read_capped(&path, 16).unwrap_err().to_string();
+        assert!(e.contains("big.csv: file too large:"), "{e}");
+        assert!(e.contains("split it"), "{e}");
+    }
+
+    #[test]
+    fn an_oversized_header_is_refused() {
+        let mut bytes = b"code,".to_vec();
+        bytes.extend(std::iter::repeat_n(b'x', limits::FIELD_BYTES + 1));
+        bytes.extend_from_slice(b"\n34020000001320000001,a\n");
+        let e = read_csv(&bytes, "h.csv").unwrap_err().to_string();
+        assert!(e.starts_with("h.csv:1: header: field too long"), "{e}");
     }
 
     proptest::proptest! {

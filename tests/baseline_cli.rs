@@ -185,3 +185,21 @@ async fn approve_all_takes_normal_pictures_and_leaves_the_rest_for_review() {
     );
     fleet.shutdown().await;
 }
+
+/// `--all` on an empty register says so and how to fill it, and fails, instead of printing a
+/// row of zeros that reads as "nothing needed approving".
+#[test]
+fn approve_all_on_an_empty_register_says_it_is_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = camwatch(dir.path(), &["baseline", "approve", "--all"]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(!out.status.success(), "{stdout}{stderr}");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("the register has no devices"), "{stderr}");
+    assert!(stderr.contains("camwatch device import FILE"), "{stderr}");
+    assert!(!stdout.contains("approved 0"), "{stdout}");
+    assert!(!dir.path().join("baselines").exists());
+}

@@ -284,3 +284,90 @@ fn xlsx_round_trip() {
         text(&out.stdout)
     );
 }
+
+/// Excel and WPS save CSV with CRLF line ends: every error names the physical line of its row,
+/// in UTF-8 with a BOM and in GBK, also after a quoted field that spans lines.
+#[test]
+fn crlf_file_errors_name_physical_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut lines = vec![HEADER.to_string()];
+    let mut want = Vec::new();
+    for i in 1..=60u32 {
+        lines.push(good_row(i));
+        if i % 15 == 0 {
+            // A good row whose name spans two physical lines.
+            lines.push(format!(
+                "3401040000132008{i:04},\"两行\r\n名称{i}\",,,,,,,,,,"
+            ));
+            lines.push(format!("3401040000132009{i:04},坏IP,,300.1.1.{i},,,,,,,,"));
+            // The quoted row took two lines: the bad row is on the next physical line.
+            want.push(lines.len() + i as usize / 15);
+        }
+    }
+    let body = lines.join("\r\n") + "\r\n";
+    for (name, bytes) in [
+        (
+            "bom.csv",
+            [b"\xEF\xBB\xBF".as_slice(), body.as_bytes()].concat(),
+        ),
+        ("gbk.csv", encoding_rs::GBK.encode(&body).0.into_owned()),
+    ] {
+        let file = dir.path().join(name);
+        std::fs::write(&file, bytes).unwrap();
+        let f = file.display().to_string();
+        let out = camwatch(&data, &["device", "import", &f, "--dry-run"]);
+        assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+        let got: Vec<String> = text(&out.stderr).lines().map(String::from).collect();
+        let expected: Vec<String> = want
+            .iter()
+            .map(|l| format!("{f}:{l}: IP地址: not an IP address"))
+            .collect();
+        assert_eq!(got.len(), expected.len(), "{got:?}");
+        for (g, e) in got.iter().zip(&expected) {
+            assert!(g.starts_with(e), "{g:?} should start with {e:?}");
+        }
+        assert!(
+            text(&out.stdout).contains("64 valid, 4 rejected"),
+            "{}",
+            text(&out.stdout)
+        );
+    }
+}
+
+/// Bounded fields: an over-long name, an over-long URL and a megabyte-long field are each one
+/// row error; the other rows import.
+#[test]
+fn over_long_fields_are_row_errors_and_the_rest_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut lines = vec![HEADER.to_string()];
+    for i in 1..=10u32 {
+        lines.push(good_row(i));
+    }
+    lines[3] = lines[3].replacen("蜀山路口3", &"长".repeat(201), 1);
+    lines[5] = lines[5].replacen("/ch5", &format!("/{}", "u".repeat(2048)), 1);
+    lines[7] = lines[7].replacen("蜀山路口7", &"x".repeat(20 << 20), 1);
+    let file = dir.path().join("long.csv");
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let f = file.display().to_string();
+    let out = camwatch(&data, &["device", "import", &f]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert_eq!(
+        err.lines().collect::<Vec<_>>(),
+        vec![
+            format!("{f}:4: 设备名称: too long: 201 characters, at most 200"),
+            format!("{f}:6: 取流地址: too long: 2066 characters, at most 2048"),
+            format!(
+                "{f}:8: 设备名称: field too long: {} bytes, at most 16384 in any field",
+                20 << 20
+            ),
+        ]
+    );
+    assert!(
+        text(&out.stdout).contains("10 rows, 7 imported"),
+        "{}",
+        text(&out.stdout)
+    );
+}

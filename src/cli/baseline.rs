@@ -12,7 +12,8 @@
 //! on), so a picture that reads as faulty judged alone is not approved without `--force`: an
 //! operator has looked and says that is the scene (a lawn filling the view reads as a cast).
 //! `--all` approves, over the whole register, the pictures that read as normal and lists the
-//! rest for that review; one camera's slow or broken answer does not hold up the others.
+//! rest for that review; one camera's slow or broken answer does not hold up the others. On an
+//! empty register it fails (`NotFound`) and says how to import one.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -77,6 +78,15 @@ pub async fn run(g: &GlobalArgs, c: &BaselineCommand) -> Result<ExitCode> {
     };
     if *all {
         let devices = ctx.store.list_devices(&DeviceFilter::default()).await?;
+        if devices.is_empty() {
+            // NotFound: the request is well formed (not InvalidArgument) and nothing failed
+            // (not Unavailable); what it acts on, the register's devices, does not exist.
+            return Err(Error::not_found(
+                "baseline approve --all: the register has no devices; import them first with \
+                 `camwatch device import FILE` (CSV or XLSX; `camwatch device columns` lists the \
+                 columns), or point --data/--db at the register you meant",
+            ));
+        }
         let s = approver.approve_all(&devices, *replace).await;
         for (code, f) in &s.review {
             println!("{code}: left for review: reads as {}", describe(f));

@@ -11,6 +11,7 @@ use super::context::{Context, GlobalArgs};
 use camwatch_core::error::{Error, Result};
 use camwatch_core::history::csv::{parse_exemptions, parse_instant};
 use camwatch_core::history::{Exemption, ExemptionReason, ExemptionScope};
+use camwatch_core::limits;
 use camwatch_core::registry::DeviceCode;
 use camwatch_core::registry::import::RowError;
 use camwatch_core::registry::table::read_file;
@@ -109,6 +110,10 @@ pub async fn run(g: &GlobalArgs, cmd: &ExemptionCommand) -> Result<ExitCode> {
             if a.approved_by.trim().is_empty() {
                 return Err(Error::invalid("--approved-by: who approved it is required"));
             }
+            limits::check_chars(a.approved_by.trim(), limits::APPROVER_CHARS)
+                .map_err(|e| Error::invalid(format!("--approved-by: {e}")))?;
+            limits::check_chars(&a.note, limits::NOTE_CHARS)
+                .map_err(|e| Error::invalid(format!("--note: {e}")))?;
             let ctx = g.context().await?;
             if let ExemptionScope::Device(c) = &scope
                 && ctx.store.get_device(c).await?.is_none()

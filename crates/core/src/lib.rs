@@ -17,6 +17,8 @@
 //! | `cause`        | why a device is not online, typed; its stable text form                |
 //! | `text`         | text forms of closed sets, from one table each                        |
 //! | `config`       | `camwatch.toml`: typed settings, unknown keys refused                 |
+//! | `limits`       | length limits of every text input (fields, URLs, files)               |
+//! | `spreadsheet`  | CSV export's formula neutralising (`'` prefix) and its inverse         |
 //!
 //! Reading a register or contract file is the only I/O here, and it is at the edges
 //! (`registry::table`, `contract::Contract::load`, `config::Config::load`).
@@ -29,8 +31,10 @@ pub mod contract;
 pub mod error;
 pub mod health;
 pub mod history;
+pub mod limits;
 pub mod outcome;
 pub mod quality;
 pub mod registry;
 pub mod secret;
+pub mod spreadsheet;
 pub mod text;

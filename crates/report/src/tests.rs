@@ -373,3 +373,59 @@ proptest! {
         prop_assert_eq!(&whole.devices, &split.devices);
     }
 }
+
+/// Names, contractors and exemption text typed by people must not run as formulas when the CSV
+/// is opened in Excel or WPS; numbers stay numbers. XLSX carries them as string cells.
+#[test]
+fn user_text_never_runs_as_a_formula() {
+    let mut w = world();
+    w.devices[0].name = "=HYPERLINK(\"http://x.example/\",\"A\")".into();
+    for d in &mut w.devices {
+        d.maintainer = Some("+合肥安视".into());
+    }
+    w.exemptions[0].note = "@SUM(A1)".into();
+    w.exemptions[0].approved_by = "-专班".into();
+    let r = report_with(&w, &contract(Method::TimeWeighted), CONTRACT);
+    let bytes = render(&r, Format::Csv, Lang::En).unwrap();
+    let mut rdr = ::csv::ReaderBuilder::new()
+        .flexible(true)
+        .has_headers(false)
+        .from_reader(&bytes[3..]);
+    let cells: Vec<String> = rdr
+        .records()
+        .flat_map(|x| x.unwrap().iter().map(String::from).collect::<Vec<_>>())
+        .collect();
+    for c in &cells {
+        assert!(
+            !camwatch_core::spreadsheet::needs_escape(c)
+                || c.starts_with('\'')
+                || camwatch_core::spreadsheet::is_plain_number(c),
+            "{c:?} would run as a formula"
+        );
+    }
+    for want in [
+        "'=HYPERLINK(\"http://x.example/\",\"A\")",
+        "'+合肥安视",
+        "'@SUM(A1)",
+        "'-专班",
+        "156.68",
+    ] {
+        assert!(cells.iter().any(|c| c == want), "{want:?} in {cells:?}");
+    }
+    let xlsx = render(&r, Format::Xlsx, Lang::En).unwrap();
+    use calamine::{Data, Reader};
+    let mut wb: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx)).unwrap();
+    for sheet in wb.sheet_names() {
+        let f = wb.worksheet_formula(&sheet).unwrap();
+        assert!(f.used_cells().all(|(_, _, f)| f.is_empty()), "{sheet}");
+    }
+    let sheet = wb.sheet_names()[1].clone();
+    let devices = wb.worksheet_range(&sheet).unwrap();
+    assert!(
+        devices
+            .used_cells()
+            .any(|(_, _, c)| *c == Data::String(w.devices[0].name.clone())),
+        "the name as a string cell, without a prefix"
+    );
+}

@@ -6,12 +6,15 @@
 //! 结束时间, 原因 also accepted). Exemption columns: `device_code` or `region_prefix` (exactly
 //! one), `reason`, `from`, `to`, `approved_by`, `note`. Times are RFC 3339 with an offset
 //! (`2026-10-01T08:00:00+08:00` or `…Z`): a time without a zone is ambiguous and refused.
+//! Text is bounded (`crate::limits`): a cause or a note at most 500 characters, who approved an
+//! exemption at most 200; any field at most 16 KiB, a file at most 64 MiB.
 
 use std::collections::HashMap;
 
 use jiff::Timestamp;
 
 use super::{Exemption, ExemptionReason, ExemptionScope, Status, StatusSpan};
+use crate::limits;
 use crate::registry::DeviceCode;
 use crate::registry::import::RowError;
 use crate::registry::table::Table;
@@ -143,6 +146,13 @@ pub fn parse_history(t: &Table, file: &str) -> (Vec<(u64, StatusSpan)>, Vec<RowE
             continue;
         }
         let cause = Some(cols.get(c, "cause").to_string()).filter(|s| !s.is_empty());
+        if let Some(Err(e)) = cause
+            .as_deref()
+            .map(|s| limits::check_chars(s, limits::CAUSE_CHARS))
+        {
+            errors.push(err(file, row.line, "cause", e, ""));
+            continue;
+        }
         spans.push((
             row.line,
             StatusSpan {
@@ -278,6 +288,17 @@ pub fn parse_exemptions(t: &Table, file: &str) -> (Vec<(u64, Exemption)>, Vec<Ro
             }
         };
         let approved_by = cols.get(c, "approved_by");
+        let note = cols.get(c, "note");
+        if let Some((col, e)) = [
+            ("approved_by", approved_by, limits::APPROVER_CHARS),
+            ("note", note, limits::NOTE_CHARS),
+        ]
+        .into_iter()
+        .find_map(|(col, v, max)| limits::check_chars(v, max).err().map(|e| (col, e)))
+        {
+            errors.push(err(file, row.line, col, e, ""));
+            continue;
+        }
         if approved_by.is_empty() {
             errors.push(err(
                 file,
@@ -296,7 +317,7 @@ pub fn parse_exemptions(t: &Table, file: &str) -> (Vec<(u64, Exemption)>, Vec<Ro
                 reason,
                 start_at,
                 end_at,
-                note: cols.get(c, "note").to_string(),
+                note: note.to_string(),
                 approved_by: approved_by.to_string(),
             },
         ));
@@ -349,6 +370,91 @@ mod tests {
             spans[1].1.cause,
             Some(crate::cause::Cause::Other("refused".into()))
         );
+    }
+
+    #[test]
+    fn crlf_history_and_exemption_errors_name_their_physical_lines() {
+        // As Excel and WPS save CSV: CRLF, a quoted cause spanning two lines.
+        let history = format!(
+            "device_code,status,from,to,cause\r\n\
+             {CODE},offline,2026-10-01T00:00:00Z,2026-10-01T01:00:00Z,\"refused\r\nat 8\"\r\n\
+             {CODE},sleeping,2026-10-01T02:00:00Z,2026-10-01T03:00:00Z,\r\n\
+             {CODE},online,2026-10-01T04:00:00Z,2026-10-01T05:00:00Z,\r\n\
+             {CODE},online,2026-10-01 06:00,2026-10-01T07:00:00Z,\r\n"
+        );
+        let t = read_csv(history.as_bytes(), "h.csv").unwrap();
+        let (spans, errors) = parse_history(&t, "h.csv");
+        let msgs: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        assert_eq!(spans.iter().map(|s| s.0).collect::<Vec<_>>(), vec![2, 5]);
+        assert_eq!(msgs.len(), 2, "{msgs:?}");
+        assert!(msgs[0].starts_with("h.csv:4: status:"), "{msgs:?}");
+        assert!(msgs[1].starts_with("h.csv:6: from:"), "{msgs:?}");
+
+        let exemptions = format!(
+            "device_code,region_prefix,reason,from,to,approved_by,note\r\n\
+             {CODE},,other,2026-10-01T00:00:00Z,2026-10-02T00:00:00Z,张三,\"台风\r\n停电\"\r\n\
+             {CODE},,rain,2026-10-01T00:00:00Z,2026-10-02T00:00:00Z,张三,\r\n\
+             {CODE},,other,2026-10-01T00:00:00Z,2026-10-02T00:00:00Z,,\r\n"
+        );
+        let (gbk, _, _) = encoding_rs::GBK.encode(&exemptions);
+        let t = read_csv(&gbk, "e.csv").unwrap();
+        let (ok, errors) = parse_exemptions(&t, "e.csv");
+        let msgs: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        assert_eq!(ok.iter().map(|e| e.0).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(msgs.len(), 2, "{msgs:?}");
+        assert!(msgs[0].starts_with("e.csv:4: reason:"), "{msgs:?}");
+        assert!(msgs[1].starts_with("e.csv:5: approved_by:"), "{msgs:?}");
+    }
+
+    #[test]
+    fn over_long_history_and_exemption_fields_are_row_errors() {
+        let history = format!(
+            "device_code,status,from,to,cause\n\
+             {CODE},offline,2026-10-01T00:00:00Z,2026-10-01T01:00:00Z,{ok}\n\
+             {CODE},offline,2026-10-01T02:00:00Z,2026-10-01T03:00:00Z,{long}\n\
+             {CODE},offline,2026-10-01T04:00:00Z,2026-10-01T05:00:00Z,{huge}\n\
+             {CODE},online,2026-10-01T06:00:00Z,2026-10-01T07:00:00Z,\n",
+            ok = "因".repeat(500),
+            long = "因".repeat(501),
+            huge = "x".repeat(1 << 20),
+        );
+        let t = read_csv(history.as_bytes(), "h.csv").unwrap();
+        let (spans, errors) = parse_history(&t, "h.csv");
+        let msgs: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        assert_eq!(
+            msgs,
+            vec![
+                "h.csv:3: cause: too long: 501 characters, at most 500",
+                "h.csv:4: cause: field too long: 1048576 bytes, at most 16384 in any field",
+            ]
+        );
+        assert_eq!(spans.iter().map(|s| s.0).collect::<Vec<_>>(), vec![2, 5]);
+
+        let exemptions = format!(
+            "device_code,region_prefix,reason,from,to,approved_by,note\n\
+             {CODE},,other,2026-10-01T00:00:00Z,2026-10-02T00:00:00Z,{name},{note}\n\
+             {CODE},,other,2026-10-01T00:00:00Z,2026-10-02T00:00:00Z,张三,{long_note}\n\
+             {CODE},,other,2026-10-01T00:00:00Z,2026-10-02T00:00:00Z,{long_name},\n\
+             {CODE},,other,2026-10-01T00:00:00Z,2026-10-02T00:00:00Z,张三,{huge}\n\
+             {CODE},,other,2026-10-03T00:00:00Z,2026-10-04T00:00:00Z,张三,\n",
+            name = "张".repeat(200),
+            note = "说".repeat(500),
+            long_note = "说".repeat(501),
+            long_name = "张".repeat(201),
+            huge = "x".repeat(1 << 20),
+        );
+        let t = read_csv(exemptions.as_bytes(), "e.csv").unwrap();
+        let (ok, errors) = parse_exemptions(&t, "e.csv");
+        let msgs: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        assert_eq!(
+            msgs,
+            vec![
+                "e.csv:3: note: too long: 501 characters, at most 500",
+                "e.csv:4: approved_by: too long: 201 characters, at most 200",
+                "e.csv:5: note: field too long: 1048576 bytes, at most 16384 in any field",
+            ]
+        );
+        assert_eq!(ok.iter().map(|e| e.0).collect::<Vec<_>>(), vec![2, 6]);
     }
 
     #[test]

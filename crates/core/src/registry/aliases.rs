@@ -41,6 +41,32 @@ pub enum Field {
     Tags,
 }
 
+impl Field {
+    /// Text as people type it, kept as given: the columns CSV export guards against formulas and
+    /// CSV import unescapes (`crate::spreadsheet`), with every `extra` column. The others are
+    /// numbers (coordinates, ports, money) or values import validates into a fixed form (codes,
+    /// IP addresses, URLs, dates, kinds, civil codes), which cannot begin like a formula.
+    pub fn is_free_text(self) -> bool {
+        matches!(
+            self,
+            Self::Name
+                | Self::Username
+                | Self::Password
+                | Self::PoliceStation
+                | Self::Address
+                | Self::PlaceType
+                | Self::BuildType
+                | Self::Vendor
+                | Self::Model
+                | Self::Resolution
+                | Self::Maintainer
+                | Self::MaintainerContact
+                | Self::MaintainerPhone
+                | Self::Tags
+        )
+    }
+}
+
 /// (field, canonical English header, aliases). The canonical header is what export writes.
 pub const ALIASES: &[(Field, &str, &[&str])] = &[
     (
@@ -223,8 +249,39 @@ pub fn markdown() -> String {
          `20240301`, `2024年3月1日` or Excel dates; several stream URLs separated by `;`; tags by `;`, `,` or `、`.\n\
          A civil code must be digits (6 for a district); a division given by name is kept in `extra`.\n\
          URLs must not carry credentials: use the username/password columns, which are encrypted at rest.\n\
-         When a file has no password column, stored passwords are kept.\n",
+         When a file has no password column, stored passwords are kept.\n\n\
+         Formulas: CSV export writes a free-text cell that begins with `=`, `+`, `-`, `@`, a tab, a carriage\n\
+         return or `'` with one `'` in front, so Excel and WPS show it as text instead of running it;\n\
+         CSV import removes exactly one leading `'` from the same columns, so export → import is lossless.\n\
+         The other columns (numbers such as a negative longitude, ports and fees; codes, IP addresses,\n\
+         URLs and dates) are neither escaped nor unescaped. XLSX cells are string cells, never\n\
+         formulas, and carry no `'`. Free-text columns: ",
     );
+    let free: Vec<String> = ALIASES
+        .iter()
+        .filter(|(f, _, _)| f.is_free_text())
+        .map(|(_, c, _)| format!("`{c}`"))
+        .collect();
+    s.push_str(&free.join(", "));
+    s.push_str(" and every `extra` column.\n");
+    s.push_str(&format!(
+        "\nLimits (`camwatch_core::limits`): a longer value is that row's error, `file:line: column: too long`;\n\
+         the register imports the other rows (history and exemption imports stay all or nothing).\n\
+         `name` and `address` at most {} characters; URLs at most {} each (every stream URL on its\n\
+         own); the other free-text columns and every `extra` column at most {}; `code` is exactly 20\n\
+         digits. Characters, not bytes: `南` is one. Any single field of any column at most {} KiB,\n\
+         and a whole file (CSV or XLSX) at most {} MiB, refused with an error before anything is read\n\
+         into the register. History imports: `cause` at most {}; exemption imports: `note` at most\n\
+         {}, `approved_by` at most {}; the same field and file caps.\n",
+        crate::limits::NAME_CHARS,
+        crate::limits::URL_CHARS,
+        crate::limits::TEXT_CHARS,
+        crate::limits::FIELD_BYTES >> 10,
+        crate::limits::FILE_BYTES >> 20,
+        crate::limits::CAUSE_CHARS,
+        crate::limits::NOTE_CHARS,
+        crate::limits::APPROVER_CHARS,
+    ));
     s
 }
 

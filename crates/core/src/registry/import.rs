@@ -5,6 +5,7 @@
 //! Nothing is dropped silently: an unrecognised column goes to `extra`, a bad row is reported
 //! with every problem it has, and a password's value is never echoed in a message.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
@@ -12,7 +13,12 @@ use super::aliases::{Field, resolve};
 use super::table::Table;
 use super::values::{camera_form, parse_coordinate, parse_date, parse_money_fen, point_class};
 use super::{Device, DeviceCode, DeviceKind, check_url};
+use crate::limits;
 use crate::secret::Password;
+use crate::spreadsheet::unescape;
+
+/// How much of a bad value an error line echoes.
+const ECHO_CHARS: usize = 100;
 
 /// One problem in one row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,7 +39,8 @@ impl fmt::Display for RowError {
             self.file, self.line, self.column, self.problem
         )?;
         if !self.value.is_empty() {
-            write!(f, " ({})", self.value)?;
+            // A long bad value is echoed cut short: the line says where it is.
+            write!(f, " ({})", limits::shorten(&self.value, ECHO_CHARS))?;
         }
         Ok(())
     }
@@ -113,6 +120,9 @@ pub fn parse_table(table: &Table, file: &str, existing: &HashSet<DeviceCode>) ->
         }
     }
 
+    // CSV export prefixes formula-like free text with `'` (`crate::spreadsheet`); XLSX
+    // carries text cells as they are.
+    let csv = table.encoding != "XLSX";
     for r in &table.rows {
         let mut errs = Vec::new();
         let mut err = |column: &str, problem: String, value: &str| {
@@ -130,10 +140,11 @@ pub fn parse_table(table: &Table, file: &str, existing: &HashSet<DeviceCode>) ->
             out.rejected_rows += 1;
             continue;
         }
+        let cells = unescape_text_cells(&cols, &r.cells, csv);
         let device = parse_row(
             &table.headers,
             &cols,
-            &r.cells,
+            &cells,
             r.line,
             &first_line,
             existing,
@@ -147,6 +158,42 @@ pub fn parse_table(table: &Table, file: &str, existing: &HashSet<DeviceCode>) ->
         }
     }
     out
+}
+
+/// The row's cells with one leading `'` removed from free-text and `extra` columns when the
+/// table is CSV: the inverse of CSV export's formula escaping.
+fn unescape_text_cells<'a>(
+    cols: &[Option<Field>],
+    cells: &'a [String],
+    csv: bool,
+) -> Cow<'a, [String]> {
+    let is_text = |i: usize| {
+        cols.get(i)
+            .copied()
+            .flatten()
+            .is_none_or(Field::is_free_text)
+    };
+    if !csv
+        || !cells
+            .iter()
+            .enumerate()
+            .any(|(i, c)| is_text(i) && c.starts_with('\''))
+    {
+        return Cow::Borrowed(cells);
+    }
+    Cow::Owned(
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if is_text(i) {
+                    unescape(c).to_string()
+                } else {
+                    c.clone()
+                }
+            })
+            .collect(),
+    )
 }
 
 fn parse_row(
@@ -164,6 +211,21 @@ fn parse_row(
             .and_then(|i| cells.get(i).map(|v| (headers[i].as_str(), v.as_str())))
             .filter(|(_, v)| !v.is_empty())
     };
+    // Length limits (`crate::limits`) on every text column; stream URLs are limited per URL.
+    for (i, v) in cells.iter().enumerate() {
+        let max = match cols.get(i).copied().flatten() {
+            Some(Field::StreamUrls) => continue,
+            Some(f) => match limits::register_field(f) {
+                Some(m) => m,
+                None => continue,
+            },
+            None if headers.get(i).is_none_or(|h| h.is_empty()) => continue,
+            None => limits::EXTRA_CHARS,
+        };
+        if let Err(e) = limits::check_chars(v, max) {
+            err(&headers[i], e, "");
+        }
+    }
     let code_header = cols
         .iter()
         .position(|c| *c == Some(Field::Code))
@@ -247,6 +309,10 @@ fn parse_row(
             .map(str::trim)
             .filter(|u| !u.is_empty())
         {
+            if let Err(e) = limits::check_chars(u, limits::URL_CHARS) {
+                err(h, e, "");
+                continue;
+            }
             match check_url(u) {
                 Ok(()) => d.stream_urls.push(u.to_string()),
                 // Never echo a URL that may carry a password.
@@ -414,6 +480,62 @@ mod tests {
         assert!(!lines.iter().any(|l| l.contains("secret")));
         assert_eq!(p.devices.len(), 1);
         assert_eq!(p.rejected_rows, 6);
+    }
+
+    #[test]
+    fn over_long_fields_are_row_errors_and_the_rest_import() {
+        let long = |n: usize| "长".repeat(n);
+        let text = format!(
+            "code,name,address,snapshot_url,补光属性,password\n\
+             34020000001320000001,{name200},{addr200},http://10.0.0.1/{url_ok},{extra500},pw\n\
+             34020000001320000002,{name201},,,,\n\
+             34020000001320000003,b,{addr201},,,\n\
+             34020000001320000004,c,,http://10.0.0.1/{url_long},,\n\
+             34020000001320000005,d,,,{extra501},\n\
+             34020000001320000006,e,,,,{pw501}\n\
+             34020000001320000007,{huge},,,,\n\
+             34020000001320000008,f,,,,\n",
+            name200 = long(200),
+            addr200 = long(200),
+            url_ok = "u".repeat(2048 - 16),
+            extra500 = long(500),
+            name201 = long(201),
+            addr201 = long(201),
+            url_long = "u".repeat(2049 - 16),
+            extra501 = long(501),
+            pw501 = "p".repeat(501),
+            huge = "x".repeat(1 << 20),
+        );
+        let p = parse(&text);
+        let lines: Vec<String> = p.errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            lines,
+            vec![
+                "f.csv:3: name: too long: 201 characters, at most 200",
+                "f.csv:4: address: too long: 201 characters, at most 200",
+                "f.csv:5: snapshot_url: too long: 2049 characters, at most 2048",
+                "f.csv:6: 补光属性: too long: 501 characters, at most 500",
+                "f.csv:7: password: too long: 501 characters, at most 500",
+                "f.csv:8: name: field too long: 1048576 bytes, at most 16384 in any field",
+            ]
+        );
+        let codes: Vec<String> = p.devices.iter().map(|d| d.code.to_string()).collect();
+        assert_eq!(codes, ["34020000001320000001", "34020000001320000008"]);
+        assert_eq!(p.devices[0].name.chars().count(), 200);
+    }
+
+    #[test]
+    fn a_long_bad_value_is_echoed_cut_short() {
+        let p = parse(&format!(
+            "code,name,ip\n34020000001320000001,a,{}\n",
+            "9".repeat(5000)
+        ));
+        let line = p.errors[0].to_string();
+        assert!(
+            line.starts_with("f.csv:2: ip: not an IP address (9999"),
+            "{line}"
+        );
+        assert!(line.ends_with("…)") && line.len() < 200, "{line}");
     }
 
     #[test]

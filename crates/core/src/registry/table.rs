@@ -12,6 +12,7 @@ use std::path::Path;
 use calamine::{Data, Reader};
 
 use crate::error::{Error, Result};
+use crate::limits;
 
 /// One data row: its line (CSV physical line, or sheet row number) and cells.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,15 +40,55 @@ pub fn read_file(path: &Path) -> Result<Table> {
         .to_ascii_lowercase();
     let name = path.display().to_string();
     match ext.as_str() {
-        "xlsx" | "xlsm" | "xls" | "ods" => read_sheet(path),
-        "csv" | "txt" | "" => {
-            let bytes = std::fs::read(path).map_err(|e| Error::invalid(format!("{name}: {e}")))?;
-            read_csv(&bytes, &name)
+        "xlsx" | "xlsm" | "xls" | "ods" => {
+            let len = std::fs::metadata(path)
+                .map_err(|e| Error::invalid(format!("{name}: {e}")))?
+                .len();
+            limits::check_file_bytes(len).map_err(|e| Error::invalid(format!("{name}: {e}")))?;
+            read_sheet(path)
         }
+        "csv" | "txt" | "" => read_csv(&read_capped(path, limits::FILE_BYTES)?, &name),
         other => Err(Error::invalid(format!(
             "{name}: unsupported file type .{other} (expected .csv or .xlsx)"
         ))),
     }
+}
+
+/// The file's bytes, refused with a clear error past `cap` (checked as read, not only from the
+/// metadata, so a growing file or a pipe cannot take unbounded memory).
+fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let name = path.display().to_string();
+    let too_big = |len| {
+        limits::check_file_bytes_against(len, cap)
+            .map_err(|e| Error::invalid(format!("{name}: {e}")))
+    };
+    let f = std::fs::File::open(path).map_err(|e| Error::invalid(format!("{name}: {e}")))?;
+    if let Ok(m) = f.metadata() {
+        too_big(m.len())?;
+    }
+    let mut bytes = Vec::new();
+    f.take(cap + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::invalid(format!("{name}: {e}")))?;
+    too_big(bytes.len() as u64)?;
+    Ok(bytes)
+}
+
+/// The first cell over [`limits::FIELD_BYTES`], as (column, problem).
+fn oversized<'a>(
+    headers: &[String],
+    cells: impl Iterator<Item = &'a str>,
+) -> Option<(String, String)> {
+    cells.enumerate().find_map(|(i, c)| {
+        limits::check_field_bytes(c).err().map(|why| {
+            let col = headers.get(i).filter(|h| !h.is_empty());
+            (
+                col.cloned().unwrap_or_else(|| format!("column {}", i + 1)),
+                why,
+            )
+        })
+    })
 }
 
 /// Decodes and parses CSV bytes.
@@ -94,7 +135,12 @@ pub fn read_csv(bytes: &[u8], name: &str) -> Result<Table> {
         .from_reader(text.as_bytes());
     let mut records = rdr.records();
     let headers: Vec<String> = match records.next() {
-        Some(Ok(h)) => h.iter().map(|s| s.trim().to_string()).collect(),
+        Some(Ok(h)) => {
+            if let Some((_, why)) = oversized(&[], h.iter()) {
+                return Err(Error::invalid(format!("{name}:1: header: {why}")));
+            }
+            h.iter().map(|s| s.trim().to_string()).collect()
+        }
         Some(Err(e)) => return Err(Error::invalid(format!("{name}:1: header: {e}"))),
         None => return Err(Error::invalid(format!("{name}: the file is empty"))),
     };
@@ -103,24 +149,32 @@ pub fn read_csv(bytes: &[u8], name: &str) -> Result<Table> {
     }
     let mut rows = Vec::new();
     let mut pending: Option<Row> = None;
+    let mut lines = LineCounter::new(text.as_bytes());
     for rec in records {
         match rec {
             Ok(r) => {
-                let line = r.position().map_or(0, |p| p.line());
+                let line = r.position().map_or(0, |p| lines.line_at(p.byte()));
                 if let Some(p) = pending.take() {
                     rows.push(p);
                 }
                 if r.iter().all(|c| c.trim().is_empty()) {
                     continue;
                 }
+                // An oversized field: the row is reported, its cells are not kept.
+                let defect = oversized(&headers, r.iter());
+                let cells = if defect.is_some() {
+                    Vec::new()
+                } else {
+                    r.iter().map(|s| s.trim().to_string()).collect()
+                };
                 pending = Some(Row {
                     line,
-                    cells: r.iter().map(|s| s.trim().to_string()).collect(),
-                    defect: None,
+                    cells,
+                    defect,
                 });
             }
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
+                let line = e.position().map_or(0, |p| lines.line_at(p.byte()));
                 if let Some(p) = pending.take() {
                     rows.push(p);
                 }
@@ -148,6 +202,50 @@ pub fn read_csv(bytes: &[u8], name: &str) -> Result<Table> {
         rows,
         encoding,
     })
+}
+
+/// Physical line numbers from the byte offsets the csv crate reports.
+///
+/// csv 1.4's `Position::line()` is wrong for CRLF files (what Excel and WPS write): every
+/// record after the first is positioned one byte early, on the previous line's `\n`, so its
+/// line is one too small. The byte offset is usable once moved past any `\r`/`\n` (a record
+/// that was not skipped as blank cannot start with one); its line is 1 + the `\n`s before it.
+/// Offsets only grow, so counting resumes where the last call stopped.
+pub(crate) struct LineCounter<'a> {
+    text: &'a [u8],
+    at: usize,
+    line: u64,
+}
+
+impl<'a> LineCounter<'a> {
+    pub(crate) fn new(text: &'a [u8]) -> Self {
+        Self {
+            text,
+            at: 0,
+            line: 1,
+        }
+    }
+
+    /// The 1-based physical line of the record the csv reader placed at `byte`.
+    pub(crate) fn line_at(&mut self, byte: u64) -> u64 {
+        let mut start = usize::try_from(byte)
+            .unwrap_or(usize::MAX)
+            .min(self.text.len());
+        while start < self.text.len() && matches!(self.text[start], b'\r' | b'\n') {
+            start += 1;
+        }
+        if start < self.at {
+            // Not expected (positions only grow); count again from the start.
+            self.at = 0;
+            self.line = 1;
+        }
+        self.line += self.text[self.at..start]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count() as u64;
+        self.at = start;
+        self.line
+    }
 }
 
 fn read_sheet(path: &Path) -> Result<Table> {
@@ -185,6 +283,13 @@ fn read_sheet(path: &Path) -> Result<Table> {
             .collect();
         if defect.is_none() && cells.iter().all(|c| c.is_empty()) {
             continue;
+        }
+        let mut cells = cells;
+        if defect.is_none()
+            && let Some(d) = oversized(&headers, cells.iter().map(String::as_str))
+        {
+            defect = Some(d);
+            cells = Vec::new();
         }
         rows.push(Row {
             line,
@@ -280,6 +385,74 @@ mod tests {
             ))
         );
         assert_eq!(t.rows[2].defect, None);
+    }
+
+    /// Lines as Excel and WPS write them (CRLF), with a quoted field spanning two lines, a
+    /// blank line and a quoted field with an embedded CRLF at the end of a row.
+    const CRLF_TEXT: &str = "设备编码,设备名称\r\n\
+        34020000001320000001,南门\r\n\
+        34020000001320000002,\"北门\r\n停车场\"\r\n\
+        34020000001320000003,东门\r\n\
+        \r\n\
+        34020000001320000004,\"西门\r\n\r\n广场\"\r\n\
+        34020000001320000005,中门\r\n";
+
+    fn lines(t: &Table) -> Vec<u64> {
+        t.rows.iter().map(|r| r.line).collect()
+    }
+
+    #[test]
+    fn crlf_rows_report_their_physical_lines_in_every_encoding() {
+        let want = vec![2, 3, 5, 7, 10];
+        let utf8 = read_csv(CRLF_TEXT.as_bytes(), "a.csv").unwrap();
+        assert_eq!(lines(&utf8), want, "UTF-8");
+        let mut bom = b"\xEF\xBB\xBF".to_vec();
+        bom.extend_from_slice(CRLF_TEXT.as_bytes());
+        let bom = read_csv(&bom, "b.csv").unwrap();
+        assert_eq!(lines(&bom), want, "UTF-8 with BOM");
+        let (gbk, _, _) = encoding_rs::GBK.encode(CRLF_TEXT);
+        let gbk = read_csv(&gbk, "c.csv").unwrap();
+        assert_eq!(gbk.encoding, "GB18030");
+        assert_eq!(lines(&gbk), want, "GBK");
+        assert_eq!(utf8.rows[1].cells[1], "北门\r\n停车场");
+        // LF-only files give the same lines.
+        let lf = read_csv(CRLF_TEXT.replace("\r\n", "\n").as_bytes(), "d.csv").unwrap();
+        assert_eq!(lines(&lf), want, "LF");
+    }
+
+    #[test]
+    fn crlf_encoding_defect_is_pinned_to_its_row() {
+        let (head, _, _) =
+            encoding_rs::GBK.encode("设备编码,设备名称\r\n34020000001320000001,南门\r\n");
+        let mut bytes = head.into_owned();
+        bytes.extend_from_slice(b"34020000001320000002,\x81\x20bad\r\n");
+        let (more, _, _) = encoding_rs::GBK.encode("34020000001320000003,北门\r\n");
+        bytes.extend_from_slice(&more);
+        let t = read_csv(&bytes, "x.csv").unwrap();
+        assert_eq!(lines(&t), vec![2, 3, 4]);
+        assert_eq!(t.rows[0].defect, None);
+        assert!(t.rows[1].defect.is_some());
+        assert_eq!(t.rows[2].defect, None);
+    }
+
+    #[test]
+    fn a_file_over_the_cap_is_refused_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.csv");
+        std::fs::write(&path, "code,name\n34020000001320000001,南门\n").unwrap();
+        assert!(read_capped(&path, 64).is_ok());
+        let e = read_capped(&path, 16).unwrap_err().to_string();
+        assert!(e.contains("big.csv: file too large:"), "{e}");
+        assert!(e.contains("split it"), "{e}");
+    }
+
+    #[test]
+    fn an_oversized_header_is_refused() {
+        let mut bytes = b"code,".to_vec();
+        bytes.extend(std::iter::repeat_n(b'x', limits::FIELD_BYTES + 1));
+        bytes.extend_from_slice(b"\n34020000001320000001,a\n");
+        let e = read_csv(&bytes, "h.csv").unwrap_err().to_string();
+        assert!(e.starts_with("h.csv:1: header: field too long"), "{e}");
     }
 
     proptest::proptest! {

@@ -1,11 +1,33 @@
 //! CSV: sections (summary, regions, contractors, devices, deductions, exemptions, notes), each a
 //! title row, a header row and data rows, separated by blank lines. UTF-8 with a BOM so Excel
 //! and WPS open Chinese text correctly.
+//!
+//! Formulas: names, contractors, regions, exemption notes and the like are typed by people, and
+//! a cell beginning with `=`, `+`, `-`, `@`, tab or CR would run as a formula in Excel or WPS.
+//! Every cell that is not a plain decimal number (hours, rates, money: written as they are,
+//! negative ones included) is written through `camwatch_core::spreadsheet::escape`, which puts
+//! one `'` in front of such a cell and of one already beginning with `'`.
+
+use std::borrow::Cow;
 
 use super::super::Report;
 use super::labels::{Lang, t};
 use super::tables;
 use camwatch_core::error::{Error, Result};
+use camwatch_core::spreadsheet::{escape, is_plain_number};
+
+/// A cell as written: numbers as they are, text escaped against formulas.
+fn cell(s: &str) -> Cow<'_, str> {
+    if is_plain_number(s) {
+        Cow::Borrowed(s)
+    } else {
+        escape(s)
+    }
+}
+
+fn record<S: AsRef<str>>(w: &mut csv::Writer<Vec<u8>>, cells: &[S]) -> csv::Result<()> {
+    w.write_record(cells.iter().map(|c| cell(c.as_ref()).into_owned()))
+}
 
 pub fn render(r: &Report, l: Lang) -> Result<Vec<u8>> {
     let mut w = csv::WriterBuilder::new()
@@ -17,10 +39,10 @@ pub fn render(r: &Report, l: Lang) -> Result<Vec<u8>> {
                    header: Vec<String>,
                    rows: Vec<Vec<String>>|
      -> Result<()> {
-        w.write_record([t(title, l)]).map_err(io)?;
-        w.write_record(&header).map_err(io)?;
+        record(w, &[t(title, l)]).map_err(io)?;
+        record(w, &header).map_err(io)?;
         for row in rows {
-            w.write_record(&row).map_err(io)?;
+            record(w, &row).map_err(io)?;
         }
         w.write_record([""]).map_err(io)?;
         Ok(())

@@ -14,8 +14,9 @@
 //! - Shutdown stops dispatching at once; probes in flight finish or are cut at their deadline,
 //!   and `run` returns after the last one.
 //!
-//! Due times are on the injected [`Clock`] (so `--time-scale` compresses intervals); waiting uses
-//! `Clock::real_duration`.
+//! Due times are on the injected [`Clock`] (so `--time-scale` compresses intervals) and waiting
+//! for them is [`Clock::sleep`]; deadlines and the elapsed time of a cut probe are tokio time
+//! (real in production, virtual under a paused test runtime with `TokioClock`).
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -182,9 +183,8 @@ pub async fn run(
         };
         let now = now_ms(clock.as_ref());
         if due > now {
-            let wait = clock.real_duration(Duration::from_millis((due - now) as u64));
             tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
+                _ = clock.sleep(Duration::from_millis((due - now) as u64)) => {}
                 m = next_rx.recv() => if let Some((due, i, c)) = m {
                     release(&mut waiting, &mut heap, &mut seq, i);
                     heap.push(Reverse((due, seq, i, c)));
@@ -253,7 +253,7 @@ pub async fn run(
         tasks.spawn(async move {
             let held = (permit, host_permit, platform_permit);
             let started = now_ms(clock.as_ref());
-            let t0 = std::time::Instant::now();
+            let t0 = tokio::time::Instant::now();
             let outcome = match tokio::time::timeout(deadline, prober.probe(i, class)).await {
                 Ok(o) => o,
                 Err(_) => {

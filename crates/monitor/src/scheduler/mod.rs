@@ -189,32 +189,37 @@ pub async fn run(
         let Some(&Reverse((due, _, i, class))) = heap.peek() else {
             // Nothing scheduled: wait for a finished probe to reschedule, or shutdown.
             tokio::select! {
+                biased;
+                _ = shutdown.changed() => {}
                 m = next_rx.recv() => if let Some((due, i, c)) = m {
                     release(&mut waiting, &mut heap, &mut seq, i);
                     heap.push(Reverse((due, seq, i, c)));
                     seq += 1;
                 },
-                _ = shutdown.changed() => {}
             }
             continue;
         };
         let now = now_ms(clock.as_ref());
         if due > now {
             tokio::select! {
-                _ = clock.sleep(Duration::from_millis((due - now) as u64)) => {}
+                biased;
+                _ = shutdown.changed() => {}
                 m = next_rx.recv() => if let Some((due, i, c)) = m {
                     release(&mut waiting, &mut heap, &mut seq, i);
                     heap.push(Reverse((due, seq, i, c)));
                     seq += 1;
                 },
-                _ = shutdown.changed() => {}
+                _ = clock.sleep(Duration::from_millis((due - now) as u64)) => {}
             }
             continue;
         }
         // Due now. Wait for a global slot (this is the back-pressure that bounds the pool).
+        // Every select here is biased, shutdown first: when a slot frees at the instant of the
+        // shutdown, nothing more starts, and the schedule does not depend on select!'s coin.
         let permit = tokio::select! {
-            p = global.clone().acquire_owned() => p.expect("semaphore never closed"),
+            biased;
             _ = shutdown.changed() => continue,
+            p = global.clone().acquire_owned() => p.expect("semaphore never closed"),
         };
         heap.pop();
         let t = &targets[i];

@@ -883,7 +883,7 @@ pub async fn run(
         let mut reload: Option<(Vec<Device>, RegisterRevision)> = None;
         let mut stopping = false;
         let polling = cfg.register_poll_sec > 0;
-        let poll = clock.real_duration(Duration::from_secs(cfg.register_poll_sec.max(1)));
+        let poll = Duration::from_secs(cfg.register_poll_sec.max(1));
         loop {
             tokio::select! {
                 r = &mut sched_task => {
@@ -894,7 +894,7 @@ pub async fn run(
                     stopping = true;
                     let _ = stop_tx.send(true);
                 }
-                _ = tokio::time::sleep(poll), if polling && !stopping && !*shutdown.borrow() => {
+                _ = clock.sleep(poll), if polling && !stopping && !*shutdown.borrow() => {
                     match register_changed(store.as_ref(), revision).await {
                         Ok(Some(r)) => {
                             stopping = true;

@@ -55,6 +55,18 @@ impl Error {
             source: Some(Box::new(source)),
         }
     }
+    /// An error of `kind` caused by `source`, which is kept for the cause chain.
+    pub fn with_source(
+        kind: ErrorKind,
+        msg: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            kind,
+            msg: msg.into(),
+            source: Some(Box::new(source)),
+        }
+    }
     pub fn message(&self) -> &str {
         &self.msg
     }
@@ -78,8 +90,11 @@ impl std::error::Error for Error {
     }
 }
 
+/// Kept while the store's queries use `?` on sqlx results; the classification lives in the
+/// store (`store::db_error`) so that this module need not know sqlx once it moves into a crate
+/// of its own.
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
-        Self::unavailable("database", e)
+        crate::store::db_error(e)
     }
 }

@@ -438,3 +438,67 @@ async fn postgres_reads_spans_in_two_id_ranges() {
         ]
     );
 }
+
+/// Database errors are classified by cause (`store::db_error`): a real constraint violation from
+/// each database is a `Conflict` (the span writer skips it), a missing row `NotFound`, a closed
+/// pool `Unavailable`; the sqlx error is always kept as the source.
+#[tokio::test]
+async fn database_errors_are_classified_by_cause() {
+    use camwatch::error::ErrorKind;
+    use sqlx::Connection;
+    const OPEN: &str = "INSERT INTO status_span (device_code, status, start_at, end_at)
+                        VALUES ('34020000001320000001', 'online', 100, NULL)";
+    const CASES: [(&str, ErrorKind, &str); 4] = [
+        // status_span_one_open: a second open span of one device.
+        (OPEN, ErrorKind::Conflict, "unique"),
+        (
+            "INSERT INTO status_span (device_code, status, start_at) VALUES ('34020000001320000002', 'bogus', 1)",
+            ErrorKind::Conflict,
+            "check",
+        ),
+        (
+            "INSERT INTO status_span (device_code, status, start_at) VALUES (NULL, 'online', 1)",
+            ErrorKind::Conflict,
+            "not null",
+        ),
+        (
+            "SELECT start_at FROM status_span WHERE device_code = 'none'",
+            ErrorKind::NotFound,
+            "no row",
+        ),
+    ];
+    // A macro: sqlx's executor bounds make a function generic over both connections unwieldy.
+    macro_rules! check {
+        ($conn:expr, $backend:literal) => {
+            sqlx::query(OPEN).execute(&mut $conn).await.unwrap();
+            for (sql, want, what) in CASES {
+                let e = sqlx::query(sql).fetch_one(&mut $conn).await.err().unwrap();
+                let e = store::db_error(e);
+                assert_eq!(e.kind, want, "{} {what}: {e}", $backend);
+                let source = std::error::Error::source(&e).expect("the sqlx error is kept");
+                assert!(source.downcast_ref::<sqlx::Error>().is_some());
+            }
+        };
+    }
+    let db = sqlite().await;
+    let file = db.sqlite_file.clone().unwrap();
+    let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", file.display()))
+        .await
+        .unwrap();
+    check!(c, "sqlite");
+    // `?` on a sqlx result classifies the same way.
+    let e: camwatch::error::Error = sqlx::Error::PoolTimedOut.into();
+    assert_eq!(e.kind, ErrorKind::Unavailable);
+    assert_eq!(
+        store::db_error(sqlx::Error::PoolClosed).kind,
+        ErrorKind::Unavailable
+    );
+    if let Some(db) = postgres().await {
+        let mut c = sqlx::PgConnection::connect(db.url.as_deref().unwrap())
+            .await
+            .unwrap();
+        check!(c, "postgres");
+    } else {
+        eprintln!("CAMWATCH_TEST_PG_URL not set: PostgreSQL half of this test skipped");
+    }
+}

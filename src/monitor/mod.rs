@@ -876,20 +876,39 @@ mod tests {
         assert!(iv.iter().any(|v| v[1] == Some(7200)));
     }
 
-    /// A refused status change (one the store finds out of order) is logged and skipped; the
-    /// others in its batch are applied and the writer goes on.
+    /// A refused status change (one the store finds out of order, or one the database itself
+    /// refuses as a constraint violation) is logged and skipped; the others in its batch are
+    /// applied and the writer goes on.
     #[tokio::test]
     async fn a_refused_change_does_not_stop_the_writer() {
         let dir = tempfile::tempdir().unwrap();
-        let store = crate::store::connect(
-            &format!("sqlite://{}", dir.path().join("w.db").display()),
-            crate::secret::SecretKey::generate(),
-        )
-        .await
-        .unwrap();
-        let devices = crate::registry::generate::generate(2, 1);
+        let url = format!("sqlite://{}", dir.path().join("w.db").display());
+        let store = crate::store::connect(&url, crate::secret::SecretKey::generate())
+            .await
+            .unwrap();
+        let devices = crate::registry::generate::generate(3, 1);
         store.upsert_devices(&devices).await.unwrap();
-        let (a, b) = (devices[0].code, devices[1].code);
+        let (a, b, c) = (devices[0].code, devices[1].code, devices[2].code);
+        // A unique index the store does not check itself: a span of `c` starting at 100 makes
+        // the database refuse another one.
+        {
+            use sqlx::Connection;
+            let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            sqlx::query("CREATE UNIQUE INDEX trap ON status_span (device_code, start_at)")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+        store
+            .insert_spans(&[crate::history::StatusSpan {
+                device: c,
+                status: Status::Offline,
+                start_at: 100,
+                end_at: 150,
+                cause: None,
+            }])
+            .await
+            .unwrap();
         let t = |device, status, at| Transition {
             device,
             status,
@@ -903,6 +922,7 @@ mod tests {
             rx,
         ));
         tx.send(t(a, Status::Online, 100)).unwrap();
+        tx.send(t(c, Status::Online, 100)).unwrap();
         tx.send(t(b, Status::Online, 100)).unwrap();
         tokio::time::sleep(Duration::from_millis(300)).await;
         tx.send(t(a, Status::Offline, 50)).unwrap();
@@ -918,6 +938,7 @@ mod tests {
             (a, Status::Online, 100, 300),
             (b, Status::Online, 100, 200),
             (b, Status::Offline, 200, 300),
+            (c, Status::Offline, 100, 150),
         ];
         got.sort_by_key(|x| (x.0, x.2));
         want.sort_by_key(|x| (x.0, x.2));

@@ -125,7 +125,7 @@ pub use sqlite::SqliteStore;
 
 use std::sync::Arc;
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::history::ExemptionScope;
 use crate::secret::SecretKey;
 
@@ -225,6 +225,27 @@ pub(crate) fn sort_spans(mut v: Vec<StatusSpan>) -> Vec<StatusSpan> {
         out.extend(if take_left { left.next() } else { right.next() });
     }
     out
+}
+
+/// A database error as camwatch's error, classified by its cause so callers can tell a row that
+/// conflicts with stored state (skip it, report it) from a database that is not there (stop,
+/// retry): a constraint violation is `Conflict`, a missing row `NotFound`, everything else
+/// (connection, pool timeout, I/O, a protocol error) `Unavailable`. The sqlx error is kept as
+/// the source, for the log's cause chain.
+pub fn db_error(e: sqlx::Error) -> Error {
+    use sqlx::error::ErrorKind as Db;
+    let kind = match &e {
+        sqlx::Error::RowNotFound => ErrorKind::NotFound,
+        sqlx::Error::Database(d) => match d.kind() {
+            Db::UniqueViolation
+            | Db::ForeignKeyViolation
+            | Db::NotNullViolation
+            | Db::CheckViolation => ErrorKind::Conflict,
+            _ => ErrorKind::Unavailable,
+        },
+        _ => ErrorKind::Unavailable,
+    };
+    Error::with_source(kind, "database", e)
 }
 
 #[cfg(test)]

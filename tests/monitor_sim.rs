@@ -64,8 +64,13 @@ async fn watch_fleet(sched: String, cfg: MonitorConfig, minutes: f64) -> Watched
     store.upsert_devices(&devices).await.unwrap();
     let state = Arc::new(MonitorState::for_devices(&devices, clock.now().as_second()));
     let (tx, rx) = tokio::sync::watch::channel(false);
+    let lease = store
+        .acquire_monitor("test", std::process::id(), clock.now().as_second())
+        .await
+        .unwrap();
     let m = tokio::spawn(camwatch::monitor::run(
         store.clone(),
+        lease,
         devices.clone(),
         cfg,
         clock.clone(),

@@ -6,9 +6,11 @@
 //! - Picture: the snapshot URL, else one RTSP keyframe. A stream that negotiates but delivers no
 //!   picture (`no_media`, a bad image) twice in a row makes the device `degraded` with that
 //!   cause; picture diagnostics plug in here.
-//! - Monitor gaps: at start, spans left open by a previous run are closed at its last heartbeat,
-//!   so the time camwatch was down is uncovered, i.e. `unknown`, never outage or online. A
-//!   graceful stop closes every open span at the stop.
+//! - One monitor per database: `run` takes the `MonitorLease` its caller acquired
+//!   (`Store::acquire_monitor`) and releases it at the end.
+//! - Monitor gaps: at start, spans left open by a monitor that died are closed at its last
+//!   heartbeat, so the time camwatch was down is uncovered, i.e. `unknown`, never outage or
+//!   online. A graceful stop closes this monitor's open spans at the stop, no one else's.
 //! - Status changes are written in batches, each batch with a heartbeat, from one writer task.
 
 pub mod baselines;
@@ -34,7 +36,7 @@ use crate::quality::FaultKind;
 use crate::quality::keyframe::Codec;
 use crate::registry::{Device, DeviceCode};
 use crate::scheduler::{self, Handler, Limits, ProbeClass, Prober, Target};
-use crate::store::{Store, Transition};
+use crate::store::{MonitorLease, Store, Transition};
 pub use stats::{MonitorState, ProbeCounters};
 pub use sweep::{Sweep, sweep};
 
@@ -694,6 +696,7 @@ fn keep_evidence(dir: std::path::PathBuf, name: String, jpeg: bytes::Bytes, keep
 /// Writes status changes in batches with a heartbeat, until the channel closes.
 async fn writer(
     store: Arc<dyn Store>,
+    lease: Arc<MonitorLease>,
     clock: Arc<dyn Clock>,
     mut rx: mpsc::UnboundedReceiver<Transition>,
 ) -> Result<()> {
@@ -713,14 +716,17 @@ async fn writer(
             // Per device the order of `at` is the health machine's order; a stable sort by
             // time keeps it while interleaving devices.
             batch.sort_by_key(|t| t.at);
-            if let Err(e) = store.apply_transitions(&batch).await {
+            if let Err(e) = store.apply_transitions(&lease, &batch).await {
                 if e.kind != crate::error::ErrorKind::Conflict {
                     return Err(e);
                 }
                 // One refused transition (a bug upstream) must not cost the others, nor stop
                 // the monitor: apply them one by one and report the refused ones.
                 for t in &batch {
-                    if let Err(e) = store.apply_transitions(std::slice::from_ref(t)).await {
+                    if let Err(e) = store
+                        .apply_transitions(&lease, std::slice::from_ref(t))
+                        .await
+                    {
                         if e.kind != crate::error::ErrorKind::Conflict {
                             return Err(e);
                         }
@@ -730,7 +736,9 @@ async fn writer(
             }
             batch.clear();
         }
-        store.record_heartbeat(clock.now().as_second()).await?;
+        store
+            .record_heartbeat(&lease, clock.now().as_second())
+            .await?;
         if !more {
             return Ok(());
         }
@@ -749,27 +757,34 @@ fn load_baselines(dir: &std::path::Path, devices: &[Device], probe: &mut [ProbeT
     }
 }
 
-/// Runs the monitor over `devices` until `shutdown`; returns after open spans are closed.
+/// Runs the monitor over `devices` until `shutdown`, as the holder of `lease`; returns after its
+/// open spans are closed and the lease released.
 pub async fn run(
     store: Arc<dyn Store>,
+    lease: MonitorLease,
     devices: Vec<Device>,
     cfg: MonitorConfig,
     clock: Arc<dyn Clock>,
     state: Arc<MonitorState>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<()> {
-    // Whatever a previous run left open ends at its last sign of life: the gap is unknown.
-    if let Some(hb) = store.last_heartbeat().await? {
-        let closed = store.close_open_spans(hb).await?;
+    // Whatever a dead monitor left open ends at its last sign of life: the gap is unknown.
+    for (dead, closed) in store.recover_dead_monitors(&lease).await? {
         if closed > 0 {
             tracing::info!(
                 closed,
-                at = hb,
+                at = dead.heartbeat_at,
+                instance = %dead.id,
+                pid = dead.pid,
+                host = %dead.host,
                 "closed spans left open by the previous run: the time since is unknown"
             );
         }
     }
-    store.record_heartbeat(clock.now().as_second()).await?;
+    store
+        .record_heartbeat(&lease, clock.now().as_second())
+        .await?;
+    let lease = Arc::new(lease);
     let index: HashMap<DeviceCode, usize> = devices
         .iter()
         .enumerate()
@@ -815,7 +830,7 @@ pub async fn run(
             (ProbeClass::Onvif, cfg.onvif_interval_sec as i64 * 1000),
         ]),
     };
-    let w = tokio::spawn(writer(store.clone(), clock.clone(), rx));
+    let w = tokio::spawn(writer(store.clone(), lease.clone(), clock.clone(), rx));
     scheduler::run(
         Arc::new(sched),
         limits,
@@ -829,9 +844,10 @@ pub async fn run(
     drop(handler);
     w.await
         .map_err(|e| crate::error::Error::internal(format!("span writer: {e}")))??;
-    let now = clock.now().as_second();
-    store.close_open_spans(now).await?;
-    store.record_heartbeat(now).await?;
+    let lease = Arc::into_inner(lease).expect("the span writer has returned its lease");
+    store
+        .release_monitor(lease, clock.now().as_second())
+        .await?;
     Ok(())
 }
 
@@ -916,8 +932,10 @@ mod tests {
             cause: None,
         };
         let (tx, rx) = mpsc::unbounded_channel();
+        let lease = store.acquire_monitor("test", 1, 0).await.unwrap();
         let w = tokio::spawn(writer(
             store.clone(),
+            Arc::new(lease),
             Arc::new(crate::clock::SystemClock),
             rx,
         ));

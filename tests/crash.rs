@@ -199,3 +199,157 @@ async fn kill_9_loses_nothing_and_the_gap_is_unknown() {
         );
     }
 }
+
+/// A simulated fleet of 30 channels (one camera down throughout) and a data directory whose
+/// register holds it. Returns the fleet, the directory and the down camera's code.
+async fn fleet_and_data_dir(seed: u64) -> (camwatch_sim::Fleet, tempfile::TempDir, String) {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let reg = camwatch_core::registry::generate::generate(30, seed);
+    let down = reg
+        .iter()
+        .find(|d| d.ip.is_some() && !d.kind.is_parent())
+        .unwrap()
+        .code
+        .to_string();
+    let sched = format!(
+        "[[fault]]\ndevice = \"{down}\"\nkind = \"offline\"\nstart = \"0s\"\nduration = \"1h\"\n"
+    );
+    let fleet = camwatch_sim::start(
+        SimConfig {
+            shape: camwatch_core::registry::generate::Shape::Mix { channels: 30 },
+            seed,
+            bind: BindMode::OnePort { ip: base() },
+            faults: FaultPlan::Schedule(sched, "lock.toml".into()),
+            horizon_sec: 3600,
+        },
+        clock,
+    )
+    .await
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(
+        dir.join("camwatch.toml"),
+        format!(
+            "[data]\ndir = \"{}\"\n[scheduler]\nliveness_interval_sec = 2\nconfirm_failures = 2\n\
+             confirm_window_sec = 1\ndeadline_ms = 1000\n[log]\nfilter = \"info,sqlx=warn\"\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join("register.csv"), to_csv(fleet.devices(), true)).unwrap();
+    let out = camwatch(dir)
+        .args(["device", "import"])
+        .arg(dir.join("register.csv"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (fleet, tmp, down)
+}
+
+/// Open spans by owner: `(device, status, instance pid)`, read from the database file.
+async fn open_spans(dir: &Path) -> Vec<(String, String, i64)> {
+    use sqlx::Connection;
+    let mut c = sqlx::SqliteConnection::connect(&format!(
+        "sqlite://{}?mode=ro",
+        dir.join("camwatch.db").display()
+    ))
+    .await
+    .unwrap();
+    let mut v: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT s.device_code, s.status, m.pid FROM status_span s
+         JOIN monitor_instance m ON m.id = s.instance_id WHERE s.end_at IS NULL",
+    )
+    .fetch_all(&mut c)
+    .await
+    .unwrap();
+    v.sort();
+    v
+}
+
+/// One monitor per database: a second `serve` on the same database exits non-zero naming the
+/// running one (host, pid, since) and leaves it alone, its spans open and its own; once the
+/// first is killed with SIGKILL, a new `serve` starts and closes the dead one's spans.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_serve_is_refused_and_a_killed_one_blocks_nothing() {
+    let (fleet, tmp, down) = fleet_and_data_dir(6).await;
+    let dir = tmp.path();
+    let channels = fleet.devices().len();
+    let mut first = serve(dir, "serve1.log");
+    let first_pid = i64::from(first.id());
+    // Wait for the first sweep's spans (30 channels over a 2 s interval) and the down camera's
+    // confirmed outage.
+    let mut before = Vec::new();
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        before = open_spans(dir).await;
+        if before.len() == channels
+            && before
+                .iter()
+                .any(|(c, st, _)| *c == down && st == "offline")
+        {
+            break;
+        }
+    }
+    assert_eq!(before.len(), channels, "first serve's spans: {before:?}");
+    assert!(
+        before.iter().all(|(_, _, pid)| *pid == first_pid),
+        "{before:?}"
+    );
+
+    let out = camwatch(dir)
+        .args(["serve", "--summary-every", "0"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the second serve ran: {err}");
+    let host = camwatch_store::this_host();
+    for want in [
+        "another monitor is already running on this sqlite database".to_string(),
+        format!("pid {first_pid} on host {host}"),
+        "running since 20".to_string(),
+        "last heartbeat".to_string(),
+    ] {
+        assert!(err.contains(&want), "{want:?} not in: {err}");
+    }
+    // The first goes on undisturbed: still running, every channel's span still open and its own.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        first.try_wait().unwrap().is_none(),
+        "the first serve stopped"
+    );
+    let after = open_spans(dir).await;
+    assert_eq!(after.len(), channels, "{after:?}");
+    assert!(
+        after.iter().all(|(_, _, pid)| *pid == first_pid),
+        "{after:?}"
+    );
+    assert!(
+        after.iter().any(|(c, st, _)| *c == down && st == "offline"),
+        "{after:?}"
+    );
+
+    first.kill().unwrap(); // SIGKILL: the kernel releases its lock
+    first.wait().unwrap();
+    let mut third = serve(dir, "serve3.log");
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert!(
+        third.try_wait().unwrap().is_none(),
+        "the serve after the kill did not start: {}",
+        std::fs::read_to_string(dir.join("serve3.log")).unwrap()
+    );
+    unsafe { libc::kill(third.id() as i32, libc::SIGTERM) };
+    let st = third.wait().unwrap();
+    fleet.shutdown().await;
+    let log3 = std::fs::read_to_string(dir.join("serve3.log")).unwrap();
+    assert!(st.success(), "graceful stop failed: {log3}");
+    assert!(
+        log3.contains("closed spans left open by the previous run"),
+        "{log3}"
+    );
+    assert!(open_spans(dir).await.is_empty(), "a span was left open");
+}

@@ -64,8 +64,13 @@ async fn watch_fleet(sched: String, cfg: MonitorConfig, minutes: f64) -> Watched
     store.upsert_devices(&devices).await.unwrap();
     let state = Arc::new(MonitorState::for_devices(&devices, clock.now().as_second()));
     let (tx, rx) = tokio::sync::watch::channel(false);
+    let lease = store
+        .acquire_monitor("test", std::process::id(), clock.now().as_second())
+        .await
+        .unwrap();
     let m = tokio::spawn(camwatch_monitor::run(
         store.clone(),
+        lease,
         devices.clone(),
         cfg,
         clock.clone(),
@@ -514,13 +519,18 @@ async fn consumers_see_events_live_state_and_register_changes() {
         register_poll_sec: 30,
         ..Default::default()
     };
-    let start = |devices: Vec<camwatch_core::registry::Device>| {
+    let start = async |devices: Vec<camwatch_core::registry::Device>| {
+        let lease = store
+            .acquire_monitor("test", std::process::id(), clock.now().as_second())
+            .await
+            .unwrap();
         let state = Arc::new(MonitorState::for_devices(&devices, clock.now().as_second()));
         let bus = EventBus::new(4096);
         let sub = bus.subscribe();
         let (tx, rx) = tokio::sync::watch::channel(false);
         let m = tokio::spawn(camwatch_monitor::run(
             store.clone(),
+            lease,
             devices,
             cfg.clone(),
             clock.clone(),
@@ -530,7 +540,7 @@ async fn consumers_see_events_live_state_and_register_changes() {
         ));
         (state, sub, tx, m)
     };
-    let (state, mut sub, stop, m) = start(devices.clone());
+    let (state, mut sub, stop, m) = start(devices.clone()).await;
 
     let e = wait_event(&mut sub, |e| {
         e.device.code == dead.code
@@ -610,7 +620,7 @@ async fn consumers_see_events_live_state_and_register_changes() {
     m.await.unwrap().unwrap();
     let mut all = devices.clone();
     all.push(late.clone());
-    let (_state, mut sub, stop, m) = start(all);
+    let (_state, mut sub, stop, m) = start(all).await;
     let e = wait_event(&mut sub, |e| {
         e.device.code == dead.code
             && matches!(&e.kind, EventKind::Status(c) if c.to == Status::Offline)

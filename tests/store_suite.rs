@@ -189,21 +189,25 @@ on_all_backends!(list_filters, |s: Arc<dyn Store>| async move {
 });
 
 on_all_backends!(transitions_make_spans, |s: Arc<dyn Store>| async move {
+    let lease = s.acquire_monitor("test", 1, 0).await.unwrap();
     let t = |n, status, at| Transition {
         device: code(n),
         status,
         at,
         cause: None,
     };
-    s.apply_transitions(&[
-        t(1, Status::Online, 100),
-        t(1, Status::Online, 150), // same status: no-op
-        t(1, Status::Offline, 200),
-        t(2, Status::Online, 100),
-    ])
+    s.apply_transitions(
+        &lease,
+        &[
+            t(1, Status::Online, 100),
+            t(1, Status::Online, 150), // same status: no-op
+            t(1, Status::Offline, 200),
+            t(2, Status::Online, 100),
+        ],
+    )
     .await
     .unwrap();
-    s.apply_transitions(&[t(1, Status::Online, 260)])
+    s.apply_transitions(&lease, &[t(1, Status::Online, 260)])
         .await
         .unwrap();
     let spans = s.spans_overlapping(0, 1000, 300).await.unwrap();
@@ -222,11 +226,11 @@ on_all_backends!(transitions_make_spans, |s: Arc<dyn Store>| async move {
     );
     // A transition before the open span's start is a bug in the caller: refused.
     assert!(
-        s.apply_transitions(&[t(1, Status::Offline, 250)])
+        s.apply_transitions(&lease, &[t(1, Status::Offline, 250)])
             .await
             .is_err()
     );
-    assert_eq!(s.close_open_spans(400).await.unwrap(), 2);
+    assert_eq!(s.release_monitor(lease, 400).await.unwrap(), 2);
     let spans = s.spans_overlapping(350, 1000, 9999).await.unwrap();
     assert!(spans.iter().all(|s| s.end_at == 400));
 });
@@ -272,8 +276,9 @@ on_all_backends!(
 
 on_all_backends!(heartbeat_exemptions_audit, |s: Arc<dyn Store>| async move {
     assert_eq!(s.last_heartbeat().await.unwrap(), None);
-    s.record_heartbeat(10).await.unwrap();
-    s.record_heartbeat(20).await.unwrap();
+    let lease = s.acquire_monitor("test", 1, 5).await.unwrap();
+    s.record_heartbeat(&lease, 10).await.unwrap();
+    s.record_heartbeat(&lease, 20).await.unwrap();
     assert_eq!(s.last_heartbeat().await.unwrap(), Some(20));
 
     let e = Exemption {
@@ -311,6 +316,150 @@ on_all_backends!(heartbeat_exemptions_audit, |s: Arc<dyn Store>| async move {
     assert_eq!(audit.len(), 2);
     assert_eq!(audit[0].action, "exemption.add");
 });
+
+fn online(n: u32, at: i64) -> Transition {
+    Transition {
+        device: code(n),
+        status: Status::Online,
+        at,
+        cause: None,
+    }
+}
+
+/// `(device, start, end)` of every span, an open one ending at `i64::MAX`.
+async fn span_ends(s: &dyn Store) -> Vec<(DeviceCode, i64, i64)> {
+    let mut v: Vec<_> = s
+        .spans_overlapping(0, i64::MAX, i64::MAX)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|x| (x.device, x.start_at, x.end_at))
+        .collect();
+    v.sort();
+    v
+}
+
+// One monitor per database: a second is refused with the holder named; a holder that died
+// (its lease dropped without a stop: the lock freed as by kill -9) blocks no one, and the next
+// monitor closes the dead one's open spans at its last heartbeat.
+on_all_backends!(one_monitor_per_database, |s: Arc<dyn Store>| async move {
+    let first = s.acquire_monitor("host-a", 4242, 1000).await.unwrap();
+    s.apply_transitions(&first, &[online(1, 1000), online(2, 1100)])
+        .await
+        .unwrap();
+    s.record_heartbeat(&first, 1500).await.unwrap();
+
+    let e = s.acquire_monitor("host-b", 7, 1510).await.unwrap_err();
+    assert_eq!(e.kind, camwatch_core::error::ErrorKind::Conflict, "{e}");
+    let msg = e.to_string();
+    for want in [
+        "another monitor is already running",
+        "pid 4242 on host host-a",
+        "since 1970-01-01T00:16:40Z",
+        "last heartbeat 1970-01-01T00:25:00Z, 10 s ago",
+    ] {
+        assert!(msg.contains(want), "{want:?} not in {msg}");
+    }
+    // Refused, it touched nothing: the first's spans are open, its heartbeat stands.
+    let open = i64::MAX;
+    assert_eq!(
+        span_ends(s.as_ref()).await,
+        vec![(code(1), 1000, open), (code(2), 1100, open)]
+    );
+    assert_eq!(s.last_heartbeat().await.unwrap(), Some(1500));
+
+    drop(first); // dies without a stop
+    let next = s.acquire_monitor("host-b", 7, 2000).await.unwrap();
+    let recovered = s.recover_dead_monitors(&next).await.unwrap();
+    assert_eq!(recovered.len(), 1);
+    let (dead, closed) = &recovered[0];
+    assert_eq!(
+        (dead.host.as_str(), dead.pid, dead.heartbeat_at),
+        ("host-a", 4242, 1500)
+    );
+    assert_eq!(*closed, 2);
+    assert_eq!(
+        span_ends(s.as_ref()).await,
+        vec![(code(1), 1000, 1500), (code(2), 1100, 1500)]
+    );
+    // Recovered once: the next start finds nothing more to close.
+    assert!(s.recover_dead_monitors(&next).await.unwrap().is_empty());
+    s.release_monitor(next, 2100).await.unwrap();
+    // Released: the database is free again.
+    let again = s.acquire_monitor("host-c", 9, 2200).await.unwrap();
+    assert!(s.recover_dead_monitors(&again).await.unwrap().is_empty());
+});
+
+// A stop closes the stopping monitor's spans and no one else's: spans a dead monitor left open
+// stay open for recovery, which closes them at that monitor's own last heartbeat, not at the
+// time of the stop.
+on_all_backends!(
+    a_stop_closes_only_its_own_spans,
+    |s: Arc<dyn Store>| async move {
+        let dead = s.acquire_monitor("host-a", 1, 1000).await.unwrap();
+        s.apply_transitions(&dead, &[online(1, 1000)])
+            .await
+            .unwrap();
+        s.record_heartbeat(&dead, 1200).await.unwrap();
+        drop(dead);
+
+        let second = s.acquire_monitor("host-b", 2, 2000).await.unwrap();
+        // Not recovered yet (as if a second monitor shared the database).
+        s.apply_transitions(&second, &[online(2, 2000), online(3, 2100)])
+            .await
+            .unwrap();
+        assert_eq!(s.release_monitor(second, 3000).await.unwrap(), 2);
+        let open = i64::MAX;
+        assert_eq!(
+            span_ends(s.as_ref()).await,
+            vec![
+                (code(1), 1000, open),
+                (code(2), 2000, 3000),
+                (code(3), 2100, 3000)
+            ]
+        );
+
+        let third = s.acquire_monitor("host-c", 3, 4000).await.unwrap();
+        let recovered = s.recover_dead_monitors(&third).await.unwrap();
+        // The gracefully stopped one is not recovered; the dead one is, at its heartbeat.
+        assert_eq!(recovered.len(), 1, "{recovered:?}");
+        assert_eq!(recovered[0].0.host, "host-a");
+        assert_eq!(
+            span_ends(s.as_ref()).await,
+            vec![
+                (code(1), 1000, 1200),
+                (code(2), 2000, 3000),
+                (code(3), 2100, 3000)
+            ]
+        );
+    }
+);
+
+/// The SQLite lock is the kernel's: a second process is refused, and the lock is free again
+/// once the holder's descriptor is gone, however it went.
+#[tokio::test]
+async fn the_sqlite_lock_file_sits_beside_the_database() {
+    let db = sqlite().await;
+    let file = db.sqlite_file.clone().unwrap();
+    let lease = db.store.acquire_monitor("h", 1, 0).await.unwrap();
+    let lock = file.with_file_name("t.db-monitor.lock");
+    assert!(lock.exists(), "{}", lock.display());
+    // Another store on the same file (another process, in effect: flock is per open file).
+    let other = camwatch_store::connect(
+        &format!("sqlite://{}", file.display()),
+        SecretKey::generate(),
+    )
+    .await
+    .unwrap();
+    assert!(other.acquire_monitor("h", 2, 1).await.is_err());
+    // A lock file removed under a running monitor: its next heartbeat fails, so it stops
+    // rather than write beside a successor that locked a new file.
+    std::fs::remove_file(&lock).unwrap();
+    let e = db.store.record_heartbeat(&lease, 5).await.unwrap_err();
+    assert!(e.to_string().contains("removed or replaced"), "{e}");
+    drop(lease);
+    other.acquire_monitor("h", 2, 10).await.unwrap();
+}
 
 #[tokio::test]
 async fn passwords_are_not_stored_in_clear() {
@@ -413,12 +562,16 @@ async fn postgres_reads_spans_in_two_id_ranges() {
     ])
     .await
     .unwrap();
-    s.apply_transitions(&[Transition {
-        device: code(3),
-        status: Status::Online,
-        at: 7000,
-        cause: None,
-    }])
+    let lease = s.acquire_monitor("test", 1, 0).await.unwrap();
+    s.apply_transitions(
+        &lease,
+        &[Transition {
+            device: code(3),
+            status: Status::Online,
+            at: 7000,
+            cause: None,
+        }],
+    )
     .await
     .unwrap();
     let got: Vec<(DeviceCode, Status, i64, i64, Option<String>)> = s
@@ -447,4 +600,67 @@ async fn postgres_reads_spans_in_two_id_ranges() {
             (code(3), Status::Online, 7000, 7200, None),
         ]
     );
+}
+
+/// Database errors are classified by cause (`store::db_error`): a real constraint violation from
+/// each database is a `Conflict` (the span writer skips it), a missing row `NotFound`, a closed
+/// pool `Unavailable`; the sqlx error is always kept as the source.
+#[tokio::test]
+async fn database_errors_are_classified_by_cause() {
+    use camwatch_core::error::ErrorKind;
+    use sqlx::Connection;
+    const OPEN: &str = "INSERT INTO status_span (device_code, status, start_at, end_at)
+                        VALUES ('34020000001320000001', 'online', 100, NULL)";
+    const CASES: [(&str, ErrorKind, &str); 4] = [
+        // status_span_one_open: a second open span of one device.
+        (OPEN, ErrorKind::Conflict, "unique"),
+        (
+            "INSERT INTO status_span (device_code, status, start_at) VALUES ('34020000001320000002', 'bogus', 1)",
+            ErrorKind::Conflict,
+            "check",
+        ),
+        (
+            "INSERT INTO status_span (device_code, status, start_at) VALUES (NULL, 'online', 1)",
+            ErrorKind::Conflict,
+            "not null",
+        ),
+        (
+            "SELECT start_at FROM status_span WHERE device_code = 'none'",
+            ErrorKind::NotFound,
+            "no row",
+        ),
+    ];
+    // A macro: sqlx's executor bounds make a function generic over both connections unwieldy.
+    macro_rules! check {
+        ($conn:expr, $backend:literal) => {
+            sqlx::query(OPEN).execute(&mut $conn).await.unwrap();
+            for (sql, want, what) in CASES {
+                let e = sqlx::query(sql).fetch_one(&mut $conn).await.err().unwrap();
+                let e = camwatch_store::db_error(e);
+                assert_eq!(e.kind, want, "{} {what}: {e}", $backend);
+                let source = std::error::Error::source(&e).expect("the sqlx error is kept");
+                assert!(source.downcast_ref::<sqlx::Error>().is_some());
+            }
+        };
+    }
+    let db = sqlite().await;
+    let file = db.sqlite_file.clone().unwrap();
+    let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", file.display()))
+        .await
+        .unwrap();
+    check!(c, "sqlite");
+    let e = camwatch_store::db_error(sqlx::Error::PoolTimedOut);
+    assert_eq!(e.kind, ErrorKind::Unavailable);
+    assert_eq!(
+        camwatch_store::db_error(sqlx::Error::PoolClosed).kind,
+        ErrorKind::Unavailable
+    );
+    if let Some(db) = postgres().await {
+        let mut c = sqlx::PgConnection::connect(db.url.as_deref().unwrap())
+            .await
+            .unwrap();
+        check!(c, "postgres");
+    } else {
+        eprintln!("CAMWATCH_TEST_PG_URL not set: PostgreSQL half of this test skipped");
+    }
 }

@@ -4,6 +4,10 @@
 //! deadline, pending status changes are written and open spans are closed at the stop. A
 //! restart closes whatever a crash left open at the last heartbeat, so the time camwatch was
 //! not watching is `unknown`.
+//!
+//! One monitor per database: a `serve` started while another monitor holds the database (on
+//! this machine or, with PostgreSQL, any other) exits with an error naming it, before it
+//! probes or writes anything (see `store::lease`).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -55,6 +59,15 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
                 .map_err(|e| Error::invalid(format!("log.filter: {e}")))?,
         )
         .try_init();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let lease = ctx
+        .store
+        .acquire_monitor(
+            &camwatch_store::this_host(),
+            std::process::id(),
+            clock.now().as_second(),
+        )
+        .await?;
     let devices = ctx.store.list_devices(&DeviceFilter::default()).await?;
     if devices.is_empty() {
         return Err(Error::invalid(
@@ -66,9 +79,9 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
         baseline_dir: Some(ctx.data_dir.join("baselines")),
         ..MonitorConfig::from_config(&ctx.config)
     };
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let state = Arc::new(MonitorState::for_devices(&devices, clock.now().as_second()));
     tracing::info!(
+        instance = %lease.id(),
         devices = devices.len(),
         liveness_every_sec = cfg.liveness_interval_sec,
         picture_every_sec = cfg.picture_interval_sec,
@@ -78,12 +91,13 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
     ctx.audit(
         "serve.start",
         "monitor",
-        serde_json::json!({"devices": devices.len()}),
+        serde_json::json!({"devices": devices.len(), "instance": lease.id().0}),
     )
     .await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut monitor = tokio::spawn(camwatch_monitor::run(
         ctx.store.clone(),
+        lease,
         devices,
         cfg,
         clock.clone(),

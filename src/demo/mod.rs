@@ -82,6 +82,22 @@ pub async fn run(o: DemoOptions) -> Result<std::process::ExitCode> {
 
     let origin = jiff::Timestamp::now();
     let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(origin, o.time_scale));
+    let key =
+        SecretKey::load(&dir.join("secret.key")).map_err(|e| Error::invalid(e.to_string()))?;
+    let store = camwatch_store::connect(
+        &format!("sqlite://{}", dir.join("camwatch.db").display()),
+        key,
+    )
+    .await?;
+    // Before the simulator and the import: a demo pointed (--data) at a database another
+    // monitor is using must leave it alone.
+    let lease = store
+        .acquire_monitor(
+            &camwatch_store::this_host(),
+            std::process::id(),
+            clock.now().as_second(),
+        )
+        .await?;
     print!("starting a simulated fleet of {} channels… ", o.channels);
     let fleet = camwatch_sim::start(
         SimConfig {
@@ -109,13 +125,6 @@ pub async fn run(o: DemoOptions) -> Result<std::process::ExitCode> {
     let register = dir.join("register.csv");
     std::fs::write(&register, to_csv(fleet.devices(), true))
         .map_err(|e| Error::invalid(format!("{}: {e}", register.display())))?;
-    let key =
-        SecretKey::load(&dir.join("secret.key")).map_err(|e| Error::invalid(e.to_string()))?;
-    let store = camwatch_store::connect(
-        &format!("sqlite://{}", dir.join("camwatch.db").display()),
-        key,
-    )
-    .await?;
     let s = crate::cli::device::import_file(store.as_ref(), &register, false, false).await?;
     let c = s.written.unwrap_or_default();
     println!(
@@ -141,6 +150,7 @@ pub async fn run(o: DemoOptions) -> Result<std::process::ExitCode> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let monitor = tokio::spawn(camwatch_monitor::run(
         store.clone(),
+        lease,
         devices.clone(),
         cfg,
         clock.clone(),

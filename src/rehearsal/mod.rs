@@ -192,6 +192,13 @@ pub async fn rehearse(cfg: RehearsalConfig) -> Result<Rehearsal> {
         .clone()
         .unwrap_or_else(|| format!("sqlite://{}", cfg.dir.join("camwatch.db").display()));
     let store = camwatch_store::connect(&url, key).await?;
+    let lease = store
+        .acquire_monitor(
+            &camwatch_store::this_host(),
+            std::process::id(),
+            clock.now().as_second(),
+        )
+        .await?;
     store.upsert_devices(fleet.devices()).await?;
     let devices = fleet.devices().to_vec();
     let started = clock.now().as_second();
@@ -199,6 +206,7 @@ pub async fn rehearse(cfg: RehearsalConfig) -> Result<Rehearsal> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let monitor = tokio::spawn(camwatch_monitor::run(
         store.clone(),
+        lease,
         devices.clone(),
         cfg.monitor.clone(),
         clock.clone(),

@@ -6,9 +6,11 @@
 //! - Picture: the snapshot URL, else one RTSP keyframe. A stream that negotiates but delivers no
 //!   picture (`no_media`, a bad image) twice in a row makes the device `degraded` with that
 //!   cause; picture diagnostics plug in here.
-//! - Monitor gaps: at start, spans left open by a previous run are closed at its last heartbeat,
-//!   so the time camwatch was down is uncovered, i.e. `unknown`, never outage or online. A
-//!   graceful stop closes every open span at the stop.
+//! - One monitor per database: `run` takes the `MonitorLease` its caller acquired
+//!   (`Store::acquire_monitor`) and releases it at the end.
+//! - Monitor gaps: at start, spans left open by a monitor that died are closed at its last
+//!   heartbeat, so the time camwatch was down is uncovered, i.e. `unknown`, never outage or
+//!   online. A graceful stop closes this monitor's open spans at the stop, no one else's.
 //! - Status changes are written in batches, each batch with a heartbeat, from one writer task.
 
 pub mod baselines;
@@ -38,7 +40,7 @@ use camwatch_core::health::{
 use camwatch_core::history::Status;
 use camwatch_core::quality::keyframe::Codec;
 use camwatch_core::registry::{Device, DeviceCode};
-use camwatch_store::{RegisterRevision, Store, Transition};
+use camwatch_store::{MonitorLease, RegisterRevision, Store, Transition};
 pub use events::{
     Continued, DeviceMeta, Event, EventBus, EventKind, Received, StatusChange, Subscription,
 };
@@ -747,6 +749,7 @@ fn keep_evidence(dir: std::path::PathBuf, name: String, jpeg: bytes::Bytes, keep
 /// upstream) is logged and skipped, so it costs neither the others nor the monitor.
 async fn writer(
     store: Arc<dyn Store>,
+    lease: Arc<MonitorLease>,
     clock: Arc<dyn Clock>,
     mut rx: mpsc::UnboundedReceiver<Transition>,
 ) -> Result<()> {
@@ -769,11 +772,14 @@ async fn writer(
             // Per device the order of `at` is the health machine's order; a stable sort by
             // time keeps it while interleaving devices.
             batch.sort_by_key(|t| t.at);
-            match store.apply_transitions(&batch).await {
+            match store.apply_transitions(&lease, &batch).await {
                 Err(e) if e.kind == ErrorKind::Conflict => {
                     let mut r = Ok(());
                     for t in &batch {
-                        match store.apply_transitions(std::slice::from_ref(t)).await {
+                        match store
+                            .apply_transitions(&lease, std::slice::from_ref(t))
+                            .await
+                        {
                             Err(e) if e.kind == ErrorKind::Conflict => {
                                 tracing::error!(device = %t.device, "status change refused: {e}");
                             }
@@ -792,7 +798,9 @@ async fn writer(
         let written = match written {
             Ok(()) => {
                 batch.clear();
-                store.record_heartbeat(clock.now().as_second()).await
+                store
+                    .record_heartbeat(&lease, clock.now().as_second())
+                    .await
             }
             Err(e) => Err(e),
         };
@@ -820,14 +828,19 @@ fn load_baselines(dir: &std::path::Path, devices: &[Device], probe: &mut [ProbeT
     }
 }
 
-/// Runs the monitor over `devices` until `shutdown`; returns after open spans are closed.
+/// Runs the monitor over `devices` until `shutdown`, as the holder of `lease`; returns after its
+/// open spans are closed and the lease released.
 ///
 /// Every status change goes to the span writer and, as an [`Event`], to `events`' subscribers;
-/// `state` holds what is known of each device now. The register is re-read when it changes
-/// (polled every `register_poll_sec` of clock time): probing follows the new register, and
-/// devices that stay keep their health, picture confirmation and live state.
+/// `state` holds what is known of each device now. With `register_poll_sec` set, the register is
+/// re-read when it changes: probing follows the new register, and devices that stay keep their
+/// health, picture confirmation and live state.
+// Each argument is a separate thing the caller owns and may share (the store, the state the
+// API reads, the bus it subscribes to); a struct of them would only rename the list.
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     store: Arc<dyn Store>,
+    lease: MonitorLease,
     devices: Vec<Device>,
     cfg: MonitorConfig,
     clock: Arc<dyn Clock>,
@@ -835,26 +848,26 @@ pub async fn run(
     events: EventBus,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<()> {
-    // Whatever a previous run left open ends at its last sign of life: the gap is unknown.
-    let last_seen = store.last_heartbeat().await?;
-    if let Some(hb) = last_seen {
-        let closed = store.close_open_spans(hb).await?;
+    // Whatever a dead monitor left open ends at its last sign of life: the gap is unknown.
+    for (dead, closed) in store.recover_dead_monitors(&lease).await? {
         if closed > 0 {
             tracing::info!(
                 closed,
-                at = hb,
+                at = dead.heartbeat_at,
+                instance = %dead.id,
+                pid = dead.pid,
+                host = %dead.host,
                 "closed spans left open by the previous run: the time since is unknown"
             );
         }
     }
-    let mut carried = match last_seen {
-        Some(hb) => carried_faults(store.as_ref(), hb).await?,
-        None => HashMap::new(),
-    };
-    store.record_heartbeat(clock.now().as_second()).await?;
+    let now = clock.now().as_second();
+    let mut carried = carried_faults(store.as_ref(), now).await?;
+    store.record_heartbeat(&lease, now).await?;
+    let lease = Arc::new(lease);
     let mut revision = store.register_revision().await?;
     let (tx, rx) = mpsc::unbounded_channel();
-    let w = tokio::spawn(writer(store.clone(), clock.clone(), rx));
+    let w = tokio::spawn(writer(store.clone(), lease.clone(), clock.clone(), rx));
     let mut devices = devices;
     let mut kept: HashMap<DeviceCode, DeviceTrack> = HashMap::new();
     loop {
@@ -929,9 +942,10 @@ pub async fn run(
     drop(tx);
     w.await
         .map_err(|e| camwatch_core::error::Error::internal(format!("span writer: {e}")))??;
-    let now = clock.now().as_second();
-    store.close_open_spans(now).await?;
-    store.record_heartbeat(now).await?;
+    let lease = Arc::into_inner(lease).expect("the span writer has returned its lease");
+    store
+        .release_monitor(lease, clock.now().as_second())
+        .await?;
     Ok(())
 }
 
@@ -950,17 +964,34 @@ async fn register_changed(
     Ok(Some((devices, rev)))
 }
 
-/// The faults devices had when camwatch last stopped watching (`last_seen`): the offline and
-/// degraded spans that ended then.
+/// How far back a fault is carried over a monitor restart: a device whose last record is an
+/// offline or degraded span that ended (camwatch stopped watching) within this long before the
+/// start continues that fault. After a longer gap its next fault counts as new.
+const CARRY_WINDOW_SEC: i64 = 7 * 86_400;
+
+/// The faults devices had when camwatch last stopped watching: each device whose latest span
+/// (within the window before `now`) is a closed offline or degraded one. Such a span was closed
+/// by a monitor stopping or dying, never by a recovery, which opens the next span.
 async fn carried_faults(
     store: &dyn Store,
-    last_seen: i64,
+    now: i64,
 ) -> Result<HashMap<DeviceCode, (Status, events::Continued)>> {
-    Ok(store
-        .spans_overlapping(last_seen - 1, last_seen, last_seen)
+    let mut latest: HashMap<DeviceCode, camwatch_core::history::StatusSpan> = HashMap::new();
+    // An open span (none should be left after recovery) reads as ending at `i64::MAX`.
+    for s in store
+        .spans_overlapping(now - CARRY_WINDOW_SEC, now, i64::MAX)
         .await?
-        .into_iter()
-        .filter(|s| s.end_at == last_seen && matches!(s.status, Status::Offline | Status::Degraded))
+    {
+        match latest.get(&s.device) {
+            Some(l) if l.start_at >= s.start_at => {}
+            _ => {
+                latest.insert(s.device, s);
+            }
+        }
+    }
+    Ok(latest
+        .into_values()
+        .filter(|s| s.end_at <= now && matches!(s.status, Status::Offline | Status::Degraded))
         .map(|s| {
             (
                 s.device,
@@ -1073,20 +1104,39 @@ mod tests {
         assert!(iv.iter().any(|v| v[1] == Some(7200)));
     }
 
-    /// A refused status change (one the store finds out of order) is logged and skipped; the
-    /// others in its batch are applied and the writer goes on.
+    /// A refused status change (one the store finds out of order, or one the database itself
+    /// refuses as a constraint violation) is logged and skipped; the others in its batch are
+    /// applied and the writer goes on.
     #[tokio::test]
     async fn a_refused_change_does_not_stop_the_writer() {
         let dir = tempfile::tempdir().unwrap();
-        let store = camwatch_store::connect(
-            &format!("sqlite://{}", dir.path().join("w.db").display()),
-            camwatch_core::secret::SecretKey::generate(),
-        )
-        .await
-        .unwrap();
-        let devices = camwatch_core::registry::generate::generate(2, 1);
+        let url = format!("sqlite://{}", dir.path().join("w.db").display());
+        let store = camwatch_store::connect(&url, camwatch_core::secret::SecretKey::generate())
+            .await
+            .unwrap();
+        let devices = camwatch_core::registry::generate::generate(3, 1);
         store.upsert_devices(&devices).await.unwrap();
-        let (a, b) = (devices[0].code, devices[1].code);
+        let (a, b, c) = (devices[0].code, devices[1].code, devices[2].code);
+        // A unique index the store does not check itself: a span of `c` starting at 100 makes
+        // the database refuse another one.
+        {
+            use sqlx::Connection;
+            let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            sqlx::query("CREATE UNIQUE INDEX trap ON status_span (device_code, start_at)")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+        store
+            .insert_spans(&[camwatch_core::history::StatusSpan {
+                device: c,
+                status: Status::Offline,
+                start_at: 100,
+                end_at: 150,
+                cause: None,
+            }])
+            .await
+            .unwrap();
         let t = |device, status, at| Transition {
             device,
             status,
@@ -1094,12 +1144,15 @@ mod tests {
             cause: None,
         };
         let (tx, rx) = mpsc::unbounded_channel();
+        let lease = store.acquire_monitor("test", 1, 0).await.unwrap();
         let w = tokio::spawn(writer(
             store.clone(),
+            Arc::new(lease),
             Arc::new(camwatch_core::clock::SystemClock),
             rx,
         ));
         tx.send(t(a, Status::Online, 100)).unwrap();
+        tx.send(t(c, Status::Online, 100)).unwrap();
         tx.send(t(b, Status::Online, 100)).unwrap();
         tokio::time::sleep(Duration::from_millis(300)).await;
         tx.send(t(a, Status::Offline, 50)).unwrap();
@@ -1115,6 +1168,7 @@ mod tests {
             (a, Status::Online, 100, 300),
             (b, Status::Online, 100, 200),
             (b, Status::Offline, 200, 300),
+            (c, Status::Offline, 100, 150),
         ];
         got.sort_by_key(|x| (x.0, x.2));
         want.sort_by_key(|x| (x.0, x.2));

@@ -94,12 +94,30 @@ pub trait Store: Send + Sync {
     /// Which of `codes` are already in the register.
     async fn existing_codes(&self, codes: &[DeviceCode]) -> Result<HashSet<DeviceCode>>;
 
+    // --- the monitor's lease (one monitor per database; see `lease`) ---
+    /// Takes the database for one monitor (`host`, `pid`, starting `at`) and records it, or
+    /// refuses (`Conflict`) naming the monitor that holds it. A monitor that died holds nothing.
+    async fn acquire_monitor(&self, host: &str, pid: u32, at: i64) -> Result<MonitorLease>;
+    /// Closes the open spans of every monitor that never stopped (dead: `lease` holds the only
+    /// lock) at its own last heartbeat, marking it recovered. Returns each with the number of
+    /// spans closed.
+    async fn recover_dead_monitors(
+        &self,
+        lease: &MonitorLease,
+    ) -> Result<Vec<(MonitorInstance, u64)>>;
+    /// A graceful stop: closes the spans `lease` opened at `at` (and no one else's), records the
+    /// stop and releases the lock. Returns the number of spans closed.
+    async fn release_monitor(&self, lease: MonitorLease, at: i64) -> Result<u64>;
+
     // --- status history ---
     /// Apply observed transitions in order: each closes the device's open span at `at` (if its
-    /// status differs) and opens a new one. A transition to the status already open is a no-op.
-    async fn apply_transitions(&self, transitions: &[Transition]) -> Result<()>;
-    /// Close every open span at `at` (graceful shutdown).
-    async fn close_open_spans(&self, at: i64) -> Result<u64>;
+    /// status differs) and opens a new one, owned by `lease`'s monitor. A transition to the
+    /// status already open is a no-op.
+    async fn apply_transitions(
+        &self,
+        lease: &MonitorLease,
+        transitions: &[Transition],
+    ) -> Result<()>;
     /// Insert closed spans (history import). Rejects, inserting nothing, any span that overlaps
     /// a stored span of the same device, with an error naming device and times.
     async fn insert_spans(&self, spans: &[StatusSpan]) -> Result<u64>;
@@ -113,7 +131,9 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<StatusSpan>>;
 
     // --- monitor liveness (for gap detection after a crash) ---
-    async fn record_heartbeat(&self, at: i64) -> Result<()>;
+    /// `lease`'s monitor is alive at `at`; fails when its lock was lost.
+    async fn record_heartbeat(&self, lease: &MonitorLease, at: i64) -> Result<()>;
+    /// The newest heartbeat of any monitor.
     async fn last_heartbeat(&self) -> Result<Option<i64>>;
 
     // --- exemptions ---
@@ -127,12 +147,14 @@ pub trait Store: Send + Sync {
     async fn recent_audit(&self, limit: u64) -> Result<Vec<AuditEntry>>;
 }
 
+pub mod lease;
 mod pg_copy;
 mod postgres;
 mod rows;
 mod sql;
 mod sqlite;
 
+pub use lease::{InstanceId, MonitorInstance, MonitorLease, this_host};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 

@@ -29,6 +29,14 @@ impl PostgresStore {
         Ok(Self { pool, key })
     }
 
+    /// The monitor lock (see `lease`), or `None` when another session holds it.
+    async fn take_monitor_lock(&self) -> Result<Option<Box<dyn super::lease::LockGuard>>> {
+        let opts = self.pool.connect_options();
+        Ok(super::lease::AdvisoryLock::try_acquire(&opts)
+            .await?
+            .map(|l| Box::new(l) as Box<dyn super::lease::LockGuard>))
+    }
+
     /// `Store::list_devices_for_report`.
     async fn scan_report_devices(&self) -> Result<Vec<camwatch_core::registry::Device>> {
         use futures::TryStreamExt;

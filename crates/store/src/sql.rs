@@ -80,6 +80,30 @@ macro_rules! sql_store {
             }
         }
 
+        /// Closes the open spans of monitor instance `id` at `at`; a span opened at or after
+        /// `at` never held and is dropped. Returns the number closed.
+        async fn close_spans_of(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            id: i64,
+            at: i64,
+        ) -> camwatch_core::error::Result<u64> {
+            sqlx::query(
+                "DELETE FROM status_span WHERE instance_id = $1 AND end_at IS NULL AND start_at >= $2",
+            )
+            .bind(id)
+            .bind(at)
+            .execute(&mut **tx)
+            .await.map_err(crate::db_error)?;
+            let r = sqlx::query(
+                "UPDATE status_span SET end_at = $1 WHERE instance_id = $2 AND end_at IS NULL",
+            )
+            .bind(at)
+            .bind(id)
+            .execute(&mut **tx)
+            .await.map_err(crate::db_error)?;
+            Ok(r.rows_affected())
+        }
+
         #[async_trait::async_trait]
         impl $crate::Store for $ty {
             fn backend(&self) -> &'static str {
@@ -268,6 +292,7 @@ macro_rules! sql_store {
 
             async fn apply_transitions(
                 &self,
+                lease: &$crate::MonitorLease,
                 transitions: &[$crate::Transition],
             ) -> camwatch_core::error::Result<()> {
                 let mut tx = self.pool.begin_with($begin).await.map_err(crate::db_error)?;
@@ -304,12 +329,13 @@ macro_rules! sql_store {
                         }
                     }
                     sqlx::query(
-                        "INSERT INTO status_span (device_code, status, start_at, end_at, cause) VALUES ($1, $2, $3, NULL, $4)",
+                        "INSERT INTO status_span (device_code, status, start_at, end_at, cause, instance_id) VALUES ($1, $2, $3, NULL, $4, $5)",
                     )
                     .bind(&code)
                     .bind(t.status.as_str())
                     .bind(t.at)
                     .bind(t.cause.as_ref().map(|c| c.to_string()))
+                    .bind(lease.id().0)
                     .execute(&mut *tx)
                     .await.map_err(crate::db_error)?;
                 }
@@ -317,19 +343,105 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn close_open_spans(&self, at: i64) -> camwatch_core::error::Result<u64> {
+            async fn acquire_monitor(
+                &self,
+                host: &str,
+                pid: u32,
+                at: i64,
+            ) -> camwatch_core::error::Result<$crate::MonitorLease> {
+                let Some(guard) = self.take_monitor_lock().await? else {
+                    // The holder recorded itself right after taking the lock: the newest row.
+                    let holder: Option<(i64, String, i64, i64, i64)> = sqlx::query_as(
+                        "SELECT id, host, pid, started_at, heartbeat_at FROM monitor_instance
+                         WHERE stopped_at IS NULL ORDER BY id DESC LIMIT 1",
+                    )
+                    .fetch_optional(&self.pool)
+                    .await.map_err(crate::db_error)?;
+                    let holder = holder.map(|(id, host, pid, started_at, heartbeat_at)| {
+                        $crate::MonitorInstance {
+                            id: $crate::InstanceId(id),
+                            host,
+                            pid: pid as u32,
+                            started_at,
+                            heartbeat_at,
+                        }
+                    });
+                    return Err($crate::lease::refused(holder.as_ref(), $backend, at));
+                };
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO monitor_instance (host, pid, started_at, heartbeat_at)
+                     VALUES ($1, $2, $3, $3) RETURNING id",
+                )
+                .bind(host)
+                .bind(i64::from(pid))
+                .bind(at)
+                .fetch_one(&self.pool)
+                .await.map_err(crate::db_error)?;
+                let instance = $crate::MonitorInstance {
+                    id: $crate::InstanceId(id),
+                    host: host.to_string(),
+                    pid,
+                    started_at: at,
+                    heartbeat_at: at,
+                };
+                Ok($crate::MonitorLease::new(instance, guard))
+            }
+
+            async fn recover_dead_monitors(
+                &self,
+                lease: &$crate::MonitorLease,
+            ) -> camwatch_core::error::Result<Vec<($crate::MonitorInstance, u64)>> {
                 let mut tx = self.pool.begin_with($begin).await.map_err(crate::db_error)?;
-                // A span opened at or after `at` never held before the close: drop it.
-                sqlx::query("DELETE FROM status_span WHERE end_at IS NULL AND start_at >= $1")
-                    .bind(at)
+                let dead: Vec<(i64, String, i64, i64, i64)> = sqlx::query_as(
+                    "SELECT id, host, pid, started_at, heartbeat_at FROM monitor_instance
+                     WHERE stopped_at IS NULL AND id <> $1 ORDER BY id",
+                )
+                .bind(lease.id().0)
+                .fetch_all(&mut *tx)
+                .await.map_err(crate::db_error)?;
+                let mut out = Vec::with_capacity(dead.len());
+                for (id, host, pid, started_at, heartbeat_at) in dead {
+                    let closed = close_spans_of(&mut tx, id, heartbeat_at).await?;
+                    sqlx::query(
+                        "UPDATE monitor_instance SET stopped_at = heartbeat_at, stop_kind = 'recovered'
+                         WHERE id = $1",
+                    )
+                    .bind(id)
                     .execute(&mut *tx)
                     .await.map_err(crate::db_error)?;
-                let r = sqlx::query("UPDATE status_span SET end_at = $1 WHERE end_at IS NULL")
-                    .bind(at)
-                    .execute(&mut *tx)
-                    .await.map_err(crate::db_error)?;
+                    let instance = $crate::MonitorInstance {
+                        id: $crate::InstanceId(id),
+                        host,
+                        pid: pid as u32,
+                        started_at,
+                        heartbeat_at,
+                    };
+                    out.push((instance, closed));
+                }
                 tx.commit().await.map_err(crate::db_error)?;
-                Ok(r.rows_affected())
+                Ok(out)
+            }
+
+            async fn release_monitor(
+                &self,
+                lease: $crate::MonitorLease,
+                at: i64,
+            ) -> camwatch_core::error::Result<u64> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(crate::db_error)?;
+                let closed = close_spans_of(&mut tx, lease.id().0, at).await?;
+                sqlx::query(
+                    "UPDATE monitor_instance SET heartbeat_at = $1, stopped_at = $1, stop_kind = 'graceful'
+                     WHERE id = $2",
+                )
+                .bind(at)
+                .bind(lease.id().0)
+                .execute(&mut *tx)
+                .await.map_err(crate::db_error)?;
+                tx.commit().await.map_err(crate::db_error)?;
+                // The lock is released only now: until the stop is recorded, no successor may
+                // take this monitor for dead and close its spans at an older heartbeat.
+                drop(lease);
+                Ok(closed)
             }
 
             async fn insert_spans(
@@ -411,19 +523,24 @@ macro_rules! sql_store {
                     .map_err(|e| camwatch_core::error::Error::internal(format!("sorting spans: {e}")))
             }
 
-            async fn record_heartbeat(&self, at: i64) -> camwatch_core::error::Result<()> {
-                sqlx::query(
-                    "INSERT INTO heartbeat (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = excluded.at",
-                )
-                .bind(at)
-                .execute(&self.pool)
-                .await.map_err(crate::db_error)?;
+            async fn record_heartbeat(
+                &self,
+                lease: &$crate::MonitorLease,
+                at: i64,
+            ) -> camwatch_core::error::Result<()> {
+                // A heartbeat claims the database is still ours: never write one without the lock.
+                lease.check().await?;
+                sqlx::query("UPDATE monitor_instance SET heartbeat_at = $1 WHERE id = $2")
+                    .bind(at)
+                    .bind(lease.id().0)
+                    .execute(&self.pool)
+                    .await.map_err(crate::db_error)?;
                 Ok(())
             }
 
             async fn last_heartbeat(&self) -> camwatch_core::error::Result<Option<i64>> {
-                Ok(sqlx::query_scalar("SELECT at FROM heartbeat WHERE id = 1")
-                    .fetch_optional(&self.pool)
+                Ok(sqlx::query_scalar("SELECT max(heartbeat_at) FROM monitor_instance")
+                    .fetch_one(&self.pool)
                     .await.map_err(crate::db_error)?)
             }
 

@@ -16,6 +16,8 @@ use camwatch_core::secret::SecretKey;
 pub struct SqliteStore {
     pool: sqlx::SqlitePool,
     key: SecretKey,
+    /// The monitor lock file beside the database (see `lease`); `None` in memory.
+    lock_path: Option<std::path::PathBuf>,
 }
 
 impl SqliteStore {
@@ -31,6 +33,9 @@ impl SqliteStore {
             // Rows cross from SQLite's worker thread to the async side through this channel; the
             // default (50) costs a thread wake-up every few rows on month-long span scans.
             .row_buffer_size(4096);
+        let file = opts.get_filename();
+        let lock_path = (file != std::path::Path::new(":memory:") && !url.contains("mode=memory"))
+            .then(|| super::lease::lock_path(file));
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(opts)
@@ -40,7 +45,20 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(|e| Error::unavailable("migrating the SQLite database", e))?;
-        Ok(Self { pool, key })
+        Ok(Self {
+            pool,
+            key,
+            lock_path,
+        })
+    }
+
+    /// The monitor lock (see `lease`), or `None` when another process holds it.
+    async fn take_monitor_lock(&self) -> Result<Option<Box<dyn super::lease::LockGuard>>> {
+        use super::lease::{FileLock, LockGuard, NoLock};
+        Ok(match &self.lock_path {
+            Some(p) => FileLock::try_acquire(p.clone())?.map(|l| Box::new(l) as Box<dyn LockGuard>),
+            None => Some(Box::new(NoLock)),
+        })
     }
 
     /// `Store::list_devices_for_report`, through the C API (see `with_raw_handle`).

@@ -1,0 +1,272 @@
+//! One monitor per database: the lease a monitor holds for its whole run.
+//!
+//! The spans are the record of truth for money, and two monitors writing one database corrupt
+//! it quietly: both open spans, and the first to stop closed every open span at its stop, the
+//! other's too, so time it was still watching became `unknown`. So a monitor (`serve`, the
+//! demo, the rehearsal) first takes a [`MonitorLease`]; a second one on the same database is
+//! refused with an error naming the holder (host, pid, since when, last heartbeat).
+//!
+//! **Who holds it is decided by a lock the operating system or the server releases when the
+//! process dies**, not by heartbeat age:
+//! - SQLite: `flock(LOCK_EX | LOCK_NB)` on `<database file>-monitor.lock` beside the database.
+//!   The kernel drops the lock with the last descriptor, so `kill -9`, an OOM kill or a panic
+//!   never leaves a stale lock, and no clock or timeout is involved. (On NFS Linux emulates
+//!   flock with POSIX locks; keep the database on a local disk anyway, as SQLite asks.)
+//! - PostgreSQL: `pg_try_advisory_lock` held by a connection of its own, outside the pool. The
+//!   server releases a session lock when the session ends, which a dead process's connection
+//!   does (at once on a closed socket; after the TCP keepalive for a vanished host).
+//!
+//! A heartbeat age alone would need a threshold: too short and a monitor stalled by a long
+//! database write is taken over while alive; too long and a restart after a crash waits it out.
+//! The lock has neither problem. The `monitor_instance` row beside it is for people (the
+//! refusal names it) and for recovery: at start, the holder closes the open spans of every
+//! instance that never stopped (it holds the only lock, so they are dead) at their own last
+//! heartbeat, and on a graceful stop it closes only its own spans.
+//!
+//! A lease can be lost while held (the lock file deleted by hand, the PostgreSQL connection cut):
+//! every heartbeat checks it first ([`MonitorLease::check`]) and fails when it is gone, which
+//! stops the span writer: nothing more is written beside a successor, which will recover this
+//! instance's spans at its last heartbeat as those of a dead one.
+//!
+//! Several nodes (a later step) will each hold a lock keyed by their own instance id instead of
+//! the one monitor lock, and recovery will close the spans of an instance only when its key can
+//! be taken; the table and the span tagging already have that shape.
+//!
+//! Not guarded: a camwatch from before migration 0002 takes no lock; stop old binaries before
+//! upgrading.
+
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+
+use camwatch_core::error::{Error, ErrorKind, Result};
+
+/// A monitor instance's id (`monitor_instance.id`); the spans it opens carry it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct InstanceId(pub i64);
+
+impl std::fmt::Display for InstanceId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A monitor process as recorded in `monitor_instance`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonitorInstance {
+    pub id: InstanceId,
+    pub host: String,
+    pub pid: u32,
+    pub started_at: i64,
+    /// Its last sign of life.
+    pub heartbeat_at: i64,
+}
+
+/// What holds the lock; dropping it releases the lock.
+#[async_trait]
+pub(crate) trait LockGuard: Send + Sync {
+    /// Fails when the lock is no longer held.
+    async fn check(&self) -> Result<()>;
+}
+
+/// The right to monitor one database, held for the life of one monitor (see the module doc).
+/// Dropped, it releases the lock; `Store::release_monitor` also closes its spans and records the
+/// stop.
+pub struct MonitorLease {
+    instance: MonitorInstance,
+    guard: Box<dyn LockGuard>,
+}
+
+impl std::fmt::Debug for MonitorLease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MonitorLease")
+            .field("instance", &self.instance)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MonitorLease {
+    pub(crate) fn new(instance: MonitorInstance, guard: Box<dyn LockGuard>) -> Self {
+        Self { instance, guard }
+    }
+    pub fn id(&self) -> InstanceId {
+        self.instance.id
+    }
+    pub fn instance(&self) -> &MonitorInstance {
+        &self.instance
+    }
+    /// Fails (`Unavailable`) when the lock was lost while held.
+    pub async fn check(&self) -> Result<()> {
+        self.guard.check().await
+    }
+}
+
+/// This machine's host name, for the instance record.
+pub fn this_host() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most `len` bytes into the buffer we own.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "unknown".into();
+    }
+    let n = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+/// The refusal a second monitor gets, naming the one that holds the database.
+pub(crate) fn refused(holder: Option<&MonitorInstance>, backend: &str, now: i64) -> Error {
+    let who = match holder {
+        Some(h) => format!(
+            "instance {}, pid {} on host {}, running since {} (last heartbeat {}, {} s ago)",
+            h.id,
+            h.pid,
+            h.host,
+            super::fmt_at(h.started_at),
+            super::fmt_at(h.heartbeat_at),
+            (now - h.heartbeat_at).max(0)
+        ),
+        None => "another monitor, starting up (its record is not written yet)".into(),
+    };
+    Error::conflict(format!(
+        "another monitor is already running on this {backend} database: {who}. One monitor per \
+         database: stop that one first, or point this one at another database (--db)"
+    ))
+}
+
+/// The SQLite lock file beside `db`.
+pub(crate) fn lock_path(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-monitor.lock");
+    PathBuf::from(name)
+}
+
+/// An exclusive `flock` on the lock file beside a SQLite database.
+pub(crate) struct FileLock {
+    file: std::fs::File,
+    path: PathBuf,
+}
+
+impl FileLock {
+    /// The lock, or `None` when another process holds it.
+    pub(crate) fn try_acquire(path: PathBuf) -> Result<Option<Self>> {
+        use std::os::fd::AsRawFd;
+        let io = |e: std::io::Error| {
+            Error::with_source(
+                ErrorKind::Unavailable,
+                format!("monitor lock file {}", path.display()),
+                e,
+            )
+        };
+        // Opened with O_CLOEXEC (std's default): a child process must not inherit the lock.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io)?;
+        // SAFETY: flock on a descriptor we own.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+                return Ok(None);
+            }
+            return Err(io(e));
+        }
+        Ok(Some(Self { file, path }))
+    }
+}
+
+#[async_trait]
+impl LockGuard for FileLock {
+    /// Still the file at the path: a lock file deleted (or replaced) by hand would let another
+    /// monitor lock a new one while this one still runs.
+    async fn check(&self) -> Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        let held = self.file.metadata().ok();
+        let now = std::fs::metadata(&self.path).ok();
+        match (held, now) {
+            (Some(a), Some(b)) if a.dev() == b.dev() && a.ino() == b.ino() => Ok(()),
+            _ => Err(Error::new(
+                ErrorKind::Unavailable,
+                format!(
+                    "the monitor lock file {} was removed or replaced while this monitor held \
+                     it: stopping, so that two monitors never write at once",
+                    self.path.display()
+                ),
+            )),
+        }
+    }
+}
+
+/// No lock: an in-memory SQLite database, which no other process can open.
+pub(crate) struct NoLock;
+
+#[async_trait]
+impl LockGuard for NoLock {
+    async fn check(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// The advisory-lock key of "the monitor" (two int4 keys: a namespace, then the lock).
+pub(crate) const PG_LOCK_KEY: (i32, i32) = (0x6361_6d77, 1); // "camw", 1
+
+/// A PostgreSQL session advisory lock, held by a connection of its own.
+pub(crate) struct AdvisoryLock {
+    conn: tokio::sync::Mutex<sqlx::PgConnection>,
+}
+
+impl AdvisoryLock {
+    /// The lock on a new connection, or `None` when another session holds it.
+    pub(crate) async fn try_acquire(
+        opts: &sqlx::postgres::PgConnectOptions,
+    ) -> Result<Option<Self>> {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect_with(opts)
+            .await
+            .map_err(crate::db_error)?;
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
+            .bind(PG_LOCK_KEY.0)
+            .bind(PG_LOCK_KEY.1)
+            .fetch_one(&mut conn)
+            .await
+            .map_err(crate::db_error)?;
+        // Refused: the connection closes on drop.
+        Ok(got.then(|| Self {
+            conn: tokio::sync::Mutex::new(conn),
+        }))
+    }
+}
+
+#[async_trait]
+impl LockGuard for AdvisoryLock {
+    async fn check(&self) -> Result<()> {
+        let mut conn = self.conn.lock().await;
+        let held: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
+             AND pid = pg_backend_pid() AND classid = $1::int4::oid AND objid = $2::int4::oid
+             AND objsubid = 2)",
+        )
+        .bind(PG_LOCK_KEY.0)
+        .bind(PG_LOCK_KEY.1)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| {
+            Error::with_source(
+                ErrorKind::Unavailable,
+                "the connection holding the monitor lock was lost: stopping, so that two \
+                 monitors never write at once",
+                e,
+            )
+        })?;
+        if held {
+            Ok(())
+        } else {
+            Err(Error::new(
+                ErrorKind::Unavailable,
+                "the monitor's advisory lock is no longer held: stopping",
+            ))
+        }
+    }
+}

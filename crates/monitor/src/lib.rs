@@ -882,6 +882,11 @@ pub async fn run(
             .collect();
         let (handler, prober, sched, limits) =
             assemble(&devices, &cfg, &clock, &state, &events, &tx, tracks);
+        let prober = Arc::new(RealProber {
+            targets: prober,
+            client: camwatch_probes::snapshot::client(),
+            deadline: cfg.deadline,
+        });
         // The scheduler stops for a shutdown or for a register change. It runs as its own task:
         // polled inline here, it would stand still while the register poll awaits the database.
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -1007,7 +1012,7 @@ async fn carried_faults(
         .collect())
 }
 
-/// The handler, prober, schedule and limits for one register.
+/// The handler, probe targets, schedule and limits for one register.
 fn assemble(
     devices: &[Device],
     cfg: &MonitorConfig,
@@ -1016,7 +1021,7 @@ fn assemble(
     events: &EventBus,
     tx: &mpsc::UnboundedSender<Transition>,
     tracks: Vec<DeviceTrack>,
-) -> (Arc<MonitorHandler>, Arc<RealProber>, Vec<Target>, Limits) {
+) -> (Arc<MonitorHandler>, Vec<ProbeTarget>, Vec<Target>, Limits) {
     let index: HashMap<DeviceCode, usize> = devices
         .iter()
         .enumerate()
@@ -1041,11 +1046,6 @@ fn assemble(
         events: events.clone(),
         clock: clock.clone(),
     });
-    let prober = Arc::new(RealProber {
-        targets: probe,
-        client: camwatch_probes::snapshot::client(),
-        deadline: cfg.deadline,
-    });
     let limits = Limits {
         max_in_flight: cfg.max_in_flight,
         max_per_host: cfg.max_per_host,
@@ -1060,8 +1060,11 @@ fn assemble(
             (ProbeClass::Onvif, cfg.onvif_interval_sec as i64 * 1000),
         ]),
     };
-    (handler, prober, sched, limits)
+    (handler, probe, sched, limits)
 }
+
+#[cfg(test)]
+mod handler_tests;
 
 #[cfg(test)]
 mod tests {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use camwatch_core::cause::Cause;
 use camwatch_core::clock::{Clock, TokioClock};
 use camwatch_core::history::Status;
-use camwatch_core::outcome::{FailureKind, PictureVerdict, ProbeKind, ProbeOutcome, ProbeStatus};
+use camwatch_core::outcome::{FailureKind, PictureVerdict, ProbeKind, ProbeOutcome};
 use camwatch_core::quality::{FaultKind, FaultSet};
 use camwatch_core::registry::Device;
 use tokio::sync::{mpsc, watch};

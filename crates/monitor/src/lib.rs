@@ -72,8 +72,7 @@ pub struct MonitorConfig {
     /// Device groups with their own intervals and thresholds (first match wins).
     pub groups: Vec<camwatch_core::config::GroupConfig>,
     /// How often (clock seconds) the register is checked for changes (imports while running);
-    /// 0: never. Off by default until the truth test's behaviour with polling on is explained
-    /// (see CHANGELOG).
+    /// 0: never.
     pub register_poll_sec: u64,
 }
 
@@ -94,7 +93,7 @@ impl Default for MonitorConfig {
             baseline_dir: None,
             quality: camwatch_core::quality::Thresholds::default(),
             groups: Vec::new(),
-            register_poll_sec: 0,
+            register_poll_sec: 60,
         }
     }
 }

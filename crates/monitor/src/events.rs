@@ -17,9 +17,10 @@
 //!   ([`crate::MonitorState::device`]): it is the truth now, events are how it changed.
 //!
 //! ## A restart is not a new fault
-//! When camwatch starts, the devices it saw offline or degraded when it last stopped watching
-//! (the spans that ended at its last heartbeat) are remembered. The first status change of such
-//! a device after the start, if it is to the same status, carries
+//! When camwatch starts, it remembers each device whose latest record (within a week) is an
+//! offline or degraded span that was closed: such a span was ended by a monitor stopping or
+//! dying, never by a recovery, which would have opened the next span. The first status change
+//! of such a device after the start, if it is to the same status, carries
 //! [`StatusChange::continues`]: the start and cause of the span it continues across the gap.
 //! A consumer treats a change with `continues` set as the fault it already knows (the work
 //! order stays open) and one without as a new fault. The unwatched gap itself stays `unknown`

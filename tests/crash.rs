@@ -46,51 +46,8 @@ fn now() -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_loses_nothing_and_the_gap_is_unknown() {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let reg = camwatch_core::registry::generate::generate(30, 5);
-    let down = reg
-        .iter()
-        .find(|d| d.ip.is_some() && !d.kind.is_parent())
-        .unwrap()
-        .code
-        .to_string();
-    let sched = format!(
-        "[[fault]]\ndevice = \"{down}\"\nkind = \"offline\"\nstart = \"0s\"\nduration = \"1h\"\n"
-    );
-    let fleet = camwatch_sim::start(
-        SimConfig {
-            shape: camwatch_core::registry::generate::Shape::Mix { channels: 30 },
-            seed: 5,
-            bind: BindMode::OnePort { ip: base() },
-            faults: FaultPlan::Schedule(sched, "crash.toml".into()),
-            horizon_sec: 3600,
-        },
-        clock,
-    )
-    .await
-    .unwrap();
-    let tmp = tempfile::tempdir().unwrap();
+    let (fleet, tmp, down) = fleet_and_data_dir(5).await;
     let dir = tmp.path();
-    std::fs::write(
-        dir.join("camwatch.toml"),
-        format!(
-            "[data]\ndir = \"{}\"\n[scheduler]\nliveness_interval_sec = 2\nconfirm_failures = 2\n\
-             confirm_window_sec = 1\ndeadline_ms = 1000\n[log]\nfilter = \"info,sqlx=warn\"\n",
-            dir.display()
-        ),
-    )
-    .unwrap();
-    std::fs::write(dir.join("register.csv"), to_csv(fleet.devices(), true)).unwrap();
-    let out = camwatch(dir)
-        .args(["device", "import"])
-        .arg(dir.join("register.csv"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 
     let t0 = now();
     let mut first = serve(dir, "serve1.log");

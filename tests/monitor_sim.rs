@@ -35,10 +35,17 @@ struct Watched {
     end: i64,
 }
 
-/// The seeded fleet with the faults of `sched`, watched by the monitor with `cfg` for
-/// `minutes` of simulated time, one run at a time; the spans come from its SQLite store.
-async fn watch_fleet(sched: String, cfg: MonitorConfig, minutes: f64) -> Watched {
-    let _turn = ONE_AT_A_TIME.lock().await;
+/// The seeded fleet with the faults of `sched` on a clock 300× real time, and an empty SQLite
+/// store in a temporary directory.
+struct Sim {
+    origin: jiff::Timestamp,
+    clock: Arc<dyn Clock>,
+    fleet: camwatch_sim::Fleet,
+    store: Arc<dyn camwatch_store::Store>,
+    _dir: tempfile::TempDir,
+}
+
+async fn sim(sched: String) -> Sim {
     let origin = jiff::Timestamp::now();
     let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(origin, SCALE));
     let fleet = camwatch_sim::start(
@@ -60,6 +67,26 @@ async fn watch_fleet(sched: String, cfg: MonitorConfig, minutes: f64) -> Watched
     )
     .await
     .unwrap();
+    Sim {
+        origin,
+        clock,
+        fleet,
+        store,
+        _dir: dir,
+    }
+}
+
+/// The seeded fleet with the faults of `sched`, watched by the monitor with `cfg` for
+/// `minutes` of simulated time, one run at a time; the spans come from its SQLite store.
+async fn watch_fleet(sched: String, cfg: MonitorConfig, minutes: f64) -> Watched {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let Sim {
+        origin,
+        clock,
+        fleet,
+        store,
+        _dir,
+    } = sim(sched).await;
     let devices = fleet.devices().to_vec();
     store.upsert_devices(&devices).await.unwrap();
     let state = Arc::new(MonitorState::for_devices(&devices, clock.now().as_second()));
@@ -476,27 +503,13 @@ async fn consumers_see_events_live_state_and_register_changes() {
         "[[fault]]\ndevice = \"{}\"\nkind = \"offline\"\nstart = \"5m\"\nduration = \"10h\"\n",
         dead.code
     );
-    let origin = jiff::Timestamp::now();
-    let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(origin, SCALE));
-    let fleet = camwatch_sim::start(
-        SimConfig {
-            shape: camwatch_core::registry::generate::Shape::Mix { channels: CHANNELS },
-            seed: SEED,
-            bind: BindMode::OnePort { ip: base() },
-            faults: FaultPlan::Schedule(sched, "t.toml".into()),
-            horizon_sec: 86_400,
-        },
-        clock.clone(),
-    )
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = camwatch_store::connect(
-        &format!("sqlite://{}", dir.path().join("m.db").display()),
-        SecretKey::generate(),
-    )
-    .await
-    .unwrap();
+    let Sim {
+        clock,
+        fleet,
+        store,
+        _dir,
+        ..
+    } = sim(sched).await;
     // The register starts without `late`: it is imported while the monitor runs.
     // The simulator's records (its loopback addresses), not the generated ones.
     let late = fleet

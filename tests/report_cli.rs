@@ -46,7 +46,7 @@ fn story(db: Option<&str>) {
     );
     assert!(o.status.success(), "{}", text(&o.stderr));
 
-    // Bad history: nothing imported, every problem named with its line.
+    // Bad history with --strict: nothing imported, every problem named with its line.
     std::fs::write(
         d.join("bad.csv"),
         "device_code,status,from,to\n\
@@ -58,7 +58,12 @@ fn story(db: Option<&str>) {
     let o = camwatch(
         d,
         db,
-        &["history", "import", d.join("bad.csv").to_str().unwrap()],
+        &[
+            "history",
+            "import",
+            "--strict",
+            d.join("bad.csv").to_str().unwrap(),
+        ],
     );
     assert_eq!(o.status.code(), Some(3));
     let err = text(&o.stderr);
@@ -69,6 +74,35 @@ fn story(db: Option<&str>) {
     assert!(
         err.contains("bad.csv:4: from: offline span overlaps the online span on line 2"),
         "{err}"
+    );
+
+    // Without --strict the good rows are imported and the bad ones reported (exit status 3):
+    // here a cause longer than the 500-character limit.
+    std::fs::write(
+        d.join("partly.csv"),
+        format!(
+            "device_code,status,from,to,cause\n\
+             34010400001320000001,online,2026-06-01T00:00:00Z,2026-06-02T00:00:00Z,\n\
+             34010400001320000001,offline,2026-06-02T00:00:00Z,2026-06-03T00:00:00Z,{}\n",
+            "x".repeat(501)
+        ),
+    )
+    .unwrap();
+    let o = camwatch(
+        d,
+        db,
+        &["history", "import", d.join("partly.csv").to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("partly.csv:3: cause: too long"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(
+        text(&o.stdout).contains("1 spans imported"),
+        "{}",
+        text(&o.stdout)
     );
 
     std::fs::write(

@@ -21,8 +21,14 @@ pub enum ExemptionCommand {
     /// Record one exemption.
     Add(AddArgs),
     /// Import exemptions from CSV/XLSX: device_code | region_prefix, reason, from, to,
-    /// approved_by, note. All or nothing.
-    Import { file: PathBuf },
+    /// approved_by, note. Bad rows are reported and the good ones imported (exit status 3),
+    /// unless `--strict`.
+    Import {
+        file: PathBuf,
+        /// Any rejected row imports nothing.
+        #[arg(long)]
+        strict: bool,
+    },
     /// Exemptions overlapping a period.
     List {
         /// RFC 3339 start (default: 31 days ago).
@@ -133,7 +139,7 @@ pub async fn run(g: &GlobalArgs, cmd: &ExemptionCommand) -> Result<ExitCode> {
             println!("exemption {id} recorded: {}", scope_text(&e.scope));
             Ok(ExitCode::SUCCESS)
         }
-        ExemptionCommand::Import { file } => {
+        ExemptionCommand::Import { file, strict } => {
             let name = file.display().to_string();
             let table = read_file(file)?;
             let (rows, mut errors) = parse_exemptions(&table, &name);
@@ -163,15 +169,29 @@ pub async fn run(g: &GlobalArgs, cmd: &ExemptionCommand) -> Result<ExitCode> {
             for e in &errors {
                 eprintln!("{e}");
             }
-            if !errors.is_empty() {
-                println!("{name}: {} rejected: nothing imported", errors.len());
-                return Ok(super::exit::Exit::RowsRejected.into());
+            let rejected: std::collections::HashSet<u64> = errors.iter().map(|e| e.line).collect();
+            let done = if errors.is_empty() {
+                super::exit::Exit::Success
+            } else {
+                super::exit::Exit::RowsRejected
+            };
+            if *strict && !errors.is_empty() {
+                println!(
+                    "{name}: {} rejected: nothing imported (--strict)",
+                    rejected.len()
+                );
+                return Ok(done.into());
             }
-            for (_, e) in &rows {
+            let mut n = 0;
+            for (_, e) in rows.iter().filter(|(line, _)| !rejected.contains(line)) {
                 store_one(&ctx, e).await?;
+                n += 1;
             }
-            println!("{name}: {} exemptions imported", rows.len());
-            Ok(ExitCode::SUCCESS)
+            println!(
+                "{name}: {n} exemptions imported, {} rows rejected",
+                rejected.len()
+            );
+            Ok(done.into())
         }
         ExemptionCommand::List { from, to, json } => {
             let now = jiff::Timestamp::now().as_second();

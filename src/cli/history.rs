@@ -17,12 +17,16 @@ use camwatch_core::registry::table::read_file;
 #[derive(Debug, Subcommand)]
 pub enum HistoryCommand {
     /// Import spans from CSV/XLSX: device_code,status,from,to[,cause] (RFC 3339 times).
-    /// All or nothing: any bad row, unknown device or overlap imports nothing.
+    /// Bad rows are reported and the good ones imported (exit status 3), unless `--strict`;
+    /// an overlap with stored spans imports nothing.
     Import {
         file: PathBuf,
         /// Check only; write nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Any rejected row imports nothing.
+        #[arg(long)]
+        strict: bool,
     },
     /// One device's spans in a period, with durations.
     Show {
@@ -38,7 +42,11 @@ pub enum HistoryCommand {
 
 pub async fn run(g: &GlobalArgs, cmd: &HistoryCommand) -> Result<ExitCode> {
     match cmd {
-        HistoryCommand::Import { file, dry_run } => {
+        HistoryCommand::Import {
+            file,
+            dry_run,
+            strict,
+        } => {
             let name = file.display().to_string();
             let table = read_file(file)?;
             let (spans, mut errors) = parse_history(&table, &name);
@@ -65,22 +73,33 @@ pub async fn run(g: &GlobalArgs, cmd: &HistoryCommand) -> Result<ExitCode> {
             for e in &errors {
                 eprintln!("{e}");
             }
-            if !errors.is_empty() {
+            let rejected: HashSet<u64> = errors.iter().map(|e| e.line).collect();
+            let done = if errors.is_empty() {
+                super::exit::Exit::Success
+            } else {
+                super::exit::Exit::RowsRejected
+            };
+            if *strict && !errors.is_empty() {
                 println!(
-                    "{name}: {} rows, {} rejected: nothing imported",
+                    "{name}: {} rows, {} rejected: nothing imported (--strict)",
                     table.rows.len(),
-                    errors.len()
+                    rejected.len()
                 );
-                return Ok(super::exit::Exit::RowsRejected.into());
+                return Ok(done.into());
             }
+            let spans: Vec<_> = spans
+                .into_iter()
+                .filter(|(line, _)| !rejected.contains(line))
+                .map(|(_, s)| s)
+                .collect();
             if *dry_run {
                 println!(
-                    "{name}: {} spans valid (dry run: nothing written)",
-                    spans.len()
+                    "{name}: {} spans valid, {} rows rejected (dry run: nothing written)",
+                    spans.len(),
+                    rejected.len()
                 );
-                return Ok(ExitCode::SUCCESS);
+                return Ok(done.into());
             }
-            let spans: Vec<_> = spans.into_iter().map(|(_, s)| s).collect();
             let n = ctx.store.insert_spans(&spans).await?;
             ctx.audit(
                 "history.import",
@@ -88,8 +107,12 @@ pub async fn run(g: &GlobalArgs, cmd: &HistoryCommand) -> Result<ExitCode> {
                 serde_json::json!({ "spans": n, "devices": codes.len() }),
             )
             .await?;
-            println!("{name}: {n} spans imported for {} devices", codes.len());
-            Ok(ExitCode::SUCCESS)
+            println!(
+                "{name}: {n} spans imported for {} devices, {} rows rejected",
+                spans.iter().map(|s| s.device).collect::<HashSet<_>>().len(),
+                rejected.len()
+            );
+            Ok(done.into())
         }
         HistoryCommand::Show { code, from, to } => {
             let code: DeviceCode = code

@@ -266,7 +266,7 @@ pub fn markdown() -> String {
     s.push_str(" and every `extra` column.\n");
     s.push_str(&format!(
         "\nLimits (`camwatch_core::limits`): a longer value is that row's error, `file:line: column: too long`;\n\
-         the register imports the other rows (history and exemption imports stay all or nothing).\n\
+         every import (register, history, exemptions) imports the other rows, or none with `--strict`.\n\
          `name` and `address` at most {} characters; URLs at most {} each (every stream URL on its\n\
          own); the other free-text columns and every `extra` column at most {}; `code` is exactly 20\n\
          digits. Characters, not bytes: `南` is one. Any single field of any column at most {} KiB,\n\

@@ -148,6 +148,7 @@ pub trait Store: Send + Sync {
 }
 
 pub mod lease;
+pub mod outbox;
 mod pg_copy;
 mod postgres;
 mod rows;

@@ -19,6 +19,7 @@
 //! | `config`       | `camwatch.toml`: typed settings, unknown keys refused                 |
 //! | `limits`       | length limits of every text input (fields, URLs, files)               |
 //! | `spreadsheet`  | CSV export's formula neutralising (`'` prefix) and its inverse         |
+//! | `workorder`    | fault work orders: lifecycle transitions, what opens one, grouping    |
 //!
 //! Reading a register or contract file is the only I/O here, and it is at the edges
 //! (`registry::table`, `contract::Contract::load`, `config::Config::load`).
@@ -38,3 +39,4 @@ pub mod registry;
 pub mod secret;
 pub mod spreadsheet;
 pub mod text;
+pub mod workorder;

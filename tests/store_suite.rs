@@ -664,3 +664,227 @@ async fn database_errors_are_classified_by_cause() {
         eprintln!("CAMWATCH_TEST_PG_URL not set: PostgreSQL half of this test skipped");
     }
 }
+
+// --- work orders ---
+
+fn new_order(devices: &[u32], at: i64) -> camwatch_store::workorders::NewWorkOrder {
+    use camwatch_core::workorder::{Lifecycle, Origin};
+    camwatch_store::workorders::NewWorkOrder {
+        subject: code(devices[0]),
+        origin: if devices.len() > 1 {
+            Origin::Parent
+        } else {
+            Origin::Outage
+        },
+        cause: Some(camwatch_core::cause::Cause::NoMedia),
+        title: "离线 Camera".into(),
+        level: "一般".into(),
+        region: "340200".into(),
+        fault_since: at - 600,
+        opened_at: at,
+        life: Lifecycle {
+            contractor: Some("甲运维".into()),
+            response_due_at: Some(at + 1200),
+            repair_due_at: Some(at + 7200),
+            ..Lifecycle::default()
+        },
+        devices: devices.iter().map(|&n| code(n)).collect(),
+        actor: "system".into(),
+        note: String::new(),
+    }
+}
+
+fn outbox_row(key: &str, at: i64) -> camwatch_store::outbox::NewOutboxRow {
+    camwatch_store::outbox::NewOutboxRow {
+        target: "hook".into(),
+        ordering_key: key.into(),
+        kind: "opened".into(),
+        payload: "{}".into(),
+        created_at: at,
+    }
+}
+
+async fn order_count(s: &dyn Store) -> usize {
+    let orders = s
+        .list_work_orders(&camwatch_store::workorders::OrderFilter::default())
+        .await
+        .unwrap();
+    orders.len()
+}
+
+on_all_backends!(a_device_is_in_one_open_work_order_at_a_time, |s: Arc<
+    dyn Store,
+>| async move {
+    use camwatch_core::error::ErrorKind;
+    use camwatch_core::workorder::{Action, EventKind, State, apply};
+    use camwatch_store::workorders::NewOrderEvent;
+    let o = s
+        .open_work_order(
+            &new_order(&[1, 2, 3], 1000),
+            &[outbox_row("work-order:1", 1000)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (o.life.state, o.version, o.subject),
+        (State::Pending, 0, code(1))
+    );
+    assert_eq!(o.cause, Some(camwatch_core::cause::Cause::NoMedia));
+    // Device 2 is taken: a second order for it is refused whole.
+    let e = s
+        .open_work_order(&new_order(&[2, 4], 1100), &[])
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Conflict, "{e}");
+    assert!(e.to_string().contains("34020000001320000002"), "{e}");
+    assert_eq!(s.open_order_of(&code(4)).await.unwrap(), None);
+    assert_eq!(
+        order_count(s.as_ref()).await,
+        1,
+        "the refused order wrote nothing"
+    );
+    // Joining skips devices already in an order.
+    let added = s
+        .join_work_order(o.id, &[code(3), code(4)], 1200, "system")
+        .await
+        .unwrap();
+    assert_eq!(added, vec![code(4)]);
+    s.leave_work_order(o.id, &code(2), 1300, "system", "recovered")
+        .await
+        .unwrap();
+    assert_eq!(s.open_order_of(&code(2)).await.unwrap(), None);
+    assert_eq!(s.open_order_of(&code(4)).await.unwrap(), Some(o.id));
+
+    // Transitions record events; a stale version is refused.
+    let ev = |kinds: Vec<EventKind>, at: i64| -> Vec<NewOrderEvent> {
+        kinds
+            .into_iter()
+            .map(|kind| NewOrderEvent {
+                at,
+                actor: "甲运维".into(),
+                kind,
+                note: "到场".into(),
+                detail: "{}".into(),
+            })
+            .collect()
+    };
+    let (life, kinds) = apply(&o.life, &Action::Accept, 1400).unwrap();
+    let o2 = s
+        .update_work_order(o.id, o.version, &life, &ev(kinds.clone(), 1400), &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        (o2.life.state, o2.life.accepted_at, o2.version),
+        (State::Accepted, Some(1400), 1)
+    );
+    let e = s
+        .update_work_order(o.id, o.version, &life, &ev(kinds, 1400), &[])
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Conflict, "{e}");
+    // Closing frees every device; reopening takes them back.
+    let (life, kinds) = apply(&o2.life, &Action::Cancel, 1500).unwrap();
+    let closed = s
+        .update_work_order(o.id, o2.version, &life, &ev(kinds, 1500), &[])
+        .await
+        .unwrap();
+    for n in [1, 3, 4] {
+        assert_eq!(s.open_order_of(&code(n)).await.unwrap(), None, "{n}");
+    }
+    let (life, kinds) = apply(&closed.life, &Action::Reopen, 1600).unwrap();
+    let reopened = s
+        .update_work_order(o.id, closed.version, &life, &ev(kinds, 1600), &[])
+        .await
+        .unwrap();
+    assert_eq!(reopened.life.state, State::Accepted);
+    for n in [1, 3, 4] {
+        assert_eq!(s.open_order_of(&code(n)).await.unwrap(), Some(o.id), "{n}");
+    }
+    assert_eq!(
+        s.open_order_of(&code(2)).await.unwrap(),
+        None,
+        "it had left before"
+    );
+    let kinds: Vec<EventKind> = s
+        .work_order_events(o.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            EventKind::Opened,
+            EventKind::DeviceJoined,
+            EventKind::DeviceLeft,
+            EventKind::Accepted,
+            EventKind::Cancelled,
+            EventKind::Reopened
+        ]
+    );
+    let members = s.work_order_devices(o.id).await.unwrap();
+    assert_eq!(members.len(), 7, "{members:?}");
+    // Attachments keep their bytes.
+    let jpeg = vec![0xFF, 0xD8, 0xFF, 0xD9];
+    let aid = s
+        .attach_to_work_order(o.id, 1700, "甲运维", "现场.jpg", "image/jpeg", &jpeg)
+        .await
+        .unwrap();
+    let list = s.work_order_attachments(o.id).await.unwrap();
+    assert_eq!(
+        (list.len(), list[0].size, list[0].name.as_str()),
+        (1, 4, "现场.jpg")
+    );
+    assert_eq!(
+        s.work_order_attachment_bytes(aid).await.unwrap(),
+        Some(jpeg)
+    );
+});
+
+on_all_backends!(work_orders_list_by_filter_newest_first, |s: Arc<
+    dyn Store,
+>| async move {
+    use camwatch_store::workorders::OrderFilter;
+    for n in 0..5u32 {
+        let mut o = new_order(&[10 + n], 1000 + n as i64);
+        if n % 2 == 1 {
+            o.life.contractor = Some("乙运维".into());
+            o.region = "340300".into();
+        }
+        s.open_work_order(&o, &[]).await.unwrap();
+    }
+    let ids = |v: Vec<camwatch_store::workorders::WorkOrder>| -> Vec<i64> {
+        v.into_iter().map(|o| o.opened_at - 1000).collect()
+    };
+    let all = s.list_work_orders(&OrderFilter::default()).await.unwrap();
+    assert_eq!(ids(all.clone()), vec![4, 3, 2, 1, 0]);
+    let f = OrderFilter {
+        contractor: Some("乙运维".into()),
+        ..OrderFilter::default()
+    };
+    assert_eq!(ids(s.list_work_orders(&f).await.unwrap()), vec![3, 1]);
+    let f = OrderFilter {
+        region_prefix: Some("3402".into()),
+        limit: Some(2),
+        ..OrderFilter::default()
+    };
+    assert_eq!(ids(s.list_work_orders(&f).await.unwrap()), vec![4, 2]);
+    // The cursor continues where a page ended; LIKE's wildcards are literal.
+    let f = OrderFilter {
+        before_id: Some(all[2].id),
+        ..OrderFilter::default()
+    };
+    assert_eq!(ids(s.list_work_orders(&f).await.unwrap()), vec![1, 0]);
+    let f = OrderFilter {
+        region_prefix: Some("34%".into()),
+        ..OrderFilter::default()
+    };
+    assert!(s.list_work_orders(&f).await.unwrap().is_empty());
+    let f = OrderFilter {
+        open: Some(false),
+        ..OrderFilter::default()
+    };
+    assert!(s.list_work_orders(&f).await.unwrap().is_empty());
+    assert_eq!(s.open_work_orders().await.unwrap().len(), 5);
+});

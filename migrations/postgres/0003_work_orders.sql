@@ -24,7 +24,8 @@ CREATE TABLE work_order (
     fault_ended_at       BIGINT,             -- when the monitor last saw the fault end
     resolution           TEXT,                -- repaired | recovered | cancelled (when closed)
     response_overdue_at  BIGINT,             -- the moment the response deadline passed unanswered
-    repair_overdue_at    BIGINT
+    repair_overdue_at    BIGINT,
+    version              BIGINT NOT NULL DEFAULT 0  -- +1 per change: two writers never both win
 );
 CREATE INDEX work_order_state ON work_order (state, opened_at);
 CREATE INDEX work_order_contractor ON work_order (contractor, opened_at);

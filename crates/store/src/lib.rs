@@ -66,7 +66,7 @@ pub struct AuditEntry {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: workorders::WorkOrderStore + Send + Sync {
     /// Which backend, for messages: "sqlite" or "postgres".
     fn backend(&self) -> &'static str;
 
@@ -154,6 +154,7 @@ mod postgres;
 mod rows;
 mod sql;
 mod sqlite;
+pub mod workorders;
 
 pub use lease::{InstanceId, MonitorInstance, MonitorLease, this_host};
 pub use postgres::PostgresStore;

@@ -155,3 +155,4 @@ impl PostgresStore {
 }
 
 sql_store!(PostgresStore, sqlx::Postgres, "postgres", "BEGIN");
+crate::workorders::workorder_sql!(PostgresStore, sqlx::Postgres, "BEGIN");

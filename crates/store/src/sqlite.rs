@@ -280,3 +280,4 @@ mod raw {
 // does not wait out) when another connection wrote in between, e.g. an import while the
 // monitor writes spans.
 sql_store!(SqliteStore, sqlx::Sqlite, "sqlite", "BEGIN IMMEDIATE");
+crate::workorders::workorder_sql!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE");

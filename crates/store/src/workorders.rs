@@ -1,0 +1,841 @@
+//! Work orders in the store (tables `work_order`, `work_order_device`, `work_order_event`,
+//! `work_order_attachment`; migration 0003).
+//!
+//! - **One open order per device**, enforced by the database (a partial unique index on the
+//!   open memberships): opening or joining an order for a device already in one is refused
+//!   with `Conflict`, so two paths racing to open an order for one fault cannot both win.
+//! - **Every change is one transaction**: the order's new state, its events and the outbox rows
+//!   announcing it commit together or not at all. A change names the version it was computed
+//!   from; if the order changed meanwhile it is refused (`Conflict`) and the caller re-reads.
+//! - **Nothing is deleted.** Events are appended; a device leaving an order gets `left_at`.
+
+use async_trait::async_trait;
+
+use camwatch_core::cause::Cause;
+use camwatch_core::error::Result;
+use camwatch_core::registry::DeviceCode;
+use camwatch_core::workorder::{EventKind, Lifecycle, Origin, State};
+
+use crate::outbox::NewOutboxRow;
+
+/// A stored work order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkOrder {
+    pub id: i64,
+    /// The device the order is about (the parent, for a parent's order; the first device, for a
+    /// region's).
+    pub subject: DeviceCode,
+    pub origin: Origin,
+    pub cause: Option<Cause>,
+    pub title: String,
+    /// The contract's SLA level.
+    pub level: String,
+    pub region: String,
+    pub fault_since: i64,
+    pub opened_at: i64,
+    pub life: Lifecycle,
+    /// +1 per change.
+    pub version: i64,
+}
+
+/// An order to open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewWorkOrder {
+    pub subject: DeviceCode,
+    pub origin: Origin,
+    pub cause: Option<Cause>,
+    pub title: String,
+    pub level: String,
+    pub region: String,
+    pub fault_since: i64,
+    pub opened_at: i64,
+    /// Contractor and deadlines; the state is pending.
+    pub life: Lifecycle,
+    /// The devices it covers (the subject included).
+    pub devices: Vec<DeviceCode>,
+    pub actor: String,
+    pub note: String,
+}
+
+/// One entry of an order's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderEvent {
+    pub id: i64,
+    pub order_id: i64,
+    pub at: i64,
+    pub actor: String,
+    pub kind: EventKind,
+    pub note: String,
+    /// JSON.
+    pub detail: String,
+}
+
+/// An entry to append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOrderEvent {
+    pub at: i64,
+    pub actor: String,
+    pub kind: EventKind,
+    pub note: String,
+    pub detail: String,
+}
+
+/// A device's membership of an order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    pub device: DeviceCode,
+    pub joined_at: i64,
+    pub left_at: Option<i64>,
+}
+
+/// An attachment's description (its bytes are read separately).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub id: i64,
+    pub order_id: i64,
+    pub at: i64,
+    pub actor: String,
+    pub name: String,
+    pub media_type: String,
+    pub size: i64,
+}
+
+/// Which orders to list. Empty fields match everything.
+#[derive(Debug, Clone, Default)]
+pub struct OrderFilter {
+    pub state: Option<State>,
+    /// Only open (or only closed) orders.
+    pub open: Option<bool>,
+    pub contractor: Option<String>,
+    pub region_prefix: Option<String>,
+    pub origin: Option<Origin>,
+    /// Opened in `[from, to)`.
+    pub opened_from: Option<i64>,
+    pub opened_to: Option<i64>,
+    /// Orders whose response or repair went overdue.
+    pub overdue: Option<bool>,
+    /// Cursor: orders with a smaller id (the list is newest first).
+    pub before_id: Option<i64>,
+    pub limit: Option<u64>,
+}
+
+#[async_trait]
+pub trait WorkOrderStore: Send + Sync {
+    /// Opens an order with its devices, its `opened` event and `outbox` rows, in one
+    /// transaction. `Conflict` naming the device and its order when one of `devices` is
+    /// already in an open order; nothing is written then.
+    async fn open_work_order(&self, o: &NewWorkOrder, outbox: &[NewOutboxRow])
+    -> Result<WorkOrder>;
+    async fn work_order(&self, id: i64) -> Result<Option<WorkOrder>>;
+    /// The open order `device` is in, if any.
+    async fn open_order_of(&self, device: &DeviceCode) -> Result<Option<i64>>;
+    /// Every open order (the engine's start-up).
+    async fn open_work_orders(&self) -> Result<Vec<WorkOrder>>;
+    /// Newest first.
+    async fn list_work_orders(&self, f: &OrderFilter) -> Result<Vec<WorkOrder>>;
+    /// Oldest first.
+    async fn work_order_events(&self, id: i64) -> Result<Vec<OrderEvent>>;
+    async fn work_order_devices(&self, id: i64) -> Result<Vec<Membership>>;
+    /// Records a transition computed from version `from_version`: the new lifecycle, its
+    /// events and outbox rows, in one transaction; `Conflict` when the order changed
+    /// meanwhile. Closing releases the order's devices; reopening a closed order takes them
+    /// back (`Conflict` when one is in another open order by then).
+    async fn update_work_order(
+        &self,
+        id: i64,
+        from_version: i64,
+        life: &Lifecycle,
+        events: &[NewOrderEvent],
+        outbox: &[NewOutboxRow],
+    ) -> Result<WorkOrder>;
+    /// Adds devices to an open order; returns those added (a device already in an open order
+    /// is skipped). Each gets a `device_joined` event.
+    async fn join_work_order(
+        &self,
+        id: i64,
+        devices: &[DeviceCode],
+        at: i64,
+        actor: &str,
+    ) -> Result<Vec<DeviceCode>>;
+    /// Takes a device out of an order (it recovered, or has a fault of its own now).
+    async fn leave_work_order(
+        &self,
+        id: i64,
+        device: &DeviceCode,
+        at: i64,
+        actor: &str,
+        note: &str,
+    ) -> Result<()>;
+    /// Stores an attachment (a photo, an evidence frame) with an event; returns its id.
+    async fn attach_to_work_order(
+        &self,
+        id: i64,
+        at: i64,
+        actor: &str,
+        name: &str,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> Result<i64>;
+    async fn work_order_attachments(&self, id: i64) -> Result<Vec<Attachment>>;
+    async fn work_order_attachment_bytes(&self, attachment_id: i64) -> Result<Option<Vec<u8>>>;
+}
+
+/// `SELECT <every work_order column> FROM work_order <rest>`, as one literal.
+macro_rules! select_orders {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, subject, origin, cause, title, level, state, contractor, region, \
+             fault_since, opened_at, response_due_at, repair_due_at, accepted_at, repaired_at, \
+             closed_at, fault_ended_at, resolution, response_overdue_at, repair_overdue_at, \
+             version FROM work_order ",
+            $rest
+        )
+    };
+}
+pub(crate) use select_orders;
+
+/// The text columns of a `work_order` row, read by name.
+pub(crate) struct OrderText {
+    pub subject: String,
+    pub origin: String,
+    pub cause: Option<String>,
+    pub state: String,
+    pub resolution: Option<String>,
+}
+
+pub(crate) fn order_from_parts(
+    t: OrderText,
+    title: String,
+    level: String,
+    region: String,
+    contractor: Option<String>,
+    n: [Option<i64>; 12],
+) -> Result<WorkOrder> {
+    let req = |v: Option<i64>, what: &str| {
+        v.ok_or_else(|| {
+            camwatch_core::error::Error::internal(format!("stored work order: {what} is NULL"))
+        })
+    };
+    Ok(WorkOrder {
+        id: req(n[0], "id")?,
+        subject: code(&t.subject)?,
+        origin: parse("work-order origin", &t.origin)?,
+        cause: camwatch_core::cause::from_stored(t.cause.as_deref()),
+        title,
+        level,
+        region,
+        fault_since: req(n[1], "fault_since")?,
+        opened_at: req(n[2], "opened_at")?,
+        life: Lifecycle {
+            state: parse("work-order state", &t.state)?,
+            contractor,
+            response_due_at: n[3],
+            repair_due_at: n[4],
+            accepted_at: n[5],
+            repaired_at: n[6],
+            closed_at: n[7],
+            fault_ended_at: n[8],
+            resolution: t
+                .resolution
+                .as_deref()
+                .map(|s| parse("work-order resolution", s))
+                .transpose()?,
+            response_overdue_at: n[9],
+            repair_overdue_at: n[10],
+        },
+        version: req(n[11], "version")?,
+    })
+}
+
+fn parse<T: std::str::FromStr<Err = String>>(what: &str, s: &str) -> Result<T> {
+    s.parse()
+        .map_err(|e| camwatch_core::error::Error::internal(format!("stored {what}: {e}")))
+}
+
+pub(crate) fn code(s: &str) -> Result<DeviceCode> {
+    s.parse().map_err(|e| {
+        camwatch_core::error::Error::internal(format!("stored work-order device {s:?}: {e}"))
+    })
+}
+
+pub(crate) fn event_from_row(
+    r: (i64, i64, i64, String, String, String, String),
+) -> Result<OrderEvent> {
+    Ok(OrderEvent {
+        id: r.0,
+        order_id: r.1,
+        at: r.2,
+        actor: r.3,
+        kind: parse("work-order event", &r.4)?,
+        note: r.5,
+        detail: r.6,
+    })
+}
+
+macro_rules! workorder_sql {
+    ($ty:ident, $db:ty, $begin:literal) => {
+        impl $ty {
+            async fn insert_order_events(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                id: i64,
+                events: &[$crate::workorders::NewOrderEvent],
+            ) -> camwatch_core::error::Result<()> {
+                for e in events {
+                    sqlx::query(
+                        "INSERT INTO work_order_event (order_id, at, actor, kind, note, detail)
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(id)
+                    .bind(e.at)
+                    .bind(&e.actor)
+                    .bind(e.kind.as_str())
+                    .bind(&e.note)
+                    .bind(&e.detail)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(crate::db_error)?;
+                }
+                Ok(())
+            }
+
+            async fn insert_outbox(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                rows: &[$crate::outbox::NewOutboxRow],
+            ) -> camwatch_core::error::Result<()> {
+                for r in rows {
+                    sqlx::query(
+                        "INSERT INTO outbox (target, ordering_key, kind, payload, created_at, next_at)
+                         VALUES ($1, $2, $3, $4, $5, $5)",
+                    )
+                    .bind(&r.target)
+                    .bind(&r.ordering_key)
+                    .bind(&r.kind)
+                    .bind(&r.payload)
+                    .bind(r.created_at)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(crate::db_error)?;
+                }
+                Ok(())
+            }
+
+            /// The open order `device` is in, within `tx`.
+            async fn open_order_in(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                device: &str,
+            ) -> camwatch_core::error::Result<Option<i64>> {
+                sqlx::query_scalar(
+                    "SELECT order_id FROM work_order_device WHERE device_code = $1 AND left_at IS NULL",
+                )
+                .bind(device)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(crate::db_error)
+            }
+
+            fn order_from_row(
+                row: &<$db as sqlx::Database>::Row,
+            ) -> camwatch_core::error::Result<$crate::workorders::WorkOrder> {
+                use sqlx::Row;
+                let s = |c: &str| -> camwatch_core::error::Result<String> {
+                    row.try_get(c).map_err(crate::db_error)
+                };
+                let o = |c: &str| -> camwatch_core::error::Result<Option<String>> {
+                    row.try_get(c).map_err(crate::db_error)
+                };
+                let i = |c: &str| -> camwatch_core::error::Result<Option<i64>> {
+                    row.try_get(c).map_err(crate::db_error)
+                };
+                $crate::workorders::order_from_parts(
+                    $crate::workorders::OrderText {
+                        subject: s("subject")?,
+                        origin: s("origin")?,
+                        cause: o("cause")?,
+                        state: s("state")?,
+                        resolution: o("resolution")?,
+                    },
+                    s("title")?,
+                    s("level")?,
+                    s("region")?,
+                    o("contractor")?,
+                    [
+                        i("id")?,
+                        i("fault_since")?,
+                        i("opened_at")?,
+                        i("response_due_at")?,
+                        i("repair_due_at")?,
+                        i("accepted_at")?,
+                        i("repaired_at")?,
+                        i("closed_at")?,
+                        i("fault_ended_at")?,
+                        i("response_overdue_at")?,
+                        i("repair_overdue_at")?,
+                        i("version")?,
+                    ],
+                )
+            }
+
+            async fn fetch_order(
+                &self,
+                id: i64,
+            ) -> camwatch_core::error::Result<Option<$crate::workorders::WorkOrder>> {
+                let row = sqlx::query($crate::workorders::select_orders!("WHERE id = $1"))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(crate::db_error)?;
+                row.as_ref().map(Self::order_from_row).transpose()
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::workorders::WorkOrderStore for $ty {
+            async fn open_work_order(
+                &self,
+                o: &$crate::workorders::NewWorkOrder,
+                outbox: &[$crate::outbox::NewOutboxRow],
+            ) -> camwatch_core::error::Result<$crate::workorders::WorkOrder> {
+                use camwatch_core::error::Error;
+                let mut tx = self.pool.begin_with($begin).await.map_err(crate::db_error)?;
+                for d in &o.devices {
+                    if let Some(other) = Self::open_order_in(&mut tx, &d.to_string()).await? {
+                        return Err(Error::conflict(format!(
+                            "device {d} is already in open work order {other}"
+                        )));
+                    }
+                }
+                let l = &o.life;
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO work_order (subject, origin, cause, title, level, state, contractor,
+                        region, fault_since, opened_at, response_due_at, repair_due_at)
+                     VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9, $10, $11) RETURNING id",
+                )
+                .bind(o.subject.to_string())
+                .bind(o.origin.as_str())
+                .bind(o.cause.as_ref().map(ToString::to_string))
+                .bind(&o.title)
+                .bind(&o.level)
+                .bind(&l.contractor)
+                .bind(&o.region)
+                .bind(o.fault_since)
+                .bind(o.opened_at)
+                .bind(l.response_due_at)
+                .bind(l.repair_due_at)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(crate::db_error)?;
+                for d in &o.devices {
+                    sqlx::query(
+                        "INSERT INTO work_order_device (order_id, device_code, joined_at) VALUES ($1, $2, $3)",
+                    )
+                    .bind(id)
+                    .bind(d.to_string())
+                    .bind(o.opened_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(crate::db_error)?;
+                }
+                let detail = serde_json::json!({
+                    "devices": o.devices.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    "contractor": l.contractor,
+                    "level": o.level,
+                    "response_due_at": l.response_due_at,
+                    "repair_due_at": l.repair_due_at,
+                })
+                .to_string();
+                Self::insert_order_events(
+                    &mut tx,
+                    id,
+                    &[$crate::workorders::NewOrderEvent {
+                        at: o.opened_at,
+                        actor: o.actor.clone(),
+                        kind: camwatch_core::workorder::EventKind::Opened,
+                        note: o.note.clone(),
+                        detail,
+                    }],
+                )
+                .await?;
+                Self::insert_outbox(&mut tx, outbox).await?;
+                tx.commit().await.map_err(crate::db_error)?;
+                self.fetch_order(id)
+                    .await?
+                    .ok_or_else(|| Error::internal(format!("work order {id} vanished")))
+            }
+
+            async fn work_order(
+                &self,
+                id: i64,
+            ) -> camwatch_core::error::Result<Option<$crate::workorders::WorkOrder>> {
+                self.fetch_order(id).await
+            }
+
+            async fn open_order_of(
+                &self,
+                device: &camwatch_core::registry::DeviceCode,
+            ) -> camwatch_core::error::Result<Option<i64>> {
+                sqlx::query_scalar(
+                    "SELECT order_id FROM work_order_device WHERE device_code = $1 AND left_at IS NULL",
+                )
+                .bind(device.to_string())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(crate::db_error)
+            }
+
+            async fn open_work_orders(
+                &self,
+            ) -> camwatch_core::error::Result<Vec<$crate::workorders::WorkOrder>> {
+                let rows = sqlx::query($crate::workorders::select_orders!(
+                    "WHERE state <> 'closed' ORDER BY id"
+                ))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(crate::db_error)?;
+                rows.iter().map(Self::order_from_row).collect()
+            }
+
+            async fn list_work_orders(
+                &self,
+                f: &$crate::workorders::OrderFilter,
+            ) -> camwatch_core::error::Result<Vec<$crate::workorders::WorkOrder>> {
+                let mut qb =
+                    sqlx::QueryBuilder::<$db>::new($crate::workorders::select_orders!("WHERE 1 = 1"));
+                if let Some(s) = f.state {
+                    qb.push(" AND state = ").push_bind(s.as_str());
+                }
+                match f.open {
+                    Some(true) => {
+                        qb.push(" AND state <> 'closed'");
+                    }
+                    Some(false) => {
+                        qb.push(" AND state = 'closed'");
+                    }
+                    None => {}
+                }
+                if let Some(c) = &f.contractor {
+                    qb.push(" AND contractor = ").push_bind(c.clone());
+                }
+                if let Some(p) = &f.region_prefix {
+                    // A prefix match on the civil code, with LIKE's wildcards taken literally.
+                    let escaped = p.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+                    qb.push(" AND region LIKE ")
+                        .push_bind(format!("{escaped}%"))
+                        .push(" ESCAPE '\\'");
+                }
+                if let Some(o) = f.origin {
+                    qb.push(" AND origin = ").push_bind(o.as_str());
+                }
+                if let Some(t) = f.opened_from {
+                    qb.push(" AND opened_at >= ").push_bind(t);
+                }
+                if let Some(t) = f.opened_to {
+                    qb.push(" AND opened_at < ").push_bind(t);
+                }
+                match f.overdue {
+                    Some(true) => {
+                        qb.push(" AND (response_overdue_at IS NOT NULL OR repair_overdue_at IS NOT NULL)");
+                    }
+                    Some(false) => {
+                        qb.push(" AND response_overdue_at IS NULL AND repair_overdue_at IS NULL");
+                    }
+                    None => {}
+                }
+                if let Some(id) = f.before_id {
+                    qb.push(" AND id < ").push_bind(id);
+                }
+                qb.push(" ORDER BY id DESC");
+                if let Some(n) = f.limit {
+                    qb.push(" LIMIT ").push_bind(n as i64);
+                }
+                let rows = qb.build().fetch_all(&self.pool).await.map_err(crate::db_error)?;
+                rows.iter().map(Self::order_from_row).collect()
+            }
+
+            async fn work_order_events(
+                &self,
+                id: i64,
+            ) -> camwatch_core::error::Result<Vec<$crate::workorders::OrderEvent>> {
+                let rows: Vec<(i64, i64, i64, String, String, String, String)> = sqlx::query_as(
+                    "SELECT id, order_id, at, actor, kind, note, detail FROM work_order_event
+                     WHERE order_id = $1 ORDER BY id",
+                )
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(crate::db_error)?;
+                rows.into_iter().map($crate::workorders::event_from_row).collect()
+            }
+
+            async fn work_order_devices(
+                &self,
+                id: i64,
+            ) -> camwatch_core::error::Result<Vec<$crate::workorders::Membership>> {
+                let rows: Vec<(String, i64, Option<i64>)> = sqlx::query_as(
+                    "SELECT device_code, joined_at, left_at FROM work_order_device
+                     WHERE order_id = $1 ORDER BY joined_at, device_code",
+                )
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(crate::db_error)?;
+                rows.into_iter()
+                    .map(|(c, joined_at, left_at)| {
+                        Ok($crate::workorders::Membership {
+                            device: $crate::workorders::code(&c)?,
+                            joined_at,
+                            left_at,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn update_work_order(
+                &self,
+                id: i64,
+                from_version: i64,
+                life: &camwatch_core::workorder::Lifecycle,
+                events: &[$crate::workorders::NewOrderEvent],
+                outbox: &[$crate::outbox::NewOutboxRow],
+            ) -> camwatch_core::error::Result<$crate::workorders::WorkOrder> {
+                use camwatch_core::error::Error;
+                let mut tx = self.pool.begin_with($begin).await.map_err(crate::db_error)?;
+                let before: Option<(String, Option<i64>)> =
+                    sqlx::query_as("SELECT state, closed_at FROM work_order WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(crate::db_error)?;
+                let Some((before_state, before_closed)) = before else {
+                    return Err(Error::not_found(format!("work order {id}")));
+                };
+                let r = sqlx::query(
+                    "UPDATE work_order SET state = $1, contractor = $2, response_due_at = $3,
+                        repair_due_at = $4, accepted_at = $5, repaired_at = $6, closed_at = $7,
+                        fault_ended_at = $8, resolution = $9, response_overdue_at = $10,
+                        repair_overdue_at = $11, version = version + 1
+                     WHERE id = $12 AND version = $13",
+                )
+                .bind(life.state.as_str())
+                .bind(&life.contractor)
+                .bind(life.response_due_at)
+                .bind(life.repair_due_at)
+                .bind(life.accepted_at)
+                .bind(life.repaired_at)
+                .bind(life.closed_at)
+                .bind(life.fault_ended_at)
+                .bind(life.resolution.map(|r| r.as_str()))
+                .bind(life.response_overdue_at)
+                .bind(life.repair_overdue_at)
+                .bind(id)
+                .bind(from_version)
+                .execute(&mut *tx)
+                .await
+                .map_err(crate::db_error)?;
+                if r.rows_affected() == 0 {
+                    return Err(Error::conflict(format!(
+                        "work order {id} was changed by someone else meanwhile; read it again"
+                    )));
+                }
+                let was_open = before_state != "closed";
+                let now_open = life.state.is_open();
+                if was_open && !now_open {
+                    sqlx::query(
+                        "UPDATE work_order_device SET left_at = $1 WHERE order_id = $2 AND left_at IS NULL",
+                    )
+                    .bind(life.closed_at.unwrap_or_default())
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(crate::db_error)?;
+                } else if !was_open && now_open {
+                    // Reopened: the devices that left when it closed come back.
+                    let back: Vec<String> = sqlx::query_scalar(
+                        "SELECT device_code FROM work_order_device WHERE order_id = $1 AND left_at = $2",
+                    )
+                    .bind(id)
+                    .bind(before_closed.unwrap_or_default())
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(crate::db_error)?;
+                    let at = events.first().map_or(0, |e| e.at);
+                    for d in back {
+                        if let Some(other) = Self::open_order_in(&mut tx, &d).await? {
+                            return Err(Error::conflict(format!(
+                                "device {d} is in open work order {other}; close that one first"
+                            )));
+                        }
+                        sqlx::query(
+                            "INSERT INTO work_order_device (order_id, device_code, joined_at) VALUES ($1, $2, $3)",
+                        )
+                        .bind(id)
+                        .bind(&d)
+                        .bind(at)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(crate::db_error)?;
+                    }
+                }
+                Self::insert_order_events(&mut tx, id, events).await?;
+                Self::insert_outbox(&mut tx, outbox).await?;
+                tx.commit().await.map_err(crate::db_error)?;
+                self.fetch_order(id)
+                    .await?
+                    .ok_or_else(|| Error::internal(format!("work order {id} vanished")))
+            }
+
+            async fn join_work_order(
+                &self,
+                id: i64,
+                devices: &[camwatch_core::registry::DeviceCode],
+                at: i64,
+                actor: &str,
+            ) -> camwatch_core::error::Result<Vec<camwatch_core::registry::DeviceCode>> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(crate::db_error)?;
+                let mut added = Vec::new();
+                for d in devices {
+                    if Self::open_order_in(&mut tx, &d.to_string()).await?.is_some() {
+                        continue;
+                    }
+                    sqlx::query(
+                        "INSERT INTO work_order_device (order_id, device_code, joined_at) VALUES ($1, $2, $3)",
+                    )
+                    .bind(id)
+                    .bind(d.to_string())
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(crate::db_error)?;
+                    Self::insert_order_events(
+                        &mut tx,
+                        id,
+                        &[$crate::workorders::NewOrderEvent {
+                            at,
+                            actor: actor.to_string(),
+                            kind: camwatch_core::workorder::EventKind::DeviceJoined,
+                            note: String::new(),
+                            detail: serde_json::json!({ "device": d.to_string() }).to_string(),
+                        }],
+                    )
+                    .await?;
+                    added.push(*d);
+                }
+                tx.commit().await.map_err(crate::db_error)?;
+                Ok(added)
+            }
+
+            async fn leave_work_order(
+                &self,
+                id: i64,
+                device: &camwatch_core::registry::DeviceCode,
+                at: i64,
+                actor: &str,
+                note: &str,
+            ) -> camwatch_core::error::Result<()> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(crate::db_error)?;
+                let r = sqlx::query(
+                    "UPDATE work_order_device SET left_at = $1
+                     WHERE order_id = $2 AND device_code = $3 AND left_at IS NULL",
+                )
+                .bind(at)
+                .bind(id)
+                .bind(device.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(crate::db_error)?;
+                if r.rows_affected() > 0 {
+                    Self::insert_order_events(
+                        &mut tx,
+                        id,
+                        &[$crate::workorders::NewOrderEvent {
+                            at,
+                            actor: actor.to_string(),
+                            kind: camwatch_core::workorder::EventKind::DeviceLeft,
+                            note: note.to_string(),
+                            detail: serde_json::json!({ "device": device.to_string() }).to_string(),
+                        }],
+                    )
+                    .await?;
+                }
+                tx.commit().await.map_err(crate::db_error)?;
+                Ok(())
+            }
+
+            async fn attach_to_work_order(
+                &self,
+                id: i64,
+                at: i64,
+                actor: &str,
+                name: &str,
+                media_type: &str,
+                bytes: &[u8],
+            ) -> camwatch_core::error::Result<i64> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(crate::db_error)?;
+                let aid: i64 = sqlx::query_scalar(
+                    "INSERT INTO work_order_attachment (order_id, at, actor, name, media_type, bytes)
+                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                )
+                .bind(id)
+                .bind(at)
+                .bind(actor)
+                .bind(name)
+                .bind(media_type)
+                .bind(bytes)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(crate::db_error)?;
+                Self::insert_order_events(
+                    &mut tx,
+                    id,
+                    &[$crate::workorders::NewOrderEvent {
+                        at,
+                        actor: actor.to_string(),
+                        kind: camwatch_core::workorder::EventKind::Noted,
+                        note: format!("attached {name}"),
+                        detail: serde_json::json!({ "attachment": aid, "name": name, "media_type": media_type, "bytes": bytes.len() }).to_string(),
+                    }],
+                )
+                .await?;
+                tx.commit().await.map_err(crate::db_error)?;
+                Ok(aid)
+            }
+
+            async fn work_order_attachments(
+                &self,
+                id: i64,
+            ) -> camwatch_core::error::Result<Vec<$crate::workorders::Attachment>> {
+                let rows: Vec<(i64, i64, i64, String, String, String, i64)> = sqlx::query_as(
+                    "SELECT id, order_id, at, actor, name, media_type, CAST(length(bytes) AS BIGINT) FROM work_order_attachment
+                     WHERE order_id = $1 ORDER BY id",
+                )
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(crate::db_error)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| $crate::workorders::Attachment {
+                        id: r.0,
+                        order_id: r.1,
+                        at: r.2,
+                        actor: r.3,
+                        name: r.4,
+                        media_type: r.5,
+                        size: r.6,
+                    })
+                    .collect())
+            }
+
+            async fn work_order_attachment_bytes(
+                &self,
+                attachment_id: i64,
+            ) -> camwatch_core::error::Result<Option<Vec<u8>>> {
+                sqlx::query_scalar("SELECT bytes FROM work_order_attachment WHERE id = $1")
+                    .bind(attachment_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(crate::db_error)
+            }
+        }
+    };
+}
+pub(crate) use workorder_sql;

@@ -123,12 +123,14 @@ async fn run_scripted(scripts: Vec<Script>, minutes: i64) -> Run {
         start,
     });
     let (stop_tx, stop_rx) = watch::channel(false);
+    let (_, urgent) = tokio::sync::mpsc::unbounded_channel();
     let s = tokio::spawn(scheduler::run(
         Arc::new(sched),
         limits,
         clock.clone(),
         prober,
         handler,
+        urgent,
         stop_rx,
     ));
     tokio::time::sleep(Duration::from_secs(minutes as u64 * 60)).await;

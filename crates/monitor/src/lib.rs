@@ -889,12 +889,15 @@ pub async fn run(
         // The scheduler stops for a shutdown or for a register change. It runs as its own task:
         // polled inline here, it would stand still while the register poll awaits the database.
         let (stop_tx, stop_rx) = watch::channel(false);
+        let (urgent_tx, urgent) = mpsc::unbounded_channel();
+        state.set_urgent(Some(urgent_tx));
         let mut sched_task = tokio::spawn(scheduler::run(
             Arc::new(sched),
             limits,
             clock.clone(),
             prober,
             handler.clone(),
+            urgent,
             stop_rx,
         ));
         let mut reload: Option<(Vec<Device>, RegisterRevision)> = None;
@@ -926,6 +929,7 @@ pub async fn run(
             }
         }
         // The scheduler has returned: no probe is in flight, the handler is ours alone.
+        state.set_urgent(None);
         let handler = Arc::into_inner(handler).expect("the scheduler has dropped its handler");
         match reload {
             Some((new, rev)) if !*shutdown.borrow() => {

@@ -52,6 +52,9 @@ pub struct RecentProbe {
     pub elapsed_ms: f64,
     /// Each step and how long it took; the failing step is the last.
     pub steps: Vec<StepTiming>,
+    /// What a picture probe's picture showed on its own (before confirmation; `frozen` needs
+    /// two samples and is never here); `None` for probes that took no picture.
+    pub picture: Option<camwatch_core::quality::FaultSet>,
 }
 
 /// The frame that proved a picture problem.
@@ -127,6 +130,8 @@ struct Inner {
     online_secs: f64,
     observed_secs: f64,
     outages_total: u64,
+    /// Out-of-turn probe requests to the running scheduler (by device index).
+    urgent: Option<tokio::sync::mpsc::UnboundedSender<(usize, ProbeClass)>>,
 }
 
 pub struct MonitorState {
@@ -149,6 +154,7 @@ impl MonitorState {
                 online_secs: 0.0,
                 observed_secs: 0.0,
                 outages_total: 0,
+                urgent: None,
             }),
         }
     }
@@ -217,6 +223,7 @@ impl MonitorState {
             detail: o.detail.clone(),
             elapsed_ms: o.elapsed_ms,
             steps: o.steps.clone(),
+            picture: o.picture.as_ref().map(|p| p.faults),
         };
         let mut s = self.lock();
         let e = &mut s.devices[i];
@@ -277,6 +284,26 @@ impl MonitorState {
         let s = self.lock();
         let done = s.devices.iter().filter(|e| e.probed).count() as u64;
         (done, s.devices.len() as u64)
+    }
+
+    /// Where out-of-turn probe requests go: the scheduler now running (`None`: none).
+    pub(crate) fn set_urgent(
+        &self,
+        tx: Option<tokio::sync::mpsc::UnboundedSender<(usize, ProbeClass)>>,
+    ) {
+        self.lock().urgent = tx;
+    }
+
+    /// Asks the running monitor to probe `code` now, out of turn (a repair to verify, an
+    /// operator's "probe now"); the outcome lands in [`Self::device`]'s recent probes and, as
+    /// any probe's, may change the status. False when the code is not watched or no monitor is
+    /// running.
+    pub fn probe_now(&self, code: &DeviceCode, class: ProbeClass) -> bool {
+        let s = self.lock();
+        match (s.index.get(code), &s.urgent) {
+            (Some(&i), Some(tx)) => tx.send((i, class)).is_ok(),
+            _ => false,
+        }
     }
 
     /// (status, cause) of device `i`.

@@ -13,6 +13,8 @@
 //! - Every probe is cut at a hard deadline (real time: networks do not run on the demo's clock).
 //! - After each probe the [`Handler`] decides: the next run after the class interval, or sooner
 //!   (a re-check while a failure is being confirmed).
+//! - A probe can be asked for out of turn ([`Urgent`]: a repair to verify, an operator's "probe
+//!   now"): it runs as soon as the caps allow, once, without moving the regular schedule.
 //! - Shutdown stops dispatching at once; probes in flight finish or are cut at their deadline,
 //!   and `run` returns after the last one.
 //!
@@ -127,8 +129,15 @@ fn jitter(interval_ms: i64, target: usize, class: ProbeClass, run: u64) -> i64 {
     offset(interval_ms, target, class, run) - offset(interval_ms, target, class, run - 1)
 }
 
-/// A due job; the heap is ordered by due time, then sequence (FIFO among equals).
-type Entry = Reverse<(i64, u64, usize, ProbeClass)>;
+/// A due job; the heap is ordered by due time, then sequence (FIFO among equals). The flag
+/// marks a one-off probe asked for out of turn (it does not reschedule itself).
+type Entry = Reverse<(i64, u64, usize, ProbeClass, bool)>;
+
+/// Out-of-turn probe requests: (target index, class).
+pub type Urgent = tokio::sync::mpsc::UnboundedReceiver<(usize, ProbeClass)>;
+
+/// A finished probe's report: when to run it next (`None`: a one-off, not rescheduled).
+type Next = (Option<i64>, usize, ProbeClass, bool);
 
 /// Runs the schedule until `shutdown` turns true; returns once every in-flight probe has ended.
 pub async fn run(
@@ -137,6 +146,7 @@ pub async fn run(
     clock: Arc<dyn Clock>,
     prober: Arc<dyn Prober>,
     handler: Arc<dyn Handler>,
+    mut urgent: Urgent,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let start = now_ms(clock.as_ref());
@@ -146,7 +156,7 @@ pub async fn run(
     for (i, t) in targets.iter().enumerate() {
         for &c in &t.classes {
             let iv = limits.interval_ms.get(&c).copied().unwrap_or(300_000);
-            heap.push(Reverse((start + iv * i as i64 / n, seq, i, c)));
+            heap.push(Reverse((start + iv * i as i64 / n, seq, i, c, false)));
             seq += 1;
         }
     }
@@ -154,11 +164,11 @@ pub async fn run(
     let mut hosts: HashMap<String, Arc<Semaphore>> = HashMap::new();
     let mut platforms: HashMap<String, Arc<Semaphore>> = HashMap::new();
     // Finished probes hand their next due time back here.
-    let (next_tx, mut next_rx) = tokio::sync::mpsc::unbounded_channel::<(i64, usize, ProbeClass)>();
+    let (next_tx, mut next_rx) = tokio::sync::mpsc::unbounded_channel::<Next>();
     // Due jobs blocked by a busy host ("h:") or platform ("p:"), first come first served; a
     // finished probe releases one waiter of its host and of its platform.
-    let mut waiting: HashMap<String, VecDeque<(i64, usize, ProbeClass)>> = HashMap::new();
-    let release = |waiting: &mut HashMap<String, VecDeque<(i64, usize, ProbeClass)>>,
+    let mut waiting: HashMap<String, VecDeque<(i64, usize, ProbeClass, bool)>> = HashMap::new();
+    let release = |waiting: &mut HashMap<String, VecDeque<(i64, usize, ProbeClass, bool)>>,
                    heap: &mut BinaryHeap<Entry>,
                    seq: &mut u64,
                    i: usize| {
@@ -166,12 +176,24 @@ pub async fn run(
         let keys = std::iter::once(format!("h:{}", t.host))
             .chain(t.platform.iter().map(|p| format!("p:{p}")));
         for k in keys {
-            if let Some((due, j, c)) = waiting.get_mut(&k).and_then(VecDeque::pop_front) {
-                heap.push(Reverse((due, *seq, j, c)));
+            if let Some((due, j, c, once)) = waiting.get_mut(&k).and_then(VecDeque::pop_front) {
+                heap.push(Reverse((due, *seq, j, c, once)));
                 *seq += 1;
             }
         }
     };
+    // A finished probe: free its host's and platform's next waiter, reschedule it.
+    let finished = |waiting: &mut HashMap<String, VecDeque<(i64, usize, ProbeClass, bool)>>,
+                    heap: &mut BinaryHeap<Entry>,
+                    seq: &mut u64,
+                    (due, i, c, once): Next| {
+        release(waiting, heap, seq, i);
+        if let Some(due) = due {
+            heap.push(Reverse((due, *seq, i, c, once)));
+            *seq += 1;
+        }
+    };
+    let mut urgent_open = true;
     let mut tasks = tokio::task::JoinSet::new();
     // Probes started so far per (target, class): the key of the next jitter.
     let mut runs: HashMap<(usize, ProbeClass), u64> = HashMap::new();
@@ -180,21 +202,31 @@ pub async fn run(
         if *shutdown.borrow() {
             break;
         }
-        while let Ok((due, i, c)) = next_rx.try_recv() {
-            release(&mut waiting, &mut heap, &mut seq, i);
-            heap.push(Reverse((due, seq, i, c)));
-            seq += 1;
+        while let Ok(m) = next_rx.try_recv() {
+            finished(&mut waiting, &mut heap, &mut seq, m);
+        }
+        while let Ok((i, c)) = urgent.try_recv() {
+            if i < targets.len() {
+                heap.push(Reverse((now_ms(clock.as_ref()), seq, i, c, true)));
+                seq += 1;
+            }
         }
         while tasks.try_join_next().is_some() {}
-        let Some(&Reverse((due, _, i, class))) = heap.peek() else {
+        let Some(&Reverse((due, _, i, class, once))) = heap.peek() else {
             // Nothing scheduled: wait for a finished probe to reschedule, or shutdown.
             tokio::select! {
                 biased;
                 _ = shutdown.changed() => {}
-                m = next_rx.recv() => if let Some((due, i, c)) = m {
-                    release(&mut waiting, &mut heap, &mut seq, i);
-                    heap.push(Reverse((due, seq, i, c)));
-                    seq += 1;
+                m = next_rx.recv() => if let Some(m) = m {
+                    finished(&mut waiting, &mut heap, &mut seq, m);
+                },
+                u = urgent.recv(), if urgent_open => match u {
+                    // Queued at the top of the loop, with the others.
+                    Some((i, c)) => if i < targets.len() {
+                        heap.push(Reverse((now_ms(clock.as_ref()), seq, i, c, true)));
+                        seq += 1;
+                    },
+                    None => urgent_open = false,
                 },
             }
             continue;
@@ -204,10 +236,16 @@ pub async fn run(
             tokio::select! {
                 biased;
                 _ = shutdown.changed() => {}
-                m = next_rx.recv() => if let Some((due, i, c)) = m {
-                    release(&mut waiting, &mut heap, &mut seq, i);
-                    heap.push(Reverse((due, seq, i, c)));
-                    seq += 1;
+                m = next_rx.recv() => if let Some(m) = m {
+                    finished(&mut waiting, &mut heap, &mut seq, m);
+                },
+                u = urgent.recv(), if urgent_open => match u {
+                    // Queued at the top of the loop, with the others.
+                    Some((i, c)) => if i < targets.len() {
+                        heap.push(Reverse((now_ms(clock.as_ref()), seq, i, c, true)));
+                        seq += 1;
+                    },
+                    None => urgent_open = false,
                 },
                 _ = clock.sleep(Duration::from_millis((due - now) as u64)) => {}
             }
@@ -232,7 +270,7 @@ pub async fn run(
             waiting
                 .entry(format!("h:{}", t.host))
                 .or_default()
-                .push_back((due, i, class));
+                .push_back((due, i, class, once));
             drop(permit);
             continue;
         };
@@ -248,12 +286,14 @@ pub async fn run(
                         waiting
                             .entry(format!("p:{p}"))
                             .or_default()
-                            .push_back((due, i, class));
+                            .push_back((due, i, class, once));
                         // The host slot taken above goes back unused: hand it to a waiter.
                         drop(host_permit);
                         let h = format!("h:{}", t.host);
-                        if let Some((d, j, c)) = waiting.get_mut(&h).and_then(VecDeque::pop_front) {
-                            heap.push(Reverse((d, seq, j, c)));
+                        if let Some((d, j, c, o)) =
+                            waiting.get_mut(&h).and_then(VecDeque::pop_front)
+                        {
+                            heap.push(Reverse((d, seq, j, c, o)));
                             seq += 1;
                         }
                         continue;
@@ -270,9 +310,10 @@ pub async fn run(
             next_tx.clone(),
         );
         let deadline = limits.deadline;
+        // One-off probes do not advance the regular schedule's jitter.
         let run = runs.entry((i, class)).or_insert(0);
-        *run += 1;
-        let run = *run;
+        *run += u64::from(!once);
+        let run = (*run).max(1);
         tasks.spawn(async move {
             let held = (permit, host_permit, platform_permit);
             let started = now_ms(clock.as_ref());
@@ -293,14 +334,19 @@ pub async fn run(
                     o
                 }
             };
-            let next = handler
-                .completed(i, class, started, outcome)
-                .unwrap_or_else(|| {
+            let asked = handler.completed(i, class, started, outcome);
+            // A one-off goes on only for a re-check its outcome asks for; the regular schedule
+            // of the same probe is still in the queue.
+            let next = if once {
+                asked
+            } else {
+                Some(asked.unwrap_or_else(|| {
                     now_ms(clock.as_ref()) + interval + jitter(interval, i, class, run)
-                });
+                }))
+            };
             // Free the slots before reporting back, so the waiter this releases can take them.
             drop(held);
-            let _ = next_tx.send((next, i, class));
+            let _ = next_tx.send((next, i, class, once));
         });
     }
     // Graceful: let in-flight probes finish (each is bounded by its deadline).

@@ -192,6 +192,8 @@ async fn run_for(
     log: &Arc<Log>,
     span: Duration,
 ) -> Duration {
+    // Nobody asks for probes out of turn.
+    let (_, urgent) = tokio::sync::mpsc::unbounded_channel();
     let (tx, rx) = watch::channel(false);
     let h = tokio::spawn(run(
         ts,
@@ -199,6 +201,7 @@ async fn run_for(
         clock.clone(),
         Arc::new(Probe(fake.clone())),
         log.clone(),
+        urgent,
         rx,
     ));
     tokio::time::sleep(span).await;
@@ -584,4 +587,57 @@ async fn a_day_of_five_minute_liveness_on_a_thousand_targets() {
         assert_runs(s.len(), first, DAY, 302 * S, &format!("target {t}"));
         assert_on_schedule(s, 2 * S, 300 * S, &format!("target {t}"));
     }
+}
+
+/// A probe asked for out of turn runs at once, once, and the regular schedule goes on as if
+/// it had not happened (same starts, same jitter).
+#[tokio::test(start_paused = true)]
+async fn an_urgent_probe_runs_at_once_and_leaves_the_schedule_alone() {
+    let hosts = distinct_hosts(2);
+    let clock = clock();
+    let plain = Fake::new(&clock, &hosts, |_| Some(Duration::from_secs(1)));
+    let log = Log::new(&clock, None);
+    run_for(
+        &clock,
+        targets(&hosts),
+        limits(10, 10, 60 * S, 10_000),
+        &plain,
+        &log,
+        secs(600.5),
+    )
+    .await;
+
+    // A new clock at `origin()` from tokio's now: the second run starts where the first did.
+    let clock = self::clock();
+    let fake = Fake::new(&clock, &hosts, |_| Some(Duration::from_secs(1)));
+    let log = Log::new(&clock, None);
+    let (urgent_tx, urgent) = tokio::sync::mpsc::unbounded_channel();
+    let (tx, rx) = watch::channel(false);
+    let h = tokio::spawn(run(
+        targets(&hosts),
+        limits(10, 10, 60 * S, 10_000),
+        clock.clone(),
+        Arc::new(Probe(fake.clone())),
+        log.clone(),
+        urgent,
+        rx,
+    ));
+    tokio::time::sleep(secs(100.25)).await;
+    let asked = ms(clock.as_ref());
+    urgent_tx.send((1, ProbeClass::Liveness)).unwrap();
+    // Out of range: ignored, not a panic.
+    urgent_tx.send((7, ProbeClass::Liveness)).unwrap();
+    tokio::time::sleep(secs(500.25)).await;
+    tx.send(true).unwrap();
+    h.await.unwrap();
+
+    assert_eq!(fake.starts_of(0), plain.starts_of(0));
+    let mut want = plain.starts_of(1);
+    want.push(asked);
+    want.sort();
+    assert_eq!(
+        fake.starts_of(1),
+        want,
+        "the regular runs plus one at {asked} ms"
+    );
 }

@@ -719,10 +719,9 @@ on_all_backends!(a_device_is_in_one_open_work_order_at_a_time, |s: Arc<
     use camwatch_core::workorder::{Action, EventKind, State, apply};
     use camwatch_store::workorders::NewOrderEvent;
     let o = s
-        .open_work_order(
-            &new_order(&[1, 2, 3], 1000),
-            &[outbox_row("work-order:1", 1000)],
-        )
+        .open_work_order(&new_order(&[1, 2, 3], 1000), &|o| {
+            vec![outbox_row(&format!("work-order:{}", o.id), o.opened_at)]
+        })
         .await
         .unwrap();
     assert_eq!(
@@ -732,7 +731,7 @@ on_all_backends!(a_device_is_in_one_open_work_order_at_a_time, |s: Arc<
     assert_eq!(o.cause, Some(camwatch_core::cause::Cause::NoMedia));
     // Device 2 is taken: a second order for it is refused whole.
     let e = s
-        .open_work_order(&new_order(&[2, 4], 1100), &[])
+        .open_work_order(&new_order(&[2, 4], 1100), &|_| Vec::new())
         .await
         .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Conflict, "{e}");
@@ -852,7 +851,7 @@ on_all_backends!(work_orders_list_by_filter_newest_first, |s: Arc<
             o.life.contractor = Some("乙运维".into());
             o.region = "340300".into();
         }
-        s.open_work_order(&o, &[]).await.unwrap();
+        s.open_work_order(&o, &|_| Vec::new()).await.unwrap();
     }
     let ids = |v: Vec<camwatch_store::workorders::WorkOrder>| -> Vec<i64> {
         v.into_iter().map(|o| o.opened_at - 1000).collect()

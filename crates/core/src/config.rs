@@ -21,6 +21,7 @@ pub struct Config {
     pub scheduler: SchedulerConfig,
     pub quality: QualityConfig,
     pub contract: ContractConfig,
+    pub workorders: WorkOrdersConfig,
     pub log: LogConfig,
 }
 
@@ -155,6 +156,50 @@ impl Default for SchedulerConfig {
 pub struct ContractConfig {
     /// Contract rules file used by reports when `--contract` is not given.
     pub file: String,
+}
+
+/// Fault work orders: when a fault opens one, who gets it, when it closes by itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkOrdersConfig {
+    /// Open work orders from the monitor's faults (`serve`, `demo`).
+    pub enabled: bool,
+    /// An outage opens an order once it has lasted this long (clock seconds).
+    pub grace_sec: u64,
+    /// Outages of one region starting within `region_window_sec` of one another that make one
+    /// region order instead of one each; 0: never.
+    pub region_min_devices: usize,
+    pub region_window_sec: u64,
+    /// Close an order by itself once its fault has stayed away this long, if nobody has
+    /// reported a repair yet (clock seconds); 0: never, a person closes every order.
+    pub auto_close_after_sec: u64,
+    /// How long the re-probe after a reported repair may take before it counts as not verified.
+    pub verify_timeout_sec: u64,
+    /// Who maintains a region's devices when the register names no maintainer (first match).
+    pub assign: Vec<AssignRule>,
+}
+
+impl Default for WorkOrdersConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            grace_sec: 600,
+            region_min_devices: 0,
+            region_window_sec: 120,
+            auto_close_after_sec: 0,
+            verify_timeout_sec: 120,
+            assign: Vec::new(),
+        }
+    }
+}
+
+/// `[[workorders.assign]]`: devices whose civil code starts with `region_prefix` go to
+/// `contractor`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignRule {
+    pub region_prefix: String,
+    pub contractor: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -306,6 +306,35 @@ impl MonitorState {
         }
     }
 
+    /// The channels of `parent` that are offline now, with since when: what a parent's work
+    /// order covers.
+    pub fn children_offline(&self, parent: &DeviceCode) -> Vec<(DeviceCode, i64)> {
+        let s = self.lock();
+        s.devices
+            .iter()
+            .filter(|e| e.meta.parent.as_ref() == Some(parent) && e.status == Status::Offline)
+            .map(|e| (e.meta.code, e.since.unwrap_or(s.started_at)))
+            .collect()
+    }
+
+    /// Every device that is offline or degraded now: (register facts, status, since, cause).
+    /// What the work-order engine reconciles its orders with.
+    pub fn faulty(&self) -> Vec<(Arc<DeviceMeta>, Status, i64, Option<Cause>)> {
+        let s = self.lock();
+        s.devices
+            .iter()
+            .filter(|e| matches!(e.status, Status::Offline | Status::Degraded))
+            .map(|e| {
+                (
+                    e.meta.clone(),
+                    e.status,
+                    e.since.unwrap_or(s.started_at),
+                    e.cause.clone(),
+                )
+            })
+            .collect()
+    }
+
     /// (status, cause) of device `i`.
     pub fn status_of(&self, i: usize) -> (Status, Option<Cause>) {
         let s = self.lock();

@@ -18,6 +18,9 @@ use camwatch_core::workorder::{EventKind, Lifecycle, Origin, State};
 
 use crate::outbox::NewOutboxRow;
 
+/// Makes the outbox rows that announce a change to an order.
+pub type Announce = dyn Fn(&WorkOrder) -> Vec<NewOutboxRow> + Send + Sync;
+
 /// A stored work order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkOrder {
@@ -121,16 +124,18 @@ pub struct OrderFilter {
 
 #[async_trait]
 pub trait WorkOrderStore: Send + Sync {
-    /// Opens an order with its devices, its `opened` event and `outbox` rows, in one
-    /// transaction. `Conflict` naming the device and its order when one of `devices` is
-    /// already in an open order; nothing is written then.
-    async fn open_work_order(&self, o: &NewWorkOrder, outbox: &[NewOutboxRow])
-    -> Result<WorkOrder>;
+    /// Opens an order with its devices, its `opened` event and the outbox rows `announce`
+    /// makes of it (it is given the order with its new id), in one transaction. `Conflict`
+    /// naming the device and its order when one of `devices` is already in an open order;
+    /// nothing is written then.
+    async fn open_work_order(&self, o: &NewWorkOrder, announce: &Announce) -> Result<WorkOrder>;
     async fn work_order(&self, id: i64) -> Result<Option<WorkOrder>>;
     /// The open order `device` is in, if any.
     async fn open_order_of(&self, device: &DeviceCode) -> Result<Option<i64>>;
-    /// Every open order (the engine's start-up).
+    /// Every open order.
     async fn open_work_orders(&self) -> Result<Vec<WorkOrder>>;
+    /// Every device in an open order, with the order.
+    async fn open_memberships(&self) -> Result<std::collections::HashMap<DeviceCode, i64>>;
     /// Newest first.
     async fn list_work_orders(&self, f: &OrderFilter) -> Result<Vec<WorkOrder>>;
     /// Oldest first.
@@ -393,7 +398,7 @@ macro_rules! workorder_sql {
             async fn open_work_order(
                 &self,
                 o: &$crate::workorders::NewWorkOrder,
-                outbox: &[$crate::outbox::NewOutboxRow],
+                announce: &$crate::workorders::Announce,
             ) -> camwatch_core::error::Result<$crate::workorders::WorkOrder> {
                 use camwatch_core::error::Error;
                 let mut tx = self.pool.begin_with($begin).await.map_err(crate::db_error)?;
@@ -455,11 +460,25 @@ macro_rules! workorder_sql {
                     }],
                 )
                 .await?;
-                Self::insert_outbox(&mut tx, outbox).await?;
+                let opened = $crate::workorders::WorkOrder {
+                    id,
+                    subject: o.subject,
+                    origin: o.origin,
+                    cause: o.cause.clone(),
+                    title: o.title.clone(),
+                    level: o.level.clone(),
+                    region: o.region.clone(),
+                    fault_since: o.fault_since,
+                    opened_at: o.opened_at,
+                    life: camwatch_core::workorder::Lifecycle {
+                        state: camwatch_core::workorder::State::Pending,
+                        ..o.life.clone()
+                    },
+                    version: 0,
+                };
+                Self::insert_outbox(&mut tx, &announce(&opened)).await?;
                 tx.commit().await.map_err(crate::db_error)?;
-                self.fetch_order(id)
-                    .await?
-                    .ok_or_else(|| Error::internal(format!("work order {id} vanished")))
+                Ok(opened)
             }
 
             async fn work_order(
@@ -492,6 +511,22 @@ macro_rules! workorder_sql {
                 .await
                 .map_err(crate::db_error)?;
                 rows.iter().map(Self::order_from_row).collect()
+            }
+
+            async fn open_memberships(
+                &self,
+            ) -> camwatch_core::error::Result<
+                std::collections::HashMap<camwatch_core::registry::DeviceCode, i64>,
+            > {
+                let rows: Vec<(String, i64)> = sqlx::query_as(
+                    "SELECT device_code, order_id FROM work_order_device WHERE left_at IS NULL",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(crate::db_error)?;
+                rows.into_iter()
+                    .map(|(c, id)| Ok(($crate::workorders::code(&c)?, id)))
+                    .collect()
             }
 
             async fn list_work_orders(

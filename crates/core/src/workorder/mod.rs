@@ -16,6 +16,7 @@
 //! deadline passed, not the moment someone noticed.
 
 pub mod plan;
+pub mod stats;
 #[cfg(test)]
 mod tests;
 

@@ -433,4 +433,4 @@ fn paused_within(s: i64, e: i64, pauses: &[(i64, i64)], k: &mut usize) -> i128 {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -182,6 +182,44 @@ fn level_error(levels: &str) -> String {
 }
 
 #[test]
+fn example_98_levels_and_calendar() {
+    let c = example();
+    let names: Vec<&str> = c.sla.iter().map(|l| l.level.as_str()).collect();
+    assert_eq!(names, ["重大", "一般"]);
+    let major = &c.sla[0];
+    assert_eq!(major.response(), clock(20 * 60));
+    // Half of 08:30-12:00 + 13:30-17:30 (7 h 30): 3 h 45 of working time.
+    assert_eq!(
+        major.repair(),
+        SlaLimit {
+            unit: TimeUnit::Working,
+            secs: 13_500
+        }
+    );
+    assert_eq!(major.repair.measure, Measure::WorkingDays);
+    assert_eq!(c.sla[1].response(), clock(20 * 60));
+    assert_eq!(c.sla[1].repair(), clock(7_200));
+
+    let cal = c.calendar().unwrap();
+    let want = WorkCalendar::from_spec(
+        &toml::from_str(crate::calendar::tests::CHINA_2026).unwrap(),
+        c.time_zone().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(cal, want);
+    assert_eq!(cal.working_day_secs(), 27_000);
+
+    // Which level a fault is.
+    let one = [code(1)];
+    let level = |f: FaultFacts| c.sla_level(&f).map(|l| l.level.as_str());
+    assert_eq!(level(facts_of(true, 1, &one, "340104")), Some("重大"));
+    assert_eq!(level(facts_of(false, 10, &one, "340104")), Some("重大"));
+    assert_eq!(level(facts_of(false, 9, &one, "340104")), Some("一般"));
+    assert_eq!(level(facts_of(false, 1, &one, "340104")), Some("一般"));
+}
+
+/// Files written before the measures existed read the same: clock hours.
+#[test]
 fn old_level_keys_read_the_same() {
     let c = with_levels("[[sla]]\nlevel = \"A\"\nresponse_hours = 1.5\nrepair_hours = \"8\"\n")
         .unwrap();
@@ -240,6 +278,42 @@ fn every_measure_converts() {
     );
 }
 
+#[test]
+fn levels_match_in_file_order() {
+    let c = Contract::parse(
+        include_str!("../../../../contracts/example-95-score.toml"),
+        "x",
+    )
+    .unwrap();
+    let level = |f: FaultFacts| c.sla_level(&f).unwrap().level.clone();
+    let listed = [code(7), code(1)];
+    let other = [code(7)];
+    // A listed site, among other devices.
+    assert_eq!(
+        level(facts_of(false, 2, &listed, "340104")),
+        "一级（重点点位）"
+    );
+    // A region by prefix of its civil code; a longer code in the same region matches too.
+    assert_eq!(
+        level(facts_of(false, 1, &other, "340102")),
+        "一级（重点点位）"
+    );
+    assert_eq!(
+        level(facts_of(false, 1, &other, "340102001")),
+        "一级（重点点位）"
+    );
+    assert_eq!(level(facts_of(false, 1, &other, "340103")), "三级");
+    // The first matching level wins: parent down at a listed site is 一级.
+    assert_eq!(
+        level(facts_of(true, 1, &listed, "340104")),
+        "一级（重点点位）"
+    );
+    assert_eq!(level(facts_of(true, 1, &other, "340104")), "二级");
+    assert_eq!(level(facts_of(false, 5, &other, "340104")), "二级");
+    assert_eq!(level(facts_of(false, 4, &other, "340104")), "三级");
+}
+
+/// Every level has a `when` and none matches: `None`, and the caller falls back to the last.
 #[test]
 fn no_catch_all_gives_none() {
     let c = with_levels(

@@ -13,6 +13,7 @@
 //! | `history`      | status spans and exemptions: what happened to each device, when     |
 //! | `quality`      | picture diagnostics on a thumbnail: faults, scores, severities       |
 //! | `availability` | hours by status, outages, online/intact rates from spans            |
+//! | `calendar`     | working days and hours; SLA limits counted and their deadlines       |
 //! | `contract`     | contract rules as data (TOML) and the deductions they make          |
 //! | `cause`        | why a device is not online, typed; its stable text form                |
 //! | `text`         | text forms of closed sets, from one table each                        |
@@ -25,6 +26,7 @@
 //! (`registry::table`, `contract::Contract::load`, `config::Config::load`).
 
 pub mod availability;
+pub mod calendar;
 pub mod cause;
 pub mod clock;
 pub mod config;

@@ -8,16 +8,23 @@
 //!   (prorated) monthly maintenance and/or link fee;
 //! - `device_fault_hours`: each device whose fault time exceeds N hours costs score points;
 //! - `score`: a 100-point score mapped to payment tiers (pay share of the fee base);
-//! - `sla`: response/repair limits per fault level (kept for work orders).
+//! - `sla`: fault levels for work orders, each with a response and a repair limit in clock or
+//!   working time and the conditions that select it (`sla.rs`);
+//! - `calendar`: the working days and hours those working-time limits count
+//!   ([`crate::calendar`]).
 //!
 //! Money is fen; every line is computed exactly (`Ratio`) and rounded once, half away from zero.
 //! The total is the sum of the rounded lines.
 
 pub mod ratio;
+mod sla;
+
+pub use sla::{FaultFacts, Measure, SlaLevel, SlaTerm, SlaWhen};
 
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::availability::UnknownTreatment;
+use crate::calendar::CalendarSpec;
 use crate::error::{Error, Result};
 use crate::registry::DeviceCode;
 use ratio::Ratio;
@@ -156,14 +163,6 @@ fn zero() -> Decimal {
     Decimal(Ratio::ZERO)
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SlaLevel {
-    pub level: String,
-    pub response_hours: Decimal,
-    pub repair_hours: Decimal,
-}
-
 /// A maintenance contract's measurable rules.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -182,8 +181,11 @@ pub struct Contract {
     pub device_offline_limit: Option<DeviceOfflineRule>,
     pub device_fault_hours: Option<FaultHoursRule>,
     pub score: Option<ScoreRule>,
+    /// Fault levels, tried in file order (`Contract::sla_level`).
     #[serde(default)]
     pub sla: Vec<SlaLevel>,
+    /// Working days and hours; every day all day when left out (`Contract::calendar`).
+    pub calendar: Option<CalendarSpec>,
 }
 
 fn default_tz() -> String {
@@ -207,6 +209,22 @@ impl Contract {
             return Err(Error::invalid(format!(
                 "{origin}: score.tiers: at least one tier is needed"
             )));
+        }
+        let mut c = c;
+        let calendar = c
+            .calendar()
+            .map_err(|e| Error::invalid(format!("{origin}: {}", e.message())))?;
+        for (i, l) in c.sla.iter().enumerate() {
+            if c.sla[..i].iter().any(|o| o.level == l.level) {
+                return Err(Error::invalid(format!(
+                    "{origin}: sla level {:?} is listed twice",
+                    l.level
+                )));
+            }
+        }
+        // Working-days limits are in the contract's own working days.
+        for l in &mut c.sla {
+            l.working_day_secs = calendar.working_day_secs();
         }
         Ok(c)
     }

@@ -146,3 +146,272 @@ fn score_tiers() {
     // The rate itself deducts nothing in this contract (deduction_per_point 0).
     assert_eq!(a.total_fen, 6_600);
 }
+
+// ---- fault levels and the calendar ----
+
+use crate::calendar::{SlaLimit, TimeUnit, WorkCalendar};
+
+fn facts_of<'a>(
+    parent_down: bool,
+    devices: usize,
+    codes: &'a [DeviceCode],
+    region: &'a str,
+) -> FaultFacts<'a> {
+    FaultFacts {
+        parent_down,
+        devices,
+        codes,
+        region,
+    }
+}
+
+fn clock(secs: i64) -> SlaLimit {
+    SlaLimit {
+        unit: TimeUnit::Clock,
+        secs,
+    }
+}
+
+/// A contract with only the `[[sla]]` levels given.
+fn with_levels(levels: &str) -> Result<Contract> {
+    Contract::parse(&format!("name = \"x\"\n{levels}"), "c.toml")
+}
+
+fn level_error(levels: &str) -> String {
+    with_levels(levels).unwrap_err().to_string()
+}
+
+#[test]
+fn example_98_levels_and_calendar() {
+    let c = example();
+    let names: Vec<&str> = c.sla.iter().map(|l| l.level.as_str()).collect();
+    assert_eq!(names, ["重大", "一般"]);
+    let major = &c.sla[0];
+    assert_eq!(major.response(), clock(20 * 60));
+    // Half of 08:30-12:00 + 13:30-17:30 (7 h 30): 3 h 45 of working time.
+    assert_eq!(
+        major.repair(),
+        SlaLimit {
+            unit: TimeUnit::Working,
+            secs: 13_500
+        }
+    );
+    assert_eq!(major.repair.measure, Measure::WorkingDays);
+    assert_eq!(c.sla[1].response(), clock(20 * 60));
+    assert_eq!(c.sla[1].repair(), clock(7_200));
+
+    let cal = c.calendar().unwrap();
+    let want = WorkCalendar::from_spec(
+        &toml::from_str(crate::calendar::tests::CHINA_2026).unwrap(),
+        c.time_zone().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(cal, want);
+    assert_eq!(cal.working_day_secs(), 27_000);
+
+    // Which level a fault is.
+    let one = [code(1)];
+    let level = |f: FaultFacts| c.sla_level(&f).map(|l| l.level.as_str());
+    assert_eq!(level(facts_of(true, 1, &one, "340104")), Some("重大"));
+    assert_eq!(level(facts_of(false, 10, &one, "340104")), Some("重大"));
+    assert_eq!(level(facts_of(false, 9, &one, "340104")), Some("一般"));
+    assert_eq!(level(facts_of(false, 1, &one, "340104")), Some("一般"));
+}
+
+/// Files written before the measures existed read the same: clock hours.
+#[test]
+fn old_level_keys_read_the_same() {
+    let c = with_levels("[[sla]]\nlevel = \"A\"\nresponse_hours = 1.5\nrepair_hours = \"8\"\n")
+        .unwrap();
+    let l = &c.sla[0];
+    assert_eq!(l.response(), clock(5_400));
+    assert_eq!(l.repair(), clock(28_800));
+    assert_eq!(l.response.measure, Measure::Hours);
+    assert_eq!(l.response.amount, Decimal(Ratio::new(3, 2)));
+    assert!(l.when.is_none());
+    // No calendar: every day, all day, in the contract's zone.
+    assert_eq!(
+        c.calendar().unwrap(),
+        WorkCalendar::always(jiff::tz::TimeZone::get("Asia/Shanghai").unwrap())
+    );
+    // No levels at all: no level for any fault.
+    let c = Contract::parse("name = \"x\"\n", "c.toml").unwrap();
+    assert!(c.sla.is_empty());
+    assert_eq!(c.sla_level(&facts_of(true, 99, &[], "")), None);
+    assert_eq!(c.sla_level_or_last(&facts_of(true, 99, &[], "")), None);
+}
+
+#[test]
+fn every_measure_converts() {
+    let c = Contract::parse(
+        "name = \"x\"\n\
+         [calendar]\nhours = [\"09:00-12:00\", \"13:00-18:00\"]\n\
+         [[sla]]\nlevel = \"A\"\nresponse_minutes = \"20\"\nrepair_working_hours = \"2.5\"\n\
+         [[sla]]\nlevel = \"B\"\nresponse_working_days = 1\nrepair_working_days = \"0.3\"\n\
+         [[sla]]\nlevel = \"C\"\nresponse_minutes = 0\nrepair_hours = \"0.0001\"\n",
+        "c.toml",
+    )
+    .unwrap();
+    let w = |secs| SlaLimit {
+        unit: TimeUnit::Working,
+        secs,
+    };
+    assert_eq!(c.sla[0].response(), clock(1_200));
+    assert_eq!(c.sla[0].repair(), w(9_000));
+    // A working day here is 8 h.
+    assert_eq!(c.sla[1].response(), w(28_800));
+    assert_eq!(c.sla[1].repair(), w(8_640));
+    assert_eq!(c.sla[2].response(), clock(0));
+    // 0.36 s rounds to 0; fractions of a second round half away from zero.
+    assert_eq!(c.sla[2].repair(), clock(0));
+    assert_eq!(
+        SlaTerm {
+            amount: Decimal(Ratio::new(1, 7_200)),
+            measure: Measure::Hours
+        }
+        .limit(86_400),
+        clock(1)
+    );
+    assert_eq!(
+        "working_days".parse::<Measure>().unwrap(),
+        Measure::WorkingDays
+    );
+}
+
+#[test]
+fn levels_match_in_file_order() {
+    let c = Contract::parse(
+        include_str!("../../../../contracts/example-95-score.toml"),
+        "x",
+    )
+    .unwrap();
+    let level = |f: FaultFacts| c.sla_level(&f).unwrap().level.clone();
+    let listed = [code(7), code(1)];
+    let other = [code(7)];
+    // A listed site, among other devices.
+    assert_eq!(
+        level(facts_of(false, 2, &listed, "340104")),
+        "一级（重点点位）"
+    );
+    // A region by prefix of its civil code; a longer code in the same region matches too.
+    assert_eq!(
+        level(facts_of(false, 1, &other, "340102")),
+        "一级（重点点位）"
+    );
+    assert_eq!(
+        level(facts_of(false, 1, &other, "340102001")),
+        "一级（重点点位）"
+    );
+    assert_eq!(level(facts_of(false, 1, &other, "340103")), "三级");
+    // The first matching level wins: parent down at a listed site is 一级.
+    assert_eq!(
+        level(facts_of(true, 1, &listed, "340104")),
+        "一级（重点点位）"
+    );
+    assert_eq!(level(facts_of(true, 1, &other, "340104")), "二级");
+    assert_eq!(level(facts_of(false, 5, &other, "340104")), "二级");
+    assert_eq!(level(facts_of(false, 4, &other, "340104")), "三级");
+}
+
+/// Every level has a `when` and none matches: `None`, and the caller falls back to the last.
+#[test]
+fn no_catch_all_gives_none() {
+    let c = with_levels(
+        "[[sla]]\nlevel = \"重大\"\nresponse_minutes = 20\nrepair_working_days = 0.5\n\
+         when = { parent_down = true }\n\
+         [[sla]]\nlevel = \"较大\"\nresponse_minutes = 30\nrepair_hours = 4\n\
+         when = { min_devices = 3 }\n",
+    )
+    .unwrap();
+    let f = facts_of(false, 1, &[], "340104");
+    assert_eq!(c.sla_level(&f), None);
+    assert_eq!(c.sla_level_or_last(&f).unwrap().level, "较大");
+    let f = facts_of(false, 3, &[], "340104");
+    assert_eq!(c.sla_level(&f).unwrap().level, "较大");
+}
+
+#[test]
+fn level_errors_name_the_level() {
+    let cases = [
+        (
+            "[[sla]]\nlevel = \"重大\"\nresponse_hours = 1\nresponse_minutes = 20\nrepair_hours = 2\n",
+            "sla level \"重大\": response_hours and response_minutes given together; give one response limit",
+        ),
+        (
+            "[[sla]]\nlevel = \"重大\"\nresponse_hours = 1\n",
+            "sla level \"重大\": no repair limit; give one of repair_minutes, repair_hours, repair_working_hours, repair_working_days",
+        ),
+        (
+            "[[sla]]\nlevel = \"重大\"\nresponse_hours = \"-1\"\nrepair_hours = 2\n",
+            "sla level \"重大\": response_hours = \"-1\" is negative",
+        ),
+        (
+            "[[sla]]\nlevel = \"重大\"\nresponse_hours = 1\nrepair_hour = 2\n",
+            "sla level \"重大\": unknown key `repair_hour`",
+        ),
+        (
+            "[[sla]]\nlevel = \"重大\"\nresponse_hours = 1\nrepair_seconds = 2\n",
+            "sla level \"重大\": unknown key `repair_seconds`",
+        ),
+        (
+            "[[sla]]\nlevel = \"重大\"\nresponse_hours = \"one\"\nrepair_hours = 2\n",
+            "sla level \"重大\": response_hours: \"one\" is not a decimal number",
+        ),
+        (
+            "[[sla]]\nlevel = \"重大\"\nresponse_hours = 1\nrepair_working_days = 4000\n",
+            "sla level \"重大\": repair_working_days = 4000 is longer than 3660 days",
+        ),
+        (
+            "[[sla]]\nlevel = \"重大\"\nresponse_hours = 1\nrepair_hours = 2\nwhen = { min_device = 10 }\n",
+            "sla level \"重大\": when: unknown field `min_device`",
+        ),
+        (
+            "[[sla]]\nlevel = \"重大\"\nresponse_hours = 1\nrepair_hours = 2\nwhen = { parent_down = false }\n",
+            "sla level \"重大\": when: no condition",
+        ),
+        (
+            "[[sla]]\nlevel = \"重大\"\nresponse_hours = 1\nrepair_hours = 2\nwhen = { min_devices = 0 }\n",
+            "sla level \"重大\": when.min_devices = 0 matches every fault",
+        ),
+        (
+            "[[sla]]\nlevel = \"重大\"\nresponse_hours = 1\nrepair_hours = 2\nwhen = { sites = [\"3401\"] }\n",
+            "sla level \"重大\": when.sites: \"3401\":",
+        ),
+        (
+            "[[sla]]\nlevel = \"重大\"\nresponse_hours = 1\nrepair_hours = 2\nwhen = { regions = [\"合肥\"] }\n",
+            "sla level \"重大\": when.regions: \"合肥\" is not a civil-code prefix (1 to 12 digits)",
+        ),
+        (
+            "[[sla]]\nlevel = \" \"\nresponse_hours = 1\nrepair_hours = 2\n",
+            "sla: `level` is empty; name the level",
+        ),
+        (
+            "[[sla]]\nlevel = \"A\"\nresponse_hours = 1\nrepair_hours = 2\n\
+             [[sla]]\nlevel = \"A\"\nresponse_hours = 1\nrepair_hours = 3\n",
+            "c.toml: sla level \"A\" is listed twice",
+        ),
+    ];
+    for (text, want) in cases {
+        let e = level_error(text);
+        assert!(e.starts_with("c.toml: "), "{e}");
+        assert!(e.contains(want), "{text}\n→ {e}\nwanted: {want}");
+    }
+}
+
+#[test]
+fn calendar_errors_name_the_file_and_field() {
+    let e = Contract::parse(
+        "name = \"x\"\n[calendar]\nhours = [\"13:30-17:30\", \"08:30-12:00\"]\n",
+        "c.toml",
+    )
+    .unwrap_err()
+    .to_string();
+    assert_eq!(
+        e,
+        "c.toml: calendar.hours: \"08:30-12:00\" comes before \"13:30-17:30\"; list the hours in order"
+    );
+    let e = Contract::parse("name = \"x\"\n[calendar]\nweekends = [\"sun\"]\n", "c.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("unknown field `weekends`"), "{e}");
+}

@@ -139,6 +139,11 @@ impl Planner {
         vec![Step::Ended { device, at }]
     }
 
+    /// Whether `device`'s fault is waiting out its grace period.
+    pub fn is_waiting(&self, device: &DeviceCode) -> bool {
+        self.waiting.contains_key(device)
+    }
+
     /// The device left the register (or is no longer watched): forget its waiting fault.
     pub fn forget(&mut self, device: &DeviceCode) {
         self.waiting.remove(device);

@@ -1,6 +1,8 @@
 //! Crash test: `camwatch serve` killed with SIGKILL mid-run and restarted. No span may be lost,
 //! duplicated or overlapping; the time it was dead is `unknown` (uncovered), never outage or
-//! online; a graceful SIGTERM then closes everything; the month's report still adds up.
+//! online; a graceful SIGTERM then closes everything; the month's report still adds up; the
+//! camera that was down throughout has exactly one work order, opened by the first run and not
+//! again by the second.
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
@@ -127,6 +129,29 @@ async fn kill_9_loses_nothing_and_the_gap_is_unknown() {
         "{d:?}"
     );
 
+    // One work order for the camera down throughout: the restart continued it.
+    let out = camwatch(dir)
+        .args(["workorder", "list", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let orders: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let of_down: Vec<&serde_json::Value> = orders
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["subject"] == down.as_str())
+        .collect();
+    assert_eq!(of_down.len(), 1, "{orders:#}");
+    assert!(
+        of_down[0]["opened_at"].as_i64().unwrap() < killed_at,
+        "opened by the first run: {orders:#}"
+    );
+
     // The month's report adds up, with the dead time as unknown.
     let tz = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap();
     let month = jiff::Timestamp::now()
@@ -189,7 +214,8 @@ async fn fleet_and_data_dir(seed: u64) -> (camwatch_sim::Fleet, tempfile::TempDi
         dir.join("camwatch.toml"),
         format!(
             "[data]\ndir = \"{}\"\n[scheduler]\nliveness_interval_sec = 2\nconfirm_failures = 2\n\
-             confirm_window_sec = 1\ndeadline_ms = 1000\n[log]\nfilter = \"info,sqlx=warn\"\n",
+             confirm_window_sec = 1\ndeadline_ms = 1000\n[workorders]\ngrace_sec = 1\n\
+             [log]\nfilter = \"info,sqlx=warn\"\n",
             dir.display()
         ),
     )

@@ -21,6 +21,7 @@ pub mod report;
 mod serve;
 mod sim;
 mod sweep;
+mod workorder;
 
 use std::process::ExitCode;
 
@@ -73,6 +74,9 @@ pub enum Command {
     /// Reports: the month's online rates, offline hours and deductions under a contract.
     #[command(subcommand)]
     Report(report::ReportCommand),
+    /// Fault work orders (工单): list, show, open, accept, repair, review, reopen, assign.
+    #[command(subcommand, name = "workorder")]
+    WorkOrder(workorder::WorkOrderCommand),
     /// Benchmarks that print the figures in the README's performance table.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -104,6 +108,7 @@ pub fn run() -> ExitCode {
             Command::History(c) => history::run(&cli.global, c).await,
             Command::Exemption(c) => exemption::run(&cli.global, c).await,
             Command::Report(c) => report::run(&cli.global, c).await,
+            Command::WorkOrder(c) => workorder::run(&cli.global, c).await,
             Command::Bench(c) => bench::run(c).await,
         }
     });

@@ -16,7 +16,7 @@ use std::time::Duration;
 use clap::Args;
 
 use super::context::GlobalArgs;
-use crate::demo::view::{Phase, plain_line};
+use crate::demo::view::{Phase, WorkOrderCounts, plain_line};
 use camwatch_core::clock::{Clock, SystemClock};
 use camwatch_core::error::{Error, Result};
 use camwatch_monitor::{MonitorConfig, MonitorState};
@@ -95,6 +95,19 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
     )
     .await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let bus = camwatch_monitor::EventBus::new(4096);
+    // Subscribed before the monitor starts: the engine sees its first changes too.
+    let engine = if ctx.config.workorders.enabled {
+        let engine = camwatch_workorder::Engine::new(
+            super::workorder::desk(&ctx, None)?,
+            state.clone(),
+            clock.clone(),
+            camwatch_workorder::EngineConfig::from_config(&ctx.config.workorders),
+        );
+        Some(tokio::spawn(engine.run(bus.subscribe(), stop_rx.clone())))
+    } else {
+        None
+    };
     let mut monitor = tokio::spawn(camwatch_monitor::run(
         ctx.store.clone(),
         lease,
@@ -102,11 +115,11 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
         cfg,
         clock.clone(),
         state.clone(),
-        camwatch_monitor::EventBus::new(1024),
+        bus,
         stop_rx,
     ));
     let summary = {
-        let (state, clock) = (state.clone(), clock.clone());
+        let (state, clock, store) = (state.clone(), clock.clone(), ctx.store.clone());
         let every = a.summary_every;
         async move {
             if every == 0 {
@@ -123,7 +136,11 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
                 };
                 let text = now.strftime("%Y-%m-%d %H:%M:%SZ").to_string();
                 let s = state.snapshot(now.as_second(), text, 1.0, phase);
-                tracing::info!("{}", plain_line(&s));
+                let orders = WorkOrderCounts::read(store.as_ref())
+                    .await
+                    .map(|c| c.plain())
+                    .unwrap_or_default();
+                tracing::info!("{}{orders}", plain_line(&s));
             }
         }
     };
@@ -144,6 +161,12 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
         }
     };
     result.map_err(|e| Error::internal(format!("monitor task: {e}")))??;
+    if let Some(engine) = engine {
+        let _ = stop_tx.send(true);
+        engine
+            .await
+            .map_err(|e| Error::internal(format!("work-order engine task: {e}")))?;
+    }
     ctx.audit("serve.stop", "monitor", serde_json::json!({}))
         .await?;
     tracing::info!("stopped cleanly");

@@ -148,6 +148,26 @@ pub async fn run(o: DemoOptions) -> Result<std::process::ExitCode> {
         ..Default::default()
     };
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let bus = camwatch_monitor::EventBus::new(4096);
+    // Work orders under the demo's contract: its SLA levels and calendar, the default grace.
+    let desk = camwatch_workorder::Desk {
+        store: store.clone(),
+        sla: Arc::new(camwatch_workorder::Sla::new(
+            store.clone(),
+            Some(Contract::parse(CONTRACT, "contracts/example-98.toml")?),
+            Vec::new(),
+        )?),
+        announcer: Arc::new(camwatch_workorder::Silent),
+    };
+    let engine = tokio::spawn(
+        camwatch_workorder::Engine::new(
+            desk,
+            state.clone(),
+            clock.clone(),
+            camwatch_workorder::EngineConfig::from_config(&Default::default()),
+        )
+        .run(bus.subscribe(), stop_rx.clone()),
+    );
     let monitor = tokio::spawn(camwatch_monitor::run(
         store.clone(),
         lease,
@@ -155,9 +175,22 @@ pub async fn run(o: DemoOptions) -> Result<std::process::ExitCode> {
         cfg,
         clock.clone(),
         state.clone(),
-        camwatch_monitor::EventBus::new(1024),
+        bus,
         stop_rx,
     ));
+    // Open and overdue orders, re-read every two seconds for the view.
+    let (wo_tx, wo_rx) = tokio::sync::watch::channel(view::WorkOrderCounts::default());
+    let counter = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Ok(c) = view::WorkOrderCounts::read(store.as_ref()).await {
+                    let _ = wo_tx.send(c);
+                }
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+        })
+    };
 
     let tui = o.tui.unwrap_or_else(|| std::io::stdout().is_terminal());
     let tz =
@@ -184,7 +217,8 @@ pub async fn run(o: DemoOptions) -> Result<std::process::ExitCode> {
         let r: Result<()> = async {
             loop {
                 let s = snap(phase(&state));
-                term.draw(|f| view::draw(f, &s))
+                let wo = *wo_rx.borrow();
+                term.draw(|f| view::draw(f, &s, &wo))
                     .map_err(|e| Error::internal(e.to_string()))?;
                 if stop_requested(deadline) {
                     break;
@@ -195,14 +229,19 @@ pub async fn run(o: DemoOptions) -> Result<std::process::ExitCode> {
         }
         .await;
         let s = snap(Phase::Stopping);
-        let _ = term.draw(|f| view::draw(f, &s));
+        let wo = *wo_rx.borrow();
+        let _ = term.draw(|f| view::draw(f, &s, &wo));
         ratatui::restore();
         r?;
     } else {
         let mut last = tokio::time::Instant::now() - Duration::from_secs(10);
         loop {
             if last.elapsed() >= Duration::from_secs(5) {
-                println!("{}", view::plain_line(&snap(phase(&state))));
+                println!(
+                    "{}{}",
+                    view::plain_line(&snap(phase(&state))),
+                    wo_rx.borrow().plain()
+                );
                 last = tokio::time::Instant::now();
             }
             tokio::select! {
@@ -219,10 +258,25 @@ pub async fn run(o: DemoOptions) -> Result<std::process::ExitCode> {
     monitor
         .await
         .map_err(|e| Error::internal(format!("monitor: {e}")))??;
+    engine
+        .await
+        .map_err(|e| Error::internal(format!("work-order engine: {e}")))?;
+    counter.abort();
     let ended = clock.now().as_second();
     let final_stats = snap(Phase::Stopping);
     fleet.shutdown().await;
     println!("{}", view::plain_line(&final_stats));
+    let orders = store
+        .list_work_orders(&camwatch_store::workorders::OrderFilter::default())
+        .await?;
+    let open = view::WorkOrderCounts::read(store.as_ref()).await?;
+    println!(
+        "work orders: {} opened, {} still open, {} of them overdue (camwatch --data {} workorder list)",
+        orders.len(),
+        open.open,
+        open.overdue,
+        dir.display()
+    );
 
     // The period's report: the same build as `camwatch report`, over the demo's run.
     let contract = Contract::parse(CONTRACT, "contracts/example-98.toml")?;

@@ -76,11 +76,38 @@ pub fn plain_line(s: &LiveStats) -> String {
     out
 }
 
+/// Open work orders and how many of them are overdue.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WorkOrderCounts {
+    pub open: u64,
+    pub overdue: u64,
+}
+
+impl WorkOrderCounts {
+    pub async fn read(store: &dyn camwatch_store::Store) -> camwatch_core::error::Result<Self> {
+        let open = store.open_work_orders().await?;
+        Ok(Self {
+            open: open.len() as u64,
+            overdue: open
+                .iter()
+                .filter(|o| {
+                    o.life.response_overdue_at.is_some() || o.life.repair_overdue_at.is_some()
+                })
+                .count() as u64,
+        })
+    }
+
+    /// The plain line's part: ` work_orders[open=N overdue=M]`.
+    pub fn plain(&self) -> String {
+        format!(" work_orders[open={} overdue={}]", self.open, self.overdue)
+    }
+}
+
 /// Full-screen view.
-pub fn draw(f: &mut Frame, s: &LiveStats) {
+pub fn draw(f: &mut Frame, s: &LiveStats, wo: &WorkOrderCounts) {
     let [head, counts, body, foot] = Layout::vertical([
         Constraint::Length(3),
-        Constraint::Length(4),
+        Constraint::Length(5),
         Constraint::Min(5),
         Constraint::Length(1),
     ])
@@ -131,8 +158,18 @@ pub fn draw(f: &mut Frame, s: &LiveStats) {
         s.p50_ms,
         s.p99_ms
     ));
+    let mut l3 = vec![Span::raw(format!(" work orders open {:<6}", wo.open))];
+    l3.extend(count(
+        "overdue",
+        wo.overdue,
+        if wo.overdue > 0 {
+            Color::Red
+        } else {
+            Color::Gray
+        },
+    ));
     f.render_widget(
-        Paragraph::new(vec![Line::from(l1), l2])
+        Paragraph::new(vec![Line::from(l1), l2, Line::from(l3)])
             .block(Block::default().borders(Borders::ALL).title("fleet")),
         counts,
     );
@@ -271,7 +308,11 @@ mod tests {
     #[test]
     fn terminal_view_renders() {
         let mut t = Terminal::new(TestBackend::new(120, 30)).unwrap();
-        t.draw(|f| draw(f, &sample())).unwrap();
+        let wo = WorkOrderCounts {
+            open: 12,
+            overdue: 3,
+        };
+        t.draw(|f| draw(f, &sample(), &wo)).unwrap();
         let text: String = t
             .backend()
             .buffer()
@@ -282,5 +323,7 @@ mod tests {
         assert!(text.contains("outages in progress (30)"));
         assert!(text.contains("Gate 1"));
         assert!(text.contains("98.123%"));
+        assert!(text.contains("work orders open 12"), "{text}");
+        assert!(text.contains("overdue 3"));
     }
 }

@@ -85,6 +85,8 @@ pub struct Engine {
     verifying: HashMap<i64, Verifying>,
     /// Register facts of devices seen in events, for titles and assignment.
     meta: HashMap<DeviceCode, Arc<DeviceMeta>>,
+    /// The earliest deadline of an open order not yet flagged (`i64::MAX`: none).
+    next_deadline: i64,
 }
 
 impl Engine {
@@ -102,6 +104,7 @@ impl Engine {
             cfg,
             verifying: HashMap::new(),
             meta: HashMap::new(),
+            next_deadline: i64::MAX,
         }
     }
 
@@ -120,11 +123,15 @@ impl Engine {
                 }
                 next_refresh = now + self.cfg.refresh.as_secs().max(1) as i64;
             }
+            // A deadline passing wakes the engine at once: the flag and its notification go
+            // out when it happens, not at the next refresh.
             let wake = self
                 .planner
                 .next_due()
                 .map_or(next_refresh, |d| d.min(next_refresh))
-                .max(now);
+                .min(self.next_deadline);
+            // Measured from the clock as it is now: the refresh above may have taken a while.
+            let sleep = Duration::from_secs((wake - self.now()).max(0) as u64);
             tokio::select! {
                 biased;
                 _ = shutdown.changed() => break,
@@ -140,8 +147,12 @@ impl Engine {
                     }
                     Received::Closed => break,
                 },
-                _ = self.clock.sleep(Duration::from_secs((wake - now) as u64)) => {
+                _ = self.clock.sleep(sleep) => {
                     let now = self.now();
+                    if now >= self.next_deadline {
+                        next_refresh = now;
+                        continue;
+                    }
                     let steps = self.planner.tick(now);
                     if let Err(e) = self.execute(steps, now).await {
                         tracing::warn!("work orders: opening failed, retrying: {e}");
@@ -317,6 +328,18 @@ impl Engine {
         match self.desk.open(new).await {
             Ok(w) => {
                 tracing::info!(order = w.id, device = %subject, origin = %origin, "work order opened");
+                // A picture fault's proof goes with the order: the frame that confirmed it.
+                if origin == Origin::Picture
+                    && let Some(ev) = self.state.device(&subject).and_then(|l| l.evidence)
+                {
+                    let name = format!("{subject}-{}.jpg", ev.at);
+                    self.desk
+                        .attach(w.id, now, SYSTEM, &name, "image/jpeg", &ev.jpeg)
+                        .await?;
+                }
+                self.next_deadline = self
+                    .next_deadline
+                    .min(next_deadline(&w.life).unwrap_or(i64::MAX));
                 Ok(())
             }
             // Someone (a person, another path) opened one for it meanwhile: that one stands.
@@ -333,6 +356,9 @@ impl Engine {
         let Some(order) = self.desk.store.work_order(id).await? else {
             return Ok(());
         };
+        if order.origin == Origin::Manual {
+            return Ok(());
+        }
         let members = self.desk.store.work_order_devices(id).await?;
         let current: Vec<DeviceCode> = members
             .iter()
@@ -393,6 +419,7 @@ impl Engine {
     async fn refresh(&mut self, now: i64) -> Result<()> {
         let open = self.desk.store.open_work_orders().await?;
         let members = self.desk.store.open_memberships().await?;
+        self.next_deadline = i64::MAX;
         let mut by_order: HashMap<i64, Vec<DeviceCode>> = HashMap::new();
         for (d, id) in &members {
             by_order.entry(*id).or_default().push(*d);
@@ -404,18 +431,31 @@ impl Engine {
         for o in &open {
             let devices = by_order.get(&o.id).cloned().unwrap_or_default();
             self.move_deadlines(o, &devices, now).await?;
-            if next_deadline(&o.life).is_some_and(|d| d <= now) {
+            let checked = if next_deadline(&o.life).is_some_and(|d| d <= now) {
                 self.desk
                     .act(o.id, &Action::CheckDeadlines, now, SYSTEM, "")
-                    .await?;
+                    .await?
+            } else {
+                o.clone()
+            };
+            if let Some(d) = next_deadline(&checked.life) {
+                self.next_deadline = self.next_deadline.min(d);
             }
             self.verify(o, &devices, now).await?;
+            // A person reported a manual order's fault: the monitor does not decide when it
+            // ends. Otherwise the fault ended when every device is seen healthy.
+            if o.origin == Origin::Manual {
+                continue;
+            }
             let any_faulty = devices.iter().any(|d| faulty_codes.contains(d));
+            let all_seen_well = !devices.is_empty()
+                && devices.iter().all(|d| {
+                    self.state
+                        .device(d)
+                        .is_some_and(|l| matches!(l.status, Status::Online | Status::Degraded))
+                });
             match o.life.fault_ended_at {
-                None if !any_faulty
-                    && !devices.is_empty()
-                    && self.state.device(&devices[0]).is_some() =>
-                {
+                None if !any_faulty && all_seen_well => {
                     self.desk
                         .act(o.id, &Action::FaultEnded, now, SYSTEM, "")
                         .await?;

@@ -97,10 +97,11 @@ pub fn response_secs(f: &OrderFacts) -> Option<i64> {
     f.life.accepted_at.map(|a| a - f.opened_at)
 }
 
-/// The repair time of an order, if a repair stood.
+/// The repair time of an order, if a repair stands: reported and being verified, verified,
+/// or closed as repaired (the same rule that stops the repair clock in the lifecycle).
 pub fn repair_secs(f: &OrderFacts) -> Option<i64> {
     let stood = match f.life.state {
-        State::AwaitingReview => true,
+        State::Repaired | State::AwaitingReview => true,
         State::Closed => f.life.resolution == Some(Resolution::Repaired),
         _ => false,
     };

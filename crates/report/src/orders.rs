@@ -57,7 +57,7 @@ fn groups<K: AsRef<str>>(m: &BTreeMap<K, Figures>) -> Vec<OrderGroup> {
         .collect()
 }
 
-pub fn facts(o: &WorkOrder) -> OrderFacts<'_> {
+fn facts(o: &WorkOrder) -> OrderFacts<'_> {
     OrderFacts {
         id: o.id,
         level: &o.level,

@@ -180,6 +180,13 @@ fn story(db: Option<&str>) {
     assert_eq!(v["total_deduction"], 154.85);
     assert_eq!(v["exemptions"][0]["approved_by"], "市局视频专班");
     assert_eq!(v["input_digest"].as_str().unwrap().len(), 64);
+    // No work orders were opened: the section is there, empty, every state counted as zero.
+    assert_eq!(v["work_orders"]["orders"], 0);
+    assert_eq!(v["work_orders"]["by_state"][0]["state"], "pending");
+    assert_eq!(
+        v["work_orders"]["response_sla"]["percent"],
+        serde_json::Value::Null
+    );
 
     let csv = text(&report(&["--format", "csv", "--lang", "zh"]));
     assert!(csv.contains("扣款合计(元),154.85"), "{csv}");

@@ -256,6 +256,9 @@ pub async fn rehearse(cfg: RehearsalConfig) -> Result<Rehearsal> {
         devices: &devices,
         spans: &spans,
         exemptions: &exemptions,
+        // The rehearsal compares availability with the truth; work orders are not scored.
+        work_orders: &[],
+        now: to,
     })?;
 
     let truth_text = std::fs::read_to_string(&truth_path)

@@ -15,6 +15,7 @@ use camwatch_core::contract::{Contract, DeviceFacts, Method, assess};
 use camwatch_core::error::{Error, Result};
 use camwatch_core::history::{Exemption, ExemptionScope, StatusSpan};
 use camwatch_core::registry::{Device, DeviceCode};
+use camwatch_store::workorders::WorkOrder;
 
 /// Everything a report is computed from.
 pub struct ReportInput<'a> {
@@ -27,6 +28,12 @@ pub struct ReportInput<'a> {
     /// Status spans of any devices, any order; they may extend past the period.
     pub spans: &'a [StatusSpan],
     pub exemptions: &'a [Exemption],
+    /// The work orders opened within the period, any order.
+    pub work_orders: &'a [WorkOrder],
+    /// The instant the report is made: work-order figures are the orders as they stand then (a
+    /// deadline passed by `now` with nothing done is missed). Spans are already cut by the
+    /// caller.
+    pub now: i64,
 }
 
 /// Seconds and samples summed over a group of devices.
@@ -138,8 +145,17 @@ pub fn build(input: &ReportInput<'_>) -> Result<Report> {
     };
     // The digest hashes every input again: on the other core while the report is assembled.
     std::thread::scope(|sc| {
-        let digest =
-            sc.spawn(|| input_digest(p, input.contract_text, &devices, &spans, input.exemptions));
+        let digest = sc.spawn(|| {
+            input_digest(
+                p,
+                input.contract_text,
+                &devices,
+                &spans,
+                input.exemptions,
+                input.work_orders,
+                input.now,
+            )
+        });
         let mut report = assemble(input, &checks, &devices, &spans)?;
         report.input_digest = digest
             .join()
@@ -429,6 +445,7 @@ fn assemble(
         link_fee_base: super::round(assessment.link_base.to_f64() / 100.0, 2),
         score: assessment.score.map(|s| super::round(s.to_f64(), 4)),
         exemptions: exemption_rows,
+        work_orders: super::orders::section(p, input.work_orders, input.now),
         notes,
         input_digest: String::new(),
     })
@@ -458,6 +475,9 @@ fn semantics(c: &Contract, p: &Period) -> Vec<String> {
             c.check_times.join(", ")
         ),
     });
+    v.push("Work orders are those opened within the period, with their figures as the orders stand when the report is made, not as they stood at the period's end: an order opened in the period and closed after it counts as closed.".into());
+    v.push("Response time runs from opening to the contractor's response; repair time from opening to the repair report that stood (awaiting review, or closed as repaired). Both are clock minutes, as a mean and a nearest-rank 90th percentile, rounded to 0.01 minute.".into());
+    v.push("A work-order deadline is met when the response (repair) came at or before it, and missed when it came later or the deadline had passed with none when the report was made; deadlines not yet passed, orders closed before a deadline with nothing owed, and orders without deadlines count neither way. SLA % = met / (met + missed). An order is overdue when either deadline was missed. The work-order figures are reported only: no deduction is computed from them.".into());
     v.push("Money is in yuan; each deduction line is computed exactly and rounded once to 0.01, half away from zero; the total is the sum of the lines. Fee bases prorate each device's monthly fee by its eligible share of the period.".into());
     v
 }

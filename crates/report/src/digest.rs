@@ -1,5 +1,6 @@
 //! `input_digest`: SHA-256 over a canonical, order-independent form of everything a report is
-//! computed from (period, contract text, register fields that matter, spans, exemptions). Two
+//! computed from (period, contract text, register fields that matter, spans, exemptions, work
+//! orders and the instant their deadlines were judged at). Two
 //! reports with the same digest were made from the same data; rendering choices (format,
 //! language) are not inputs.
 
@@ -9,6 +10,7 @@ use super::Period;
 use camwatch_core::history::Exemption;
 use camwatch_core::history::{ExemptionScope, StatusSpan};
 use camwatch_core::registry::Device;
+use camwatch_store::workorders::WorkOrder;
 
 pub fn input_digest(
     period: &Period,
@@ -16,6 +18,8 @@ pub fn input_digest(
     devices: &[&Device],
     spans: &[StatusSpan],
     exemptions: &[Exemption],
+    orders: &[WorkOrder],
+    now: i64,
 ) -> String {
     let mut h = Sha256::new();
     let mut line = |s: &str| {
@@ -81,6 +85,42 @@ pub fn input_digest(
             e.end_at,
             e.approved_by,
             e.note
+        ));
+    }
+    // Work orders only when there are some, so the digest of a report without orders is what
+    // it was before reports had a work-order section.
+    if !orders.is_empty() {
+        let t = |x: Option<i64>| x.map(|x| x.to_string()).unwrap_or_default();
+        let mut os: Vec<&WorkOrder> = orders.iter().collect();
+        os.sort_by_key(|o| o.id);
+        for o in os {
+            let l = &o.life;
+            line(&format!(
+                "o\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                o.id,
+                l.state.as_str(),
+                o.level,
+                o.origin.as_str(),
+                l.contractor.as_deref().unwrap_or(""),
+                o.region,
+                o.subject,
+                o.opened_at,
+                t(l.response_due_at),
+                t(l.repair_due_at),
+                t(l.accepted_at),
+                t(l.repaired_at),
+                t(l.closed_at),
+                l.resolution.map(|r| r.as_str()).unwrap_or(""),
+                t(l.fault_ended_at),
+                t(l.response_overdue_at),
+                t(l.repair_overdue_at),
+                o.title,
+            ));
+        }
+        // The instant the deadlines were judged at, capped after the last one (see orders.rs).
+        line(&format!(
+            "now\t{}",
+            t(super::orders::decisive_now(orders, now))
         ));
     }
     hex::encode(h.finalize())

@@ -5,6 +5,9 @@
 //! the numbers behind it, and an `input_digest` (SHA-256 of a canonical form of the inputs) so an
 //! auditor can tell whether two reports were made from the same data. Same inputs give
 //! byte-identical JSON: rows are sorted, numbers are rounded once to fixed places.
+//! The work orders opened in the period get their own section: counts by state, level, fault
+//! kind, contractor and region, response and repair times, SLA compliance and the overdue list
+//! (figures from `camwatch_core::workorder::stats`, as the orders stand at the report's `now`).
 //! `load` fetches the inputs from a store; `render` writes JSON, CSV, XLSX and printable HTML.
 //!
 //! A report never guesses: overlapping spans make `build` fail with the device and times; time
@@ -14,6 +17,7 @@
 mod build;
 mod digest;
 mod load;
+mod orders;
 pub mod period;
 pub mod render;
 
@@ -130,6 +134,89 @@ pub struct ExemptionRow {
     pub device_hours: f64,
 }
 
+/// Response or repair times of a group of work orders, in clock minutes rounded to 0.01.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct OrderTimes {
+    /// How many orders the times are of (answered, or with a repair that stood).
+    pub count: u64,
+    pub mean_minutes: Option<f64>,
+    /// The nearest-rank 90th percentile.
+    pub p90_minutes: Option<f64>,
+}
+
+/// Deadlines met and missed; `percent` = met / (met + missed), rounded to 0.0001 %, `null` when
+/// nothing was decided.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct OrderSla {
+    pub met: u64,
+    pub missed: u64,
+    pub percent: Option<f64>,
+}
+
+/// The work-order figures of a group of orders (all of them, a level, a contractor…).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct OrderFigures {
+    pub orders: u64,
+    /// Not closed when the report was made.
+    pub open: u64,
+    pub response: OrderTimes,
+    pub repair: OrderTimes,
+    pub response_sla: OrderSla,
+    pub repair_sla: OrderSla,
+}
+
+/// A group of work orders: `key` is a level, a fault kind (origin), a contractor (empty when
+/// unassigned) or a region.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OrderGroup {
+    pub key: String,
+    #[serde(flatten)]
+    pub figures: OrderFigures,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StateCount {
+    pub state: String,
+    pub orders: u64,
+}
+
+/// A work order that missed its response or repair deadline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OverdueRow {
+    pub id: i64,
+    pub title: String,
+    pub level: String,
+    pub origin: String,
+    pub contractor: String,
+    pub region: String,
+    pub state: String,
+    /// Local times; empty when there is none.
+    pub opened: String,
+    pub response_due: String,
+    pub responded: String,
+    pub repair_due: String,
+    /// The repair report that stood (awaiting review, or closed as repaired).
+    pub repaired: String,
+    /// `response`, `repair` or `both`.
+    pub missed: String,
+}
+
+/// The work orders opened in the period, as they stand when the report is made.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct WorkOrderSection {
+    #[serde(flatten)]
+    pub all: OrderFigures,
+    /// Every state in lifecycle order, zeros included.
+    pub by_state: Vec<StateCount>,
+    pub by_level: Vec<OrderGroup>,
+    /// By fault kind.
+    pub by_origin: Vec<OrderGroup>,
+    pub by_contractor: Vec<OrderGroup>,
+    pub by_region: Vec<OrderGroup>,
+    /// By id.
+    pub overdue: Vec<OverdueRow>,
+}
+
 /// The report. Field order is the JSON order.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
@@ -154,6 +241,7 @@ pub struct Report {
     pub link_fee_base: f64,
     pub score: Option<f64>,
     pub exemptions: Vec<ExemptionRow>,
+    pub work_orders: WorkOrderSection,
     /// What is missing or odd in the inputs; empty when nothing is.
     pub notes: Vec<String>,
     pub input_digest: String,

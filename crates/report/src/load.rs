@@ -6,10 +6,12 @@ use super::{Period, Report, ReportInput, build};
 use camwatch_core::contract::Contract;
 use camwatch_core::error::{Error, Result};
 use camwatch_store::Store;
+use camwatch_store::workorders::OrderFilter;
 
 /// Builds the report for `period` from what `store` holds. `now` bounds open spans: a device's
 /// current status counts until `now`, and time after `now` is unknown (a report on the running
-/// month shows the month so far).
+/// month shows the month so far). Work orders are those opened in the period, as they stand at
+/// `now`.
 pub async fn load(
     store: &Arc<dyn Store>,
     period: &Period,
@@ -19,7 +21,12 @@ pub async fn load(
 ) -> Result<Report> {
     let open_until = now.min(period.end_at);
     let t = std::time::Instant::now();
-    let (devices, spans, exemptions) = tokio::try_join!(
+    let orders = OrderFilter {
+        opened_from: Some(period.start_at),
+        opened_to: Some(period.end_at),
+        ..OrderFilter::default()
+    };
+    let (devices, spans, exemptions, work_orders) = tokio::try_join!(
         async {
             let r = store.list_devices_for_report().await;
             tracing::debug!(
@@ -39,6 +46,7 @@ pub async fn load(
             r
         },
         store.exemptions_overlapping(period.start_at, period.end_at),
+        store.list_work_orders(&orders),
     )?;
     let (period, contract, text) = (period.clone(), contract.clone(), contract_text.to_string());
     // Building is CPU work over possibly millions of spans: keep it off the async workers.
@@ -52,6 +60,8 @@ pub async fn load(
             devices: &devices,
             spans: &spans,
             exemptions: &exemptions,
+            work_orders: &work_orders,
+            now,
         });
         // Freeing millions of spans takes a noticeable moment: not on the caller's path.
         std::thread::spawn(move || drop((devices, spans)));

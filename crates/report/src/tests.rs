@@ -129,6 +129,8 @@ fn report_with(w: &World, contract: &Contract, text: &str) -> Report {
         devices: &w.devices,
         spans: &w.spans,
         exemptions: &w.exemptions,
+        work_orders: &[],
+        now: p.end_at,
     })
     .unwrap()
 }
@@ -271,6 +273,8 @@ fn overlapping_history_is_refused_not_counted() {
         devices: &w.devices,
         spans: &w.spans,
         exemptions: &w.exemptions,
+        work_orders: &[],
+        now: p.end_at,
     })
     .unwrap_err()
     .to_string();
@@ -314,7 +318,7 @@ fn formats_carry_the_content() {
         calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx)).unwrap();
     assert_eq!(
         wb.sheet_names(),
-        vec!["汇总", "点位明细", "扣款明细", "免责记录"]
+        vec!["汇总", "点位明细", "扣款明细", "免责记录", "工单"]
     );
     let devices = wb.worksheet_range("点位明细").unwrap();
     assert_eq!(devices.get((0, 0)).unwrap().to_string(), "设备编码");
@@ -346,6 +350,8 @@ fn dst_zone_month_counts_civil_hours() {
         devices: std::slice::from_ref(&d),
         spans: std::slice::from_ref(&s),
         exemptions: &[],
+        work_orders: &[],
+        now: p.end_at,
     })
     .unwrap();
     assert_eq!(r.fleet.eligible_hours, 743.0);
@@ -428,4 +434,580 @@ fn user_text_never_runs_as_a_formula() {
             .any(|(_, _, c)| *c == Data::String(w.devices[0].name.clone())),
         "the name as a string cell, without a prefix"
     );
+}
+
+// --- Work orders ---------------------------------------------------------------------------
+//
+// A hand-computed February of six orders. Level 一级: respond within 30 min, repair within 4 h;
+// 二级: 60 min and 24 h (deadlines are data on the order; the contract's calendar made them).
+// The report is made on 3 March 12:00, after the month: orders stand as they are then.
+//
+// | id  | level | kind    | contractor | region | opened       | responded     | repair stood   | state           |
+// | 101 | 一级  | outage  | 甲         | 340104 | 02-03 08:00  | 08:20 (20)    | 10:00 (120)    | closed repaired |
+// | 102 | 一级  | picture | 甲         | 340104 | 02-10 09:00  | 09:45 (45) ✗  | 12:30 (210)    | awaiting review |
+// | 103 | 二级  | outage  | 乙         | 340103 | 02-12 14:00  | 14:30 (30)    | 02-13 20:00 (1800) ✗ | closed     |
+// | 104 | 二级  | parent  | 乙         | 340103 | 02-20 10:00  | —             | —              | closed recovered 10:40 |
+// | 105 | 一级  | outage  | (none)     | 340104 | 02-27 22:00  | — ✗           | — ✗            | pending         |
+// | 106 | 二级  | manual  | 乙         | 340104 | 02-28 20:00  | 20:40 (40)    | 03-01 21:00 (1500) ✗ | closed 03-02 |
+//
+// (minutes from opening in brackets; ✗ a missed deadline)
+// - States: pending 1, accepted 0, repaired 0, awaiting review 1, closed 4; open 2 (102, 105).
+// - Response: 20, 30, 40, 45 → mean 135 / 4 = 33.75 min; p90 nearest rank ⌈0.9 × 4⌉ = 4th = 45.
+// - Repair (stood): 120, 210, 1500, 1800 → mean 3630 / 4 = 907.5 min; p90 = 4th = 1800.
+// - Response SLA: met 101, 103, 106; missed 102 (late), 105 (none by 22:30); 104 closed at
+//   10:40 before its 11:00 deadline with nothing owed: not counted. 3 / 5 = 60 %.
+// - Repair SLA: met 101, 102 (12:30 ≤ 13:00); missed 103, 105, 106; 104 not counted. 2 / 5 = 40 %.
+// - Overdue: 102 (response), 103 (repair), 105 (both), 106 (repair).
+// - 甲 (101, 102): 2 orders, 1 open; response 20, 45 → mean 32.5, p90 45; repair 120, 210 →
+//   mean 165, p90 210; response 1 met 1 missed = 50 %; repair 2 met = 100 %.
+// - 乙 (103, 104, 106): 3 orders, 0 open; response 30, 40 → mean 35, p90 40; repair 1800, 1500
+//   → mean 1650, p90 1800; response 2 met = 100 %; repair 2 missed = 0 %.
+// - unassigned (105): 1 order, open; no times; response 0 / 1, repair 0 / 1 = 0 %.
+// - 一级 (101, 102, 105): response met 1, missed 2 = 33.3333 %; repair met 2, missed 1 =
+//   66.6667 %. 二级 (103, 104, 106): response 2 / 2 = 100 %; repair 0 / 2 = 0 %.
+// - Fault kinds: outage 3 (101, 103, 105), picture 1, parent 1, manual 1 (none regional).
+// - Regions: 340103 2 orders, 340104 4.
+
+use camwatch_core::workorder::{Lifecycle, Origin, Resolution, State};
+use camwatch_store::workorders::WorkOrder;
+
+const JIA: &str = "合肥安视运维有限公司";
+const YI: &str = "庐阳维保";
+
+fn order(
+    id: i64,
+    level: &str,
+    origin: Origin,
+    contractor: Option<&str>,
+    region: &str,
+    opened: &str,
+    f: impl FnOnce(&mut Lifecycle),
+) -> WorkOrder {
+    let opened_at = at(opened);
+    let (respond, repair) = if level == "一级" {
+        (30 * 60, 4 * 3600)
+    } else {
+        (60 * 60, 24 * 3600)
+    };
+    let mut life = Lifecycle {
+        contractor: contractor.map(String::from),
+        response_due_at: Some(opened_at + respond),
+        repair_due_at: Some(opened_at + repair),
+        ..Lifecycle::default()
+    };
+    f(&mut life);
+    WorkOrder {
+        id,
+        subject: code("132", id as u32 - 100),
+        origin,
+        cause: None,
+        title: format!("工单 {id}"),
+        level: level.into(),
+        region: region.into(),
+        fault_since: opened_at - 600,
+        opened_at,
+        life,
+        version: 1,
+    }
+}
+
+fn orders() -> Vec<WorkOrder> {
+    let t = |s: &str| Some(at(s));
+    vec![
+        order(
+            101,
+            "一级",
+            Origin::Outage,
+            Some(JIA),
+            "340104",
+            "2026-02-03T08:00",
+            |l| {
+                l.state = State::Closed;
+                l.accepted_at = t("2026-02-03T08:20");
+                l.repaired_at = t("2026-02-03T10:00");
+                l.closed_at = t("2026-02-03T11:00");
+                l.resolution = Some(Resolution::Repaired);
+            },
+        ),
+        order(
+            102,
+            "一级",
+            Origin::Picture,
+            Some(JIA),
+            "340104",
+            "2026-02-10T09:00",
+            |l| {
+                l.state = State::AwaitingReview;
+                l.accepted_at = t("2026-02-10T09:45");
+                l.response_overdue_at = t("2026-02-10T09:30");
+                l.repaired_at = t("2026-02-10T12:30");
+            },
+        ),
+        order(
+            103,
+            "二级",
+            Origin::Outage,
+            Some(YI),
+            "340103",
+            "2026-02-12T14:00",
+            |l| {
+                l.state = State::Closed;
+                l.accepted_at = t("2026-02-12T14:30");
+                l.repair_overdue_at = t("2026-02-13T14:00");
+                l.repaired_at = t("2026-02-13T20:00");
+                l.closed_at = t("2026-02-13T22:00");
+                l.resolution = Some(Resolution::Repaired);
+            },
+        ),
+        order(
+            104,
+            "二级",
+            Origin::Parent,
+            Some(YI),
+            "340103",
+            "2026-02-20T10:00",
+            |l| {
+                l.state = State::Closed;
+                l.fault_ended_at = t("2026-02-20T10:20");
+                l.closed_at = t("2026-02-20T10:40");
+                l.resolution = Some(Resolution::Recovered);
+            },
+        ),
+        order(
+            105,
+            "一级",
+            Origin::Outage,
+            None,
+            "340104",
+            "2026-02-27T22:00",
+            |l| {
+                l.response_overdue_at = t("2026-02-27T22:30");
+                l.repair_overdue_at = t("2026-02-28T02:00");
+            },
+        ),
+        order(
+            106,
+            "二级",
+            Origin::Manual,
+            Some(YI),
+            "340104",
+            "2026-02-28T20:00",
+            |l| {
+                l.state = State::Closed;
+                l.accepted_at = t("2026-02-28T20:40");
+                l.repair_overdue_at = t("2026-03-01T20:00");
+                l.repaired_at = t("2026-03-01T21:00");
+                l.closed_at = t("2026-03-02T09:00");
+                l.resolution = Some(Resolution::Repaired);
+            },
+        ),
+    ]
+}
+
+fn report_with_orders(w: &World, orders: &[WorkOrder], now: i64) -> Report {
+    let c = contract(Method::TimeWeighted);
+    let p = Period::month(
+        "2026-02".parse().unwrap(),
+        c.time_zone().unwrap(),
+        &c.timezone,
+    );
+    build(&ReportInput {
+        period: &p,
+        contract: &c,
+        contract_text: CONTRACT,
+        devices: &w.devices,
+        spans: &w.spans,
+        exemptions: &w.exemptions,
+        work_orders: orders,
+        now,
+    })
+    .unwrap()
+}
+
+fn made_at() -> i64 {
+    at("2026-03-03T12:00")
+}
+
+fn fig(
+    orders: u64,
+    open: u64,
+    response: (u64, Option<f64>, Option<f64>),
+    repair: (u64, Option<f64>, Option<f64>),
+    response_sla: (u64, u64, Option<f64>),
+    repair_sla: (u64, u64, Option<f64>),
+) -> OrderFigures {
+    let times = |(count, mean_minutes, p90_minutes)| OrderTimes {
+        count,
+        mean_minutes,
+        p90_minutes,
+    };
+    let sla = |(met, missed, percent)| OrderSla {
+        met,
+        missed,
+        percent,
+    };
+    OrderFigures {
+        orders,
+        open,
+        response: times(response),
+        repair: times(repair),
+        response_sla: sla(response_sla),
+        repair_sla: sla(repair_sla),
+    }
+}
+
+#[test]
+fn hand_computed_work_order_month() {
+    let mut os = orders();
+    os.reverse(); // any order in, the same report out
+    let r = report_with_orders(&world(), &os, made_at());
+    let w = &r.work_orders;
+    assert_eq!(
+        w.all,
+        fig(
+            6,
+            2,
+            (4, Some(33.75), Some(45.0)),
+            (4, Some(907.5), Some(1800.0)),
+            (3, 2, Some(60.0)),
+            (2, 3, Some(40.0)),
+        )
+    );
+    let states: Vec<(&str, u64)> = w
+        .by_state
+        .iter()
+        .map(|s| (s.state.as_str(), s.orders))
+        .collect();
+    assert_eq!(
+        states,
+        vec![
+            ("pending", 1),
+            ("accepted", 0),
+            ("repaired", 0),
+            ("awaiting_review", 1),
+            ("closed", 4)
+        ]
+    );
+    let group = |g: &[OrderGroup], k: &str| {
+        g.iter()
+            .find(|g| g.key == k)
+            .unwrap_or_else(|| panic!("{k}"))
+            .figures
+            .clone()
+    };
+    assert_eq!(
+        w.by_contractor
+            .iter()
+            .map(|g| &g.key[..])
+            .collect::<Vec<_>>(),
+        vec!["", JIA, YI]
+    );
+    assert_eq!(
+        group(&w.by_contractor, JIA),
+        fig(
+            2,
+            1,
+            (2, Some(32.5), Some(45.0)),
+            (2, Some(165.0), Some(210.0)),
+            (1, 1, Some(50.0)),
+            (2, 0, Some(100.0)),
+        )
+    );
+    assert_eq!(
+        group(&w.by_contractor, YI),
+        fig(
+            3,
+            0,
+            (2, Some(35.0), Some(40.0)),
+            (2, Some(1650.0), Some(1800.0)),
+            (2, 0, Some(100.0)),
+            (0, 2, Some(0.0)),
+        )
+    );
+    assert_eq!(
+        group(&w.by_contractor, ""),
+        fig(
+            1,
+            1,
+            (0, None, None),
+            (0, None, None),
+            (0, 1, Some(0.0)),
+            (0, 1, Some(0.0)),
+        )
+    );
+    let l1 = group(&w.by_level, "一级");
+    assert_eq!(
+        (l1.orders, &l1.response_sla, &l1.repair_sla),
+        (
+            3,
+            &OrderSla {
+                met: 1,
+                missed: 2,
+                percent: Some(33.3333)
+            },
+            &OrderSla {
+                met: 2,
+                missed: 1,
+                percent: Some(66.6667)
+            }
+        )
+    );
+    let l2 = group(&w.by_level, "二级");
+    assert_eq!(
+        (l2.orders, l2.response_sla.percent, l2.repair_sla.percent),
+        (3, Some(100.0), Some(0.0))
+    );
+    let kinds: Vec<(&str, u64)> = w
+        .by_origin
+        .iter()
+        .map(|g| (g.key.as_str(), g.figures.orders))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![("outage", 3), ("picture", 1), ("parent", 1), ("manual", 1)]
+    );
+    let regions: Vec<(&str, u64)> = w
+        .by_region
+        .iter()
+        .map(|g| (g.key.as_str(), g.figures.orders))
+        .collect();
+    assert_eq!(regions, vec![("340103", 2), ("340104", 4)]);
+
+    let overdue: Vec<(i64, &str)> = w
+        .overdue
+        .iter()
+        .map(|o| (o.id, o.missed.as_str()))
+        .collect();
+    assert_eq!(
+        overdue,
+        vec![
+            (102, "response"),
+            (103, "repair"),
+            (105, "both"),
+            (106, "repair")
+        ]
+    );
+    let o106 = &w.overdue[3];
+    assert_eq!(
+        (
+            o106.title.as_str(),
+            o106.contractor.as_str(),
+            o106.state.as_str(),
+            o106.opened.as_str(),
+            o106.responded.as_str(),
+            o106.repair_due.as_str(),
+            o106.repaired.as_str(),
+        ),
+        (
+            "工单 106",
+            YI,
+            "closed",
+            "2026-02-28T20:00:00+08:00",
+            "2026-02-28T20:40:00+08:00",
+            "2026-03-01T20:00:00+08:00",
+            "2026-03-01T21:00:00+08:00",
+        )
+    );
+    let o105 = &w.overdue[2];
+    assert_eq!(
+        (
+            o105.contractor.as_str(),
+            o105.responded.as_str(),
+            o105.repaired.as_str()
+        ),
+        ("", "", "")
+    );
+    assert!(
+        r.semantics
+            .iter()
+            .any(|s| s.contains("as the orders stand when the report is made")),
+        "{:?}",
+        r.semantics
+    );
+    // The availability figures do not change with work orders.
+    let plain = report_with(&world(), &contract(Method::TimeWeighted), CONTRACT);
+    assert_eq!((&r.fleet, &r.deductions), (&plain.fleet, &plain.deductions));
+    assert_eq!(plain.work_orders.all.orders, 0);
+    assert_eq!(plain.work_orders.by_state.len(), 5);
+
+    // JSON: the section with its figures.
+    let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+    let j = &v["work_orders"];
+    assert_eq!(j["orders"], 6);
+    assert_eq!(j["response"]["mean_minutes"], 33.75);
+    assert_eq!(j["repair_sla"]["percent"], 40.0);
+    assert_eq!(j["by_contractor"][1]["key"], JIA);
+    assert_eq!(j["by_contractor"][1]["response_sla"]["percent"], 50.0);
+    assert_eq!(j["overdue"][2]["id"], 105);
+
+    // The same figures in every format.
+    let csv = String::from_utf8(render(&r, Format::Csv, Lang::Zh).unwrap()).unwrap();
+    for want in [
+        "工单统计",
+        "工单数,6",
+        "平均响应时长(分钟),33.75",
+        "修复时长P90(分钟),1800.00",
+        "响应及时率(%),60.0000",
+        "修复及时率(%),40.0000",
+        "超时工单,4",
+        "已完成,4",
+        "（未指派）,1,1,0,,,0,,,0,1,0.0000,0,1,0.0000",
+        "105,工单 105,一级,离线,,340104,待处理,2026-02-27T22:00:00+08:00",
+        "响应及修复超时",
+    ] {
+        assert!(csv.contains(want), "{want} in {csv}");
+    }
+    let html = String::from_utf8(render(&r, Format::Html, Lang::En).unwrap()).unwrap();
+    for want in [
+        "Work orders by contractor",
+        "<td>Mean response (min)</td><td>33.75</td>",
+        "<td>Repair SLA %</td><td>40.0000</td>",
+        "<td>Response and repair</td>",
+        "<td>Awaiting review</td><td>1</td>",
+    ] {
+        assert!(html.contains(want), "{want} in {html}");
+    }
+    let xlsx = render(&r, Format::Xlsx, Lang::En).unwrap();
+    use calamine::{DataType, Reader};
+    let mut wb: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx)).unwrap();
+    assert_eq!(
+        wb.sheet_names(),
+        vec![
+            "Summary",
+            "Devices",
+            "Deductions",
+            "Exemptions",
+            "Work orders"
+        ]
+    );
+    let sheet = wb.worksheet_range("Work orders").unwrap();
+    let cells: Vec<(usize, usize, String)> = sheet
+        .used_cells()
+        .map(|(r, c, v)| (r, c, v.to_string()))
+        .collect();
+    let row_of = |label: &str| {
+        cells
+            .iter()
+            .find(|(_, c, v)| *c == 0 && v == label)
+            .map(|&(r, _, _)| r)
+            .unwrap_or_else(|| panic!("{label}"))
+    };
+    let r_mean = row_of("Mean repair (min)");
+    assert_eq!(sheet.get((r_mean, 1)).unwrap().as_f64(), Some(907.5));
+    let r_jia = row_of(JIA);
+    assert_eq!(sheet.get((r_jia, 1)).unwrap().as_f64(), Some(2.0));
+}
+
+#[test]
+fn the_digest_covers_the_work_orders() {
+    let w = world();
+    let plain = report_with(&w, &contract(Method::TimeWeighted), CONTRACT);
+    let with = report_with_orders(&w, &orders(), made_at());
+    assert_ne!(plain.input_digest, with.input_digest);
+    // Without orders the digest is what it was before reports had a work-order section
+    // (computed on the parent commit), whatever `now` is.
+    assert_eq!(
+        plain.input_digest,
+        report_with_orders(&w, &[], made_at()).input_digest
+    );
+    assert_eq!(plain.input_digest, PLAIN_DIGEST);
+    // Order-independent.
+    let mut rev = orders();
+    rev.reverse();
+    assert_eq!(
+        report_with_orders(&w, &rev, made_at()).to_json(),
+        with.to_json()
+    );
+    // Any change to an order changes it: a state, a contractor, a lifecycle time, a title.
+    let changes: [fn(&mut WorkOrder); 5] = [
+        |o| o.life.state = State::Closed,
+        |o| o.life.contractor = Some("别家".into()),
+        |o| o.life.fault_ended_at = Some(o.opened_at + 1),
+        |o| o.title.push('!'),
+        |o| o.level = "三级".into(),
+    ];
+    for (k, change) in changes.iter().enumerate() {
+        let mut os = orders();
+        change(&mut os[4]);
+        assert_ne!(
+            report_with_orders(&w, &os, made_at()).input_digest,
+            with.input_digest,
+            "change {k}"
+        );
+    }
+    // Made again later, once every deadline has passed, the report is the same, digest and all.
+    let later = report_with_orders(&w, &orders(), at("2026-06-01T00:00"));
+    assert_eq!(later.to_json(), with.to_json());
+    // But `now` counts while a deadline is still ahead: 105 unflagged, looked at before its
+    // response deadline and after.
+    let mut os = orders();
+    os.truncate(5);
+    os[4].life.response_overdue_at = None;
+    os[4].life.repair_overdue_at = None;
+    let before = report_with_orders(&w, &os, at("2026-02-27T22:10"));
+    let after = report_with_orders(&w, &os, at("2026-02-27T22:40"));
+    assert_ne!(before.input_digest, after.input_digest);
+    assert_eq!(
+        (
+            before.work_orders.all.response_sla.missed,
+            after.work_orders.all.response_sla.missed
+        ),
+        (1, 2)
+    );
+}
+
+/// The digest of `report_with(&world(), time_weighted)`, as the parent commit computed it.
+const PLAIN_DIGEST: &str = "f1b6052ab864d88c84c8ae4dc5b36a4684abf6a59c2ef638816a9953e196b06c";
+
+/// Titles and contractor names are typed by people: escaped in HTML, never a formula in CSV or
+/// XLSX.
+#[test]
+fn work_order_text_is_escaped() {
+    let mut os = orders();
+    os[4].title = "<script>alert(1)</script>".into();
+    os[2].title = "=HYPERLINK(\"http://x.example/\",\"A\")".into();
+    os[2].life.contractor = Some("+乙".into());
+    os[2].level = "@一级".into();
+    let r = report_with_orders(&world(), &os, made_at());
+    let html = String::from_utf8(render(&r, Format::Html, Lang::Zh).unwrap()).unwrap();
+    assert!(!html.contains("<script"), "{html}");
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    let bytes = render(&r, Format::Csv, Lang::Zh).unwrap();
+    let mut rdr = ::csv::ReaderBuilder::new()
+        .flexible(true)
+        .has_headers(false)
+        .from_reader(&bytes[3..]);
+    let cells: Vec<String> = rdr
+        .records()
+        .flat_map(|x| x.unwrap().iter().map(String::from).collect::<Vec<_>>())
+        .collect();
+    for c in &cells {
+        assert!(
+            !camwatch_core::spreadsheet::needs_escape(c)
+                || c.starts_with('\'')
+                || camwatch_core::spreadsheet::is_plain_number(c),
+            "{c:?} would run as a formula"
+        );
+    }
+    for want in ["'=HYPERLINK(\"http://x.example/\",\"A\")", "'+乙", "'@一级"] {
+        assert!(cells.iter().any(|c| c == want), "{want:?} in {cells:?}");
+    }
+    let xlsx = render(&r, Format::Xlsx, Lang::Zh).unwrap();
+    use calamine::{Data, Reader};
+    let mut wb: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx)).unwrap();
+    for sheet in wb.sheet_names() {
+        let f = wb.worksheet_formula(&sheet).unwrap();
+        assert!(f.used_cells().all(|(_, _, f)| f.is_empty()), "{sheet}");
+    }
+    let sheet = wb.worksheet_range("工单").unwrap();
+    for text in [&os[2].title, "+乙", "@一级"] {
+        assert!(
+            sheet
+                .used_cells()
+                .any(|(_, _, c)| *c == Data::String(text.to_string())),
+            "{text} as a string cell, without a prefix"
+        );
+    }
 }

@@ -1,12 +1,14 @@
-//! CSV: sections (summary, regions, contractors, devices, deductions, exemptions, notes), each a
-//! title row, a header row and data rows, separated by blank lines. UTF-8 with a BOM so Excel
-//! and WPS open Chinese text correctly.
+//! CSV: sections (summary, regions, contractors, devices, deductions, exemptions, work orders:
+//! their summary, by state, level, fault kind, contractor and region, the overdue ones; notes),
+//! each a title row, a header row and data rows, separated by blank lines. UTF-8 with a BOM so
+//! Excel and WPS open Chinese text correctly.
 //!
-//! Formulas: names, contractors, regions, exemption notes and the like are typed by people, and
-//! a cell beginning with `=`, `+`, `-`, `@`, tab or CR would run as a formula in Excel or WPS.
-//! Every cell that is not a plain decimal number (hours, rates, money: written as they are,
-//! negative ones included) is written through `camwatch_core::spreadsheet::escape`, which puts
-//! one `'` in front of such a cell and of one already beginning with `'`.
+//! Formulas: names, contractors, regions, exemption notes, work-order titles and the like are
+//! typed by people, and a cell beginning with `=`, `+`, `-`, `@`, tab or CR would run as a
+//! formula in Excel or WPS. Every cell that is not a plain decimal number (hours, rates, money:
+//! written as they are, negative ones included) is written through
+//! `camwatch_core::spreadsheet::escape`, which puts one `'` in front of such a cell and of one
+//! already beginning with `'`.
 
 use std::borrow::Cow;
 
@@ -82,6 +84,30 @@ pub fn render(r: &Report, l: Lang) -> Result<Vec<u8>> {
         "exemptions_sheet",
         tables::header(&tables::EXEMPTION_COLS, l),
         tables::exemptions(r, l),
+    )?;
+    section(
+        &mut w,
+        "orders_summary",
+        vec![t("item", l), t("value", l)],
+        tables::order_summary(r, l)
+            .into_iter()
+            .map(Vec::from)
+            .collect(),
+    )?;
+    section(
+        &mut w,
+        "orders_by_state",
+        tables::header(&tables::STATE_COLS, l),
+        tables::order_states(r, l),
+    )?;
+    for (title, rows) in tables::order_groups(r, l) {
+        section(&mut w, title, tables::header(&tables::ORDER_COLS, l), rows)?;
+    }
+    section(
+        &mut w,
+        "overdue_orders",
+        tables::header(&tables::OVERDUE_COLS, l),
+        tables::overdue(r, l),
     )?;
     let mut notes: Vec<Vec<String>> = r.semantics.iter().map(|s| vec![s.clone()]).collect();
     notes.extend(r.notes.iter().map(|s| vec![s.clone()]));

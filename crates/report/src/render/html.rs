@@ -88,6 +88,20 @@ pub fn render(r: &Report, l: Lang) -> String {
         &tables::exemptions(r, l),
         l,
     );
+    let _ = writeln!(o, "<h2>{}</h2>", esc(&t("orders_summary", l)));
+    o.push_str("<table class=\"summary\"><tbody>\n");
+    for [k, v] in tables::order_summary(r, l) {
+        let _ = writeln!(o, "<tr><td>{}</td><td>{}</td></tr>", esc(&k), esc(&v));
+    }
+    o.push_str("</tbody></table>\n");
+    let _ = writeln!(o, "<h2>{}</h2>", esc(&t("orders_by_state", l)));
+    table(&mut o, &tables::STATE_COLS, &tables::order_states(r, l), l);
+    for (title, rows) in tables::order_groups(r, l) {
+        let _ = writeln!(o, "<h2>{}</h2>", esc(&t(title, l)));
+        table(&mut o, &tables::ORDER_COLS, &rows, l);
+    }
+    let _ = writeln!(o, "<h2>{}</h2>", esc(&t("overdue_orders", l)));
+    table(&mut o, &tables::OVERDUE_COLS, &tables::overdue(r, l), l);
     let _ = writeln!(o, "<h2>{}</h2>", esc(&t("devices_sheet", l)));
     let rows: Vec<Vec<String>> = r.devices.iter().map(|d| tables::device(d, l)).collect();
     table(&mut o, &tables::DEVICE_COLS, &rows, l);

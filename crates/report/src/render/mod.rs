@@ -1,7 +1,7 @@
 //! The report in the formats people use: JSON (the canonical form), CSV (sections separated by a
 //! blank line, each with its own header row; opens in Excel/WPS with Chinese text intact thanks
-//! to the BOM), XLSX (what auditors sign: summary, devices, deductions, exemptions sheets) and
-//! self-contained HTML that prints cleanly on A4. All carry the same content; only JSON is
+//! to the BOM), XLSX (what auditors sign: summary, devices, deductions, exemptions and work-order
+//! sheets) and self-contained HTML that prints cleanly on A4. All carry the same content; only JSON is
 //! byte-for-byte canonical.
 
 mod csv;
@@ -69,7 +69,7 @@ pub(crate) fn pct(r: Option<f64>) -> String {
 
 /// The table rows every format shares, as text cells, so formats cannot drift apart.
 pub(crate) mod tables {
-    use super::super::{DeviceRow, Report, Rollup, Totals};
+    use super::super::{DeviceRow, OrderFigures, OrderGroup, Report, Rollup, Totals};
     use super::labels::{Lang, t};
     use super::pct;
 
@@ -238,6 +238,148 @@ pub(crate) mod tables {
                     e.note.clone(),
                     e.devices.to_string(),
                     format!("{:.4}", e.device_hours),
+                ]
+            })
+            .collect()
+    }
+
+    /// Minutes with 2 places, empty when there is nothing to average.
+    fn minutes(m: Option<f64>) -> String {
+        m.map(|x| format!("{x:.2}")).unwrap_or_default()
+    }
+
+    /// A percentage (already ×100) with 4 places, empty when nothing was decided.
+    fn percent(p: Option<f64>) -> String {
+        p.map(|x| format!("{x:.4}")).unwrap_or_default()
+    }
+
+    pub fn order_summary(r: &Report, l: Lang) -> Vec<[String; 2]> {
+        let w = &r.work_orders;
+        let mut v: Vec<[String; 2]> = ORDER_COLS[1..]
+            .iter()
+            .zip(order_figures(&w.all))
+            .map(|(k, v)| [t(k, l), v])
+            .collect();
+        v.push([t("overdue_orders", l), w.overdue.len().to_string()]);
+        v
+    }
+
+    pub const ORDER_COLS: [&str; 15] = [
+        "key",
+        "orders",
+        "open_orders",
+        "response_count",
+        "response_mean_minutes",
+        "response_p90_minutes",
+        "repair_count",
+        "repair_mean_minutes",
+        "repair_p90_minutes",
+        "response_met",
+        "response_missed",
+        "response_sla_percent",
+        "repair_met",
+        "repair_missed",
+        "repair_sla_percent",
+    ];
+
+    fn order_figures(f: &OrderFigures) -> [String; 14] {
+        [
+            f.orders.to_string(),
+            f.open.to_string(),
+            f.response.count.to_string(),
+            minutes(f.response.mean_minutes),
+            minutes(f.response.p90_minutes),
+            f.repair.count.to_string(),
+            minutes(f.repair.mean_minutes),
+            minutes(f.repair.p90_minutes),
+            f.response_sla.met.to_string(),
+            f.response_sla.missed.to_string(),
+            percent(f.response_sla.percent),
+            f.repair_sla.met.to_string(),
+            f.repair_sla.missed.to_string(),
+            percent(f.repair_sla.percent),
+        ]
+    }
+
+    pub const STATE_COLS: [&str; 2] = ["state", "orders"];
+
+    pub fn order_states(r: &Report, l: Lang) -> Vec<Vec<String>> {
+        r.work_orders
+            .by_state
+            .iter()
+            .map(|s| vec![t(&format!("state_{}", s.state), l), s.orders.to_string()])
+            .collect()
+    }
+
+    /// The grouped tables, each with its title: by level, fault kind, contractor and region.
+    /// Levels, contractors and regions are users' text and shown as they are; fault kinds are
+    /// translated; an unassigned contractor is named so.
+    pub fn order_groups(r: &Report, l: Lang) -> Vec<(&'static str, Vec<Vec<String>>)> {
+        let w = &r.work_orders;
+        let rows = |g: &[OrderGroup], key: &dyn Fn(&str) -> String| -> Vec<Vec<String>> {
+            g.iter()
+                .map(|g| {
+                    let mut v = vec![key(&g.key)];
+                    v.extend(order_figures(&g.figures));
+                    v
+                })
+                .collect()
+        };
+        vec![
+            ("orders_by_level", rows(&w.by_level, &|k| k.to_string())),
+            (
+                "orders_by_origin",
+                rows(&w.by_origin, &|k| t(&format!("origin_{k}"), l)),
+            ),
+            (
+                "orders_by_contractor",
+                rows(&w.by_contractor, &|k| {
+                    if k.is_empty() {
+                        t("unassigned", l)
+                    } else {
+                        k.to_string()
+                    }
+                }),
+            ),
+            ("orders_by_region", rows(&w.by_region, &|k| k.to_string())),
+        ]
+    }
+
+    pub const OVERDUE_COLS: [&str; 13] = [
+        "id",
+        "order_title",
+        "level",
+        "origin",
+        "contractor",
+        "region",
+        "state",
+        "opened",
+        "response_due",
+        "responded",
+        "repair_due",
+        "repaired",
+        "missed",
+    ];
+
+    pub fn overdue(r: &Report, l: Lang) -> Vec<Vec<String>> {
+        r.work_orders
+            .overdue
+            .iter()
+            .map(|o| {
+                vec![
+                    o.id.to_string(),
+                    o.title.clone(),
+                    o.level.clone(),
+                    t(&format!("origin_{}", o.origin), l),
+                    o.contractor.clone(),
+                    o.region.clone(),
+                    t(&format!("state_{}", o.state), l),
+                    o.opened.clone(),
+                    o.response_due.clone(),
+                    o.responded.clone(),
+                    o.repair_due.clone(),
+                    o.repaired.clone(),
+                    t(&format!("missed_{}", o.missed), l),
                 ]
             })
             .collect()

@@ -1,5 +1,7 @@
 //! XLSX for signing: sheets summary (fleet figures, rollups by region and contractor, how the
-//! figures are counted, notes, signature lines), devices, deductions, exemptions. Numbers are
+//! figures are counted, notes, signature lines), devices, deductions, exemptions, work orders
+//! (their summary, the counts by state, level, fault kind, contractor and region, the overdue
+//! ones). Numbers are
 //! written as numbers (so auditors can re-add them), codes as text (20 digits do not fit a
 //! double).
 
@@ -60,6 +62,16 @@ fn numeric_cols(cols: &[&str]) -> Vec<bool> {
                     | "to"
                     | "approved_by"
                     | "note"
+                    | "state"
+                    | "order_title"
+                    | "level"
+                    | "origin"
+                    | "opened"
+                    | "response_due"
+                    | "responded"
+                    | "repair_due"
+                    | "repaired"
+                    | "missed"
             )
         })
         .collect()
@@ -158,6 +170,52 @@ pub fn render(r: &Report, l: Lang) -> Result<Vec<u8>> {
         l,
         &bold,
     )?;
+
+    let ws = wb.add_worksheet();
+    ws.set_name(t("work_orders_sheet", l)).map_err(xl)?;
+    ws.write_string_with_format(0, 0, t("orders_summary", l), &bold)
+        .map_err(xl)?;
+    let mut at = 1;
+    for [k, v] in tables::order_summary(r, l) {
+        ws.write_string_with_format(at, 0, &k, &bold).map_err(xl)?;
+        // Counts, minutes and percentages as numbers; an empty value (nothing to count) stays
+        // empty.
+        match v.parse::<f64>() {
+            Ok(x) => ws.write_number(at, 1, x).map_err(xl)?,
+            Err(_) => ws.write_string(at, 1, &v).map_err(xl)?,
+        };
+        at += 1;
+    }
+    at += 1;
+    ws.write_string_with_format(at, 0, t("orders_by_state", l), &bold)
+        .map_err(xl)?;
+    at = table(
+        ws,
+        at + 1,
+        &tables::STATE_COLS,
+        &tables::order_states(r, l),
+        l,
+        &bold,
+    )?;
+    for (title, rows) in tables::order_groups(r, l) {
+        at += 1;
+        ws.write_string_with_format(at, 0, t(title, l), &bold)
+            .map_err(xl)?;
+        at = table(ws, at + 1, &tables::ORDER_COLS, &rows, l, &bold)?;
+    }
+    at += 1;
+    ws.write_string_with_format(at, 0, t("overdue_orders", l), &bold)
+        .map_err(xl)?;
+    table(
+        ws,
+        at + 1,
+        &tables::OVERDUE_COLS,
+        &tables::overdue(r, l),
+        l,
+        &bold,
+    )?;
+    ws.set_column_width(0, 28).map_err(xl)?;
+    ws.set_column_width(1, 32).map_err(xl)?;
 
     wb.save_to_buffer().map_err(xl)
 }

@@ -754,6 +754,38 @@ secret = "s"
         );
     }
 
+    /// The README's example is a valid configuration.
+    #[test]
+    fn the_readme_example_resolves() {
+        let readme = include_str!("../../../README.md");
+        let start = readme.find("### Notification targets").unwrap();
+        let block = &readme[start..];
+        let block = &block[block.find("```toml").unwrap() + 7..];
+        let block = &block[..block.find("```").unwrap()];
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("jia-ding.secret");
+        std::fs::write(&secret, "SEC1\n").unwrap();
+        let text = block
+            .replace(
+                "/etc/camwatch/jia-ding.secret",
+                &secret.display().to_string(),
+            )
+            .replace('…', "x");
+        let t = NotifyConfig::from_toml(&text, "README.md")
+            .unwrap()
+            .resolve_with("README.md", |_| Some("from-env".into()))
+            .unwrap();
+        let kinds: Vec<TargetKind> = t.iter().map(|t| t.format.kind()).collect();
+        assert_eq!(
+            kinds,
+            [
+                TargetKind::Webhook,
+                TargetKind::Dingtalk,
+                TargetKind::HttpTemplate
+            ]
+        );
+    }
+
     #[test]
     fn patterns_parse_braces_and_placeholders() {
         let p = Pattern::parse("{{\"a\": \"{title}\"}}").unwrap();

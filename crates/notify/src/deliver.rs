@@ -238,10 +238,42 @@ impl std::fmt::Debug for Outbox {
     }
 }
 
-/// What a delivery task reports back to the loop.
-struct Done {
-    id: i64,
-    target: String,
+/// The deliveries in flight: which rows, how many per target, and which task is which row
+/// (so a task that panicked still frees its row and its target's slot).
+#[derive(Default)]
+struct Flight {
+    tasks: JoinSet<()>,
+    by_task: HashMap<tokio::task::Id, (i64, String)>,
+    rows: HashSet<i64>,
+    per_target: HashMap<String, usize>,
+}
+
+impl Flight {
+    fn busy(&self, target: &str) -> usize {
+        self.per_target.get(target).copied().unwrap_or(0)
+    }
+
+    fn land(
+        &mut self,
+        r: std::result::Result<tokio::task::Id, tokio::task::JoinError>,
+        stats: &OutboxStats,
+    ) {
+        let id = match r {
+            Ok(id) => id,
+            Err(e) => {
+                // A bug: the row stays undelivered and is tried again at the next poll.
+                tracing::error!(error = %e, "outbox: a delivery task failed");
+                e.id()
+            }
+        };
+        if let Some((row, target)) = self.by_task.remove(&id) {
+            self.rows.remove(&row);
+            if let Some(n) = self.per_target.get_mut(&target) {
+                *n = n.saturating_sub(1);
+            }
+            stats.in_flight.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
 }
 
 impl Outbox {
@@ -292,9 +324,7 @@ impl Outbox {
     /// retried at the next poll; nothing here gives up.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send) {
         let this = Arc::new(self);
-        let mut tasks: JoinSet<Done> = JoinSet::new();
-        let mut in_flight: HashSet<i64> = HashSet::new();
-        let mut per_target: HashMap<String, usize> = HashMap::new();
+        let mut flight = Flight::default();
         let mut unknown_logged: HashSet<String> = HashSet::new();
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
@@ -304,7 +334,8 @@ impl Outbox {
             match this.store.due_outbox(now, limit).await {
                 Ok(rows) => {
                     for row in rows {
-                        if in_flight.contains(&row.id) || in_flight.len() >= this.opts.max_in_flight
+                        if flight.rows.contains(&row.id)
+                            || flight.rows.len() >= this.opts.max_in_flight
                         {
                             continue;
                         }
@@ -312,70 +343,44 @@ impl Outbox {
                             this.park_unknown(&row, now, &mut unknown_logged).await;
                             continue;
                         };
-                        let busy = per_target.entry(row.target.clone()).or_default();
-                        if *busy >= this.opts.max_per_target {
+                        if flight.busy(&row.target) >= this.opts.max_per_target {
                             continue;
                         }
-                        *busy += 1;
-                        in_flight.insert(row.id);
+                        *flight.per_target.entry(row.target.clone()).or_default() += 1;
+                        flight.rows.insert(row.id);
                         handed_out += 1;
                         this.stats.in_flight.fetch_add(1, Ordering::Relaxed);
+                        let key = (row.id, row.target.clone());
                         let w = this.clone();
-                        tasks.spawn(async move {
-                            let done = Done {
-                                id: row.id,
-                                target: row.target.clone(),
-                            };
-                            w.deliver(row, &target).await;
-                            done
-                        });
+                        let task = flight
+                            .tasks
+                            .spawn(async move { w.deliver(row, &target).await });
+                        flight.by_task.insert(task.id(), key);
                     }
                 }
                 Err(e) => tracing::error!(error = %e, "outbox: reading due messages failed"),
             }
-            if handed_out == 0 && in_flight.is_empty() {
+            if handed_out == 0 && flight.rows.is_empty() {
                 this.settled.send_replace(Some(now));
             }
-            let finished = tokio::select! {
+            let landed = tokio::select! {
                 _ = &mut shutdown => break,
                 _ = this.waker.0.notified() => None,
                 _ = this.clock.sleep(this.opts.poll_interval) => None,
-                Some(r) = tasks.join_next(), if !tasks.is_empty() => Some(r),
+                Some(r) = flight.tasks.join_next_with_id(), if !flight.tasks.is_empty() => {
+                    Some(r.map(|(id, ())| id))
+                }
             };
-            if let Some(r) = finished {
-                this.finish(r, &mut in_flight, &mut per_target);
+            if let Some(r) = landed {
+                flight.land(r, &this.stats);
                 // Collect whatever else is done before looking again.
-                while let Some(r) = tasks.try_join_next() {
-                    this.finish(r, &mut in_flight, &mut per_target);
+                while let Some(r) = flight.tasks.try_join_next_with_id() {
+                    flight.land(r.map(|(id, ())| id), &this.stats);
                 }
             }
         }
-        while let Some(r) = tasks.join_next().await {
-            this.finish(r, &mut in_flight, &mut per_target);
-        }
-    }
-
-    fn finish(
-        &self,
-        r: std::result::Result<Done, tokio::task::JoinError>,
-        in_flight: &mut HashSet<i64>,
-        per_target: &mut HashMap<String, usize>,
-    ) {
-        self.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
-        match r {
-            Ok(d) => {
-                in_flight.remove(&d.id);
-                if let Some(n) = per_target.get_mut(&d.target) {
-                    *n = n.saturating_sub(1);
-                }
-            }
-            Err(e) => {
-                // A panic in a delivery is a bug; its row stays undelivered and in_flight
-                // cannot be cleaned by id, so start over from the store's view.
-                tracing::error!(error = %e, "outbox: a delivery task failed");
-                in_flight.clear();
-                per_target.clear();
-            }
+        while let Some(r) = flight.tasks.join_next_with_id().await {
+            flight.land(r.map(|(id, ())| id), &this.stats);
         }
     }
 

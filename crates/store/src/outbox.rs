@@ -76,8 +76,9 @@ pub const MAX_ERROR_BYTES: usize = 1000;
 #[async_trait]
 pub trait OutboxStore: Send + Sync {
     /// Adds rows in one transaction, due at once (`next_at = created_at`). The work-order
-    /// engine writes its rows in its own transaction instead; this is for everything else (a
-    /// digest, a test message, tests).
+    /// engine writes its rows in its own transaction instead (with `next_at = created_at` and
+    /// the other columns at their defaults, as here); this is for everything else (a digest,
+    /// a test message, tests).
     async fn enqueue_outbox(&self, rows: &[NewOutboxRow]) -> Result<()>;
     /// The head row (lowest undelivered id) of each `(target, ordering_key)` whose `next_at` is
     /// at or before `now`, at most `limit_per_target` per target, oldest `next_at` first.

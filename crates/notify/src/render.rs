@@ -707,6 +707,20 @@ mod tests {
         assert_eq!(judge(TargetKind::HttpTemplate, 200, b"x", true), Ok(()));
     }
 
+    /// A DingTalk robot secured by keyword accepts only messages containing it: "工单" is
+    /// in every message's markdown (docs/work-orders.md says to use it).
+    #[test]
+    fn every_message_carries_the_keyword_for_robots() {
+        use strum::VariantArray;
+        for kind in NotificationKind::VARIANTS {
+            let mut n = opened();
+            n.kind = *kind;
+            assert!(markdown_zh(&n).contains("工单"), "{kind:?}");
+        }
+        let digest = Notification::digest("甲公司", Default::default(), AT);
+        assert!(markdown_zh(&digest).contains("工单"));
+    }
+
     #[test]
     fn render_picks_the_target_format_and_secret() {
         let t = Target {

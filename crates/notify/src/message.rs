@@ -226,7 +226,13 @@ impl Notification {
         let mut s = self
             .devices
             .iter()
-            .map(|d| format!("{}（{}）", d.name, d.code))
+            .map(|d| {
+                if d.name.is_empty() {
+                    d.code.clone()
+                } else {
+                    format!("{}（{}）", d.name, d.code)
+                }
+            })
             .collect::<Vec<_>>()
             .join("、");
         if self.device_count > self.devices.len() as u64 {

@@ -66,7 +66,7 @@ pub struct AuditEntry {
 }
 
 #[async_trait]
-pub trait Store: workorders::WorkOrderStore + Send + Sync {
+pub trait Store: workorders::WorkOrderStore + OutboxStore + Send + Sync {
     /// Which backend, for messages: "sqlite" or "postgres".
     fn backend(&self) -> &'static str;
 
@@ -149,6 +149,7 @@ pub trait Store: workorders::WorkOrderStore + Send + Sync {
 
 pub mod lease;
 pub mod outbox;
+mod outbox_sql;
 mod pg_copy;
 mod postgres;
 mod rows;
@@ -157,6 +158,7 @@ mod sqlite;
 pub mod workorders;
 
 pub use lease::{InstanceId, MonitorInstance, MonitorLease, this_host};
+pub use outbox::{NewOutboxRow, OutboxBacklog, OutboxRow, OutboxStore, TargetBacklog};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 

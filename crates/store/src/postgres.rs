@@ -156,3 +156,4 @@ impl PostgresStore {
 
 sql_store!(PostgresStore, sqlx::Postgres, "postgres", "BEGIN");
 crate::workorders::workorder_sql!(PostgresStore, sqlx::Postgres, "BEGIN");
+super::outbox_sql::outbox_store!(PostgresStore, sqlx::Postgres, "BEGIN");

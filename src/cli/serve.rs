@@ -108,6 +108,22 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
     } else {
         None
     };
+    // Notifications: delivered from the outbox the engine writes into, retried until they go.
+    let (notify, targets) = super::workorder::notify_config(&ctx.config)?;
+    let outbox = if targets.is_empty() {
+        None
+    } else {
+        let outbox = camwatch_notify::Outbox::new(
+            ctx.store.clone(),
+            targets,
+            clock.clone(),
+            camwatch_notify::DeliveryOptions::from(&notify),
+        )?;
+        let mut stop = stop_rx.clone();
+        Some(tokio::spawn(outbox.run(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })))
+    };
     let mut monitor = tokio::spawn(camwatch_monitor::run(
         ctx.store.clone(),
         lease,
@@ -161,11 +177,16 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
         }
     };
     result.map_err(|e| Error::internal(format!("monitor task: {e}")))??;
+    let _ = stop_tx.send(true);
     if let Some(engine) = engine {
-        let _ = stop_tx.send(true);
         engine
             .await
             .map_err(|e| Error::internal(format!("work-order engine task: {e}")))?;
+    }
+    if let Some(outbox) = outbox {
+        outbox
+            .await
+            .map_err(|e| Error::internal(format!("notification task: {e}")))?;
     }
     ctx.audit("serve.stop", "monitor", serde_json::json!({}))
         .await?;

@@ -202,12 +202,47 @@ fn actor() -> String {
     )
 }
 
-/// Where notifications of orders go. No targets are configured yet: orders are recorded and
-/// nobody is messaged.
+/// The `[notify]` section, checked: its settings and its targets (secrets resolved).
+pub(crate) fn notify_config(
+    cfg: &camwatch_core::config::Config,
+) -> Result<(
+    camwatch_notify::config::NotifyConfig,
+    Vec<camwatch_notify::config::Target>,
+)> {
+    let n: camwatch_notify::config::NotifyConfig = toml::Value::Table(cfg.notify.clone())
+        .try_into()
+        .map_err(|e| Error::invalid(format!("config [notify]: {e}")))?;
+    let targets = n.resolve("config")?;
+    Ok((n, targets))
+}
+
+/// The engine's announcer over the notifier's message formats.
+struct Notify(camwatch_notify::Announcements);
+
+impl camwatch_workorder::Announcer for Notify {
+    fn rows(
+        &self,
+        order: &WorkOrder,
+        kind: camwatch_core::workorder::EventKind,
+        at: i64,
+    ) -> Vec<camwatch_store::outbox::NewOutboxRow> {
+        self.0.rows(order, kind, at)
+    }
+}
+
+/// Where notifications of orders go: the configured targets, or nowhere.
 pub(crate) fn announcer(
-    _cfg: &camwatch_core::config::Config,
+    cfg: &camwatch_core::config::Config,
+    time_zone: &str,
 ) -> Result<Arc<dyn camwatch_workorder::Announcer>> {
-    Ok(Arc::new(camwatch_workorder::Silent))
+    let (_, targets) = notify_config(cfg)?;
+    if targets.is_empty() {
+        return Ok(Arc::new(camwatch_workorder::Silent));
+    }
+    Ok(Arc::new(Notify(camwatch_notify::Announcements {
+        targets,
+        time_zone: time_zone.to_string(),
+    })))
 }
 
 /// The desk, with the contract's SLA rules when one is configured.
@@ -218,6 +253,10 @@ pub(crate) fn desk(ctx: &Context, contract: Option<&std::path::Path>) -> Result<
     let contract = path
         .map(|p| super::report::load_contract(&p).map(|(c, _)| c))
         .transpose()?;
+    // Times in messages are the contract's local time.
+    let tz = contract
+        .as_ref()
+        .map_or_else(|| "Asia/Shanghai".to_string(), |c| c.timezone.clone());
     let sla = Sla::new(
         ctx.store.clone(),
         contract,
@@ -226,7 +265,7 @@ pub(crate) fn desk(ctx: &Context, contract: Option<&std::path::Path>) -> Result<
     Ok(Desk {
         store: ctx.store.clone(),
         sla: Arc::new(sla),
-        announcer: announcer(&ctx.config)?,
+        announcer: announcer(&ctx.config, &tz)?,
     })
 }
 

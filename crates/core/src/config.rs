@@ -22,6 +22,9 @@ pub struct Config {
     pub quality: QualityConfig,
     pub contract: ContractConfig,
     pub workorders: WorkOrdersConfig,
+    /// Notification targets of work orders (webhook, DingTalk, WeCom, an HTTP template): kept
+    /// as a table here and checked by the notifier (`camwatch-notify`), which owns its form.
+    pub notify: toml::Table,
     pub log: LogConfig,
 }
 

@@ -887,3 +887,70 @@ on_all_backends!(work_orders_list_by_filter_newest_first, |s: Arc<
     assert!(s.list_work_orders(&f).await.unwrap().is_empty());
     assert_eq!(s.open_work_orders().await.unwrap().len(), 5);
 });
+
+on_all_backends!(
+    imported_work_orders_keep_their_history_and_ids_go_on,
+    |s: Arc<dyn Store>| async move {
+        use camwatch_core::workorder::{Resolution, State};
+        let first = s
+            .open_work_order(&new_order(&[1], 900), &|_| Vec::new())
+            .await
+            .unwrap();
+        let as_stored = |n: &[u32], at: i64, closed: bool| {
+            let o = new_order(n, at);
+            let mut life = o.life.clone();
+            if closed {
+                life.state = State::Closed;
+                life.accepted_at = Some(at + 60);
+                life.closed_at = Some(at + 3600);
+                life.resolution = Some(Resolution::Repaired);
+            }
+            (
+                camwatch_store::workorders::WorkOrder {
+                    id: 0,
+                    subject: o.subject,
+                    origin: o.origin,
+                    cause: o.cause,
+                    title: o.title,
+                    level: o.level,
+                    region: o.region,
+                    fault_since: o.fault_since,
+                    opened_at: o.opened_at,
+                    life,
+                    version: 0,
+                },
+                o.devices,
+            )
+        };
+        let orders = vec![
+            as_stored(&[2], 100, true),
+            as_stored(&[2, 3], 200, true),
+            as_stored(&[4], 300, false),
+        ];
+        let id = s.import_work_orders(&orders, "import").await.unwrap();
+        assert_eq!(id, first.id + 1);
+        let back = s.work_order(id + 1).await.unwrap().unwrap();
+        assert_eq!(back.life.closed_at, Some(3800));
+        assert_eq!(s.work_order_devices(id + 1).await.unwrap().len(), 2);
+        assert_eq!(
+            s.open_order_of(&code(2)).await.unwrap(),
+            None,
+            "closed: left"
+        );
+        assert_eq!(s.open_order_of(&code(4)).await.unwrap(), Some(id + 2));
+        // An open order for a device already in one is refused, nothing written.
+        let e = s
+            .import_work_orders(&[as_stored(&[4], 400, false)], "import")
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, camwatch_core::error::ErrorKind::Conflict, "{e}");
+        // New orders take ids after the imported ones.
+        let next = s
+            .open_work_order(&new_order(&[5], 500), &|_| Vec::new())
+            .await
+            .unwrap();
+        assert_eq!(next.id, id + 3);
+        let ev = s.work_order_events(id).await.unwrap();
+        assert_eq!((ev.len(), ev[0].actor.as_str()), (1, "import"));
+    }
+);

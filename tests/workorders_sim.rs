@@ -44,6 +44,20 @@ fn base() -> Ipv4Addr {
     Ipv4Addr::new(127, 64 + b[0] % 128, b[1], 1)
 }
 
+struct Notify(camwatch_notify::Announcements);
+
+impl camwatch_workorder::Announcer for Notify {
+    fn rows(
+        &self,
+        order: &WorkOrder,
+        kind: EventKind,
+        at: i64,
+        devices: &[DeviceCode],
+    ) -> Vec<camwatch_store::outbox::NewOutboxRow> {
+        self.0.rows(order, kind, at, devices)
+    }
+}
+
 /// A monitor and its work-order engine, running.
 struct Running {
     stop: tokio::sync::watch::Sender<bool>,
@@ -176,10 +190,20 @@ async fn faults_become_orders_once_and_repairs_are_verified() {
     let devices = fleet.devices().to_vec();
     store.upsert_devices(&devices).await.unwrap();
     let contract = camwatch_core::contract::Contract::parse(CONTRACT, "test contract").unwrap();
+    // One webhook target: the engine's changes write its outbox rows (delivery itself is
+    // tested in camwatch-notify against real receivers; no worker runs here).
+    let notify = camwatch_notify::config::NotifyConfig::from_toml(
+        "[[notify.targets]]\nname = \"ops\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/hook\"\nsecret = \"s\"\n",
+        "test",
+    )
+    .unwrap();
     let desk = Desk {
         store: store.clone(),
         sla: Arc::new(Sla::new(store.clone(), Some(contract), Vec::new()).unwrap()),
-        announcer: Arc::new(camwatch_workorder::Silent),
+        announcer: Arc::new(Notify(camwatch_notify::Announcements {
+            targets: notify.resolve("test").unwrap(),
+            time_zone: "Asia/Shanghai".into(),
+        })),
     };
     let lease = |at: i64| {
         let store = store.clone();
@@ -323,6 +347,31 @@ async fn faults_become_orders_once_and_repairs_are_verified() {
         .await
         .unwrap();
     assert_eq!(all.len(), 3, "{all:#?}");
+    // Each order was announced when it opened, in its change's transaction; the repair that
+    // did not verify and the missed response deadlines too.
+    let rows = store.recent_outbox(Some("ops"), 1000).await.unwrap();
+    let announced = |kind: &str, id: i64| {
+        rows.iter()
+            .filter(|r| r.kind == kind && r.ordering_key == format!("work-order:{id}"))
+            .count()
+    };
+    for o in &all {
+        assert_eq!(announced("opened", o.id), 1, "{o:?} {rows:?}");
+    }
+    assert_eq!(announced("repair_not_verified", o2[0].id), 1, "{rows:?}");
+    // The NVR's order is announced with its channels.
+    let opened = rows
+        .iter()
+        .find(|r| r.kind == "opened" && r.ordering_key == format!("work-order:{}", parent[0].id))
+        .unwrap();
+    let payload: serde_json::Value = serde_json::from_str(&opened.payload).unwrap();
+    let listed = payload["device_count"].as_u64().unwrap();
+    assert!(
+        listed > 1 && listed <= members.len() as u64,
+        "the parent and the channels down with it at the opening: {payload}"
+    );
+    assert_eq!(announced("response_overdue", parent[0].id), 1, "{rows:?}");
+
     // The response deadline (20 min) passed for the NVR's order with nobody answering.
     let p = store.work_order(parent[0].id).await.unwrap().unwrap();
     assert_eq!(p.life.response_overdue_at, p.life.response_due_at, "{p:?}");

@@ -33,6 +33,17 @@ pub enum BenchCommand {
         #[arg(long)]
         pg: Option<String>,
     },
+    /// N open and M closed work orders over three years in a fresh database, then filtered
+    /// list pages and one month's statistics, timed (median and slowest of 21 runs), on SQLite
+    /// and, with --pg, on PostgreSQL.
+    Workorders {
+        #[arg(long, default_value_t = 10_000)]
+        open: u64,
+        #[arg(long, default_value_t = 1_000_000)]
+        closed: u64,
+        #[arg(long)]
+        pg: Option<String>,
+    },
     /// One liveness sweep of N simulated channels (simulator and sweep in their own
     /// processes): wall, CPU, peak RSS, p50/p99; then ffprobe over a subset, 64 in parallel,
     /// and the channels-per-CPU-second ratio.
@@ -78,6 +89,9 @@ pub async fn run(cmd: &BenchCommand) -> Result<ExitCode> {
         BenchCommand::Import { count, pg } => bench_import(*count, pg.as_deref()).await,
         BenchCommand::Report { devices, spans, pg } => {
             super::bench_report::run(*devices, *spans, pg.as_deref()).await
+        }
+        BenchCommand::Workorders { open, closed, pg } => {
+            super::bench_workorders::run(*open, *closed, pg.as_deref()).await
         }
         BenchCommand::Sweep {
             channels,

@@ -225,8 +225,9 @@ impl camwatch_workorder::Announcer for Notify {
         order: &WorkOrder,
         kind: camwatch_core::workorder::EventKind,
         at: i64,
+        devices: &[DeviceCode],
     ) -> Vec<camwatch_store::outbox::NewOutboxRow> {
-        self.0.rows(order, kind, at)
+        self.0.rows(order, kind, at, devices)
     }
 }
 

@@ -60,11 +60,25 @@ pub struct Announcements {
 impl Announcements {
     /// The outbox rows announcing that `event` happened to `order` at `at` (none for an event
     /// not announced, or when no target wants it), to write in the change's transaction.
-    pub fn rows(&self, order: &WorkOrder, event: EventKind, at: i64) -> Vec<NewOutboxRow> {
+    /// `devices` are the channels the order covers (a parent's order lists them); empty: its
+    /// subject alone.
+    pub fn rows(
+        &self,
+        order: &WorkOrder,
+        event: EventKind,
+        at: i64,
+        devices: &[camwatch_core::registry::DeviceCode],
+    ) -> Vec<NewOutboxRow> {
         let Some(kind) = kind_for(event) else {
             return Vec::new();
         };
         let mut n = Notification::for_work_order(order, kind, at);
+        if !devices.is_empty() {
+            n = n.with_devices(devices.iter().map(|c| DeviceRef {
+                code: c.to_string(),
+                name: String::new(),
+            }));
+        }
         n.time_zone = self.time_zone.clone();
         rows_for(&n, &self.targets)
     }
@@ -109,8 +123,8 @@ mod tests {
             }],
             time_zone: "Asia/Shanghai".into(),
         };
-        assert!(a.rows(&order(), EventKind::Noted, 1000).is_empty());
-        let rows = a.rows(&order(), EventKind::NotVerified, 1500);
+        assert!(a.rows(&order(), EventKind::Noted, 1000, &[]).is_empty());
+        let rows = a.rows(&order(), EventKind::NotVerified, 1500, &[]);
         assert_eq!(rows.len(), 1);
         assert_eq!(
             (rows[0].kind.as_str(), rows[0].ordering_key.as_str()),

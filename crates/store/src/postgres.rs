@@ -155,5 +155,11 @@ impl PostgresStore {
 }
 
 sql_store!(PostgresStore, sqlx::Postgres, "postgres", "BEGIN");
-crate::workorders::workorder_sql!(PostgresStore, sqlx::Postgres, "BEGIN");
+// After an import with explicit ids, the id sequence moves past them.
+crate::workorders::workorder_sql!(
+    PostgresStore,
+    sqlx::Postgres,
+    "BEGIN",
+    "SELECT setval(pg_get_serial_sequence('work_order', 'id'), (SELECT max(id) FROM work_order))"
+);
 super::outbox_sql::outbox_store!(PostgresStore, sqlx::Postgres, "BEGIN");

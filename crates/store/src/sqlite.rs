@@ -280,5 +280,6 @@ mod raw {
 // does not wait out) when another connection wrote in between, e.g. an import while the
 // monitor writes spans.
 sql_store!(SqliteStore, sqlx::Sqlite, "sqlite", "BEGIN IMMEDIATE");
-crate::workorders::workorder_sql!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE");
+// After an import with explicit ids: nothing (SQLite's rowid follows the largest id).
+crate::workorders::workorder_sql!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE", "SELECT 1");
 super::outbox_sql::outbox_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE");

@@ -182,6 +182,15 @@ pub trait WorkOrderStore: Send + Sync {
         bytes: &[u8],
     ) -> Result<i64>;
     async fn work_order_attachments(&self, id: i64) -> Result<Vec<Attachment>>;
+    /// Imports orders kept elsewhere (another platform's history, a bench's fleet), each with
+    /// its devices and an `opened` event by `actor`, in one transaction; ids are assigned in
+    /// order after the stored ones. A closed order's devices have left at its close; an open
+    /// one's must not be in another open order (`Conflict`). Returns the first new id.
+    async fn import_work_orders(
+        &self,
+        orders: &[(WorkOrder, Vec<DeviceCode>)],
+        actor: &str,
+    ) -> Result<i64>;
     async fn work_order_attachment_bytes(&self, attachment_id: i64) -> Result<Option<Vec<u8>>>;
 }
 
@@ -277,8 +286,12 @@ pub(crate) fn event_from_row(
     })
 }
 
+/// Rows per multi-row INSERT of an import (13 values an order: well inside both backends'
+/// limits on bound values).
+pub(crate) const IMPORT_BATCH: usize = 1000;
+
 macro_rules! workorder_sql {
-    ($ty:ident, $db:ty, $begin:literal) => {
+    ($ty:ident, $db:ty, $begin:literal, $after_import:literal) => {
         impl $ty {
             async fn insert_order_events(
                 tx: &mut sqlx::Transaction<'_, $db>,
@@ -858,6 +871,95 @@ macro_rules! workorder_sql {
                         size: r.6,
                     })
                     .collect())
+            }
+
+            async fn import_work_orders(
+                &self,
+                orders: &[($crate::workorders::WorkOrder, Vec<camwatch_core::registry::DeviceCode>)],
+                actor: &str,
+            ) -> camwatch_core::error::Result<i64> {
+                let mut tx = self.pool.begin_with($begin).await.map_err(crate::db_error)?;
+                let max: Option<i64> = sqlx::query_scalar("SELECT max(id) FROM work_order")
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(crate::db_error)?;
+                let first = max.unwrap_or(0) + 1;
+                for (k, chunk) in orders.chunks($crate::workorders::IMPORT_BATCH).enumerate() {
+                    let base = first + (k * $crate::workorders::IMPORT_BATCH) as i64;
+                    let mut qb = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO work_order (id, subject, origin, cause, title, level, state, \
+                         contractor, region, fault_since, opened_at, response_due_at, repair_due_at, \
+                         accepted_at, repaired_at, closed_at, fault_ended_at, resolution, \
+                         response_overdue_at, repair_overdue_at) ",
+                    );
+                    qb.push_values(chunk.iter().enumerate(), |mut b, (j, (o, _))| {
+                        let l = &o.life;
+                        b.push_bind(base + j as i64)
+                            .push_bind(o.subject.to_string())
+                            .push_bind(o.origin.as_str())
+                            .push_bind(o.cause.as_ref().map(ToString::to_string))
+                            .push_bind(o.title.clone())
+                            .push_bind(o.level.clone())
+                            .push_bind(l.state.as_str())
+                            .push_bind(l.contractor.clone())
+                            .push_bind(o.region.clone())
+                            .push_bind(o.fault_since)
+                            .push_bind(o.opened_at)
+                            .push_bind(l.response_due_at)
+                            .push_bind(l.repair_due_at)
+                            .push_bind(l.accepted_at)
+                            .push_bind(l.repaired_at)
+                            .push_bind(l.closed_at)
+                            .push_bind(l.fault_ended_at)
+                            .push_bind(l.resolution.map(|r| r.as_str()))
+                            .push_bind(l.response_overdue_at)
+                            .push_bind(l.repair_overdue_at);
+                    });
+                    qb.build().execute(&mut *tx).await.map_err(crate::db_error)?;
+                    let members: Vec<(i64, &camwatch_core::registry::DeviceCode, i64, Option<i64>)> = chunk
+                        .iter()
+                        .enumerate()
+                        .flat_map(|(j, (o, ds))| {
+                            ds.iter().map(move |d| (base + j as i64, d, o.opened_at, o.life.closed_at))
+                        })
+                        .collect();
+                    for part in members.chunks($crate::workorders::IMPORT_BATCH) {
+                        let mut qb = sqlx::QueryBuilder::<$db>::new(
+                            "INSERT INTO work_order_device (order_id, device_code, joined_at, left_at) ",
+                        );
+                        qb.push_values(part, |mut b, (id, d, at, left)| {
+                            b.push_bind(*id).push_bind(d.to_string()).push_bind(*at).push_bind(*left);
+                        });
+                        qb.build().execute(&mut *tx).await.map_err(|e| {
+                            let e = crate::db_error(e);
+                            if e.kind == camwatch_core::error::ErrorKind::Conflict {
+                                camwatch_core::error::Error::conflict(
+                                    "an imported open order names a device already in an open order",
+                                )
+                            } else {
+                                e
+                            }
+                        })?;
+                    }
+                    let mut qb = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO work_order_event (order_id, at, actor, kind, note, detail) ",
+                    );
+                    qb.push_values(chunk.iter().enumerate(), |mut b, (j, (o, _))| {
+                        b.push_bind(base + j as i64)
+                            .push_bind(o.opened_at)
+                            .push_bind(actor.to_string())
+                            .push_bind("opened")
+                            .push_bind("imported")
+                            .push_bind("{}");
+                    });
+                    qb.build().execute(&mut *tx).await.map_err(crate::db_error)?;
+                }
+                sqlx::query($after_import)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(crate::db_error)?;
+                tx.commit().await.map_err(crate::db_error)?;
+                Ok(first)
             }
 
             async fn work_order_attachment_bytes(

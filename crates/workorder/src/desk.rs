@@ -94,9 +94,17 @@ impl Desk {
             .collect();
         let mut after = order.clone();
         after.life = life.clone();
+        let devices: Vec<DeviceCode> = self
+            .store
+            .work_order_devices(order.id)
+            .await?
+            .into_iter()
+            .filter(|m| m.left_at.is_none())
+            .map(|m| m.device)
+            .collect();
         let outbox: Vec<_> = kinds
             .iter()
-            .flat_map(|&k| self.announcer.rows(&after, k, at))
+            .flat_map(|&k| self.announcer.rows(&after, k, at, &devices))
             .collect();
         let written = self
             .store
@@ -133,9 +141,12 @@ impl Desk {
     pub async fn open(&self, new: NewWorkOrder) -> Result<WorkOrder> {
         let announcer = self.announcer.clone();
         let at = new.opened_at;
+        let devices = new.devices.clone();
         let opened = self
             .store
-            .open_work_order(&new, &move |o| announcer.rows(o, EventKind::Opened, at))
+            .open_work_order(&new, &move |o| {
+                announcer.rows(o, EventKind::Opened, at, &devices)
+            })
             .await?;
         if new.actor != SYSTEM {
             self.store

@@ -351,44 +351,50 @@ macro_rules! workorder_sql {
                 .map_err(crate::db_error)
             }
 
+            /// Columns by position, in `select_orders!`'s order: by name costs a lookup per
+            /// column per row, which a month of orders notices.
             fn order_from_row(
                 row: &<$db as sqlx::Database>::Row,
             ) -> camwatch_core::error::Result<$crate::workorders::WorkOrder> {
                 use sqlx::Row;
-                let s = |c: &str| -> camwatch_core::error::Result<String> {
+                let s = |c: usize| -> camwatch_core::error::Result<String> {
                     row.try_get(c).map_err(crate::db_error)
                 };
-                let o = |c: &str| -> camwatch_core::error::Result<Option<String>> {
+                let o = |c: usize| -> camwatch_core::error::Result<Option<String>> {
                     row.try_get(c).map_err(crate::db_error)
                 };
-                let i = |c: &str| -> camwatch_core::error::Result<Option<i64>> {
+                let i = |c: usize| -> camwatch_core::error::Result<Option<i64>> {
                     row.try_get(c).map_err(crate::db_error)
                 };
+                // id 0, subject 1, origin 2, cause 3, title 4, level 5, state 6, contractor 7,
+                // region 8, fault_since 9, opened_at 10, response_due_at 11, repair_due_at 12,
+                // accepted_at 13, repaired_at 14, closed_at 15, fault_ended_at 16,
+                // resolution 17, response_overdue_at 18, repair_overdue_at 19, version 20.
                 $crate::workorders::order_from_parts(
                     $crate::workorders::OrderText {
-                        subject: s("subject")?,
-                        origin: s("origin")?,
-                        cause: o("cause")?,
-                        state: s("state")?,
-                        resolution: o("resolution")?,
+                        subject: s(1)?,
+                        origin: s(2)?,
+                        cause: o(3)?,
+                        state: s(6)?,
+                        resolution: o(17)?,
                     },
-                    s("title")?,
-                    s("level")?,
-                    s("region")?,
-                    o("contractor")?,
+                    s(4)?,
+                    s(5)?,
+                    s(8)?,
+                    o(7)?,
                     [
-                        i("id")?,
-                        i("fault_since")?,
-                        i("opened_at")?,
-                        i("response_due_at")?,
-                        i("repair_due_at")?,
-                        i("accepted_at")?,
-                        i("repaired_at")?,
-                        i("closed_at")?,
-                        i("fault_ended_at")?,
-                        i("response_overdue_at")?,
-                        i("repair_overdue_at")?,
-                        i("version")?,
+                        i(0)?,
+                        i(9)?,
+                        i(10)?,
+                        i(11)?,
+                        i(12)?,
+                        i(13)?,
+                        i(14)?,
+                        i(15)?,
+                        i(16)?,
+                        i(18)?,
+                        i(19)?,
+                        i(20)?,
                     ],
                 )
             }

@@ -135,25 +135,9 @@ async fn bench_import(count: u64, pg: Option<&str>) -> Result<ExitCode> {
     );
 
     if let Some(base) = pg {
-        use sqlx::Connection;
-        let mut admin = sqlx::PgConnection::connect(base)
-            .await
-            .map_err(camwatch_store::db_error)?;
-        let mut b = [0u8; 6];
-        getrandom::fill(&mut b).map_err(|e| Error::internal(e.to_string()))?;
-        let name = format!("camwatch_bench_{}", hex::encode(b));
-        // The name is our own random hex, not user input.
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut admin)
-            .await
-            .map_err(camwatch_store::db_error)?;
-        let url = sibling_database(base, &name)?;
-        let r = import_once(&url, &file, count).await;
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE {name} WITH (FORCE)"
-        )))
-        .execute(&mut admin)
-        .await;
+        let db = ScratchDb::create(base).await?;
+        let r = import_once(&db.url, &file, count).await;
+        db.drop_it().await;
         let secs = r?;
         println!(
             "postgres  import: {secs:.2} s  ({:.0} records/s)",
@@ -178,8 +162,46 @@ async fn import_once(url: &str, file: &std::path::Path, count: u64) -> Result<f6
     Ok(secs)
 }
 
+/// A database of its own on a PostgreSQL server, for one bench run.
+pub struct ScratchDb {
+    admin: sqlx::PgConnection,
+    name: String,
+    /// Its URL.
+    pub url: String,
+}
+
+impl ScratchDb {
+    /// Creates `camwatch_bench_<random hex>` beside the database `base` names.
+    pub async fn create(base: &str) -> Result<Self> {
+        use sqlx::Connection;
+        let mut admin = sqlx::PgConnection::connect(base)
+            .await
+            .map_err(camwatch_store::db_error)?;
+        let mut b = [0u8; 6];
+        getrandom::fill(&mut b).map_err(|e| Error::internal(e.to_string()))?;
+        let name = format!("camwatch_bench_{}", hex::encode(b));
+        // The name is our own random hex, not user input.
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .map_err(camwatch_store::db_error)?;
+        let url = sibling_database(base, &name)?;
+        Ok(Self { admin, name, url })
+    }
+
+    /// Drops it (best effort: a bench's result stands either way).
+    pub async fn drop_it(mut self) {
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE {} WITH (FORCE)",
+            self.name
+        )))
+        .execute(&mut self.admin)
+        .await;
+    }
+}
+
 /// `postgres://u@h:p/db` → `postgres://u@h:p/<name>`: a new database on the same server.
-pub fn sibling_database(base: &str, name: &str) -> Result<String> {
+fn sibling_database(base: &str, name: &str) -> Result<String> {
     let after_scheme = base.find("://").map_or(0, |i| i + 3);
     match base[after_scheme..].rfind('/') {
         Some(i) => Ok(format!("{}/{name}", &base[..after_scheme + i])),

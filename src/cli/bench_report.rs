@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use super::bench::{sibling_database, tempfile_dir};
+use super::bench::tempfile_dir;
 use camwatch_core::error::{Error, Result};
 use camwatch_core::history::{Status, StatusSpan};
 use camwatch_core::registry::generate::generate;
@@ -185,32 +185,16 @@ pub async fn run(devices: u64, per: u32, pg: Option<&str>) -> Result<ExitCode> {
     report_twice("sqlite", &sqlite, &contract, &dir)?;
 
     if let Some(base) = pg {
-        use sqlx::Connection;
-        let mut admin = sqlx::PgConnection::connect(base)
-            .await
-            .map_err(camwatch_store::db_error)?;
-        let mut b = [0u8; 6];
-        getrandom::fill(&mut b).map_err(|e| Error::internal(e.to_string()))?;
-        let name = format!("camwatch_bench_{}", hex::encode(b));
-        // The name is our own random hex, not user input.
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut admin)
-            .await
-            .map_err(camwatch_store::db_error)?;
-        let url = sibling_database(base, &name)?;
+        let db = super::bench::ScratchDb::create(base).await?;
         let r = async {
-            fill(&url, &dir, devices, per, &p).await?;
-            report_twice("postgres", &url, &contract, &dir)
+            fill(&db.url, &dir, devices, per, &p).await?;
+            report_twice("postgres", &db.url, &contract, &dir)
         }
         .await;
         if std::env::var_os("CAMWATCH_BENCH_KEEP").is_some() {
-            println!("kept {url}");
+            println!("kept {}", db.url);
         } else {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                "DROP DATABASE {name} WITH (FORCE)"
-            )))
-            .execute(&mut admin)
-            .await;
+            db.drop_it().await;
         }
         r?;
     }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use camwatch_core::error::{Error, Result};
+use camwatch_core::error::Result;
 use camwatch_core::registry::DeviceCode;
 use camwatch_core::secret::SecretKey;
 use camwatch_core::workorder::stats::{OrderFacts, stats};
@@ -32,25 +32,9 @@ pub async fn run(open: u64, closed: u64, pg: Option<&str>) -> Result<ExitCode> {
     let ok = measure("sqlite", &url, &orders).await?;
     let mut all_ok = ok;
     if let Some(base) = pg {
-        use sqlx::Connection;
-        let mut admin = sqlx::PgConnection::connect(base)
-            .await
-            .map_err(camwatch_store::db_error)?;
-        let mut b = [0u8; 6];
-        getrandom::fill(&mut b).map_err(|e| Error::internal(e.to_string()))?;
-        let name = format!("camwatch_bench_{}", hex::encode(b));
-        // The name is our own random hex, not user input.
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut admin)
-            .await
-            .map_err(camwatch_store::db_error)?;
-        let url = super::bench::sibling_database(base, &name)?;
-        let r = measure("postgres", &url, &orders).await;
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE {name} WITH (FORCE)"
-        )))
-        .execute(&mut admin)
-        .await;
+        let db = super::bench::ScratchDb::create(base).await?;
+        let r = measure("postgres", &db.url, &orders).await;
+        db.drop_it().await;
         all_ok &= r?;
     }
     let _ = std::fs::remove_dir_all(&dir);

@@ -236,7 +236,7 @@ mod raw {
                     ffi::sqlite3_column_int64(stmt.0, 2),
                     (ffi::sqlite3_column_type(stmt.0, 3) != ffi::SQLITE_NULL)
                         .then(|| ffi::sqlite3_column_int64(stmt.0, 3)),
-                    text(stmt.0, 4).map(|b| String::from_utf8_lossy(b).into_owned()),
+                    text(stmt.0, 4),
                 )
             };
             let end_at = end_at.unwrap_or(open_until);
@@ -268,7 +268,11 @@ mod raw {
                 status,
                 start_at,
                 end_at,
-                cause: camwatch_core::cause::from_stored(cause.as_deref()),
+                // Parsed from the row's bytes: most causes are a failure kind, and no string
+                // is allocated for them.
+                cause: camwatch_core::cause::from_stored(
+                    cause.map(|b| String::from_utf8_lossy(b)).as_deref(),
+                ),
             });
         }
         Ok(out)

@@ -20,7 +20,9 @@ pub struct DeviceCode([u8; 20]);
 impl DeviceCode {
     /// The digits as two big-endian integers: comparing these is comparing the codes
     /// (byte order equals integer order), without a `memcmp` call per comparison — sorting
-    /// millions of spans by device spends most of its time here.
+    /// millions of spans by device spends most of its time here. `#[inline]` on these: the
+    /// sort runs in other crates (store, report), which cannot inline them otherwise.
+    #[inline]
     fn key(&self) -> (u128, u32) {
         let (hi, lo) = self.0.split_at(16);
         (
@@ -31,12 +33,14 @@ impl DeviceCode {
 }
 
 impl Ord for DeviceCode {
+    #[inline]
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         self.key().cmp(&other.key())
     }
 }
 
 impl PartialOrd for DeviceCode {
+    #[inline]
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
     }

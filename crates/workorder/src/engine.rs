@@ -270,6 +270,25 @@ impl Engine {
             }
             return Ok(());
         }
+        // A channel whose parent is down too is the parent's fault, whatever its own probe
+        // said first (a channel and its NVR fail together; either may be confirmed first): it
+        // joins the parent's order, or waits for it to open (the parent's order takes in its
+        // offline channels; the refresh re-plans it until then).
+        if origin == Origin::Outage
+            && let Some(parent) = self.meta_of(&subject).and_then(|m| m.parent)
+            && self
+                .state
+                .device(&parent)
+                .is_some_and(|p| p.status == Status::Offline)
+        {
+            if let Some(id) = self.desk.store.open_order_of(&parent).await? {
+                self.desk
+                    .store
+                    .join_work_order(id, &[subject], now, SYSTEM)
+                    .await?;
+            }
+            return Ok(());
+        }
         // A straggler of a region that is down together joins the region's order.
         if matches!(origin, Origin::Outage) && self.cfg.plan.region_min_devices > 0 {
             let open = self.desk.store.open_work_orders().await?;

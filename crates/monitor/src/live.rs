@@ -341,6 +341,14 @@ impl MonitorState {
         (s.devices[i].status, s.devices[i].cause.clone())
     }
 
+    /// A device's register facts and status now, by code, without copying its probe history
+    /// (what [`Self::device`] returns); `None` for a code not in the register.
+    pub fn status(&self, code: &DeviceCode) -> Option<(Arc<DeviceMeta>, Status)> {
+        let s = self.lock();
+        let e = &s.devices[*s.index.get(code)?];
+        Some((e.meta.clone(), e.status))
+    }
+
     /// The live state of one device, by code; `None` for a code not in the register.
     pub fn device(&self, code: &DeviceCode) -> Option<DeviceLive> {
         let s = self.lock();

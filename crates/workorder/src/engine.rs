@@ -30,7 +30,7 @@ use camwatch_core::cause::Cause;
 use camwatch_core::clock::Clock;
 use camwatch_core::config::WorkOrdersConfig;
 use camwatch_core::error::{ErrorKind, Result};
-use camwatch_core::history::Status;
+use camwatch_core::history::{Exemption, Status};
 use camwatch_core::outcome::ProbeStatus;
 use camwatch_core::registry::DeviceCode;
 use camwatch_core::workorder::plan::{Fault, FaultKind, Opening, PlanConfig, Planner, Step};
@@ -83,8 +83,6 @@ pub struct Engine {
     cfg: EngineConfig,
     planner: Planner,
     verifying: HashMap<i64, Verifying>,
-    /// Register facts of devices seen in events, for titles and assignment.
-    meta: HashMap<DeviceCode, Arc<DeviceMeta>>,
     /// The earliest deadline of an open order not yet flagged (`i64::MAX`: none).
     next_deadline: i64,
 }
@@ -103,7 +101,6 @@ impl Engine {
             clock,
             cfg,
             verifying: HashMap::new(),
-            meta: HashMap::new(),
             next_deadline: i64::MAX,
         }
     }
@@ -168,7 +165,6 @@ impl Engine {
             return Ok(());
         };
         let m = &e.device;
-        self.meta.insert(m.code, m.clone());
         let now = self.now();
         let mut steps = Vec::new();
         // The fault that ended, if any.
@@ -217,48 +213,17 @@ impl Engine {
         Ok(())
     }
 
-    fn meta_of(&self, code: &DeviceCode) -> Option<Arc<DeviceMeta>> {
-        self.meta
-            .get(code)
-            .cloned()
-            .or_else(|| self.state.device(code).map(|d| d.meta))
-    }
-
     async fn open(&mut self, o: Opening, now: i64) -> Result<()> {
-        let (origin, subject, mut devices, cause, since, region) = match &o {
-            Opening::Outage(f) => (
-                Origin::Outage,
-                f.device,
-                vec![f.device],
-                f.cause.clone(),
-                f.since,
-                f.region.clone(),
-            ),
-            Opening::Picture(f) => (
-                Origin::Picture,
-                f.device,
-                vec![f.device],
-                f.cause.clone(),
-                f.since,
-                f.region.clone(),
-            ),
-            Opening::Parent(f) => (
-                Origin::Parent,
-                f.device,
-                vec![f.device],
-                f.cause.clone(),
-                f.since,
-                f.region.clone(),
-            ),
-            Opening::Region { region, faults } => (
-                Origin::Region,
-                faults[0].device,
-                faults.iter().map(|f| f.device).collect(),
-                faults[0].cause.clone(),
-                faults.iter().map(|f| f.since).min().unwrap_or(now),
-                region.clone(),
-            ),
+        let (origin, faults) = match &o {
+            Opening::Outage(f) => (Origin::Outage, std::slice::from_ref(f)),
+            Opening::Picture(f) => (Origin::Picture, std::slice::from_ref(f)),
+            Opening::Parent(f) => (Origin::Parent, std::slice::from_ref(f)),
+            Opening::Region { faults, .. } => (Origin::Region, faults.as_slice()),
         };
+        let first = &faults[0];
+        let (subject, cause, region) = (first.device, first.cause.clone(), first.region.clone());
+        let since = faults.iter().map(|f| f.since).min().unwrap_or(now);
+        let mut devices: Vec<DeviceCode> = faults.iter().map(|f| f.device).collect();
         // Already in an open order: the fault is that order's (a restart, a repeat).
         if let Some(id) = self.desk.store.open_order_of(&subject).await? {
             if let Some(order) = self.desk.store.work_order(id).await?
@@ -274,12 +239,13 @@ impl Engine {
         // said first (a channel and its NVR fail together; either may be confirmed first): it
         // joins the parent's order, or waits for it to open (the parent's order takes in its
         // offline channels; the refresh re-plans it until then).
+        let meta = self.state.status(&subject).map(|(m, _)| m);
         if origin == Origin::Outage
-            && let Some(parent) = self.meta_of(&subject).and_then(|m| m.parent)
+            && let Some(parent) = meta.as_ref().and_then(|m| m.parent)
             && self
                 .state
-                .device(&parent)
-                .is_some_and(|p| p.status == Status::Offline)
+                .status(&parent)
+                .is_some_and(|(_, st)| st == Status::Offline)
         {
             if let Some(id) = self.desk.store.open_order_of(&parent).await? {
                 self.desk
@@ -312,9 +278,11 @@ impl Engine {
                     .map(|(c, _)| c),
             );
         }
-        let taken = self.desk.store.open_memberships().await?;
-        devices.retain(|d| *d == subject || !taken.contains_key(d));
-        let meta = self.meta_of(&subject);
+        // The subject was checked above; other channels may be in orders of their own.
+        if devices.len() > 1 {
+            let taken = self.desk.store.open_memberships().await?;
+            devices.retain(|d| *d == subject || !taken.contains_key(d));
+        }
         let name = meta
             .as_ref()
             .map_or_else(|| subject.to_string(), |m| m.name.clone());
@@ -423,8 +391,8 @@ impl Engine {
         // Ended for the order when none of its devices is faulty any more.
         let still = current.iter().filter(|c| **c != device).any(|c| {
             self.state
-                .device(c)
-                .is_some_and(|l| matches!(l.status, Status::Offline | Status::Degraded))
+                .status(c)
+                .is_some_and(|(_, st)| matches!(st, Status::Offline | Status::Degraded))
         });
         if !still {
             self.desk
@@ -447,9 +415,14 @@ impl Engine {
         let faulty_codes: HashSet<DeviceCode> = faulty.iter().map(|f| f.0.code).collect();
         let open_ids: HashSet<i64> = open.iter().map(|o| o.id).collect();
         self.verifying.retain(|id, _| open_ids.contains(id));
+        // Read once for every order, not once an order.
+        let exemptions = match open.iter().map(|o| o.opened_at).min() {
+            Some(from) => self.desk.sla.exemptions_from(from).await?,
+            None => Vec::new(),
+        };
         for o in &open {
             let devices = by_order.get(&o.id).cloned().unwrap_or_default();
-            self.move_deadlines(o, &devices, now).await?;
+            self.move_deadlines(o, &devices, &exemptions, now).await?;
             let checked = if next_deadline(&o.life).is_some_and(|d| d <= now) {
                 self.desk
                     .act(o.id, &Action::CheckDeadlines, now, SYSTEM, "")
@@ -470,8 +443,8 @@ impl Engine {
             let all_seen_well = !devices.is_empty()
                 && devices.iter().all(|d| {
                     self.state
-                        .device(d)
-                        .is_some_and(|l| matches!(l.status, Status::Online | Status::Degraded))
+                        .status(d)
+                        .is_some_and(|(_, st)| matches!(st, Status::Online | Status::Degraded))
                 });
             match o.life.fault_ended_at {
                 None if !any_faulty && all_seen_well => {
@@ -532,7 +505,6 @@ impl Engine {
                 }
                 kind => self.planner.down(fault(since, cause), kind, now),
             };
-            self.meta.insert(m.code, m.clone());
             self.execute(steps, now).await?;
         }
         Ok(())
@@ -540,15 +512,20 @@ impl Engine {
 
     /// An exemption approved after the order opened moves its deadlines (until they are
     /// flagged: a deadline that has passed stays passed).
-    async fn move_deadlines(&self, o: &WorkOrder, devices: &[DeviceCode], now: i64) -> Result<()> {
+    async fn move_deadlines(
+        &self,
+        o: &WorkOrder,
+        devices: &[DeviceCode],
+        exemptions: &[Exemption],
+        now: i64,
+    ) -> Result<()> {
         if o.life.response_overdue_at.is_some() && o.life.repair_overdue_at.is_some() {
             return Ok(());
         }
-        let Some((response, repair)) = self
-            .desk
-            .sla
-            .deadlines(&o.level, devices, &o.region, o.opened_at)
-            .await?
+        let Some((response, repair)) =
+            self.desk
+                .sla
+                .deadlines(&o.level, devices, &o.region, o.opened_at, exemptions)
         else {
             return Ok(());
         };

@@ -12,7 +12,7 @@ use camwatch_core::calendar::WorkCalendar;
 use camwatch_core::config::AssignRule;
 use camwatch_core::contract::{Contract, FaultFacts, SlaLevel};
 use camwatch_core::error::{Error, Result};
-use camwatch_core::history::ExemptionScope;
+use camwatch_core::history::{Exemption, ExemptionScope};
 use camwatch_core::registry::DeviceCode;
 use camwatch_store::Store;
 
@@ -105,7 +105,7 @@ impl Sla {
                 repair_due_at: None,
             });
         };
-        let pauses = self.pauses(devices, region, at).await?;
+        let pauses = pauses(&self.exemptions_from(at).await?, devices, region);
         Ok(Plan {
             level: level.level.clone(),
             response_due_at: Some(self.calendar.deadline(at, level.response(), &pauses)),
@@ -113,43 +113,39 @@ impl Sla {
         })
     }
 
-    /// The deadlines of an order of `level` opened at `opened_at`, with the exemptions approved
-    /// by now; `None` for a level the contract no longer has.
-    pub async fn deadlines(
+    /// The deadlines of an order of `level` opened at `opened_at`, with `exemptions` (those
+    /// approved by now, read once for every open order by [`Self::exemptions_from`]); `None` for
+    /// a level the contract no longer has.
+    pub fn deadlines(
         &self,
         level: &str,
         devices: &[DeviceCode],
         region: &str,
         opened_at: i64,
-    ) -> Result<Option<(i64, i64)>> {
-        let Some(l) = self.level_named(level) else {
-            return Ok(None);
-        };
-        let pauses = self.pauses(devices, region, opened_at).await?;
-        Ok(Some((
+        exemptions: &[Exemption],
+    ) -> Option<(i64, i64)> {
+        let l = self.level_named(level)?;
+        let pauses = pauses(exemptions, devices, region);
+        Some((
             self.calendar.deadline(opened_at, l.response(), &pauses),
             self.calendar.deadline(opened_at, l.repair(), &pauses),
-        )))
+        ))
     }
 
-    /// Approved exemptions covering any of `devices` (or their region) from `from` on.
-    async fn pauses(
-        &self,
-        devices: &[DeviceCode],
-        region: &str,
-        from: i64,
-    ) -> Result<Vec<(i64, i64)>> {
-        let exemptions = self
-            .store
-            .exemptions_overlapping(from, i64::MAX / 2)
-            .await?;
-        Ok(exemptions
-            .into_iter()
-            .filter(|e| match &e.scope {
-                ExemptionScope::Device(c) => devices.contains(c),
-                ExemptionScope::RegionPrefix(p) => region.starts_with(p.as_str()),
-            })
-            .map(|e| (e.start_at, e.end_at))
-            .collect())
+    /// Approved exemptions that end after `from`.
+    pub async fn exemptions_from(&self, from: i64) -> Result<Vec<Exemption>> {
+        self.store.exemptions_overlapping(from, i64::MAX / 2).await
     }
+}
+
+/// The periods of `exemptions` covering any of `devices` (or their region).
+fn pauses(exemptions: &[Exemption], devices: &[DeviceCode], region: &str) -> Vec<(i64, i64)> {
+    exemptions
+        .iter()
+        .filter(|e| match &e.scope {
+            ExemptionScope::Device(c) => devices.contains(c),
+            ExemptionScope::RegionPrefix(p) => region.starts_with(p.as_str()),
+        })
+        .map(|e| (e.start_at, e.end_at))
+        .collect()
 }

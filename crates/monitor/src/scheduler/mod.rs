@@ -1,4 +1,5 @@
-//! The probe scheduler: a due-time queue drives a bounded pool of probe tasks (DESIGN decision 7).
+//! The probe scheduler: a due-time queue drives a bounded pool of probe tasks (decision 7 in
+//! docs/architecture.md).
 //!
 //! - One heap entry per (target, probe class) holds its next due time; nothing runs for a device
 //!   between its probes (no task per device, no timer per device).

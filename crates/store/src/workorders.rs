@@ -286,6 +286,10 @@ pub(crate) fn event_from_row(
     })
 }
 
+/// The open order a device is in (at most one: the partial unique index).
+pub(crate) const OPEN_ORDER_OF: &str =
+    "SELECT order_id FROM work_order_device WHERE device_code = $1 AND left_at IS NULL";
+
 /// Rows per multi-row INSERT of an import (13 values an order: well inside both backends'
 /// limits on bound values).
 pub(crate) const IMPORT_BATCH: usize = 1000;
@@ -342,13 +346,30 @@ macro_rules! workorder_sql {
                 tx: &mut sqlx::Transaction<'_, $db>,
                 device: &str,
             ) -> camwatch_core::error::Result<Option<i64>> {
-                sqlx::query_scalar(
-                    "SELECT order_id FROM work_order_device WHERE device_code = $1 AND left_at IS NULL",
-                )
+                sqlx::query_scalar($crate::workorders::OPEN_ORDER_OF)
                 .bind(device)
                 .fetch_optional(&mut **tx)
                 .await
                 .map_err(crate::db_error)
+            }
+
+            /// `device` joins order `id` at `at`, within `tx`.
+            async fn insert_member(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                id: i64,
+                device: &str,
+                at: i64,
+            ) -> camwatch_core::error::Result<()> {
+                sqlx::query(
+                    "INSERT INTO work_order_device (order_id, device_code, joined_at) VALUES ($1, $2, $3)",
+                )
+                .bind(id)
+                .bind(device)
+                .bind(at)
+                .execute(&mut **tx)
+                .await
+                .map_err(crate::db_error)?;
+                Ok(())
             }
 
             /// Columns by position, in `select_orders!`'s order: by name costs a lookup per
@@ -449,15 +470,7 @@ macro_rules! workorder_sql {
                 .await
                 .map_err(crate::db_error)?;
                 for d in &o.devices {
-                    sqlx::query(
-                        "INSERT INTO work_order_device (order_id, device_code, joined_at) VALUES ($1, $2, $3)",
-                    )
-                    .bind(id)
-                    .bind(d.to_string())
-                    .bind(o.opened_at)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(crate::db_error)?;
+                    Self::insert_member(&mut tx, id, &d.to_string(), o.opened_at).await?;
                 }
                 let detail = serde_json::json!({
                     "devices": o.devices.iter().map(ToString::to_string).collect::<Vec<_>>(),
@@ -511,9 +524,7 @@ macro_rules! workorder_sql {
                 &self,
                 device: &camwatch_core::registry::DeviceCode,
             ) -> camwatch_core::error::Result<Option<i64>> {
-                sqlx::query_scalar(
-                    "SELECT order_id FROM work_order_device WHERE device_code = $1 AND left_at IS NULL",
-                )
+                sqlx::query_scalar($crate::workorders::OPEN_ORDER_OF)
                 .bind(device.to_string())
                 .fetch_optional(&self.pool)
                 .await
@@ -718,15 +729,7 @@ macro_rules! workorder_sql {
                                 "device {d} is in open work order {other}; close that one first"
                             )));
                         }
-                        sqlx::query(
-                            "INSERT INTO work_order_device (order_id, device_code, joined_at) VALUES ($1, $2, $3)",
-                        )
-                        .bind(id)
-                        .bind(&d)
-                        .bind(at)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(crate::db_error)?;
+                        Self::insert_member(&mut tx, id, &d, at).await?;
                     }
                 }
                 Self::insert_order_events(&mut tx, id, events).await?;
@@ -750,15 +753,7 @@ macro_rules! workorder_sql {
                     if Self::open_order_in(&mut tx, &d.to_string()).await?.is_some() {
                         continue;
                     }
-                    sqlx::query(
-                        "INSERT INTO work_order_device (order_id, device_code, joined_at) VALUES ($1, $2, $3)",
-                    )
-                    .bind(id)
-                    .bind(d.to_string())
-                    .bind(at)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(crate::db_error)?;
+                    Self::insert_member(&mut tx, id, &d.to_string(), at).await?;
                     Self::insert_order_events(
                         &mut tx,
                         id,

@@ -278,12 +278,6 @@ async fn act(
     actor: &str,
     note: &str,
 ) -> Result<ExitCode> {
-    if note.chars().count() > camwatch_core::limits::NOTE_CHARS {
-        return Err(Error::invalid(format!(
-            "--note: more than {} characters",
-            camwatch_core::limits::NOTE_CHARS
-        )));
-    }
     let desk = desk(ctx, None)?;
     let o = desk.act(id, &action, now, actor, note).await?;
     println!("work order {}: {}", o.id, o.life.state);

@@ -49,6 +49,7 @@ impl Desk {
         actor: &str,
         note: &str,
     ) -> Result<WorkOrder> {
+        bounded("note", note, camwatch_core::limits::NOTE_CHARS)?;
         for attempt in 0..2 {
             let order = self
                 .store
@@ -172,6 +173,8 @@ impl Desk {
         let Some(&subject) = m.devices.first() else {
             return Err(Error::invalid("a work order needs at least one device"));
         };
+        bounded("title", &m.title, camwatch_core::limits::TEXT_CHARS)?;
+        bounded("note", &m.note, camwatch_core::limits::NOTE_CHARS)?;
         let found = self.store.list_devices_by_codes(&m.devices).await?;
         for d in &m.devices {
             if !found.contains_key(d) {
@@ -225,12 +228,7 @@ impl Desk {
         media_type: &str,
         bytes: &[u8],
     ) -> Result<i64> {
-        if name.chars().count() > camwatch_core::limits::NAME_CHARS {
-            return Err(Error::invalid(format!(
-                "attachment name: more than {} characters",
-                camwatch_core::limits::NAME_CHARS
-            )));
-        }
+        bounded("attachment name", name, camwatch_core::limits::NAME_CHARS)?;
         if bytes.len() > MAX_ATTACHMENT {
             return Err(Error::invalid(format!(
                 "attachment {name:?}: {} bytes, at most {MAX_ATTACHMENT}",
@@ -256,6 +254,16 @@ impl Desk {
         }
         Ok(aid)
     }
+}
+
+/// Text people type is bounded (see `camwatch_core::limits`), whichever way it arrives.
+fn bounded(what: &str, text: &str, max: usize) -> Result<()> {
+    if text.chars().count() > max {
+        return Err(Error::invalid(format!(
+            "{what}: more than {max} characters"
+        )));
+    }
+    Ok(())
 }
 
 /// The largest attachment: a phone photo, with room.

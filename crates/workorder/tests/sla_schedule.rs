@@ -274,3 +274,38 @@ async fn an_exemption_stops_the_clock() {
     assert_eq!(o.life.repair_due_at, Some(at("2026-09-24T18:30:00")));
     assert_eq!(o.life.response_due_at, Some(at("2026-09-24T16:20:00")));
 }
+
+/// What people type is bounded at the desk, whichever command or API it comes through.
+#[tokio::test]
+async fn notes_and_titles_are_bounded() {
+    let (_store, desk, clock, devices, _dir) = setup("2026-09-24T16:00:00").await;
+    let now = clock.now().as_second();
+    let long = "长".repeat(camwatch_core::limits::NOTE_CHARS + 1);
+    let manual = |title: String, note: String| ManualOrder {
+        devices: cameras(&devices, 1),
+        title,
+        note,
+        contractor: None,
+        since: None,
+    };
+    let e = desk
+        .open_manual(manual(String::new(), long.clone()), now, "operator")
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("note: more than"), "{e}");
+    let o = desk
+        .open_manual(manual(String::new(), "群众报修".into()), now, "operator")
+        .await
+        .unwrap();
+    let e = desk
+        .act(
+            o.id,
+            &camwatch_core::workorder::Action::Note,
+            now,
+            "operator",
+            &long,
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("note: more than"), "{e}");
+}

@@ -397,7 +397,7 @@ async fn show(ctx: &Context, a: &ShowArgs) -> Result<ExitCode> {
         .store
         .work_order(a.id)
         .await?
-        .ok_or_else(|| Error::not_found(format!("work order {}", a.id)))?;
+        .ok_or_else(|| Error::not_found(format!("work order {} does not exist", a.id)))?;
     let devices = ctx.store.work_order_devices(a.id).await?;
     let events = ctx.store.work_order_events(a.id).await?;
     let attachments = ctx.store.work_order_attachments(a.id).await?;

@@ -671,7 +671,7 @@ macro_rules! workorder_sql {
                         .await
                         .map_err(crate::db_error)?;
                 let Some((before_state, before_closed)) = before else {
-                    return Err(Error::not_found(format!("work order {id}")));
+                    return Err(Error::not_found(format!("work order {id} does not exist")));
                 };
                 let r = sqlx::query(
                     "UPDATE work_order SET state = $1, contractor = $2, response_due_at = $3,

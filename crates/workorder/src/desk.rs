@@ -55,7 +55,7 @@ impl Desk {
                 .store
                 .work_order(id)
                 .await?
-                .ok_or_else(|| Error::not_found(format!("work order {id}")))?;
+                .ok_or_else(|| Error::not_found(format!("work order {id} does not exist")))?;
             let (life, kinds) = apply(&order.life, action, at)
                 .map_err(|e| Error::invalid(format!("work order {id}: {e}")))?;
             if kinds.is_empty() {

@@ -114,7 +114,7 @@ fn totals(n: u64, h: &Hours, s: &Samples, method: Method, t: UnknownTreatment) -
 }
 
 /// Lists at most a few codes, then how many more: notes stay readable for 300k devices.
-fn some_codes<'a>(codes: impl Iterator<Item = &'a DeviceCode>, n: usize) -> String {
+fn some_codes<T: std::fmt::Display>(codes: impl Iterator<Item = T>, n: usize) -> String {
     let v: Vec<String> = codes.take(n + 1).map(|c| c.to_string()).collect();
     if v.len() > n {
         format!("{}, …", v[..n].join(", "))
@@ -153,7 +153,7 @@ pub fn build(input: &ReportInput<'_>) -> Result<Report> {
                 &spans,
                 input.exemptions,
                 input.work_orders,
-                input.now,
+                super::orders::decisive_now(input.contract, input.work_orders, input.now),
             )
         });
         let mut report = assemble(input, &checks, &devices, &spans)?;
@@ -282,12 +282,16 @@ fn assemble(
         fleet.add(a, false, 0);
     }
     let fleet_ratio = ratios(&fleet.hours, &fleet.samples, c.method, t)[0];
-    let assessment = assess(
+    let mut assessment = assess(
         c,
         (fleet_ratio.1 > 0).then_some(fleet_ratio),
         &facts,
         p.len(),
     );
+    // SLA deductions of the work orders opened in the period, after the availability rules.
+    let (sla_lines, unpriced) = super::orders::deductions(c, input.work_orders, input.now);
+    assessment.total_fen += sla_lines.iter().map(|l| l.amount_fen).sum::<i64>();
+    assessment.deductions.extend(sla_lines);
     let mut device_fen: HashMap<DeviceCode, i64> = HashMap::new();
     for l in &assessment.deductions {
         if let Some(code) = l.device {
@@ -384,6 +388,13 @@ fn assemble(
                 .into(),
         );
     }
+    if !unpriced.is_empty() {
+        notes.push(format!(
+            "{} late work orders have a level the contract does not list, so no SLA deduction is made for them: {}",
+            unpriced.len(),
+            some_codes(unpriced.iter(), 10)
+        ));
+    }
     if fleet_ratio.1 == 0 && !device_rows.is_empty() {
         notes.push(
             "nothing was observed in the period: rates are null and no rate-based deduction is made"
@@ -436,6 +447,7 @@ fn assemble(
             .map(|l| DeductionRow {
                 rule: l.rule.into(),
                 device: l.device.map(|c| c.to_string()),
+                order: l.order,
                 amount: yuan(l.amount_fen),
                 basis: l.basis.clone(),
             })
@@ -477,7 +489,12 @@ fn semantics(c: &Contract, p: &Period) -> Vec<String> {
     });
     v.push("Work orders are those opened within the period, with their figures as the orders stand when the report is made, not as they stood at the period's end: an order opened in the period and closed after it counts as closed.".into());
     v.push("Response time runs from opening to the contractor's response; repair time from opening to the repair report that stood (awaiting review, or closed as repaired). Both are clock minutes, as a mean and a nearest-rank 90th percentile, rounded to 0.01 minute.".into());
-    v.push("A work-order deadline is met when the response (repair) came at or before it, and missed when it came later or the deadline had passed with none when the report was made; deadlines not yet passed, orders closed before a deadline with nothing owed, and orders without deadlines count neither way. SLA % = met / (met + missed). An order is overdue when either deadline was missed. The work-order figures are reported only: no deduction is computed from them.".into());
+    v.push("A work-order deadline is met when the response (repair) came at or before it, and missed when it came later or the deadline had passed with none when the report was made; deadlines not yet passed, orders closed before a deadline with nothing owed, and orders without deadlines count neither way. SLA % = met / (met + missed). An order is overdue when either deadline was missed.".into());
+    if c.sla.iter().any(|l| l.penalty.is_some()) {
+        v.push("SLA deductions (sla_late_response, sla_late_repair) are made per missed deadline of a work order opened in the period, at its level's price; a repair's price is the highest step its lateness reached (clock time from the repair deadline to the repair that stood, or to the report while none has), else the flat price.".into());
+    } else {
+        v.push("The contract prices no SLA level: the work-order figures are reported only, with no deduction.".into());
+    }
     v.push("Money is in yuan; each deduction line is computed exactly and rounded once to 0.01, half away from zero; the total is the sum of the lines. Fee bases prorate each device's monthly fee by its eligible share of the period.".into());
     v
 }

@@ -1,6 +1,6 @@
 //! `input_digest`: SHA-256 over a canonical, order-independent form of everything a report is
 //! computed from (period, contract text, register fields that matter, spans, exemptions, work
-//! orders and the instant their deadlines were judged at). Two
+//! orders and the instant they were judged at, see `orders::decisive_now`). Two
 //! reports with the same digest were made from the same data; rendering choices (format,
 //! language) are not inputs.
 
@@ -19,7 +19,7 @@ pub fn input_digest(
     spans: &[StatusSpan],
     exemptions: &[Exemption],
     orders: &[WorkOrder],
-    now: i64,
+    judged_at: Option<i64>,
 ) -> String {
     let mut h = Sha256::new();
     let mut line = |s: &str| {
@@ -120,7 +120,7 @@ pub fn input_digest(
         // The instant the deadlines were judged at, capped after the last one (see orders.rs).
         line(&format!(
             "now\t{}",
-            t(super::orders::decisive_now(orders, now))
+            t(judged_at)
         ));
     }
     hex::encode(h.finalize())

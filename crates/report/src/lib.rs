@@ -113,6 +113,8 @@ pub struct DeductionRow {
     pub rule: String,
     /// `null` for fleet-wide rules.
     pub device: Option<String>,
+    /// The work order an SLA line is about.
+    pub order: Option<i64>,
     /// Yuan, rounded to 0.01 half away from zero.
     pub amount: f64,
     pub basis: String,

@@ -10,6 +10,7 @@ use super::{
     OrderFigures, OrderGroup, OrderSla, OrderTimes, OverdueRow, Period, StateCount,
     WorkOrderSection, round,
 };
+use camwatch_core::contract::{Contract, Deduction, PricedOrder, assess_orders};
 use camwatch_core::workorder::stats::{
     Compliance, Durations, Figures, OrderFacts, repair_met, repair_secs, response_met, stats,
 };
@@ -133,15 +134,46 @@ pub fn section(p: &Period, orders: &[WorkOrder], now: i64) -> WorkOrderSection {
     }
 }
 
-/// The instant the statistics depend on, for the digest: `now` capped just after the last
-/// deadline of any order. Deadlines are the only thing `now` is compared with, so any later
-/// instant gives the same figures, and a closed month's report made again later keeps its
-/// digest unless the orders changed. `None` when no order has a deadline.
-pub fn decisive_now(orders: &[WorkOrder], now: i64) -> Option<i64> {
+/// The contract's SLA deduction lines for `orders` at `now`, and the late orders it cannot
+/// price (their level is not in the contract).
+pub fn deductions(c: &Contract, orders: &[WorkOrder], now: i64) -> (Vec<Deduction>, Vec<i64>) {
+    let mut priced: Vec<PricedOrder> = orders
+        .iter()
+        .map(|o| PricedOrder {
+            subject: o.subject,
+            facts: facts(o),
+        })
+        .collect();
+    // Lines in order of the orders' numbers, whatever order the store returned them in.
+    priced.sort_unstable_by_key(|o| o.facts.id);
+    assess_orders(c, &priced, now)
+}
+
+/// The instant the figures depend on, for the digest: `now` capped just after the last instant
+/// it is compared with — every deadline, and every repair deadline plus each of its level's
+/// penalty steps. Any later instant gives the same figures, so a closed month's report made
+/// again later keeps its digest unless the orders changed. `None` when no order has a deadline.
+pub fn decisive_now(c: &Contract, orders: &[WorkOrder], now: i64) -> Option<i64> {
     orders
         .iter()
-        .flat_map(|o| [o.life.response_due_at, o.life.repair_due_at])
-        .flatten()
+        .flat_map(|o| {
+            let steps: Vec<i64> = c
+                .sla
+                .iter()
+                .find(|l| l.level == o.level)
+                .and_then(|l| l.penalty.as_ref())
+                .map(|p| p.step_offsets_secs().collect())
+                .unwrap_or_default();
+            let due = o.life.repair_due_at;
+            let repair_steps = due
+                .map(|due| steps.into_iter().map(move |s| due.saturating_add(s)))
+                .into_iter()
+                .flatten();
+            [o.life.response_due_at, o.life.repair_due_at]
+                .into_iter()
+                .flatten()
+                .chain(repair_steps)
+        })
         .max()
         .map(|last| now.min(last.saturating_add(1)))
 }

@@ -899,6 +899,163 @@ fn hand_computed_work_order_month() {
     assert_eq!(sheet.get((r_jia, 1)).unwrap().as_f64(), Some(2.0));
 }
 
+/// The example contract with this test's two levels, priced.
+const PRICED_LEVELS: &str = r#"
+[[sla]]
+level = "一级"
+response_minutes = "30"
+repair_hours = "4"
+penalty = { late_response_yuan = "50", late_repair_yuan = "200", late_repair_steps = [{ hours_late = "12", yuan = "500" }] }
+
+[[sla]]
+level = "二级"
+response_minutes = "60"
+repair_hours = "24"
+penalty = { late_repair_yuan = "100" }
+"#;
+
+fn priced_contract_text() -> String {
+    // The example's own levels give way to the two the orders above were opened with.
+    let start = CONTRACT.find("[[sla]]").unwrap();
+    let end = CONTRACT.find("[calendar]").unwrap();
+    format!(
+        "{}{PRICED_LEVELS}\n{}",
+        &CONTRACT[..start],
+        &CONTRACT[end..]
+    )
+}
+
+fn priced_report(orders: &[WorkOrder], now: i64) -> Report {
+    let text = priced_contract_text();
+    let c = Contract::parse(&text, "priced.toml").unwrap();
+    let p = Period::month(
+        "2026-02".parse().unwrap(),
+        c.time_zone().unwrap(),
+        &c.timezone,
+    );
+    let w = world();
+    build(&ReportInput {
+        period: &p,
+        contract: &c,
+        contract_text: &text,
+        devices: &w.devices,
+        spans: &w.spans,
+        exemptions: &w.exemptions,
+        work_orders: orders,
+        now,
+    })
+    .unwrap()
+}
+
+/// The month of `orders()` under a priced contract, worked by hand at 2026-03-03 12:00:
+/// - 101 (一级): answered 08:20 ≤ 08:30, repaired 10:00 ≤ 12:00: nothing;
+/// - 102 (一级): answered 09:45 > 09:30: 50; repaired 12:30 ≤ 13:00: nothing;
+/// - 103 (二级): answered in time; repaired 02-13 20:00, 6 h after 14:00: 100 (flat);
+/// - 104: closed by itself before both deadlines: nothing;
+/// - 105 (一级): never answered: 50; repair due 02-28 02:00, none by 03-03 12:00 (82 h late):
+///   the 12 h step, 500;
+/// - 106 (二级): repaired 03-01 21:00, 1 h after 20:00: 100.
+///
+/// 800 yuan of SLA deductions, after the availability lines, which do not change.
+#[test]
+fn hand_computed_sla_deductions() {
+    let mut os = orders();
+    os.reverse();
+    let r = priced_report(&os, made_at());
+    let plain = report_with(&world(), &contract(Method::TimeWeighted), CONTRACT);
+    let (avail, sla) = r.deductions.split_at(plain.deductions.len());
+    assert_eq!(avail, &plain.deductions[..]);
+    let lines: Vec<(&str, Option<i64>, Option<&str>, f64)> = sla
+        .iter()
+        .map(|d| (d.rule.as_str(), d.order, d.device.as_deref(), d.amount))
+        .collect();
+    let subject = |id: u32| Some(code("132", id - 100).to_string());
+    let s = |id| subject(id);
+    assert_eq!(
+        lines,
+        vec![
+            ("sla_late_response", Some(102), s(102).as_deref(), 50.0),
+            ("sla_late_repair", Some(103), s(103).as_deref(), 100.0),
+            ("sla_late_response", Some(105), s(105).as_deref(), 50.0),
+            ("sla_late_repair", Some(105), s(105).as_deref(), 500.0),
+            ("sla_late_repair", Some(106), s(106).as_deref(), 100.0),
+        ]
+    );
+    assert_eq!(
+        sla[3].basis,
+        "work order 105 (一级): repair due 2026-02-28 02:00:00, not repaired when the report \
+         was made; 500.00 yuan for lateness from 12.00 h"
+    );
+    assert_eq!(
+        sla[1].basis,
+        "work order 103 (二级): repair due 2026-02-13 14:00:00, repaired 2026-02-13 \
+         20:00:00: 6.00 h late; 100.00 yuan per late repair"
+    );
+    assert_eq!(
+        r.total_deduction,
+        super::round(plain.total_deduction + 800.0, 2)
+    );
+    // The device rows carry their orders' lines: device 1 (order 101) nothing, device 2
+    // (order 102) its 50.
+    let row = |n: u32| {
+        r.devices
+            .iter()
+            .find(|d| d.code == code("132", n).to_string())
+            .map(|d| d.deduction)
+    };
+    let plain_row = |n: u32| {
+        plain
+            .devices
+            .iter()
+            .find(|d| d.code == code("132", n).to_string())
+            .map(|d| d.deduction)
+    };
+    assert_eq!(row(1), plain_row(1));
+    assert_eq!(row(2).zip(plain_row(2)).map(|(a, b)| a - b), Some(50.0));
+    assert!(
+        r.semantics.iter().any(|s| s.contains("SLA deductions")),
+        "{:?}",
+        r.semantics
+    );
+    // Made again a month later: 105 is still unrepaired and past its last step, so the
+    // figures and the digest stay.
+    let later = priced_report(&orders(), made_at() + 30 * 86_400);
+    assert_eq!(later.deductions, r.deductions);
+    assert_eq!(later.input_digest, r.input_digest);
+    // Made before 105 reached its 12 h step (02-28 13:59:59 local): the flat price, and
+    // another digest.
+    let before = priced_report(&orders(), at("2026-02-28T13:59") + 59);
+    let l105: Vec<f64> = before
+        .deductions
+        .iter()
+        .filter(|d| d.order == Some(105) && d.rule == "sla_late_repair")
+        .map(|d| d.amount)
+        .collect();
+    assert_eq!(l105, [200.0]);
+    assert_ne!(before.input_digest, r.input_digest);
+    // Rendered with the order's number in its own column.
+    let csv = String::from_utf8(render(&r, Format::Csv, Lang::En).unwrap()).unwrap();
+    assert!(
+        csv.contains("Late repair,34010400001320000005,105,500.00,"),
+        "{csv}"
+    );
+}
+
+/// The example contract lists neither 一级 nor 二级: late orders of those levels are named
+/// in a note, not priced.
+#[test]
+fn unpriced_levels_are_named() {
+    let r = report_with_orders(&world(), &orders(), made_at());
+    assert!(r.deductions.iter().all(|d| d.order.is_none()));
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.starts_with("4 late work orders have a level the contract does not list")),
+        "{:?}",
+        r.notes
+    );
+}
+
 #[test]
 fn the_digest_covers_the_work_orders() {
     let w = world();

@@ -10,15 +10,18 @@
 //! - `score`: a 100-point score mapped to payment tiers (pay share of the fee base);
 //! - `sla`: fault levels for work orders, each with a response and a repair limit in clock or
 //!   working time and the conditions that select it (`sla.rs`);
+//! - `sla.penalty`: what a late work order of a level costs (`penalty.rs`, [`assess_orders`]);
 //! - `calendar`: the working days and hours those working-time limits count
 //!   ([`crate::calendar`]).
 //!
 //! Money is fen; every line is computed exactly (`Ratio`) and rounded once, half away from zero.
 //! The total is the sum of the rounded lines.
 
+mod penalty;
 pub mod ratio;
 mod sla;
 
+pub use penalty::{PenaltyStep, PricedOrder, SlaPenalty, assess_orders};
 pub use sla::{FaultFacts, Measure, SlaLevel, SlaTerm, SlaWhen};
 
 use serde::{Deserialize, Deserializer, Serialize};
@@ -274,6 +277,8 @@ pub struct DeviceFacts {
 pub struct Deduction {
     pub rule: &'static str,
     pub device: Option<DeviceCode>,
+    /// The work order an SLA line is about.
+    pub order: Option<i64>,
     pub amount_fen: i64,
     /// The rule and the numbers, for people.
     pub basis: String,
@@ -342,6 +347,7 @@ pub fn assess(
                 out.push(Deduction {
                 rule: "fleet_online_rate",
                 device: None,
+                order: None,
                 amount_fen: amount.round_half_away() as i64,
                 basis: format!(
                     "fleet online rate {}% ({}) is below {}%: {} points below ({} counted, {}) × {} of the fee base {} yuan",
@@ -382,6 +388,7 @@ pub fn assess(
                 out.push(Deduction {
                     rule: "device_offline_limit",
                     device: Some(d.code),
+                    order: None,
                     amount_fen: amount.round_half_away() as i64,
                     basis: format!(
                         "offline {} h > {} h limit: forfeits {} (prorated to {} of {} eligible hours)",
@@ -449,6 +456,7 @@ pub fn assess(
                 out.push(Deduction {
                     rule: "score",
                     device: None,
+                    order: None,
                     amount_fen: unpaid.times(base).round_half_away() as i64,
                     basis: format!(
                         "score {} ({} − {}{}) falls in the tier from {}: pays {} of the fee base {} yuan",

@@ -115,6 +115,8 @@ pub struct SlaLevel {
     pub repair: SlaTerm,
     /// `None`: the level applies to every fault.
     pub when: Option<SlaWhen>,
+    /// What a late order of this level costs (`penalty = { … }`); `None`: nothing.
+    pub penalty: Option<super::penalty::SlaPenalty>,
     /// The calendar's working day, set by `Contract::parse`; a whole day until then.
     pub(super) working_day_secs: i64,
 }
@@ -194,7 +196,12 @@ impl TryFrom<RawSlaLevel> for SlaLevel {
         let mut response = Vec::new();
         let mut repair = Vec::new();
         let mut when = None;
+        let mut penalty = None;
         for (key, value) in raw.rest {
+            if key == "penalty" {
+                penalty = Some(super::penalty::parse(value).map_err(err)?);
+                continue;
+            }
             if key == "when" {
                 when = Some(parse_when(value).map_err(err)?);
                 continue;
@@ -205,7 +212,7 @@ impl TryFrom<RawSlaLevel> for SlaLevel {
                 .filter(|(which, _)| *which == "response" || *which == "repair");
             let Some((which, measure)) = term else {
                 return Err(err(format!(
-                    "unknown key `{key}` (expected level, when, and one of response_… and \
+                    "unknown key `{key}` (expected level, when, penalty, and one of response_… and \
                      repair_… with …_minutes, …_hours, …_working_hours or …_working_days)"
                 )));
             };
@@ -250,6 +257,7 @@ impl TryFrom<RawSlaLevel> for SlaLevel {
             repair: one("repair", repair)?,
             level: name.to_string(),
             when,
+            penalty,
             working_day_secs: 86_400,
         })
     }

@@ -188,7 +188,7 @@ pub(crate) mod tables {
         ]
     }
 
-    pub const DEDUCTION_COLS: [&str; 4] = ["rule", "device", "amount", "basis"];
+    pub const DEDUCTION_COLS: [&str; 5] = ["rule", "device", "work_order", "amount", "basis"];
 
     pub fn deductions(r: &Report, l: Lang) -> Vec<Vec<String>> {
         let mut v: Vec<Vec<String>> = r
@@ -198,6 +198,7 @@ pub(crate) mod tables {
                 vec![
                     t(&d.rule, l),
                     d.device.clone().unwrap_or_else(|| t("fleet", l)),
+                    d.order.map(|o| o.to_string()).unwrap_or_default(),
                     format!("{:.2}", d.amount),
                     d.basis.clone(),
                 ]
@@ -205,6 +206,7 @@ pub(crate) mod tables {
             .collect();
         v.push(vec![
             t("total_deduction", l),
+            String::new(),
             String::new(),
             format!("{:.2}", r.total_deduction),
             String::new(),

@@ -158,7 +158,7 @@ pub fn render(r: &Report, l: Lang) -> Result<Vec<u8>> {
         &bold,
     )?;
     ws.set_column_width(1, 24).map_err(xl)?;
-    ws.set_column_width(3, 100).map_err(xl)?;
+    ws.set_column_width(4, 100).map_err(xl)?;
 
     let ws = wb.add_worksheet();
     ws.set_name(t("exemptions_sheet", l)).map_err(xl)?;

@@ -124,6 +124,16 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
             let _ = stop.wait_for(|s| *s).await;
         })))
     };
+    // The daily digest per contractor, at `[notify] digest_at` (once a day across restarts).
+    let digest = match super::workorder::daily_digest(&ctx, clock.clone())? {
+        Some(d) if ctx.config.workorders.enabled => {
+            let mut stop = stop_rx.clone();
+            Some(tokio::spawn(d.run(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })))
+        }
+        _ => None,
+    };
     let mut monitor = tokio::spawn(camwatch_monitor::run(
         ctx.store.clone(),
         lease,
@@ -187,6 +197,11 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
         outbox
             .await
             .map_err(|e| Error::internal(format!("notification task: {e}")))?;
+    }
+    if let Some(digest) = digest {
+        digest
+            .await
+            .map_err(|e| Error::internal(format!("daily digest task: {e}")))?;
     }
     ctx.audit("serve.stop", "monitor", serde_json::json!({}))
         .await?;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 
+use camwatch_core::contract::Contract;
 use camwatch_core::error::{Error, Result};
 use camwatch_core::registry::DeviceCode;
 use camwatch_core::workorder::{Action, Origin, State};
@@ -246,18 +247,41 @@ pub(crate) fn announcer(
     })))
 }
 
-/// The desk, with the contract's SLA rules when one is configured.
-pub(crate) fn desk(ctx: &Context, contract: Option<&std::path::Path>) -> Result<Desk> {
-    let path = contract.map(PathBuf::from).or_else(|| {
+/// The contract at `path`, else `[contract] file` of the config; `None` when neither is set.
+fn contract(ctx: &Context, path: Option<&std::path::Path>) -> Result<Option<Contract>> {
+    let path = path.map(PathBuf::from).or_else(|| {
         (!ctx.config.contract.file.is_empty()).then(|| PathBuf::from(&ctx.config.contract.file))
     });
-    let contract = path
-        .map(|p| super::report::load_contract(&p).map(|(c, _)| c))
-        .transpose()?;
+    path.map(|p| super::report::load_contract(&p).map(|(c, _)| c))
+        .transpose()
+}
+
+/// The zone of times in messages: the contract's, else China's.
+pub(crate) fn time_zone(contract: Option<&Contract>) -> String {
+    contract.map_or_else(|| "Asia/Shanghai".to_string(), |c| c.timezone.clone())
+}
+
+/// The daily digest per contractor, when `[notify] digest_at` is set and targets exist.
+pub(crate) fn daily_digest(
+    ctx: &Context,
+    clock: camwatch_core::clock::SharedClock,
+) -> Result<Option<camwatch_notify::DailyDigest>> {
+    let (notify, targets) = notify_config(&ctx.config)?;
+    let time = notify
+        .digest_time()
+        .map_err(|e| Error::invalid(format!("config [notify] digest_at: {e}")))?;
+    let (Some(time), false) = (time, targets.is_empty()) else {
+        return Ok(None);
+    };
+    let tz = time_zone(contract(ctx, None)?.as_ref());
+    camwatch_notify::DailyDigest::new(ctx.store.clone(), targets, clock, time, &tz).map(Some)
+}
+
+/// The desk, with the contract's SLA rules when one is configured.
+pub(crate) fn desk(ctx: &Context, contract_file: Option<&std::path::Path>) -> Result<Desk> {
+    let contract = contract(ctx, contract_file)?;
     // Times in messages are the contract's local time.
-    let tz = contract
-        .as_ref()
-        .map_or_else(|| "Asia/Shanghai".to_string(), |c| c.timezone.clone());
+    let tz = time_zone(contract.as_ref());
     let sla = Sla::new(
         ctx.store.clone(),
         contract,

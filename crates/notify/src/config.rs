@@ -41,6 +41,8 @@ pub struct NotifyConfig {
     pub max_per_target: usize,
     /// The most of an answer read; a longer one is cut (and fails where the body matters).
     pub max_response_bytes: usize,
+    /// Local time (contract's zone) of the daily digest per contractor, `HH:MM`; empty: none.
+    pub digest_at: String,
 }
 
 impl Default for NotifyConfig {
@@ -52,6 +54,7 @@ impl Default for NotifyConfig {
             max_in_flight: 16,
             max_per_target: 4,
             max_response_bytes: 64 * 1024,
+            digest_at: "08:30".into(),
         }
     }
 }
@@ -361,6 +364,12 @@ impl NotifyConfig {
     }
 
     /// Checks the settings and every target, reading secrets from the process environment.
+    /// The daily digest's time; `None` when `digest_at` is empty.
+    pub fn digest_time(&self) -> std::result::Result<Option<crate::digest::DigestTime>, String> {
+        let t = self.digest_at.trim();
+        (!t.is_empty()).then(|| t.parse()).transpose()
+    }
+
     pub fn resolve(&self, origin: &str) -> Result<Vec<Target>> {
         self.resolve_with(origin, |k| std::env::var(k).ok())
     }
@@ -378,6 +387,8 @@ impl NotifyConfig {
         if self.poll_interval_sec == 0 {
             return Err(bad("poll_interval_sec", "must be at least 1"));
         }
+        self.digest_time()
+            .map_err(|e| bad("digest_at", &format!("{e} (or \"\" for no digest)")))?;
         if self.max_in_flight == 0 || self.max_per_target == 0 {
             return Err(bad("max_in_flight/max_per_target", "must be at least 1"));
         }

@@ -10,6 +10,8 @@
 //!   receivers.
 //! - [`announce`]: which work-order events are announced, and the notification of a stored
 //!   order ([`announce::Announcements`], for the engine's announcer).
+//! - [`digest`]: the daily digest per contractor ([`digest::DailyDigest`]), once a day across
+//!   restarts.
 //! - [`deliver`]: the [`deliver::Outbox`] worker that sends due rows, in order per key, with
 //!   backoff and never giving up.
 //!
@@ -21,10 +23,12 @@
 pub mod announce;
 pub mod config;
 pub mod deliver;
+pub mod digest;
 pub mod message;
 pub mod render;
 
 pub use announce::Announcements;
 pub use config::{NotifyConfig, Target, TargetKind};
 pub use deliver::{DeliveryOptions, Outbox, OutboxStats, OutboxWaker, run};
+pub use digest::{DailyDigest, DigestTime};
 pub use message::{Notification, NotificationKind, rows_for};

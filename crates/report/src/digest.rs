@@ -118,10 +118,7 @@ pub fn input_digest(
             ));
         }
         // The instant the deadlines were judged at, capped after the last one (see orders.rs).
-        line(&format!(
-            "now\t{}",
-            t(judged_at)
-        ));
+        line(&format!("now\t{}", t(judged_at)));
     }
     hex::encode(h.finalize())
 }

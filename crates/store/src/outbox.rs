@@ -90,6 +90,10 @@ pub trait OutboxStore: Send + Sync {
     /// (cut to [`MAX_ERROR_BYTES`]).
     async fn mark_failed(&self, id: i64, attempts: u32, next_at: i64, error: &str) -> Result<()>;
     async fn outbox_backlog(&self) -> Result<OutboxBacklog>;
+    /// When the newest row of `kind` (any target) was written; `None` when there is none. The
+    /// daily digest reads it to know whether today's went out before a restart (one scan a
+    /// day: no index is kept for it).
+    async fn latest_outbox_of_kind(&self, kind: &str) -> Result<Option<i64>>;
     /// Newest first, delivered or not, optionally of one target (for the CLI).
     async fn recent_outbox(&self, target: Option<&str>, limit: u64) -> Result<Vec<OutboxRow>>;
 }

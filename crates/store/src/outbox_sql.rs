@@ -156,6 +156,19 @@ macro_rules! outbox_store {
                 Ok(out)
             }
 
+            async fn latest_outbox_of_kind(
+                &self,
+                kind: &str,
+            ) -> camwatch_core::error::Result<Option<i64>> {
+                let (at,): (Option<i64>,) =
+                    sqlx::query_as("SELECT max(created_at) FROM outbox WHERE kind = $1")
+                        .bind(kind)
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(crate::db_error)?;
+                Ok(at)
+            }
+
             async fn recent_outbox(
                 &self,
                 target: Option<&str>,

@@ -115,6 +115,8 @@ pub struct OrderFilter {
     /// Opened in `[from, to)`.
     pub opened_from: Option<i64>,
     pub opened_to: Option<i64>,
+    /// Closed at or after this instant.
+    pub closed_from: Option<i64>,
     /// Orders whose response or repair went overdue.
     pub overdue: Option<bool>,
     /// Cursor: orders with a smaller id (the list is newest first).
@@ -595,6 +597,9 @@ macro_rules! workorder_sql {
                 }
                 if let Some(t) = f.opened_to {
                     qb.push(" AND opened_at < ").push_bind(t);
+                }
+                if let Some(t) = f.closed_from {
+                    qb.push(" AND closed_at >= ").push_bind(t);
                 }
                 match f.overdue {
                     Some(true) => {

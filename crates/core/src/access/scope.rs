@@ -66,13 +66,30 @@ impl fmt::Display for RegionPrefix {
 }
 
 /// What a user (or token) sees. Built through [`Scope::new`], which keeps the prefixes sorted
-/// and drops any prefix already covered by a shorter one, so equal scopes compare equal.
+/// and drops any prefix already covered by a shorter one, so equal scopes compare equal;
+/// deserializing goes through it too.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(from = "ScopeParts")]
 pub struct Scope {
     /// Empty: the whole fleet.
     regions: Vec<RegionPrefix>,
     /// A contractor's maintainer name: only devices it maintains, only orders assigned to it.
     maintainer: Option<String>,
+}
+
+/// A scope as it arrives from outside, before [`Scope::new`] normalises it.
+#[derive(Deserialize)]
+struct ScopeParts {
+    #[serde(default)]
+    regions: Vec<RegionPrefix>,
+    #[serde(default)]
+    maintainer: Option<String>,
+}
+
+impl From<ScopeParts> for Scope {
+    fn from(p: ScopeParts) -> Self {
+        Scope::new(p.regions, p.maintainer)
+    }
 }
 
 impl Scope {
@@ -281,6 +298,16 @@ mod tests {
             Scope::all(),
             "a blank maintainer is none"
         );
+    }
+
+    #[test]
+    fn a_deserialized_scope_is_normalised() {
+        let s: Scope =
+            toml::from_str("regions = [\"340104\", \"34\"]\nmaintainer = \" \"").unwrap();
+        assert_eq!(s, scope(&["34"], None));
+        assert!(toml::from_str::<Scope>("regions = [\"3x\"]").is_err());
+        let back: Scope = toml::from_str(&toml::to_string(&s).unwrap()).unwrap();
+        assert_eq!(back, s);
     }
 
     #[test]

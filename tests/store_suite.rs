@@ -954,3 +954,445 @@ on_all_backends!(
         assert_eq!((ev.len(), ev[0].actor.as_str()), (1, "import"));
     }
 );
+
+// --- users, sessions, tokens, login attempts (migration 0004) ---
+
+fn new_user(
+    name: &str,
+    role: camwatch_core::access::Role,
+    scope: camwatch_core::access::Scope,
+) -> camwatch_store::NewUser {
+    camwatch_store::NewUser {
+        name: name.into(),
+        role,
+        scope,
+        password_hash: format!("$argon2id$v=19$fake-hash-of-{name}"),
+        password: camwatch_core::access::PasswordState::MustChange,
+    }
+}
+
+fn scope(regions: &str, maintainer: Option<&str>) -> camwatch_core::access::Scope {
+    camwatch_core::access::Scope::new(
+        camwatch_core::access::scope::parse_regions(regions).unwrap(),
+        maintainer.map(str::to_string),
+    )
+}
+
+/// The audit entries (actor, action, target), oldest first.
+async fn audit_trail(s: &dyn Store) -> Vec<(String, String, String)> {
+    let mut v: Vec<_> = s
+        .recent_audit(1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.actor, e.action, e.target))
+        .collect();
+    v.reverse();
+    v
+}
+
+fn trail(rows: &[(&str, &str, &str)]) -> Vec<(String, String, String)> {
+    rows.iter()
+        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+        .collect()
+}
+
+on_all_backends!(users_round_trip_and_every_change_is_audited, |s: Arc<
+    dyn Store,
+>| async move {
+    use camwatch_core::access::{PasswordState, Role};
+    use camwatch_core::error::ErrorKind;
+    let jia = scope("3401", Some("甲公司"));
+    let u = s
+        .create_user(
+            &new_user("jia", Role::Contractor, jia.clone()),
+            "cli:root",
+            100,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (u.role, &u.scope, u.password, u.created_at),
+        (Role::Contractor, &jia, PasswordState::MustChange, 100)
+    );
+    let admin = s
+        .create_user(
+            &new_user("root", Role::Admin, scope("", None)),
+            "system",
+            101,
+        )
+        .await
+        .unwrap();
+    // A name is unique; the database refuses a contractor without a maintainer, and a
+    // maintainer on anyone else, even when the caller forgot to check.
+    let e = s
+        .create_user(
+            &new_user("jia", Role::Auditor, scope("", None)),
+            "cli:root",
+            102,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Conflict, "{e}");
+    for bad in [
+        new_user("c", Role::Contractor, scope("", None)),
+        new_user("o", Role::Operator, scope("", Some("乙公司"))),
+    ] {
+        let e = s.create_user(&bad, "cli:root", 102).await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Conflict, "{e}");
+    }
+    // Names with quotes and SQL in them are data.
+    let odd = "o'brien\"; DROP TABLE app_user; --";
+    s.create_user(
+        &new_user(odd, Role::Auditor, scope("", None)),
+        "cli:root",
+        103,
+    )
+    .await
+    .unwrap();
+    let (back, hash) = s.user_by_name("jia").await.unwrap().unwrap();
+    assert_eq!(back, u);
+    assert_eq!(hash, "$argon2id$v=19$fake-hash-of-jia");
+    assert_eq!(s.user_by_id(u.id).await.unwrap().unwrap(), u);
+    assert!(
+        s.user_by_name("JIA").await.unwrap().is_none(),
+        "names are exact"
+    );
+    assert_eq!(s.count_users().await.unwrap(), 3);
+    assert_eq!(
+        s.list_users()
+            .await
+            .unwrap()
+            .iter()
+            .map(|u| u.name.as_str())
+            .collect::<Vec<_>>(),
+        ["jia", odd, "root"]
+    );
+
+    s.set_password_hash(
+        u.id,
+        "$argon2id$new",
+        PasswordState::Current,
+        None,
+        "jia",
+        200,
+    )
+    .await
+    .unwrap();
+    let (after, hash) = s.user_by_name("jia").await.unwrap().unwrap();
+    assert_eq!(
+        (after.password, after.updated_at, hash.as_str()),
+        (PasswordState::Current, 200, "$argon2id$new")
+    );
+    s.set_disabled(u.id, true, "root", 300).await.unwrap();
+    assert_eq!(
+        s.user_by_id(u.id).await.unwrap().unwrap().disabled_at,
+        Some(300)
+    );
+    s.set_disabled(u.id, false, "root", 301).await.unwrap();
+    assert_eq!(s.user_by_id(u.id).await.unwrap().unwrap().disabled_at, None);
+    let e = s.set_disabled(9999, true, "root", 302).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::NotFound);
+    let e = s
+        .set_password_hash(9999, "x", PasswordState::Current, None, "root", 302)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::NotFound);
+    assert_eq!(admin.scope, scope("", None));
+    assert_eq!(
+        audit_trail(s.as_ref()).await,
+        trail(&[
+            ("cli:root", "user.add", "jia"),
+            ("system", "user.add", "root"),
+            ("cli:root", "user.add", odd),
+            ("jia", "user.password", "jia"),
+            ("root", "user.disable", "jia"),
+            ("root", "user.enable", "jia"),
+        ]),
+        "refused changes leave nothing"
+    );
+});
+
+on_all_backends!(
+    sessions_end_with_logout_password_change_and_disable,
+    |s: Arc<dyn Store>| async move {
+        use camwatch_core::access::{AttemptOutcome, PasswordState, Role};
+        use camwatch_store::{LoginRecord, NewSession};
+        let u = s
+            .create_user(
+                &new_user("wang", Role::Operator, scope("340104", None)),
+                "cli:root",
+                100,
+            )
+            .await
+            .unwrap();
+        let login = |at: i64, n: u32| LoginRecord {
+            user_name: "wang".into(),
+            at,
+            outcome: AttemptOutcome::Success,
+            ip: Some(format!("10.0.0.{n}")),
+        };
+        let session = |n: u32| NewSession {
+            token_hash: format!("{n:064x}"),
+            csrf_hash: format!("csrf{n}"),
+            expires_at: 50_000,
+            user_agent: Some("Mozilla/5.0".into()),
+            ip: Some(format!("10.0.0.{n}")),
+        };
+        let mut ids = Vec::new();
+        for n in 1..=3 {
+            let id = s
+                .record_login(&login(1000 + i64::from(n), n), Some((u.id, &session(n))))
+                .await
+                .unwrap()
+                .expect("a session id");
+            ids.push(id);
+        }
+        let r = s
+            .session_by_hash(&format!("{:064x}", 2))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (
+                r.id,
+                &r.user,
+                r.csrf_hash.as_str(),
+                r.created_at,
+                r.last_seen_at,
+                r.expires_at,
+                r.ended_at
+            ),
+            (ids[1], &u, "csrf2", 1002, 1002, 50_000, None)
+        );
+        assert!(s.session_by_hash("nope").await.unwrap().is_none());
+        s.touch_session(ids[1], 1500).await.unwrap();
+        s.touch_session(ids[1], 1400).await.unwrap(); // never backwards
+        assert_eq!(
+            s.session_by_hash(&format!("{:064x}", 2))
+                .await
+                .unwrap()
+                .unwrap()
+                .last_seen_at,
+            1500
+        );
+
+        assert!(s.end_session(ids[0], "wang", 2000).await.unwrap());
+        assert!(
+            !s.end_session(ids[0], "wang", 2001).await.unwrap(),
+            "already ended"
+        );
+        // A password change keeps the session it was made from and ends the others.
+        s.set_password_hash(
+            u.id,
+            "h2",
+            PasswordState::Current,
+            Some(ids[2]),
+            "wang",
+            3000,
+        )
+        .await
+        .unwrap();
+        let ended = |n: u32| {
+            let s = s.clone();
+            async move {
+                s.session_by_hash(&format!("{n:064x}"))
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .ended_at
+            }
+        };
+        assert_eq!(ended(1).await, Some(2000), "the logout's time stays");
+        assert_eq!(ended(2).await, Some(3000));
+        assert_eq!(ended(3).await, None);
+        s.set_disabled(u.id, true, "root", 4000).await.unwrap();
+        assert_eq!(ended(3).await, Some(4000));
+        let log = audit_trail(s.as_ref()).await;
+        assert_eq!(
+            log.iter().filter(|e| e.1 == "user.login").count(),
+            3,
+            "every login is audited"
+        );
+        assert!(log.contains(&("wang".into(), "user.logout".into(), "wang".into())));
+        // The session id itself is not in the audit log, only the row's number.
+        let details: Vec<String> = s
+            .recent_audit(100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.detail)
+            .collect();
+        assert!(details.iter().all(|d| !d.contains(&format!("{:064x}", 2))));
+    }
+);
+
+on_all_backends!(login_attempts_are_kept_in_order_per_name, |s: Arc<
+    dyn Store,
+>| async move {
+    use camwatch_core::access::AttemptOutcome as O;
+    use camwatch_store::LoginRecord;
+    let rec = |name: &str, at: i64, outcome| LoginRecord {
+        user_name: name.into(),
+        at,
+        outcome,
+        ip: None,
+    };
+    // Two attempts in one second keep the order they were made in.
+    for (name, at, o) in [
+        ("wang", 100, O::WrongPassword),
+        ("ghost", 100, O::UnknownUser),
+        ("wang", 200, O::WrongPassword),
+        ("wang", 200, O::Success),
+        ("wang", 300, O::Locked),
+    ] {
+        assert_eq!(s.record_login(&rec(name, at, o), None).await.unwrap(), None);
+    }
+    s.unlock("wang", "cli:root", 400).await.unwrap();
+    assert_eq!(
+        s.login_attempts("wang", 150).await.unwrap(),
+        vec![
+            (200, O::WrongPassword),
+            (200, O::Success),
+            (300, O::Locked),
+            (400, O::Unlocked)
+        ]
+    );
+    assert_eq!(
+        s.login_attempts("ghost", 0).await.unwrap(),
+        vec![(100, O::UnknownUser)]
+    );
+    assert_eq!(
+        s.login_attempts("wang%", 0).await.unwrap(),
+        vec![],
+        "no pattern matching"
+    );
+    let log = audit_trail(s.as_ref()).await;
+    assert_eq!(log.iter().filter(|e| e.1 == "user.login_failed").count(), 4);
+    assert_eq!(
+        log.last().unwrap(),
+        &("cli:root".into(), "user.unlock".into(), "wang".into())
+    );
+});
+
+on_all_backends!(tokens_are_stored_hashed_and_revoked_once, |s: Arc<
+    dyn Store,
+>| async move {
+    use camwatch_core::access::{Role, TokenAccess};
+    use camwatch_core::error::ErrorKind;
+    use camwatch_store::NewToken;
+    let a = s
+        .create_user(
+            &new_user("wang", Role::Operator, scope("3401", None)),
+            "cli:root",
+            100,
+        )
+        .await
+        .unwrap();
+    let b = s
+        .create_user(
+            &new_user("li", Role::Auditor, scope("", None)),
+            "cli:root",
+            100,
+        )
+        .await
+        .unwrap();
+    let tok = |user_id, n: u32, access| NewToken {
+        user_id,
+        token_hash: format!("t{n}"),
+        name: format!("integration {n}"),
+        access,
+        regions: camwatch_core::access::scope::parse_regions("340104 340103").unwrap(),
+        expires_at: Some(9_000),
+    };
+    let t1 = s
+        .create_token(&tok(a.id, 1, TokenAccess::ReadOnly), "wang", 200)
+        .await
+        .unwrap();
+    let t2 = s
+        .create_token(&tok(b.id, 2, TokenAccess::Full), "cli:root", 210)
+        .await
+        .unwrap();
+    let e = s
+        .create_token(&tok(a.id, 1, TokenAccess::Full), "wang", 220)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Conflict, "one hash, one token");
+    let e = s
+        .create_token(&tok(9999, 3, TokenAccess::Full), "wang", 220)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::NotFound);
+    let (r, user) = s.token_by_hash("t1").await.unwrap().unwrap();
+    assert_eq!(user, a);
+    assert_eq!(
+        (
+            r.id,
+            r.user_name.as_str(),
+            r.name.as_str(),
+            r.access,
+            r.created_at,
+            r.expires_at,
+            r.revoked_at,
+            r.last_used_at
+        ),
+        (
+            t1,
+            "wang",
+            "integration 1",
+            TokenAccess::ReadOnly,
+            200,
+            Some(9_000),
+            None,
+            None
+        )
+    );
+    assert_eq!(
+        r.regions.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
+        ["340104", "340103"]
+    );
+    s.touch_token(t1, 300).await.unwrap();
+    s.touch_token(t1, 250).await.unwrap();
+    assert_eq!(
+        s.token_by_id(t1).await.unwrap().unwrap().last_used_at,
+        Some(300)
+    );
+    assert!(s.revoke_token(t1, "wang", 400).await.unwrap());
+    assert!(!s.revoke_token(t1, "wang", 401).await.unwrap());
+    assert_eq!(
+        s.token_by_id(t1).await.unwrap().unwrap().revoked_at,
+        Some(400)
+    );
+    assert_eq!(
+        s.revoke_token(9999, "wang", 401).await.unwrap_err().kind,
+        ErrorKind::NotFound
+    );
+    assert_eq!(
+        s.list_tokens(None)
+            .await
+            .unwrap()
+            .iter()
+            .map(|t| t.id)
+            .collect::<Vec<_>>(),
+        [t2, t1]
+    );
+    assert_eq!(
+        s.list_tokens(Some(b.id))
+            .await
+            .unwrap()
+            .iter()
+            .map(|t| t.id)
+            .collect::<Vec<_>>(),
+        [t2]
+    );
+    assert!(s.token_by_hash("t9").await.unwrap().is_none());
+    let log = audit_trail(s.as_ref()).await;
+    assert_eq!(
+        log[2..].to_vec(),
+        trail(&[
+            ("wang", "token.issue", "wang"),
+            ("cli:root", "token.issue", "li"),
+            ("wang", "token.revoke", "wang"),
+        ])
+    );
+});

@@ -22,6 +22,7 @@ pub mod report;
 mod serve;
 mod sim;
 mod sweep;
+mod user;
 mod workorder;
 
 use std::process::ExitCode;
@@ -78,6 +79,9 @@ pub enum Command {
     /// Fault work orders (工单): list, show, open, accept, repair, review, reopen, assign.
     #[command(subcommand, name = "workorder")]
     WorkOrder(workorder::WorkOrderCommand),
+    /// Users of the API and console, and API tokens: add, passwd, list, disable, token.
+    #[command(subcommand)]
+    User(user::UserCommand),
     /// Benchmarks that print the figures in the README's performance table.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -110,6 +114,7 @@ pub fn run() -> ExitCode {
             Command::Exemption(c) => exemption::run(&cli.global, c).await,
             Command::Report(c) => report::run(&cli.global, c).await,
             Command::WorkOrder(c) => workorder::run(&cli.global, c).await,
+            Command::User(c) => user::run(&cli.global, c).await,
             Command::Bench(c) => bench::run(c).await,
         }
     });

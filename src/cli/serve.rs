@@ -68,6 +68,7 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
             clock.now().as_second(),
         )
         .await?;
+    super::user::ensure_first_admin(&ctx).await?;
     let devices = ctx.store.list_devices(&DeviceFilter::default()).await?;
     if devices.is_empty() {
         return Err(Error::invalid(

@@ -4,6 +4,7 @@
 //!
 //! | module         | job                                                                 |
 //! |----------------|---------------------------------------------------------------------|
+//! | `access`       | roles, permissions, region scope, password rule, lockout (pure)     |
 //! | `error`        | one error type with a kind; kinds map to exit codes / HTTP statuses  |
 //! | `clock`        | injected wall time (system, scaled for the demo, manual for tests)  |
 //! | `secret`       | credential sealing at rest (AEAD) and redaction                      |
@@ -25,6 +26,7 @@
 //! Reading a register or contract file is the only I/O here, and it is at the edges
 //! (`registry::table`, `contract::Contract::load`, `config::Config::load`).
 
+pub mod access;
 pub mod availability;
 pub mod calendar;
 pub mod cause;

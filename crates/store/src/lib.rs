@@ -66,7 +66,7 @@ pub struct AuditEntry {
 }
 
 #[async_trait]
-pub trait Store: workorders::WorkOrderStore + OutboxStore + Send + Sync {
+pub trait Store: workorders::WorkOrderStore + users::UserStore + OutboxStore + Send + Sync {
     /// Which backend, for messages: "sqlite" or "postgres".
     fn backend(&self) -> &'static str;
 
@@ -155,12 +155,16 @@ mod postgres;
 mod rows;
 mod sql;
 mod sqlite;
+pub mod users;
 pub mod workorders;
 
 pub use lease::{InstanceId, MonitorInstance, MonitorLease, this_host};
 pub use outbox::{NewOutboxRow, OutboxBacklog, OutboxRow, OutboxStore, TargetBacklog};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+pub use users::{
+    LoginRecord, NewSession, NewToken, NewUser, SessionRecord, TokenRecord, User, UserStore,
+};
 
 use std::sync::Arc;
 

@@ -163,3 +163,4 @@ crate::workorders::workorder_sql!(
     "SELECT setval(pg_get_serial_sequence('work_order', 'id'), (SELECT max(id) FROM work_order))"
 );
 super::outbox_sql::outbox_store!(PostgresStore, sqlx::Postgres, "BEGIN");
+crate::users::users_sql!(PostgresStore, sqlx::Postgres, "BEGIN");

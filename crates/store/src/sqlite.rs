@@ -287,3 +287,4 @@ sql_store!(SqliteStore, sqlx::Sqlite, "sqlite", "BEGIN IMMEDIATE");
 // After an import with explicit ids: nothing (SQLite's rowid follows the largest id).
 crate::workorders::workorder_sql!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE", "SELECT 1");
 super::outbox_sql::outbox_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE");
+crate::users::users_sql!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE");

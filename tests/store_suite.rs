@@ -886,6 +886,43 @@ on_all_backends!(work_orders_list_by_filter_newest_first, |s: Arc<
     };
     assert!(s.list_work_orders(&f).await.unwrap().is_empty());
     assert_eq!(s.open_work_orders().await.unwrap().len(), 5);
+    // The report's read (each backend's fast path) returns what the general list does.
+    let mut opened = s.work_orders_opened(1001, 1004).await.unwrap();
+    opened.sort_by_key(|o| o.id);
+    let mut listed = s
+        .list_work_orders(&OrderFilter {
+            opened_from: Some(1001),
+            opened_to: Some(1004),
+            ..OrderFilter::default()
+        })
+        .await
+        .unwrap();
+    listed.sort_by_key(|o| o.id);
+    assert_eq!(ids(opened.clone()), vec![1, 2, 3]);
+    assert_eq!(opened, listed);
+    // Closed at or after an instant (the digest's "closed since").
+    let o = &all[0];
+    let mut life = o.life.clone();
+    life.state = camwatch_core::workorder::State::Closed;
+    life.closed_at = Some(5000);
+    s.update_work_order(o.id, o.version, &life, &[], &[])
+        .await
+        .unwrap();
+    let closed_since = |t| OrderFilter {
+        open: Some(false),
+        closed_from: Some(t),
+        ..OrderFilter::default()
+    };
+    assert_eq!(
+        ids(s.list_work_orders(&closed_since(5000)).await.unwrap()),
+        vec![4]
+    );
+    assert!(
+        s.list_work_orders(&closed_since(5001))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 });
 
 on_all_backends!(

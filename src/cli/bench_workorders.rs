@@ -201,13 +201,7 @@ async fn measure(
     let (n, median, worst) = timed(|| {
         let store = store.clone();
         async move {
-            let v = store
-                .list_work_orders(&OrderFilter {
-                    opened_from: Some(MONTH.0),
-                    opened_to: Some(MONTH.1),
-                    ..Default::default()
-                })
-                .await?;
+            let v = store.work_orders_opened(MONTH.0, MONTH.1).await?;
             let facts: Vec<OrderFacts> = v
                 .iter()
                 .map(|o| OrderFacts {

@@ -6,7 +6,6 @@ use super::{Period, Report, ReportInput, build};
 use camwatch_core::contract::Contract;
 use camwatch_core::error::{Error, Result};
 use camwatch_store::Store;
-use camwatch_store::workorders::OrderFilter;
 
 /// Builds the report for `period` from what `store` holds. `now` bounds open spans: a device's
 /// current status counts until `now`, and time after `now` is unknown (a report on the running
@@ -21,11 +20,6 @@ pub async fn load(
 ) -> Result<Report> {
     let open_until = now.min(period.end_at);
     let t = std::time::Instant::now();
-    let orders = OrderFilter {
-        opened_from: Some(period.start_at),
-        opened_to: Some(period.end_at),
-        ..OrderFilter::default()
-    };
     let (devices, spans, exemptions, work_orders) = tokio::try_join!(
         async {
             let r = store.list_devices_for_report().await;
@@ -46,7 +40,7 @@ pub async fn load(
             r
         },
         store.exemptions_overlapping(period.start_at, period.end_at),
-        store.list_work_orders(&orders),
+        store.work_orders_opened(period.start_at, period.end_at),
     )?;
     let (period, contract, text) = (period.clone(), contract.clone(), contract_text.to_string());
     // Building is CPU work over possibly millions of spans: keep it off the async workers.

@@ -11,7 +11,7 @@ const SIGNATURE: &[u8; 11] = b"PGCOPY\n\xff\r\n\0";
 pub type Fields<'a> = [Option<&'a [u8]>];
 
 /// The most columns a row may have here.
-const MAX_FIELDS: usize = 16;
+const MAX_FIELDS: usize = 24;
 
 /// Incremental reader of one binary COPY stream.
 #[derive(Default)]

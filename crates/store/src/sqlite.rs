@@ -87,6 +87,16 @@ impl SqliteStore {
         }
     }
 
+    /// `WorkOrderStore::work_orders_opened`, through the C API (see `with_raw_handle`).
+    async fn scan_orders_opened(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<crate::workorders::WorkOrder>> {
+        self.with_raw_handle(|db| raw::orders_opened(db, from, to))
+            .await
+    }
+
     /// Spans overlapping `[from, to)`, any order (`spans_overlapping` sorts), through the C
     /// API (see `with_raw_handle`).
     async fn scan_spans(
@@ -158,7 +168,7 @@ mod raw {
     fn utf8<'a>(b: Option<&'a [u8]>, col: &str) -> Result<Option<&'a str>> {
         b.map(|b| {
             std::str::from_utf8(b)
-                .map_err(|_| Error::internal(format!("stored device column {col} is not UTF-8")))
+                .map_err(|_| Error::internal(format!("stored column {col} is not UTF-8")))
         })
         .transpose()
     }
@@ -201,6 +211,76 @@ mod raw {
                 }
             };
             out.push(row.into_device()?);
+        }
+        Ok(out)
+    }
+
+    /// Orders opened in `[from, to)`, by the `work_order_opened` index; columns as
+    /// `select_orders!`.
+    pub fn orders_opened(
+        db: NonNull<ffi::sqlite3>,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<crate::workorders::WorkOrder>> {
+        let db = db.as_ptr();
+        let sql = std::ffi::CString::new(crate::workorders::select_orders!(
+            "WHERE opened_at >= ?1 AND opened_at < ?2"
+        ))
+        .expect("no NUL in fixed SQL");
+        let stmt = prepare(db, &sql)?;
+        // SAFETY: a prepared statement and parameter indexes 1 and 2 of its SQL.
+        unsafe {
+            ffi::sqlite3_bind_int64(stmt.0, 1, from);
+            ffi::sqlite3_bind_int64(stmt.0, 2, to);
+        }
+        let mut out = Vec::new();
+        loop {
+            // SAFETY: stepping our own prepared statement.
+            match unsafe { ffi::sqlite3_step(stmt.0) } {
+                ffi::SQLITE_ROW => {}
+                ffi::SQLITE_DONE => break,
+                _ => return Err(error(db, "step")),
+            }
+            // SAFETY: column indexes of `select_orders!`, read (and copied) before the next
+            // step.
+            let order = unsafe {
+                let int = |i| {
+                    (ffi::sqlite3_column_type(stmt.0, i) != ffi::SQLITE_NULL)
+                        .then(|| ffi::sqlite3_column_int64(stmt.0, i))
+                };
+                let opt = |i, col| -> Result<Option<String>> {
+                    Ok(utf8(text(stmt.0, i), col)?.map(str::to_string))
+                };
+                let req = |i, col| -> Result<String> { Ok(opt(i, col)?.unwrap_or_default()) };
+                crate::workorders::order_from_parts(
+                    crate::workorders::OrderText {
+                        subject: req(1, "subject")?,
+                        origin: req(2, "origin")?,
+                        cause: opt(3, "cause")?,
+                        state: req(6, "state")?,
+                        resolution: opt(17, "resolution")?,
+                    },
+                    req(4, "title")?,
+                    req(5, "level")?,
+                    req(8, "region")?,
+                    opt(7, "contractor")?,
+                    [
+                        int(0),
+                        int(9),
+                        int(10),
+                        int(11),
+                        int(12),
+                        int(13),
+                        int(14),
+                        int(15),
+                        int(16),
+                        int(18),
+                        int(19),
+                        int(20),
+                    ],
+                )?
+            };
+            out.push(order);
         }
         Ok(out)
     }

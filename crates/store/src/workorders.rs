@@ -194,6 +194,9 @@ pub trait WorkOrderStore: Send + Sync {
         actor: &str,
     ) -> Result<i64>;
     async fn work_order_attachment_bytes(&self, attachment_id: i64) -> Result<Option<Vec<u8>>>;
+    /// Every order opened in `[from, to)`, any order: the monthly report's and the statistics'
+    /// read (tens of thousands of rows), by each backend's fastest path.
+    async fn work_orders_opened(&self, from: i64, to: i64) -> Result<Vec<WorkOrder>>;
 }
 
 /// `SELECT <every work_order column> FROM work_order <rest>`, as one literal.
@@ -966,6 +969,14 @@ macro_rules! workorder_sql {
                     .map_err(crate::db_error)?;
                 tx.commit().await.map_err(crate::db_error)?;
                 Ok(first)
+            }
+
+            async fn work_orders_opened(
+                &self,
+                from: i64,
+                to: i64,
+            ) -> camwatch_core::error::Result<Vec<$crate::workorders::WorkOrder>> {
+                self.scan_orders_opened(from, to).await
             }
 
             async fn work_order_attachment_bytes(

@@ -207,18 +207,19 @@ pub fn stats(orders: &[OrderFacts], now: i64) -> Stats {
     let mut by_region: BTreeMap<String, Acc> = BTreeMap::new();
     let mut by_state: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut overdue = Vec::new();
+    // A key is allocated once per group, not once per order (a month has tens of thousands).
+    fn group<'m>(m: &'m mut BTreeMap<String, Acc>, key: &str) -> &'m mut Acc {
+        if !m.contains_key(key) {
+            m.insert(key.to_string(), Acc::default());
+        }
+        m.get_mut(key).expect("inserted above")
+    }
     for f in orders {
         all.add(f, now);
-        by_level.entry(f.level.to_string()).or_default().add(f, now);
+        group(&mut by_level, f.level).add(f, now);
         by_origin.entry(f.origin.as_str()).or_default().add(f, now);
-        by_contractor
-            .entry(f.contractor.unwrap_or("").to_string())
-            .or_default()
-            .add(f, now);
-        by_region
-            .entry(f.region.to_string())
-            .or_default()
-            .add(f, now);
+        group(&mut by_contractor, f.contractor.unwrap_or("")).add(f, now);
+        group(&mut by_region, f.region).add(f, now);
         *by_state.entry(f.life.state.as_str()).or_default() += 1;
         if response_met(f, now) == Some(false) || repair_met(f, now) == Some(false) {
             overdue.push(f.id);

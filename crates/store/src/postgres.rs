@@ -91,39 +91,12 @@ impl PostgresStore {
         while let Some(chunk) = stream.try_next().await.map_err(crate::db_error)? {
             reader.feed(&chunk, |f| {
                 let field = |i: usize| f.get(i).copied().flatten();
-                let opt = |i: usize| -> Result<Option<String>> {
+                let txt = |i: usize| -> Result<Option<String>> {
                     Ok(text(field(i))?.map(str::to_string))
                 };
-                let req = |i: usize| -> Result<String> { Ok(opt(i)?.unwrap_or_default()) };
-                let int = |i: usize| int8(field(i));
-                // Columns as `select_orders!`.
-                out.push(crate::workorders::order_from_parts(
-                    crate::workorders::OrderText {
-                        subject: req(1)?,
-                        origin: req(2)?,
-                        cause: opt(3)?,
-                        state: req(6)?,
-                        resolution: opt(17)?,
-                    },
-                    req(4)?,
-                    req(5)?,
-                    req(8)?,
-                    opt(7)?,
-                    [
-                        int(0)?,
-                        int(9)?,
-                        int(10)?,
-                        int(11)?,
-                        int(12)?,
-                        int(13)?,
-                        int(14)?,
-                        int(15)?,
-                        int(16)?,
-                        int(18)?,
-                        int(19)?,
-                        int(20)?,
-                    ],
-                )?);
+                out.push(crate::workorders::order_from_columns(txt, |i| {
+                    int8(field(i))
+                })?);
                 Ok(())
             })?;
         }

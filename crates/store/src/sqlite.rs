@@ -165,6 +165,22 @@ mod raw {
         Ok(Stmt(raw))
     }
 
+    /// Steps `stmt` to its end, calling `row` at each row (its columns valid until it returns).
+    fn each_row(
+        db: *mut ffi::sqlite3,
+        stmt: &Stmt,
+        mut row: impl FnMut() -> Result<()>,
+    ) -> Result<()> {
+        loop {
+            // SAFETY: stepping our own prepared statement.
+            match unsafe { ffi::sqlite3_step(stmt.0) } {
+                ffi::SQLITE_ROW => row()?,
+                ffi::SQLITE_DONE => return Ok(()),
+                _ => return Err(error(db, "step")),
+            }
+        }
+    }
+
     fn utf8<'a>(b: Option<&'a [u8]>, col: &str) -> Result<Option<&'a str>> {
         b.map(|b| {
             std::str::from_utf8(b)
@@ -184,13 +200,7 @@ mod raw {
         .expect("no NUL in fixed SQL");
         let stmt = prepare(db, &sql)?;
         let mut out = Vec::new();
-        loop {
-            // SAFETY: stepping our own prepared statement.
-            match unsafe { ffi::sqlite3_step(stmt.0) } {
-                ffi::SQLITE_ROW => {}
-                ffi::SQLITE_DONE => break,
-                _ => return Err(error(db, "step")),
-            }
+        each_row(db, &stmt, || {
             // SAFETY: column indexes of REPORT_COLUMNS, read before the next step.
             let row = unsafe {
                 let int = |i| {
@@ -211,7 +221,8 @@ mod raw {
                 }
             };
             out.push(row.into_device()?);
-        }
+            Ok(())
+        })?;
         Ok(out)
     }
 
@@ -234,13 +245,7 @@ mod raw {
             ffi::sqlite3_bind_int64(stmt.0, 2, to);
         }
         let mut out = Vec::new();
-        loop {
-            // SAFETY: stepping our own prepared statement.
-            match unsafe { ffi::sqlite3_step(stmt.0) } {
-                ffi::SQLITE_ROW => {}
-                ffi::SQLITE_DONE => break,
-                _ => return Err(error(db, "step")),
-            }
+        each_row(db, &stmt, || {
             // SAFETY: column indexes of `select_orders!`, read (and copied) before the next
             // step.
             let order = unsafe {
@@ -248,40 +253,14 @@ mod raw {
                     (ffi::sqlite3_column_type(stmt.0, i) != ffi::SQLITE_NULL)
                         .then(|| ffi::sqlite3_column_int64(stmt.0, i))
                 };
-                let opt = |i, col| -> Result<Option<String>> {
-                    Ok(utf8(text(stmt.0, i), col)?.map(str::to_string))
+                let txt = |i: usize| -> Result<Option<String>> {
+                    Ok(utf8(text(stmt.0, i as i32), "work_order")?.map(str::to_string))
                 };
-                let req = |i, col| -> Result<String> { Ok(opt(i, col)?.unwrap_or_default()) };
-                crate::workorders::order_from_parts(
-                    crate::workorders::OrderText {
-                        subject: req(1, "subject")?,
-                        origin: req(2, "origin")?,
-                        cause: opt(3, "cause")?,
-                        state: req(6, "state")?,
-                        resolution: opt(17, "resolution")?,
-                    },
-                    req(4, "title")?,
-                    req(5, "level")?,
-                    req(8, "region")?,
-                    opt(7, "contractor")?,
-                    [
-                        int(0),
-                        int(9),
-                        int(10),
-                        int(11),
-                        int(12),
-                        int(13),
-                        int(14),
-                        int(15),
-                        int(16),
-                        int(18),
-                        int(19),
-                        int(20),
-                    ],
-                )?
+                crate::workorders::order_from_columns(txt, |i| Ok(int(i as i32)))?
             };
             out.push(order);
-        }
+            Ok(())
+        })?;
         Ok(out)
     }
 

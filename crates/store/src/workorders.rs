@@ -213,6 +213,47 @@ macro_rules! select_orders {
 }
 pub(crate) use select_orders;
 
+/// An order from the columns of [`select_orders!`], read by position through `text` and `int`
+/// (`None` for NULL): the one column map every reader (sqlx rows, SQLite's C API,
+/// PostgreSQL's binary COPY) shares.
+pub(crate) fn order_from_columns(
+    text: impl Fn(usize) -> Result<Option<String>>,
+    int: impl Fn(usize) -> Result<Option<i64>>,
+) -> Result<WorkOrder> {
+    let req = |i: usize| -> Result<String> { Ok(text(i)?.unwrap_or_default()) };
+    // id 0, subject 1, origin 2, cause 3, title 4, level 5, state 6, contractor 7, region 8,
+    // fault_since 9, opened_at 10, response_due_at 11, repair_due_at 12, accepted_at 13,
+    // repaired_at 14, closed_at 15, fault_ended_at 16, resolution 17, response_overdue_at 18,
+    // repair_overdue_at 19, version 20.
+    order_from_parts(
+        OrderText {
+            subject: req(1)?,
+            origin: req(2)?,
+            cause: text(3)?,
+            state: req(6)?,
+            resolution: text(17)?,
+        },
+        req(4)?,
+        req(5)?,
+        req(8)?,
+        text(7)?,
+        [
+            int(0)?,
+            int(9)?,
+            int(10)?,
+            int(11)?,
+            int(12)?,
+            int(13)?,
+            int(14)?,
+            int(15)?,
+            int(16)?,
+            int(18)?,
+            int(19)?,
+            int(20)?,
+        ],
+    )
+}
+
 /// The text columns of a `work_order` row, read by name.
 pub(crate) struct OrderText {
     pub subject: String,
@@ -383,46 +424,13 @@ macro_rules! workorder_sql {
                 row: &<$db as sqlx::Database>::Row,
             ) -> camwatch_core::error::Result<$crate::workorders::WorkOrder> {
                 use sqlx::Row;
-                let s = |c: usize| -> camwatch_core::error::Result<String> {
-                    row.try_get(c).map_err(crate::db_error)
-                };
                 let o = |c: usize| -> camwatch_core::error::Result<Option<String>> {
                     row.try_get(c).map_err(crate::db_error)
                 };
                 let i = |c: usize| -> camwatch_core::error::Result<Option<i64>> {
                     row.try_get(c).map_err(crate::db_error)
                 };
-                // id 0, subject 1, origin 2, cause 3, title 4, level 5, state 6, contractor 7,
-                // region 8, fault_since 9, opened_at 10, response_due_at 11, repair_due_at 12,
-                // accepted_at 13, repaired_at 14, closed_at 15, fault_ended_at 16,
-                // resolution 17, response_overdue_at 18, repair_overdue_at 19, version 20.
-                $crate::workorders::order_from_parts(
-                    $crate::workorders::OrderText {
-                        subject: s(1)?,
-                        origin: s(2)?,
-                        cause: o(3)?,
-                        state: s(6)?,
-                        resolution: o(17)?,
-                    },
-                    s(4)?,
-                    s(5)?,
-                    s(8)?,
-                    o(7)?,
-                    [
-                        i(0)?,
-                        i(9)?,
-                        i(10)?,
-                        i(11)?,
-                        i(12)?,
-                        i(13)?,
-                        i(14)?,
-                        i(15)?,
-                        i(16)?,
-                        i(18)?,
-                        i(19)?,
-                        i(20)?,
-                    ],
-                )
+                $crate::workorders::order_from_columns(o, i)
             }
 
             async fn fetch_order(

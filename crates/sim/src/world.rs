@@ -114,7 +114,8 @@ pub struct Encoded {
     pub nals: Vec<Bytes>,
 }
 
-type PictureKey = (Scene, u32, Option<PictureFault>, u64, Codec);
+/// Scene, pan, fault, noise variant, codec, JPEG quality.
+type PictureKey = (Scene, u32, Option<PictureFault>, u64, Codec, u8);
 
 pub struct World {
     pub devices: Vec<Device>,
@@ -364,14 +365,17 @@ impl World {
             _ => None,
         };
         // A live sensor's picture differs a little from one sample to the next (noise from a
-        // small cached set); a frozen picture never changes.
-        let variant = if fault == Some(PictureFault::Frozen) {
-            0
+        // small cached set); a frozen picture is one stuck frame, which the encoder keeps
+        // re-encoding at another quality (the snapshot is never the same bytes twice).
+        let frozen = fault == Some(PictureFault::Frozen);
+        let variant = if frozen { 0 } else { live_variant };
+        let quality = if frozen {
+            [85u8, 95, 90][live_variant as usize % 3]
         } else {
-            live_variant
+            85
         };
         let codec = self.codecs[d];
-        let key = (scene, pan, fault, variant, codec);
+        let key = (scene, pan, fault, variant, codec, quality);
         if let Some(p) = self.pictures.lock().expect("picture cache").get(&key) {
             return p.clone();
         }
@@ -392,7 +396,7 @@ impl World {
             Codec::H265 => camwatch_synth::hevc::to_h265(&img),
         };
         let enc = Arc::new(Encoded {
-            jpeg: to_jpeg(&img, 85).into(),
+            jpeg: to_jpeg(&img, quality).into(),
             codec,
             nals: nals.into_iter().map(Bytes::from).collect(),
         });

@@ -387,8 +387,12 @@ impl World {
             pan
         };
         let base: Rgb = render_scene(scene, 320, 240, view);
+        // The sensor's noise is added after what happens in front of it or in the optics (a
+        // blurred, covered, over- or under-exposed picture is as noisy as any); a no-signal
+        // screen is made by the encoder and has none.
         let img = match fault {
-            Some(f) => apply_fault(&with_sensor_noise(&base, variant), f, d as u64),
+            Some(f @ PictureFault::SignalLoss) => apply_fault(&base, f, d as u64),
+            Some(f) => with_sensor_noise(&apply_fault(&base, f, d as u64), variant),
             None => with_sensor_noise(&base, variant),
         };
         let nals = match codec {

@@ -300,7 +300,7 @@ pub fn colour_bars(w: u32, h: u32) -> Rgb {
             let c = if y < h * 2 / 3 {
                 BARS[k]
             } else if y < h * 3 / 4 {
-                if k % 2 == 0 {
+                if k.is_multiple_of(2) {
                     BARS[6 - k]
                 } else {
                     [19, 19, 19]

@@ -16,6 +16,9 @@ use crate::cause::Cause;
 use crate::quality::{FaultKind, FaultSet, Ramp, Still, Thresholds};
 
 /// What one picture sample showed.
+// The diagnosed variant carries the 0.5 KiB `Still` summary: a sample is made, fed and dropped
+// one at a time per probe, so its size costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PictureSample {
     /// Diagnosed: the faults found in this picture (empty: normal) and its summary for

@@ -14,6 +14,16 @@
 //! `--all` approves, over the whole register, the pictures that read as normal and lists the
 //! rest for that review; one camera's slow or broken answer does not hold up the others. On an
 //! empty register it fails (`NotFound`) and says how to import one.
+//!
+//! `camwatch baseline dismiss CODE KIND [--from FILE]`: the fault KIND the camera reports now is
+//! a false alarm for its view (an operator has looked). Its current picture (or FILE) is
+//! diagnosed as the monitor does, against its approved baseline; KIND must be among the faults
+//! found. The measure it was found by is kept in `<data>/baselines/<code>.dismissed.json` and
+//! the monitor stops reporting KIND for that camera while it measures no worse than that by
+//! half the ramp's span; a clearly worse KIND, every other kind, and everything once the
+//! camera turned are reported as before (`quality::Dismissal`). `camwatch baseline undismiss
+//! CODE KIND` takes it back. Both are audit-logged (`baseline.dismiss`, `baseline.undismiss`)
+//! and read by `serve` and `demo` at start.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,9 +32,9 @@ use clap::Subcommand;
 
 use super::context::GlobalArgs;
 use camwatch_core::error::{Error, Result};
-use camwatch_core::quality::Fault;
+use camwatch_core::quality::{Fault, FaultKind};
 use camwatch_core::registry::DeviceCode;
-use camwatch_monitor::baselines::{Approver, fetch, judge};
+use camwatch_monitor::baselines::{Approver, fetch, judge, load, set_dismissal};
 use camwatch_store::DeviceFilter;
 
 #[derive(Debug, Subcommand)]
@@ -53,9 +63,86 @@ pub enum BaselineCommand {
         #[arg(long)]
         night: bool,
     },
+    /// Mark a fault the camera reports now as a false alarm for its view: it stops being
+    /// reported unless it gets clearly worse (audited; `undismiss` takes it back).
+    Dismiss {
+        /// The camera (20-digit code).
+        code: DeviceCode,
+        /// The fault kind (blur, color_cast, occlusion, …).
+        kind: FaultKind,
+        /// A JPEG to judge instead of fetching the camera's current picture.
+        #[arg(long)]
+        from: Option<PathBuf>,
+    },
+    /// Take back a dismissal: the camera reports that fault kind again.
+    Undismiss {
+        /// The camera (20-digit code).
+        code: DeviceCode,
+        /// The fault kind.
+        kind: FaultKind,
+    },
+}
+
+fn actor() -> String {
+    format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+    )
 }
 
 pub async fn run(g: &GlobalArgs, c: &BaselineCommand) -> Result<ExitCode> {
+    let (code, kind, from) = match c {
+        BaselineCommand::Approve { .. } => return approve(g, c).await,
+        BaselineCommand::Dismiss { code, kind, from } => (code, *kind, Some(from)),
+        BaselineCommand::Undismiss { code, kind } => (code, *kind, None),
+    };
+    let ctx = g.context().await?;
+    let dir = ctx.data_dir.join("baselines");
+    let Some(from) = from else {
+        let left = set_dismissal(&ctx.store, &dir, &actor(), code, kind, None).await?;
+        println!(
+            "{code}: {} is reported again ({} dismissed left)",
+            kind.as_str(),
+            left.len()
+        );
+        return Ok(ExitCode::SUCCESS);
+    };
+    let (d, _, creds) = ctx.device_with_creds(code).await?;
+    let jpeg = match from {
+        Some(p) => std::fs::read(p).map_err(|e| Error::invalid(format!("{}: {e}", p.display())))?,
+        None => fetch(&d, creds, &camwatch_probes::snapshot::client())
+            .await
+            .map_err(|e| Error::invalid(format!("{code}: {e}")))?,
+    };
+    let thresholds = ctx.config.quality.fleet_thresholds();
+    let thumb = camwatch_core::quality::from_jpeg(&jpeg)
+        .map_err(|e| Error::invalid(format!("{code}: {e}")))?;
+    let baseline = load(&dir, code);
+    let diagnosis = camwatch_core::quality::diagnose(&thumb, None, baseline.as_ref(), &thresholds);
+    let (true, Some(measure)) = (
+        diagnosis.faults.iter().any(|f| f.kind == kind),
+        diagnosis.measure(kind, &thresholds),
+    ) else {
+        return Err(Error::invalid(format!(
+            "{code}: the picture does not read as {} now (it reads as {}); only a fault that              is reported can be dismissed",
+            kind.as_str(),
+            if diagnosis.faults.is_empty() {
+                "normal".to_string()
+            } else {
+                describe(&diagnosis.faults)
+            }
+        )));
+    };
+    let all = set_dismissal(&ctx.store, &dir, &actor(), code, kind, Some(measure)).await?;
+    println!(
+        "{code}: {} dismissed as a false alarm for this view (measure {measure:.3}); reported          again if it gets clearly worse. {} dismissed for this camera; restart `serve` to apply.",
+        kind.as_str(),
+        all.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn approve(g: &GlobalArgs, c: &BaselineCommand) -> Result<ExitCode> {
     let BaselineCommand::Approve {
         code,
         from,
@@ -63,17 +150,17 @@ pub async fn run(g: &GlobalArgs, c: &BaselineCommand) -> Result<ExitCode> {
         all,
         replace,
         night,
-    } = c;
+    } = c
+    else {
+        return Err(Error::internal("baseline approve: another command"));
+    };
     let ctx = g.context().await?;
     let thresholds = ctx.config.quality.fleet_thresholds();
     let approver = Approver {
         store: &ctx.store,
         dir: ctx.data_dir.join("baselines"),
         thresholds: &thresholds,
-        actor: format!(
-            "cli:{}",
-            std::env::var("USER").unwrap_or_else(|_| "unknown".into())
-        ),
+        actor: actor(),
         night: *night,
     };
     if *all {

@@ -23,8 +23,9 @@ pub struct DemoArgs {
     /// Seed of the simulated fleet and its faults.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// none, realistic or heavy.
-    #[arg(long, default_value = "realistic")]
+    /// none, realistic, heavy, or demo (realistic, plus 1 % of the channels with a picture
+    /// fault from the start).
+    #[arg(long, default_value = "demo")]
     pub fault_mix: String,
     /// Summary lines instead of the full-screen view, even on a terminal.
     #[arg(long)]

@@ -140,7 +140,9 @@ pub async fn run(o: DemoOptions) -> Result<std::process::ExitCode> {
     let state = Arc::new(MonitorState::for_devices(&devices, started));
     let cfg = MonitorConfig {
         liveness_interval_sec: 300,
-        picture_interval_sec: 3600,
+        // Ten simulated minutes, not a fleet's hour: at the default 60× a picture fault is
+        // confirmed (two samples) within the first minute of a run, not after two.
+        picture_interval_sec: 600,
         deadline: Duration::from_secs(3),
         max_in_flight: 256,
         evidence_dir: Some(dir.join("evidence")),

@@ -201,6 +201,30 @@ pub async fn rehearse(cfg: RehearsalConfig) -> Result<Rehearsal> {
         .await?;
     store.upsert_devices(fleet.devices()).await?;
     let devices = fleet.devices().to_vec();
+    // Commissioning, as a real fleet's: every camera's picture that reads as normal now is
+    // approved as its baseline (NVR channels' from their streams' keyframes), before
+    // monitoring starts. Without baselines `scene_change` cannot be found at all.
+    let mut monitor_cfg = cfg.monitor.clone();
+    if monitor_cfg.baseline_dir.is_none() {
+        let dir = cfg.dir.join("baselines");
+        let thresholds = monitor_cfg.quality.clone();
+        let approved = camwatch_monitor::baselines::Approver {
+            store: &store,
+            dir: dir.clone(),
+            thresholds: &thresholds,
+            actor: "rehearsal".into(),
+            night: false,
+        }
+        .approve_all(&devices, true)
+        .await;
+        tracing::info!(
+            approved = approved.approved.len(),
+            review = approved.review.len(),
+            no_picture = approved.no_picture.len(),
+            "rehearsal commissioning: baselines approved"
+        );
+        monitor_cfg.baseline_dir = Some(dir);
+    }
     let started = clock.now().as_second();
     let state = Arc::new(MonitorState::for_devices(&devices, started));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -208,7 +232,7 @@ pub async fn rehearse(cfg: RehearsalConfig) -> Result<Rehearsal> {
         store.clone(),
         lease,
         devices.clone(),
-        cfg.monitor.clone(),
+        monitor_cfg,
         clock.clone(),
         state.clone(),
         camwatch_monitor::EventBus::new(1024),

@@ -254,12 +254,29 @@ NORMALS = {"plain": lambda i: i, "ir_grey": ir_grey, "low_light": low_light, "bi
 
 
 # --- faults ---------------------------------------------------------------------------------
+def colour_bars():
+    """An encoder's or DVR's SMPTE-style colour-bar test pattern: its no-signal screen."""
+    bars = [(191, 191, 191), (191, 191, 0), (0, 191, 191), (0, 191, 0), (191, 0, 191), (191, 0, 0), (0, 0, 191)]
+    a = np.zeros((H, W, 3), np.float32)
+    for k, c in enumerate(bars):
+        x0, x1 = k * W // 7, (k + 1) * W // 7
+        a[: H * 2 // 3, x0:x1] = c
+        a[H * 2 // 3: H * 3 // 4, x0:x1] = bars[6 - k] if k % 2 == 0 else (19, 19, 19)
+    a[H * 3 // 4:, : W // 4] = (0, 33, 76)
+    a[H * 3 // 4:, W // 4: W // 2] = (235, 235, 235)
+    a[H * 3 // 4:, W // 2:] = (19, 19, 19)
+    return img_of(a + rng.normal(0, 1.5, (H, W, 3)))
+
+
 def signal_loss(img, sev):
+    """Round 7: one case in three is the colour-bar test pattern (form `colour_bars`)."""
+    if rng.random() < 1 / 3:
+        return colour_bars(), "colour_bars"
     colour = [(0, 0, 0), (10, 10, 190), (0, 0, 230), (128, 128, 128), (16, 16, 16)][rng.integers(0, 5)]
     s = Image.new("RGB", (W, H), colour)
     if sev != "mild":
         ImageDraw.Draw(s).text((W // 2 - 40, H // 2), "NO VIDEO", fill=(255, 255, 255))
-    return s
+    return s, "plain_screen"
 
 
 def too_dark(img, sev):
@@ -293,7 +310,11 @@ def color_cast(img, sev):
 
 
 def occlusion(img, sev):
+    """Round 7 forms: `board` (a plain surface out of focus, as before), `leaves` (dark
+    textured foliage in front of the lens), `hand` (a skin-toned, softly shaded blob) and
+    `cloth` (dark cloth, edges very soft)."""
     frac = {"mild": 0.38, "moderate": 0.52, "severe": 0.7}[sev]
+    form = ["board", "leaves", "hand", "cloth"][rng.integers(0, 4)]
     a = arr(img)
     yy, xx = np.mgrid[0:H, 0:W]
     # An object close to the lens: an ellipse from a corner or an edge, out of focus.
@@ -304,22 +325,58 @@ def occlusion(img, sev):
         if mask.mean() >= frac or r > 2 * W:
             break
         r *= 1.03
-    m = np.asarray(Image.fromarray((mask * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(6))) / 255.0
-    base = rng.uniform(40, 110)
-    tone = np.array([base * 1.1, base, base * 0.85])
-    occ = tone + (yy[..., None] / H) * 12.0
-    return img_of(a * (1 - m[..., None]) + occ * m[..., None])
+    soft = {"board": 6, "leaves": 4, "hand": 8, "cloth": 16}[form]
+    m = np.asarray(Image.fromarray((mask * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(soft))) / 255.0
+    if form == "board":
+        base = rng.uniform(40, 110)
+        occ = np.array([base * 1.1, base, base * 0.85]) + (yy[..., None] / H) * 12.0
+    elif form == "leaves":
+        # Leaves at the lens: dark green blotches with lighter veins, slightly out of focus.
+        t = rng.normal(0, 1, (H // 8 + 1, W // 8 + 1))
+        t = np.asarray(Image.fromarray(((t - t.min()) / (np.ptp(t) + 1e-9) * 255).astype(np.uint8)).resize((W, H), Image.BICUBIC), np.float32) / 255.0
+        occ = np.stack([20 + 40 * t, 45 + 70 * t, 15 + 30 * t], axis=-1)
+        occ = arr(img_of(occ).filter(ImageFilter.GaussianBlur(2)))
+    elif form == "hand":
+        shade = 0.75 + 0.25 * np.cos((xx - cx) / (r * 1.3) * 2.5)[..., None]
+        occ = np.array([200.0, 150.0, 125.0]) * rng.uniform(0.55, 0.9) * shade
+    else:
+        occ = np.array([28.0, 27.0, 32.0]) + (yy[..., None] / H) * 6.0
+    return img_of(a * (1 - m[..., None]) + occ * m[..., None]), form
 
 
 def stripes(img, sev):
+    """Round 7 forms: `bands` (as before: horizontal or vertical, 10-28 px), `hum` (one to
+    three wide soft rolling bars from mains interference), `slanted` (interference lines at
+    any angle, 6-30 px), `fine` (lines 2-4 px apart), and `chroma` (bands in colour only)."""
     amp = {"mild": 14, "moderate": 22, "severe": 36}[sev]
-    period = rng.uniform(10, 28)
+    form = ["bands", "hum", "slanted", "fine", "chroma"][rng.integers(0, 5)]
     a = arr(img)
-    if rng.random() < 0.7:
-        band = amp * np.sin(2 * np.pi * np.arange(H) / period)[:, None, None]
-    else:
-        band = amp * np.sin(2 * np.pi * np.arange(W) / period)[None, :, None]
-    return img_of(a + band)
+    yy, xx = np.mgrid[0:H, 0:W]
+    if form == "bands":
+        period = rng.uniform(10, 28)
+        if rng.random() < 0.7:
+            band = amp * np.sin(2 * np.pi * np.arange(H) / period)[:, None, None]
+        else:
+            band = amp * np.sin(2 * np.pi * np.arange(W) / period)[None, :, None]
+        return img_of(a + band), form
+    if form == "hum":
+        period = H / rng.uniform(1.0, 3.0)
+        band = 1.4 * amp * np.sin(2 * np.pi * yy / period + rng.uniform(0, 6.3))[..., None]
+        return img_of(a + band), form
+    if form == "slanted":
+        period, ang = rng.uniform(6, 30), rng.uniform(0, np.pi)
+        band = amp * np.sin(2 * np.pi * (xx * np.cos(ang) + yy * np.sin(ang)) / period)[..., None]
+        return img_of(a + band), form
+    if form == "fine":
+        period = rng.uniform(2.2, 4.0)
+        along = yy if rng.random() < 0.6 else xx
+        band = amp * np.sin(2 * np.pi * along / period)[..., None]
+        return img_of(a + band), form
+    period = rng.uniform(10, 40)
+    along = yy if rng.random() < 0.6 else xx
+    wave = np.sin(2 * np.pi * along / period)[..., None]
+    # Colour only: red against blue, luma kept.
+    return img_of(a + amp * 1.5 * wave * np.array([1.0, -0.35, -1.0]) / 1.0), form
 
 
 def approved(scene, cam):
@@ -367,9 +424,27 @@ def main(out):
                 sev = SEVERITIES[(vi + ki) % 3]
                 case = {"id": "%s_%s" % (vid, kind), "split": split, "label": kind, "severity": sev}
                 if kind == "frozen":
-                    img = osd(view.copy(), cam)
-                    p = write("frozen", img)
-                    case.update(image=p, prev=p,  # the very same picture again
+                    # Round 7 forms: `identical` (the very same file again), `reencoded` (the
+                    # stuck frame re-encoded at another JPEG quality, its OSD clock running) and
+                    # `reencoded_twice` (a re-encode of a re-encode). The stuck frame has the
+                    # sensor noise it was taken with.
+                    form = ["identical", "reencoded", "reencoded_twice"][rng.integers(0, 3)]
+                    stuck = sensor_noise(view.copy())
+                    img = osd(stuck.copy(), cam)
+                    p = write("frozen_prev", img)
+                    if form == "identical":
+                        cur = p
+                    else:
+                        q1 = int(rng.integers(80, 96))
+                        again = Image.open(os.path.join(out, p))
+                        if form == "reencoded_twice":
+                            tmp = os.path.join(out, "%s_frozen_tmp.jpg" % vid)
+                            save(again, tmp, q=int(rng.integers(80, 96)))
+                            again = Image.open(tmp)
+                        again = osd(again.convert("RGB"), cam)  # the clock ran on
+                        cur = os.path.basename(os.path.join(out, "%s_frozen.jpg" % vid))
+                        save(again, os.path.join(out, cur), q=q1)
+                    case.update(image=cur, prev=p, form=form,
                                 baseline=write("frozen_base", approved(view, cam)))
                 elif kind == "scene_change":
                     img = osd(view.copy(), cam)
@@ -384,9 +459,15 @@ def main(out):
                     case.update(image=write("scene_change", img),
                                 baseline=write("scene_change_base", osd(turned, cam)))
                 else:
-                    img = osd(globals()[kind](view.copy(), sev), cam) if kind != "signal_loss" else signal_loss(view, sev)
+                    if kind == "signal_loss":
+                        img, form = signal_loss(view, sev)
+                    elif kind in ("occlusion", "stripes"):
+                        img, form = globals()[kind](view.copy(), sev)
+                        img = osd(img, cam)
+                    else:
+                        img, form = osd(globals()[kind](view.copy(), sev), cam), kind
                     case.update(image=write(kind, img), prev=write(kind + "_prev", sensor_noise(img)),
-                                baseline=write(kind + "_base", approved(view, cam)))
+                                baseline=write(kind + "_base", approved(view, cam)), form=form)
                 cases.append(case)
     with open(os.path.join(out, "cases.jsonl"), "w") as f:
         for c in cases:

@@ -23,6 +23,7 @@ def main(d, exe, split="test", baseline="--with-baseline"):
     cases = [c for c in cases if split == "all" or c["split"] == split]
     conf = {a: {b: 0 for b in CLASSES} for a in CLASSES}
     false_alarms, normals, wrong = 0, 0, []
+    by_form = {}  # (label, form or severity) -> [found, n]
     for c in cases:
         cmd = [exe, "diagnose", "--json", os.path.join(d, c["image"])]
         if c.get("prev"):
@@ -33,6 +34,12 @@ def main(d, exe, split="test", baseline="--with-baseline"):
         faults = out["faults"]
         pred = faults[0]["kind"] if faults else "normal"
         conf[c["label"]][pred] += 1
+        if c["label"] != "normal":
+            for key in (c.get("form"), c.get("severity")):
+                if key and key != c["label"]:
+                    f = by_form.setdefault((c["label"], key), [0, 0])
+                    f[0] += any(x["kind"] == c["label"] for x in faults)
+                    f[1] += 1
         if c["label"] == "normal":
             normals += 1
             false_alarms += bool(faults)
@@ -57,6 +64,9 @@ def main(d, exe, split="test", baseline="--with-baseline"):
     print("%-13s " % "" + " ".join("%6s" % s for s in short))
     for a in CLASSES:
         print("%-13s " % a + " ".join("%6d" % conf[a][b] for b in CLASSES))
+    print("recall by form and by severity (the kind among the faults raised):")
+    for (label, key), (found, n) in sorted(by_form.items()):
+        print("  %-13s %-16s %5.3f  (%d of %d)" % (label, key, found / n, found, n))
     if os.environ.get("SHOW_WRONG"):
         for w in wrong:
             print("WRONG", w[0], w[1], "->", w[2], json.dumps(w[3]))

@@ -152,6 +152,9 @@ pub struct PictureVerdict {
     pub faults: FaultSet,
     /// A fingerprint of the picture without its OSD rows (`quality::fingerprint`).
     pub fingerprint: u64,
+    /// The picture's summary for `frozen` (`quality::Still`), compared with the next sample's.
+    #[serde(skip)]
+    pub still: Option<crate::quality::Still>,
 }
 
 /// Device facts from ONVIF (each `None` when the device did not say, or the probe stopped

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use futures::StreamExt;
 
 use camwatch_core::error::{Error, Result};
-use camwatch_core::quality::{Fault, Thresholds};
+use camwatch_core::quality::{Dismissal, Fault, FaultKind, Thresholds};
 use camwatch_core::registry::{Device, DeviceCode};
 use camwatch_store::{AuditEntry, Store};
 
@@ -217,4 +217,75 @@ async fn keyframe(
 pub fn judge(jpeg: &[u8], t: &Thresholds) -> std::result::Result<Vec<Fault>, String> {
     let th = camwatch_core::quality::from_jpeg(jpeg).map_err(|e| e.to_string())?;
     Ok(camwatch_core::quality::diagnose(&th, None, None, t).faults)
+}
+
+/// The file of a camera's dismissed false alarms (`camwatch baseline dismiss`), JSON.
+pub fn dismissals_file(code: &DeviceCode) -> String {
+    format!("{code}.dismissed.json")
+}
+
+/// The camera's dismissed false alarms in `dir`; none without the file. An unreadable file is
+/// logged and read as none: the faults are reported, not hidden.
+pub fn load_dismissals(dir: &Path, code: &DeviceCode) -> Vec<Dismissal> {
+    let p = dir.join(dismissals_file(code));
+    match std::fs::read(&p) {
+        Err(_) => Vec::new(),
+        Ok(b) => serde_json::from_slice(&b)
+            .inspect_err(|e| tracing::warn!("dismissed false alarms {}: {e}", p.display()))
+            .unwrap_or_default(),
+    }
+}
+
+/// Marks (`measure` Some) or unmarks (None) `kind` as a false alarm for the camera, in `dir`,
+/// and audits it as `baseline.dismiss` / `baseline.undismiss` with what was marked. Returns
+/// the camera's dismissals after the change; unmarking a kind not marked is `NotFound`.
+pub async fn set_dismissal(
+    store: &Arc<dyn Store>,
+    dir: &Path,
+    actor: &str,
+    code: &DeviceCode,
+    kind: FaultKind,
+    measure: Option<f64>,
+) -> Result<Vec<Dismissal>> {
+    let mut all = load_dismissals(dir, code);
+    let before = all.iter().find(|d| d.kind == kind).copied();
+    all.retain(|d| d.kind != kind);
+    if let Some(m) = measure {
+        all.push(Dismissal { kind, measure: m });
+    } else if before.is_none() {
+        return Err(Error::not_found(format!(
+            "{code}: {} is not dismissed",
+            kind.as_str()
+        )));
+    }
+    all.sort_by_key(|d| d.kind);
+    std::fs::create_dir_all(dir).map_err(|e| Error::invalid(format!("{}: {e}", dir.display())))?;
+    let name = dismissals_file(code);
+    let path = dir.join(&name);
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let body = serde_json::to_vec_pretty(&all).map_err(|e| Error::internal(e.to_string()))?;
+    std::fs::write(&tmp, body)
+        .and_then(|_| std::fs::rename(&tmp, &path))
+        .map_err(|e| Error::invalid(format!("{}: {e}", path.display())))?;
+    let detail = serde_json::json!({
+        "file": name,
+        "kind": kind.as_str(),
+        "measure": measure,
+        "was": before.map(|d| d.measure),
+    });
+    store
+        .append_audit(&AuditEntry {
+            at: jiff::Timestamp::now().as_second(),
+            actor: actor.to_string(),
+            action: if measure.is_some() {
+                "baseline.dismiss"
+            } else {
+                "baseline.undismiss"
+            }
+            .into(),
+            target: code.to_string(),
+            detail: detail.to_string(),
+        })
+        .await?;
+    Ok(all)
 }

@@ -65,8 +65,9 @@ impl Prober for Scripted {
                     } else {
                         FaultSet::EMPTY
                     },
-                    // A live picture: a new fingerprint every sample.
                     fingerprint: t as u64,
+                    // No summary to compare: never frozen.
+                    still: None,
                 });
             }
             o

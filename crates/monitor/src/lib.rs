@@ -164,6 +164,8 @@ struct ProbeTarget {
     group: Arc<SessionGroup>,
     /// The approved baseline pictures (day, night), every sample is compared with.
     baseline: Option<Arc<camwatch_core::quality::Baseline>>,
+    /// Faults an operator dismissed as false alarms for this camera's view.
+    dismissed: Arc<[camwatch_core::quality::Dismissal]>,
     /// The device group's picture thresholds.
     thresholds: Arc<camwatch_core::quality::Thresholds>,
     onvif: Option<camwatch_probes::onvif::OnvifTarget>,
@@ -279,6 +281,7 @@ fn targets(devices: &[Device], cfg: &MonitorConfig) -> (Vec<Target>, Vec<ProbeTa
             picture,
             group,
             baseline: None,
+            dismissed: Arc::new([]),
             thresholds,
             onvif,
         });
@@ -301,6 +304,7 @@ struct RealProber {
 async fn diagnose_outcome(
     mut o: ProbeOutcome,
     baseline: Option<Arc<camwatch_core::quality::Baseline>>,
+    dismissed: Arc<[camwatch_core::quality::Dismissal]>,
     thresholds: Arc<camwatch_core::quality::Thresholds>,
 ) -> ProbeOutcome {
     let (bytes, keyframe) = match o.frame.clone() {
@@ -315,7 +319,13 @@ async fn diagnose_outcome(
             Some(Codec::H265) => camwatch_core::quality::from_h265(&bytes)?,
             None => camwatch_core::quality::from_jpeg(&bytes)?,
         };
-        let d = camwatch_core::quality::diagnose(&thumb, None, baseline.as_deref(), &thresholds);
+        let d = camwatch_core::quality::diagnose_dismissing(
+            &thumb,
+            None,
+            baseline.as_deref(),
+            &thresholds,
+            &dismissed,
+        );
         let evidence = keyframe.is_some().then(|| thumb_jpeg(&thumb));
         Ok::<_, camwatch_core::quality::FrameError>((
             d,
@@ -327,11 +337,13 @@ async fn diagnose_outcome(
     match r {
         Ok(Ok((d, fp, evidence))) => {
             let faults = d.fault_set();
+            let still = d.metrics.still;
             o.fact("picture_faults", faults.names().join(","));
             o.fact("fingerprint", format!("{fp:016x}"));
             o.picture = Some(camwatch_core::outcome::PictureVerdict {
                 faults,
                 fingerprint: fp,
+                still,
             });
             if let (Some(jpeg), Some(codec)) = (evidence, keyframe) {
                 o.fact(
@@ -416,6 +428,7 @@ impl Prober for RealProber {
                     let snapshot = p.snapshot.clone();
                     let client = self.client.clone();
                     let baseline = t.baseline.clone();
+                    let dismissed = t.dismissed.clone();
                     let thresholds = t.thresholds.clone();
                     Box::pin(async move {
                         let o = async move {
@@ -438,7 +451,7 @@ impl Prober for RealProber {
                             o
                         }
                         .await;
-                        diagnose_outcome(o, baseline, thresholds).await
+                        diagnose_outcome(o, baseline, dismissed, thresholds).await
                     })
                 }
                 None => Box::pin(async {
@@ -517,7 +530,7 @@ fn picture_sample(o: &ProbeOutcome) -> Option<PictureSample> {
         _ => Some(match o.picture {
             Some(v) => PictureSample::Diagnosed {
                 faults: v.faults,
-                fingerprint: v.fingerprint,
+                still: v.still,
             },
             None => PictureSample::Undiagnosed,
         }),
@@ -815,15 +828,21 @@ async fn writer(
     }
 }
 
-/// Loads approved baselines; an unreadable one is logged and skipped.
+/// Loads approved baselines and dismissed false alarms; an unreadable one is logged and
+/// skipped.
 fn load_baselines(dir: &std::path::Path, devices: &[Device], probe: &mut [ProbeTarget]) {
-    let mut n = 0;
+    let (mut n, mut dismissed) = (0, 0);
     for (d, t) in devices.iter().zip(probe.iter_mut()) {
         t.baseline = baselines::load(dir, &d.code).map(Arc::new);
         n += t.baseline.is_some() as usize;
+        t.dismissed = baselines::load_dismissals(dir, &d.code).into();
+        dismissed += t.dismissed.len();
     }
     if n > 0 {
         tracing::info!(cameras = n, "loaded approved baseline pictures");
+    }
+    if dismissed > 0 {
+        tracing::info!(dismissed, "loaded dismissed false alarms");
     }
 }
 

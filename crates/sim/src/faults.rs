@@ -174,6 +174,10 @@ pub enum Preset {
     Realistic,
     /// Several times the realistic rates, plus a region-wide switch failure.
     Heavy,
+    /// Realistic, plus an opening act for `demo`: 1 % of the channels (at least ten) show a
+    /// picture fault from the start, every kind in turn, for a day or more, so a short run
+    /// shows picture diagnosis at work.
+    Demo,
 }
 
 impl std::str::FromStr for Preset {
@@ -183,8 +187,9 @@ impl std::str::FromStr for Preset {
             "none" => Ok(Self::None),
             "realistic" => Ok(Self::Realistic),
             "heavy" => Ok(Self::Heavy),
+            "demo" => Ok(Self::Demo),
             o => Err(format!(
-                "unknown fault mix {o:?} (expected none, realistic or heavy)"
+                "unknown fault mix {o:?} (expected none, realistic, heavy or demo)"
             )),
         }
     }
@@ -307,7 +312,7 @@ pub fn preset_schedule(
 ) -> Vec<FaultSpan> {
     let scale = match preset {
         Preset::None => return Vec::new(),
-        Preset::Realistic => 1,
+        Preset::Realistic | Preset::Demo => 1,
         Preset::Heavy => 4,
     };
     let mut r = Rng(seed ^ 0xC0FF_EE00_D15E_A5E5);
@@ -385,6 +390,24 @@ pub fn preset_schedule(
             3 * 3600,
         );
     }
+    let mut opening = Vec::new();
+    if preset == Preset::Demo {
+        // Drawn apart from the realistic mix, which stays as it is for the same seed.
+        let mut r = Rng(seed ^ 0xDE40_0000_0000_0001);
+        let n = (channels.len() / 100).max(10).min(channels.len());
+        let step = (channels.len() / n.max(1)).max(1);
+        for (k, &(i, _)) in channels.iter().step_by(step).take(n).enumerate() {
+            let p = PictureFault::ALL[k % PictureFault::ALL.len()];
+            let dur = (86_400 + r.below(2 * 86_400) as i64).min(horizon_sec);
+            opening.push(FaultSpan {
+                scope: Scope::Device(i),
+                kind: FaultKind::Picture(p),
+                start_sec: 0,
+                end_sec: dur,
+            });
+        }
+    }
+    out.extend(opening);
     out
 }
 
@@ -443,6 +466,24 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("devise"), "{e}");
+    }
+
+    #[test]
+    fn the_demo_mix_is_the_realistic_one_with_every_picture_fault_from_the_start() {
+        let ch: Vec<(usize, usize)> = (0..2000).map(|i| (i, i)).collect();
+        let real = preset_schedule(Preset::Realistic, 7, &ch, &[1, 2, 3], &[], 7 * 86_400);
+        let demo = preset_schedule(Preset::Demo, 7, &ch, &[1, 2, 3], &[], 7 * 86_400);
+        let extra: Vec<&FaultSpan> = demo.iter().filter(|f| !real.contains(f)).collect();
+        assert_eq!(demo.len(), real.len() + 20);
+        assert_eq!(extra.len(), 20);
+        for p in PictureFault::ALL {
+            assert!(
+                extra.iter().any(|f| f.kind == FaultKind::Picture(p)
+                    && f.start_sec == 0
+                    && f.end_sec >= 86_400),
+                "{p:?}"
+            );
+        }
     }
 
     #[test]

@@ -114,7 +114,8 @@ pub struct Encoded {
     pub nals: Vec<Bytes>,
 }
 
-type PictureKey = (Scene, u32, Option<PictureFault>, u64, Codec);
+/// Scene, pan, fault, noise variant, codec, JPEG quality.
+type PictureKey = (Scene, u32, Option<PictureFault>, u64, Codec, u8);
 
 pub struct World {
     pub devices: Vec<Device>,
@@ -364,14 +365,17 @@ impl World {
             _ => None,
         };
         // A live sensor's picture differs a little from one sample to the next (noise from a
-        // small cached set); a frozen picture never changes.
-        let variant = if fault == Some(PictureFault::Frozen) {
-            0
+        // small cached set); a frozen picture is one stuck frame, which the encoder keeps
+        // re-encoding at another quality (the snapshot is never the same bytes twice).
+        let frozen = fault == Some(PictureFault::Frozen);
+        let variant = if frozen { 0 } else { live_variant };
+        let quality = if frozen {
+            [85u8, 95, 90][live_variant as usize % 3]
         } else {
-            live_variant
+            85
         };
         let codec = self.codecs[d];
-        let key = (scene, pan, fault, variant, codec);
+        let key = (scene, pan, fault, variant, codec, quality);
         if let Some(p) = self.pictures.lock().expect("picture cache").get(&key) {
             return p.clone();
         }
@@ -383,8 +387,12 @@ impl World {
             pan
         };
         let base: Rgb = render_scene(scene, 320, 240, view);
+        // The sensor's noise is added after what happens in front of it or in the optics (a
+        // blurred, covered, over- or under-exposed picture is as noisy as any); a no-signal
+        // screen is made by the encoder and has none.
         let img = match fault {
-            Some(f) => apply_fault(&with_sensor_noise(&base, variant), f, d as u64),
+            Some(f @ PictureFault::SignalLoss) => apply_fault(&base, f, d as u64),
+            Some(f) => with_sensor_noise(&apply_fault(&base, f, d as u64), variant),
             None => with_sensor_noise(&base, variant),
         };
         let nals = match codec {
@@ -392,7 +400,7 @@ impl World {
             Codec::H265 => camwatch_synth::hevc::to_h265(&img),
         };
         let enc = Arc::new(Encoded {
-            jpeg: to_jpeg(&img, 85).into(),
+            jpeg: to_jpeg(&img, quality).into(),
             codec,
             nals: nals.into_iter().map(Bytes::from).collect(),
         });

@@ -277,13 +277,56 @@ fn box_blur(img: &Rgb, r: i32) -> Rgb {
     out
 }
 
+/// An SMPTE-style colour-bar test pattern: seven 75 % bars over two thirds of the height,
+/// reversed bars below, then black-level patches.
+pub fn colour_bars(w: u32, h: u32) -> Rgb {
+    const BARS: [[u8; 3]; 7] = [
+        [191, 191, 191],
+        [191, 191, 0],
+        [0, 191, 191],
+        [0, 191, 0],
+        [191, 0, 191],
+        [191, 0, 0],
+        [0, 0, 191],
+    ];
+    let mut img = Rgb {
+        width: w,
+        height: h,
+        data: vec![0; (w * h * 3) as usize],
+    };
+    for y in 0..h {
+        for x in 0..w {
+            let k = (x * 7 / w) as usize;
+            let c = if y < h * 2 / 3 {
+                BARS[k]
+            } else if y < h * 3 / 4 {
+                if k.is_multiple_of(2) {
+                    BARS[6 - k]
+                } else {
+                    [19, 19, 19]
+                }
+            } else if x < w / 4 {
+                [0, 33, 76]
+            } else if x < w / 2 {
+                [235, 235, 235]
+            } else {
+                [19, 19, 19]
+            };
+            put(&mut img, x, y, c);
+        }
+    }
+    img
+}
+
 /// Renders `fault` onto a normal picture.
 pub fn apply_fault(img: &Rgb, fault: PictureFault, seed: u64) -> Rgb {
     let mut out = img.clone();
     let (w, h) = (img.width, img.height);
     match fault {
+        // Half the cameras (odd seeds): the encoder's colour-bar test pattern, its no-signal
+        // screen; the others: the DVR-style blue "no video" screen, with a white caption block.
+        PictureFault::SignalLoss if seed % 2 == 1 => out = colour_bars(w, h),
         PictureFault::SignalLoss => {
-            // The DVR-style blue "no video" screen, with a white caption block.
             out.data
                 .chunks_mut(3)
                 .for_each(|p| p.copy_from_slice(&[16, 32, 200]));
@@ -326,6 +369,20 @@ pub fn apply_fault(img: &Rgb, fault: PictureFault, seed: u64) -> Rgb {
                             let old = out.data[i + c] as f32;
                             out.data[i + c] = (old * (1.0 - a) + tone * a) as u8;
                         }
+                    }
+                }
+            }
+        }
+        // One camera in three (seed % 3 == 1): interference in colour alone, red against
+        // blue with the brightness kept (a loose chroma wire); the others: luma bands.
+        PictureFault::Stripes if seed % 3 == 1 => {
+            for y in 0..h {
+                let band = (y as f32 / 5.0).sin() * 45.0;
+                for x in 0..w {
+                    let i = ((y * w + x) * 3) as usize;
+                    for (c, k) in [1.0f32, -0.35, -1.0].into_iter().enumerate() {
+                        let v = out.data[i + c] as f32 + band * k;
+                        out.data[i + c] = v.round().clamp(0.0, 255.0) as u8;
                     }
                 }
             }

@@ -4,20 +4,29 @@
 //! - A problem (a set of picture faults, no media, a bad image) is confirmed once `confirm`
 //!   samples in a row agree on it; one normal sample clears it at once (a fault that comes and
 //!   goes is not one to send a contractor out for, a repaired camera is repaired).
-//! - `frozen` is found here, not in diagnostics: the picture's fingerprint equals the previous
-//!   sample's. A "no video" screen (`signal_loss`) never changes either; it is signal loss alone,
-//!   not frozen as well, which would double its hours in the report.
+//! - `frozen` is found here, not in diagnostics: the picture changed from the previous sample
+//!   no more than a re-encoding changes a picture (`quality::Still`: the same sensor noise, a
+//!   stuck frame however often re-encoded, whatever its OSD clock shows; a live camera's noise is
+//!   new every sample). A "no video" screen (`signal_loss`) never changes either; it is signal
+//!   loss alone, not frozen as well, which would double its hours in the report.
 //! - A sample that says nothing about the picture (the device is unreachable: liveness owns
 //!   that) is not fed here at all.
 
 use crate::cause::Cause;
-use crate::quality::{FaultKind, FaultSet};
+use crate::quality::{FaultKind, FaultSet, Ramp, Still, Thresholds};
 
 /// What one picture sample showed.
+// The diagnosed variant carries the 0.5 KiB `Still` summary: a sample is made, fed and dropped
+// one at a time per probe, so its size costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PictureSample {
-    /// Diagnosed: the faults found in this picture (empty: normal) and its fingerprint.
-    Diagnosed { faults: FaultSet, fingerprint: u64 },
+    /// Diagnosed: the faults found in this picture (empty: normal) and its summary for
+    /// `frozen` (`None`: a picture too small to tell).
+    Diagnosed {
+        faults: FaultSet,
+        still: Option<Still>,
+    },
     /// Media flows but the picture could not be diagnosed (a keyframe the decoder cannot read):
     /// nothing wrong is known.
     Undiagnosed,
@@ -34,7 +43,12 @@ pub struct PictureConfirm {
     pending: Option<Cause>,
     count: u32,
     confirmed: Option<Cause>,
-    last_fingerprint: Option<u64>,
+    last: Option<Box<Still>>,
+}
+
+/// Where `frozen` is confirmed: the fleet's default ramp (score ≥ 0.5).
+fn frozen_ramp() -> Ramp {
+    Thresholds::default().frozen
 }
 
 impl PictureConfirm {
@@ -50,16 +64,17 @@ impl PictureConfirm {
             PictureSample::NoMedia => Some(Cause::NoMedia),
             PictureSample::BadImage => Some(Cause::BadImage),
             PictureSample::Undiagnosed => None,
-            PictureSample::Diagnosed {
-                mut faults,
-                fingerprint,
-            } => {
-                if self.last_fingerprint == Some(fingerprint)
+            PictureSample::Diagnosed { mut faults, still } => {
+                let change = still
+                    .as_ref()
+                    .zip(self.last.as_deref())
+                    .and_then(|(s, l)| s.change_from(l));
+                if change.is_some_and(|c| frozen_ramp().score(c) >= 0.5)
                     && !faults.contains(FaultKind::SignalLoss)
                 {
                     faults.insert(FaultKind::Frozen);
                 }
-                self.last_fingerprint = Some(fingerprint);
+                self.last = still.map(Box::new);
                 Cause::picture(faults)
             }
         };
@@ -87,10 +102,31 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn diag(kinds: &[FaultKind], fingerprint: u64) -> PictureSample {
+    /// The summary of picture number `n`: one static scene, its sensor noise drawn anew for
+    /// each `n` (a live camera's samples); the same `n`, the same picture.
+    fn still(n: u64) -> Option<Still> {
+        let (w, h) = (96usize, 64usize);
+        let mut z = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let rgb = (0..w * h)
+            .flat_map(|i| {
+                z ^= z << 13;
+                z ^= z >> 7;
+                z ^= z << 17;
+                let v = (40 + (i % w) + (i / w) % 30) as i64 + (z % 9) as i64 - 4;
+                [v as u8; 3]
+            })
+            .collect();
+        Still::from_thumb(&crate::quality::Thumb {
+            width: w,
+            height: h,
+            rgb,
+        })
+    }
+
+    fn diag(kinds: &[FaultKind], n: u64) -> PictureSample {
         PictureSample::Diagnosed {
             faults: FaultSet::of(kinds),
-            fingerprint,
+            still: still(n),
         }
     }
     fn blur() -> Cause {
@@ -174,7 +210,7 @@ mod tests {
                     .filter(|(i, _)| bits & (1 << i) != 0)
                     .map(|(_, k)| k)
                     .collect(),
-                fingerprint: fp,
+                still: still(fp),
             }),
             Just(PictureSample::Undiagnosed),
             Just(PictureSample::NoMedia),

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{FaultKind, Thumb};
+use super::{FaultKind, Thumb, still::Still};
 
 /// Every measurement, reported with the verdict so a reviewer can see why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -12,6 +12,9 @@ pub struct Metrics {
     pub mean_luma: f64,
     /// Largest 10th–90th percentile spread over R, G, B.
     pub spread: f64,
+    /// The picture is an encoder's or DVR's colour-bar test pattern (`colour_bars`): what it
+    /// sends with no camera signal.
+    pub colour_bars: bool,
     /// 0.5·mean + 0.5·p99 of luma (a night scene's lit areas keep it up).
     pub darkness_level: f64,
     /// 0.5·mean + 0.5·p5 of luma.
@@ -22,13 +25,19 @@ pub struct Metrics {
     pub noise_sigma: f64,
     pub cast_ratio: f64,
     pub occluded_fraction: f64,
+    /// Periodicity × amplitude of bands in the luma, or in a colour difference (halved).
     pub stripe_strength: f64,
-    /// Mean absolute luma difference to the previous sample.
+    /// How much the picture changed from the previous sample, luma levels (the median over
+    /// fixed places of 2×2-box-averaged luma, `still`): a re-encoding changes it less than new
+    /// sensor noise.
     pub change_from_previous: Option<f64>,
     /// Correlation of coarse gradient maps with the baseline.
     pub baseline_similarity: Option<f64>,
     /// What changed from the approved baseline; `None` without one.
     pub vs_baseline: Option<VsBaseline>,
+    /// The picture's summary for `frozen`, for the monitor to compare the next sample with.
+    #[serde(skip)]
+    pub still: Option<Still>,
 }
 
 /// The measurements of a camera with an approved baseline, relative to it: what is plain,
@@ -160,7 +169,7 @@ fn edge_width(l: &[f32], w: usize, h: usize, spread: f64) -> f64 {
 /// The Laplacian-like mask is [1 −2 1] across times [1 −2 1] down, applied as the two passes.
 /// Every sum here is exact in f64 (luma is f32 in [0, 255]: ~40 significant bits at most), so
 /// the passes give exactly the direct 3×3 mask's values.
-fn noise(l: &[f32], w: usize, h: usize) -> f64 {
+fn noise_level(l: &[f32], w: usize, h: usize) -> f64 {
     const B: usize = 16;
     if w < B || h < B {
         return 0.0;
@@ -648,6 +657,94 @@ fn stripes(l: &[f32], w: usize, h: usize) -> f64 {
     profile_strength(&rows).max(profile_strength(&cols))
 }
 
+/// `stripes` in colour alone: the same band measure on the row and column profiles of the red
+/// and blue colour differences (R−Y, B−Y; luma-weighted so a band is scored on the same scale),
+/// for interference that shifts colour and leaves brightness be (a loose chroma wire, a
+/// ground loop on a colour-burst signal). Halved: a colour difference of the scene varies
+/// less than its luma, and so must a band in it to count as much.
+fn chroma_stripes(t: &Thumb, l: &[f32]) -> f64 {
+    let (w, h) = (t.width, t.height);
+    let mut rows = [vec![0f64; h], vec![0f64; h]];
+    let mut cols = [vec![0f64; w], vec![0f64; w]];
+    for (i, (p, &y)) in t.rgb.chunks_exact(3).zip(l).enumerate() {
+        let (cr, cb) = (p[0] as f64 - y as f64, p[2] as f64 - y as f64);
+        rows[0][i / w] += cr;
+        rows[1][i / w] += cb;
+        cols[0][i % w] += cr;
+        cols[1][i % w] += cb;
+    }
+    let mut best = 0f64;
+    for k in 0..2 {
+        rows[k].iter_mut().for_each(|v| *v /= w as f64);
+        cols[k].iter_mut().for_each(|v| *v /= h as f64);
+        best = best
+            .max(profile_strength(&rows[k]))
+            .max(profile_strength(&cols[k]));
+    }
+    0.5 * best
+}
+
+/// Whether the picture is a colour-bar test pattern (an encoder's or DVR's no-signal screen):
+/// in the rows from a tenth to six tenths of the height (below any OSD caption, above the
+/// reversed bars and black levels an SMPTE pattern has lower down) every column is one colour
+/// top to bottom (columns explain ≥ 97 % of the variance), and across them at least five
+/// plateaus at least a sixteenth of the width each, of colours far apart (a channel spans ≥ 100
+/// levels over them). A real scene with vertical structure (a fence, a façade, a tree line)
+/// varies down its columns; a wall of one colour has no five plateaus.
+fn colour_bars(t: &Thumb) -> bool {
+    let (w, h) = (t.width, t.height);
+    let (y0, y1) = (h / 10, h * 6 / 10);
+    if w < 32 || y1 <= y0 + 4 {
+        return false;
+    }
+    let n = (y1 - y0) as f64;
+    let mut sum = vec![[0f64; 3]; w];
+    let mut sq = 0f64;
+    for y in y0..y1 {
+        for (x, p) in t.rgb[y * w * 3..(y + 1) * w * 3]
+            .chunks_exact(3)
+            .enumerate()
+        {
+            for c in 0..3 {
+                let v = p[c] as f64;
+                sum[x][c] += v;
+                sq += v * v;
+            }
+        }
+    }
+    let means: Vec<[f64; 3]> = sum.iter().map(|s| s.map(|v| v / n)).collect();
+    let total_n = n * w as f64;
+    let grand: [f64; 3] = [0, 1, 2].map(|c| means.iter().map(|m| m[c]).sum::<f64>() / w as f64);
+    let total = sq / total_n - grand.iter().map(|g| g * g).sum::<f64>();
+    let between = means
+        .iter()
+        .map(|m| (0..3).map(|c| (m[c] - grand[c]).powi(2)).sum::<f64>())
+        .sum::<f64>()
+        / w as f64;
+    if total < 400.0 || between < 0.97 * total {
+        return false;
+    }
+    // Plateaus: runs of columns within 10 levels of the run's first column in every channel.
+    let mut plateaus: Vec<[f64; 3]> = Vec::new();
+    let mut start = 0;
+    for x in 1..=w {
+        let ends = x == w || (0..3).any(|c| (means[x][c] - means[start][c]).abs() > 10.0);
+        if ends {
+            if x - start >= (w / 16).max(2) {
+                plateaus.push(means[start + (x - start) / 2]);
+            }
+            start = x;
+        }
+    }
+    let span = (0..3)
+        .map(|c| {
+            let v = plateaus.iter().map(|p| p[c]);
+            v.clone().fold(0f64, f64::max) - v.fold(255f64, f64::min)
+        })
+        .fold(0f64, f64::max);
+    plateaus.len() >= 5 && span >= 100.0
+}
+
 /// Luma box-averaged to `cw`×`ch`.
 fn coarse(l: &[f32], w: usize, h: usize, cw: usize, ch: usize) -> Vec<f64> {
     let mut out = vec![0f64; cw * ch];
@@ -709,32 +806,29 @@ pub fn measure(t: &Thumb, prev: Option<&Thumb>, baseline: Option<&Reference>) ->
     }
     let mean = l.iter().map(|&v| v as f64).sum::<f64>() / n.max(1) as f64;
     let spread = spread(t);
-    let change = prev.filter(|p| p.width == w && p.height == h).map(|p| {
-        l.iter()
-            .zip(p.rgb.chunks_exact(3))
-            .map(|(a, q)| (a - Thumb::luma_of(q)).abs() as f64)
-            .sum::<f64>()
-            / n.max(1) as f64
-    });
     let sharpness = edge_width(&l, w, h, spread);
-    let noise_sigma = noise(&l, w, h);
+    let noise_sigma = noise_level(&l, w, h);
+    let still = Still::of(&l, w, h);
+    let change = prev.and_then(|p| still?.change_from(&Still::from_thumb(p)?));
     let similarity = baseline.map(|b| ncc(&gradient_map(&l, w, h), &b.gradients));
     Metrics {
         width: w,
         height: h,
         mean_luma: round(mean),
         spread: round(spread),
+        colour_bars: colour_bars(t),
         darkness_level: round(0.5 * mean + 0.5 * pct(&lh, n, 0.99)),
         brightness_level: round(0.5 * mean + 0.5 * pct(&lh, n, 0.05)),
         sharpness: round(sharpness),
         noise_sigma: round(noise_sigma),
         cast_ratio: round(cast(t, &l, &lh, n)),
         occluded_fraction: round(occlusion(t, &l, None)),
-        stripe_strength: round(stripes(&l, w, h)),
+        stripe_strength: round(stripes(&l, w, h).max(chroma_stripes(t, &l))),
         change_from_previous: change.map(round),
         baseline_similarity: similarity.map(round),
         vs_baseline: baseline
             .map(|b| vs_baseline(t, &l, b, (mean, spread, sharpness, noise_sigma))),
+        still,
     }
 }
 
@@ -790,7 +884,7 @@ pub fn reference(b: &Thumb) -> Reference {
         blocks: block_stats(&l, w, h),
         spread,
         edge_width: edge_width(&l, w, h, spread),
-        noise: noise(&l, w, h),
+        noise: noise_level(&l, w, h),
     }
 }
 

@@ -5,7 +5,8 @@
 //! normal cases (night/IR greyscale, large uniform sky, vivid colours, dim scenes with content,
 //! OSD text):
 //! - `signal_loss`: the spread between the 10th and 90th percentile of every channel is near
-//!   zero — a black, blue or grey screen; overlaid text stays above the 90th percentile.
+//!   zero — a black, blue or grey screen; overlaid text stays above the 90th percentile. Or
+//!   the picture is a colour-bar test pattern (`colour_bars`), an encoder's no-signal screen.
 //! - `too_dark` / `too_bright`: mean and upper (lower) percentile of luma together, so a night
 //!   scene with lit areas is not dark and a bright scene with shadows is not bright.
 //! - `blur`: how wide even the crisp edges are (the 10th percentile of edge contrast over its
@@ -18,9 +19,11 @@
 //! - `occlusion`: the largest connected region of textureless blocks that are not sky (bright,
 //!   night-dark or blue, in the upper view), weighted by how blurred its border is (a thing at
 //!   the lens is out of focus; a plain wall meets its surroundings at crisp edges).
-//! - `stripes`: periodicity × amplitude of the detrended row and column mean profiles.
-//! - `frozen` (needs the previous sample): mean absolute difference — real sensors never give
-//!   exactly the same picture twice.
+//! - `stripes`: periodicity × amplitude of the detrended row and column mean profiles, of the
+//!   luma and (halved) of the colour differences R−Y and B−Y: colour-only interference bands.
+//! - `frozen` (needs the previous sample): how much the 2×2-averaged luma at fixed places
+//!   changed, median (`still`): a live sensor's noise is new in every picture, a stuck frame
+//!   re-encoded changes less, whatever its OSD clock shows.
 //! - `scene_change` (needs the baseline): correlation of coarse gradient maps, which survives
 //!   day/night lighting but not a turned camera.
 //!
@@ -40,6 +43,7 @@ pub mod frame;
 mod jpeg_dc;
 pub mod keyframe;
 mod metrics;
+mod still;
 #[cfg(test)]
 mod tests;
 
@@ -49,6 +53,7 @@ pub use fault_set::FaultSet;
 pub use frame::{FrameError, Thumb, from_bytes, from_jpeg};
 pub use keyframe::{from_annex_b, from_h264, from_h265};
 pub use metrics::{Metrics, VsBaseline};
+pub use still::Still;
 
 /// The fault kinds, with the names reports and the API use.
 #[derive(
@@ -148,7 +153,7 @@ impl Default for Thresholds {
             color_cast_shift: Ramp::new(12.0, 30.0),
             occlusion: Ramp::new(0.04, 0.20),
             stripes: Ramp::new(2.0, 6.0),
-            frozen: Ramp::new(0.6, 0.05),
+            frozen: Ramp::new(0.44, 0.30),
             scene_change: Ramp::new(0.35, 0.05),
         }
     }
@@ -215,10 +220,28 @@ impl Thresholds {
 pub struct Diagnosis {
     /// Faults at score ≥ 0.5, highest score first; empty for a normal picture.
     pub faults: Vec<Fault>,
+    /// Faults found but dismissed by an operator as false alarms for this view (`Dismissal`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dismissed: Vec<FaultKind>,
     pub metrics: Metrics,
+    #[serde(skip)]
+    turned: bool,
+    #[serde(skip)]
+    rel_measures: bool,
 }
 
 impl Diagnosis {
+    /// The measure fault kind `k` was judged by in this picture (what a `Dismissal` keeps);
+    /// `None` for a kind not judged.
+    pub fn measure(&self, k: FaultKind, t: &Thresholds) -> Option<f64> {
+        let rel = self
+            .metrics
+            .vs_baseline
+            .as_ref()
+            .filter(|_| self.rel_measures);
+        judged(k, &self.metrics, rel, self.turned, t).map(|(m, _)| m)
+    }
+
     /// The kinds found, as a set.
     pub fn fault_set(&self) -> FaultSet {
         self.faults.iter().map(|f| f.kind).collect()
@@ -277,6 +300,48 @@ impl Baseline {
     }
 }
 
+/// An operator's word that a fault reported for a camera is a false alarm for its view
+/// (`camwatch baseline dismiss`): the kind, and its measure in the picture the operator looked
+/// at. The camera stops reporting that kind while the measure is no worse than then by half its
+/// ramp's span; a worse one, every other kind, and any fault once the camera turned
+/// (`scene_change`) are reported as before.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Dismissal {
+    pub kind: FaultKind,
+    /// The measure the kind was judged by in the dismissed picture (`Diagnosis::measure`).
+    pub measure: f64,
+}
+
+impl Dismissal {
+    /// Whether a fault of this kind measured `m` (ramp `r`) is the dismissed one, not worse.
+    fn covers(&self, m: f64, r: Ramp) -> bool {
+        let worse = (m - self.measure) * (r.one - r.zero).signum();
+        worse <= 0.5 * (r.one - r.zero).abs()
+    }
+}
+
+/// The measure and ramp `k` is judged by: with an approved baseline (`rel`), what changed from
+/// it; `None` for a kind not judged (no previous sample, a turned camera's colours).
+fn judged(
+    k: FaultKind,
+    m: &Metrics,
+    rel: Option<&VsBaseline>,
+    turned: bool,
+    t: &Thresholds,
+) -> Option<(f64, Ramp)> {
+    match (k, rel) {
+        (FaultKind::ColorCast, _) if turned => None,
+        (FaultKind::ColorCast, Some(r)) => Some((r.cast_shift, t.color_cast_shift)),
+        (FaultKind::Occlusion, Some(r)) => Some((r.occluded_fraction, t.occlusion)),
+        (FaultKind::Blur, Some(r)) => Some((r.sharpness, t.blur)),
+        (FaultKind::Noise, Some(r)) => Some((r.noise_sigma, t.noise)),
+        (FaultKind::TooBright, Some(r)) if r.contrast >= 0.8 => None,
+        // A test pattern has every colour's full spread: judged as no spread at all.
+        (FaultKind::SignalLoss, _) if m.colour_bars => Some((t.signal_loss.one, t.signal_loss)),
+        _ => Some((m.value(k)?, t.ramp(k))),
+    }
+}
+
 /// Diagnoses `frame`; `prev` (the camera's previous sample) enables `frozen`, `baseline` (its
 /// approved reference picture) enables `scene_change` and judges the other detectors against
 /// what the camera shows when healthy.
@@ -285,6 +350,18 @@ pub fn diagnose(
     prev: Option<&Thumb>,
     baseline: Option<&Baseline>,
     t: &Thresholds,
+) -> Diagnosis {
+    diagnose_dismissing(frame, prev, baseline, t, &[])
+}
+
+/// `diagnose`, less the faults an operator dismissed as false alarms for this camera's view
+/// (`Dismissal`); they are listed in `Diagnosis::dismissed`.
+pub fn diagnose_dismissing(
+    frame: &Thumb,
+    prev: Option<&Thumb>,
+    baseline: Option<&Baseline>,
+    t: &Thresholds,
+    dismissals: &[Dismissal],
 ) -> Diagnosis {
     let m = metrics::measure(frame, prev, baseline.map(|b| b.closest(frame)));
     let turned = m
@@ -295,19 +372,25 @@ pub fn diagnose(
     // camera, whose baseline shows another view: its colours wait for the new view to be
     // approved, the rest is judged on the picture alone.
     let rel = m.vs_baseline.as_ref().filter(|_| !turned);
+    let mut dismissed = Vec::new();
     let mut faults: Vec<Fault> = <FaultKind as strum::VariantArray>::VARIANTS
         .iter()
         .filter_map(|&k| {
-            let score = match (k, rel) {
-                (FaultKind::ColorCast, _) if turned => 0.0,
-                (FaultKind::ColorCast, Some(r)) => t.color_cast_shift.score(r.cast_shift),
-                (FaultKind::Occlusion, Some(r)) => t.occlusion.score(r.occluded_fraction),
-                (FaultKind::Blur, Some(r)) => t.blur.score(r.sharpness),
-                (FaultKind::Noise, Some(r)) => t.noise.score(r.noise_sigma),
-                (FaultKind::TooBright, Some(r)) if r.contrast >= 0.8 => 0.0,
-                _ => t.ramp(k).score(m.value(k)?),
-            };
-            (score >= 0.5).then(|| Fault {
+            let (measure, ramp) = judged(k, &m, rel, turned, t)?;
+            let score = ramp.score(measure);
+            if score < 0.5 {
+                return None;
+            }
+            // A dismissal is for the view it was given on: not once the camera turned.
+            if !turned
+                && dismissals
+                    .iter()
+                    .any(|d| d.kind == k && d.covers(measure, ramp))
+            {
+                dismissed.push(k);
+                return None;
+            }
+            Some(Fault {
                 kind: k,
                 score: (score * 1000.0).round() / 1000.0,
                 severity: severity(score),
@@ -332,7 +415,14 @@ pub fn diagnose(
         faults.retain(|f| f.kind != FaultKind::Occlusion);
     }
     faults.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.kind.cmp(&b.kind)));
-    Diagnosis { faults, metrics: m }
+    let rel_measures = rel.is_some();
+    Diagnosis {
+        faults,
+        dismissed,
+        metrics: m,
+        turned,
+        rel_measures,
+    }
 }
 
 /// A 64-bit fingerprint of the picture without its top and bottom tenth (where OSD clocks

@@ -632,3 +632,243 @@ fn a_sample_is_compared_with_the_baseline_in_the_most_similar_light() {
         Some(1.0)
     );
 }
+
+/// An OSD clock: `tick` drawn as blocks in the top rows (a running clock on a stuck picture).
+fn with_clock(img: &camwatch_synth::picture::Rgb, tick: u64) -> camwatch_synth::picture::Rgb {
+    let mut out = img.clone();
+    let w = out.width as usize;
+    for digit in 0..8u64 {
+        let on = (tick >> digit) & 1 == 1;
+        for y in 4..14 {
+            for x in 0..6 {
+                let i = (y * w + 8 + digit as usize * 9 + x) * 3;
+                out.data[i..i + 3].fill(if on { 240 } else { 20 });
+            }
+        }
+    }
+    out
+}
+
+/// A live camera watching a static scene (the simulator's sensor noise), sampled hourly for a
+/// week at JPEG quality 85, its light drifting by 1 % over the day and its OSD clock running:
+/// never `frozen`. The same camera stuck, its frame re-encoded at qualities 85–95 (and
+/// re-encodes of re-encodes) under the running clock: `frozen` confirmed at the third sample
+/// (the second compared), and kept. (Re-encodes at a much lower quality change the picture as
+/// much as this sensor's noise does: see `still`.)
+#[test]
+fn a_static_live_scene_is_never_frozen_a_stuck_re_encoded_one_always() {
+    use crate::health::{PictureConfirm, PictureSample};
+    use camwatch_synth::picture::{Scene, render_scene, to_jpeg, with_sensor_noise};
+    let t = Thresholds::default();
+    let sample = |jpeg: &[u8]| {
+        let thumb = from_jpeg(jpeg).unwrap();
+        let d = diagnose(&thumb, None, None, &t);
+
+        PictureSample::Diagnosed {
+            faults: d.fault_set(),
+            still: d.metrics.still,
+        }
+    };
+    for scene in Scene::ALL {
+        let base = render_scene(scene, 640, 360, 0);
+        let mut live = PictureConfirm::default();
+        for hour in 0..24 * 7u64 {
+            // ±1 % of light over the day: a lit room.
+            let gain = 1.0 + 0.01 * ((hour % 24) as f64 / 24.0 * std::f64::consts::TAU).sin();
+            let mut img = with_sensor_noise(&base, 1000 + hour);
+            img.data
+                .iter_mut()
+                .for_each(|v| *v = (*v as f64 * gain).round().min(255.0) as u8);
+            let img = with_clock(&img, hour);
+            live.sample(sample(&to_jpeg(&img, 85)), 2);
+            assert!(
+                !live
+                    .confirmed()
+                    .is_some_and(|c| c.to_string().contains("frozen")),
+                "{scene:?} hour {hour}: {:?}",
+                live.confirmed()
+            );
+        }
+        let stuck = with_sensor_noise(&base, 7);
+        let mut frozen = PictureConfirm::default();
+        let mut again = to_jpeg(&stuck, 85);
+        for (n, q) in [85u8, 95, 85, 90, 95, 85, 90].into_iter().enumerate() {
+            // Every other sample a re-encode of the last re-encode.
+            let src = if n % 2 == 0 {
+                stuck.clone()
+            } else {
+                let mut dec = jpeg_decoder::Decoder::new(&again[..]);
+                camwatch_synth::picture::Rgb {
+                    width: 640,
+                    height: 360,
+                    data: dec.decode().unwrap(),
+                }
+            };
+            again = to_jpeg(&with_clock(&src, n as u64), q);
+            frozen.sample(sample(&again), 2);
+            // The first sample has nothing to compare with; the second is frozen once, the
+            // third confirms it.
+            if n >= 2 {
+                assert!(
+                    frozen
+                        .confirmed()
+                        .is_some_and(|c| c.to_string().contains("frozen")),
+                    "{scene:?} sample {n} (q {q}): {:?}",
+                    frozen.confirmed()
+                );
+            }
+        }
+    }
+}
+
+/// `change_from_previous` itself, through JPEG: new noise changes more than a re-encode.
+#[test]
+fn change_from_previous_reads_noise_not_re_encoding() {
+    use camwatch_synth::picture::{Scene, render_scene, to_jpeg, with_sensor_noise};
+    let t = Thresholds::default();
+    let base = render_scene(Scene::Street, 640, 360, 0);
+    let a = from_jpeg(&to_jpeg(&with_sensor_noise(&base, 1), 85)).unwrap();
+    let b = from_jpeg(&to_jpeg(&with_sensor_noise(&base, 2), 85)).unwrap();
+    let a2 = from_jpeg(&to_jpeg(&with_sensor_noise(&base, 1), 95)).unwrap();
+    let live = diagnose(&b, Some(&a), None, &t);
+    let stuck = diagnose(&a2, Some(&a), None, &t);
+    assert!(!has(&live, FaultKind::Frozen), "{:?}", live.metrics);
+    assert!(has(&stuck, FaultKind::Frozen), "{:?}", stuck.metrics);
+}
+
+/// An encoder's colour-bar test pattern is its no-signal screen: `signal_loss`, through JPEG
+/// and at any size; the vivid scene (five saturated colours side by side) is not.
+#[test]
+fn a_colour_bar_test_pattern_is_signal_loss() {
+    use camwatch_synth::picture::{Scene, colour_bars, render_scene, to_jpeg, with_sensor_noise};
+    let t = Thresholds::default();
+    for (w, h) in [(320, 240), (640, 360), (1920, 1080), (704, 576)] {
+        let bars = with_sensor_noise(&colour_bars(w, h), 3);
+        let d = diagnose(&from_jpeg(&to_jpeg(&bars, 80)).unwrap(), None, None, &t);
+        assert_eq!(d.fault_set().names(), ["signal_loss"], "{w}×{h}: {d:?}");
+    }
+    for scene in Scene::ALL {
+        let img = with_sensor_noise(&render_scene(scene, 640, 360, 0), 3);
+        let d = diagnose(&from_jpeg(&to_jpeg(&img, 80)).unwrap(), None, None, &t);
+        assert!(!d.metrics.colour_bars, "{scene:?}");
+    }
+    // Vertical stripes of paint on a wall, each shaded top to bottom: not a test pattern.
+    let wall = img(240, 135, |x, y| {
+        let k = (x * 7 / 240) as u8;
+        [k * 30 + y as u8 / 2, 200 - k * 25, 60 + y as u8]
+    });
+    assert!(!diagnose(&wall, None, None, &t).metrics.colour_bars);
+}
+
+/// A false alarm dismissed for a camera's view: that picture, and the same view a little
+/// different, no longer report the kind; a clearly worse fault of that kind, and another kind,
+/// still do.
+#[test]
+fn a_dismissed_false_alarm_hides_that_fault_only() {
+    let t = Thresholds::default();
+    // A lawn filling the view: a "cast" judged alone.
+    let lawn = img(240, 135, |x, y| {
+        let g = grain(x, y, 4, 14);
+        [(70 + g) as u8, (150 + g) as u8, (60 + g / 2) as u8]
+    });
+    let d = diagnose(&lawn, None, None, &t);
+    assert!(has(&d, FaultKind::ColorCast), "{d:?}");
+    let dismissal = Dismissal {
+        kind: FaultKind::ColorCast,
+        measure: d.measure(FaultKind::ColorCast, &t).unwrap(),
+    };
+    let d = diagnose_dismissing(&lawn, None, None, &t, &[dismissal]);
+    assert!(!has(&d, FaultKind::ColorCast), "{d:?}");
+    assert_eq!(d.dismissed, [FaultKind::ColorCast]);
+    // The lawn a little brighter another day: still dismissed.
+    let brighter = gained(&lawn, [1.05, 1.05, 1.05]);
+    let d = diagnose_dismissing(&brighter, None, None, &t, &[dismissal]);
+    assert!(!has(&d, FaultKind::ColorCast), "{d:?}");
+    // Blurred: blur is reported, the dismissal does not hide it.
+    let blurred = box_blur(&lawn, 6, 3);
+    let d = diagnose_dismissing(&blurred, None, None, &t, &[dismissal]);
+    assert!(
+        d.faults.iter().any(|f| f.kind != FaultKind::ColorCast),
+        "{d:?}"
+    );
+    // Grainy (another kind): reported too.
+    let grainy = img(240, 135, |x, y| {
+        let p = &lawn.rgb[(y * 240 + x) * 3..][..3];
+        let g = grain(x, y, 9, 60);
+        [0, 1, 2].map(|c| (p[c] as i32 + g).clamp(0, 255) as u8)
+    });
+    let d = diagnose_dismissing(&grainy, None, None, &t, &[dismissal]);
+    assert!(has(&d, FaultKind::Noise), "{d:?}");
+}
+
+proptest! {
+    /// A dismissal covers its own measure and anything better, and nothing worse by more than
+    /// half the ramp's span, whichever way the ramp points.
+    #[test]
+    fn a_dismissal_covers_what_is_no_worse(
+        zero in -50.0f64..50.0,
+        span in prop_oneof![-40.0f64..-0.1, 0.1f64..40.0],
+        at in -100.0f64..100.0,
+        delta in -100.0f64..100.0,
+    ) {
+        let r = Ramp::new(zero, zero + span);
+        let d = Dismissal { kind: FaultKind::Blur, measure: at };
+        let m = at + delta;
+        let worse = delta * span.signum();
+        prop_assert_eq!(d.covers(m, r), worse <= 0.5 * span.abs());
+        prop_assert!(d.covers(at, r));
+    }
+}
+
+/// Bands in colour only (luma unchanged) are stripes; the same scene without them is not.
+#[test]
+fn colour_only_bands_are_stripes() {
+    let t = Thresholds::default();
+    let plain = img(240, 135, |x, y| {
+        let g = grain(x, y, 5, 6);
+        let v = 90 + (x as i32 / 3) % 40 + g;
+        [v, v - 5, v - 12].map(|c| c.clamp(0, 255) as u8)
+    });
+    assert!(!has(&diagnose(&plain, None, None, &t), FaultKind::Stripes));
+    let banded = img(240, 135, |x, y| {
+        let p = &plain.rgb[(y * 240 + x) * 3..][..3];
+        let s = 30.0 * (y as f64 * std::f64::consts::TAU / 9.0).sin();
+        // Red against blue, luma nearly kept.
+        [s, -0.35 * s, -s]
+            .iter()
+            .zip(p)
+            .map(|(d, &c)| (c as f64 + d).clamp(0.0, 255.0) as u8)
+            .collect::<Vec<_>>()
+            .try_into()
+            .unwrap()
+    });
+    let d = diagnose(&banded, None, None, &t);
+    assert!(has(&d, FaultKind::Stripes), "{d:?}");
+}
+
+/// Every form of the simulator's catalogue is found as its kind, through JPEG: the colour-bar
+/// and blue no-signal screens, luma and colour-only stripes.
+#[test]
+fn the_simulators_fault_forms_are_found() {
+    use camwatch_synth::picture::{
+        PictureFault, Scene, apply_fault, render_scene, to_jpeg, with_sensor_noise,
+    };
+    let t = Thresholds::default();
+    for scene in Scene::ALL {
+        let base = with_sensor_noise(&render_scene(scene, 320, 240, 0), 5);
+        for (f, k) in [
+            (PictureFault::SignalLoss, FaultKind::SignalLoss),
+            (PictureFault::Stripes, FaultKind::Stripes),
+        ] {
+            for seed in 0..3 {
+                let d = diagnose(
+                    &from_jpeg(&to_jpeg(&apply_fault(&base, f, seed), 85)).unwrap(),
+                    None,
+                    None,
+                    &t,
+                );
+                assert!(has(&d, k), "{scene:?} {f:?} seed {seed}: {d:?}");
+            }
+        }
+    }
+}

@@ -44,7 +44,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
             Err(e) => {
                 let path = e.path().to_string();
                 let inner = e.into_inner();
-                let field = if path == "." {
+                let field = if inner.is_syntax() || inner.is_eof() {
+                    "body".to_string()
+                } else if path == "." {
                     // A missing or unknown field is named in serde's own message.
                     backticked(&inner.to_string()).unwrap_or_else(|| "body".into())
                 } else {

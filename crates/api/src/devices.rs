@@ -18,6 +18,7 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 
 use axum::Json;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -449,8 +450,9 @@ pub(crate) async fn visible_device(
 pub async fn one(
     State(st): State<AppState>,
     caller: Caller,
-    Path(code): Path<String>,
+    path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<DeviceDetail>, ApiError> {
+    let Path(code) = path?;
     caller.principal.require(Action::ReadDevices)?;
     let d = visible_device(&st, &caller, Action::ReadDevices, &code, "code").await?;
     let live = st.monitor.device(&d.code);

@@ -39,6 +39,8 @@ pub enum Code {
     NotFound,
     /// It conflicts with the current state (e.g. the order's state does not allow it).
     Conflict,
+    /// The path exists; the method does not (e.g. `PUT /devices`).
+    MethodNotAllowed,
     /// A dependency (the database) is unavailable; retry later.
     Unavailable,
     /// A bug; the details are in the server's log.
@@ -56,6 +58,7 @@ impl Code {
             Self::CsrfRequired | Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Conflict => StatusCode::CONFLICT,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -130,6 +133,13 @@ impl From<Error> for ApiError {
             }
             ErrorKind::Internal => Self::internal(&e),
         }
+    }
+}
+
+impl From<axum::extract::rejection::PathRejection> for ApiError {
+    /// A path segment that is not valid text (bad percent-encoding).
+    fn from(e: axum::extract::rejection::PathRejection) -> Self {
+        Self::invalid("path", e.body_text().chars().take(200).collect::<String>())
     }
 }
 

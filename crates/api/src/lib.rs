@@ -128,6 +128,12 @@ pub fn router(state: AppState) -> Router {
         .route("/work-orders", get(workorders::list).post(workorders::open))
         .route("/work-orders/{id}", get(workorders::one))
         .route("/work-orders/{id}/{action}", post(workorders::act))
+        .method_not_allowed_fallback(|| async {
+            error::ApiError::new(
+                error::Code::MethodNotAllowed,
+                "this method is not allowed here",
+            )
+        })
         .with_state(state);
     let docs: Router = utoipa_swagger_ui::SwaggerUi::new("/api/v1/docs")
         .url("/api/v1/openapi.json", ApiDoc::openapi())

@@ -18,6 +18,7 @@
 //! caller's scope exists.
 
 use axum::Json;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -363,8 +364,9 @@ pub async fn list(
 pub async fn one(
     State(st): State<AppState>,
     caller: Caller,
-    Path(id): Path<String>,
+    path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<OrderDetail>, ApiError> {
+    let Path(id) = path?;
     caller.principal.require(Perm::ReadWorkOrders)?;
     let o = visible_order(&st, &caller, &id).await?;
     detail(&st, &o).await.map(Json)
@@ -415,9 +417,10 @@ async fn detail(st: &AppState, o: &WorkOrder) -> Result<OrderDetail, ApiError> {
 pub async fn act(
     State(st): State<AppState>,
     caller: Caller,
-    Path((id, verb)): Path<(String, String)>,
+    path: Result<Path<(String, String)>, PathRejection>,
     Body(body): Body<ActRequest>,
 ) -> Result<Json<OrderView>, ApiError> {
+    let Path((id, verb)) = path?;
     let verb: Verb = parse("action", &verb)?;
     caller.principal.require(Perm::ReadWorkOrders)?;
     let o = visible_order(&st, &caller, &id).await?;

@@ -499,6 +499,13 @@ async fn hostile_input_gets_json_errors_naming_the_field() {
         .send("POST", "/work-orders/1/review", &op, json!({"note": "x"}))
         .await;
     assert_eq!(r.status, 404, "no order 1 yet: {}", r.body);
+    // A path segment that is not text, and a method a path does not have.
+    let r = e.get("/devices/%FF%FE", &op).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.body["field"], "path");
+    let r = e.send("PUT", "/devices", &op, json!({})).await;
+    assert_eq!(r.status, 405);
+    assert_eq!(r.body["code"], "method_not_allowed");
     // An unknown endpoint is a JSON 404 too.
     let r = e.get("/nothing/here", &op).await;
     assert_eq!(r.status, 404);

@@ -151,7 +151,10 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
             clock: clock.clone(),
             secure_cookie: ctx.config.api.secure_cookie,
         };
-        tracing::info!(listen = %addr, "camwatch serve: HTTP API on /api/v1");
+        let bound = listener
+            .local_addr()
+            .map_or_else(|_| addr.to_string(), |a| a.to_string());
+        tracing::info!(listen = %bound, "camwatch serve: HTTP API on /api/v1");
         let mut stop = stop_rx.clone();
         Some(tokio::spawn(camwatch_api::serve(
             listener,

@@ -258,3 +258,39 @@ async fn changing_ones_own_password() {
         .await;
     assert_eq!(r.status, 403);
 }
+
+#[tokio::test]
+async fn a_password_set_by_an_admin_must_be_changed_before_anything_else() {
+    let e = env().await;
+    e.accounts
+        .reset_password(
+            &camwatch_access::Actor::Cli {
+                os_user: "test".into(),
+            },
+            "op",
+            &camwatch_core::secret::Password::new(GOOD),
+            camwatch_core::access::PasswordState::MustChange,
+        )
+        .await
+        .unwrap();
+    let op = e.login("op").await;
+    let me = e.get("/me", &op).await;
+    assert_eq!(me.status, 200);
+    assert_eq!(me.body["must_change_password"], true);
+    for path in ["/devices", "/fleet/summary", "/work-orders"] {
+        let r = e.get(path, &op).await;
+        assert_eq!(r.status, 403, "{path}: {}", r.body);
+        assert_eq!(r.body["code"], "forbidden");
+    }
+    let r = e
+        .send(
+            "POST",
+            "/me/password",
+            &op,
+            json!({"current": GOOD, "new": "N3w-passw0rd"}),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    // The session that changed it stays, now with the full role.
+    assert_eq!(e.get("/devices", &op).await.status, 200);
+}

@@ -542,3 +542,62 @@ async fn the_openapi_document_covers_every_endpoint_and_the_explorer_is_served()
     let html = ui.text().await.unwrap();
     assert!(html.contains("swagger"), "not the explorer");
 }
+
+#[tokio::test]
+async fn work_order_pages_skip_what_the_caller_may_not_see() {
+    let e = env().await;
+    let admin = e.login("admin1").await;
+    let mut opened = Vec::new();
+    for d in [A1, B1, A2, B2] {
+        let r = e
+            .send("POST", "/work-orders", &admin, json!({"devices": [d]}))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        opened.push(r.body["id"].as_i64().unwrap());
+    }
+    // AlphaCo maintains A1, A2 and B2: newest first, one a page, each once.
+    let mut want = vec![opened[0], opened[2], opened[3]];
+    want.reverse();
+    let alpha = e.login("alpha").await;
+    let mut walked = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            None => "/work-orders?limit=1".to_string(),
+            Some(c) => format!("/work-orders?limit=1&cursor={c}"),
+        };
+        let r = e.get(&path, &alpha).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        walked.extend(
+            r.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o["id"].as_i64().unwrap()),
+        );
+        match r.body["next"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+        assert!(walked.len() <= 3, "the pages do not end");
+    }
+    assert_eq!(walked, want);
+    // The district user's filter for another district adds nothing.
+    let shushan = e.login("shushan").await;
+    let r = e.get("/work-orders?region=340103", &shushan).await;
+    assert_eq!(ids(&r), Vec::<i64>::new());
+    let r = e
+        .get("/work-orders?state=pending&open=true", &shushan)
+        .await;
+    assert_eq!(ids(&r), vec![opened[0], opened[2]]);
+    for (query, field) in [
+        ("state=lost", "state"),
+        ("open=maybe", "open"),
+        ("cursor=abc", "cursor"),
+        ("limit=201", "limit"),
+    ] {
+        let r = e.get(&format!("/work-orders?{query}"), &shushan).await;
+        assert_eq!(r.status, 400, "{query}: {}", r.body);
+        assert_eq!(r.body["field"], field, "{query}");
+    }
+}

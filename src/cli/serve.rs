@@ -135,6 +135,35 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
         }
         _ => None,
     };
+    // The HTTP API (`[api] listen`; none when empty), stopped with the rest.
+    let api = if ctx.config.api.listen.trim().is_empty() {
+        None
+    } else {
+        let addr = ctx.config.api.listen.trim();
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| Error::invalid(format!("config [api] listen = {addr:?}: {e}")))?;
+        let app = camwatch_api::AppState {
+            store: ctx.store.clone(),
+            accounts: super::user::accounts(&ctx)?,
+            monitor: state.clone(),
+            desk: super::workorder::desk(&ctx, None)?,
+            clock: clock.clone(),
+            secure_cookie: ctx.config.api.secure_cookie,
+        };
+        let bound = listener
+            .local_addr()
+            .map_or_else(|_| addr.to_string(), |a| a.to_string());
+        tracing::info!(listen = %bound, "camwatch serve: HTTP API on /api/v1");
+        let mut stop = stop_rx.clone();
+        Some(tokio::spawn(camwatch_api::serve(
+            listener,
+            app,
+            async move {
+                let _ = stop.wait_for(|s| *s).await;
+            },
+        )))
+    };
     let mut monitor = tokio::spawn(camwatch_monitor::run(
         ctx.store.clone(),
         lease,
@@ -203,6 +232,11 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
         digest
             .await
             .map_err(|e| Error::internal(format!("daily digest task: {e}")))?;
+    }
+    if let Some(api) = api {
+        api.await
+            .map_err(|e| Error::internal(format!("API task: {e}")))?
+            .map_err(|e| Error::unavailable("API", e))?;
     }
     ctx.audit("serve.stop", "monitor", serde_json::json!({}))
         .await?;

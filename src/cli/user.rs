@@ -118,7 +118,7 @@ pub fn cli_actor() -> Actor {
     }
 }
 
-fn accounts(ctx: &Context) -> Result<Accounts> {
+pub(crate) fn accounts(ctx: &Context) -> Result<Accounts> {
     Accounts::new(ctx.store.clone(), Arc::new(SystemClock), Policy::default())
 }
 

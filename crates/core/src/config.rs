@@ -26,6 +26,17 @@ pub struct Config {
     /// as a table here and checked by the notifier (`camwatch-notify`), which owns its form.
     pub notify: toml::Table,
     pub log: LogConfig,
+    pub api: ApiConfig,
+}
+
+/// The HTTP API (`camwatch-api`), served by `serve`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// The address to listen on, e.g. `127.0.0.1:8080`; empty (the default): no API.
+    pub listen: String,
+    /// Mark the session cookie `Secure`: set when clients reach the API over TLS (a proxy).
+    pub secure_cookie: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -44,7 +44,7 @@ use camwatch_store::{MonitorLease, RegisterRevision, Store, Transition};
 pub use events::{
     Continued, DeviceMeta, Event, EventBus, EventKind, Received, StatusChange, Subscription,
 };
-pub use live::{DeviceLive, Evidence, MonitorState, ProbeCounters, RecentProbe};
+pub use live::{DeviceBrief, DeviceLive, Evidence, MonitorState, ProbeCounters, RecentProbe};
 pub use sweep::{Sweep, sweep};
 
 /// How the monitor probes.

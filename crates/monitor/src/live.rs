@@ -83,6 +83,17 @@ pub struct DeviceLive {
     pub onvif: Option<(bool, OnvifFacts)>,
 }
 
+/// One device's status without its probe history, as [`MonitorState::briefs`] returns it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceBrief {
+    pub meta: Arc<DeviceMeta>,
+    /// Counted in the fleet's figures (NVRs and other parents are not points).
+    pub point: bool,
+    pub status: Status,
+    pub since: Option<i64>,
+    pub cause: Option<Cause>,
+}
+
 #[derive(Debug, Clone)]
 struct Entry {
     meta: Arc<DeviceMeta>,
@@ -347,6 +358,22 @@ impl MonitorState {
         let s = self.lock();
         let e = &s.devices[*s.index.get(code)?];
         Some((e.meta.clone(), e.status))
+    }
+
+    /// Every device's register facts and status now (since when, why), without probe
+    /// history: what a scoped list or summary filters. One lock, one pass.
+    pub fn briefs(&self) -> Vec<DeviceBrief> {
+        let s = self.lock();
+        s.devices
+            .iter()
+            .map(|e| DeviceBrief {
+                meta: e.meta.clone(),
+                point: e.point,
+                status: e.status,
+                since: e.since,
+                cause: e.cause.clone(),
+            })
+            .collect()
     }
 
     /// The live state of one device, by code; `None` for a code not in the register.

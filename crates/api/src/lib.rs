@@ -1,0 +1,158 @@
+//! camwatch-api: the HTTP API under `/api/v1` (axum): sessions and API tokens, the device
+//! list and one device with its live state, the scoped fleet summary, work orders and their
+//! actions, and the OpenAPI document generated from this code with an offline explorer.
+//!
+//! Job: turn HTTP requests into calls on the layers below — `Accounts` (who is calling),
+//! `Store` (the register, work orders), `MonitorState` (live status) and `Desk` (every
+//! work-order change) — and their answers into JSON.
+//!
+//! Invariants:
+//! - Every endpoint but login and the documents needs a [`auth::Caller`]; every endpoint
+//!   checks the caller's role (`Principal::require`) and filters or checks every row by its
+//!   region scope and maintainer (`may_on_device`, `may_on_work_order`). A row outside the
+//!   scope answers exactly as a row that does not exist (404), so scope leaks nothing.
+//! - Every failure is an [`error::ApiError`]; its status comes from one function.
+//! - Request bodies are bounded ([`BODY_LIMIT`]); lists are bounded pages ([`devices::MAX_LIMIT`]).
+//!
+//! Must not: write SQL or change a work order other than through `Desk`, print, or return a
+//! stored secret (camera passwords never leave the store through here).
+//!
+//! Not yet here (seams): server-sent events, `/metrics`, exports, reports, register import and
+//! device writes, exemptions, evidence and baseline images, the audit-log view, TLS.
+
+pub mod auth;
+pub mod devices;
+pub mod error;
+pub mod fleet;
+pub mod input;
+pub mod session;
+pub mod workorders;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use utoipa::OpenApi;
+
+use camwatch_access::Accounts;
+use camwatch_core::clock::SharedClock;
+use camwatch_monitor::MonitorState;
+use camwatch_store::Store;
+use camwatch_workorder::Desk;
+
+/// The largest request body accepted (JSON bodies here are a few hundred bytes).
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// What every handler reads. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub accounts: Accounts,
+    pub monitor: Arc<MonitorState>,
+    pub desk: Desk,
+    pub clock: SharedClock,
+    /// Whether the API is reached over TLS (by itself or a proxy): the cookie gets `Secure`.
+    pub secure_cookie: bool,
+}
+
+impl AppState {
+    /// Now, in Unix seconds, by the injected clock.
+    pub fn now(&self) -> i64 {
+        self.clock.now().as_second()
+    }
+}
+
+/// The OpenAPI document of this API.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "camwatch API", description = "Health of a video-surveillance camera fleet."),
+    paths(
+        session::login,
+        session::logout,
+        session::me,
+        session::change_password,
+        devices::list,
+        devices::one,
+        fleet::summary,
+        workorders::list,
+        workorders::one,
+        workorders::open,
+        workorders::act,
+    ),
+    modifiers(&Security),
+    tags(
+        (name = "session", description = "Login, logout, the caller"),
+        (name = "devices", description = "The register with live state"),
+        (name = "fleet", description = "Fleet figures"),
+        (name = "work-orders", description = "Fault work orders"),
+    )
+)]
+pub struct ApiDoc;
+
+struct Security;
+
+impl utoipa::Modify for Security {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder};
+        use utoipa::openapi::security::{SecurityRequirement, SecurityScheme};
+        let c = doc.components.get_or_insert_with(Default::default);
+        c.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                auth::COOKIE,
+                "The session cookie from POST /api/v1/session; writes also need X-CSRF-Token.",
+            ))),
+        );
+        c.add_security_scheme(
+            "token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        doc.security = Some(vec![
+            SecurityRequirement::new("session", Vec::<String>::new()),
+            SecurityRequirement::new("token", Vec::<String>::new()),
+        ]);
+    }
+}
+
+/// The API's routes over `state`.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/session", post(session::login).delete(session::logout))
+        .route("/me", get(session::me))
+        .route("/me/password", post(session::change_password))
+        .route("/devices", get(devices::list))
+        .route("/devices/{code}", get(devices::one))
+        .route("/fleet/summary", get(fleet::summary))
+        .route("/work-orders", get(workorders::list).post(workorders::open))
+        .route("/work-orders/{id}", get(workorders::one))
+        .route("/work-orders/{id}/{action}", post(workorders::act))
+        .method_not_allowed_fallback(|| async {
+            error::ApiError::new(
+                error::Code::MethodNotAllowed,
+                "this method is not allowed here",
+            )
+        })
+        .with_state(state);
+    let docs: Router = utoipa_swagger_ui::SwaggerUi::new("/api/v1/docs")
+        .url("/api/v1/openapi.json", ApiDoc::openapi())
+        .into();
+    Router::new()
+        .nest("/api/v1", api)
+        .merge(docs)
+        .fallback(|| async { error::ApiError::not_found("no such endpoint") })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+}
+
+/// Serves the API on `listener` until `shutdown` completes; requests in flight finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

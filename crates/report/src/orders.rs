@@ -158,9 +158,7 @@ pub fn decisive_now(c: &Contract, orders: &[WorkOrder], now: i64) -> Option<i64>
         .iter()
         .flat_map(|o| {
             let steps: Vec<i64> = c
-                .sla
-                .iter()
-                .find(|l| l.level == o.level)
+                .sla_level_named(&o.level)
                 .and_then(|l| l.penalty.as_ref())
                 .map(|p| p.step_offsets_secs().collect())
                 .unwrap_or_default();

@@ -81,7 +81,7 @@ impl Sla {
     }
 
     fn level_named(&self, name: &str) -> Option<&SlaLevel> {
-        self.contract.as_ref()?.sla.iter().find(|l| l.level == name)
+        self.contract.as_ref()?.sla_level_named(name)
     }
 
     /// Level and deadlines of an order opened at `at` for `devices` in `region`.

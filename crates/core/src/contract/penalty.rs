@@ -152,7 +152,7 @@ pub fn assess_orders(c: &Contract, orders: &[PricedOrder], now: i64) -> (Vec<Ded
     };
     for o in orders {
         let f = &o.facts;
-        let Some(level) = c.sla.iter().find(|l| l.level == f.level) else {
+        let Some(level) = c.sla_level_named(f.level) else {
             if response_met(f, now) == Some(false) || repair_met(f, now) == Some(false) {
                 unpriced.push(f.id);
             }

@@ -144,6 +144,12 @@ impl Contract {
             .find(|l| l.when.as_ref().is_none_or(|w| w.matches(f)))
     }
 
+    /// The level named `name` (an order keeps its level's name); `None` when the contract no
+    /// longer lists it.
+    pub fn sla_level_named(&self, name: &str) -> Option<&SlaLevel> {
+        self.sla.iter().find(|l| l.level == name)
+    }
+
     /// [`Contract::sla_level`], or the last level when none matches; `None` only without
     /// `[[sla]]`.
     pub fn sla_level_or_last(&self, f: &FaultFacts) -> Option<&SlaLevel> {

@@ -150,6 +150,7 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
             desk: super::workorder::desk(&ctx, None)?,
             clock: clock.clone(),
             secure_cookie: ctx.config.api.secure_cookie,
+            register: Default::default(),
         };
         let bound = listener
             .local_addr()

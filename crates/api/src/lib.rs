@@ -1,5 +1,5 @@
 //! camwatch-api: the HTTP API under `/api/v1` (axum): sessions and API tokens, the device
-//! list and one device with its live state, the scoped fleet summary, work orders and their
+//! list (paged, exported) and one device with its live state, the scoped fleet summary, work orders and their
 //! actions, and the OpenAPI document generated from this code with an offline explorer.
 //!
 //! Job: turn HTTP requests into calls on the layers below — `Accounts` (who is calling),
@@ -12,7 +12,7 @@
 //!   region scope and maintainer (`may_on_device`, `may_on_work_order`). A row outside the
 //!   scope answers exactly as a row that does not exist (404), so scope leaks nothing.
 //! - Every failure is an [`error::ApiError`]; its status comes from one function.
-//! - Request bodies are bounded ([`BODY_LIMIT`]); lists are bounded pages ([`devices::MAX_LIMIT`]).
+//! - Request bodies are bounded ([`BODY_LIMIT`]); lists are bounded pages ([`devices::list::MAX_LIMIT`]).
 //!
 //! Must not: write SQL or change a work order other than through `Desk`, print, or return a
 //! stored secret (camera passwords never leave the store through here).
@@ -55,6 +55,8 @@ pub struct AppState {
     pub clock: SharedClock,
     /// Whether the API is reached over TLS (by itself or a proxy): the cookie gets `Secure`.
     pub secure_cookie: bool,
+    /// The register in memory, for the device list.
+    pub register: Arc<devices::index::RegisterIndex>,
 }
 
 impl AppState {

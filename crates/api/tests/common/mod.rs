@@ -108,6 +108,7 @@ pub async fn env_with(secure_cookie: bool) -> Env {
         desk,
         clock,
         secure_cookie,
+        register: Default::default(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

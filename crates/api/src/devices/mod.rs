@@ -1,20 +1,20 @@
-//! The device list (filtered, sorted, paged by cursor) and one device with its live state and
-//! its last probes, each step explained.
+//! The device list (filtered, sorted, paged by cursor, exported) and one device with its live
+//! state and its last probes, each step explained.
 //!
-//! The store has no filtered, sorted, paged device query yet, so the list is built here: the
-//! register rows the store's own filter (region, maintainer, kind) returns, joined with the
-//! monitor's live status, filtered by the caller's scope and the request, sorted by a total
-//! order (the sort key, then the code) and cut after the cursor. Correct for any fleet; the
-//! cost is one register read per page (a store query with keyset paging is the next step).
+//! The list reads the register from memory ([`index`]) joined with the monitor's live status
+//! ([`list`] decides which rows, in what order); a page costs one pass over memory, not a read
+//! of the register.
 //!
 //! Invariants: every row passes `Principal::may_on_device(ReadDevices, …)`; a device outside
-//! the scope reads as one that does not exist; a page holds at most [`MAX_LIMIT`] rows; the
-//! cursor is the last row's (sort, key, code), so a page never repeats or skips a row that
+//! the scope reads as one that does not exist; a page holds at most [`list::MAX_LIMIT`] rows;
+//! the cursor is the last row's (sort, key, code), so a page never repeats or skips a row that
 //! did not change meanwhile. Camera credentials and stream URLs are never returned.
 //!
-//! Must not: write, or read the live state of a device the caller may not see.
+//! Must not: read the live state of a device the caller may not see.
 
-use std::cmp::Ordering;
+pub mod index;
+pub mod list;
+
 use std::collections::HashMap;
 
 use axum::Json;
@@ -23,23 +23,15 @@ use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use camwatch_core::access::{Action, RegionPrefix};
+use camwatch_core::access::Action;
 use camwatch_core::history::Status;
-use camwatch_core::registry::{Device, DeviceCode, DeviceKind};
+use camwatch_core::registry::{Device, DeviceCode};
 use camwatch_monitor::{DeviceBrief, RecentProbe};
-use camwatch_store::DeviceFilter;
 
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::input::{Params, parse};
-
-/// The rows of a page unless `limit` says otherwise.
-pub const DEFAULT_LIMIT: usize = 50;
-/// The most rows of a page.
-pub const MAX_LIMIT: usize = 500;
-/// The most characters of a text search.
-const MAX_QUERY_CHARS: usize = 100;
 
 /// The device list's filters, sort and page.
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -62,36 +54,6 @@ pub struct DeviceQuery {
     pub cursor: Option<String>,
     /// Rows per page, 1–500 (default 50).
     pub limit: Option<String>,
-}
-
-/// How the list is sorted; ties are broken by the code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Sort {
-    Code,
-    Name,
-    Status,
-    Since,
-}
-
-impl Sort {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Code => "code",
-            Self::Name => "name",
-            Self::Status => "status",
-            Self::Since => "since",
-        }
-    }
-}
-
-impl std::str::FromStr for Sort {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        [Self::Code, Self::Name, Self::Status, Self::Since]
-            .into_iter()
-            .find(|x| x.as_str() == s)
-            .ok_or_else(|| format!("{s:?}: expected code, name, status or since"))
-    }
 }
 
 /// One row of the list.
@@ -182,63 +144,28 @@ pub struct DeviceDetail {
     pub recent: Vec<ProbeView>,
 }
 
-fn status_rank(s: Status) -> u8 {
-    match s {
-        Status::Offline => 0,
-        Status::Degraded => 1,
-        Status::Unknown => 2,
-        Status::Online => 3,
+fn row(h: &list::Hit<'_>) -> DeviceRow {
+    let d = h.listed;
+    DeviceRow {
+        code: d.code.to_string(),
+        name: d.name.clone(),
+        kind: d.kind.as_str().to_string(),
+        region: d.region.clone(),
+        maintainer: d.maintainer.clone(),
+        address: d.address.clone(),
+        status: h.status.as_str().to_string(),
+        since: h.live.and_then(|l| l.since),
+        cause: h.live.and_then(|l| l.cause.as_ref()).map(|c| c.to_string()),
     }
 }
 
-/// The sort key of a row, comparable as text within one sort.
-fn key(sort: Sort, r: &DeviceRow, status: Status) -> String {
-    match sort {
-        Sort::Code => String::new(),
-        Sort::Name => r.name.clone(),
-        Sort::Status => status_rank(status).to_string(),
-        Sort::Since => format!("{:020}", r.since.map_or(i64::MAX, |s| s.max(0))),
-    }
-}
-
-/// A cursor: the sort, the last row's key and code, hex-encoded so it is opaque and URL-safe.
-fn encode_cursor(sort: Sort, key: &str, code: &str) -> String {
-    hex::encode(format!("{}\n{key}\n{code}", sort.as_str()))
-}
-
-fn decode_cursor(sort: Sort, c: &str) -> Result<(String, String), ApiError> {
-    let bad = || ApiError::invalid("cursor", "not a cursor this list handed out");
-    let bytes = hex::decode(c).map_err(|_| bad())?;
-    let text = String::from_utf8(bytes).map_err(|_| bad())?;
-    let mut parts = text.splitn(3, '\n');
-    let (Some(s), Some(k), Some(code)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(bad());
-    };
-    if s != sort.as_str() {
-        return Err(ApiError::invalid(
-            "cursor",
-            "the cursor belongs to another sort order",
-        ));
-    }
-    Ok((k.to_string(), code.to_string()))
-}
-
-fn row(d: &Device, live: Option<&DeviceBrief>) -> (DeviceRow, Status) {
-    let status = live.map_or(Status::Unknown, |l| l.status);
-    (
-        DeviceRow {
-            code: d.code.to_string(),
-            name: d.name.clone(),
-            kind: d.kind.as_str().to_string(),
-            region: d.region().to_string(),
-            maintainer: d.maintainer.clone(),
-            address: d.address.clone(),
-            status: status.as_str().to_string(),
-            since: live.and_then(|l| l.since),
-            cause: live.and_then(|l| l.cause.as_ref()).map(|c| c.to_string()),
-        },
-        status,
-    )
+/// The monitor's live state by code.
+pub(crate) fn live_by_code(st: &AppState) -> HashMap<DeviceCode, DeviceBrief> {
+    st.monitor
+        .briefs()
+        .into_iter()
+        .map(|b| (b.meta.code, b))
+        .collect()
 }
 
 /// Devices, filtered, sorted and paged.
@@ -259,113 +186,12 @@ pub async fn list(
 ) -> Result<Json<DevicePage>, ApiError> {
     let p = &caller.principal;
     p.require(Action::ReadDevices)?;
-    let region: Option<RegionPrefix> = q
-        .region
-        .as_deref()
-        .map(|r| parse("region", r))
-        .transpose()?;
-    let status: Option<Status> = q
-        .status
-        .as_deref()
-        .map(|s| parse("status", s))
-        .transpose()?;
-    let kind: Option<DeviceKind> = q.kind.as_deref().map(|s| parse("kind", s)).transpose()?;
-    let sort: Sort = q
-        .sort
-        .as_deref()
-        .map(|s| parse("sort", s))
-        .transpose()?
-        .unwrap_or(Sort::Code);
-    let limit = match q.limit.as_deref() {
-        None => DEFAULT_LIMIT,
-        Some(l) => match l.parse::<usize>() {
-            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
-            _ => {
-                return Err(ApiError::invalid(
-                    "limit",
-                    format!("limit: expected 1 to {MAX_LIMIT}"),
-                ));
-            }
-        },
-    };
-    let text = match q.q.as_deref().map(str::trim) {
-        Some(t) if t.chars().count() > MAX_QUERY_CHARS => {
-            return Err(ApiError::invalid(
-                "q",
-                format!("q: at most {MAX_QUERY_CHARS} characters"),
-            ));
-        }
-        Some(t) if !t.is_empty() => Some(t.to_lowercase()),
-        _ => None,
-    };
-    let after = q
-        .cursor
-        .as_deref()
-        .map(|c| decode_cursor(sort, c))
-        .transpose()?;
-    // A contractor's maintainer narrows the store's query; another maintainer is nothing.
-    let maintainer = match (p.scope.maintainer(), q.maintainer.as_deref()) {
-        (Some(own), Some(asked)) if own.trim() != asked.trim() => {
-            return Ok(Json(DevicePage {
-                items: Vec::new(),
-                next: None,
-            }));
-        }
-        (Some(own), _) => Some(own.to_string()),
-        (None, asked) => asked.map(str::to_string),
-    };
-    let devices = st
-        .store
-        .list_devices(&DeviceFilter {
-            region_prefix: region.as_ref().map(|r| r.as_str().to_string()),
-            maintainer,
-            kind,
-            limit: None,
-        })
-        .await?;
-    let live: HashMap<DeviceCode, DeviceBrief> = st
-        .monitor
-        .briefs()
-        .into_iter()
-        .map(|b| (b.meta.code, b))
-        .collect();
-    let mut rows: Vec<(String, DeviceRow)> = devices
-        .iter()
-        .filter(|d| p.may_on_device(Action::ReadDevices, d.region(), d.maintainer.as_deref()))
-        .filter_map(|d| {
-            let (r, s) = row(d, live.get(&d.code));
-            if status.is_some_and(|want| want != s) {
-                return None;
-            }
-            if let Some(t) = &text {
-                let hit = r.code.contains(t.as_str())
-                    || r.name.to_lowercase().contains(t.as_str())
-                    || r.address
-                        .as_deref()
-                        .is_some_and(|a| a.to_lowercase().contains(t.as_str()));
-                if !hit {
-                    return None;
-                }
-            }
-            Some((key(sort, &r, s), r))
-        })
-        .filter(|(k, r)| match &after {
-            None => true,
-            Some((ak, ac)) => match k.as_str().cmp(ak.as_str()) {
-                Ordering::Greater => true,
-                Ordering::Equal => r.code.as_str() > ac.as_str(),
-                Ordering::Less => false,
-            },
-        })
-        .collect();
-    rows.sort_by(|(ka, a), (kb, b)| ka.cmp(kb).then_with(|| a.code.cmp(&b.code)));
-    let next = (rows.len() > limit).then(|| {
-        let (k, r) = &rows[limit - 1];
-        encode_cursor(sort, k, &r.code)
-    });
-    rows.truncate(limit);
+    let sel = list::Selection::parse(&q, p)?;
+    let rows = st.register.rows(st.store.as_ref()).await?;
+    let live = live_by_code(&st);
+    let (page, next) = sel.page(sel.hits(p, &rows, &live));
     Ok(Json(DevicePage {
-        items: rows.into_iter().map(|(_, r)| r).collect(),
+        items: page.iter().map(row).collect(),
         next,
     }))
 }

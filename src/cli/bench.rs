@@ -44,6 +44,13 @@ pub enum BenchCommand {
         #[arg(long)]
         pg: Option<String>,
     },
+    /// The HTTP API over a register of N devices with a live state: device list pages under
+    /// every sort and filter, deep pages, scoped lists and the fleet summary, timed over
+    /// loopback (median, p95, slowest).
+    Api {
+        #[arg(long, default_value_t = 100_000)]
+        devices: u64,
+    },
     /// One liveness sweep of N simulated channels (simulator and sweep in their own
     /// processes): wall, CPU, peak RSS, p50/p99; then ffprobe over a subset, 64 in parallel,
     /// and the channels-per-CPU-second ratio.
@@ -93,6 +100,7 @@ pub async fn run(cmd: &BenchCommand) -> Result<ExitCode> {
         BenchCommand::Workorders { open, closed, pg } => {
             super::bench_workorders::run(*open, *closed, pg.as_deref()).await
         }
+        BenchCommand::Api { devices } => super::bench_api::run(*devices).await,
         BenchCommand::Sweep {
             channels,
             ffprobe_subset,

@@ -6,6 +6,7 @@
 mod admin;
 mod baseline;
 mod bench;
+mod bench_api;
 mod bench_report;
 mod bench_sim;
 mod bench_sweep;

@@ -44,7 +44,9 @@ use camwatch_store::{MonitorLease, RegisterRevision, Store, Transition};
 pub use events::{
     Continued, DeviceMeta, Event, EventBus, EventKind, Received, StatusChange, Subscription,
 };
-pub use live::{DeviceBrief, DeviceLive, Evidence, MonitorState, ProbeCounters, RecentProbe};
+pub use live::{
+    DeviceBrief, DeviceLive, Evidence, LiveStatus, MonitorState, ProbeCounters, RecentProbe,
+};
 pub use sweep::{Sweep, sweep};
 
 /// How the monitor probes.

@@ -94,6 +94,14 @@ pub struct DeviceBrief {
     pub cause: Option<Cause>,
 }
 
+/// A device's status now, by code (see [`MonitorState::statuses`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiveStatus {
+    pub code: DeviceCode,
+    pub status: Status,
+    pub since: Option<i64>,
+}
+
 #[derive(Debug, Clone)]
 struct Entry {
     meta: Arc<DeviceMeta>,
@@ -374,6 +382,41 @@ impl MonitorState {
                 cause: e.cause.clone(),
             })
             .collect()
+    }
+
+    /// Every device's code, status and since when, sorted by code: what a list filters and
+    /// sorts, without register facts or causes (one device's are [`Self::brief`]). One lock,
+    /// one copy of plain values.
+    pub fn statuses(&self) -> Vec<LiveStatus> {
+        let mut v: Vec<LiveStatus> = {
+            let s = self.lock();
+            s.devices
+                .iter()
+                .map(|e| LiveStatus {
+                    code: e.meta.code,
+                    status: e.status,
+                    since: e.since,
+                })
+                .collect()
+        };
+        if !v.is_sorted_by_key(|l| l.code) {
+            v.sort_unstable_by_key(|l| l.code);
+        }
+        v
+    }
+
+    /// One device's register facts and status now (since when, why), by code, without its
+    /// probe history; `None` for a code not in the register.
+    pub fn brief(&self, code: &DeviceCode) -> Option<DeviceBrief> {
+        let s = self.lock();
+        let e = &s.devices[*s.index.get(code)?];
+        Some(DeviceBrief {
+            meta: e.meta.clone(),
+            point: e.point,
+            status: e.status,
+            since: e.since,
+            cause: e.cause.clone(),
+        })
     }
 
     /// The live state of one device, by code; `None` for a code not in the register.

@@ -9,12 +9,11 @@
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
-use std::collections::HashMap;
 
 use camwatch_core::access::{Action, Principal, RegionPrefix};
 use camwatch_core::history::Status;
 use camwatch_core::registry::{DeviceCode, DeviceKind};
-use camwatch_monitor::DeviceBrief;
+use camwatch_monitor::LiveStatus;
 
 use super::DeviceQuery;
 use super::index::Listed;
@@ -99,12 +98,12 @@ fn status_rank(s: Status) -> u8 {
     }
 }
 
-/// One selected device: its listed fields and its live state (absent before the monitor has
-/// seen it).
+/// One selected device: its listed fields and its live status (`unknown`, since `None`,
+/// when the monitor does not hold it).
 pub struct Hit<'a> {
     pub listed: &'a Listed,
-    pub live: Option<&'a DeviceBrief>,
     pub status: Status,
+    pub since: Option<i64>,
     key: Key<'a>,
 }
 
@@ -112,7 +111,7 @@ impl Hit<'_> {
     fn cmp(&self, other: &Self) -> Ordering {
         self.key
             .cmp(&other.key)
-            .then_with(|| self.listed.code.as_str().cmp(other.listed.code.as_str()))
+            .then_with(|| self.listed.code.cmp(&other.listed.code))
     }
 }
 
@@ -126,7 +125,7 @@ pub struct Selection {
     /// Lower-cased.
     text: Option<String>,
     pub sort: Sort,
-    after: Option<(Key<'static>, String)>,
+    after: Option<(Key<'static>, DeviceCode)>,
     pub limit: usize,
     /// A contractor asked for another contractor's devices: the answer is empty.
     nothing: bool,
@@ -198,54 +197,54 @@ impl Selection {
     }
 
     /// Every row `p` may read that the filters keep, unordered (the cursor not applied).
-    pub fn hits<'a>(
-        &self,
-        p: &Principal,
-        rows: &'a [Listed],
-        live: &'a HashMap<DeviceCode, DeviceBrief>,
-    ) -> Vec<Hit<'a>> {
+    /// `rows` and `live` are both sorted by code: they are joined in one pass.
+    pub fn hits<'a>(&self, p: &Principal, rows: &'a [Listed], live: &[LiveStatus]) -> Vec<Hit<'a>> {
         if self.nothing {
             return Vec::new();
         }
-        rows.iter()
-            .filter(|d| {
-                self.region
+        let mut out = Vec::new();
+        let mut j = 0;
+        for d in rows {
+            while j < live.len() && live[j].code < d.code {
+                j += 1;
+            }
+            let (status, since) = match live.get(j) {
+                Some(l) if l.code == d.code => (l.status, l.since),
+                _ => (Status::Unknown, None),
+            };
+            if self.status.is_some_and(|want| want != status)
+                || self
+                    .region
                     .as_ref()
-                    .is_none_or(|r| d.region.starts_with(r.as_str()))
-                    && self.kind.is_none_or(|k| k == d.kind)
-                    && self
-                        .maintainer
-                        .as_deref()
-                        .is_none_or(|m| d.maintainer.as_deref().map(str::trim) == Some(m))
-                    && p.may_on_device(Action::ReadDevices, &d.region, d.maintainer.as_deref())
-                    && self.text.as_deref().is_none_or(|t| {
-                        d.code.as_str().contains(t)
-                            || d.name_lc.contains(t)
-                            || d.address_lc.contains(t)
-                    })
-            })
-            .filter_map(|d| {
-                let brief = live.get(&d.code);
-                let status = brief.map_or(Status::Unknown, |b| b.status);
-                if self.status.is_some_and(|want| want != status) {
-                    return None;
-                }
-                let key = match self.sort {
-                    Sort::Code => Key::Code,
-                    Sort::Name => Key::Name(Cow::Borrowed(&d.name)),
-                    Sort::Status => Key::Rank(status_rank(status)),
-                    Sort::Since => {
-                        Key::Since(brief.and_then(|b| b.since).map_or(i64::MAX, |s| s.max(0)))
-                    }
-                };
-                Some(Hit {
-                    listed: d,
-                    live: brief,
-                    status,
-                    key,
+                    .is_some_and(|r| !d.region.starts_with(r.as_str()))
+                || self.kind.is_some_and(|k| k != d.kind)
+                || self
+                    .maintainer
+                    .as_deref()
+                    .is_some_and(|m| d.maintainer.as_deref().map(str::trim) != Some(m))
+                || !p.may_on_device(Action::ReadDevices, &d.region, d.maintainer.as_deref())
+                || self.text.as_deref().is_some_and(|t| {
+                    !(d.code.as_str().contains(t)
+                        || d.name_lc.contains(t)
+                        || d.address_lc.contains(t))
                 })
-            })
-            .collect()
+            {
+                continue;
+            }
+            let key = match self.sort {
+                Sort::Code => Key::Code,
+                Sort::Name => Key::Name(Cow::Borrowed(&d.name)),
+                Sort::Status => Key::Rank(status_rank(status)),
+                Sort::Since => Key::Since(since.map_or(i64::MAX, |s| s.max(0))),
+            };
+            out.push(Hit {
+                listed: d,
+                status,
+                since,
+                key,
+            });
+        }
+        out
     }
 
     /// The page after the cursor: at most `limit` hits in order, and the cursor of the next
@@ -257,7 +256,7 @@ impl Selection {
                 .into_iter()
                 .filter(|h| match h.key.cmp(ak) {
                     Ordering::Greater => true,
-                    Ordering::Equal => h.listed.code.as_str() > ac.as_str(),
+                    Ordering::Equal => h.listed.code > *ac,
                     Ordering::Less => false,
                 })
                 .collect(),
@@ -287,7 +286,7 @@ fn encode_cursor(sort: Sort, key: &str, code: &str) -> String {
     hex::encode(format!("{}\n{key}\n{code}", sort.as_str()))
 }
 
-fn decode_cursor(sort: Sort, c: &str) -> Result<(Key<'static>, String), ApiError> {
+fn decode_cursor(sort: Sort, c: &str) -> Result<(Key<'static>, DeviceCode), ApiError> {
     let bad = || ApiError::invalid("cursor", "not a cursor this list handed out");
     let bytes = hex::decode(c).map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
@@ -301,7 +300,10 @@ fn decode_cursor(sort: Sort, c: &str) -> Result<(Key<'static>, String), ApiError
             "the cursor belongs to another sort order",
         ));
     }
-    Ok((Key::parse(sort, k).ok_or_else(bad)?, code.to_string()))
+    Ok((
+        Key::parse(sort, k).ok_or_else(bad)?,
+        code.parse().map_err(|_| bad())?,
+    ))
 }
 
 #[cfg(test)]
@@ -345,9 +347,9 @@ mod tests {
             })
             .collect();
         let mut rows = rows;
-        rows.sort_by(|a, b| a.code.as_str().cmp(b.code.as_str()));
+        rows.sort_by_key(|r| r.code);
         rows.dedup_by(|a, b| a.code == b.code);
-        let live = HashMap::new();
+        let live: Vec<LiveStatus> = Vec::new();
         for sort in ["code", "name", "status", "since"] {
             for limit in [1usize, 2, 5, 36, 37, 100] {
                 let mut q = DeviceQuery {

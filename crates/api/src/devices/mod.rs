@@ -15,8 +15,6 @@
 pub mod index;
 pub mod list;
 
-use std::collections::HashMap;
-
 use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
@@ -26,7 +24,7 @@ use utoipa::{IntoParams, ToSchema};
 use camwatch_core::access::Action;
 use camwatch_core::history::Status;
 use camwatch_core::registry::{Device, DeviceCode};
-use camwatch_monitor::{DeviceBrief, RecentProbe};
+use camwatch_monitor::RecentProbe;
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -144,7 +142,7 @@ pub struct DeviceDetail {
     pub recent: Vec<ProbeView>,
 }
 
-fn row(h: &list::Hit<'_>) -> DeviceRow {
+fn row(st: &AppState, h: &list::Hit<'_>) -> DeviceRow {
     let d = h.listed;
     DeviceRow {
         code: d.code.to_string(),
@@ -154,18 +152,16 @@ fn row(h: &list::Hit<'_>) -> DeviceRow {
         maintainer: d.maintainer.clone(),
         address: d.address.clone(),
         status: h.status.as_str().to_string(),
-        since: h.live.and_then(|l| l.since),
-        cause: h.live.and_then(|l| l.cause.as_ref()).map(|c| c.to_string()),
+        since: h.since,
+        // The cause is read for the rows shown only, a moment after the status: kept only
+        // when the status is still the one listed, so a row never pairs one with another's.
+        cause: st
+            .monitor
+            .brief(&d.code)
+            .filter(|b| b.status == h.status)
+            .and_then(|b| b.cause)
+            .map(|c| c.to_string()),
     }
-}
-
-/// The monitor's live state by code.
-pub(crate) fn live_by_code(st: &AppState) -> HashMap<DeviceCode, DeviceBrief> {
-    st.monitor
-        .briefs()
-        .into_iter()
-        .map(|b| (b.meta.code, b))
-        .collect()
 }
 
 /// Devices, filtered, sorted and paged.
@@ -188,10 +184,10 @@ pub async fn list(
     p.require(Action::ReadDevices)?;
     let sel = list::Selection::parse(&q, p)?;
     let rows = st.register.rows(st.store.as_ref()).await?;
-    let live = live_by_code(&st);
+    let live = st.monitor.statuses();
     let (page, next) = sel.page(sel.hits(p, &rows, &live));
     Ok(Json(DevicePage {
-        items: page.iter().map(row).collect(),
+        items: page.iter().map(|h| row(&st, h)).collect(),
         next,
     }))
 }

@@ -76,6 +76,7 @@ impl AppState {
         session::me,
         session::change_password,
         devices::list,
+        devices::export::export,
         devices::one,
         fleet::summary,
         workorders::list,
@@ -125,6 +126,7 @@ pub fn router(state: AppState) -> Router {
         .route("/me", get(session::me))
         .route("/me/password", post(session::change_password))
         .route("/devices", get(devices::list))
+        .route("/devices/export", get(devices::export::export))
         .route("/devices/{code}", get(devices::one))
         .route("/fleet/summary", get(fleet::summary))
         .route("/work-orders", get(workorders::list).post(workorders::open))

@@ -52,6 +52,69 @@ pub fn is_plain_number(s: &str) -> bool {
         && frac.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// A table as CSV bytes, UTF-8 with a BOM (so Excel and WPS read Chinese text right): every
+/// cell of a column marked `text` goes through [`escape`]; other columns are written as they
+/// are (numbers, which a spreadsheet never runs).
+pub fn csv_table<R, C>(headers: &[&str], text: &[bool], rows: R) -> Vec<u8>
+where
+    R: IntoIterator<Item = Vec<C>>,
+    C: AsRef<str>,
+{
+    let mut out = b"\xEF\xBB\xBF".to_vec();
+    {
+        let mut w = csv::Writer::from_writer(&mut out);
+        let headers: Vec<Cow<'_, str>> = headers.iter().map(|h| escape(h)).collect();
+        w.write_record(headers.iter().map(|h| h.as_bytes()))
+            .expect("in-memory write");
+        for r in rows {
+            let cells: Vec<Cow<'_, str>> = r
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    if text.get(i).copied().unwrap_or(true) {
+                        escape(v.as_ref())
+                    } else {
+                        Cow::Borrowed(v.as_ref())
+                    }
+                })
+                .collect();
+            w.write_record(cells.iter().map(|c| c.as_bytes()))
+                .expect("in-memory write");
+        }
+        w.flush().expect("in-memory write");
+    }
+    out
+}
+
+/// A table as XLSX bytes: one sheet named `sheet`, a bold frozen header row, every non-empty
+/// cell a string cell (never evaluated as a formula, so nothing is escaped).
+pub fn xlsx_table<C: AsRef<str>>(
+    sheet: &str,
+    headers: &[&str],
+    rows: &[Vec<C>],
+) -> crate::error::Result<Vec<u8>> {
+    use crate::error::Error;
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    let xl = |e: rust_xlsxwriter::XlsxError| Error::internal(format!("writing XLSX: {e}"));
+    ws.set_name(sheet).map_err(xl)?;
+    let bold = rust_xlsxwriter::Format::new().set_bold();
+    for (c, h) in headers.iter().enumerate() {
+        ws.write_string_with_format(0, c as u16, *h, &bold)
+            .map_err(xl)?;
+    }
+    for (r, row) in rows.iter().enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            let v = v.as_ref();
+            if !v.is_empty() {
+                ws.write_string(r as u32 + 1, c as u16, v).map_err(xl)?;
+            }
+        }
+    }
+    ws.set_freeze_panes(1, 0).map_err(xl)?;
+    wb.save_to_buffer().map_err(xl)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

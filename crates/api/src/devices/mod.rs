@@ -12,6 +12,7 @@
 //!
 //! Must not: read the live state of a device the caller may not see.
 
+pub mod export;
 pub mod index;
 pub mod list;
 

@@ -253,6 +253,24 @@ impl Env {
         }
     }
 
+    /// A GET whose body is not JSON (a file): status, headers, bytes.
+    pub async fn fetch(
+        &self,
+        path: &str,
+        auth: &Auth,
+    ) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+        let mut rb = self.http.get(format!("{}{path}", self.base));
+        match auth {
+            Auth::None => {}
+            Auth::Session(s) | Auth::CookieOnly(s) => rb = rb.header("cookie", &s.cookie),
+            Auth::Bearer(t) => rb = rb.header("authorization", format!("Bearer {t}")),
+        }
+        let r = rb.send().await.unwrap();
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        (status, headers, r.bytes().await.unwrap().to_vec())
+    }
+
     pub async fn get(&self, path: &str, auth: &Auth) -> Reply {
         self.raw("GET", path, auth, None, &[]).await
     }

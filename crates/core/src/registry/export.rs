@@ -10,14 +10,12 @@
 //! (coordinates, which can be negative; ports; fees) are written as they are. XLSX writes every
 //! cell as a string cell, which is never evaluated, and needs no prefix.
 
-use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use super::Device;
 use super::aliases::{ALIASES, Field};
 use super::values::format_money;
-use crate::error::{Error, Result};
-use crate::spreadsheet::escape;
+use crate::error::Result;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExportFormat {
@@ -121,51 +119,15 @@ fn rows_and_text_columns(
 /// that begin with `'`, get a leading `'` (`crate::spreadsheet`); import removes it again.
 pub fn to_csv(devices: &[Device], with_passwords: bool) -> Vec<u8> {
     let (headers, rows, text) = rows_and_text_columns(devices, with_passwords);
-    let mut out = b"\xEF\xBB\xBF".to_vec();
-    {
-        let mut w = csv::Writer::from_writer(&mut out);
-        w.write_record(&headers).expect("in-memory write");
-        for r in rows {
-            let cells: Vec<Cow<'_, str>> = r
-                .iter()
-                .zip(&text)
-                .map(|(v, &is_text)| {
-                    if is_text {
-                        escape(v)
-                    } else {
-                        Cow::Borrowed(v.as_str())
-                    }
-                })
-                .collect();
-            w.write_record(cells.iter().map(|c| c.as_bytes()))
-                .expect("in-memory write");
-        }
-        w.flush().expect("in-memory write");
-    }
-    out
+    let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+    crate::spreadsheet::csv_table(&headers, &text, rows)
 }
 
 /// XLSX bytes, every cell as text.
 pub fn to_xlsx(devices: &[Device], with_passwords: bool) -> Result<Vec<u8>> {
     let (headers, rows) = to_rows(devices, with_passwords);
-    let mut wb = rust_xlsxwriter::Workbook::new();
-    let ws = wb.add_worksheet();
-    let xl = |e: rust_xlsxwriter::XlsxError| Error::internal(format!("writing XLSX: {e}"));
-    ws.set_name("devices").map_err(xl)?;
-    let bold = rust_xlsxwriter::Format::new().set_bold();
-    for (c, h) in headers.iter().enumerate() {
-        ws.write_string_with_format(0, c as u16, h, &bold)
-            .map_err(xl)?;
-    }
-    for (r, row) in rows.iter().enumerate() {
-        for (c, v) in row.iter().enumerate() {
-            if !v.is_empty() {
-                ws.write_string(r as u32 + 1, c as u16, v).map_err(xl)?;
-            }
-        }
-    }
-    ws.set_freeze_panes(1, 0).map_err(xl)?;
-    wb.save_to_buffer().map_err(xl)
+    let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+    crate::spreadsheet::xlsx_table("devices", &headers, &rows)
 }
 
 #[cfg(test)]

@@ -1,6 +1,5 @@
 //! `camwatch device import|export|list|generate|columns`.
 
-use std::collections::HashSet;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,9 +10,9 @@ use super::context::GlobalArgs;
 use camwatch_core::error::{Error, Result};
 use camwatch_core::registry::export::{ExportFormat, to_csv, to_xlsx};
 use camwatch_core::registry::generate::generate;
-use camwatch_core::registry::import::{ParsedRegister, parse_table};
-use camwatch_core::registry::{DeviceCode, DeviceKind, aliases, table};
-use camwatch_store::{DeviceFilter, Store, UpsertCounts};
+use camwatch_core::registry::{DeviceKind, aliases, table};
+use camwatch_store::register_import::{ImportSummary, import_table};
+use camwatch_store::{DeviceFilter, Store};
 
 #[derive(Debug, Subcommand)]
 pub enum DeviceCommand {
@@ -66,14 +65,7 @@ pub enum DeviceCommand {
     Columns,
 }
 
-/// What an import did.
-#[derive(Debug, Default)]
-pub struct ImportSummary {
-    pub parsed: ParsedRegister,
-    pub written: Option<UpsertCounts>,
-}
-
-/// Parses `file` and, unless `dry_run` (or `strict` with errors), upserts the good rows.
+/// Reads `file` and imports it (see `camwatch_store::register_import`).
 pub async fn import_file(
     store: &dyn Store,
     file: &std::path::Path,
@@ -81,47 +73,7 @@ pub async fn import_file(
     strict: bool,
 ) -> Result<ImportSummary> {
     let table = table::read_file(file)?;
-    let name = file.display().to_string();
-    // Parents may already be in the register: ask for exactly the parent codes the file names.
-    let parent_col = table
-        .headers
-        .iter()
-        .position(|h| aliases::resolve(h) == Some(aliases::Field::Parent));
-    let parents: Vec<DeviceCode> = parent_col
-        .map(|i| {
-            table
-                .rows
-                .iter()
-                .filter_map(|r| r.cells.get(i)?.parse().ok())
-                .collect::<HashSet<_>>()
-                .into_iter()
-                .collect()
-        })
-        .unwrap_or_default();
-    let existing = store.existing_codes(&parents).await?;
-    let mut parsed = parse_table(&table, &name, &existing);
-    let blocked = parsed.fatal.is_some() || (strict && !parsed.errors.is_empty());
-    if dry_run || blocked || parsed.devices.is_empty() {
-        return Ok(ImportSummary {
-            parsed,
-            written: None,
-        });
-    }
-    if !parsed.has_password_column {
-        // A file without a password column (an export, a contractor's sheet) keeps the stored ones.
-        let codes: Vec<DeviceCode> = parsed.devices.iter().map(|d| d.code).collect();
-        let stored = store.list_devices_by_codes(&codes).await?;
-        for d in &mut parsed.devices {
-            if let Some(old) = stored.get(&d.code) {
-                d.password = old.password.clone();
-            }
-        }
-    }
-    let counts = store.upsert_devices(&parsed.devices).await?;
-    Ok(ImportSummary {
-        parsed,
-        written: Some(counts),
-    })
+    import_table(store, &table, &file.display().to_string(), dry_run, strict).await
 }
 
 pub async fn run(g: &GlobalArgs, cmd: &DeviceCommand) -> Result<ExitCode> {

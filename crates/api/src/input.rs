@@ -58,6 +58,26 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     }
 }
 
+/// A raw request body (a file upload), bounded by the route's `DefaultBodyLimit`.
+pub struct Upload(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for Upload {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        Bytes::from_request(req, state)
+            .await
+            .map(Upload)
+            .map_err(|e| {
+                if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(Code::PayloadTooLarge, "the request body is too large")
+                } else {
+                    ApiError::invalid("body", "the request body could not be read")
+                }
+            })
+    }
+}
+
 /// The first `name` in serde's "missing field `name`" / "unknown field `name`".
 fn backticked(msg: &str) -> Option<String> {
     if !(msg.starts_with("missing field") || msg.starts_with("unknown field")) {

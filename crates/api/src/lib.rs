@@ -17,8 +17,7 @@
 //! Must not: write SQL or change a work order other than through `Desk`, print, or return a
 //! stored secret (camera passwords never leave the store through here).
 //!
-//! Not yet here (seams): server-sent events, `/metrics`, exports, reports, register import and
-//! device writes, exemptions, evidence and baseline images, the audit-log view, TLS.
+//! Not yet here (seams): server-sent events, `/metrics`, reports, device deletion, exemptions, evidence and baseline images, the audit-log view, TLS.
 
 pub mod auth;
 pub mod devices;
@@ -77,6 +76,9 @@ impl AppState {
         session::change_password,
         devices::list,
         devices::export::export,
+        devices::write::create,
+        devices::write::update,
+        devices::write::import,
         devices::one,
         fleet::summary,
         workorders::list,
@@ -125,9 +127,16 @@ pub fn router(state: AppState) -> Router {
         .route("/session", post(session::login).delete(session::logout))
         .route("/me", get(session::me))
         .route("/me/password", post(session::change_password))
-        .route("/devices", get(devices::list))
+        .route("/devices", get(devices::list).post(devices::write::create))
         .route("/devices/export", get(devices::export::export))
-        .route("/devices/{code}", get(devices::one))
+        .route(
+            "/devices/import",
+            post(devices::write::import).layer(DefaultBodyLimit::max(devices::write::UPLOAD_LIMIT)),
+        )
+        .route(
+            "/devices/{code}",
+            get(devices::one).put(devices::write::update),
+        )
         .route("/fleet/summary", get(fleet::summary))
         .route("/work-orders", get(workorders::list).post(workorders::open))
         .route("/work-orders/{id}", get(workorders::one))

@@ -1,5 +1,6 @@
 //! The register through the API beyond reading one page: exports of the filtered list (scope,
-//! formula safety, formats).
+//! formula safety, formats), creating and updating a device, and register imports (row errors,
+//! dry runs, strict, encodings, XLSX, scope, roles, CSRF, audit).
 
 mod common;
 
@@ -109,4 +110,324 @@ async fn an_xlsx_export_is_a_workbook_and_bad_formats_are_named() {
     assert_eq!(r.status, 400, "paging parameters are not export parameters");
     let r = e.get("/devices/export", &Auth::None).await;
     assert_eq!(r.status, 401);
+}
+
+fn csv_body(rows: &[&str]) -> Vec<u8> {
+    let mut s = String::from("code,name,civil_code,maintainer,password\n");
+    for r in rows {
+        s.push_str(r);
+        s.push('\n');
+    }
+    s.into_bytes()
+}
+
+async fn import(e: &Env, auth: &Auth, query: &str, body: Vec<u8>) -> Reply {
+    e.raw(
+        "POST",
+        &format!("/devices/import{query}"),
+        auth,
+        Some(("text/csv", body)),
+        &[],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_device_is_created_updated_and_audited_with_the_imports_rules() {
+    let e = env().await;
+    let doc = e.openapi().await;
+    let admin = e.login("admin1").await;
+    let code = "34010400001320000050";
+    // Listed first, so the list holds its copy of the register: a write must drop it.
+    assert_eq!(
+        e.get("/devices", &admin).await.body["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+    let r = e
+        .send(
+            "POST",
+            "/devices",
+            &admin,
+            serde_json::json!({
+                "code": code, "设备名称": "望江路口", "civil_code": "340104",
+                "maintainer": "AlphaCo", "password": "s3cret!", "longitude": 117.25,
+                "stream_urls": ["rtsp://10.0.0.5/main", "rtsp://10.0.0.5/sub"],
+            }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    conforms(&doc, "DeviceRecord", &r.body);
+    assert_eq!(r.body["name"], "望江路口");
+    assert!(
+        !r.body.to_string().contains("s3cret"),
+        "a password is never echoed"
+    );
+    assert_eq!(
+        e.get("/devices", &admin).await.body["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+    // The same code again is a conflict.
+    let again = e
+        .send(
+            "POST",
+            "/devices",
+            &admin,
+            serde_json::json!({"code": code, "name": "x"}),
+        )
+        .await;
+    assert_eq!(again.status, 409, "{}", again.body);
+    // Bad values are refused with the import's words, naming the column.
+    let bad = e
+        .send(
+            "POST",
+            "/devices",
+            &admin,
+            serde_json::json!({"code": "34010400001320000051", "name": "y", "latitude": 123.0}),
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert_eq!(bad.body["field"], "latitude");
+    let bad = e
+        .send(
+            "POST",
+            "/devices",
+            &admin,
+            serde_json::json!({"code": "12", "name": "y"}),
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert_eq!(bad.body["field"], "code");
+    // An update without a password keeps the stored one; the body's code must be the path's.
+    let r = e
+        .send(
+            "PUT",
+            &format!("/devices/{code}"),
+            &admin,
+            serde_json::json!({"name": "望江路口 (新)", "civil_code": "340104", "maintainer": "AlphaCo"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["name"], "望江路口 (新)");
+    let stored = e
+        .store
+        .get_device(&code.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.password.unwrap().expose(), "s3cret!");
+    assert!(
+        stored.stream_urls.is_empty(),
+        "omitted columns become empty"
+    );
+    let r = e
+        .send(
+            "PUT",
+            &format!("/devices/{code}"),
+            &admin,
+            serde_json::json!({"code": A2, "name": "z"}),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["field"], "code");
+    let r = e
+        .send(
+            "PUT",
+            &format!("/devices/{NOBODY}"),
+            &admin,
+            serde_json::json!({"name": "z"}),
+        )
+        .await;
+    assert_eq!(r.status, 404);
+    // Both changes are in the audit log, by the user, naming the changed fields.
+    let audit = e.store.recent_audit(10).await.unwrap();
+    let upd = audit.iter().find(|a| a.action == "device.update").unwrap();
+    assert_eq!(upd.actor, "admin1");
+    assert_eq!(upd.target, code);
+    assert!(
+        upd.detail.contains("\"name\"") && upd.detail.contains("stream_urls"),
+        "{}",
+        upd.detail
+    );
+    assert!(!upd.detail.contains("s3cret"));
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.action == "device.create" && a.target == code)
+    );
+}
+
+#[tokio::test]
+async fn writes_stay_inside_the_callers_role_and_scope() {
+    let e = env().await;
+    let shushan = e.login("shushan").await;
+    // Into another district: refused.
+    let r = e
+        .send(
+            "POST",
+            "/devices",
+            &shushan,
+            serde_json::json!({"code": "34010300001320000060", "name": "x", "civil_code": "340103"}),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    // Another district's device reads as missing; moving one's own out of the district is
+    // refused.
+    let r = e
+        .send(
+            "PUT",
+            &format!("/devices/{B1}"),
+            &shushan,
+            serde_json::json!({"name": "x"}),
+        )
+        .await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    let r = e
+        .send(
+            "PUT",
+            &format!("/devices/{A1}"),
+            &shushan,
+            serde_json::json!({"name": "x", "civil_code": "340103"}),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    // Inside: allowed.
+    let r = e
+        .send(
+            "PUT",
+            &format!("/devices/{A1}"),
+            &shushan,
+            serde_json::json!({"name": "长江路口东 (改)", "civil_code": "340104"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // An import with one row outside the scope writes nothing.
+    let body = csv_body(&[
+        "34010400001320000061,a,340104,AlphaCo,",
+        "34010300001320000062,b,340103,AlphaCo,",
+    ]);
+    let r = import(&e, &shushan, "", body).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(
+        e.store
+            .get_device(&"34010400001320000061".parse().unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Roles that may not write the register.
+    for who in ["alpha", "audit"] {
+        let auth = e.login(who).await;
+        let r = e
+            .send(
+                "POST",
+                "/devices",
+                &auth,
+                serde_json::json!({"code": "34010400001320000063", "name": "x"}),
+            )
+            .await;
+        assert_eq!(r.status, 403, "{who}: {}", r.body);
+        let r = import(
+            &e,
+            &auth,
+            "",
+            csv_body(&["34010400001320000063,x,340104,AlphaCo,"]),
+        )
+        .await;
+        assert_eq!(r.status, 403, "{who}: {}", r.body);
+    }
+    // A cookie without the CSRF header writes nothing.
+    let Auth::Session(s) = e.login("admin1").await else {
+        unreachable!()
+    };
+    let r = import(
+        &e,
+        &Auth::CookieOnly(s),
+        "",
+        csv_body(&["34010400001320000064,x,340104,AlphaCo,"]),
+    )
+    .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(r.body["code"], "csrf_required");
+}
+
+#[tokio::test]
+async fn an_import_reports_every_bad_row_and_writes_the_good_ones() {
+    let e = env().await;
+    let doc = e.openapi().await;
+    let admin = e.login("admin1").await;
+    let body = csv_body(&[
+        "34010400001320000070,甲,340104,AlphaCo,pw1",
+        "3401040000132000007X,乙,340104,AlphaCo,",
+        "34010400001320000072,丙,340104,AlphaCo,",
+    ]);
+    // A dry run and a strict import with a bad row write nothing.
+    for q in ["?dry_run=true", "?strict=true"] {
+        let r = import(&e, &admin, q, body.clone()).await;
+        assert_eq!(r.status, 200, "{q}: {}", r.body);
+        conforms(&doc, "ImportReport", &r.body);
+        assert!(r.body["written"].is_null(), "{q}");
+        assert_eq!(r.body["rejected_rows"], 1);
+    }
+    assert!(
+        e.store
+            .get_device(&"34010400001320000070".parse().unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let r = import(&e, &admin, "?name=%E4%B8%9C%E5%8C%BA.csv", body).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["rows"], 3);
+    assert_eq!(r.body["written"]["inserted"], 2);
+    assert_eq!(r.body["errors"][0]["line"], 3);
+    assert_eq!(r.body["errors"][0]["column"], "code");
+    let audit = e.store.recent_audit(5).await.unwrap();
+    let a = audit.iter().find(|a| a.action == "device.import").unwrap();
+    assert_eq!(a.target, "东区.csv");
+    assert!(a.detail.contains("\"inserted\":2"), "{}", a.detail);
+    // GBK bytes, as many platforms export them.
+    let (gbk, _, _) =
+        encoding_rs::GBK.encode("code,name,civil_code\n34010400001320000073,东门,340104\n");
+    let r = import(&e, &admin, "", gbk.into_owned()).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["encoding"], "GB18030");
+    let d = e
+        .store
+        .get_device(&"34010400001320000073".parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(d.name, "东门");
+    // An XLSX workbook.
+    let mut x = Device::new(
+        "34010400001320000074".parse::<DeviceCode>().unwrap(),
+        "西门",
+    );
+    x.civil_code = Some("340104".into());
+    let xlsx = camwatch_core::registry::export::to_xlsx(&[x], false).unwrap();
+    let r = e
+        .raw(
+            "POST",
+            "/devices/import",
+            &admin,
+            Some(("application/octet-stream", xlsx)),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["encoding"], "XLSX");
+    assert_eq!(r.body["written"]["inserted"], 1);
+    // No code column: a file-level error, nothing written.
+    let r = import(&e, &admin, "", b"name\nx\n".to_vec()).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.body["field"], "body");
+    // Garbage that claims to be a workbook.
+    let r = import(&e, &admin, "", b"PK\x03\x04garbage".to_vec()).await;
+    assert_eq!(r.status, 400, "{}", r.body);
 }

@@ -152,6 +152,7 @@ pub mod outbox;
 mod outbox_sql;
 mod pg_copy;
 mod postgres;
+pub mod register_import;
 mod rows;
 mod sql;
 mod sqlite;

@@ -15,6 +15,7 @@
 pub mod export;
 pub mod index;
 pub mod list;
+pub mod write;
 
 use axum::Json;
 use axum::extract::rejection::PathRejection;
@@ -213,7 +214,7 @@ fn probe_view(r: &RecentProbe) -> ProbeView {
     }
 }
 
-fn record(d: &Device) -> DeviceRecord {
+pub(crate) fn record(d: &Device) -> DeviceRecord {
     DeviceRecord {
         code: d.code.to_string(),
         name: d.name.clone(),

@@ -122,7 +122,8 @@ pub fn parse_table(table: &Table, file: &str, existing: &HashSet<DeviceCode>) ->
 
     // CSV export prefixes formula-like free text with `'` (`crate::spreadsheet`); XLSX
     // carries text cells as they are.
-    let csv = table.encoding != "XLSX";
+    // CSV cells carry the export's formula escaping; a workbook's and a JSON body's do not.
+    let csv = !matches!(table.encoding, "XLSX" | "JSON");
     for r in &table.rows {
         let mut errs = Vec::new();
         let mut err = |column: &str, problem: String, value: &str| {

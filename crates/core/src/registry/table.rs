@@ -27,7 +27,7 @@ pub struct Row {
 pub struct Table {
     pub headers: Vec<String>,
     pub rows: Vec<Row>,
-    /// "UTF-8", "UTF-8 (BOM)", "GB18030", "XLSX".
+    /// "UTF-8", "UTF-8 (BOM)", "GB18030", "XLSX", or "JSON" (one record sent to the API).
     pub encoding: &'static str,
 }
 
@@ -89,6 +89,20 @@ fn oversized<'a>(
             )
         })
     })
+}
+
+/// Reads a register received as bytes (an upload) named `name`: XLSX when the bytes are a ZIP
+/// container (what every XLSX file is), CSV otherwise. Bounded like a file.
+pub fn read_bytes(bytes: &[u8], name: &str) -> Result<Table> {
+    limits::check_file_bytes(bytes.len() as u64)
+        .map_err(|e| Error::invalid(format!("{name}: {e}")))?;
+    if bytes.starts_with(b"PK\x03\x04") {
+        let wb = calamine::open_workbook_auto_from_rs(std::io::Cursor::new(bytes))
+            .map_err(|e| Error::invalid(format!("{name}: not a readable spreadsheet: {e}")))?;
+        sheet_table(wb, name)
+    } else {
+        read_csv(bytes, name)
+    }
 }
 
 /// Decodes and parses CSV bytes.
@@ -250,8 +264,16 @@ impl<'a> LineCounter<'a> {
 
 fn read_sheet(path: &Path) -> Result<Table> {
     let name = path.display().to_string();
-    let mut wb = calamine::open_workbook_auto(path)
+    let wb = calamine::open_workbook_auto(path)
         .map_err(|e| Error::invalid(format!("{name}: not a readable spreadsheet: {e}")))?;
+    sheet_table(wb, &name)
+}
+
+/// The first sheet of `wb` (read from `name`) as a table.
+fn sheet_table<RS: std::io::Read + std::io::Seek>(
+    mut wb: calamine::Sheets<RS>,
+    name: &str,
+) -> Result<Table> {
     let sheet = wb
         .sheet_names()
         .first()

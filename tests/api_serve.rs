@@ -2,66 +2,17 @@
 //! here), with the running monitor's live state and a user made by `camwatch user`, and stops
 //! with the monitor on SIGTERM.
 
-use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
+mod common;
+
+use common::serve::{config, run, start, stop};
 
 use camwatch_core::registry::export::to_csv;
-
-fn camwatch(dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_camwatch"));
-    c.arg("--config")
-        .arg(dir.join("camwatch.toml"))
-        .env_remove("CAMWATCH_DB")
-        .env_remove("CAMWATCH_DATA")
-        .env_remove("CAMWATCH_SECRET_KEY")
-        .env_remove("RUST_LOG");
-    c
-}
-
-fn run(dir: &Path, args: &[&str], stdin: &str) {
-    let mut child = camwatch(dir)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// The address in the log line `camwatch serve: HTTP API on /api/v1 … listen=ADDR`.
-fn api_address(log: &str) -> Option<String> {
-    let line = log.lines().find(|l| l.contains("HTTP API on /api/v1"))?;
-    let rest = &line[line.find("listen=")? + "listen=".len()..];
-    Some(rest.split_whitespace().next()?.to_string())
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_answers_the_api_on_the_bound_address_and_stops_with_the_monitor() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    std::fs::write(
-        dir.join("camwatch.toml"),
-        format!(
-            "[data]\ndir = \"{}\"\n[scheduler]\ndeadline_ms = 1000\n[api]\nlisten = \
-             \"127.0.0.1:0\"\n[log]\nfilter = \"info,sqlx=warn\"\n",
-            dir.display()
-        ),
-    )
-    .unwrap();
+    config(dir, "");
     let register = camwatch_core::registry::generate::generate(10, 7);
     let points = register.iter().filter(|d| !d.kind.is_parent()).count();
     std::fs::write(dir.join("register.csv"), to_csv(&register, true)).unwrap();
@@ -97,24 +48,7 @@ async fn serve_answers_the_api_on_the_bound_address_and_stops_with_the_monitor()
         ],
         "Camw4tch!\n",
     );
-    let log_path = dir.join("serve.log");
-    let mut serve = camwatch(dir)
-        .args(["serve", "--summary-every", "0"])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .unwrap();
-    // Wait for the line that names the bound address (or for serve to end: then fail).
-    let addr = loop {
-        let log = std::fs::read_to_string(&log_path).unwrap();
-        if let Some(a) = api_address(&log) {
-            break a;
-        }
-        if let Some(st) = serve.try_wait().unwrap() {
-            panic!("serve ended ({st}) before the API started: {log}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let (serve, addr) = start(dir).await;
     let base = format!("http://{addr}/api/v1");
     let http = reqwest::Client::new();
     let login = http
@@ -149,11 +83,7 @@ async fn serve_answers_the_api_on_the_bound_address_and_stops_with_the_monitor()
         .unwrap();
     let body: serde_json::Value = serde_json::from_slice(&devices.bytes().await.unwrap()).unwrap();
     assert_eq!(body["items"].as_array().unwrap().len(), register.len());
-    // SAFETY: signalling the child this test started.
-    unsafe { libc::kill(serve.id() as i32, libc::SIGTERM) };
-    let st = serve.wait().unwrap();
-    let log = std::fs::read_to_string(&log_path).unwrap();
-    assert!(st.success(), "serve did not stop cleanly: {log}");
+    stop(serve, dir);
     assert!(
         http.get(format!("{base}/me")).send().await.is_err(),
         "the API still answers after serve stopped"

@@ -230,6 +230,33 @@ on_all_backends!(transitions_make_spans, |s: Arc<dyn Store>| async move {
             .await
             .is_err()
     );
+    // One device's timeline: its own spans only, by start, the open one up to `open_until`,
+    // those ending at or before `from` left out.
+    let one: Vec<(Status, i64, i64)> = s
+        .device_spans(&code(1), 150, 1000, 300)
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| (s.status, s.start_at, s.end_at))
+        .collect();
+    assert_eq!(
+        one,
+        vec![
+            (Status::Online, 100, 200),
+            (Status::Offline, 200, 260),
+            (Status::Online, 260, 300),
+        ]
+    );
+    assert_eq!(
+        s.device_spans(&code(1), 200, 260, 300).await.unwrap().len(),
+        1
+    );
+    assert!(
+        s.device_spans(&code(3), 0, 1000, 300)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(s.release_monitor(lease, 400).await.unwrap(), 2);
     let spans = s.spans_overlapping(350, 1000, 9999).await.unwrap();
     assert!(spans.iter().all(|s| s.end_at == 400));

@@ -128,9 +128,9 @@ pub async fn run(g: &GlobalArgs, cmd: &HistoryCommand) -> Result<ExitCode> {
                 None => to - 31 * 86_400,
             };
             let ctx = g.context().await?;
-            let spans = ctx.store.spans_overlapping(from, to, now).await?;
+            let spans = ctx.store.device_spans(&code, from, to, now).await?;
             let mut shown = 0;
-            for s in spans.iter().filter(|s| s.device == code) {
+            for s in &spans {
                 let secs = s.end_at - s.start_at;
                 println!(
                     "{}  {}  {:<8} {:>4}h{:02}m  {}",

@@ -17,7 +17,8 @@
 //! Must not: write SQL or change a work order other than through `Desk`, print, or return a
 //! stored secret (camera passwords never leave the store through here).
 //!
-//! Not yet here (seams): server-sent events, `/metrics`, reports, device deletion, exemptions, evidence and baseline images, the audit-log view, TLS.
+//! Not yet here (seams): server-sent events, `/metrics`, reports, device deletion, exemptions (listed on a device's timeline, not
+//! written), evidence and baseline images, the audit-log view, TLS.
 
 pub mod auth;
 pub mod devices;
@@ -79,6 +80,7 @@ impl AppState {
         devices::write::create,
         devices::write::update,
         devices::write::import,
+        devices::timeline::timeline,
         devices::one,
         fleet::summary,
         workorders::list,
@@ -137,6 +139,7 @@ pub fn router(state: AppState) -> Router {
             "/devices/{code}",
             get(devices::one).put(devices::write::update),
         )
+        .route("/devices/{code}/timeline", get(devices::timeline::timeline))
         .route("/fleet/summary", get(fleet::summary))
         .route("/work-orders", get(workorders::list).post(workorders::open))
         .route("/work-orders/{id}", get(workorders::one))

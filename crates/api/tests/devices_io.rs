@@ -431,3 +431,80 @@ async fn an_import_reports_every_bad_row_and_writes_the_good_ones() {
     let r = import(&e, &admin, "", b"PK\x03\x04garbage".to_vec()).await;
     assert_eq!(r.status, 400, "{}", r.body);
 }
+
+#[tokio::test]
+async fn a_timeline_accounts_for_every_second_of_the_period() {
+    use camwatch_core::history::{Exemption, ExemptionReason, ExemptionScope, Status};
+    let e = env().await;
+    let doc = e.openapi().await;
+    // NOW is 2026-12-01T08:00:00Z. A1: online 00:00–05:00, offline 05:00–07:00 (refused),
+    // online from 07:00 on (open); an exemption for its district 05:30–06:00.
+    let base = 1_796_083_200; // 2026-12-01T00:00:00Z
+    let span = |st, a: i64, b: i64, cause: Option<&str>| camwatch_core::history::StatusSpan {
+        device: A1.parse().unwrap(),
+        status: st,
+        start_at: base + a * 3600,
+        end_at: base + b * 3600,
+        cause: cause.map(|c| c.parse().unwrap()),
+    };
+    e.store
+        .insert_spans(&[
+            span(Status::Online, 0, 5, None),
+            span(Status::Offline, 5, 7, Some("connection_refused")),
+            span(Status::Online, 7, 8, None),
+        ])
+        .await
+        .unwrap();
+    e.store
+        .add_exemption(&Exemption {
+            id: 0,
+            scope: ExemptionScope::RegionPrefix("3401".into()),
+            reason: ExemptionReason::PlannedWorks,
+            start_at: base + 5 * 3600 + 1800,
+            end_at: base + 6 * 3600,
+            note: "光缆迁改".into(),
+            approved_by: "李科长".into(),
+        })
+        .await
+        .unwrap();
+    let admin = e.login("admin1").await;
+    let q = "from=2026-11-30T22:00:00Z&to=2026-12-01T08:00:00Z";
+    let r = e.get(&format!("/devices/{A1}/timeline?{q}"), &admin).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    conforms(&doc, "Timeline", &r.body);
+    let s = &r.body["seconds"];
+    assert_eq!(s["online"], 6 * 3600);
+    assert_eq!(s["offline"], 2 * 3600);
+    assert_eq!(s["unknown"], 2 * 3600, "22:00–24:00 before any span");
+    let st = r.body["stretches"].as_array().unwrap();
+    assert_eq!(st.len(), 3);
+    assert_eq!(st[1]["status"], "offline");
+    assert_eq!(st[1]["cause"], "connection_refused");
+    assert_eq!(r.body["exemptions"][0]["note"], "光缆迁改");
+    // Scope, role and bad periods.
+    let beta = e.login("beta").await;
+    assert_eq!(
+        e.get(&format!("/devices/{A1}/timeline"), &beta)
+            .await
+            .status,
+        404
+    );
+    let audit = e.login("audit").await;
+    assert_eq!(
+        e.get(&format!("/devices/{A1}/timeline"), &audit)
+            .await
+            .status,
+        200
+    );
+    for bad in [
+        "from=yesterday",
+        "from=2026-12-01T08:00:00Z&to=2026-12-01T07:00:00Z",
+        "from=2026-01-01T00:00:00Z",
+    ] {
+        let r = e
+            .get(&format!("/devices/{A1}/timeline?{bad}"), &admin)
+            .await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.body);
+        assert_eq!(r.body["field"], "from", "{bad}");
+    }
+}

@@ -130,6 +130,17 @@ pub trait Store: workorders::WorkOrderStore + users::UserStore + OutboxStore + S
         open_until: i64,
     ) -> Result<Vec<StatusSpan>>;
 
+    /// One device's spans overlapping `[from, to)`, unclipped, by start; an open span is
+    /// returned with `end_at = open_until`. What a device's timeline shows (the time index
+    /// `(device_code, start_at)` serves it).
+    async fn device_spans(
+        &self,
+        device: &DeviceCode,
+        from: i64,
+        to: i64,
+        open_until: i64,
+    ) -> Result<Vec<StatusSpan>>;
+
     // --- monitor liveness (for gap detection after a crash) ---
     /// `lease`'s monitor is alive at `at`; fails when its lock was lost.
     async fn record_heartbeat(&self, lease: &MonitorLease, at: i64) -> Result<()>;

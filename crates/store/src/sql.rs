@@ -523,6 +523,46 @@ macro_rules! sql_store {
                     .map_err(|e| camwatch_core::error::Error::internal(format!("sorting spans: {e}")))
             }
 
+            async fn device_spans(
+                &self,
+                device: &camwatch_core::registry::DeviceCode,
+                from: i64,
+                to: i64,
+                open_until: i64,
+            ) -> camwatch_core::error::Result<Vec<camwatch_core::history::StatusSpan>> {
+                use sqlx::Row;
+                let rows = sqlx::query(
+                    "SELECT status, start_at, end_at, cause FROM status_span \
+                     WHERE device_code = $1 AND start_at < $2 AND (end_at IS NULL OR end_at > $3) \
+                     ORDER BY start_at",
+                )
+                .bind(device.as_str())
+                .bind(to)
+                .bind(from)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(crate::db_error)?;
+                let mut out = Vec::with_capacity(rows.len());
+                for r in rows {
+                    let status: String = r.try_get("status").map_err(crate::db_error)?;
+                    let start_at: i64 = r.try_get("start_at").map_err(crate::db_error)?;
+                    let end_at: Option<i64> = r.try_get("end_at").map_err(crate::db_error)?;
+                    let cause: Option<String> = r.try_get("cause").map_err(crate::db_error)?;
+                    let end_at = end_at.unwrap_or(open_until);
+                    if end_at <= start_at {
+                        continue;
+                    }
+                    out.push(camwatch_core::history::StatusSpan {
+                        device: *device,
+                        status: status.parse().map_err(camwatch_core::error::Error::internal)?,
+                        start_at,
+                        end_at,
+                        cause: camwatch_core::cause::from_stored(cause.as_deref()),
+                    });
+                }
+                Ok(out)
+            }
+
             async fn record_heartbeat(
                 &self,
                 lease: &$crate::MonitorLease,

@@ -15,6 +15,7 @@
 pub mod export;
 pub mod index;
 pub mod list;
+pub mod timeline;
 pub mod write;
 
 use axum::Json;

@@ -1460,3 +1460,79 @@ on_all_backends!(tokens_are_stored_hashed_and_revoked_once, |s: Arc<
         ])
     );
 });
+
+on_all_backends!(
+    audit_pages_filter_by_actor_action_prefix_and_target,
+    |s: Arc<dyn Store>| async move {
+        use camwatch_store::{AuditEntry, AuditQuery};
+        for (i, (actor, action, target)) in [
+            ("wang", "device.update", "34010400001320000001"),
+            ("li", "device.import", "东区.csv"),
+            ("wang", "user.add", "zhao"),
+            ("wang", "device_x.odd", "t"),
+            ("wang", "device.update", "34010400001320000002"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            s.append_audit(&AuditEntry {
+                at: 1000 + i as i64,
+                actor: actor.into(),
+                action: action.into(),
+                target: target.into(),
+                detail: "{}".into(),
+            })
+            .await
+            .unwrap();
+        }
+        let page = |q: AuditQuery| {
+            let s = s.clone();
+            async move {
+                s.audit_page(&q)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|(_, e)| e.target)
+                    .collect::<Vec<_>>()
+            }
+        };
+        let q = |action: Option<&str>, actor: Option<&str>| AuditQuery {
+            action: action.map(str::to_string),
+            actor: actor.map(str::to_string),
+            limit: 10,
+            ..Default::default()
+        };
+        assert_eq!(
+            page(q(Some("device."), None)).await,
+            vec!["34010400001320000002", "东区.csv", "34010400001320000001"]
+        );
+        assert_eq!(
+            page(q(Some("device_"), None)).await,
+            vec!["t"],
+            "`_` is not a wildcard"
+        );
+        assert_eq!(page(q(None, Some("li"))).await, vec!["东区.csv"]);
+        let first = s
+            .audit_page(&AuditQuery {
+                limit: 2,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(first.len(), 2);
+        let rest = page(AuditQuery {
+            before: Some(first[1].0),
+            limit: 10,
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(rest, vec!["zhao", "东区.csv", "34010400001320000001"]);
+        let one = page(AuditQuery {
+            target: Some("zhao".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await;
+        assert_eq!(one, vec!["zhao"]);
+    }
+);

@@ -17,9 +17,10 @@
 //! Must not: write SQL or change a work order other than through `Desk`, print, or return a
 //! stored secret (camera passwords never leave the store through here).
 //!
-//! Not yet here (seams): server-sent events, `/metrics`, reports, device deletion, exemptions (listed on a device's timeline, not
-//! written), evidence and baseline images, the audit-log view, TLS.
+//! Not yet here (seams): server-sent events, `/metrics`, reports, exemptions beyond a device's
+//! timeline, evidence and baseline images, user management, TLS.
 
+pub mod audit;
 pub mod auth;
 pub mod devices;
 pub mod error;
@@ -81,6 +82,7 @@ impl AppState {
         devices::write::update,
         devices::write::import,
         devices::timeline::timeline,
+        audit::list,
         devices::one,
         fleet::summary,
         workorders::list,
@@ -94,6 +96,7 @@ impl AppState {
         (name = "devices", description = "The register with live state"),
         (name = "fleet", description = "Fleet figures"),
         (name = "work-orders", description = "Fault work orders"),
+        (name = "audit", description = "The audit log"),
     )
 )]
 pub struct ApiDoc;
@@ -141,6 +144,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/devices/{code}/timeline", get(devices::timeline::timeline))
         .route("/fleet/summary", get(fleet::summary))
+        .route("/audit", get(audit::list))
         .route("/work-orders", get(workorders::list).post(workorders::open))
         .route("/work-orders/{id}", get(workorders::one))
         .route("/work-orders/{id}/{action}", post(workorders::act))

@@ -51,6 +51,20 @@ pub struct Transition {
     pub cause: Option<camwatch_core::cause::Cause>,
 }
 
+/// Which audit entries to read: all filters optional and combined with AND.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    /// Entries older than this id (the previous page's last).
+    pub before: Option<i64>,
+    /// Exact actor (a user name, `cli:<os user>`, `system`).
+    pub actor: Option<String>,
+    /// An action or a dotted prefix of one (`device.` for every device action).
+    pub action: Option<String>,
+    /// Exact target (a device code, a file name, an id).
+    pub target: Option<String>,
+    pub limit: u64,
+}
+
 /// One entry of the audit log: who changed what, when.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEntry {
@@ -156,6 +170,8 @@ pub trait Store: workorders::WorkOrderStore + users::UserStore + OutboxStore + S
     async fn append_audit(&self, entry: &AuditEntry) -> Result<()>;
     /// Newest first.
     async fn recent_audit(&self, limit: u64) -> Result<Vec<AuditEntry>>;
+    /// A page of the audit log, newest first, with each entry's id (the next page's `before`).
+    async fn audit_page(&self, q: &AuditQuery) -> Result<Vec<(i64, AuditEntry)>>;
 }
 
 pub mod lease;

@@ -658,6 +658,47 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            async fn audit_page(
+                &self,
+                q: &$crate::AuditQuery,
+            ) -> camwatch_core::error::Result<Vec<(i64, $crate::AuditEntry)>> {
+                let mut qb = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT id, at, actor, action, target, detail FROM audit_log WHERE 1=1",
+                );
+                if let Some(b) = q.before {
+                    qb.push(" AND id < ");
+                    qb.push_bind(b);
+                }
+                if let Some(a) = &q.actor {
+                    qb.push(" AND actor = ");
+                    qb.push_bind(a.clone());
+                }
+                if let Some(a) = &q.action {
+                    // A prefix match without LIKE's wildcards: the user's `%` and `_` are text.
+                    qb.push(" AND substr(action, 1, CAST(");
+                    qb.push_bind(a.chars().count() as i64);
+                    qb.push(" AS INTEGER)) = ");
+                    qb.push_bind(a.clone());
+                }
+                if let Some(t) = &q.target {
+                    qb.push(" AND target = ");
+                    qb.push_bind(t.clone());
+                }
+                qb.push(" ORDER BY id DESC LIMIT ");
+                qb.push_bind(q.limit.min(i64::MAX as u64) as i64);
+                let rows: Vec<(i64, i64, String, String, String, String)> = qb
+                    .build_query_as()
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(crate::db_error)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, at, actor, action, target, detail)| {
+                        (id, $crate::AuditEntry { at, actor, action, target, detail })
+                    })
+                    .collect())
+            }
+
             async fn recent_audit(
                 &self,
                 limit: u64,

@@ -110,16 +110,6 @@ pub async fn run(g: &GlobalArgs, cmd: &ExemptionCommand) -> Result<ExitCode> {
             let start_at =
                 parse_instant(&a.from).map_err(|e| Error::invalid(format!("--from: {e}")))?;
             let end_at = parse_instant(&a.to).map_err(|e| Error::invalid(format!("--to: {e}")))?;
-            if end_at <= start_at {
-                return Err(Error::invalid("--to must be after --from"));
-            }
-            if a.approved_by.trim().is_empty() {
-                return Err(Error::invalid("--approved-by: who approved it is required"));
-            }
-            limits::check_chars(a.approved_by.trim(), limits::APPROVER_CHARS)
-                .map_err(|e| Error::invalid(format!("--approved-by: {e}")))?;
-            limits::check_chars(&a.note, limits::NOTE_CHARS)
-                .map_err(|e| Error::invalid(format!("--note: {e}")))?;
             let ctx = g.context().await?;
             if let ExemptionScope::Device(c) = &scope
                 && ctx.store.get_device(c).await?.is_none()
@@ -135,6 +125,9 @@ pub async fn run(g: &GlobalArgs, cmd: &ExemptionCommand) -> Result<ExitCode> {
                 note: a.note.clone(),
                 approved_by: a.approved_by.trim().to_string(),
             };
+            e.check().map_err(|(field, why)| {
+                Error::invalid(format!("--{}: {why}", field.replace('_', "-")))
+            })?;
             let id = store_one(&ctx, &e).await?;
             println!("exemption {id} recorded: {}", scope_text(&e.scope));
             Ok(ExitCode::SUCCESS)

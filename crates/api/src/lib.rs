@@ -17,13 +17,13 @@
 //! Must not: write SQL or change a work order other than through `Desk`, print, or return a
 //! stored secret (camera passwords never leave the store through here).
 //!
-//! Not yet here (seams): server-sent events, `/metrics`, reports, exemptions beyond a device's
-//! timeline, evidence and baseline images, user management, TLS.
+//! Not yet here (seams): server-sent events, `/metrics`, reports, evidence and baseline images, user management, TLS.
 
 pub mod audit;
 pub mod auth;
 pub mod devices;
 pub mod error;
+pub mod exemptions;
 pub mod fleet;
 pub mod input;
 pub mod session;
@@ -83,6 +83,8 @@ impl AppState {
         devices::write::import,
         devices::timeline::timeline,
         audit::list,
+        exemptions::list,
+        exemptions::add,
         devices::one,
         fleet::summary,
         workorders::list,
@@ -97,6 +99,7 @@ impl AppState {
         (name = "fleet", description = "Fleet figures"),
         (name = "work-orders", description = "Fault work orders"),
         (name = "audit", description = "The audit log"),
+        (name = "exemptions", description = "Periods that count neither as online nor as offline"),
     )
 )]
 pub struct ApiDoc;
@@ -145,6 +148,7 @@ pub fn router(state: AppState) -> Router {
         .route("/devices/{code}/timeline", get(devices::timeline::timeline))
         .route("/fleet/summary", get(fleet::summary))
         .route("/audit", get(audit::list))
+        .route("/exemptions", get(exemptions::list).post(exemptions::add))
         .route("/work-orders", get(workorders::list).post(workorders::open))
         .route("/work-orders/{id}", get(workorders::one))
         .route("/work-orders/{id}/{action}", post(workorders::act))

@@ -584,3 +584,110 @@ async fn the_audit_log_is_paged_filtered_and_scoped() {
     let r = e.get("/audit?limit=0", &admin).await;
     assert_eq!(r.body["field"], "limit");
 }
+
+#[tokio::test]
+async fn exemptions_are_added_with_an_approver_and_seen_within_the_scope() {
+    let e = env().await;
+    let doc = e.openapi().await;
+    let op = e.login("op").await;
+    let add = |auth: Auth, body: serde_json::Value| {
+        let e = &e;
+        async move { e.send("POST", "/exemptions", &auth, body).await }
+    };
+    let body = |scope: (&str, &str)| {
+        let mut b = serde_json::json!({
+            "reason": "planned_works", "from": "2026-11-30T01:00:00+08:00",
+            "to": "2026-11-30T05:00:00+08:00", "approved_by": "李科长", "note": "线路改造",
+        });
+        b[scope.0] = serde_json::Value::String(scope.1.into());
+        b
+    };
+    let r = add(op.clone(), body(("device", A1))).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    conforms(&doc, "ExemptionRow", &r.body);
+    assert_eq!(r.body["from"], 1_795_971_600, "2026-11-29T17:00:00Z");
+    let r = add(op.clone(), body(("region", "340103"))).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    // Both in the audit log, by the operator.
+    let audit = e.store.recent_audit(5).await.unwrap();
+    assert!(audit.iter().any(|a| a.action == "exemption.add"
+        && a.actor == "op"
+        && a.target == format!("device:{A1}")));
+    // Bad input names its field.
+    for (b, field) in [
+        (
+            serde_json::json!({"device": A1, "region": "3401", "reason": "other", "from": "2026-11-30T01:00:00Z", "to": "2026-11-30T02:00:00Z", "approved_by": "x"}),
+            "device",
+        ),
+        (
+            serde_json::json!({"device": A1, "reason": "holiday", "from": "2026-11-30T01:00:00Z", "to": "2026-11-30T02:00:00Z", "approved_by": "x"}),
+            "reason",
+        ),
+        (
+            serde_json::json!({"device": A1, "reason": "other", "from": "2026-11-30T03:00:00Z", "to": "2026-11-30T02:00:00Z", "approved_by": "x"}),
+            "to",
+        ),
+        (
+            serde_json::json!({"device": A1, "reason": "other", "from": "2026-11-30T01:00:00Z", "to": "2026-11-30T02:00:00Z", "approved_by": " "}),
+            "approved_by",
+        ),
+        (
+            serde_json::json!({"region": "34x", "reason": "other", "from": "2026-11-30T01:00:00Z", "to": "2026-11-30T02:00:00Z", "approved_by": "x"}),
+            "region",
+        ),
+    ] {
+        let r = add(op.clone(), b).await;
+        assert_eq!(r.status, 400, "{field}: {}", r.body);
+        assert_eq!(r.body["field"], field);
+    }
+    // A district user: not another district's device, not the whole city.
+    let shushan = e.login("shushan").await;
+    assert_eq!(add(shushan.clone(), body(("device", B1))).await.status, 404);
+    assert_eq!(
+        add(shushan.clone(), body(("region", "3401"))).await.status,
+        403
+    );
+    assert_eq!(
+        add(shushan.clone(), body(("region", "34010401")))
+            .await
+            .status,
+        201
+    );
+    // Contractors and auditors read, never add.
+    for who in ["alpha", "audit"] {
+        let auth = e.login(who).await;
+        assert_eq!(add(auth, body(("device", A1))).await.status, 403, "{who}");
+    }
+    // Who sees what (the period covers all three).
+    let q = "/exemptions?from=2026-11-29T00:00:00Z&to=2026-12-01T00:00:00Z";
+    let seen = |r: &Reply| -> Vec<String> {
+        r.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                i["device"]
+                    .as_str()
+                    .or(i["region"].as_str())
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    let r = e.get(q, &op).await;
+    conforms(&doc, "ExemptionList", &r.body);
+    let mut all = seen(&r);
+    all.sort();
+    assert_eq!(all, vec!["340103", A1, "34010401"]);
+    let mut s = seen(&e.get(q, &shushan).await);
+    s.sort();
+    assert_eq!(s, vec![A1, "34010401"]);
+    let beta = e.login("beta").await;
+    let mut b = seen(&e.get(q, &beta).await);
+    b.sort();
+    assert_eq!(
+        b,
+        vec!["340103", "34010401"],
+        "region exemptions, not AlphaCo's device"
+    );
+}

@@ -98,4 +98,30 @@ pub struct Exemption {
     pub approved_by: String,
 }
 
+impl Exemption {
+    /// Whether this exemption may be stored: a period that ends after it starts, who approved
+    /// it, bounded texts, a region prefix of 1–12 digits. The error names the field.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        if self.end_at <= self.start_at {
+            return Err(("to", "the end must be after the start".into()));
+        }
+        if let ExemptionScope::RegionPrefix(p) = &self.scope
+            && (p.is_empty() || p.len() > 12 || !p.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err((
+                "region",
+                format!("{p:?}: a region prefix is 1–12 digits, e.g. 340104"),
+            ));
+        }
+        if self.approved_by.trim().is_empty() {
+            return Err(("approved_by", "who approved it is required".into()));
+        }
+        crate::limits::check_chars(self.approved_by.trim(), crate::limits::APPROVER_CHARS)
+            .map_err(|e| ("approved_by", e))?;
+        crate::limits::check_chars(&self.note, crate::limits::NOTE_CHARS)
+            .map_err(|e| ("note", e))?;
+        Ok(())
+    }
+}
+
 pub mod csv;

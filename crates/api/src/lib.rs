@@ -17,7 +17,7 @@
 //! Must not: write SQL or change a work order other than through `Desk`, print, or return a
 //! stored secret (camera passwords never leave the store through here).
 //!
-//! Not yet here (seams): server-sent events, `/metrics`, reports, evidence and baseline images, user management, TLS.
+//! Not yet here (seams): server-sent events, `/metrics`, reports, evidence and baseline images, TLS.
 
 pub mod audit;
 pub mod auth;
@@ -27,6 +27,7 @@ pub mod exemptions;
 pub mod fleet;
 pub mod input;
 pub mod session;
+pub mod users;
 pub mod workorders;
 
 use std::future::Future;
@@ -85,6 +86,13 @@ impl AppState {
         audit::list,
         exemptions::list,
         exemptions::add,
+        users::list,
+        users::create,
+        users::act,
+        users::reset_password,
+        users::tokens,
+        users::issue,
+        users::revoke,
         devices::one,
         fleet::summary,
         workorders::list,
@@ -100,6 +108,7 @@ impl AppState {
         (name = "work-orders", description = "Fault work orders"),
         (name = "audit", description = "The audit log"),
         (name = "exemptions", description = "Periods that count neither as online nor as offline"),
+        (name = "users", description = "Users and API tokens (admins)"),
     )
 )]
 pub struct ApiDoc;
@@ -149,6 +158,11 @@ pub fn router(state: AppState) -> Router {
         .route("/fleet/summary", get(fleet::summary))
         .route("/audit", get(audit::list))
         .route("/exemptions", get(exemptions::list).post(exemptions::add))
+        .route("/users", get(users::list).post(users::create))
+        .route("/users/{name}/password", post(users::reset_password))
+        .route("/users/{name}/{action}", post(users::act))
+        .route("/tokens", get(users::tokens).post(users::issue))
+        .route("/tokens/{id}", axum::routing::delete(users::revoke))
         .route("/work-orders", get(workorders::list).post(workorders::open))
         .route("/work-orders/{id}", get(workorders::one))
         .route("/work-orders/{id}/{action}", post(workorders::act))

@@ -102,6 +102,7 @@ async fn measure(dir: &std::path::Path, count: u64) -> Result<ExitCode> {
         clock,
         secure_cookie: false,
         register: Default::default(),
+        reports: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

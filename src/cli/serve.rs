@@ -151,6 +151,13 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
             clock: clock.clone(),
             secure_cookie: ctx.config.api.secure_cookie,
             register: Default::default(),
+            reports: match ctx.config.contract.file.trim() {
+                "" => None,
+                f => {
+                    let (c, text) = super::report::load_contract(std::path::Path::new(f))?;
+                    Some(camwatch_api::reports::Reports::new(c, text))
+                }
+            },
         };
         let bound = listener
             .local_addr()

@@ -122,7 +122,7 @@ pub async fn list(
         target: bounded_text("target", q.target)?,
         limit: limit + 1,
     };
-    let whole = p.scope.is_whole_fleet();
+    let whole = p.scope.is_unrestricted();
     let register = if whole {
         None
     } else {

@@ -17,7 +17,7 @@
 //! Must not: write SQL or change a work order other than through `Desk`, print, or return a
 //! stored secret (camera passwords never leave the store through here).
 //!
-//! Not yet here (seams): server-sent events, `/metrics`, reports, evidence and baseline images, TLS.
+//! Not yet here (seams): server-sent events, `/metrics`, reports for scoped users, evidence and baseline images, TLS.
 
 pub mod audit;
 pub mod auth;
@@ -26,6 +26,7 @@ pub mod error;
 pub mod exemptions;
 pub mod fleet;
 pub mod input;
+pub mod reports;
 pub mod session;
 pub mod users;
 pub mod workorders;
@@ -59,6 +60,8 @@ pub struct AppState {
     pub secure_cookie: bool,
     /// The register in memory, for the device list.
     pub register: Arc<devices::index::RegisterIndex>,
+    /// The contract monthly reports are made under (`None`: none configured).
+    pub reports: Option<Arc<reports::Reports>>,
 }
 
 impl AppState {
@@ -93,6 +96,7 @@ impl AppState {
         users::tokens,
         users::issue,
         users::revoke,
+        reports::monthly,
         devices::one,
         fleet::summary,
         workorders::list,
@@ -109,6 +113,7 @@ impl AppState {
         (name = "audit", description = "The audit log"),
         (name = "exemptions", description = "Periods that count neither as online nor as offline"),
         (name = "users", description = "Users and API tokens (admins)"),
+        (name = "reports", description = "Monthly reports"),
     )
 )]
 pub struct ApiDoc;
@@ -157,6 +162,7 @@ pub fn router(state: AppState) -> Router {
         .route("/devices/{code}/timeline", get(devices::timeline::timeline))
         .route("/fleet/summary", get(fleet::summary))
         .route("/audit", get(audit::list))
+        .route("/reports/monthly", get(reports::monthly))
         .route("/exemptions", get(exemptions::list).post(exemptions::add))
         .route("/users", get(users::list).post(users::create))
         .route("/users/{name}/password", post(users::reset_password))

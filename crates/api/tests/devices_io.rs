@@ -691,3 +691,58 @@ async fn exemptions_are_added_with_an_approver_and_seen_within_the_scope() {
         "region exemptions, not AlphaCo's device"
     );
 }
+
+#[tokio::test]
+async fn the_monthly_report_is_served_in_every_format_to_whole_fleet_readers() {
+    let e = env().await;
+    let admin = e.login("admin1").await;
+    let (status, headers, body) = e.fetch("/reports/monthly?month=2026-11", &admin).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["month"], "2026-11");
+    assert_eq!(v["devices"].as_array().unwrap().len(), 4);
+    for (format, magic) in [
+        ("csv", &b"\xEF\xBB\xBF"[..]),
+        ("xlsx", b"PK\x03\x04"),
+        ("html", b"<!"),
+    ] {
+        let (status, _, body) = e
+            .fetch(
+                &format!("/reports/monthly?month=2026-11&format={format}&lang=en"),
+                &admin,
+            )
+            .await;
+        assert_eq!(status, 200, "{format}");
+        assert!(
+            body.starts_with(magic),
+            "{format}: {:?}",
+            &body[..body.len().min(16)]
+        );
+    }
+    // The auditor reads it; scoped users and the contractor are refused, not shown the fleet.
+    let audit = e.login("audit").await;
+    assert_eq!(
+        e.fetch("/reports/monthly?month=2026-11", &audit).await.0,
+        200
+    );
+    for who in ["shushan", "alpha"] {
+        let auth = e.login(who).await;
+        let r = e.get("/reports/monthly?month=2026-11", &auth).await;
+        assert_eq!(r.status, 403, "{who}: {}", r.body);
+    }
+    for (q, field) in [
+        ("month=2026-13", "month"),
+        ("month=2027-01", "month"),
+        ("month=2026-11&format=pdf", "format"),
+    ] {
+        let r = e.get(&format!("/reports/monthly?{q}"), &admin).await;
+        assert_eq!(r.status, 400, "{q}: {}", r.body);
+        assert_eq!(r.body["field"], field, "{q}");
+    }
+}

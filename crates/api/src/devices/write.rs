@@ -424,7 +424,7 @@ pub async fn import(
         return Err(ApiError::invalid("body", f.clone()));
     }
     // Scope: every new record, and every stored record it would replace.
-    if !p.scope.is_whole_fleet() {
+    if !p.scope.is_unrestricted() {
         let codes: Vec<DeviceCode> = parsed.devices.iter().map(|d| d.code).collect();
         let stored = st.store.list_devices_by_codes(&codes).await?;
         for d in &parsed.devices {

@@ -25,6 +25,8 @@ use camwatch_workorder::{Desk, Sla};
 use serde_json::Value;
 
 pub const GOOD: &str = "Camw4tch!";
+/// The contract reports are made under: the repository's example.
+pub const CONTRACT: &str = include_str!("../../../../contracts/example-98.toml");
 pub const NOW: &str = "2026-12-01T08:00:00Z";
 
 /// District 340104 (Shushan): two AlphaCo cameras. District 340103 (Luyang): one BetaCo
@@ -109,6 +111,10 @@ pub async fn env_with(secure_cookie: bool) -> Env {
         clock,
         secure_cookie,
         register: Default::default(),
+        reports: Some(camwatch_api::reports::Reports::new(
+            camwatch_core::contract::Contract::parse(CONTRACT, "example-98.toml").unwrap(),
+            CONTRACT.to_string(),
+        )),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

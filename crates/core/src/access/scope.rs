@@ -133,6 +133,11 @@ impl Scope {
         self.regions.is_empty()
     }
 
+    /// Whether the scope sees everything: every region and every maintainer's devices.
+    pub fn is_unrestricted(&self) -> bool {
+        self.regions.is_empty() && self.maintainer.is_none()
+    }
+
     /// Whether `region` (a civil code) is in scope.
     pub fn sees_region(&self, region: &str) -> bool {
         self.regions.is_empty() || self.regions.iter().any(|p| p.covers(region))

@@ -78,14 +78,15 @@ impl<S: Send + Sync> FromRequest<S> for Upload {
     }
 }
 
-/// The first `name` in serde's "missing field `name`" / "unknown field `name`".
+/// The first `name` in serde's "missing field `name`" / "unknown field `name`", at most 100
+/// characters of it (the name is the client's own text).
 fn backticked(msg: &str) -> Option<String> {
     if !(msg.starts_with("missing field") || msg.starts_with("unknown field")) {
         return None;
     }
     let start = msg.find('`')? + 1;
     let len = msg[start..].find('`')?;
-    Some(msg[start..start + len].to_string())
+    Some(msg[start..start + len].chars().take(100).collect())
 }
 
 /// At most 200 characters of a message that may quote the client's input.

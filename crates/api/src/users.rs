@@ -364,6 +364,7 @@ pub async fn reset_password(
     params(TokenQuery),
     responses(
         (status = 200, description = "Tokens, newest first", body = TokenList),
+        (status = 400, description = "An unknown parameter", body = ApiError),
         (status = 401, description = "Not signed in", body = ApiError),
         (status = 403, description = "Not allowed", body = ApiError),
         (status = 404, description = "No such user", body = ApiError),

@@ -20,5 +20,6 @@
 pub mod catalog;
 pub mod digest;
 pub mod manscdp;
+pub mod platform;
 pub mod registrar;
 pub mod sip;

@@ -22,4 +22,5 @@ pub mod digest;
 pub mod manscdp;
 pub mod platform;
 pub mod registrar;
+pub mod server;
 pub mod sip;

@@ -9,6 +9,7 @@
 //! | `manscdp`   | MANSCDP XML bodies: GB2312/GBK/GB18030/UTF-8, guarded, typed            |
 //! | `registrar` | registered peers and their liveness: expiry, keepalives, offline (pure) |
 //! | `catalog`   | paged Catalog responses assembled into one catalog (pure)               |
+//! | `outcomes`  | signalling as health-model outcomes; catalog vs register (pure)        |
 //! | `platform`  | the platform's decisions: a message in, replies and events out (pure)   |
 //! | `server`    | the I/O shell: UDP and TCP sockets, per-peer bounds, the tick           |
 //!
@@ -20,6 +21,7 @@
 pub mod catalog;
 pub mod digest;
 pub mod manscdp;
+pub mod outcomes;
 pub mod platform;
 pub mod registrar;
 pub mod server;

@@ -272,6 +272,11 @@ impl Registrar {
         }
     }
 
+    /// Whether `device` ever registered (since start).
+    pub fn knows(&self, device: &DeviceCode) -> bool {
+        self.peers.contains_key(device)
+    }
+
     /// Every peer ever registered (since start).
     pub fn devices(&self) -> impl Iterator<Item = &DeviceCode> {
         self.peers.keys()

@@ -27,7 +27,8 @@ use camwatch_core::secret::Password;
 
 use crate::catalog::{Catalog, Collector};
 use crate::digest::{self, Credentials, NonceCheck, Nonces};
-use crate::manscdp::{self, Manscdp, Query};
+use crate::manscdp::{self, ChannelStatus, Manscdp, Query};
+use crate::outcomes::{SipObservation, channel_outcome, peer_outcome};
 use crate::registrar::{KeepaliveResult, Liveness, PeerState, Registrar, Transition};
 use crate::sip::{self, InRequest, Inbound, Method, OutRequest};
 
@@ -42,28 +43,9 @@ pub const MAX_MESSAGES_PER_SEC: u32 = 1000;
 /// Events held for the consumer; beyond this the oldest are dropped (and counted).
 pub const MAX_EVENTS: usize = 100_000;
 
-/// What to do with a device that registers but is not in the register.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum UnknownPolicy {
-    /// Record it and let it register with the shared password.
-    Accept,
-    /// Record it and answer 403.
-    #[default]
-    Refuse,
-}
-
-impl std::str::FromStr for UnknownPolicy {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "accept" => Ok(Self::Accept),
-            "refuse" => Ok(Self::Refuse),
-            other => Err(format!(
-                "unknown-device policy {other:?}: expected accept or refuse"
-            )),
-        }
-    }
-}
+/// What to do with a device that registers but is not in the register (the config's closed
+/// set, used as is).
+pub use camwatch_core::config::UnknownDevices as UnknownPolicy;
 
 #[derive(Debug, Clone)]
 pub struct PlatformConfig {
@@ -175,6 +157,8 @@ pub struct Platform {
     /// Where each registered device was last heard from (requests to it go there).
     peers: HashMap<DeviceCode, Peer>,
     unknown: BTreeMap<DeviceCode, UnknownDevice>,
+    /// Each catalog channel's parent and the Status the parent last reported for it.
+    channels: HashMap<DeviceCode, (DeviceCode, ChannelStatus)>,
     rate: HashMap<IpAddr, (i64, u32)>,
     events: VecDeque<GbEvent>,
     dropped_events: u64,
@@ -201,6 +185,7 @@ impl Platform {
             catalogs: Collector::default(),
             peers: HashMap::new(),
             unknown: BTreeMap::new(),
+            channels: HashMap::new(),
             rate: HashMap::new(),
             events: VecDeque::new(),
             dropped_events: 0,
@@ -244,6 +229,35 @@ impl Platform {
 
     pub fn state(&self, device: &DeviceCode, now: i64) -> PeerState {
         self.registrar.state(device, now)
+    }
+
+    /// What signalling says about `device` at `now`: as a registered peer, or as a channel in
+    /// a parent's catalog (down with the parent as cause while the parent is offline); `None`
+    /// when camwatch has heard of it neither way.
+    pub fn observe(&self, device: &DeviceCode, now: i64) -> Option<SipObservation> {
+        if self.registrar.knows(device) {
+            return Some(peer_outcome(*device, self.registrar.presence(device, now)));
+        }
+        let (parent, status) = self.channels.get(device)?;
+        channel_outcome(
+            *device,
+            *parent,
+            self.registrar.presence(parent, now),
+            *status,
+        )
+    }
+
+    fn learn_catalog(&mut self, c: &Catalog) {
+        let Ok(parent) = c.device_id.parse::<DeviceCode>() else {
+            return;
+        };
+        for item in &c.items {
+            if let Ok(code) = item.device_id.parse::<DeviceCode>()
+                && code != parent
+            {
+                self.channels.insert(code, (parent, item.status));
+            }
+        }
     }
 
     pub fn next_deadline(&self) -> Option<i64> {
@@ -515,7 +529,10 @@ impl Platform {
                 sum_num,
                 items,
             } => match self.catalogs.page(&device_id, sn, sum_num, items, now) {
-                Ok(Some(c)) => self.publish(GbEvent::Catalog(c)),
+                Ok(Some(c)) => {
+                    self.learn_catalog(&c);
+                    self.publish(GbEvent::Catalog(c))
+                }
                 Ok(None) => {}
                 Err(e) => tracing::info!(%device, error = %e, "catalog refused"),
             },
@@ -564,6 +581,7 @@ impl Platform {
             self.publish(GbEvent::Presence(t));
         }
         for c in self.catalogs.expire(now) {
+            self.learn_catalog(&c);
             self.publish(GbEvent::Catalog(c));
         }
     }

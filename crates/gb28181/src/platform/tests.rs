@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::registrar::{OfflineReason, Presence};
+use camwatch_core::outcome::ProbeStatus;
 
 const T0: i64 = 1_800_000_000;
 const DEV: &str = "34020000001320000001";
@@ -298,6 +299,22 @@ fn paged_catalog_becomes_one_catalog() {
     assert!(c.complete);
     assert_eq!(c.items.len(), 5);
     assert_eq!(c.items[4].name.as_deref(), Some("通道5"));
+
+    // The channels follow their parent: up while it keeps alive, down with it as cause after.
+    let ch: DeviceCode = "34020000001310000003".parse().unwrap();
+    let o = p.observe(&ch, T0 + 2).unwrap();
+    assert_eq!(o.outcome.status, ProbeStatus::Up);
+    let o = p.observe(&ch, T0 + 1000).unwrap();
+    assert_eq!(o.outcome.status, ProbeStatus::Down);
+    assert_eq!(o.parent_down, Some(dev()));
+    assert_eq!(
+        p.observe(&dev(), T0 + 1000).unwrap().outcome.status,
+        ProbeStatus::Down
+    );
+    assert!(
+        p.observe(&"34020000001310000099".parse().unwrap(), T0)
+            .is_none()
+    );
 }
 
 #[test]

@@ -25,13 +25,12 @@ use crate::catalog::Catalog;
 use crate::manscdp::{CatalogItem, ChannelStatus};
 use crate::registrar::{OfflineReason, Presence};
 
-/// One device's signalling-derived outcome.
+/// One device's signalling-derived outcome; a channel down because its parent is carries the
+/// parent in `outcome.parent_down` (for `Cause::ParentDown`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SipObservation {
     pub device: DeviceCode,
     pub outcome: ProbeOutcome,
-    /// The parent whose outage this is (for `Cause::ParentDown`), when the parent is down.
-    pub parent_down: Option<DeviceCode>,
 }
 
 fn offline_detail(reason: OfflineReason) -> &'static str {
@@ -51,11 +50,7 @@ pub fn peer_outcome(device: DeviceCode, presence: Presence) -> SipObservation {
             ProbeOutcome::down(ProbeKind::Sip, FailureKind::NoAnswer, offline_detail(r))
         }
     };
-    SipObservation {
-        device,
-        outcome,
-        parent_down: None,
-    }
+    SipObservation { device, outcome }
 }
 
 /// The outcome of a catalog channel under `parent` (whose presence is `parent_presence`), with
@@ -67,14 +62,15 @@ pub fn channel_outcome(
     status: ChannelStatus,
 ) -> Option<SipObservation> {
     if let Presence::Offline(r) = parent_presence {
+        let mut outcome = ProbeOutcome::down(
+            ProbeKind::Sip,
+            FailureKind::NoAnswer,
+            format!("parent {parent}: {}", offline_detail(r)),
+        );
+        outcome.parent_down = Some(parent);
         return Some(SipObservation {
             device: channel,
-            outcome: ProbeOutcome::down(
-                ProbeKind::Sip,
-                FailureKind::NoAnswer,
-                format!("parent {parent}: {}", offline_detail(r)),
-            ),
-            parent_down: Some(parent),
+            outcome,
         });
     }
     let outcome = match status {
@@ -89,7 +85,6 @@ pub fn channel_outcome(
     Some(SipObservation {
         device: channel,
         outcome,
-        parent_down: None,
     })
 }
 
@@ -197,11 +192,14 @@ mod tests {
         let dead = Presence::Offline(OfflineReason::KeepaliveLost);
         let o = channel_outcome(code(1), parent(), dead, ChannelStatus::On).unwrap();
         assert_eq!(o.outcome.status, ProbeStatus::Down);
-        assert_eq!(o.parent_down, Some(parent()));
+        assert_eq!(o.outcome.parent_down, Some(parent()));
         let o = channel_outcome(code(1), parent(), Presence::Online, ChannelStatus::On).unwrap();
         assert_eq!(o.outcome.status, ProbeStatus::Up);
         let o = channel_outcome(code(1), parent(), Presence::Online, ChannelStatus::Off).unwrap();
-        assert_eq!((o.outcome.status, o.parent_down), (ProbeStatus::Down, None));
+        assert_eq!(
+            (o.outcome.status, o.outcome.parent_down),
+            (ProbeStatus::Down, None)
+        );
         assert!(
             channel_outcome(code(1), parent(), Presence::Online, ChannelStatus::Unknown).is_none()
         );
@@ -250,7 +248,7 @@ mod tests {
                 for reason in [OfflineReason::KeepaliveLost, OfflineReason::Expired, OfflineReason::Unregistered, OfflineReason::NeverRegistered] {
                     let o = channel_outcome(code(i as u32), parent(), Presence::Offline(reason), status).unwrap();
                     prop_assert_eq!(o.outcome.status, ProbeStatus::Down);
-                    prop_assert_eq!(o.parent_down, Some(parent()));
+                    prop_assert_eq!(o.outcome.parent_down, Some(parent()));
                 }
             }
         }

@@ -306,7 +306,7 @@ fn paged_catalog_becomes_one_catalog() {
     assert_eq!(o.outcome.status, ProbeStatus::Up);
     let o = p.observe(&ch, T0 + 1000).unwrap();
     assert_eq!(o.outcome.status, ProbeStatus::Down);
-    assert_eq!(o.parent_down, Some(dev()));
+    assert_eq!(o.outcome.parent_down, Some(dev()));
     assert_eq!(
         p.observe(&dev(), T0 + 1000).unwrap().outcome.status,
         ProbeStatus::Down

@@ -16,6 +16,7 @@ pub mod device;
 mod diagnose;
 mod exemption;
 pub mod exit;
+mod gb28181;
 mod history;
 mod probe;
 pub mod report;
@@ -88,6 +89,9 @@ pub enum Command {
     /// Configuration file tools.
     #[command(subcommand)]
     Config(admin::ConfigCommand),
+    /// GB/T 28181 platform tools (the platform itself runs in `serve`).
+    #[command(subcommand)]
+    Gb28181(gb28181::Gb28181Command),
 }
 
 /// Runs the command line; returns the process exit code.
@@ -116,6 +120,7 @@ pub fn run() -> ExitCode {
             Command::WorkOrder(c) => workorder::run(&cli.global, c).await,
             Command::User(c) => user::run(&cli.global, c).await,
             Command::Bench(c) => bench::run(c).await,
+            Command::Gb28181(c) => gb28181::run(&cli.global, c),
         }
     });
     match result {

@@ -328,10 +328,7 @@ impl Platform {
                     &mut out,
                     400,
                     "Bad Request",
-                    &[(
-                        "Warning",
-                        "399 camwatch \"From is not a 20-digit GB/T 28181 ID\"".into(),
-                    )],
+                    &[("Warning", warning("From is not a 20-digit GB/T 28181 ID"))],
                 );
                 return out;
             }
@@ -403,11 +400,7 @@ impl Platform {
         let creds = match Credentials::parse(auth) {
             Ok(c) => c,
             Err(e) => {
-                reply(
-                    400,
-                    "Bad Request",
-                    &[("Warning", format!("399 camwatch \"{e}\""))],
-                );
+                reply(400, "Bad Request", &[("Warning", warning(&e.to_string()))]);
                 return;
             }
         };
@@ -492,12 +485,7 @@ impl Platform {
             Ok(b) => b,
             Err(e) => {
                 tracing::info!(%device, peer = %from.addr(), error = %e, "unreadable MANSCDP body");
-                let text = e.to_string().replace('"', "'");
-                reply(
-                    400,
-                    "Bad Request",
-                    &[("Warning", format!("399 camwatch \"{text}\""))],
-                );
+                reply(400, "Bad Request", &[("Warning", warning(&e.to_string()))]);
                 return;
             }
         };
@@ -585,6 +573,18 @@ impl Platform {
             self.publish(GbEvent::Catalog(c));
         }
     }
+}
+
+/// A `Warning` header value (RFC 3261 §20.43, code 399) carrying `text`: quotes and control
+/// characters a peer's bytes may have put in an error message are replaced, and the length is
+/// capped, so the text can neither break the header nor inject another.
+fn warning(text: &str) -> String {
+    let clean: String = text
+        .chars()
+        .take(200)
+        .map(|c| if c == '"' || c.is_control() { '\'' } else { c })
+        .collect();
+    format!("399 camwatch \"{clean}\"")
 }
 
 #[cfg(test)]

@@ -348,3 +348,9 @@ fn a_flooding_peer_is_dropped_for_the_second_others_are_not() {
     );
     assert_eq!(p.dropped().1, 1);
 }
+
+#[test]
+fn a_warning_never_carries_a_line_break_or_a_quote() {
+    let w = super::warning("bad \"x\"\r\nVia: injected");
+    assert_eq!(w, "399 camwatch \"bad 'x'''Via: injected\"");
+}

@@ -17,6 +17,7 @@ pub mod device;
 mod diagnose;
 mod exemption;
 pub mod exit;
+mod gb28181;
 mod history;
 mod probe;
 pub mod report;
@@ -89,6 +90,9 @@ pub enum Command {
     /// Configuration file tools.
     #[command(subcommand)]
     Config(admin::ConfigCommand),
+    /// GB/T 28181 platform tools (the platform itself runs in `serve`).
+    #[command(subcommand)]
+    Gb28181(gb28181::Gb28181Command),
 }
 
 /// Runs the command line; returns the process exit code.
@@ -117,6 +121,7 @@ pub fn run() -> ExitCode {
             Command::WorkOrder(c) => workorder::run(&cli.global, c).await,
             Command::User(c) => user::run(&cli.global, c).await,
             Command::Bench(c) => bench::run(c).await,
+            Command::Gb28181(c) => gb28181::run(&cli.global, c),
         }
     });
     match result {

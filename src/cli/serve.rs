@@ -75,7 +75,7 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
             "the register is empty: import it first (camwatch device import FILE)",
         ));
     }
-    let cfg = MonitorConfig {
+    let mut cfg = MonitorConfig {
         evidence_dir: Some(ctx.data_dir.join("evidence")),
         baseline_dir: Some(ctx.data_dir.join("baselines")),
         ..MonitorConfig::from_config(&ctx.config)
@@ -172,6 +172,24 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
             },
         )))
     };
+    // The GB/T 28181 platform (`[gb28181] enabled`), stopped with the rest.
+    let gb28181 = if ctx.config.gb28181.enabled {
+        let key = camwatch_core::secret::SecretKey::load(&ctx.config.key_file())
+            .map_err(|e| Error::invalid(e.to_string()))?;
+        let (task, status) = super::gb28181::start(
+            &ctx.config.gb28181,
+            &key,
+            &devices,
+            clock.clone(),
+            stop_rx.clone(),
+        )
+        .await?;
+        // Devices without an address of their own get their liveness from the platform.
+        cfg.signalling = Some(status);
+        Some(task)
+    } else {
+        None
+    };
     let mut monitor = tokio::spawn(camwatch_monitor::run(
         ctx.store.clone(),
         lease,
@@ -245,6 +263,11 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
         api.await
             .map_err(|e| Error::internal(format!("API task: {e}")))?
             .map_err(|e| Error::unavailable("API", e))?;
+    }
+    if let Some(gb) = gb28181 {
+        gb.await
+            .map_err(|e| Error::internal(format!("GB/T 28181 task: {e}")))?
+            .map_err(|e| Error::unavailable("GB/T 28181 platform", e))?;
     }
     ctx.audit("serve.stop", "monitor", serde_json::json!({}))
         .await?;

@@ -14,13 +14,23 @@ pub mod serve;
 /// Whether `program args…` runs and exits successfully; if not, prints what to install and
 /// returns false (skip the test), or panics when `CAMWATCH_REQUIRE_PEERS=1`.
 pub fn peer(program: &str, args: &[&str], install: &str) -> bool {
+    peer_exiting(program, args, install, |s| s.success())
+}
+
+/// As [`peer`], for a program whose check command exits with a status `ok` accepts.
+pub fn peer_exiting(
+    program: &str,
+    args: &[&str],
+    install: &str,
+    ok: impl Fn(std::process::ExitStatus) -> bool,
+) -> bool {
     let ok = Command::new(program)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
-        .is_ok_and(|s| s.success());
+        .is_ok_and(ok);
     if ok {
         return true;
     }
@@ -66,4 +76,12 @@ pub fn python_venv() -> bool {
         &["-c", "import venv, ensurepip"],
         "apt-get install python3-venv",
     )
+}
+
+/// SIPp, a real SIP peer (Debian's `sip-tester`). SIPp 3.6 exits 99 after printing its
+/// version for `-v`.
+pub fn sipp() -> bool {
+    peer_exiting("sipp", &["-v"], "apt-get install sip-tester", |s| {
+        s.success() || s.code() == Some(99)
+    })
 }

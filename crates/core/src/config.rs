@@ -27,6 +27,58 @@ pub struct Config {
     pub notify: toml::Table,
     pub log: LogConfig,
     pub api: ApiConfig,
+    pub gb28181: Gb28181Config,
+}
+
+/// GB/T 28181: camwatch as the SIP platform that devices, NVRs and lower platforms register to
+/// (`camwatch-gb28181`), run by `serve`. Off by default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Gb28181Config {
+    pub enabled: bool,
+    /// Where to receive SIP over UDP and over TCP.
+    pub udp_listen: String,
+    pub tcp_listen: String,
+    /// camwatch's own 20-digit SIP ID, and the SIP domain (also the digest realm).
+    pub id: String,
+    pub domain: String,
+    /// The password of devices without one of their own in the register, sealed with the data
+    /// key (`v1:…`, as `camwatch gb28181 seal-password` prints it); empty: none. A device's own
+    /// password is the register's (stored sealed).
+    pub shared_password: String,
+    /// What to do with a device that registers but is not in the register (it is recorded for
+    /// review either way).
+    pub unknown_devices: UnknownDevices,
+    /// Keepalive interval and how many may be missed before a device is offline.
+    pub keepalive_interval_sec: u32,
+    pub keepalive_misses: u32,
+}
+
+impl Default for Gb28181Config {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            udp_listen: "0.0.0.0:5060".into(),
+            tcp_listen: "0.0.0.0:5060".into(),
+            id: "34020000002000000001".into(),
+            domain: "3402000000".into(),
+            shared_password: String::new(),
+            unknown_devices: UnknownDevices::Refuse,
+            keepalive_interval_sec: 60,
+            keepalive_misses: 3,
+        }
+    }
+}
+
+/// What the GB/T 28181 platform does with a device that is not in the register.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnknownDevices {
+    /// Record it and let it register with the shared password.
+    Accept,
+    /// Record it and answer 403.
+    #[default]
+    Refuse,
 }
 
 /// The HTTP API (`camwatch-api`), served by `serve`.
@@ -297,6 +349,24 @@ impl Config {
         }
         if let Err(e) = Thresholds::default().with_overrides(&q.thresholds) {
             return Err(Error::invalid(format!("{origin}: quality.thresholds: {e}")));
+        }
+        let gb = &self.gb28181;
+        let digits = |v: &str, n: usize| v.len() == n && v.bytes().all(|b| b.is_ascii_digit());
+        if !digits(&gb.id, 20) {
+            return Err(Error::invalid(format!(
+                "{origin}: gb28181.id: expected a 20-digit GB/T 28181 ID, got {:?}",
+                gb.id
+            )));
+        }
+        if gb.domain.trim().is_empty() {
+            return Err(Error::invalid(format!(
+                "{origin}: gb28181.domain: must not be empty"
+            )));
+        }
+        if gb.keepalive_interval_sec == 0 || gb.keepalive_misses == 0 {
+            return Err(Error::invalid(format!(
+                "{origin}: gb28181.keepalive_interval_sec/keepalive_misses: must be at least 1"
+            )));
         }
         let db = &self.database.url;
         let known = ["sqlite:", "postgres://", "postgresql://"];

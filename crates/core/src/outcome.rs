@@ -139,6 +139,11 @@ pub struct ProbeOutcome {
     /// What an ONVIF probe learnt (as far as it got).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub onvif: Option<OnvifFacts>,
+    /// The parent whose outage this failure is, when the probe itself knows it (GB/T 28181
+    /// signalling: a channel of a lower platform that has gone offline). The monitor blames the
+    /// parent for it even before its own probes confirm the parent down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_down: Option<crate::registry::DeviceCode>,
     /// A sampled picture, when the probe fetched one (snapshot JPEG or an encoded keyframe).
     #[serde(skip)]
     pub frame: Option<Frame>,
@@ -196,6 +201,7 @@ impl ProbeOutcome {
             facts: Vec::new(),
             picture: None,
             onvif: None,
+            parent_down: None,
             frame: None,
         }
     }

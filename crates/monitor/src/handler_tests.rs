@@ -307,3 +307,116 @@ async fn virtual_time_runs_are_reproducible() {
     assert_eq!(a.of(0), b.of(0));
     assert_eq!(a.of(1), b.of(1));
 }
+
+/// A signalling source scripted like a GB/T 28181 lower platform whose keepalives stop at
+/// `dies_at` (seconds since `start`): the platform's own presence, and its channels' as the
+/// platform crate maps them (ON while it lives, down with it as cause after).
+#[derive(Debug)]
+struct DyingPlatform {
+    platform: DeviceCode,
+    start: i64,
+    dies_at: i64,
+}
+
+impl SignallingStatus for DyingPlatform {
+    fn observe(&self, device: &DeviceCode, now: i64) -> Option<ProbeOutcome> {
+        use camwatch_gb28181::manscdp::ChannelStatus;
+        use camwatch_gb28181::outcomes::{channel_outcome, peer_outcome};
+        use camwatch_gb28181::registrar::{OfflineReason, Presence};
+        let presence = if now - self.start < self.dies_at {
+            Presence::Online
+        } else {
+            Presence::Offline(OfflineReason::KeepaliveLost)
+        };
+        if *device == self.platform {
+            return Some(peer_outcome(*device, presence).outcome);
+        }
+        channel_outcome(*device, self.platform, presence, ChannelStatus::On).map(|o| o.outcome)
+    }
+}
+
+/// Devices without an address of their own take their liveness from the signalling source: a
+/// lower platform that stops its keepalives is confirmed offline, and its channels (whose last
+/// catalog said ON) go offline with the platform as cause, at the platform's first failure.
+#[tokio::test(start_paused = true)]
+async fn a_dead_lower_platforms_channels_are_down_with_it_as_cause() {
+    let clock: Arc<dyn Clock> = Arc::new(TokioClock::new(
+        "2026-12-01T00:00:00Z".parse().expect("a time"),
+    ));
+    let start = clock.now().as_second();
+    let platform: DeviceCode = "34020000002000000009".parse().unwrap();
+    let mut p = Device::new(platform, "lower platform");
+    p.kind = camwatch_core::registry::DeviceKind::Platform;
+    let mut devices = vec![p];
+    for n in 1..=3u32 {
+        let mut c = Device::new(format!("340200000013100{n:05}").parse().unwrap(), "channel");
+        c.kind = camwatch_core::registry::DeviceKind::Channel;
+        c.parent = Some(platform);
+        devices.push(c);
+    }
+    let source = Arc::new(DyingPlatform {
+        platform,
+        start,
+        dies_at: 10 * MIN,
+    });
+    let cfg = MonitorConfig {
+        liveness_interval_sec: 60,
+        deadline: Duration::from_secs(5),
+        signalling: Some(source),
+        ..MonitorConfig::default()
+    };
+    let state = Arc::new(MonitorState::for_devices(&devices, start));
+    let bus = EventBus::new(10_000);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let tracks = vec![DeviceTrack::default(); devices.len()];
+    let (handler, probe, sched, limits) =
+        assemble(&devices, &cfg, &clock, &state, &bus, &tx, tracks);
+    assert!(
+        sched.iter().all(|t| t.classes == [ProbeClass::Liveness]),
+        "signalling is their liveness, and they have no picture"
+    );
+    let prober = Arc::new(RealProber {
+        targets: probe,
+        client: camwatch_probes::snapshot::client(),
+        deadline: cfg.deadline,
+        signalling: cfg.signalling.clone(),
+        clock: clock.clone(),
+    });
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (_, urgent) = tokio::sync::mpsc::unbounded_channel();
+    let s = tokio::spawn(scheduler::run(
+        Arc::new(sched),
+        limits,
+        clock.clone(),
+        prober,
+        handler,
+        urgent,
+        stop_rx,
+    ));
+    tokio::time::sleep(Duration::from_secs(30 * 60)).await;
+    stop_tx.send(true).unwrap();
+    s.await.unwrap();
+    drop(tx);
+    let mut transitions = Vec::new();
+    while let Some(t) = rx.recv().await {
+        transitions.push(t);
+    }
+    let offline = |code: DeviceCode| {
+        transitions
+            .iter()
+            .find(|t| t.device == code && t.status == Status::Offline)
+            .cloned()
+            .unwrap_or_else(|| panic!("{code} never offline: {transitions:?}"))
+    };
+    let p = offline(platform);
+    assert!(p.at - start >= 10 * MIN && p.at - start < 11 * MIN, "{p:?}");
+    assert_eq!(p.cause, Some(Cause::Failure(FailureKind::NoAnswer)));
+    for c in &devices[1..] {
+        let t = offline(c.code);
+        assert_eq!(t.cause, Some(Cause::ParentDown(platform)), "{t:?}");
+        assert!(
+            t.at - start >= 10 * MIN,
+            "not before the platform died: {t:?}"
+        );
+    }
+}

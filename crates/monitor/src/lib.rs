@@ -76,6 +76,18 @@ pub struct MonitorConfig {
     /// How often (clock seconds) the register is checked for changes (imports while running);
     /// 0: never.
     pub register_poll_sec: u64,
+    /// Where devices without an address of their own (no IP, stream or snapshot URL) get their
+    /// liveness: the GB/T 28181 platform's registrations, keepalives and catalogs. `None`: such
+    /// devices are down with `dns_or_route` ("no address"), as before.
+    pub signalling: Option<Arc<dyn SignallingStatus>>,
+}
+
+/// A source of status that devices report themselves (GB/T 28181 signalling) rather than one a
+/// probe finds by connecting. Asking it is the liveness probe of a device it covers: one
+/// answer, from what it last heard, never waiting on the network.
+pub trait SignallingStatus: Send + Sync + std::fmt::Debug {
+    /// What it says about `device` at `now` (Unix seconds); `None`: it has not heard of it.
+    fn observe(&self, device: &DeviceCode, now: i64) -> Option<ProbeOutcome>;
 }
 
 impl Default for MonitorConfig {
@@ -96,6 +108,7 @@ impl Default for MonitorConfig {
             quality: camwatch_core::quality::Thresholds::default(),
             groups: Vec::new(),
             register_poll_sec: 60,
+            signalling: None,
         }
     }
 }
@@ -150,6 +163,8 @@ impl MonitorConfig {
 enum Liveness {
     Rtsp(RtspTarget),
     Tcp(SocketAddr),
+    /// Asked of `MonitorConfig::signalling` (the device has no address of its own).
+    Signalling(DeviceCode),
 }
 
 /// A picture sample: PLAY to the first keyframe proves media flows (a stream can negotiate and
@@ -239,6 +254,12 @@ fn targets(devices: &[Device], cfg: &MonitorConfig) -> (Vec<Target>, Vec<ProbeTa
         } else {
             d.ip.map(|ip| Liveness::Tcp(SocketAddr::new(ip, d.rtsp_port.unwrap_or(554))))
         };
+        let liveness = match liveness {
+            None if cfg.signalling.is_some() && d.snapshot_url.is_none() => {
+                Some(Liveness::Signalling(d.code))
+            }
+            l => l,
+        };
         let snapshot = d
             .snapshot_url
             .as_deref()
@@ -295,6 +316,8 @@ struct RealProber {
     targets: Vec<ProbeTarget>,
     client: HttpClient,
     deadline: Duration,
+    signalling: Option<Arc<dyn SignallingStatus>>,
+    clock: Arc<dyn Clock>,
 }
 
 /// Runs the picture diagnostics on a sampled picture (off the async threads: a few ms of CPU)
@@ -409,6 +432,21 @@ impl Prober for RealProber {
                 Some(Liveness::Tcp(a)) => {
                     let a = *a;
                     Box::pin(async move { camwatch_probes::tcp::probe(a, deadline).await })
+                }
+                Some(Liveness::Signalling(code)) => {
+                    let now = self.clock.now().as_second();
+                    let o = self
+                        .signalling
+                        .as_ref()
+                        .and_then(|s| s.observe(code, now))
+                        .unwrap_or_else(|| {
+                            ProbeOutcome::down(
+                                ProbeKind::Sip,
+                                FailureKind::NoAnswer,
+                                "not registered to camwatch's GB/T 28181 platform, nor in a catalog",
+                            )
+                        });
+                    Box::pin(async move { o })
                 }
                 None => Box::pin(async {
                     ProbeOutcome::down(ProbeKind::Tcp, FailureKind::DnsOrRoute, "no address")
@@ -565,11 +603,21 @@ struct MonitorHandler {
 impl MonitorHandler {
     /// Feeds one observation to device `i`'s health; records and publishes what changed.
     /// Returns the recheck time (ms) health asks for.
-    fn feed(&self, i: usize, obs: &Observation, failed: Option<ProbeClass>) -> Option<i64> {
+    /// `blamed` is the parent the probe itself found down (signalling knows a lower platform
+    /// is dead before the parent's own probes confirm it).
+    fn feed(
+        &self,
+        i: usize,
+        obs: &Observation,
+        failed: Option<ProbeClass>,
+        blamed: Option<DeviceCode>,
+    ) -> Option<i64> {
         let mut tracks = self.tracks.lock().expect("tracks lock");
-        let parent_down = self.parent_of[i]
-            .filter(|&p| tracks[p].health.status() == Status::Offline)
-            .map(|p| self.codes[p]);
+        let parent_down = blamed.or_else(|| {
+            self.parent_of[i]
+                .filter(|&p| tracks[p].health.status() == Status::Offline)
+                .map(|p| self.codes[p])
+        });
         let t = &mut tracks[i];
         let from = t.health.status();
         let blips = t.health.blips;
@@ -657,7 +705,7 @@ impl MonitorHandler {
                     .picture
                     .confirmed()
                     .cloned();
-                self.feed(i, &obs, Some(class))
+                self.feed(i, &obs, Some(class), o.parent_down)
             }
             ProbeClass::Picture => {
                 let Some(sample) = picture_sample(&o) else {
@@ -704,7 +752,7 @@ impl MonitorHandler {
                         detail: o.detail.clone(),
                         elapsed_ms: o.elapsed_ms,
                     };
-                    self.feed(i, &obs, None);
+                    self.feed(i, &obs, None, None);
                     // Degraded before and after: the problem changed, the status did not.
                     if before == Status::Degraded && self.state.status_of(i).0 == Status::Degraded {
                         self.events.publish(
@@ -906,6 +954,8 @@ pub async fn run(
             targets: prober,
             client: camwatch_probes::snapshot::client(),
             deadline: cfg.deadline,
+            signalling: cfg.signalling.clone(),
+            clock: clock.clone(),
         });
         // The scheduler stops for a shutdown or for a register change. It runs as its own task:
         // polled inline here, it would stand still while the register poll awaits the database.

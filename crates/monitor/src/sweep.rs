@@ -56,6 +56,8 @@ pub async fn sweep(devices: &[Device], cfg: &MonitorConfig) -> Sweep {
         targets: probe,
         client: camwatch_probes::snapshot::client(),
         deadline: cfg.deadline,
+        signalling: cfg.signalling.clone(),
+        clock: Arc::new(camwatch_core::clock::SystemClock),
     });
     let global = Arc::new(Semaphore::new(cfg.max_in_flight.max(1)));
     let mut hosts: HashMap<&str, Arc<Semaphore>> = HashMap::new();

@@ -1,0 +1,28 @@
+//! camwatch-gb28181: camwatch as the GB/T 28181 platform that cameras, NVRs and lower platforms
+//! register to. Their registrations, keepalives and catalogs tell camwatch which channels exist
+//! and whether they are online, where no RTSP or ONVIF reaches them.
+//!
+//! | module      | job                                                                     |
+//! |-------------|-------------------------------------------------------------------------|
+//! | `sip`       | SIP framing, parsing (rsipstack) and writing, with size/header limits   |
+//! | `digest`    | digest auth (MD5): challenges, stateless nonces, verifying a response   |
+//! | `manscdp`   | MANSCDP XML bodies: GB2312/GBK/GB18030/UTF-8, guarded, typed            |
+//! | `registrar` | registered peers and their liveness: expiry, keepalives, offline (pure) |
+//! | `catalog`   | paged Catalog responses assembled into one catalog (pure)               |
+//! | `outcomes`  | signalling as health-model outcomes; catalog vs register (pure)        |
+//! | `platform`  | the platform's decisions: a message in, replies and events out (pure)   |
+//! | `server`    | the I/O shell: UDP and TCP sockets, per-peer bounds, the tick           |
+//!
+//! Everything but `server` is pure and takes time as Unix seconds, so the liveness rules are
+//! tested on virtual time. The crate sits beside `camwatch-probes` in the layers: it uses only
+//! `camwatch-core`, and must not touch the database or decide a device's debounced status (it
+//! reports what the peers said; the monitor's health model decides).
+
+pub mod catalog;
+pub mod digest;
+pub mod manscdp;
+pub mod outcomes;
+pub mod platform;
+pub mod registrar;
+pub mod server;
+pub mod sip;

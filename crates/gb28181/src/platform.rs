@@ -1,0 +1,591 @@
+//! The platform's decisions: one SIP message in (bytes, from which peer, at what time), the
+//! replies and requests to send and the events to publish out. Pure, so that every exchange,
+//! including hours of keepalives and their absence, is tested without sockets or real time.
+//!
+//! What it answers:
+//! - REGISTER: `401` with a digest challenge, then `200` (with `Expires`) for the right
+//!   password, `403` for a wrong one or a username other than the From ID; `Expires: 0`
+//!   unregisters. A device not in the known set is recorded for review and, by policy,
+//!   refused with `403` or accepted with the shared password. A new registration is followed by
+//!   a Catalog query.
+//! - MESSAGE: a Keepalive from a registered device `200`, from one that is not `403` (so it
+//!   registers again); a Catalog page `200`, collected until complete; DeviceInfo and
+//!   DeviceStatus responses `200`, published; a body we cannot read `400` naming the fault.
+//! - Responses to our own requests are accepted silently; anything else `405`/`501`.
+//!
+//! Invariants: work per message is bounded by the message size; per-peer state (unknown
+//! devices, rate windows) is bounded in count; a peer sending too much is dropped for the rest
+//! of the second without an answer, so it cannot crowd out the others.
+//!
+//! Must not: do I/O, read a clock, log a password, or decide a device's debounced status.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::net::{IpAddr, SocketAddr};
+
+use camwatch_core::registry::DeviceCode;
+use camwatch_core::secret::Password;
+
+use crate::catalog::{Catalog, Collector};
+use crate::digest::{self, Credentials, NonceCheck, Nonces};
+use crate::manscdp::{self, ChannelStatus, Manscdp, Query};
+use crate::outcomes::{SipObservation, channel_outcome, peer_outcome};
+use crate::registrar::{KeepaliveResult, Liveness, PeerState, Registrar, Transition};
+use crate::sip::{self, InRequest, Inbound, Method, OutRequest};
+
+/// The registration lifetime granted when a REGISTER asks for none, and the longest granted.
+pub const DEFAULT_EXPIRES_SEC: u32 = 3600;
+pub const MAX_EXPIRES_SEC: u32 = 86_400;
+/// The most unknown devices remembered for review (oldest forgotten first).
+pub const MAX_UNKNOWN: usize = 10_000;
+/// Messages accepted from one IP address per second before the rest are dropped. A device
+/// sends a few per minute; a lower platform answering a big catalog a few hundred per second.
+pub const MAX_MESSAGES_PER_SEC: u32 = 1000;
+/// Events held for the consumer; beyond this the oldest are dropped (and counted).
+pub const MAX_EVENTS: usize = 100_000;
+
+/// What to do with a device that registers but is not in the register (the config's closed
+/// set, used as is).
+pub use camwatch_core::config::UnknownDevices as UnknownPolicy;
+
+#[derive(Debug, Clone)]
+pub struct PlatformConfig {
+    /// camwatch's own 20-digit SIP ID.
+    pub id: String,
+    /// The SIP domain (10 digits by convention); also the digest realm.
+    pub domain: String,
+    /// The password of every device without one of its own.
+    pub shared_password: Option<Password>,
+    pub passwords: HashMap<DeviceCode, Password>,
+    /// Devices expected to register (from the register); others are unknown.
+    pub known: HashSet<DeviceCode>,
+    pub unknown: UnknownPolicy,
+    pub liveness: Liveness,
+    pub per_device_liveness: HashMap<DeviceCode, Liveness>,
+}
+
+impl Default for PlatformConfig {
+    fn default() -> Self {
+        Self {
+            id: "34020000002000000001".into(),
+            domain: "3402000000".into(),
+            shared_password: None,
+            passwords: HashMap::new(),
+            known: HashSet::new(),
+            unknown: UnknownPolicy::default(),
+            liveness: Liveness::default(),
+            per_device_liveness: HashMap::new(),
+        }
+    }
+}
+
+/// Where a message came from and where its answer goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Peer {
+    Udp(SocketAddr),
+    /// A TCP connection (its number in this process) and its remote address.
+    Tcp(u64, SocketAddr),
+}
+
+impl Peer {
+    pub fn addr(self) -> SocketAddr {
+        match self {
+            Self::Udp(a) | Self::Tcp(_, a) => a,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    pub to: Peer,
+    pub bytes: Vec<u8>,
+}
+
+/// Why a REGISTER was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    WrongPassword,
+    /// The digest username is not the device's ID.
+    UsernameMismatch,
+    /// Unknown device under the refuse policy.
+    Unknown,
+    /// No password configured for this device (no shared one either).
+    NoPassword,
+}
+
+/// What the platform tells the rest of camwatch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GbEvent {
+    /// A peer came online or went offline (at the instant it happened).
+    Presence(Transition),
+    Keepalive {
+        device: DeviceCode,
+        at: i64,
+    },
+    /// A catalog, complete or (after its deadline) partial.
+    Catalog(Catalog),
+    DeviceInfo {
+        device: DeviceCode,
+        info: Manscdp,
+    },
+    DeviceStatus {
+        device: DeviceCode,
+        status: Manscdp,
+    },
+    Refused {
+        device: DeviceCode,
+        from: SocketAddr,
+        why: Refusal,
+        at: i64,
+    },
+}
+
+/// A device that tried to register without being in the register.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownDevice {
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub from: SocketAddr,
+    pub attempts: u64,
+}
+
+#[derive(Debug)]
+pub struct Platform {
+    cfg: PlatformConfig,
+    registrar: Registrar,
+    nonces: Nonces,
+    catalogs: Collector,
+    /// Where each registered device was last heard from (requests to it go there).
+    peers: HashMap<DeviceCode, Peer>,
+    unknown: BTreeMap<DeviceCode, UnknownDevice>,
+    /// Each catalog channel's parent and the Status the parent last reported for it.
+    channels: HashMap<DeviceCode, (DeviceCode, ChannelStatus)>,
+    rate: HashMap<IpAddr, (i64, u32)>,
+    events: VecDeque<GbEvent>,
+    dropped_events: u64,
+    dropped_messages: u64,
+    /// Our addresses as peers should answer them, per transport (`host:port`).
+    via_udp: String,
+    via_tcp: String,
+    /// Tags, Call-IDs and branches are this prefix and a counter.
+    prefix: u64,
+    counter: u64,
+    sn: u32,
+}
+
+impl Platform {
+    pub fn new(cfg: PlatformConfig, nonces: Nonces, prefix: u64) -> Self {
+        let mut registrar = Registrar::new(cfg.liveness);
+        for (d, l) in &cfg.per_device_liveness {
+            registrar.set_liveness(*d, *l);
+        }
+        Self {
+            cfg,
+            registrar,
+            nonces,
+            catalogs: Collector::default(),
+            peers: HashMap::new(),
+            unknown: BTreeMap::new(),
+            channels: HashMap::new(),
+            rate: HashMap::new(),
+            events: VecDeque::new(),
+            dropped_events: 0,
+            dropped_messages: 0,
+            via_udp: "127.0.0.1:5060".into(),
+            via_tcp: "127.0.0.1:5060".into(),
+            prefix,
+            counter: 0,
+            sn: 0,
+        }
+    }
+
+    /// Our local addresses, for the Via of requests we send.
+    pub fn set_local(&mut self, udp: SocketAddr, tcp: SocketAddr) {
+        self.via_udp = udp.to_string();
+        self.via_tcp = tcp.to_string();
+    }
+
+    pub fn config(&self) -> &PlatformConfig {
+        &self.cfg
+    }
+
+    /// Replaces the known set (the register changed).
+    pub fn set_known(&mut self, known: HashSet<DeviceCode>) {
+        self.cfg.known = known;
+    }
+
+    /// Takes the events published since the last call.
+    pub fn take_events(&mut self) -> Vec<GbEvent> {
+        self.events.drain(..).collect()
+    }
+
+    /// Events and messages dropped because a bound was reached.
+    pub fn dropped(&self) -> (u64, u64) {
+        (self.dropped_events, self.dropped_messages)
+    }
+
+    pub fn unknown_devices(&self) -> &BTreeMap<DeviceCode, UnknownDevice> {
+        &self.unknown
+    }
+
+    pub fn state(&self, device: &DeviceCode, now: i64) -> PeerState {
+        self.registrar.state(device, now)
+    }
+
+    /// What signalling says about `device` at `now`: as a registered peer, or as a channel in
+    /// a parent's catalog (down with the parent as cause while the parent is offline); `None`
+    /// when camwatch has heard of it neither way.
+    pub fn observe(&self, device: &DeviceCode, now: i64) -> Option<SipObservation> {
+        if self.registrar.knows(device) {
+            return Some(peer_outcome(*device, self.registrar.presence(device, now)));
+        }
+        let (parent, status) = self.channels.get(device)?;
+        channel_outcome(
+            *device,
+            *parent,
+            self.registrar.presence(parent, now),
+            *status,
+        )
+    }
+
+    fn learn_catalog(&mut self, c: &Catalog) {
+        let Ok(parent) = c.device_id.parse::<DeviceCode>() else {
+            return;
+        };
+        for item in &c.items {
+            if let Ok(code) = item.device_id.parse::<DeviceCode>()
+                && code != parent
+            {
+                self.channels.insert(code, (parent, item.status));
+            }
+        }
+    }
+
+    pub fn next_deadline(&self) -> Option<i64> {
+        self.registrar.next_deadline()
+    }
+
+    fn publish(&mut self, e: GbEvent) {
+        if self.events.len() >= MAX_EVENTS {
+            self.events.pop_front();
+            self.dropped_events += 1;
+        }
+        self.events.push_back(e);
+    }
+
+    fn next_id(&mut self) -> String {
+        self.counter += 1;
+        format!("{:x}{:x}", self.prefix, self.counter)
+    }
+
+    fn over_rate(&mut self, ip: IpAddr, now: i64) -> bool {
+        if self.rate.len() > 100_000 {
+            self.rate.retain(|_, (second, _)| *second == now);
+        }
+        let w = self.rate.entry(ip).or_insert((now, 0));
+        if w.0 != now {
+            *w = (now, 0);
+        }
+        w.1 += 1;
+        w.1 > MAX_MESSAGES_PER_SEC
+    }
+
+    /// Handles one message; returns what to send.
+    pub fn on_message(&mut self, bytes: &[u8], from: Peer, now: i64) -> Vec<Outgoing> {
+        if self.over_rate(from.addr().ip(), now) {
+            self.dropped_messages += 1;
+            return Vec::new();
+        }
+        let msg = match sip::parse(bytes) {
+            Ok(m) => m,
+            Err(e) => {
+                // Nothing to answer: without a parsed Via there is nowhere to route a reply.
+                tracing::debug!(peer = %from.addr(), error = %e, "unparsable SIP message");
+                return Vec::new();
+            }
+        };
+        let req = match msg {
+            Inbound::Response(r) => {
+                if r.status >= 300 {
+                    tracing::info!(peer = %from.addr(), status = r.status, method = %r.common.cseq_method,
+                        "a peer refused our request");
+                }
+                return Vec::new();
+            }
+            Inbound::Request(r) => r,
+        };
+        let mut out = Vec::new();
+        let reply =
+            |out: &mut Vec<Outgoing>, status: u16, reason: &str, extra: &[(&str, String)]| {
+                out.push(Outgoing {
+                    to: from,
+                    bytes: sip::response(&req, status, reason, &format!("{:x}", now), extra),
+                })
+            };
+        let device: DeviceCode = match req.common.from_user.parse() {
+            Ok(d) => d,
+            Err(_) => {
+                reply(
+                    &mut out,
+                    400,
+                    "Bad Request",
+                    &[("Warning", warning("From is not a 20-digit GB/T 28181 ID"))],
+                );
+                return out;
+            }
+        };
+        match req.method {
+            Method::Register => self.on_register(&req, device, from, now, &mut out),
+            Method::Message | Method::Notify => {
+                self.on_message_body(&req, device, from, now, &mut out)
+            }
+            Method::Ack => {}
+            Method::Options => reply(&mut out, 200, "OK", &[]),
+            _ => reply(&mut out, 501, "Not Implemented", &[]),
+        }
+        out
+    }
+
+    fn on_register(
+        &mut self,
+        req: &InRequest,
+        device: DeviceCode,
+        from: Peer,
+        now: i64,
+        out: &mut Vec<Outgoing>,
+    ) {
+        let tag = format!("{:x}", now);
+        let mut reply = |status: u16, reason: &str, extra: &[(&str, String)]| {
+            out.push(Outgoing {
+                to: from,
+                bytes: sip::response(req, status, reason, &tag, extra),
+            })
+        };
+        let known = self.cfg.known.contains(&device);
+        if !known {
+            let u = self.unknown.entry(device).or_insert(UnknownDevice {
+                first_seen: now,
+                last_seen: now,
+                from: from.addr(),
+                attempts: 0,
+            });
+            u.last_seen = now;
+            u.from = from.addr();
+            u.attempts += 1;
+            if self.unknown.len() > MAX_UNKNOWN
+                && let Some(oldest) = self
+                    .unknown
+                    .iter()
+                    .min_by_key(|(_, u)| u.last_seen)
+                    .map(|(d, _)| *d)
+            {
+                self.unknown.remove(&oldest);
+            }
+            if self.cfg.unknown == UnknownPolicy::Refuse {
+                reply(403, "Forbidden", &[]);
+                self.refused(device, from, Refusal::Unknown, now);
+                return;
+            }
+        }
+        let challenge = |nonces: &Nonces, stale: bool| {
+            digest::challenge(&self.cfg.domain, &nonces.issue(now), stale)
+        };
+        let Some(auth) = &req.authorization else {
+            reply(
+                401,
+                "Unauthorized",
+                &[("WWW-Authenticate", challenge(&self.nonces, false))],
+            );
+            return;
+        };
+        let creds = match Credentials::parse(auth) {
+            Ok(c) => c,
+            Err(e) => {
+                reply(400, "Bad Request", &[("Warning", warning(&e.to_string()))]);
+                return;
+            }
+        };
+        match self.nonces.check(&creds.nonce, now) {
+            NonceCheck::Fresh => {}
+            NonceCheck::Stale => {
+                reply(
+                    401,
+                    "Unauthorized",
+                    &[("WWW-Authenticate", challenge(&self.nonces, true))],
+                );
+                return;
+            }
+            NonceCheck::Invalid => {
+                reply(
+                    401,
+                    "Unauthorized",
+                    &[("WWW-Authenticate", challenge(&self.nonces, false))],
+                );
+                return;
+            }
+        }
+        let password = self
+            .cfg
+            .passwords
+            .get(&device)
+            .or(self.cfg.shared_password.as_ref());
+        let why = if creds.username != device.as_str() {
+            Some(Refusal::UsernameMismatch)
+        } else if let Some(p) = password {
+            (!creds.verify("REGISTER", p.expose())).then_some(Refusal::WrongPassword)
+        } else {
+            Some(Refusal::NoPassword)
+        };
+        if let Some(why) = why {
+            reply(403, "Forbidden", &[]);
+            self.refused(device, from, why, now);
+            return;
+        }
+        let expires = req
+            .expires
+            .unwrap_or(DEFAULT_EXPIRES_SEC)
+            .min(MAX_EXPIRES_SEC);
+        reply(200, "OK", &[("Expires", expires.to_string())]);
+        self.peers.insert(device, from);
+        for t in self.registrar.register(device, now, expires) {
+            let came_online = t.presence == crate::registrar::Presence::Online;
+            self.publish(GbEvent::Presence(t));
+            if came_online {
+                let q = self.query(device, Query::Catalog);
+                out.extend(q);
+            }
+        }
+    }
+
+    fn refused(&mut self, device: DeviceCode, from: Peer, why: Refusal, at: i64) {
+        tracing::info!(%device, peer = %from.addr(), ?why, "REGISTER refused");
+        self.publish(GbEvent::Refused {
+            device,
+            from: from.addr(),
+            why,
+            at,
+        });
+    }
+
+    fn on_message_body(
+        &mut self,
+        req: &InRequest,
+        device: DeviceCode,
+        from: Peer,
+        now: i64,
+        out: &mut Vec<Outgoing>,
+    ) {
+        let tag = format!("{:x}", now);
+        let mut reply = |status: u16, reason: &str, extra: &[(&str, String)]| {
+            out.push(Outgoing {
+                to: from,
+                bytes: sip::response(req, status, reason, &tag, extra),
+            })
+        };
+        let body = match manscdp::parse(&req.common.body) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::info!(%device, peer = %from.addr(), error = %e, "unreadable MANSCDP body");
+                reply(400, "Bad Request", &[("Warning", warning(&e.to_string()))]);
+                return;
+            }
+        };
+        if matches!(body, Manscdp::Keepalive { .. }) {
+            match self.registrar.keepalive(device, now) {
+                KeepaliveResult::Accepted => {
+                    self.peers.insert(device, from);
+                    reply(200, "OK", &[]);
+                    self.publish(GbEvent::Keepalive { device, at: now });
+                }
+                KeepaliveResult::NotRegistered => reply(403, "Forbidden", &[]),
+            }
+            return;
+        }
+        if !self
+            .registrar
+            .state(&device, now)
+            .presence
+            .eq(&crate::registrar::Presence::Online)
+        {
+            reply(403, "Forbidden", &[]);
+            return;
+        }
+        reply(200, "OK", &[]);
+        match body {
+            Manscdp::CatalogPage {
+                sn,
+                device_id,
+                sum_num,
+                items,
+            } => match self.catalogs.page(&device_id, sn, sum_num, items, now) {
+                Ok(Some(c)) => {
+                    self.learn_catalog(&c);
+                    self.publish(GbEvent::Catalog(c))
+                }
+                Ok(None) => {}
+                Err(e) => tracing::info!(%device, error = %e, "catalog refused"),
+            },
+            info @ Manscdp::DeviceInfo { .. } => self.publish(GbEvent::DeviceInfo { device, info }),
+            status @ Manscdp::DeviceStatus { .. } => {
+                self.publish(GbEvent::DeviceStatus { device, status })
+            }
+            Manscdp::Keepalive { .. } | Manscdp::Other { .. } => {}
+        }
+    }
+
+    /// A query MESSAGE to a registered device (none if it was never heard from).
+    pub fn query(&mut self, device: DeviceCode, query: Query) -> Option<Outgoing> {
+        let to = *self.peers.get(&device)?;
+        self.sn = self.sn.wrapping_add(1);
+        let body = query.body(self.sn, device.as_str());
+        let (branch, tag, call_id) = (self.next_id(), self.next_id(), self.next_id());
+        let (via, transport) = match to {
+            Peer::Udp(_) => (self.via_udp.clone(), "UDP"),
+            Peer::Tcp(..) => (self.via_tcp.clone(), "TCP"),
+        };
+        let host = to.addr().to_string();
+        let bytes = sip::request(
+            &OutRequest {
+                method: Method::Message,
+                to_user: device.as_str(),
+                to_host: &host,
+                from_user: &self.cfg.id,
+                from_domain: &self.cfg.domain,
+                via_host: &via,
+                transport,
+                branch: &branch,
+                from_tag: &tag,
+                call_id: &format!("{call_id}@camwatch"),
+                cseq: 1,
+                content_type: "Application/MANSCDP+xml",
+            },
+            &body,
+        );
+        Some(Outgoing { to, bytes })
+    }
+
+    /// Time passes: publishes peers gone offline and catalogs given up as partial.
+    pub fn tick(&mut self, now: i64) {
+        for t in self.registrar.tick(now) {
+            self.publish(GbEvent::Presence(t));
+        }
+        for c in self.catalogs.expire(now) {
+            self.learn_catalog(&c);
+            self.publish(GbEvent::Catalog(c));
+        }
+    }
+}
+
+/// A `Warning` header value (RFC 3261 §20.43, code 399) carrying `text`: quotes and control
+/// characters a peer's bytes may have put in an error message are replaced, and the length is
+/// capped, so the text can neither break the header nor inject another.
+fn warning(text: &str) -> String {
+    let clean: String = text
+        .chars()
+        .take(200)
+        .map(|c| if c == '"' || c.is_control() { '\'' } else { c })
+        .collect();
+    format!("399 camwatch \"{clean}\"")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,356 @@
+//! The platform's exchanges, message by message, on virtual time (Unix seconds passed in).
+
+use super::*;
+use crate::registrar::{OfflineReason, Presence};
+use camwatch_core::outcome::ProbeStatus;
+
+const T0: i64 = 1_800_000_000;
+const DEV: &str = "34020000001320000001";
+const PASSWORD: &str = "12345678";
+
+fn peer() -> Peer {
+    Peer::Udp("127.0.0.1:5061".parse().unwrap())
+}
+
+fn dev() -> DeviceCode {
+    DEV.parse().unwrap()
+}
+
+fn platform(policy: UnknownPolicy, known: bool) -> Platform {
+    let mut cfg = PlatformConfig {
+        shared_password: Some(Password::new(PASSWORD)),
+        unknown: policy,
+        ..Default::default()
+    };
+    if known {
+        cfg.known.insert(dev());
+    }
+    Platform::new(cfg, Nonces::new([9; 16]), 0xabc)
+}
+
+fn register(cseq: u32, expires: u32, auth: Option<String>) -> Vec<u8> {
+    let auth = auth.map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
+    format!(
+        "REGISTER sip:34020000002000000001@3402000000 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:5061;rport;branch=z9hG4bK{cseq}\r\n\
+         From: <sip:{DEV}@3402000000>;tag=t1\r\n\
+         To: <sip:{DEV}@3402000000>\r\n\
+         Call-ID: reg1@127.0.0.1\r\n\
+         CSeq: {cseq} REGISTER\r\n\
+         Contact: <sip:{DEV}@127.0.0.1:5061>\r\n\
+         {auth}Expires: {expires}\r\n\
+         Content-Length: 0\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+fn status(out: &Outgoing) -> u16 {
+    match sip::parse(&out.bytes).unwrap() {
+        Inbound::Response(r) => r.status,
+        Inbound::Request(r) => panic!("a request, {:?}", r.method),
+    }
+}
+
+fn header(out: &Outgoing, name: &str) -> Option<String> {
+    let text = String::from_utf8_lossy(&out.bytes).into_owned();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}: ")).map(str::to_string))
+}
+
+/// Answers the challenge in `challenge` (a 401) with `password`, the qop-less way.
+fn answer(challenge: &Outgoing, password: &str, username: &str) -> String {
+    let www = header(challenge, "WWW-Authenticate").unwrap();
+    let nonce = www
+        .split("nonce=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let mut c = Credentials {
+        username: username.into(),
+        realm: "3402000000".into(),
+        nonce: nonce.into(),
+        uri: "sip:34020000002000000001@3402000000".into(),
+        response: String::new(),
+        qop: None,
+        nc: None,
+        cnonce: None,
+    };
+    c.response = c.expected("REGISTER", password);
+    format!(
+        "Digest username=\"{}\", realm=\"{}\", nonce=\"{}\", uri=\"{}\", response=\"{}\", algorithm=MD5",
+        c.username, c.realm, c.nonce, c.uri, c.response
+    )
+}
+
+fn keepalive(sn: u32) -> Vec<u8> {
+    message(&format!(
+        "<?xml version=\"1.0\" encoding=\"GB2312\"?>\r\n<Notify>\r\n<CmdType>Keepalive</CmdType>\r\n<SN>{sn}</SN>\r\n<DeviceID>{DEV}</DeviceID>\r\n<Status>OK</Status>\r\n</Notify>\r\n"
+    ).into_bytes(), sn)
+}
+
+fn message(body: &[u8], cseq: u32) -> Vec<u8> {
+    let mut m = format!(
+        "MESSAGE sip:34020000002000000001@3402000000 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:5061;rport;branch=z9hG4bKm{cseq}\r\n\
+         From: <sip:{DEV}@3402000000>;tag=m{cseq}\r\n\
+         To: <sip:34020000002000000001@3402000000>\r\n\
+         Call-ID: msg{cseq}@127.0.0.1\r\n\
+         CSeq: {cseq} MESSAGE\r\n\
+         Content-Type: Application/MANSCDP+xml\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    m.extend_from_slice(body);
+    m
+}
+
+/// Registers DEV at `now`; returns what the 200 came with.
+fn registered(p: &mut Platform, now: i64) -> Vec<Outgoing> {
+    let out = p.on_message(&register(1, 3600, None), peer(), now);
+    assert_eq!(status(&out[0]), 401);
+    let auth = answer(&out[0], PASSWORD, DEV);
+    let out = p.on_message(&register(2, 3600, Some(auth)), peer(), now);
+    assert_eq!(status(&out[0]), 200);
+    out
+}
+
+#[test]
+fn register_challenge_then_ok_then_catalog_query() {
+    let mut p = platform(UnknownPolicy::Refuse, true);
+    let out = registered(&mut p, T0);
+    assert_eq!(header(&out[0], "Expires").as_deref(), Some("3600"));
+    // The Catalog query follows the 200.
+    assert_eq!(out.len(), 2);
+    let Inbound::Request(q) = sip::parse(&out[1].bytes).unwrap() else {
+        panic!("not a request")
+    };
+    assert_eq!(q.method, Method::Message);
+    assert!(String::from_utf8_lossy(&q.common.body).contains("<CmdType>Catalog</CmdType>"));
+    let events = p.take_events();
+    assert!(matches!(
+        events[0],
+        GbEvent::Presence(Transition {
+            presence: Presence::Online,
+            at: T0,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn wrong_password_and_wrong_username_are_forbidden() {
+    let mut p = platform(UnknownPolicy::Refuse, true);
+    let out = p.on_message(&register(1, 3600, None), peer(), T0);
+    let bad = answer(&out[0], "wrong", DEV);
+    let out = p.on_message(&register(2, 3600, Some(bad)), peer(), T0);
+    assert_eq!(status(&out[0]), 403);
+    let out = p.on_message(&register(3, 3600, None), peer(), T0);
+    let other = answer(&out[0], PASSWORD, "34020000001320000002");
+    let out = p.on_message(&register(4, 3600, Some(other)), peer(), T0);
+    assert_eq!(status(&out[0]), 403);
+    let why: Vec<Refusal> = p
+        .take_events()
+        .into_iter()
+        .filter_map(|e| match e {
+            GbEvent::Refused { why, .. } => Some(why),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(why, vec![Refusal::WrongPassword, Refusal::UsernameMismatch]);
+    assert_eq!(
+        p.state(&dev(), T0).presence,
+        Presence::Offline(OfflineReason::NeverRegistered)
+    );
+}
+
+#[test]
+fn stale_and_forged_nonces_are_challenged_again() {
+    let mut p = platform(UnknownPolicy::Refuse, true);
+    let out = p.on_message(&register(1, 3600, None), peer(), T0);
+    let auth = answer(&out[0], PASSWORD, DEV);
+    let out = p.on_message(
+        &register(2, 3600, Some(auth)),
+        peer(),
+        T0 + digest::NONCE_TTL_SEC + 1,
+    );
+    assert_eq!(status(&out[0]), 401);
+    assert!(
+        header(&out[0], "WWW-Authenticate")
+            .unwrap()
+            .contains("stale=true")
+    );
+    let mut other = platform(UnknownPolicy::Refuse, true);
+    let forged = answer(
+        &other.on_message(&register(1, 3600, None), peer(), T0)[0],
+        PASSWORD,
+        DEV,
+    );
+    let out = Platform::new(
+        PlatformConfig {
+            known: [dev()].into(),
+            shared_password: Some(Password::new(PASSWORD)),
+            ..Default::default()
+        },
+        Nonces::new([1; 16]),
+        1,
+    )
+    .on_message(&register(2, 3600, Some(forged)), peer(), T0);
+    assert_eq!(status(&out[0]), 401);
+}
+
+#[test]
+fn unknown_devices_are_recorded_and_refused_or_accepted() {
+    let mut p = platform(UnknownPolicy::Refuse, false);
+    let out = p.on_message(&register(1, 3600, None), peer(), T0);
+    assert_eq!(status(&out[0]), 403);
+    assert_eq!(p.unknown_devices()[&dev()].attempts, 1);
+
+    let mut p = platform(UnknownPolicy::Accept, false);
+    registered(&mut p, T0);
+    assert_eq!(p.unknown_devices()[&dev()].attempts, 2);
+    assert_eq!(p.state(&dev(), T0).presence, Presence::Online);
+}
+
+#[test]
+fn keepalives_keep_it_online_and_three_missed_make_it_offline() {
+    let mut p = platform(UnknownPolicy::Refuse, true);
+    registered(&mut p, T0);
+    p.take_events();
+    // Keepalives every 60 s for ten minutes.
+    for i in 1..=10u32 {
+        let now = T0 + 60 * i64::from(i);
+        let out = p.on_message(&keepalive(i), peer(), now);
+        assert_eq!(status(&out[0]), 200);
+        p.tick(now);
+    }
+    let last = T0 + 600;
+    // Then silence: offline exactly 3 × 60 s after the last one, not a second before.
+    p.tick(last + 179);
+    assert!(
+        p.take_events()
+            .iter()
+            .all(|e| matches!(e, GbEvent::Keepalive { .. }))
+    );
+    p.tick(last + 180);
+    assert_eq!(
+        p.take_events(),
+        vec![GbEvent::Presence(Transition {
+            device: dev(),
+            at: last + 180,
+            presence: Presence::Offline(OfflineReason::KeepaliveLost),
+        })]
+    );
+    // A keepalive now is refused so that the device registers again.
+    assert_eq!(
+        status(&p.on_message(&keepalive(11), peer(), last + 200)[0]),
+        403
+    );
+}
+
+#[test]
+fn unregister() {
+    let mut p = platform(UnknownPolicy::Refuse, true);
+    registered(&mut p, T0);
+    p.take_events();
+    let out = p.on_message(&register(3, 0, None), peer(), T0 + 10);
+    let auth = answer(&out[0], PASSWORD, DEV);
+    let out = p.on_message(&register(4, 0, Some(auth)), peer(), T0 + 10);
+    assert_eq!(status(&out[0]), 200);
+    assert_eq!(
+        p.state(&dev(), T0 + 10).presence,
+        Presence::Offline(OfflineReason::Unregistered)
+    );
+}
+
+fn catalog_page(sn: u32, sum: u32, ids: &[u32]) -> Vec<u8> {
+    let items: String = ids
+        .iter()
+        .map(|i| format!("<Item><DeviceID>340200000013100{i:05}</DeviceID><Name>通道{i}</Name><Status>ON</Status></Item>"))
+        .collect();
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"GB2312\"?>\r\n<Response><CmdType>Catalog</CmdType><SN>{sn}</SN>\
+         <DeviceID>{DEV}</DeviceID><SumNum>{sum}</SumNum><DeviceList Num=\"{}\">{items}</DeviceList></Response>",
+        ids.len()
+    );
+    encoding_rs::GBK.encode(&xml).0.into_owned()
+}
+
+#[test]
+fn paged_catalog_becomes_one_catalog() {
+    let mut p = platform(UnknownPolicy::Refuse, true);
+    registered(&mut p, T0);
+    p.take_events();
+    for (n, page) in [[1, 2], [3, 4], [5, 0]].iter().enumerate() {
+        let ids: Vec<u32> = page.iter().copied().filter(|i| *i != 0).collect();
+        let out = p.on_message(
+            &message(&catalog_page(1, 5, &ids), 10 + n as u32),
+            peer(),
+            T0 + 1,
+        );
+        assert_eq!(status(&out[0]), 200);
+    }
+    let events = p.take_events();
+    let [GbEvent::Catalog(c)] = events.as_slice() else {
+        panic!("{events:?}")
+    };
+    assert!(c.complete);
+    assert_eq!(c.items.len(), 5);
+    assert_eq!(c.items[4].name.as_deref(), Some("通道5"));
+
+    // The channels follow their parent: up while it keeps alive, down with it as cause after.
+    let ch: DeviceCode = "34020000001310000003".parse().unwrap();
+    let o = p.observe(&ch, T0 + 2).unwrap();
+    assert_eq!(o.outcome.status, ProbeStatus::Up);
+    let o = p.observe(&ch, T0 + 1000).unwrap();
+    assert_eq!(o.outcome.status, ProbeStatus::Down);
+    assert_eq!(o.outcome.parent_down, Some(dev()));
+    assert_eq!(
+        p.observe(&dev(), T0 + 1000).unwrap().outcome.status,
+        ProbeStatus::Down
+    );
+    assert!(
+        p.observe(&"34020000001310000099".parse().unwrap(), T0)
+            .is_none()
+    );
+}
+
+#[test]
+fn malformed_bodies_get_400_and_garbage_gets_nothing() {
+    let mut p = platform(UnknownPolicy::Refuse, true);
+    registered(&mut p, T0);
+    let out = p.on_message(&message(b"<Notify><CmdType>Keepalive", 5), peer(), T0);
+    assert_eq!(status(&out[0]), 400);
+    assert!(header(&out[0], "Warning").unwrap().contains("not closed"));
+    let bomb = br#"<?xml version="1.0"?><!DOCTYPE a [<!ENTITY a "aaaa">]><Notify>&a;</Notify>"#;
+    let out = p.on_message(&message(bomb, 6), peer(), T0);
+    assert!(header(&out[0], "Warning").unwrap().contains("DOCTYPE"));
+    assert!(p.on_message(b"\x00\x01garbage", peer(), T0).is_empty());
+}
+
+#[test]
+fn a_flooding_peer_is_dropped_for_the_second_others_are_not() {
+    let mut p = platform(UnknownPolicy::Refuse, true);
+    let flood = Peer::Udp("127.0.0.9:5060".parse().unwrap());
+    for _ in 0..MAX_MESSAGES_PER_SEC {
+        assert!(!p.on_message(&register(1, 3600, None), flood, T0).is_empty());
+    }
+    assert!(p.on_message(&register(1, 3600, None), flood, T0).is_empty());
+    assert!(
+        !p.on_message(&register(1, 3600, None), peer(), T0)
+            .is_empty()
+    );
+    assert!(
+        !p.on_message(&register(1, 3600, None), flood, T0 + 1)
+            .is_empty()
+    );
+    assert_eq!(p.dropped().1, 1);
+}
+
+#[test]
+fn a_warning_never_carries_a_line_break_or_a_quote() {
+    let w = super::warning("bad \"x\"\r\nVia: injected");
+    assert_eq!(w, "399 camwatch \"bad 'x'''Via: injected\"");
+}

@@ -150,6 +150,7 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
             desk: super::workorder::desk(&ctx, None)?,
             clock: clock.clone(),
             secure_cookie: ctx.config.api.secure_cookie,
+            ops: camwatch_api::ops::Ops::new(bus.clone()),
         };
         let bound = listener
             .local_addr()

@@ -17,14 +17,20 @@
 //! Must not: write SQL or change a work order other than through `Desk`, print, or return a
 //! stored secret (camera passwords never leave the store through here).
 //!
-//! Not yet here (seams): server-sent events, `/metrics`, exports, reports, register import and
-//! device writes, exemptions, evidence and baseline images, the audit-log view, TLS.
+//! The scoped event stream ([`events`]) and what it shares with the other operations
+//! endpoints ([`ops::Ops`]).
+//!
+//! Not yet here (seams): exports, reports, register import and device writes, exemptions,
+//! evidence and baseline images, the audit-log view, TLS.
 
 pub mod auth;
 pub mod devices;
 pub mod error;
+pub mod events;
 pub mod fleet;
 pub mod input;
+pub mod metrics;
+pub mod ops;
 pub mod session;
 pub mod workorders;
 
@@ -55,6 +61,8 @@ pub struct AppState {
     pub clock: SharedClock,
     /// Whether the API is reached over TLS (by itself or a proxy): the cookie gets `Secure`.
     pub secure_cookie: bool,
+    /// The event stream, metrics and shutdown signal of the operations endpoints.
+    pub ops: ops::Ops,
 }
 
 impl AppState {
@@ -80,13 +88,16 @@ impl AppState {
         workorders::one,
         workorders::open,
         workorders::act,
+        events::stream,
     ),
+    components(schemas(events::StatusEvent, events::Resync, events::StreamEnd, fleet::FleetSummary)),
     modifiers(&Security),
     tags(
         (name = "session", description = "Login, logout, the caller"),
         (name = "devices", description = "The register with live state"),
         (name = "fleet", description = "Fleet figures"),
         (name = "work-orders", description = "Fault work orders"),
+        (name = "events", description = "Server-sent events: status changes, fleet summary"),
     )
 )]
 pub struct ApiDoc;
@@ -119,6 +130,7 @@ impl utoipa::Modify for Security {
 /// The API's routes over `state`.
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
+        .route("/events", get(events::stream))
         .route("/session", post(session::login).delete(session::logout))
         .route("/me", get(session::me))
         .route("/me/password", post(session::change_password))
@@ -145,14 +157,19 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }
 
-/// Serves the API on `listener` until `shutdown` completes; requests in flight finish.
+/// Serves the API on `listener` until `shutdown` completes; requests in flight finish and
+/// open event streams end.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let ops = state.ops.clone();
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            ops.stop();
+        })
         .await
 }

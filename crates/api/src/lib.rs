@@ -17,8 +17,8 @@
 //! Must not: write SQL or change a work order other than through `Desk`, print, or return a
 //! stored secret (camera passwords never leave the store through here).
 //!
-//! The scoped event stream ([`events`]) and what it shares with the other operations
-//! endpoints ([`ops::Ops`]).
+//! Operations (outside `/api/v1` but `/api/v1/events`): the scoped event stream
+//! ([`events`]), `/healthz` and `/readyz` ([`health`]); what they share is [`ops::Ops`].
 //!
 //! Not yet here (seams): exports, reports, register import and device writes, exemptions,
 //! evidence and baseline images, the audit-log view, TLS.
@@ -28,6 +28,7 @@ pub mod devices;
 pub mod error;
 pub mod events;
 pub mod fleet;
+pub mod health;
 pub mod input;
 pub mod metrics;
 pub mod ops;
@@ -89,6 +90,8 @@ impl AppState {
         workorders::open,
         workorders::act,
         events::stream,
+        health::healthz,
+        health::readyz,
     ),
     components(schemas(events::StatusEvent, events::Resync, events::StreamEnd, fleet::FleetSummary)),
     modifiers(&Security),
@@ -98,6 +101,7 @@ impl AppState {
         (name = "fleet", description = "Fleet figures"),
         (name = "work-orders", description = "Fault work orders"),
         (name = "events", description = "Server-sent events: status changes, fleet summary"),
+        (name = "operations", description = "Health and readiness"),
     )
 )]
 pub struct ApiDoc;
@@ -129,6 +133,10 @@ impl utoipa::Modify for Security {
 
 /// The API's routes over `state`.
 pub fn router(state: AppState) -> Router {
+    let ops = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .with_state(state.clone());
     let api = Router::new()
         .route("/events", get(events::stream))
         .route("/session", post(session::login).delete(session::logout))
@@ -153,6 +161,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .merge(docs)
+        .merge(ops)
         .fallback(|| async { error::ApiError::not_found("no such endpoint") })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }

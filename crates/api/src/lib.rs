@@ -18,7 +18,8 @@
 //! stored secret (camera passwords never leave the store through here).
 //!
 //! Operations (outside `/api/v1` but `/api/v1/events`): the scoped event stream
-//! ([`events`]), `/healthz` and `/readyz` ([`health`]); what they share is [`ops::Ops`].
+//! ([`events`]), `/healthz` and `/readyz` ([`health`]), `/metrics` ([`metrics`]); what they
+//! share is [`ops::Ops`].
 //!
 //! Not yet here (seams): exports, reports, register import and device writes, exemptions,
 //! evidence and baseline images, the audit-log view, TLS.
@@ -92,6 +93,7 @@ impl AppState {
         events::stream,
         health::healthz,
         health::readyz,
+        metrics::scrape,
     ),
     components(schemas(events::StatusEvent, events::Resync, events::StreamEnd, fleet::FleetSummary)),
     modifiers(&Security),
@@ -101,7 +103,7 @@ impl AppState {
         (name = "fleet", description = "Fleet figures"),
         (name = "work-orders", description = "Fault work orders"),
         (name = "events", description = "Server-sent events: status changes, fleet summary"),
-        (name = "operations", description = "Health and readiness"),
+        (name = "operations", description = "Health, readiness and Prometheus metrics"),
     )
 )]
 pub struct ApiDoc;
@@ -133,9 +135,11 @@ impl utoipa::Modify for Security {
 
 /// The API's routes over `state`.
 pub fn router(state: AppState) -> Router {
+    let counted = axum::middleware::from_fn_with_state(state.clone(), metrics::count);
     let ops = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::scrape))
         .with_state(state.clone());
     let api = Router::new()
         .route("/events", get(events::stream))
@@ -163,6 +167,7 @@ pub fn router(state: AppState) -> Router {
         .merge(docs)
         .merge(ops)
         .fallback(|| async { error::ApiError::not_found("no such endpoint") })
+        .layer(counted)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }
 

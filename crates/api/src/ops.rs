@@ -1,5 +1,5 @@
-//! What the operations endpoints share (so far the event stream) that the request handlers
-//! do not: the monitor's event bus, the API's own counters, the stream
+//! What the operations endpoints share (the event stream, `/metrics`, `/readyz`) that the
+//! request handlers do not: the monitor's event bus, the API's own counters, the stream
 //! settings, and the signal that ends open streams when the server shuts down.
 //!
 //! Invariants: one [`Ops`] per served API; [`Ops::stop`] is called once the server's shutdown
@@ -48,6 +48,8 @@ pub struct Ops {
     pub events: EventBus,
     pub metrics: Arc<ApiMetrics>,
     pub stream: StreamOptions,
+    /// Serve `/metrics` without authentication.
+    pub metrics_open: bool,
     /// This process's run, in event ids: an id from an earlier run is never taken for one
     /// of this run's sequence numbers.
     pub(crate) run: u64,
@@ -61,6 +63,7 @@ impl Ops {
             events,
             metrics: Arc::default(),
             stream: StreamOptions::default(),
+            metrics_open: false,
             // Random per process, without a dependency: std's hasher keys are random.
             run: std::collections::hash_map::RandomState::new()
                 .build_hasher()

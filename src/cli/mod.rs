@@ -8,6 +8,7 @@ mod baseline;
 mod bench;
 mod bench_report;
 mod bench_sim;
+mod bench_sse;
 mod bench_sweep;
 mod bench_workorders;
 pub mod context;

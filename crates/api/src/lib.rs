@@ -140,6 +140,12 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::scrape))
+        .method_not_allowed_fallback(|| async {
+            error::ApiError::new(
+                error::Code::MethodNotAllowed,
+                "this method is not allowed here",
+            )
+        })
         .with_state(state.clone());
     let api = Router::new()
         .route("/events", get(events::stream))

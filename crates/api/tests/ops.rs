@@ -65,6 +65,12 @@ async fn healthz_answers_and_readyz_says_what_is_not_ready() {
     );
     let doc = e.openapi().await;
     conforms(&doc, "Readiness", &json(&r));
+    for p in ["/healthz", "/readyz", "/metrics"] {
+        let r = e.http.post(format!("{}{p}", e.root)).send().await.unwrap();
+        assert_eq!(r.status(), 405, "{p}");
+        let body: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+        assert_eq!(body["code"], "method_not_allowed", "{p}");
+    }
     for p in ["/healthz", "/readyz", "/metrics", "/api/v1/events"] {
         assert!(doc["paths"][p].is_object(), "{p} is not in the document");
     }

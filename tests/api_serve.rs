@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::serve::{config, run, start, stop};
+use std::time::Duration;
+
+use common::serve::{config, run, start};
 
 use camwatch_core::registry::export::to_csv;
 
@@ -48,7 +50,7 @@ async fn serve_answers_the_api_on_the_bound_address_and_stops_with_the_monitor()
         ],
         "Camw4tch!\n",
     );
-    let (serve, addr) = start(dir).await;
+    let (mut serve, addr) = start(dir).await;
     let base = format!("http://{addr}/api/v1");
     let http = reqwest::Client::new();
     let login = http
@@ -83,7 +85,52 @@ async fn serve_answers_the_api_on_the_bound_address_and_stops_with_the_monitor()
         .unwrap();
     let body: serde_json::Value = serde_json::from_slice(&devices.bytes().await.unwrap()).unwrap();
     assert_eq!(body["items"].as_array().unwrap().len(), register.len());
-    stop(serve, dir);
+    // Ready once the monitor has done its start-up recovery (a bounded wait for it).
+    let root = format!("http://{addr}");
+    let mut ready = false;
+    for _ in 0..300 {
+        let r = http.get(format!("{root}/readyz")).send().await.unwrap();
+        if r.status() == 200 {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ready, "/readyz never said ready");
+    // An event stream is open when serve is told to stop: it must not hold the stop up.
+    let mut events = http
+        .get(format!("{base}/events"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.status(), 200);
+    let mut text = String::new();
+    while !text.contains("event: summary") {
+        let chunk = tokio::time::timeout(Duration::from_secs(60), events.chunk())
+            .await
+            .expect("no summary on the event stream");
+        text.push_str(std::str::from_utf8(&chunk.unwrap().unwrap()).unwrap());
+    }
+    // SAFETY: signalling the child this test started.
+    unsafe { libc::kill(serve.id() as i32, libc::SIGTERM) };
+    let st = tokio::time::timeout(
+        Duration::from_secs(120),
+        tokio::task::spawn_blocking(move || serve.wait().unwrap()),
+    )
+    .await
+    .expect("serve did not stop with an event stream open")
+    .unwrap();
+    let log = std::fs::read_to_string(dir.join("serve.log")).unwrap();
+    assert!(st.success(), "serve did not stop cleanly: {log}");
+    // The stream was told why it ended.
+    for _ in 0..100 {
+        match events.chunk().await.unwrap() {
+            Some(chunk) => text.push_str(std::str::from_utf8(&chunk).unwrap()),
+            None => break,
+        }
+    }
+    assert!(text.contains("\"shutting_down\""), "{text}");
     assert!(
         http.get(format!("{base}/me")).send().await.is_err(),
         "the API still answers after serve stopped"

@@ -89,6 +89,18 @@ pub enum BenchCommand {
         #[arg(long, default_value = "heavy")]
         fault_mix: String,
     },
+    /// What open event streams cost: `serve` monitors a simulated fleet (both in their own
+    /// processes); its CPU share over a window with no client and over one with N clients on
+    /// `GET /api/v1/events`.
+    Sse {
+        #[arg(long, default_value_t = 50_000)]
+        channels: u64,
+        #[arg(long, default_value_t = 1_000)]
+        clients: usize,
+        /// Seconds of each measured window.
+        #[arg(long, default_value_t = 60)]
+        window: u64,
+    },
 }
 
 pub async fn run(cmd: &BenchCommand) -> Result<ExitCode> {
@@ -119,6 +131,11 @@ pub async fn run(cmd: &BenchCommand) -> Result<ExitCode> {
             seed,
             fault_mix,
         } => bench_e2e(*channels, *days, *time_scale, *seed, fault_mix).await,
+        BenchCommand::Sse {
+            channels,
+            clients,
+            window,
+        } => super::bench_sse::run(*channels, *clients, *window).await,
     }
 }
 

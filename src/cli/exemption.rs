@@ -11,7 +11,6 @@ use super::context::{Context, GlobalArgs};
 use camwatch_core::error::{Error, Result};
 use camwatch_core::history::csv::{parse_exemptions, parse_instant};
 use camwatch_core::history::{Exemption, ExemptionReason, ExemptionScope};
-use camwatch_core::limits;
 use camwatch_core::registry::DeviceCode;
 use camwatch_core::registry::import::RowError;
 use camwatch_core::registry::table::read_file;

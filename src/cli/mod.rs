@@ -9,6 +9,7 @@ mod bench;
 mod bench_api;
 mod bench_report;
 mod bench_sim;
+mod bench_sse;
 mod bench_sweep;
 mod bench_workorders;
 pub mod context;

@@ -143,6 +143,8 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| Error::invalid(format!("config [api] listen = {addr:?}: {e}")))?;
+        let mut ops = camwatch_api::ops::Ops::new(bus.clone());
+        ops.metrics_open = ctx.config.api.metrics_open;
         let app = camwatch_api::AppState {
             store: ctx.store.clone(),
             accounts: super::user::accounts(&ctx)?,
@@ -158,6 +160,7 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
                     Some(camwatch_api::reports::Reports::new(c, text))
                 }
             },
+            ops,
         };
         let bound = listener
             .local_addr()

@@ -495,6 +495,17 @@ impl Accounts {
     /// Who holds the session id `token` (the cookie's value), if it is valid now. Marks it
     /// used, which keeps it from idling out.
     pub async fn session(&self, token: &str) -> Result<SessionAuth, AuthError> {
+        self.check_session(token, true).await
+    }
+
+    /// As [`Self::session`], without marking it used: for a long-lived reader (an event
+    /// stream) re-checking that its session still holds, which must not keep it from idling
+    /// out.
+    pub async fn session_still_valid(&self, token: &str) -> Result<SessionAuth, AuthError> {
+        self.check_session(token, false).await
+    }
+
+    async fn check_session(&self, token: &str, touch: bool) -> Result<SessionAuth, AuthError> {
         let now = self.now();
         let s = self
             .store
@@ -512,7 +523,7 @@ impl Accounts {
         if s.user.disabled_at.is_some() {
             return Err(AuthError::Disabled);
         }
-        if now - s.last_seen_at >= p.touch_every_sec {
+        if touch && now - s.last_seen_at >= p.touch_every_sec {
             self.store
                 .touch_session(s.id, now)
                 .await

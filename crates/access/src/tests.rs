@@ -286,6 +286,31 @@ async fn sessions_end_when_idle_at_their_lifetime_and_at_logout() {
     )));
 }
 
+/// A long-lived reader (an event stream) re-checks its session without marking it used: the
+/// session still idles out 30 minutes after its last real use.
+#[tokio::test]
+async fn checking_a_session_still_holds_does_not_keep_it_alive() {
+    let e = env().await;
+    let l = e.signed_in("wang", Role::Operator, Scope::all()).await;
+    let t = l.session.token.expose();
+    for _ in 0..5 {
+        e.advance(5 * 60);
+        e.accounts
+            .session_still_valid(t)
+            .await
+            .expect("not idle yet");
+    }
+    e.advance(5 * 60);
+    assert!(matches!(
+        e.accounts.session_still_valid(t).await,
+        Err(AuthError::Expired)
+    ));
+    assert!(matches!(
+        e.accounts.session(t).await,
+        Err(AuthError::Expired)
+    ));
+}
+
 #[tokio::test]
 async fn a_new_user_must_change_the_password_first() {
     let e = env().await;

@@ -44,7 +44,7 @@ impl Caller {
 }
 
 /// The bearer token in `Authorization`, if the header is a bearer one.
-fn bearer(h: &HeaderMap) -> Option<Result<&str, ApiError>> {
+pub(crate) fn bearer(h: &HeaderMap) -> Option<Result<&str, ApiError>> {
     let v = h.get(header::AUTHORIZATION)?;
     let bad = || ApiError::new(Code::Unauthenticated, "malformed Authorization header");
     let Ok(v) = v.to_str() else {

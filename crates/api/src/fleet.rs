@@ -38,7 +38,7 @@ pub struct Counts {
 }
 
 impl Counts {
-    fn add(&mut self, s: Status) {
+    pub(crate) fn add(&mut self, s: Status) {
         self.points += 1;
         match s {
             Status::Online => self.online += 1,
@@ -48,7 +48,15 @@ impl Counts {
         }
     }
 
-    fn finish(mut self) -> Self {
+    pub(crate) fn merge(&mut self, o: &Counts) {
+        self.points += o.points;
+        self.online += o.online;
+        self.degraded += o.degraded;
+        self.offline += o.offline;
+        self.unknown += o.unknown;
+    }
+
+    pub(crate) fn finish(mut self) -> Self {
         let observed = (self.online + self.degraded + self.offline) as f64;
         if observed > 0.0 {
             self.online_rate = Some((self.online + self.degraded) as f64 / observed);

@@ -17,15 +17,23 @@
 //! Must not: write SQL or change a work order other than through `Desk`, print, or return a
 //! stored secret (camera passwords never leave the store through here).
 //!
-//! Not yet here (seams): server-sent events, `/metrics`, reports for scoped users, evidence and baseline images, TLS.
+//! Operations (outside `/api/v1` but `/api/v1/events`): the scoped event stream
+//! ([`events`]), `/healthz` and `/readyz` ([`health`]), `/metrics` ([`metrics`]); what they
+//! share is [`ops::Ops`].
+//!
+//! Not yet here (seams): reports for scoped users, evidence and baseline images, TLS.
 
 pub mod audit;
 pub mod auth;
 pub mod devices;
 pub mod error;
+pub mod events;
 pub mod exemptions;
 pub mod fleet;
+pub mod health;
 pub mod input;
+pub mod metrics;
+pub mod ops;
 pub mod reports;
 pub mod session;
 pub mod users;
@@ -62,6 +70,8 @@ pub struct AppState {
     pub register: Arc<devices::index::RegisterIndex>,
     /// The contract monthly reports are made under (`None`: none configured).
     pub reports: Option<Arc<reports::Reports>>,
+    /// The event stream, metrics and shutdown signal of the operations endpoints.
+    pub ops: ops::Ops,
 }
 
 impl AppState {
@@ -103,7 +113,12 @@ impl AppState {
         workorders::one,
         workorders::open,
         workorders::act,
+        events::stream,
+        health::healthz,
+        health::readyz,
+        metrics::scrape,
     ),
+    components(schemas(events::StatusEvent, events::Resync, events::StreamEnd, fleet::FleetSummary)),
     modifiers(&Security),
     tags(
         (name = "session", description = "Login, logout, the caller"),
@@ -114,6 +129,8 @@ impl AppState {
         (name = "exemptions", description = "Periods that count neither as online nor as offline"),
         (name = "users", description = "Users and API tokens (admins)"),
         (name = "reports", description = "Monthly reports"),
+        (name = "events", description = "Server-sent events: status changes, fleet summary"),
+        (name = "operations", description = "Health, readiness and Prometheus metrics"),
     )
 )]
 pub struct ApiDoc;
@@ -145,7 +162,20 @@ impl utoipa::Modify for Security {
 
 /// The API's routes over `state`.
 pub fn router(state: AppState) -> Router {
+    let counted = axum::middleware::from_fn_with_state(state.clone(), metrics::count);
+    let ops = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::scrape))
+        .method_not_allowed_fallback(|| async {
+            error::ApiError::new(
+                error::Code::MethodNotAllowed,
+                "this method is not allowed here",
+            )
+        })
+        .with_state(state.clone());
     let api = Router::new()
+        .route("/events", get(events::stream))
         .route("/session", post(session::login).delete(session::logout))
         .route("/me", get(session::me))
         .route("/me/password", post(session::change_password))
@@ -185,18 +215,25 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .merge(docs)
+        .merge(ops)
         .fallback(|| async { error::ApiError::not_found("no such endpoint") })
+        .layer(counted)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }
 
-/// Serves the API on `listener` until `shutdown` completes; requests in flight finish.
+/// Serves the API on `listener` until `shutdown` completes; requests in flight finish and
+/// open event streams end.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let ops = state.ops.clone();
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            ops.stop();
+        })
         .await
 }

@@ -89,6 +89,9 @@ pub struct ApiConfig {
     pub listen: String,
     /// Mark the session cookie `Secure`: set when clients reach the API over TLS (a proxy).
     pub secure_cookie: bool,
+    /// Serve `/metrics` without authentication (for a scraper on a private network); by
+    /// default it needs an unscoped user's session or API token.
+    pub metrics_open: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -15,6 +15,10 @@
 //! - **Sequence numbers** increase by one per event from 1 for the life of the process. A
 //!   consumer that missed events re-reads the live state of the devices it cares about
 //!   ([`crate::MonitorState::device`]): it is the truth now, events are how it changed.
+//! - **Resuming.** The bus also holds the latest `capacity` events for a reader that
+//!   reconnects ([`EventBus::subscribe_after`]: the events after the last one it saw, then the
+//!   live stream, with no gap and no repeat); when they are no longer all held, it is told so
+//!   and re-reads the live state instead.
 //!
 //! ## A restart is not a new fault
 //! When camwatch starts, it remembers each device whose latest record (within a week) is an
@@ -26,7 +30,8 @@
 //! order stays open) and one without as a new fault. The unwatched gap itself stays `unknown`
 //! in the record; only the consumer's notion of "the same fault" is carried over.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 
 use camwatch_core::cause::Cause;
 use camwatch_core::history::Status;
@@ -130,38 +135,89 @@ pub enum Received {
 #[derive(Debug, Clone)]
 pub struct EventBus {
     tx: broadcast::Sender<Event>,
-    seq: Arc<std::sync::atomic::AtomicU64>,
+    /// The latest events (at most the ring's capacity) and the last sequence number given.
+    /// A sync lock: held for a push and a send, or for a copy of what a resuming reader
+    /// needs; nothing awaits under it. Numbering, holding and sending under one lock keeps a
+    /// resuming reader's replay and its live stream exactly adjacent.
+    held: Arc<Mutex<Held>>,
+}
+
+#[derive(Debug)]
+struct Held {
+    events: VecDeque<Event>,
+    capacity: usize,
+    /// The last sequence number given (0 before the first event).
+    seq: u64,
 }
 
 impl EventBus {
     /// A bus holding the latest `capacity` events for slow subscribers.
     pub fn new(capacity: usize) -> Self {
-        let (tx, _) = broadcast::channel(capacity.max(1));
+        let capacity = capacity.max(1);
+        let (tx, _) = broadcast::channel(capacity);
         Self {
             tx,
-            seq: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+            held: Arc::new(Mutex::new(Held {
+                events: VecDeque::with_capacity(capacity),
+                capacity,
+                seq: 0,
+            })),
         }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Held> {
+        self.held.lock().expect("event bus")
     }
 
     /// A new subscriber sees the events published from now on.
     pub fn subscribe(&self) -> Subscription {
+        let h = self.lock();
         Subscription {
             rx: self.tx.subscribe(),
-            next: self.seq.load(std::sync::atomic::Ordering::SeqCst) + 1,
+            next: h.seq + 1,
         }
     }
 
-    /// Publishes one event, numbering it; never waits. With no subscriber it is dropped.
-    pub(crate) fn publish(&self, at: i64, device: Arc<DeviceMeta>, kind: EventKind) {
-        // Numbered and sent under one lock-free step each; events of one device are published
-        // from one handler call at a time, so their order is their numbers' order.
-        let seq = self.seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-        let _ = self.tx.send(Event {
-            seq,
+    /// A reader that saw every event up to `last` resumes: the events after it that the bus
+    /// still holds, and a subscription to those that follow (no gap, no repeat). `None` for
+    /// the events when some after `last` are no longer held, or `last` is not a number this
+    /// bus gave (a reader of an earlier run): the reader must re-read the live state.
+    pub fn subscribe_after(&self, last: u64) -> (Option<Vec<Event>>, Subscription) {
+        let h = self.lock();
+        let sub = Subscription {
+            rx: self.tx.subscribe(),
+            next: h.seq + 1,
+        };
+        let oldest = h.events.front().map_or(h.seq + 1, |e| e.seq);
+        let replay = (last <= h.seq && last + 1 >= oldest)
+            .then(|| h.events.iter().filter(|e| e.seq > last).cloned().collect());
+        (replay, sub)
+    }
+
+    /// The last sequence number given (0 before the first event).
+    pub fn last_seq(&self) -> u64 {
+        self.lock().seq
+    }
+
+    /// Publishes one event, numbering it; never waits. With no subscriber it is only held.
+    /// The monitor's handler is the publisher; public so that a consumer's tests can drive it
+    /// deterministically.
+    pub fn publish(&self, at: i64, device: Arc<DeviceMeta>, kind: EventKind) {
+        // Events of one device are published from one handler call at a time, so their order
+        // is their numbers' order.
+        let mut h = self.lock();
+        h.seq += 1;
+        let e = Event {
+            seq: h.seq,
             at,
             device,
             kind,
-        });
+        };
+        if h.events.len() == h.capacity {
+            h.events.pop_front();
+        }
+        h.events.push_back(e.clone());
+        let _ = self.tx.send(e);
     }
 }
 
@@ -174,6 +230,12 @@ pub struct Subscription {
 }
 
 impl Subscription {
+    /// The sequence number just before the next event this subscription will receive: the
+    /// reader has dealt with everything up to it.
+    pub fn position(&self) -> u64 {
+        self.next - 1
+    }
+
     /// The next event, or what was missed, or that the stream is closed.
     pub async fn recv(&mut self) -> Received {
         match self.rx.recv().await {
@@ -235,6 +297,35 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
+    }
+
+    /// A reader resuming after `last` gets what it missed while the bus still holds it, then
+    /// the live stream without a gap or a repeat; once the ring has moved past, or for a
+    /// number this bus never gave, it is told to re-read.
+    #[tokio::test]
+    async fn a_reader_resumes_after_its_last_event_while_held() {
+        let bus = EventBus::new(4);
+        for at in 0..6 {
+            bus.publish(at, meta(), EventKind::Blip);
+        }
+        // Held: 3, 4, 5, 6.
+        let (replay, mut sub) = bus.subscribe_after(3);
+        let seqs: Vec<u64> = replay.unwrap().iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, [4, 5, 6]);
+        bus.publish(6, meta(), EventKind::Blip);
+        match sub.recv().await {
+            Received::Event(e) => assert_eq!(e.seq, 7),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(bus.subscribe_after(7).0.unwrap(), Vec::new());
+        // Held now: 4, 5, 6, 7.
+        assert_eq!(bus.subscribe_after(3).0.unwrap().len(), 4);
+        assert!(bus.subscribe_after(2).0.is_none(), "3 is gone");
+        assert!(bus.subscribe_after(8).0.is_none(), "never given");
+        let empty = EventBus::new(4);
+        assert_eq!(empty.subscribe_after(0).0.unwrap(), Vec::new());
+        assert!(empty.subscribe_after(3).0.is_none());
+        assert_eq!(bus.last_seq(), 7);
     }
 
     #[tokio::test]

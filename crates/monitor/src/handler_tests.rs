@@ -285,6 +285,19 @@ async fn an_hour_of_outages_picture_faults_and_blips() {
         })
         .collect();
     assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
+
+    // The metrics agree with the live state's totals: every probe counted once, by class and
+    // outcome, with its start lag; every change handed to the (here unread) writer queue.
+    let m = r.state.metrics();
+    let c = r.state.counters();
+    let up = crate::metrics::ProbeResult::Status(camwatch_core::outcome::ProbeStatus::Up);
+    let refused = crate::metrics::ProbeResult::Failed(FailureKind::ConnectionRefused);
+    let classes = [ProbeClass::Liveness, ProbeClass::Picture];
+    let of = |o| classes.iter().map(|&k| m.probes_of(k, o)).sum::<u64>();
+    assert_eq!(of(up), c.up);
+    assert_eq!(of(refused), c.by_failure[&FailureKind::ConnectionRefused]);
+    assert_eq!(of(up) + of(refused), c.total);
+    assert_eq!(m.writer_queue(), r.transitions.len() as i64);
 }
 
 /// The same script gives the same record, to the second, every time.

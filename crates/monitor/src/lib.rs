@@ -16,6 +16,7 @@
 pub mod baselines;
 pub mod events;
 pub mod live;
+pub mod metrics;
 pub mod scheduler;
 pub mod summary;
 mod sweep;
@@ -635,12 +636,15 @@ impl MonitorHandler {
         let meta = || self.state.meta(i);
         if let Some(c) = d.change {
             self.state.note_change(i, &c);
-            let _ = self.changes.send(Transition {
+            let sent = self.changes.send(Transition {
                 device: self.codes[i],
                 status: c.status,
                 at: c.at,
                 cause: c.cause.clone(),
             });
+            if sent.is_ok() {
+                self.state.metrics().queued();
+            }
             self.events.publish(
                 c.at,
                 meta(),
@@ -669,6 +673,10 @@ impl MonitorHandler {
 }
 
 impl Handler for MonitorHandler {
+    fn started(&self, class: ProbeClass, lag_ms: i64) {
+        self.state.metrics().started(class, lag_ms);
+    }
+
     fn completed(
         &self,
         i: usize,
@@ -697,6 +705,7 @@ impl MonitorHandler {
     ) -> Option<i64> {
         let at = started_ms.div_euclid(1000);
         self.state.count_probe(&o, self.clock.now().as_second());
+        self.state.metrics().probe(class, &o);
         self.state.record_probe(i, class, at, &o);
         match class {
             ProbeClass::Liveness => {
@@ -814,6 +823,7 @@ async fn writer(
     lease: Arc<MonitorLease>,
     clock: Arc<dyn Clock>,
     mut rx: mpsc::UnboundedReceiver<Transition>,
+    metrics: metrics::MonitorMetrics,
 ) -> Result<()> {
     use camwatch_core::error::ErrorKind;
     let mut batch = Vec::new();
@@ -859,6 +869,7 @@ async fn writer(
         };
         let written = match written {
             Ok(()) => {
+                metrics.written(batch.len());
                 batch.clear();
                 store
                     .record_heartbeat(&lease, clock.now().as_second())
@@ -935,7 +946,22 @@ pub async fn run(
     let lease = Arc::new(lease);
     let mut revision = store.register_revision().await?;
     let (tx, rx) = mpsc::unbounded_channel();
-    let w = tokio::spawn(writer(store.clone(), lease.clone(), clock.clone(), rx));
+    let w = tokio::spawn(writer(
+        store.clone(),
+        lease.clone(),
+        clock.clone(),
+        rx,
+        state.metrics().clone(),
+    ));
+    // Recovered and writing: ready (`/readyz`) until this returns, however it returns.
+    state.metrics().set_running(true);
+    struct Stopped<'a>(&'a MonitorState);
+    impl Drop for Stopped<'_> {
+        fn drop(&mut self) {
+            self.0.metrics().set_running(false);
+        }
+    }
+    let _stopped = Stopped(&state);
     let mut devices = devices;
     let mut kept: HashMap<DeviceCode, DeviceTrack> = HashMap::new();
     loop {
@@ -1222,20 +1248,29 @@ mod tests {
         };
         let (tx, rx) = mpsc::unbounded_channel();
         let lease = store.acquire_monitor("test", 1, 0).await.unwrap();
+        let metrics = metrics::MonitorMetrics::default();
         let w = tokio::spawn(writer(
             store.clone(),
             Arc::new(lease),
             Arc::new(camwatch_core::clock::SystemClock),
             rx,
+            metrics.clone(),
         ));
-        tx.send(t(a, Status::Online, 100)).unwrap();
-        tx.send(t(c, Status::Online, 100)).unwrap();
-        tx.send(t(b, Status::Online, 100)).unwrap();
+        // As the handler does: counted in the writer's queue when handed over.
+        let send = |x| {
+            tx.send(x).unwrap();
+            metrics.queued();
+        };
+        send(t(a, Status::Online, 100));
+        send(t(c, Status::Online, 100));
+        send(t(b, Status::Online, 100));
         tokio::time::sleep(Duration::from_millis(300)).await;
-        tx.send(t(a, Status::Offline, 50)).unwrap();
-        tx.send(t(b, Status::Offline, 200)).unwrap();
+        send(t(a, Status::Offline, 50));
+        send(t(b, Status::Offline, 200));
         drop(tx);
         w.await.unwrap().unwrap();
+        // Stored or skipped as refused: nothing is left waiting.
+        assert_eq!(metrics.writer_queue(), 0);
         let spans = store.spans_overlapping(0, 1000, 300).await.unwrap();
         let mut got: Vec<_> = spans
             .iter()

@@ -155,6 +155,7 @@ struct Inner {
 
 pub struct MonitorState {
     inner: Mutex<Inner>,
+    metrics: crate::metrics::MonitorMetrics,
 }
 
 impl MonitorState {
@@ -175,7 +176,13 @@ impl MonitorState {
                 outages_total: 0,
                 urgent: None,
             }),
+            metrics: crate::metrics::MonitorMetrics::default(),
         }
+    }
+
+    /// The monitor's counters (probes, latencies, lag, the span writer's queue, running).
+    pub fn metrics(&self) -> &crate::metrics::MonitorMetrics {
+        &self.metrics
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use camwatch_access::{Accounts, Actor, NewAccount, Policy, TokenSpec};
 use camwatch_api::AppState;
+use camwatch_api::ops::{Ops, StreamOptions};
 use camwatch_core::access::scope::parse_regions;
 use camwatch_core::access::{PasswordState, Role, Scope, TokenAccess};
 use camwatch_core::cause::Cause;
@@ -18,8 +19,8 @@ use camwatch_core::history::Status;
 use camwatch_core::outcome::{FailureKind, ProbeKind, ProbeOutcome};
 use camwatch_core::registry::{Device, DeviceCode};
 use camwatch_core::secret::{Password, SecretKey};
-use camwatch_monitor::MonitorState;
 use camwatch_monitor::scheduler::ProbeClass;
+use camwatch_monitor::{EventBus, MonitorState};
 use camwatch_store::Store;
 use camwatch_workorder::{Desk, Sla};
 use serde_json::Value;
@@ -44,7 +45,25 @@ pub struct Env {
     pub store: Arc<dyn Store>,
     pub accounts: Accounts,
     pub monitor: Arc<MonitorState>,
+    /// The monitor's event bus the API streams from: publish here to drive `/events`.
+    pub bus: EventBus,
+    /// The operations root (`http://127.0.0.1:PORT`, without `/api/v1`).
+    pub root: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     _dir: tempfile::TempDir,
+}
+
+/// The operations settings of the test server: short ticks, so that a summary update or the
+/// end of a signed-out stream comes within a fraction of a second.
+fn ops_for(bus: &EventBus) -> Ops {
+    let mut ops = Ops::new(bus.clone());
+    ops.stream = StreamOptions {
+        keep_alive: Duration::from_secs(15),
+        summary_every: Duration::from_millis(100),
+        recheck_every: Duration::from_millis(100),
+    };
+    ops
 }
 
 fn device(code: &str, name: &str, civil: &str, maintainer: &str, address: &str) -> Device {
@@ -60,6 +79,11 @@ pub async fn env() -> Env {
 }
 
 pub async fn env_with(secure_cookie: bool) -> Env {
+    env_ops(secure_cookie, |_| {}).await
+}
+
+/// The test server with its operations settings changed by `tweak`.
+pub async fn env_ops(secure_cookie: bool, tweak: impl FnOnce(&mut Ops)) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let store = camwatch_store::connect(
         &format!("sqlite://{}", dir.path().join("t.db").display()),
@@ -98,6 +122,9 @@ pub async fn env_with(secure_cookie: bool) -> Env {
         },
     );
     let accounts = Accounts::new(store.clone(), clock.clone(), Policy::default()).unwrap();
+    let bus = EventBus::new(64);
+    let mut ops = ops_for(&bus);
+    tweak(&mut ops);
     let desk = Desk {
         store: store.clone(),
         sla: Arc::new(Sla::new(store.clone(), None, Vec::new()).unwrap()),
@@ -115,20 +142,24 @@ pub async fn env_with(secure_cookie: bool) -> Env {
             camwatch_core::contract::Contract::parse(CONTRACT, "example-98.toml").unwrap(),
             CONTRACT.to_string(),
         )),
+        ops,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(camwatch_api::serve(
-        listener,
-        state,
-        std::future::pending::<()>(),
-    ));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(camwatch_api::serve(listener, state, async move {
+        let _ = stopped.await;
+    }));
     let env = Env {
         base: format!("http://{addr}/api/v1"),
         http: reqwest::Client::new(),
         store,
         accounts,
         monitor,
+        bus,
+        root: format!("http://{addr}"),
+        stop: Some(stop),
+        server: Some(server),
         _dir: dir,
     };
     env.user("admin1", Role::Admin, "", None).await;
@@ -172,6 +203,16 @@ pub struct Reply {
 }
 
 impl Env {
+    /// Shuts the server down gracefully and waits until it has returned.
+    pub async fn shut_down(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+    }
+
     pub async fn user(&self, name: &str, role: Role, regions: &str, maintainer: Option<&str>) {
         let regions = if regions.is_empty() {
             Vec::new()

@@ -88,6 +88,9 @@ pub trait Prober: Send + Sync + 'static {
 /// What happens after a probe: returns when to run this (target, class) next, in clock
 /// milliseconds, or `None` for the class interval.
 pub trait Handler: Send + Sync + 'static {
+    /// A probe of `class` starts, `lag_ms` clock milliseconds after it was due (for metrics).
+    fn started(&self, _class: ProbeClass, _lag_ms: i64) {}
+
     fn completed(
         &self,
         target: usize,
@@ -318,6 +321,7 @@ pub async fn run(
         tasks.spawn(async move {
             let held = (permit, host_permit, platform_permit);
             let started = now_ms(clock.as_ref());
+            handler.started(class, started - due);
             let t0 = tokio::time::Instant::now();
             let outcome = match tokio::time::timeout(deadline, prober.probe(i, class)).await {
                 Ok(o) => o,

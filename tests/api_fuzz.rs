@@ -13,11 +13,12 @@
 //! is seeded, so a failure is reproducible.
 
 mod common;
+mod serve;
 
 use std::path::{Path, PathBuf};
 
 use camwatch_core::registry::export::to_csv;
-use common::serve::{config, run, start, stop};
+use serve::{config, run, start, stop};
 
 const SCHEMATHESIS: &str = "schemathesis==4.32.5";
 

@@ -2,11 +2,11 @@
 //! here), with the running monitor's live state and a user made by `camwatch user`, and stops
 //! with the monitor on SIGTERM.
 
-mod common;
+mod serve;
 
 use std::time::Duration;
 
-use common::serve::{config, run, start};
+use serve::{config, run, start};
 
 use camwatch_core::registry::export::to_csv;
 

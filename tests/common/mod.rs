@@ -9,8 +9,6 @@
 
 use std::process::{Command, Stdio};
 
-pub mod serve;
-
 /// Whether `program args…` runs and exits successfully; if not, prints what to install and
 /// returns false (skip the test), or panics when `CAMWATCH_REQUIRE_PEERS=1`.
 pub fn peer(program: &str, args: &[&str], install: &str) -> bool {

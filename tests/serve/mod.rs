@@ -1,5 +1,7 @@
-//! `camwatch serve` as a child process with its own config and data directory, for the tests
-//! that drive the binary end to end over HTTP.
+//! Test helpers (not a test): `camwatch serve` as a child process with its own config and
+//! data directory, for the tests that drive the binary end to end over HTTP.
+
+#![allow(dead_code)]
 
 use std::io::Write;
 use std::path::Path;

@@ -15,51 +15,21 @@
 mod common;
 mod serve;
 
-use std::path::{Path, PathBuf};
-
 use camwatch_core::registry::export::to_csv;
 use serve::{config, run, start, stop};
 
 const SCHEMATHESIS: &str = "schemathesis==4.32.5";
-
-/// A venv with Schemathesis, made once (pip from PyPI) and reused by later runs.
-fn venv() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("schemathesis-venv");
-    let st = dir.join("bin/st");
-    let ready = dir.join(".ready");
-    if std::fs::read_to_string(&ready).is_ok_and(|v| v == SCHEMATHESIS) {
-        return st;
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-    let run = |c: &mut std::process::Command, what: &str| {
-        let out = c.output().unwrap_or_else(|e| panic!("{what}: {e}"));
-        assert!(
-            out.status.success(),
-            "{what} failed (CI installs python3-venv; pip needs PyPI):\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    run(
-        std::process::Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&dir),
-        "python3 -m venv",
-    );
-    run(
-        std::process::Command::new(dir.join("bin/pip")).args(["install", "-q", SCHEMATHESIS]),
-        "pip install schemathesis",
-    );
-    std::fs::write(&ready, SCHEMATHESIS).unwrap();
-    st
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemathesis_finds_no_server_error_or_schema_violation() {
     if !common::python_venv() {
         return;
     }
-    let st = tokio::task::spawn_blocking(venv).await.unwrap();
+    let st = tokio::task::spawn_blocking(|| {
+        common::venv("schemathesis-venv", SCHEMATHESIS).join("bin/st")
+    })
+    .await
+    .unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     config(dir, "");

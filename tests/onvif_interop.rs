@@ -6,7 +6,7 @@
 mod common;
 
 use std::net::Ipv4Addr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use camwatch_core::clock::{Clock, SystemClock};
@@ -20,44 +20,16 @@ fn base() -> Ipv4Addr {
     Ipv4Addr::new(127, 64 + b[0] % 128, b[1], 1)
 }
 
-/// A venv with onvif-zeep, made once (pip from PyPI) and reused by later runs.
-fn venv() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("onvif-zeep-venv");
-    let py = dir.join("bin/python");
-    let ready = dir.join(".ready");
-    if ready.exists() {
-        return py;
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-    let run = |c: &mut std::process::Command, what: &str| {
-        let out = c.output().unwrap_or_else(|e| panic!("{what}: {e}"));
-        assert!(
-            out.status.success(),
-            "{what} failed (CI installs python3-venv; pip needs PyPI):\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    run(
-        std::process::Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&dir),
-        "python3 -m venv",
-    );
-    run(
-        std::process::Command::new(dir.join("bin/pip")).args(["install", "-q", ONVIF_ZEEP]),
-        "pip install onvif-zeep",
-    );
-    std::fs::write(&ready, ONVIF_ZEEP).unwrap();
-    py
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn onvif_zeep_reads_a_simulated_camera() {
     if !common::python_venv() {
         return;
     }
-    let py = tokio::task::spawn_blocking(venv).await.unwrap();
+    let py = tokio::task::spawn_blocking(|| {
+        common::venv("onvif-zeep-venv", ONVIF_ZEEP).join("bin/python")
+    })
+    .await
+    .unwrap();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let fleet = start(
         SimConfig {

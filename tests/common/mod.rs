@@ -83,3 +83,34 @@ pub fn sipp() -> bool {
         s.success() || s.code() == Some(99)
     })
 }
+
+/// A Python venv under the target directory named `name`, with `package` (a pinned
+/// requirement, pip from PyPI), made once and reused while the pin stays the same; returns its
+/// directory. Call after [`python_venv`] said yes.
+pub fn venv(name: &str, package: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let ready = dir.join(".ready");
+    if std::fs::read_to_string(&ready).is_ok_and(|v| v == package) {
+        return dir;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let run = |c: &mut Command, what: &str| {
+        let out = c.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert!(
+            out.status.success(),
+            "{what} failed (CI installs python3-venv; pip needs PyPI):\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(
+        Command::new("python3").args(["-m", "venv"]).arg(&dir),
+        "python3 -m venv",
+    );
+    run(
+        Command::new(dir.join("bin/pip")).args(["install", "-q", package]),
+        &format!("pip install {package}"),
+    );
+    std::fs::write(&ready, package).unwrap();
+    dir
+}

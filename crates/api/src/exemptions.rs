@@ -25,7 +25,7 @@ use camwatch_store::AuditEntry;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, Code};
-use crate::input::{Body, Params, parse};
+use crate::input::{Body, Params, instant, parse};
 
 /// The longest period one list may ask for.
 pub const MAX_DAYS: i64 = 400;
@@ -82,18 +82,6 @@ pub struct NewExemption {
     pub approved_by: String,
     #[serde(default)]
     pub note: String,
-}
-
-fn instant(field: &str, v: &str) -> Result<i64, ApiError> {
-    v.trim()
-        .parse::<jiff::Timestamp>()
-        .map(|t| t.as_second())
-        .map_err(|_| {
-            ApiError::invalid(
-                field,
-                format!("{field}: expected an RFC 3339 instant, e.g. 2026-12-01T08:00:00+08:00"),
-            )
-        })
 }
 
 fn row(e: Exemption) -> ExemptionRow {

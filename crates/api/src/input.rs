@@ -104,6 +104,19 @@ where
         .map_err(|e: T::Err| ApiError::invalid(field, bounded(&format!("{field}: {e}"))))
 }
 
+/// An RFC 3339 instant in a parameter or field named `field`, as Unix seconds.
+pub fn instant(field: &str, v: &str) -> Result<i64, ApiError> {
+    v.trim()
+        .parse::<jiff::Timestamp>()
+        .map(|t| t.as_second())
+        .map_err(|_| {
+            ApiError::invalid(
+                field,
+                format!("{field}: expected an RFC 3339 instant, e.g. 2026-12-01T08:00:00+08:00"),
+            )
+        })
+}
+
 /// Query parameters of type `T` (every field a string or number; unknown ones refused).
 pub struct Params<T>(pub T);
 

@@ -20,7 +20,7 @@ use camwatch_core::history::{ExemptionScope, Status};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::input::Params;
+use crate::input::{Params, instant};
 
 /// The longest period one request may ask for: a quarter (an audit looks back months).
 pub const MAX_DAYS: i64 = 93;
@@ -85,18 +85,6 @@ pub struct Timeline {
     pub stretches: Vec<Stretch>,
     pub seconds: Seconds,
     pub exemptions: Vec<ExemptionView>,
-}
-
-fn instant(field: &str, v: &str) -> Result<i64, ApiError> {
-    v.trim()
-        .parse::<jiff::Timestamp>()
-        .map(|t| t.as_second())
-        .map_err(|_| {
-            ApiError::invalid(
-                field,
-                format!("{field}: expected an RFC 3339 instant, e.g. 2026-12-01T08:00:00+08:00"),
-            )
-        })
 }
 
 /// A device's status timeline for a period.

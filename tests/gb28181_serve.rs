@@ -8,6 +8,7 @@
 //! naming `sip-tester` when SIPp is absent, unless `CAMWATCH_REQUIRE_PEERS=1`.
 
 mod common;
+mod serve;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -17,25 +18,9 @@ const NVR: &str = "34020000001320000001";
 const GATE_1: &str = "34020000001310000001";
 const GATE_2: &str = "34020000001310000002";
 
-fn camwatch(dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_camwatch"));
-    c.arg("--config")
-        .arg(dir.join("camwatch.toml"))
-        .env_remove("CAMWATCH_DB")
-        .env_remove("CAMWATCH_DATA")
-        .env_remove("CAMWATCH_SECRET_KEY")
-        .env_remove("RUST_LOG");
-    c
-}
-
+/// A camwatch command's stdout (it must succeed).
 fn output(dir: &Path, args: &[&str]) -> String {
-    let out = camwatch(dir).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    serve::run(dir, args, "")
 }
 
 /// Polls serve's log until `found` gives a value (at most two minutes; serve ending fails).
@@ -97,7 +82,7 @@ fn an_nvr_registers_its_channels_follow_it_and_its_death_is_blamed() {
         ],
     );
     let log = dir.join("serve.log");
-    let mut serve = camwatch(dir)
+    let mut serve = serve::camwatch(dir)
         .args(["serve", "--summary-every", "1"])
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())

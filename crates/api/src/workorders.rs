@@ -191,6 +191,7 @@ enum Verb {
     Reopen,
     Assign,
     Note,
+    Cancel,
 }
 
 impl std::str::FromStr for Verb {
@@ -203,9 +204,10 @@ impl std::str::FromStr for Verb {
             "reopen" => Self::Reopen,
             "assign" => Self::Assign,
             "note" => Self::Note,
+            "cancel" => Self::Cancel,
             _ => {
                 return Err(format!(
-                    "{:?}: expected accept, repair, review, reopen, assign or note",
+                    "{:?}: expected accept, repair, review, reopen, assign, note or cancel",
                     s.chars().take(40).collect::<String>()
                 ));
             }
@@ -223,6 +225,8 @@ impl Verb {
             Self::Reopen => Perm::ReopenWorkOrder,
             Self::Assign => Perm::AssignWorkOrder,
             Self::Note => Perm::NoteWorkOrder,
+            // Those who may open an order by hand (the video team) may take one back.
+            Self::Cancel => Perm::OpenWorkOrder,
         }
     }
 }
@@ -397,12 +401,13 @@ async fn detail(st: &AppState, o: &WorkOrder) -> Result<OrderDetail, ApiError> {
     })
 }
 
-/// An action on an order: `accept`, `repair`, `review`, `reopen`, `assign` or `note`.
+/// An action on an order: `accept`, `repair`, `review`, `reopen`, `assign`, `note` or `cancel`
+/// (with a note saying why; for those who may open orders).
 #[utoipa::path(
     post, path = "/api/v1/work-orders/{id}/{action}", tag = "work-orders",
     params(
         ("id" = i64, Path, description = "The order's id"),
-        ("action" = String, Path, description = "accept, repair, review, reopen, assign or note"),
+        ("action" = String, Path, description = "accept, repair, review, reopen, assign, note or cancel"),
     ),
     request_body = ActRequest,
     responses(
@@ -440,6 +445,10 @@ pub async fn act(
         Verb::Repair => Action::Repair,
         Verb::Reopen => Action::Reopen,
         Verb::Note => Action::Note,
+        Verb::Cancel if body.note.trim().is_empty() => {
+            return Err(ApiError::invalid("note", "cancel needs a note saying why"));
+        }
+        Verb::Cancel => Action::Cancel,
         Verb::Review => match body.approve {
             Some(true) => Action::Approve,
             Some(false) => Action::Reopen,

@@ -601,3 +601,52 @@ async fn work_order_pages_skip_what_the_caller_may_not_see() {
         assert_eq!(r.body["field"], field, "{query}");
     }
 }
+
+#[tokio::test]
+async fn the_video_team_cancels_an_order_with_a_reason_and_a_contractor_cannot() {
+    let e = env().await;
+    let (a, b) = two_orders(&e).await;
+    let alpha = e.login("alpha").await;
+    let r = e
+        .send(
+            "POST",
+            &format!("/work-orders/{a}/cancel"),
+            &alpha,
+            json!({"note": "not ours"}),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let op = e.login("op").await;
+    let r = e
+        .send(
+            "POST",
+            &format!("/work-orders/{a}/cancel"),
+            &op,
+            json!({"note": " "}),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.body["field"], "note");
+    let r = e
+        .send(
+            "POST",
+            &format!("/work-orders/{a}/cancel"),
+            &op,
+            json!({"note": "误报: 施工遮挡, 已报备"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["state"], "closed", "{}", r.body);
+    assert_eq!(r.body["resolution"], "cancelled", "{}", r.body);
+    // A district operator cannot take back another district's order: it reads as missing.
+    let shushan = e.login("shushan").await;
+    let r = e
+        .send(
+            "POST",
+            &format!("/work-orders/{b}/cancel"),
+            &shushan,
+            json!({"note": "x"}),
+        )
+        .await;
+    assert_eq!(r.status, 404, "{}", r.body);
+}

@@ -66,18 +66,11 @@ pub struct AddArgs {
     pub note: String,
 }
 
-fn scope_text(s: &ExemptionScope) -> String {
-    match s {
-        ExemptionScope::Device(c) => format!("device:{c}"),
-        ExemptionScope::RegionPrefix(p) => format!("region:{p}"),
-    }
-}
-
 async fn store_one(ctx: &Context, e: &Exemption) -> Result<i64> {
     let id = ctx.store.add_exemption(e).await?;
     ctx.audit(
         "exemption.add",
-        &scope_text(&e.scope),
+        &e.scope.to_string(),
         serde_json::json!({
             "id": id, "reason": e.reason.as_str(), "from": e.start_at, "to": e.end_at,
             "approved_by": e.approved_by, "note": e.note,
@@ -128,7 +121,7 @@ pub async fn run(g: &GlobalArgs, cmd: &ExemptionCommand) -> Result<ExitCode> {
                 Error::invalid(format!("--{}: {why}", field.replace('_', "-")))
             })?;
             let id = store_one(&ctx, &e).await?;
-            println!("exemption {id} recorded: {}", scope_text(&e.scope));
+            println!("exemption {id} recorded: {}", e.scope);
             Ok(ExitCode::SUCCESS)
         }
         ExemptionCommand::Import { file, strict } => {
@@ -208,7 +201,7 @@ pub async fn run(g: &GlobalArgs, cmd: &ExemptionCommand) -> Result<ExitCode> {
                     println!(
                         "{:>5}  {:<30} {:<14} {} → {}  approved by {}  {}",
                         e.id,
-                        scope_text(&e.scope),
+                        e.scope,
                         e.reason.as_str(),
                         camwatch_store::fmt_at(e.start_at),
                         camwatch_store::fmt_at(e.end_at),

@@ -134,12 +134,9 @@ pub async fn list(
         let Ok(code) = target.parse::<DeviceCode>() else {
             return false;
         };
-        rows.binary_search_by(|r| r.code.cmp(&code))
-            .ok()
-            .map(|i| &rows[i])
-            .is_some_and(|d| {
-                p.may_on_device(Action::ReadAuditLog, &d.region, d.maintainer.as_deref())
-            })
+        crate::devices::index::find(rows, &code).is_some_and(|d| {
+            p.may_on_device(Action::ReadAuditLog, &d.region, d.maintainer.as_deref())
+        })
     };
     let mut items: Vec<AuditRow> = Vec::new();
     let mut scanned = 0u64;

@@ -25,7 +25,7 @@ use camwatch_store::AuditEntry;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, Code};
-use crate::input::{Body, Params, instant, parse};
+use crate::input::{Body, Params, instant, parse, period};
 
 /// The longest period one list may ask for.
 pub const MAX_DAYS: i64 = 400;
@@ -134,38 +134,23 @@ pub async fn list(
 ) -> Result<Json<ExemptionList>, ApiError> {
     let p = &caller.principal;
     p.require(Action::ReadHistory)?;
-    let to =
-        q.to.as_deref()
-            .map(|v| instant("to", v))
-            .transpose()?
-            .unwrap_or_else(|| st.now());
-    let from = q
-        .from
-        .as_deref()
-        .map(|v| instant("from", v))
-        .transpose()?
-        .unwrap_or(to - 31 * 86_400);
-    if from >= to {
-        return Err(ApiError::invalid("from", "from must be before to"));
-    }
-    if to - from > MAX_DAYS * 86_400 {
-        return Err(ApiError::invalid(
-            "from",
-            format!("at most {MAX_DAYS} days per request"),
-        ));
-    }
+    let (from, to) = period(
+        q.from.as_deref(),
+        q.to.as_deref(),
+        st.now(),
+        31 * 86_400,
+        MAX_DAYS,
+    )?;
     let all = st.store.exemptions_overlapping(from, to).await?;
     let register = st.register.rows(st.store.as_ref()).await?;
     let items = all
         .into_iter()
         .filter(|e| match &e.scope {
-            ExemptionScope::Device(c) => register
-                .binary_search_by(|r| r.code.cmp(c))
-                .ok()
-                .is_some_and(|i| {
-                    let d = &register[i];
+            ExemptionScope::Device(c) => {
+                crate::devices::index::find(&register, c).is_some_and(|d| {
                     p.may_on_device(Action::ReadHistory, &d.region, d.maintainer.as_deref())
-                }),
+                })
+            }
             ExemptionScope::RegionPrefix(prefix) => touches(p, prefix),
         })
         .map(row)
@@ -236,10 +221,7 @@ pub async fn add(
     e.check()
         .map_err(|(field, why)| ApiError::invalid(field, why))?;
     let id = st.store.add_exemption(&e).await?;
-    let target = match &e.scope {
-        ExemptionScope::Device(c) => format!("device:{c}"),
-        ExemptionScope::RegionPrefix(p) => format!("region:{p}"),
-    };
+    let target = e.scope.to_string();
     st.store
         .append_audit(&AuditEntry {
             at: st.now(),

@@ -117,6 +117,33 @@ pub fn instant(field: &str, v: &str) -> Result<i64, ApiError> {
         })
 }
 
+/// A period `[from, to)` from optional RFC 3339 `from` and `to` parameters: `to` defaults to
+/// `now`, `from` to `default_secs` before `to`; `from` must be before `to`, and the period at
+/// most `max_days` long.
+pub fn period(
+    from: Option<&str>,
+    to: Option<&str>,
+    now: i64,
+    default_secs: i64,
+    max_days: i64,
+) -> Result<(i64, i64), ApiError> {
+    let to = to.map(|v| instant("to", v)).transpose()?.unwrap_or(now);
+    let from = from
+        .map(|v| instant("from", v))
+        .transpose()?
+        .unwrap_or(to - default_secs);
+    if from >= to {
+        return Err(ApiError::invalid("from", "from must be before to"));
+    }
+    if to - from > max_days * 86_400 {
+        return Err(ApiError::invalid(
+            "from",
+            format!("at most {max_days} days per request"),
+        ));
+    }
+    Ok((from, to))
+}
+
 /// Query parameters of type `T` (every field a string or number; unknown ones refused).
 pub struct Params<T>(pub T);
 

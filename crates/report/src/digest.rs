@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 use super::Period;
 use camwatch_core::history::Exemption;
-use camwatch_core::history::{ExemptionScope, StatusSpan};
+use camwatch_core::history::StatusSpan;
 use camwatch_core::registry::Device;
 use camwatch_store::workorders::WorkOrder;
 
@@ -73,10 +73,7 @@ pub fn input_digest(
     let mut ex: Vec<&Exemption> = exemptions.iter().collect();
     ex.sort_by_key(|e| (e.id, e.start_at, e.end_at));
     for e in ex {
-        let scope = match &e.scope {
-            ExemptionScope::Device(c) => format!("device:{c}"),
-            ExemptionScope::RegionPrefix(p) => format!("region:{p}"),
-        };
+        let scope = &e.scope;
         line(&format!(
             "e\t{}\t{scope}\t{}\t{}\t{}\t{}\t{}",
             e.id,

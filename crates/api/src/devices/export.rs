@@ -85,13 +85,7 @@ fn cells(st: &AppState, h: &Hit<'_>) -> Vec<String> {
         .and_then(|s| jiff::Timestamp::from_second(s).ok())
         .map(|t| t.to_string())
         .unwrap_or_default();
-    let cause = st
-        .monitor
-        .brief(&d.code)
-        .filter(|b| b.status == h.status)
-        .and_then(|b| b.cause)
-        .map(|c| c.to_string())
-        .unwrap_or_default();
+    let cause = super::cause_of(st, h).unwrap_or_default();
     vec![
         d.code.to_string(),
         d.name.clone(),

@@ -54,6 +54,13 @@ impl Listed {
     }
 }
 
+/// The row of `code` in `rows` (sorted by code, as [`RegisterIndex::rows`] hands them out).
+pub fn find<'a>(rows: &'a [Listed], code: &DeviceCode) -> Option<&'a Listed> {
+    rows.binary_search_by(|r| r.code.cmp(code))
+        .ok()
+        .map(|i| &rows[i])
+}
+
 struct Copy {
     revision: RegisterRevision,
     checked: Instant,

@@ -156,15 +156,19 @@ fn row(st: &AppState, h: &list::Hit<'_>) -> DeviceRow {
         address: d.address.clone(),
         status: h.status.as_str().to_string(),
         since: h.since,
-        // The cause is read for the rows shown only, a moment after the status: kept only
-        // when the status is still the one listed, so a row never pairs one with another's.
-        cause: st
-            .monitor
-            .brief(&d.code)
-            .filter(|b| b.status == h.status)
-            .and_then(|b| b.cause)
-            .map(|c| c.to_string()),
+        cause: cause_of(st, h),
     }
+}
+
+/// The cause of a listed row's status, in its text form. Read for the rows shown only, a
+/// moment after the status: kept only when the status is still the one listed, so a row never
+/// pairs one status with another's cause.
+pub(crate) fn cause_of(st: &AppState, h: &list::Hit<'_>) -> Option<String> {
+    st.monitor
+        .brief(&h.listed.code)
+        .filter(|b| b.status == h.status)
+        .and_then(|b| b.cause)
+        .map(|c| c.to_string())
 }
 
 /// Devices, filtered, sorted and paged.

@@ -15,12 +15,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use camwatch_core::access::Action;
-use camwatch_core::history::{ExemptionScope, Status};
+use camwatch_core::history::Status;
 
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::input::{Params, instant};
+use crate::input::{Params, period};
 
 /// The longest period one request may ask for: a quarter (an audit looks back months).
 pub const MAX_DAYS: i64 = 93;
@@ -108,26 +108,13 @@ pub async fn timeline(
     let Path(code) = path?;
     caller.principal.require(Action::ReadHistory)?;
     let now = st.now();
-    let to =
-        q.to.as_deref()
-            .map(|v| instant("to", v))
-            .transpose()?
-            .unwrap_or(now);
-    let from = q
-        .from
-        .as_deref()
-        .map(|v| instant("from", v))
-        .transpose()?
-        .unwrap_or(to - DEFAULT_SECONDS);
-    if from >= to {
-        return Err(ApiError::invalid("from", "from must be before to"));
-    }
-    if to - from > MAX_DAYS * 86_400 {
-        return Err(ApiError::invalid(
-            "from",
-            format!("at most {MAX_DAYS} days per request"),
-        ));
-    }
+    let (from, to) = period(
+        q.from.as_deref(),
+        q.to.as_deref(),
+        now,
+        DEFAULT_SECONDS,
+        MAX_DAYS,
+    )?;
     let d = super::visible_device(&st, &caller, Action::ReadHistory, &code, "code").await?;
     let (spans, exemptions) = tokio::try_join!(
         st.store.device_spans(&d.code, from, to, now),
@@ -161,10 +148,7 @@ pub async fn timeline(
     let region = d.region();
     let exemptions = exemptions
         .into_iter()
-        .filter(|e| match &e.scope {
-            ExemptionScope::Device(c) => *c == d.code,
-            ExemptionScope::RegionPrefix(p) => region.starts_with(p.as_str()),
-        })
+        .filter(|e| e.scope.covers(&d.code, region))
         .map(|e| ExemptionView {
             id: e.id,
             reason: e.reason.as_str().to_string(),

@@ -98,6 +98,26 @@ pub struct Exemption {
     pub approved_by: String,
 }
 
+impl ExemptionScope {
+    /// Whether it covers the device `code`, whose region (civil code) is `region`.
+    pub fn covers(&self, code: &DeviceCode, region: &str) -> bool {
+        match self {
+            Self::Device(c) => c == code,
+            Self::RegionPrefix(p) => region.starts_with(p.as_str()),
+        }
+    }
+}
+
+/// `device:<code>` or `region:<prefix>`: the form audit entries, digests and messages use.
+impl std::fmt::Display for ExemptionScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Device(c) => write!(f, "device:{c}"),
+            Self::RegionPrefix(p) => write!(f, "region:{p}"),
+        }
+    }
+}
+
 impl Exemption {
     /// Whether this exemption may be stored: a period that ends after it starts, who approved
     /// it, bounded texts, a region prefix of 1–12 digits. The error names the field.

@@ -21,7 +21,7 @@
 //! ([`events`]), `/healthz` and `/readyz` ([`health`]), `/metrics` ([`metrics`]); what they
 //! share is [`ops::Ops`].
 //!
-//! Not yet here (seams): reports for scoped users, evidence and baseline images, TLS.
+//! Not yet here (seams): reports for scoped users, TLS.
 
 pub mod audit;
 pub mod auth;
@@ -72,6 +72,8 @@ pub struct AppState {
     pub reports: Option<Arc<reports::Reports>>,
     /// The event stream, metrics and shutdown signal of the operations endpoints.
     pub ops: ops::Ops,
+    /// Approved baselines and the thresholds pictures are judged by (`None`: none configured).
+    pub pictures: Option<Arc<devices::pictures::Pictures>>,
 }
 
 impl AppState {
@@ -96,6 +98,9 @@ impl AppState {
         devices::write::update,
         devices::write::import,
         devices::timeline::timeline,
+        devices::pictures::evidence,
+        devices::pictures::baseline,
+        devices::pictures::approve,
         audit::list,
         exemptions::list,
         exemptions::add,
@@ -190,6 +195,11 @@ pub fn router(state: AppState) -> Router {
             get(devices::one).put(devices::write::update),
         )
         .route("/devices/{code}/timeline", get(devices::timeline::timeline))
+        .route("/devices/{code}/evidence", get(devices::pictures::evidence))
+        .route(
+            "/devices/{code}/baseline",
+            get(devices::pictures::baseline).post(devices::pictures::approve),
+        )
         .route("/fleet/summary", get(fleet::summary))
         .route("/audit", get(audit::list))
         .route("/reports/monthly", get(reports::monthly))

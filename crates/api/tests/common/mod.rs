@@ -143,6 +143,10 @@ pub async fn env_ops(secure_cookie: bool, tweak: impl FnOnce(&mut Ops)) -> Env {
             CONTRACT.to_string(),
         )),
         ops,
+        pictures: Some(Arc::new(camwatch_api::devices::pictures::Pictures {
+            dir: dir.path().join("baselines"),
+            thresholds: Arc::new(Default::default()),
+        })),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -203,6 +207,11 @@ pub struct Reply {
 }
 
 impl Env {
+    /// The server's data directory (`baselines/` is in it).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     /// Shuts the server down gracefully and waits until it has returned.
     pub async fn shut_down(&mut self) {
         if let Some(stop) = self.stop.take() {

@@ -21,7 +21,7 @@
 //! ([`events`]), `/healthz` and `/readyz` ([`health`]), `/metrics` ([`metrics`]); what they
 //! share is [`ops::Ops`].
 //!
-//! Not yet here (seams): reports for scoped users, TLS.
+//! Not yet here (seams): TLS.
 
 pub mod audit;
 pub mod auth;

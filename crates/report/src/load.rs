@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::{Period, Report, ReportInput, build};
+use super::{Period, Report, ReportInput, Subset, build};
 use camwatch_core::contract::Contract;
 use camwatch_core::error::{Error, Result};
 use camwatch_store::Store;
@@ -18,9 +18,21 @@ pub async fn load(
     contract_text: &str,
     now: i64,
 ) -> Result<Report> {
+    load_subset(store, period, contract, contract_text, now, None).await
+}
+
+/// [`load`] of part of the fleet (`None`: the whole fleet): see [`Subset`].
+pub async fn load_subset(
+    store: &Arc<dyn Store>,
+    period: &Period,
+    contract: &Contract,
+    contract_text: &str,
+    now: i64,
+    subset: Option<&Subset>,
+) -> Result<Report> {
     let open_until = now.min(period.end_at);
     let t = std::time::Instant::now();
-    let (devices, spans, exemptions, work_orders) = tokio::try_join!(
+    let (mut devices, mut spans, exemptions, mut work_orders) = tokio::try_join!(
         async {
             let r = store.list_devices_for_report().await;
             tracing::debug!(
@@ -43,11 +55,15 @@ pub async fn load(
         store.work_orders_opened(period.start_at, period.end_at),
     )?;
     let (period, contract, text) = (period.clone(), contract.clone(), contract_text.to_string());
+    let subset = subset.cloned();
     // Building is CPU work over possibly millions of spans: keep it off the async workers.
     tokio::task::spawn_blocking(move || {
         let t = std::time::Instant::now();
         let _log = scopeguard(t);
-        let report = build(&ReportInput {
+        if let Some(s) = &subset {
+            s.restrict(&mut devices, &mut spans, &mut work_orders);
+        }
+        let mut report = build(&ReportInput {
             period: &period,
             contract: &contract,
             contract_text: &text,
@@ -57,6 +73,9 @@ pub async fn load(
             work_orders: &work_orders,
             now,
         });
+        if let (Ok(r), Some(s)) = (&mut report, &subset) {
+            s.withhold_fleet_lines(r);
+        }
         // Freeing millions of spans takes a noticeable moment: not on the caller's path.
         std::thread::spawn(move || drop((devices, spans)));
         report

@@ -114,6 +114,8 @@ impl AppState {
         reports::monthly,
         devices::one,
         fleet::summary,
+        fleet::figures::figures,
+        fleet::figures::trend,
         workorders::list,
         workorders::one,
         workorders::open,
@@ -201,6 +203,8 @@ pub fn router(state: AppState) -> Router {
             get(devices::pictures::baseline).post(devices::pictures::approve),
         )
         .route("/fleet/summary", get(fleet::summary))
+        .route("/fleet/figures", get(fleet::figures::figures))
+        .route("/fleet/trend", get(fleet::figures::trend))
         .route("/audit", get(audit::list))
         .route("/reports/monthly", get(reports::monthly))
         .route("/exemptions", get(exemptions::list).post(exemptions::add))

@@ -40,7 +40,10 @@ pub struct Reports {
     pub contract: Contract,
     /// The contract file's text (part of the report's input digest).
     pub text: String,
-    gate: tokio::sync::Semaphore,
+    /// One report build at a time (reports and fleet figures alike).
+    pub(crate) gate: tokio::sync::Semaphore,
+    /// Fleet figures and trends recently computed.
+    pub(crate) figures: crate::fleet::figures::Cache,
 }
 
 impl Reports {
@@ -49,6 +52,7 @@ impl Reports {
             contract,
             text,
             gate: tokio::sync::Semaphore::new(1),
+            figures: Default::default(),
         })
     }
 }

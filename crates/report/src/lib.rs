@@ -28,7 +28,7 @@ mod tests;
 use serde::Serialize;
 
 pub use build::{ReportInput, build};
-pub use load::{load, load_subset};
+pub use load::{load, load_periods, load_subset};
 pub use period::{Month, Period};
 pub use subset::Subset;
 

@@ -49,6 +49,8 @@ pub struct Env {
     pub bus: EventBus,
     /// The operations root (`http://127.0.0.1:PORT`, without `/api/v1`).
     pub root: String,
+    /// The server's clock (starts at [`NOW`]).
+    pub clock: Arc<ManualClock>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     _dir: tempfile::TempDir,
@@ -135,7 +137,7 @@ pub async fn env_ops(secure_cookie: bool, tweak: impl FnOnce(&mut Ops)) -> Env {
         accounts: accounts.clone(),
         monitor: monitor.clone(),
         desk,
-        clock,
+        clock: clock.clone(),
         secure_cookie,
         register: Default::default(),
         reports: Some(camwatch_api::reports::Reports::new(
@@ -162,6 +164,7 @@ pub async fn env_ops(secure_cookie: bool, tweak: impl FnOnce(&mut Ops)) -> Env {
         monitor,
         bus,
         root: format!("http://{addr}"),
+        clock,
         stop: Some(stop),
         server: Some(server),
         _dir: dir,

@@ -32,7 +32,14 @@ async fn schemathesis_finds_no_server_error_or_schema_violation() {
     .unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    config(dir, "");
+    // A contract, so reports and the fleet's figures are computed, not 503.
+    config(
+        dir,
+        &format!(
+            "[contract]\nfile = \"{}/contracts/example-98.toml\"\n",
+            env!("CARGO_MANIFEST_DIR")
+        ),
+    );
     // A register whose cameras answer nowhere: the monitor marks them offline as it runs, so
     // the fuzzer meets devices of several statuses and the work-order engine at work.
     let register = camwatch_core::registry::generate::generate(30, 11);

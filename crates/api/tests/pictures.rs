@@ -214,8 +214,16 @@ async fn bad_requests_name_what_is_wrong() {
             json!({"source": "camera"}),
         )
         .await;
-    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(r.status, 409, "{}", r.body);
     assert_eq!(r.body["field"], "source");
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("no picture now"),
+        "{}",
+        r.body
+    );
     // An unknown source, an unknown field, a bad code.
     for body in [json!({"source": "file"}), json!({"path": "/etc/passwd"})] {
         let r = e

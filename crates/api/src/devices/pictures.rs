@@ -184,8 +184,8 @@ pub async fn baseline(
         (status = 401, description = "Not signed in", body = ApiError),
         (status = 403, description = "The role may not approve baselines", body = ApiError),
         (status = 404, description = "No such device in the caller's scope, or no evidence frame", body = ApiError),
-        (status = 409, description = "The picture reads as faulty judged alone (send force)", body = ApiError),
-        (status = 503, description = "No baseline directory, or the camera gave no picture", body = ApiError),
+        (status = 409, description = "The picture reads as faulty judged alone (send force), or the camera gives no picture now", body = ApiError),
+        (status = 503, description = "No baseline directory is configured", body = ApiError),
     )
 )]
 pub async fn approve(
@@ -222,10 +222,14 @@ pub async fn approve(
             };
             baselines::fetch_current(&d, parent.as_ref())
                 .await
+                // The camera's state, not the server's: a client error to retry later.
                 .map_err(|e| {
                     ApiError::new(
-                        Code::Unavailable,
-                        crate::input::bounded(&format!("device {}: {e}", d.code)),
+                        Code::Conflict,
+                        crate::input::bounded(&format!(
+                            "device {}: the camera gives no picture now: {e}",
+                            d.code
+                        )),
                     )
                     .with_field("source")
                 })?

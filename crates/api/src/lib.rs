@@ -23,6 +23,7 @@
 //!
 //! TLS from configured certificate files: [`serve_tls`] ([`tls`]).
 
+pub mod attachments;
 pub mod audit;
 pub mod auth;
 pub mod devices;
@@ -121,6 +122,9 @@ impl AppState {
         workorders::one,
         workorders::open,
         workorders::act,
+        attachments::list,
+        attachments::upload,
+        attachments::download,
         events::stream,
         health::healthz,
         health::readyz,
@@ -216,6 +220,16 @@ pub fn router(state: AppState) -> Router {
         .route("/tokens/{id}", axum::routing::delete(users::revoke))
         .route("/work-orders", get(workorders::list).post(workorders::open))
         .route("/work-orders/{id}", get(workorders::one))
+        .route(
+            "/work-orders/{id}/attachments",
+            get(attachments::list)
+                .post(attachments::upload)
+                .layer(DefaultBodyLimit::max(attachments::UPLOAD_LIMIT)),
+        )
+        .route(
+            "/work-orders/{id}/attachments/{attachment}",
+            get(attachments::download),
+        )
         .route("/work-orders/{id}/{action}", post(workorders::act))
         .method_not_allowed_fallback(|| async {
             error::ApiError::new(

@@ -20,7 +20,7 @@ pub async fn load(
 ) -> Result<Report> {
     let open_until = now.min(period.end_at);
     let t = std::time::Instant::now();
-    let (devices, spans, exemptions, work_orders) = tokio::try_join!(
+    let (mut devices, mut spans, exemptions, work_orders, unconfirmed) = tokio::try_join!(
         async {
             let r = store.list_devices_for_report().await;
             tracing::debug!(
@@ -41,13 +41,18 @@ pub async fn load(
         },
         store.exemptions_overlapping(period.start_at, period.end_at),
         store.work_orders_opened(period.start_at, period.end_at),
+        store.unconfirmed_codes(),
     )?;
+    if !unconfirmed.is_empty() {
+        devices.retain(|d| !unconfirmed.contains(&d.code));
+        spans.retain(|s| !unconfirmed.contains(&s.device));
+    }
     let (period, contract, text) = (period.clone(), contract.clone(), contract_text.to_string());
     // Building is CPU work over possibly millions of spans: keep it off the async workers.
     tokio::task::spawn_blocking(move || {
         let t = std::time::Instant::now();
         let _log = scopeguard(t);
-        let report = build(&ReportInput {
+        let mut report = build(&ReportInput {
             period: &period,
             contract: &contract,
             contract_text: &text,
@@ -57,6 +62,20 @@ pub async fn load(
             work_orders: &work_orders,
             now,
         });
+        if let Ok(r) = &mut report
+            && !unconfirmed.is_empty()
+        {
+            let mut first: Vec<_> = unconfirmed.iter().map(|c| c.to_string()).collect();
+            first.sort();
+            let more = first.len().saturating_sub(5);
+            first.truncate(5);
+            r.notes.push(format!(
+                "{} channel(s) found by GB/T 28181 catalogs and not yet confirmed are not counted: {}{}",
+                unconfirmed.len(),
+                first.join(", "),
+                if more > 0 { format!(" and {more} more") } else { String::new() }
+            ));
+        }
         // Freeing millions of spans takes a noticeable moment: not on the caller's path.
         std::thread::spawn(move || drop((devices, spans)));
         report

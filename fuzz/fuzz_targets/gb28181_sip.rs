@@ -1,5 +1,6 @@
-//! Arbitrary bytes as a SIP message (UDP datagram), as a TCP stream's buffer, and as an
-//! Authorization header: errors are fine, a panic or a hang is a bug.
+//! Arbitrary bytes as a SIP message (UDP datagram), as a TCP stream's buffer, as an
+//! Authorization header and as a WWW-Authenticate challenge (the simulator's devices read
+//! those): errors are fine, a panic or a hang is a bug.
 #![no_main]
 
 use camwatch_gb28181::{digest, sip};
@@ -10,5 +11,6 @@ fuzz_target!(|data: &[u8]| {
     let _ = sip::parse(data);
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = digest::Credentials::parse(text);
+        let _ = digest::parse_challenge(text);
     }
 });

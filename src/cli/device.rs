@@ -10,7 +10,7 @@ use super::context::GlobalArgs;
 use camwatch_core::error::{Error, Result};
 use camwatch_core::registry::export::{ExportFormat, to_csv, to_xlsx};
 use camwatch_core::registry::generate::generate;
-use camwatch_core::registry::{DeviceKind, aliases, table};
+use camwatch_core::registry::{DeviceCode, DeviceKind, aliases, table};
 use camwatch_store::register_import::{ImportSummary, import_table};
 use camwatch_store::{DeviceFilter, Store};
 
@@ -63,6 +63,16 @@ pub enum DeviceCommand {
     },
     /// Print the import column alias table (Markdown).
     Columns,
+    /// Confirm channels that GB/T 28181 catalogs added: until then they are monitored but are
+    /// no contract points (reports leave them out). Audited as `register.confirm`.
+    Confirm {
+        /// The channels' codes.
+        #[arg(required_unless_present = "parent", conflicts_with = "parent")]
+        codes: Vec<DeviceCode>,
+        /// Every unconfirmed channel this NVR's or platform's catalogs listed.
+        #[arg(long)]
+        parent: Option<DeviceCode>,
+    },
 }
 
 /// Reads `file` and imports it (see `camwatch_store::register_import`).
@@ -236,6 +246,31 @@ pub async fn run(g: &GlobalArgs, cmd: &DeviceCommand) -> Result<ExitCode> {
         }
         DeviceCommand::Columns => {
             print!("{}", aliases::markdown());
+            Ok(ExitCode::SUCCESS)
+        }
+        DeviceCommand::Confirm { codes, parent } => {
+            use camwatch_store::gb28181::ConfirmTarget;
+            let ctx = g.context().await?;
+            let target = match parent {
+                Some(p) => ConfirmTarget::Parent(*p),
+                None => ConfirmTarget::Codes(codes.clone()),
+            };
+            let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+            let done = ctx
+                .store
+                .confirm_channels(
+                    &target,
+                    &format!("cli:{user}"),
+                    jiff::Timestamp::now().as_second(),
+                )
+                .await?;
+            for c in &done {
+                println!("{c}");
+            }
+            println!(
+                "{} channel(s) confirmed: reports count them from now on",
+                done.len()
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -4,7 +4,12 @@
 //! own password (the register's, stored sealed) and the shared password (sealed in the config
 //! with the data key; `seal-password` prints that form). Its view of each device reaches the
 //! monitor as the liveness of devices without an address of their own ([`PlatformStatus`]);
-//! its events are logged.
+//! its events are logged, each catalog is synced into the register ([`sync_catalog`]: new
+//! channels unconfirmed, changes and removals audited by `gb28181`) and unknown devices'
+//! attempts are stored for review (`camwatch gb28181 unknown`).
+//!
+//! Must not: decide what a catalog means (`camwatch_gb28181::outcomes::sync` does); a store
+//! error here is logged and the platform goes on (the next catalog syncs again).
 
 use std::collections::{HashMap, HashSet};
 use std::io::BufRead as _;
@@ -18,11 +23,17 @@ use camwatch_core::clock::SharedClock;
 use camwatch_core::config::Gb28181Config;
 use camwatch_core::error::{Error, Result};
 use camwatch_core::outcome::ProbeOutcome;
-use camwatch_core::registry::{Device, DeviceCode};
+use camwatch_core::registry::{Confirmation, Device, DeviceCode};
 use camwatch_core::secret::{Password, SecretKey};
+use camwatch_gb28181::catalog::Catalog;
 use camwatch_gb28181::digest::Nonces;
+use camwatch_gb28181::outcomes;
 use camwatch_gb28181::platform::{GbEvent, Platform, PlatformConfig};
 use camwatch_gb28181::registrar::Liveness;
+use camwatch_store::Store;
+use camwatch_store::gb28181::{
+    CatalogCounts, CatalogWrite, ChannelChange, ChannelQuery, FieldChange, UnknownAttempt,
+};
 
 /// The associated data the shared password is sealed under, so a sealed camera password
 /// cannot be pasted in its place.
@@ -32,10 +43,121 @@ const SHARED_CONTEXT: &str = "gb28181.shared_password";
 pub enum Gb28181Command {
     /// Read a password on standard input and print it sealed for `[gb28181] shared_password`.
     SealPassword,
+    /// Devices that tried to register without being in the register, most recent first.
+    Unknown {
+        #[arg(long, default_value_t = 100)]
+        limit: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Register entries that GB/T 28181 catalogs listed: where from, confirmed or not, removed.
+    Channels {
+        /// Only those not yet confirmed by an operator (not counted in reports).
+        #[arg(long)]
+        unconfirmed: bool,
+        /// Only those gone from their source's latest complete catalog.
+        #[arg(long)]
+        removed: bool,
+        /// Only those listed by this device's, NVR's or platform's catalogs.
+        #[arg(long)]
+        source: Option<DeviceCode>,
+        #[arg(long)]
+        limit: Option<u64>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
-pub fn run(g: &GlobalArgs, c: &Gb28181Command) -> Result<ExitCode> {
+pub async fn run(g: &GlobalArgs, c: &Gb28181Command) -> Result<ExitCode> {
     match c {
+        Gb28181Command::Unknown { limit, json } => {
+            let ctx = g.context().await?;
+            let rows = ctx.store.unknown_devices(*limit).await?;
+            if *json {
+                let v: Vec<_> = rows
+                    .iter()
+                    .map(|r| {
+                        serde_json::json!({
+                            "code": r.code.to_string(),
+                            "first_seen_at": camwatch_store::fmt_at(r.first_seen_at),
+                            "last_seen_at": camwatch_store::fmt_at(r.last_seen_at),
+                            "last_addr": r.last_addr,
+                            "attempts": r.attempts,
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::Value::Array(v));
+            } else {
+                println!(
+                    "code                  last seen             first seen            attempts  from"
+                );
+                for r in &rows {
+                    println!(
+                        "{}  {:<20}  {:<20}  {:>8}  {}",
+                        r.code,
+                        camwatch_store::fmt_at(r.last_seen_at),
+                        camwatch_store::fmt_at(r.first_seen_at),
+                        r.attempts,
+                        r.last_addr
+                    );
+                }
+                println!("{} unknown device(s)", rows.len());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Gb28181Command::Channels {
+            unconfirmed,
+            removed,
+            source,
+            limit,
+            json,
+        } => {
+            let ctx = g.context().await?;
+            let rows = ctx
+                .store
+                .catalog_channels(&ChannelQuery {
+                    source: *source,
+                    state: unconfirmed.then_some(Confirmation::Unconfirmed),
+                    removed_only: *removed,
+                    limit: *limit,
+                })
+                .await?;
+            let opt = |t: Option<i64>| t.map(camwatch_store::fmt_at);
+            if *json {
+                let v: Vec<_> = rows
+                    .iter()
+                    .map(|r| {
+                        serde_json::json!({
+                            "code": r.code.to_string(),
+                            "source": r.source.to_string(),
+                            "state": r.state.as_str(),
+                            "first_seen_at": camwatch_store::fmt_at(r.first_seen_at),
+                            "last_seen_at": camwatch_store::fmt_at(r.last_seen_at),
+                            "removed_at": opt(r.removed_at),
+                            "confirmed_at": opt(r.confirmed_at),
+                            "confirmed_by": r.confirmed_by,
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::Value::Array(v));
+            } else {
+                println!(
+                    "code                  source                state        last seen             removed"
+                );
+                for r in &rows {
+                    println!(
+                        "{}  {}  {:<11}  {:<20}  {}",
+                        r.code,
+                        r.source,
+                        r.state.as_str(),
+                        camwatch_store::fmt_at(r.last_seen_at),
+                        opt(r.removed_at).unwrap_or_else(|| "-".into())
+                    );
+                }
+                println!("{} channel(s)", rows.len());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Gb28181Command::SealPassword => {
             let cfg = g.config()?;
             let key =
@@ -51,6 +173,106 @@ pub fn run(g: &GlobalArgs, c: &Gb28181Command) -> Result<ExitCode> {
             }
             println!("{}", key.seal(SHARED_CONTEXT, &Password::new(password)));
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Syncs one catalog into the register (see the module doc): reads the register's records of
+/// the listed channels and of the devices under the source, compares, and writes the result in
+/// one transaction. Returns what changed.
+pub async fn sync_catalog(store: &dyn Store, catalog: &Catalog, at: i64) -> Result<CatalogCounts> {
+    let source: DeviceCode = catalog.device_id.parse().map_err(|e| {
+        Error::invalid(format!(
+            "catalog DeviceID {:?}: {e}",
+            catalog.device_id.chars().take(40).collect::<String>()
+        ))
+    })?;
+    let codes: Vec<DeviceCode> = catalog
+        .items
+        .iter()
+        .filter_map(|i| i.device_id.parse().ok())
+        .collect();
+    let mut register: Vec<Device> = store
+        .list_devices_by_codes(&codes)
+        .await?
+        .into_values()
+        .collect();
+    register.extend(store.devices_under(&source).await?);
+    let s = outcomes::sync(source, catalog, &register);
+    if !s.invalid.is_empty() {
+        tracing::warn!(%source, invalid = s.invalid.len(), first = %s.invalid[0],
+            "GB/T 28181 catalog items without a valid 20-digit DeviceID: skipped");
+    }
+    store
+        .write_catalog(&CatalogWrite {
+            source,
+            at,
+            added: s.added,
+            changed: s
+                .changed
+                .into_iter()
+                .map(|c| ChannelChange {
+                    after: c.after,
+                    fields: c
+                        .fields
+                        .into_iter()
+                        .map(|f| FieldChange {
+                            field: f.field.as_str(),
+                            before: f.before,
+                            after: f.after,
+                        })
+                        .collect(),
+                })
+                .collect(),
+            listed: s.listed,
+            gone: s.gone,
+        })
+        .await
+}
+
+/// Events the store cares about, written as they come (several per write when they queue up).
+async fn persist_events(
+    store: Arc<dyn Store>,
+    clock: SharedClock,
+    mut events: tokio::sync::mpsc::UnboundedReceiver<GbEvent>,
+) {
+    while let Some(first) = events.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < 1000 {
+            match events.try_recv() {
+                Ok(e) => batch.push(e),
+                Err(_) => break,
+            }
+        }
+        let mut unknown = Vec::new();
+        for e in &batch {
+            log_event(e);
+            match e {
+                GbEvent::Unknown { device, from, at } => unknown.push(UnknownAttempt {
+                    code: *device,
+                    from: *from,
+                    at: *at,
+                }),
+                GbEvent::Catalog(c) => {
+                    let at = clock.now().as_second();
+                    match sync_catalog(store.as_ref(), c, at).await {
+                        Ok(n) => tracing::info!(
+                            source = %c.device_id,
+                            added = n.added,
+                            changed = n.changed,
+                            removed = n.removed,
+                            relisted = n.relisted,
+                            "GB/T 28181 catalog synced into the register"
+                        ),
+                        Err(e) => tracing::warn!(source = %c.device_id, error = %e,
+                            "GB/T 28181 catalog not synced"),
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Err(e) = store.record_unknown_devices(&unknown).await {
+            tracing::warn!(error = %e, "GB/T 28181 unknown devices not stored");
         }
     }
 }
@@ -89,6 +311,13 @@ pub fn platform_config(
     })
 }
 
+/// A started platform: its server task (ending at shutdown) and its view as the monitor's
+/// signalling source.
+pub type Started = (
+    tokio::task::JoinHandle<std::io::Result<()>>,
+    Arc<dyn camwatch_monitor::SignallingStatus>,
+);
+
 /// The platform as the monitor's signalling source.
 #[derive(Debug)]
 pub struct PlatformStatus(Arc<Mutex<Platform>>);
@@ -108,11 +337,9 @@ pub async fn start(
     key: &SecretKey,
     devices: &[Device],
     clock: SharedClock,
+    store: Arc<dyn Store>,
     mut stop: tokio::sync::watch::Receiver<bool>,
-) -> Result<(
-    tokio::task::JoinHandle<std::io::Result<()>>,
-    Arc<dyn camwatch_monitor::SignallingStatus>,
-)> {
+) -> Result<Started> {
     let platform = platform_config(cfg, key, devices)?;
     let udp = tokio::net::UdpSocket::bind(cfg.udp_listen.trim())
         .await
@@ -137,27 +364,32 @@ pub async fn start(
         domain = %cfg.domain,
         "camwatch serve: GB/T 28181 platform"
     );
+    start_bound(platform, udp, tcp, clock, store, async move {
+        let _ = stop.wait_for(|s| *s).await;
+    })
+}
+
+/// Starts the platform on sockets already bound (tests bind port 0): the server, and the task
+/// that syncs catalogs into `store` and records unknown devices. Returns the server's task
+/// (ending when `shutdown` completes) and the platform as a signalling source.
+pub fn start_bound(
+    platform: PlatformConfig,
+    udp: tokio::net::UdpSocket,
+    tcp: tokio::net::TcpListener,
+    clock: SharedClock,
+    store: Arc<dyn Store>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<Started> {
     let platform = Arc::new(Mutex::new(Platform::new(platform, Nonces::random(), {
         let mut b = [0u8; 8];
         getrandom::fill(&mut b).map_err(|e| Error::internal(format!("random source: {e}")))?;
         u64::from_le_bytes(b)
     })));
-    let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Some(e) = events.recv().await {
-            log_event(&e);
-        }
-    });
+    let (tx, events) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(persist_events(store, clock.clone(), events));
     let status = Arc::new(PlatformStatus(platform.clone()));
     let task = tokio::spawn(camwatch_gb28181::server::run(
-        platform,
-        udp,
-        tcp,
-        clock,
-        tx,
-        async move {
-            let _ = stop.wait_for(|s| *s).await;
-        },
+        platform, udp, tcp, clock, tx, shutdown,
     ));
     Ok((task, status))
 }
@@ -179,6 +411,9 @@ fn log_event(e: &GbEvent) {
             device, from, why, ..
         } => {
             tracing::warn!(%device, %from, ?why, "GB/T 28181 registration refused")
+        }
+        GbEvent::Unknown { device, from, .. } => {
+            tracing::info!(%device, %from, "GB/T 28181 REGISTER from a device not in the register")
         }
         GbEvent::DeviceInfo { device, .. } | GbEvent::DeviceStatus { device, .. } => {
             tracing::debug!(%device, "GB/T 28181 device answer")

@@ -18,7 +18,7 @@ pub mod device;
 mod diagnose;
 mod exemption;
 pub mod exit;
-mod gb28181;
+pub mod gb28181;
 mod history;
 mod probe;
 pub mod report;
@@ -64,11 +64,11 @@ pub enum Command {
     /// Picture diagnostics on a JPEG: signal loss, dark/bright, blur, noise, colour cast, …
     Diagnose(diagnose::DiagnoseArgs),
     /// A simulated camera fleet on loopback (rehearsals, load tests, interop tests).
-    Sim(sim::SimArgs),
+    Sim(Box<sim::SimArgs>),
     /// Create or upgrade the database schema (also done at every start).
     Migrate,
-    /// The camera register (一机一档): import, export, list, generate.
-    #[command(subcommand)]
+    /// The camera register (一机一档): import, export, list, generate, confirm.
+    #[command(subcommand, visible_alias = "register")]
     Device(device::DeviceCommand),
     /// Status history: import from another platform, show a device's spans.
     #[command(subcommand)]
@@ -122,7 +122,7 @@ pub fn run() -> ExitCode {
             Command::WorkOrder(c) => workorder::run(&cli.global, c).await,
             Command::User(c) => user::run(&cli.global, c).await,
             Command::Bench(c) => bench::run(c).await,
-            Command::Gb28181(c) => gb28181::run(&cli.global, c),
+            Command::Gb28181(c) => gb28181::run(&cli.global, c).await,
         }
     });
     match result {

@@ -210,6 +210,7 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
             &key,
             &devices,
             clock.clone(),
+            ctx.store.clone(),
             stop_rx.clone(),
         )
         .await?;

@@ -11,6 +11,7 @@ use camwatch_core::clock::{Clock, ScaledClock};
 use camwatch_core::error::{Error, Result};
 use camwatch_core::registry::export::to_csv;
 use camwatch_sim::faults::parse_duration;
+use camwatch_sim::gb28181::{Charset, GbFleet};
 use camwatch_sim::{BindMode, FaultPlan, Shape, SimConfig};
 
 #[derive(Debug, Args)]
@@ -62,6 +63,91 @@ pub struct SimArgs {
     /// Stop after this long (real time); default: until Ctrl-C or SIGTERM.
     #[arg(long)]
     pub duration: Option<String>,
+    #[command(flatten)]
+    pub gb: GbSimArgs,
+}
+
+/// GB/T 28181 peers that register to a camwatch platform (`serve` with `[gb28181]`).
+#[derive(Debug, Args)]
+pub struct GbSimArgs {
+    /// camwatch's GB/T 28181 platform (host:port): simulate GB peers registering to it.
+    #[arg(long)]
+    pub gb_platform: Option<std::net::SocketAddr>,
+    /// The platform's 20-digit ID and domain (`[gb28181] id`, `domain`).
+    #[arg(long, default_value = "34020000002000000001")]
+    pub gb_platform_id: String,
+    #[arg(long, default_value = "3402000000")]
+    pub gb_domain: String,
+    /// Single GB devices (cameras).
+    #[arg(long, default_value_t = 0)]
+    pub gb_devices: u32,
+    /// Channels of one lower platform (0: none).
+    #[arg(long, default_value_t = 0)]
+    pub gb_lower_platform_channels: u32,
+    /// The password every GB peer uses (and the register written by --register-out holds).
+    #[arg(long, default_value = "12345678")]
+    pub gb_password: String,
+    #[arg(long, default_value_t = 60)]
+    pub gb_keepalive_sec: i64,
+    /// Catalog items per MESSAGE.
+    #[arg(long, default_value_t = 50)]
+    pub gb_page_size: usize,
+    /// Over TCP (default UDP).
+    #[arg(long)]
+    pub gb_tcp: bool,
+    /// MANSCDP documents in GB2312 (default UTF-8).
+    #[arg(long)]
+    pub gb_gb2312: bool,
+    /// Fault: every GB peer stops its keepalives (and answers nothing) after this long
+    /// (simulated: 10m, 2h).
+    #[arg(long)]
+    pub gb_dies_after: Option<String>,
+    /// Fault: the peers use a wrong password.
+    #[arg(long)]
+    pub gb_wrong_password: bool,
+    /// Fault: every catalog page is malformed XML.
+    #[arg(long)]
+    pub gb_malformed_catalog: bool,
+}
+
+impl GbSimArgs {
+    fn fleet(&self, now: i64) -> Result<Option<GbFleet>> {
+        let Some(platform) = self.gb_platform else {
+            return Ok(None);
+        };
+        if !platform.ip().is_loopback() {
+            return Err(Error::invalid(format!(
+                "--gb-platform {platform}: the simulator only talks to loopback"
+            )));
+        }
+        let dies_at = match &self.gb_dies_after {
+            Some(d) => Some(
+                now + parse_duration(d)
+                    .map_err(|e| Error::invalid(format!("--gb-dies-after: {e}")))?,
+            ),
+            None => None,
+        };
+        Ok(Some(GbFleet {
+            platform,
+            platform_id: self.gb_platform_id.clone(),
+            domain: self.gb_domain.clone(),
+            devices: self.gb_devices,
+            lower_platform_channels: self.gb_lower_platform_channels,
+            password: self.gb_password.clone(),
+            keepalive_sec: self.gb_keepalive_sec.max(1),
+            page_size: self.gb_page_size.max(1),
+            charset: if self.gb_gb2312 {
+                Charset::Gb2312
+            } else {
+                Charset::Utf8
+            },
+            tcp: self.gb_tcp,
+            dies_at,
+            wrong_password: self.gb_wrong_password,
+            malformed_catalog: self.gb_malformed_catalog,
+            ..GbFleet::default()
+        }))
+    }
 }
 
 pub async fn run(a: &SimArgs) -> Result<ExitCode> {
@@ -93,6 +179,8 @@ pub async fn run(a: &SimArgs) -> Result<ExitCode> {
         .check()
         .map_err(|e| Error::invalid(format!("--cameras/--nvrs/--channels-per-nvr: {e}")))?;
     let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(jiff::Timestamp::now(), a.time_scale));
+    let gb = a.gb.fleet(clock.now().as_second())?;
+    let gb_clock = clock.clone();
     let fleet = camwatch_sim::start(
         SimConfig {
             shape,
@@ -123,8 +211,21 @@ pub async fn run(a: &SimArgs) -> Result<ExitCode> {
     for n in &fleet.notes {
         eprintln!("note: {n}");
     }
+    let (gb_stop, gb_stopped) = tokio::sync::watch::channel(false);
+    let mut register = fleet.devices().to_vec();
+    if let Some(gb) = &gb {
+        let peers = camwatch_sim::gb28181::start(gb, gb_clock, gb_stopped).await?;
+        eprintln!(
+            "GB/T 28181: {} peer(s) registering to {} over {} ({} lower-platform channels)",
+            peers.len(),
+            gb.platform,
+            if gb.tcp { "TCP" } else { "UDP" },
+            gb.lower_platform_channels
+        );
+        register.extend(gb.register());
+    }
     if let Some(p) = &a.register_out {
-        std::fs::write(p, to_csv(fleet.devices(), !a.without_passwords))
+        std::fs::write(p, to_csv(&register, !a.without_passwords))
             .map_err(|e| Error::invalid(format!("{}: {e}", p.display())))?;
         eprintln!("register: {}", p.display());
     }
@@ -141,6 +242,7 @@ pub async fn run(a: &SimArgs) -> Result<ExitCode> {
     };
     eprintln!("serving; Ctrl-C or SIGTERM stops");
     super::serve::until_stopped(duration).await?;
+    let _ = gb_stop.send(true);
     let (rtsp, http) = fleet.served();
     fleet.shutdown().await;
     eprintln!("stopped after serving {rtsp} RTSP and {http} HTTP connections");

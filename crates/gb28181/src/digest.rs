@@ -183,6 +183,52 @@ impl Credentials {
     }
 }
 
+/// The realm and nonce of a WWW-Authenticate challenge (a device's side of the exchange: the
+/// simulator's devices answer camwatch's challenges with this and [`answer`]).
+pub fn parse_challenge(value: &str) -> Result<(String, String), DigestError> {
+    let tok = AuthTokenizer::parse(value).map_err(|e| DigestError::Syntax(e.to_string()))?;
+    if !tok.scheme.eq_ignore_ascii_case("digest") {
+        return Err(DigestError::Scheme(tok.scheme.to_string()));
+    }
+    let get = |name: &str| {
+        tok.params
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.to_string())
+    };
+    Ok((
+        get("realm").ok_or(DigestError::Missing("realm"))?,
+        get("nonce").ok_or(DigestError::Missing("nonce"))?,
+    ))
+}
+
+/// The Authorization value a device with `username` and `password` sends for `method` on
+/// `uri`, answering a challenge of `realm` and `nonce` (RFC 2069 form, no qop).
+pub fn answer(
+    username: &str,
+    password: &str,
+    realm: &str,
+    nonce: &str,
+    method: &str,
+    uri: &str,
+) -> String {
+    let c = Credentials {
+        username: username.into(),
+        realm: realm.into(),
+        nonce: nonce.into(),
+        uri: uri.into(),
+        response: String::new(),
+        qop: None,
+        nc: None,
+        cnonce: None,
+    };
+    format!(
+        "Digest username=\"{username}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", \
+         response=\"{}\", algorithm=MD5",
+        c.expected(method, password)
+    )
+}
+
 fn constant_eq(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
@@ -195,6 +241,26 @@ fn constant_eq(a: &str, b: &str) -> bool {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_device_answer_verifies() {
+        let nonces = Nonces::new([7; 16]);
+        let nonce = nonces.issue(1000);
+        let (realm, n) = parse_challenge(&challenge("3402000000", &nonce, false)).unwrap();
+        assert_eq!((realm.as_str(), n.as_str()), ("3402000000", nonce.as_str()));
+        let auth = answer(
+            "34020000001320000001",
+            "pw",
+            &realm,
+            &n,
+            "REGISTER",
+            "sip:34020000002000000001@3402000000",
+        );
+        let c = Credentials::parse(&auth).unwrap();
+        assert!(c.verify("REGISTER", "pw"));
+        assert!(!c.verify("REGISTER", "other"));
+        assert!(parse_challenge("Basic realm=\"x\"").is_err());
+    }
 
     #[test]
     fn rfc2617_example() {

@@ -137,6 +137,13 @@ pub enum GbEvent {
         why: Refusal,
         at: i64,
     },
+    /// A device not in the register tried to register (every attempt, for the review list;
+    /// whether it was refused follows as `Refused`).
+    Unknown {
+        device: DeviceCode,
+        from: SocketAddr,
+        at: i64,
+    },
 }
 
 /// A device that tried to register without being in the register.
@@ -371,6 +378,11 @@ impl Platform {
             u.last_seen = now;
             u.from = from.addr();
             u.attempts += 1;
+            self.publish(GbEvent::Unknown {
+                device,
+                from: from.addr(),
+                at: now,
+            });
             if self.unknown.len() > MAX_UNKNOWN
                 && let Some(oldest) = self
                     .unknown

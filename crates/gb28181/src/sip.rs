@@ -77,6 +77,8 @@ pub struct InRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InResponse {
     pub status: u16,
+    /// The WWW-Authenticate header's value of a `401`, as received.
+    pub www_authenticate: Option<String>,
     pub common: Common,
 }
 
@@ -181,7 +183,15 @@ pub fn parse(bytes: &[u8]) -> Result<Inbound, SipError> {
         SipMessage::Response(r) => {
             let status = r.status_code.code();
             let common = common(&r.headers, r.body)?;
-            Ok(Inbound::Response(InResponse { status, common }))
+            let www_authenticate = r.headers.iter().find_map(|h| match h {
+                Header::WwwAuthenticate(v) => Some(v.value().to_string()),
+                _ => None,
+            });
+            Ok(Inbound::Response(InResponse {
+                status,
+                www_authenticate,
+                common,
+            }))
         }
     }
 }
@@ -337,6 +347,16 @@ pub struct OutRequest<'a> {
 
 /// A request with `body` (a MANSCDP document).
 pub fn request(r: &OutRequest<'_>, body: &[u8]) -> Vec<u8> {
+    request_with(r, &[], body)
+}
+
+/// A request with `extra` headers (Expires, Authorization, Contact: a device's REGISTER) and
+/// `body`. Header values are written as given: callers pass their own, never a peer's, text.
+pub fn request_with(r: &OutRequest<'_>, extra: &[(&str, String)], body: &[u8]) -> Vec<u8> {
+    let mut head = String::new();
+    for (name, value) in extra {
+        let _ = write!(head, "{name}: {value}\r\n");
+    }
     let mut out = format!(
         "{method} sip:{to_user}@{to_host} SIP/2.0\r\n\
          Via: SIP/2.0/{transport} {via};rport;branch=z9hG4bK{branch}\r\n\
@@ -346,6 +366,7 @@ pub fn request(r: &OutRequest<'_>, body: &[u8]) -> Vec<u8> {
          CSeq: {cseq} {method}\r\n\
          Max-Forwards: 70\r\n\
          User-Agent: camwatch\r\n\
+         {head}\
          Content-Type: {content_type}\r\n\
          Content-Length: {len}\r\n\r\n",
         method = r.method,

@@ -61,7 +61,7 @@ pub async fn load_periods(
     };
     let open_until = now.min(end);
     let t = std::time::Instant::now();
-    let (mut devices, mut spans, exemptions, mut work_orders) = tokio::try_join!(
+    let (mut devices, mut spans, exemptions, mut work_orders, unconfirmed) = tokio::try_join!(
         async {
             let r = store.list_devices_for_report().await;
             tracing::debug!(
@@ -80,7 +80,29 @@ pub async fn load_periods(
         },
         store.exemptions_overlapping(start, end),
         store.work_orders_opened(start, end),
+        store.unconfirmed_codes(),
     )?;
+    // Channels a GB/T 28181 catalog added and no operator has confirmed are no contract points.
+    if !unconfirmed.is_empty() {
+        devices.retain(|d| !unconfirmed.contains(&d.code));
+        spans.retain(|s| !unconfirmed.contains(&s.device));
+    }
+    let unconfirmed_note = (!unconfirmed.is_empty()).then(|| {
+        let mut first: Vec<_> = unconfirmed.iter().map(|c| c.to_string()).collect();
+        first.sort();
+        let more = first.len().saturating_sub(5);
+        first.truncate(5);
+        format!(
+            "{} channel(s) found by GB/T 28181 catalogs and not yet confirmed are not counted: {}{}",
+            unconfirmed.len(),
+            first.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        )
+    });
     let periods = periods.to_vec();
     let (contract, text) = (contract.clone(), contract_text.to_string());
     let subset = subset.cloned();
@@ -121,6 +143,9 @@ pub async fn load_periods(
                     work_orders: &orders,
                     now,
                 })?;
+                if let Some(n) = &unconfirmed_note {
+                    report.notes.push(n.clone());
+                }
                 if let Some(s) = &subset {
                     s.withhold_fleet_lines(&mut report);
                 }

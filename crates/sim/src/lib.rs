@@ -14,6 +14,7 @@
 
 mod auth;
 pub mod faults;
+pub mod gb28181;
 pub mod http;
 mod onvif;
 pub mod rtsp;

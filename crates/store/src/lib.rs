@@ -80,7 +80,9 @@ pub struct AuditEntry {
 }
 
 #[async_trait]
-pub trait Store: workorders::WorkOrderStore + users::UserStore + OutboxStore + Send + Sync {
+pub trait Store:
+    workorders::WorkOrderStore + users::UserStore + OutboxStore + gb28181::CatalogStore + Send + Sync
+{
     /// Which backend, for messages: "sqlite" or "postgres".
     fn backend(&self) -> &'static str;
 
@@ -174,6 +176,7 @@ pub trait Store: workorders::WorkOrderStore + users::UserStore + OutboxStore + S
     async fn audit_page(&self, q: &AuditQuery) -> Result<Vec<(i64, AuditEntry)>>;
 }
 
+pub mod gb28181;
 pub mod lease;
 pub mod outbox;
 mod outbox_sql;
@@ -186,6 +189,7 @@ mod sqlite;
 pub mod users;
 pub mod workorders;
 
+pub use gb28181::CatalogStore;
 pub use lease::{InstanceId, MonitorInstance, MonitorLease, this_host};
 pub use outbox::{NewOutboxRow, OutboxBacklog, OutboxRow, OutboxStore, TargetBacklog};
 pub use postgres::PostgresStore;

@@ -80,6 +80,68 @@ macro_rules! sql_store {
             }
         }
 
+        /// Inserts or updates `devices` by code inside `tx`, stamping `updated_at = now`;
+        /// passwords sealed with `key`. Shared by `upsert_devices` and the catalog sync
+        /// (`gb28181`), which must add channels in the same transaction as their marks.
+        async fn write_devices(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            key: &camwatch_core::secret::SecretKey,
+            changed: &[&camwatch_core::registry::Device],
+            now: i64,
+        ) -> camwatch_core::error::Result<()> {
+            use $crate::rows::{COLUMNS, DeviceColumns};
+            for chunk in changed.chunks($crate::sql::DEVICE_BATCH) {
+                let mut qb = sqlx::QueryBuilder::<$db>::new("INSERT INTO device (");
+                qb.push(COLUMNS.join(", "));
+                qb.push(", updated_at) ");
+                qb.push_values(chunk.iter(), |mut b, d| {
+                    let c = DeviceColumns::from_device(d, key);
+                    b.push_bind(c.code)
+                        .push_bind(c.name)
+                        .push_bind(c.kind)
+                        .push_bind(c.parent_code)
+                        .push_bind(c.ip)
+                        .push_bind(c.rtsp_port)
+                        .push_bind(c.http_port)
+                        .push_bind(c.stream_urls)
+                        .push_bind(c.onvif_url)
+                        .push_bind(c.snapshot_url)
+                        .push_bind(c.username)
+                        .push_bind(c.password_sealed)
+                        .push_bind(c.civil_code)
+                        .push_bind(c.police_station)
+                        .push_bind(c.address)
+                        .push_bind(c.longitude)
+                        .push_bind(c.latitude)
+                        .push_bind(c.place_type)
+                        .push_bind(c.build_type)
+                        .push_bind(c.build_date)
+                        .push_bind(c.vendor)
+                        .push_bind(c.model)
+                        .push_bind(c.resolution)
+                        .push_bind(c.maintainer)
+                        .push_bind(c.maintainer_contact)
+                        .push_bind(c.maintainer_phone)
+                        .push_bind(c.monthly_fee_fen)
+                        .push_bind(c.monthly_link_fee_fen)
+                        .push_bind(c.contract_from)
+                        .push_bind(c.contract_to)
+                        .push_bind(c.tags)
+                        .push_bind(c.extra)
+                        .push_bind(now);
+                });
+                qb.push(" ON CONFLICT (code) DO UPDATE SET ");
+                let sets: Vec<String> = COLUMNS[1..]
+                    .iter()
+                    .chain(std::iter::once(&"updated_at"))
+                    .map(|c| format!("{c} = excluded.{c}"))
+                    .collect();
+                qb.push(sets.join(", "));
+                qb.build().execute(&mut **tx).await.map_err(crate::db_error)?;
+            }
+            Ok(())
+        }
+
         /// Closes the open spans of monitor instance `id` at `at`; a span opened at or after
         /// `at` never held and is dropped. Returns the number closed.
         async fn close_spans_of(
@@ -114,7 +176,6 @@ macro_rules! sql_store {
                 &self,
                 devices: &[camwatch_core::registry::Device],
             ) -> camwatch_core::error::Result<$crate::UpsertCounts> {
-                use $crate::rows::{COLUMNS, DeviceColumns};
                 let codes: Vec<_> = devices.iter().map(|d| d.code).collect();
                 let existing = self.devices_by_codes(&codes).await?;
                 let mut counts = $crate::UpsertCounts::default();
@@ -134,55 +195,7 @@ macro_rules! sql_store {
                 }
                 let now = jiff::Timestamp::now().as_second();
                 let mut tx = self.pool.begin_with($begin).await.map_err(crate::db_error)?;
-                for chunk in changed.chunks($crate::sql::DEVICE_BATCH) {
-                    let mut qb = sqlx::QueryBuilder::<$db>::new("INSERT INTO device (");
-                    qb.push(COLUMNS.join(", "));
-                    qb.push(", updated_at) ");
-                    qb.push_values(chunk.iter(), |mut b, d| {
-                        let c = DeviceColumns::from_device(d, &self.key);
-                        b.push_bind(c.code)
-                            .push_bind(c.name)
-                            .push_bind(c.kind)
-                            .push_bind(c.parent_code)
-                            .push_bind(c.ip)
-                            .push_bind(c.rtsp_port)
-                            .push_bind(c.http_port)
-                            .push_bind(c.stream_urls)
-                            .push_bind(c.onvif_url)
-                            .push_bind(c.snapshot_url)
-                            .push_bind(c.username)
-                            .push_bind(c.password_sealed)
-                            .push_bind(c.civil_code)
-                            .push_bind(c.police_station)
-                            .push_bind(c.address)
-                            .push_bind(c.longitude)
-                            .push_bind(c.latitude)
-                            .push_bind(c.place_type)
-                            .push_bind(c.build_type)
-                            .push_bind(c.build_date)
-                            .push_bind(c.vendor)
-                            .push_bind(c.model)
-                            .push_bind(c.resolution)
-                            .push_bind(c.maintainer)
-                            .push_bind(c.maintainer_contact)
-                            .push_bind(c.maintainer_phone)
-                            .push_bind(c.monthly_fee_fen)
-                            .push_bind(c.monthly_link_fee_fen)
-                            .push_bind(c.contract_from)
-                            .push_bind(c.contract_to)
-                            .push_bind(c.tags)
-                            .push_bind(c.extra)
-                            .push_bind(now);
-                    });
-                    qb.push(" ON CONFLICT (code) DO UPDATE SET ");
-                    let sets: Vec<String> = COLUMNS[1..]
-                        .iter()
-                        .chain(std::iter::once(&"updated_at"))
-                        .map(|c| format!("{c} = excluded.{c}"))
-                        .collect();
-                    qb.push(sets.join(", "));
-                    qb.build().execute(&mut *tx).await.map_err(crate::db_error)?;
-                }
+                write_devices(&mut tx, &self.key, &changed, now).await?;
                 tx.commit().await.map_err(crate::db_error)?;
                 Ok(counts)
             }

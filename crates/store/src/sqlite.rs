@@ -347,3 +347,4 @@ sql_store!(SqliteStore, sqlx::Sqlite, "sqlite", "BEGIN IMMEDIATE");
 crate::workorders::workorder_sql!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE", "SELECT 1");
 super::outbox_sql::outbox_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE");
 crate::users::users_sql!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE");
+crate::gb28181::gb_sql!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE");

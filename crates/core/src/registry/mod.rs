@@ -5,6 +5,7 @@
 
 pub mod aliases;
 pub mod code;
+pub mod confirmation;
 pub mod device;
 pub mod export;
 pub mod generate;
@@ -13,4 +14,5 @@ pub mod table;
 pub mod values;
 
 pub use code::{CodeError, CodeType, DeviceCode};
+pub use confirmation::Confirmation;
 pub use device::{Device, DeviceKind, check_url};

@@ -207,6 +207,18 @@ fn unknown_devices_are_recorded_and_refused_or_accepted() {
     let out = p.on_message(&register(1, 3600, None), peer(), T0);
     assert_eq!(status(&out[0]), 403);
     assert_eq!(p.unknown_devices()[&dev()].attempts, 1);
+    // Each attempt is published for the persisted review list, before the refusal.
+    let events = p.take_events();
+    assert!(
+        matches!(
+            events.as_slice(),
+            [
+                GbEvent::Unknown { device, at: T0, .. },
+                GbEvent::Refused { why: Refusal::Unknown, .. }
+            ] if *device == dev()
+        ),
+        "{events:?}"
+    );
 
     let mut p = platform(UnknownPolicy::Accept, false);
     registered(&mut p, T0);

@@ -1,0 +1,429 @@
+//! One simulated GB/T 28181 peer (a camera, an NVR or a lower platform with thousands of
+//! channels), the device's side of the protocol as a pure state machine: bytes and the time in,
+//! bytes to send out. The I/O shell (`super`) owns the socket and the clock.
+//!
+//! What it does: REGISTER, answer the digest challenge (`camwatch_gb28181::digest::answer`),
+//! re-register before expiry, keepalive MESSAGEs every interval, answer Catalog (paged: the
+//! next page goes when the platform has accepted the previous one, as devices do), DeviceInfo
+//! and DeviceStatus queries. SIP is written and parsed with `camwatch_gb28181::sip`, the code
+//! the platform itself uses, so the two sides cannot drift apart silently; the MANSCDP
+//! documents a device sends are written here (the platform never writes them).
+//!
+//! Faults: keepalives stop from a given instant; a wrong password (configured as such: the
+//! device retries every minute and is refused each time); the catalog in GB2312; malformed XML
+//! in every catalog page; huge catalogs (any channel count).
+//!
+//! Invariants: at most one catalog page in flight; a lost REGISTER exchange is retried after
+//! [`RETRY_SEC`]. Must not: read a clock or touch a socket.
+
+use std::collections::VecDeque;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+
+use camwatch_core::registry::DeviceCode;
+use camwatch_gb28181::digest;
+use camwatch_gb28181::manscdp;
+use camwatch_gb28181::sip::{self, InRequest, InResponse, Inbound, Method, OutRequest};
+
+/// Seconds before an unanswered or refused REGISTER is sent again.
+pub const RETRY_SEC: i64 = 60;
+
+/// The character set of the MANSCDP documents a device sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Charset {
+    #[default]
+    Utf8,
+    /// Declared GB2312, encoded as GBK (its superset; what devices do).
+    Gb2312,
+}
+
+/// One channel a device lists in its catalog.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimChannel {
+    pub code: DeviceCode,
+    pub name: String,
+    pub civil_code: String,
+    /// Status ON (else OFF).
+    pub on: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GbDeviceConfig {
+    pub id: DeviceCode,
+    /// The platform's ID and domain (also the digest realm).
+    pub platform_id: String,
+    pub domain: String,
+    pub password: String,
+    /// Registration lifetime asked for.
+    pub expires: u32,
+    pub keepalive_sec: i64,
+    pub channels: Vec<SimChannel>,
+    /// Catalog items per MESSAGE.
+    pub page_size: usize,
+    pub charset: Charset,
+    /// Keepalives stop at this instant (and registrations with them: the device is dead).
+    pub dies_at: Option<i64>,
+    /// Every catalog page is cut short (malformed XML).
+    pub malformed_catalog: bool,
+}
+
+/// Where the device is in its registration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Nothing sent yet, or waiting to retry from `since`.
+    Idle {
+        retry_at: i64,
+    },
+    /// A REGISTER is out (`authorized`: with credentials), sent at `since`.
+    Registering {
+        authorized: bool,
+        since: i64,
+    },
+    Registered {
+        until: i64,
+    },
+    /// The platform refused (403) at `at`; retried after [`RETRY_SEC`].
+    Refused {
+        at: i64,
+    },
+}
+
+/// Counters for tests and benches.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeviceStats {
+    pub registered: u64,
+    pub refused: u64,
+    pub keepalives: u64,
+    pub catalog_pages: u64,
+    pub queries: u64,
+}
+
+#[derive(Debug)]
+pub struct GbDevice {
+    cfg: GbDeviceConfig,
+    /// Our address as the platform sees it (Via and Contact).
+    local: SocketAddr,
+    transport: &'static str,
+    phase: Phase,
+    next_keepalive: i64,
+    cseq: u32,
+    counter: u64,
+    sn: u32,
+    /// Catalog pages still to send, and the Call-ID of the one in flight.
+    pages: VecDeque<Vec<u8>>,
+    in_flight: Option<String>,
+    stats: DeviceStats,
+}
+
+impl GbDevice {
+    pub fn new(cfg: GbDeviceConfig, local: SocketAddr, tcp: bool) -> Self {
+        Self {
+            cfg,
+            local,
+            transport: if tcp { "TCP" } else { "UDP" },
+            phase: Phase::Idle { retry_at: i64::MIN },
+            next_keepalive: i64::MAX,
+            cseq: 0,
+            counter: 0,
+            sn: 0,
+            pages: VecDeque::new(),
+            in_flight: None,
+            stats: DeviceStats::default(),
+        }
+    }
+
+    pub fn id(&self) -> DeviceCode {
+        self.cfg.id
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    pub fn stats(&self) -> DeviceStats {
+        self.stats
+    }
+
+    fn dead(&self, now: i64) -> bool {
+        self.cfg.dies_at.is_some_and(|d| now >= d)
+    }
+
+    fn next(&mut self) -> String {
+        self.counter += 1;
+        format!("{}x{}", self.cfg.id, self.counter)
+    }
+
+    /// The next instant `tick` has something to do (for the shell's sleep).
+    pub fn next_due(&self) -> i64 {
+        let phase_due = match self.phase {
+            Phase::Idle { retry_at } => retry_at,
+            Phase::Registering { since, .. } => since + RETRY_SEC,
+            // Re-register when 90 % of the lifetime has passed.
+            Phase::Registered { until } => until - i64::from(self.cfg.expires) / 10,
+            Phase::Refused { at } => at + RETRY_SEC,
+        };
+        phase_due.min(self.next_keepalive)
+    }
+
+    fn request(&mut self, method: Method, extra: &[(&str, String)], body: &[u8]) -> Vec<u8> {
+        self.cseq += 1;
+        let (branch, tag, call_id) = (self.next(), self.next(), self.next());
+        let id = self.cfg.id.to_string();
+        let (to_user, to_host) = match method {
+            Method::Register => (id.clone(), self.cfg.domain.clone()),
+            _ => (self.cfg.platform_id.clone(), self.cfg.domain.clone()),
+        };
+        let via = self.local.to_string();
+        sip::request_with(
+            &OutRequest {
+                method,
+                to_user: &to_user,
+                to_host: &to_host,
+                from_user: &id,
+                from_domain: &self.cfg.domain,
+                via_host: &via,
+                transport: self.transport,
+                branch: &branch,
+                from_tag: &tag,
+                call_id: &call_id,
+                cseq: self.cseq,
+                content_type: "Application/MANSCDP+xml",
+            },
+            extra,
+            body,
+        )
+    }
+
+    fn register(&mut self, authorization: Option<String>, now: i64) -> Vec<u8> {
+        let mut extra = vec![
+            ("Contact", format!("<sip:{}@{}>", self.cfg.id, self.local)),
+            ("Expires", self.cfg.expires.to_string()),
+        ];
+        let authorized = authorization.is_some();
+        if let Some(a) = authorization {
+            extra.push(("Authorization", a));
+        }
+        self.phase = Phase::Registering {
+            authorized,
+            since: now,
+        };
+        self.request(Method::Register, &extra, b"")
+    }
+
+    /// Lets time pass: (re-)registers and keeps alive as due.
+    pub fn tick(&mut self, now: i64) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        if self.dead(now) {
+            return out;
+        }
+        // Keepalives first: a re-registration due at the same instant does not hold them up.
+        if matches!(self.phase, Phase::Registered { .. }) && now >= self.next_keepalive {
+            self.next_keepalive = now + self.cfg.keepalive_sec;
+            self.sn = self.sn.wrapping_add(1);
+            let body = self.document(&format!(
+                "<Notify>\r\n<CmdType>Keepalive</CmdType>\r\n<SN>{}</SN>\r\n<DeviceID>{}</DeviceID>\r\n<Status>OK</Status>\r\n</Notify>\r\n",
+                self.sn, self.cfg.id
+            ));
+            self.stats.keepalives += 1;
+            out.push(self.request(Method::Message, &[], &body));
+        }
+        if now >= self.next_due() {
+            let register = match self.phase {
+                Phase::Idle { retry_at } => now >= retry_at,
+                Phase::Registering { since, .. } => now >= since + RETRY_SEC,
+                Phase::Registered { until } => now >= until - i64::from(self.cfg.expires) / 10,
+                Phase::Refused { at } => now >= at + RETRY_SEC,
+            };
+            if register {
+                out.push(self.register(None, now));
+            }
+        }
+        out
+    }
+
+    /// One message from the platform.
+    pub fn on_message(&mut self, bytes: &[u8], now: i64) -> Vec<Vec<u8>> {
+        if self.dead(now) {
+            return Vec::new();
+        }
+        match sip::parse(bytes) {
+            Ok(Inbound::Response(r)) => self.on_response(&r, now),
+            Ok(Inbound::Request(r)) => self.on_request(&r, now),
+            Err(e) => {
+                tracing::debug!(device = %self.cfg.id, error = %e, "sim GB device: unparsable SIP");
+                Vec::new()
+            }
+        }
+    }
+
+    fn on_response(&mut self, r: &InResponse, now: i64) -> Vec<Vec<u8>> {
+        match (r.common.cseq_method, r.status) {
+            (Method::Register, 401) => {
+                let Some((realm, nonce)) = r
+                    .www_authenticate
+                    .as_deref()
+                    .and_then(|w| digest::parse_challenge(w).ok())
+                else {
+                    self.phase = Phase::Refused { at: now };
+                    return Vec::new();
+                };
+                let id = self.cfg.id.to_string();
+                let uri = format!("sip:{}@{}", self.cfg.platform_id, self.cfg.domain);
+                let auth =
+                    digest::answer(&id, &self.cfg.password, &realm, &nonce, "REGISTER", &uri);
+                vec![self.register(Some(auth), now)]
+            }
+            (Method::Register, 200) => {
+                if !matches!(self.phase, Phase::Registered { .. }) {
+                    self.next_keepalive = now + self.cfg.keepalive_sec;
+                }
+                self.phase = Phase::Registered {
+                    until: now + i64::from(self.cfg.expires),
+                };
+                self.stats.registered += 1;
+                Vec::new()
+            }
+            (Method::Register, _) => {
+                self.phase = Phase::Refused { at: now };
+                self.stats.refused += 1;
+                Vec::new()
+            }
+            (Method::Message, _) if self.in_flight.as_deref() == Some(&r.common.call_id) => {
+                // The platform took (or refused: a malformed page) a catalog page: next one.
+                self.in_flight = None;
+                self.send_page()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn send_page(&mut self) -> Vec<Vec<u8>> {
+        let Some(body) = self.pages.pop_front() else {
+            return Vec::new();
+        };
+        let msg = self.request(Method::Message, &[], &body);
+        self.in_flight = sip::parse(&msg).ok().map(|m| match m {
+            Inbound::Request(r) => r.common.call_id,
+            Inbound::Response(r) => r.common.call_id,
+        });
+        self.stats.catalog_pages += 1;
+        vec![msg]
+    }
+
+    fn on_request(&mut self, r: &InRequest, now: i64) -> Vec<Vec<u8>> {
+        let tag = format!("{:x}", now);
+        if r.method != Method::Message {
+            return vec![sip::response(r, 501, "Not Implemented", &tag, &[])];
+        }
+        let Some((cmd, sn)) = query_of(&r.common.body) else {
+            return vec![sip::response(r, 400, "Bad Request", &tag, &[])];
+        };
+        let mut out = vec![sip::response(r, 200, "OK", &tag, &[])];
+        self.stats.queries += 1;
+        match cmd.as_str() {
+            "Catalog" => {
+                self.pages = self.catalog_pages(sn).into();
+                self.in_flight = None;
+                out.extend(self.send_page());
+            }
+            "DeviceInfo" => {
+                let body = self.document(&format!(
+                    "<Response>\r\n<CmdType>DeviceInfo</CmdType>\r\n<SN>{sn}</SN>\r\n<DeviceID>{}</DeviceID>\r\n\
+                     <Result>OK</Result>\r\n<Manufacturer>camwatch-sim</Manufacturer>\r\n<Model>SIM-GB</Model>\r\n\
+                     <Firmware>1.0</Firmware>\r\n<Channel>{}</Channel>\r\n</Response>\r\n",
+                    self.cfg.id,
+                    self.cfg.channels.len()
+                ));
+                out.push(self.request(Method::Message, &[], &body));
+            }
+            "DeviceStatus" => {
+                let body = self.document(&format!(
+                    "<Response>\r\n<CmdType>DeviceStatus</CmdType>\r\n<SN>{sn}</SN>\r\n<DeviceID>{}</DeviceID>\r\n\
+                     <Result>OK</Result>\r\n<Online>ONLINE</Online>\r\n<Status>OK</Status>\r\n\
+                     <Encode>ON</Encode>\r\n<Record>OFF</Record>\r\n</Response>\r\n",
+                    self.cfg.id
+                ));
+                out.push(self.request(Method::Message, &[], &body));
+            }
+            _ => {}
+        }
+        out
+    }
+
+    /// A MANSCDP document with its declaration, in the configured character set.
+    fn document(&self, xml: &str) -> Vec<u8> {
+        match self.cfg.charset {
+            Charset::Utf8 => {
+                format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n{xml}").into_bytes()
+            }
+            Charset::Gb2312 => {
+                let text = format!("<?xml version=\"1.0\" encoding=\"GB2312\"?>\r\n{xml}");
+                encoding_rs::GBK.encode(&text).0.into_owned()
+            }
+        }
+    }
+
+    /// The whole catalog as pages of at most `page_size` items.
+    pub fn catalog_pages(&self, sn: u32) -> Vec<Vec<u8>> {
+        let total = self.cfg.channels.len();
+        let size = self.cfg.page_size.max(1);
+        let chunks: Vec<&[SimChannel]> = if total == 0 {
+            vec![&[]]
+        } else {
+            self.cfg.channels.chunks(size).collect()
+        };
+        chunks
+            .into_iter()
+            .map(|chunk| {
+                let mut xml = format!(
+                    "<Response>\r\n<CmdType>Catalog</CmdType>\r\n<SN>{sn}</SN>\r\n<DeviceID>{}</DeviceID>\r\n\
+                     <SumNum>{total}</SumNum>\r\n<DeviceList Num=\"{}\">\r\n",
+                    self.cfg.id,
+                    chunk.len()
+                );
+                for c in chunk {
+                    let _ = write!(
+                        xml,
+                        "<Item>\r\n<DeviceID>{}</DeviceID>\r\n<Name>{}</Name>\r\n<Manufacturer>camwatch-sim</Manufacturer>\r\n\
+                         <Model>SIM-GB</Model>\r\n<Owner>0</Owner>\r\n<CivilCode>{}</CivilCode>\r\n<Parental>0</Parental>\r\n\
+                         <ParentID>{}</ParentID>\r\n<SafetyWay>0</SafetyWay>\r\n<RegisterWay>1</RegisterWay>\r\n\
+                         <Secrecy>0</Secrecy>\r\n<Status>{}</Status>\r\n</Item>\r\n",
+                        c.code,
+                        xml_text(&c.name),
+                        xml_text(&c.civil_code),
+                        self.cfg.id,
+                        if c.on { "ON" } else { "OFF" }
+                    );
+                }
+                xml.push_str("</DeviceList>\r\n</Response>\r\n");
+                if self.cfg.malformed_catalog {
+                    // Cut inside an element: not well-formed.
+                    xml.truncate(xml.len() / 2);
+                }
+                self.document(&xml)
+            })
+            .collect()
+    }
+}
+
+/// The CmdType and SN of a query document, if it is one.
+fn query_of(body: &[u8]) -> Option<(String, u32)> {
+    let text = manscdp::decode(body).ok()?;
+    let root = manscdp::parse_tree(&text).ok()?;
+    if root.name != "Query" {
+        return None;
+    }
+    Some((
+        root.child_text("CmdType")?.trim().to_string(),
+        root.child_text("SN")?.trim().parse().ok()?,
+    ))
+}
+
+fn xml_text(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,316 @@
+//! Simulated GB/T 28181 peers: cameras, NVRs and lower platforms that register to camwatch's
+//! platform over UDP (or TCP), keep alive and answer its queries, each a [`device::GbDevice`]
+//! (the protocol, pure) driven by a task here (its socket and the injected clock).
+//!
+//! A fleet is described by [`GbFleet`]: some single devices and optionally one lower platform
+//! with many channels, and their faults. [`GbFleet::register`] gives the register entries
+//! camwatch needs to know them (the peers, with their passwords); their channels are for the
+//! catalog to bring in.
+//!
+//! Network rule: only loopback addresses are bound; the platform may be anywhere the caller
+//! says (it is camwatch's own). Must not: decide anything about liveness (the platform does).
+
+pub mod device;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::watch;
+
+use camwatch_core::clock::Clock;
+use camwatch_core::error::{Error, Result};
+use camwatch_core::registry::{Device, DeviceCode, DeviceKind};
+use camwatch_core::secret::Password;
+
+pub use device::{Charset, DeviceStats, GbDevice, GbDeviceConfig, Phase, SimChannel};
+
+/// A simulated GB/T 28181 fleet.
+#[derive(Debug, Clone)]
+pub struct GbFleet {
+    /// camwatch's platform: where to register, its ID and domain.
+    pub platform: SocketAddr,
+    pub platform_id: String,
+    pub domain: String,
+    /// Single devices (IPC with one channel: itself).
+    pub devices: u32,
+    /// Channels of the one lower platform (none when 0).
+    pub lower_platform_channels: u32,
+    pub password: String,
+    pub keepalive_sec: i64,
+    pub expires: u32,
+    pub page_size: usize,
+    pub charset: Charset,
+    pub tcp: bool,
+    /// Faults.
+    pub dies_at: Option<i64>,
+    pub wrong_password: bool,
+    pub malformed_catalog: bool,
+    /// The first code's serial number (codes are `34020000001320` / `…2000…` + serial).
+    pub seed: u32,
+}
+
+impl Default for GbFleet {
+    fn default() -> Self {
+        Self {
+            platform: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 5060),
+            platform_id: "34020000002000000001".into(),
+            domain: "3402000000".into(),
+            devices: 0,
+            lower_platform_channels: 0,
+            password: "12345678".into(),
+            keepalive_sec: 60,
+            expires: 3600,
+            page_size: 50,
+            charset: Charset::Utf8,
+            tcp: false,
+            dies_at: None,
+            wrong_password: false,
+            malformed_catalog: false,
+            seed: 0,
+        }
+    }
+}
+
+/// The lower platform's code.
+pub fn lower_platform_code(seed: u32) -> DeviceCode {
+    format!("3402000000220{:07}", seed % 10_000_000)
+        .parse()
+        .expect("20 digits")
+}
+
+/// The code of single device `n`.
+pub fn device_code(seed: u32, n: u32) -> DeviceCode {
+    format!("3402000000132{:07}", (seed + n) % 10_000_000)
+        .parse()
+        .expect("20 digits")
+}
+
+/// The code of the lower platform's channel `n`.
+pub fn channel_code(seed: u32, n: u32) -> DeviceCode {
+    format!("3402000000131{:07}", (seed + n) % 10_000_000)
+        .parse()
+        .expect("20 digits")
+}
+
+impl GbFleet {
+    /// Every peer's configuration: the devices, then the lower platform.
+    pub fn configs(&self) -> Vec<GbDeviceConfig> {
+        let base = |id: DeviceCode, channels: Vec<SimChannel>| GbDeviceConfig {
+            id,
+            platform_id: self.platform_id.clone(),
+            domain: self.domain.clone(),
+            password: if self.wrong_password {
+                format!("{}-wrong", self.password)
+            } else {
+                self.password.clone()
+            },
+            expires: self.expires,
+            keepalive_sec: self.keepalive_sec,
+            channels,
+            page_size: self.page_size,
+            charset: self.charset,
+            dies_at: self.dies_at,
+            malformed_catalog: self.malformed_catalog,
+        };
+        let mut out: Vec<GbDeviceConfig> = (0..self.devices)
+            .map(|n| {
+                let id = device_code(self.seed, n);
+                base(
+                    id,
+                    vec![SimChannel {
+                        code: id,
+                        name: format!("GB 摄像机 {n}"),
+                        civil_code: "340200".into(),
+                        on: true,
+                    }],
+                )
+            })
+            .collect();
+        if self.lower_platform_channels > 0 {
+            let channels = (0..self.lower_platform_channels)
+                .map(|n| SimChannel {
+                    code: channel_code(self.seed, n),
+                    name: format!("下级平台 通道 {n}"),
+                    civil_code: format!("3402{:02}", n % 7 + 1),
+                    on: true,
+                })
+                .collect();
+            out.push(base(lower_platform_code(self.seed), channels));
+        }
+        out
+    }
+
+    /// The register entries camwatch needs: each peer with the (right) password.
+    pub fn register(&self) -> Vec<Device> {
+        let mut out = Vec::new();
+        for n in 0..self.devices {
+            let mut d = Device::new(device_code(self.seed, n), format!("GB 摄像机 {n}"));
+            d.kind = DeviceKind::Camera;
+            d.password = Some(Password::new(self.password.clone()));
+            out.push(d);
+        }
+        if self.lower_platform_channels > 0 {
+            let mut d = Device::new(lower_platform_code(self.seed), "下级平台");
+            d.kind = DeviceKind::Platform;
+            d.password = Some(Password::new(self.password.clone()));
+            out.push(d);
+        }
+        out
+    }
+}
+
+/// A running simulated peer, for tests and benches to look at.
+#[derive(Debug, Clone)]
+pub struct PeerHandle {
+    pub id: DeviceCode,
+    stats: Arc<std::sync::Mutex<(Phase, DeviceStats)>>,
+}
+
+impl PeerHandle {
+    pub fn phase(&self) -> Phase {
+        self.stats.lock().unwrap_or_else(|e| e.into_inner()).0
+    }
+    pub fn stats(&self) -> DeviceStats {
+        self.stats.lock().unwrap_or_else(|e| e.into_inner()).1
+    }
+}
+
+/// Starts every peer of `fleet` on its own loopback socket; they run until `stop` turns true.
+pub async fn start(
+    fleet: &GbFleet,
+    clock: Arc<dyn Clock>,
+    stop: watch::Receiver<bool>,
+) -> Result<Vec<PeerHandle>> {
+    let mut out = Vec::new();
+    for cfg in fleet.configs() {
+        let id = cfg.id;
+        let stats = Arc::new(std::sync::Mutex::new((
+            Phase::Idle { retry_at: i64::MIN },
+            DeviceStats::default(),
+        )));
+        let handle = PeerHandle {
+            id,
+            stats: stats.clone(),
+        };
+        if fleet.tcp {
+            let stream = TcpStream::connect(fleet.platform).await.map_err(|e| {
+                Error::unavailable(
+                    format!("sim GB device {id}: connecting to {}", fleet.platform),
+                    e,
+                )
+            })?;
+            let local = stream
+                .local_addr()
+                .map_err(|e| Error::unavailable("sim GB device: local address", e))?;
+            let dev = GbDevice::new(cfg, local, true);
+            tokio::spawn(run_tcp(dev, stream, clock.clone(), stop.clone(), stats));
+        } else {
+            let sock = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+                .await
+                .map_err(|e| Error::unavailable("sim GB device: binding UDP", e))?;
+            let local = sock
+                .local_addr()
+                .map_err(|e| Error::unavailable("sim GB device: local address", e))?;
+            let dev = GbDevice::new(cfg, local, false);
+            tokio::spawn(run_udp(
+                dev,
+                sock,
+                fleet.platform,
+                clock.clone(),
+                stop.clone(),
+                stats,
+            ));
+        }
+        out.push(handle);
+    }
+    Ok(out)
+}
+
+/// How long a peer sleeps at most between looks at its schedule (so a fault's instant on a
+/// scaled clock is honoured within this much simulated time).
+const MAX_NAP: Duration = Duration::from_secs(1);
+
+fn nap(dev: &GbDevice, clock: &dyn Clock) -> Duration {
+    let now = clock.now().as_second();
+    let due = dev.next_due().saturating_sub(now).max(0) as u64;
+    Duration::from_secs(due).clamp(Duration::from_millis(100), MAX_NAP)
+}
+
+async fn run_udp(
+    mut dev: GbDevice,
+    sock: UdpSocket,
+    platform: SocketAddr,
+    clock: Arc<dyn Clock>,
+    mut stop: watch::Receiver<bool>,
+    stats: Arc<std::sync::Mutex<(Phase, DeviceStats)>>,
+) {
+    let mut buf = vec![0u8; camwatch_gb28181::sip::MAX_MESSAGE + 1];
+    loop {
+        let out = dev.tick(clock.now().as_second());
+        for m in out {
+            let _ = sock.send_to(&m, platform).await;
+        }
+        *stats.lock().unwrap_or_else(|e| e.into_inner()) = (dev.phase(), dev.stats());
+        let wait = nap(&dev, clock.as_ref());
+        tokio::select! {
+            _ = async { let _ = stop.wait_for(|s| *s).await; } => return,
+            r = sock.recv_from(&mut buf) => {
+                let Ok((n, _)) = r else { continue };
+                let out = dev.on_message(&buf[..n], clock.now().as_second());
+                for m in out {
+                    let _ = sock.send_to(&m, platform).await;
+                }
+            }
+            _ = clock.sleep(wait) => {}
+        }
+    }
+}
+
+async fn run_tcp(
+    mut dev: GbDevice,
+    stream: TcpStream,
+    clock: Arc<dyn Clock>,
+    mut stop: watch::Receiver<bool>,
+    stats: Arc<std::sync::Mutex<(Phase, DeviceStats)>>,
+) {
+    let (mut rd, mut wr) = stream.into_split();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 16 * 1024];
+    loop {
+        for m in dev.tick(clock.now().as_second()) {
+            if wr.write_all(&m).await.is_err() {
+                return;
+            }
+        }
+        *stats.lock().unwrap_or_else(|e| e.into_inner()) = (dev.phase(), dev.stats());
+        let wait = nap(&dev, clock.as_ref());
+        tokio::select! {
+            _ = async { let _ = stop.wait_for(|s| *s).await; } => return,
+            r = rd.read(&mut chunk) => {
+                let n = match r { Ok(0) | Err(_) => return, Ok(n) => n };
+                buf.extend_from_slice(&chunk[..n]);
+                // Bounded: each pass removes a message or waits for more bytes.
+                loop {
+                    let skip = buf.iter().take_while(|b| **b == b'\r' || **b == b'\n').count();
+                    buf.drain(..skip);
+                    match camwatch_gb28181::sip::frame(&buf) {
+                        Ok(Some(len)) => {
+                            let msg: Vec<u8> = buf.drain(..len).collect();
+                            for m in dev.on_message(&msg, clock.now().as_second()) {
+                                if wr.write_all(&m).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(_) => return,
+                    }
+                }
+            }
+            _ = clock.sleep(wait) => {}
+        }
+    }
+}

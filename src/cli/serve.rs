@@ -161,6 +161,7 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
                 }
             },
             ops,
+            console: Arc::new(ctx.config.console.clone()),
         };
         let bound = listener
             .local_addr()

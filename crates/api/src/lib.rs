@@ -25,6 +25,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod console;
 pub mod devices;
 pub mod error;
 pub mod events;
@@ -32,6 +33,7 @@ pub mod exemptions;
 pub mod fleet;
 pub mod health;
 pub mod input;
+pub mod map;
 pub mod metrics;
 pub mod ops;
 pub mod reports;
@@ -72,6 +74,8 @@ pub struct AppState {
     pub reports: Option<Arc<reports::Reports>>,
     /// The event stream, metrics and shutdown signal of the operations endpoints.
     pub ops: ops::Ops,
+    /// The web console's settings (`[console]`: the map's tiles and coordinate systems).
+    pub console: Arc<camwatch_core::config::ConsoleConfig>,
 }
 
 impl AppState {
@@ -114,6 +118,8 @@ impl AppState {
         workorders::open,
         workorders::act,
         events::stream,
+        map::points_handler,
+        console::settings,
         health::healthz,
         health::readyz,
         metrics::scrape,
@@ -174,6 +180,7 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .with_state(state.clone());
+    let console = console::Console::new(&state.console);
     let api = Router::new()
         .route("/events", get(events::stream))
         .route("/session", post(session::login).delete(session::logout))
@@ -191,6 +198,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/devices/{code}/timeline", get(devices::timeline::timeline))
         .route("/fleet/summary", get(fleet::summary))
+        .route("/map/points", get(map::points_handler))
+        .route("/console", get(console::settings))
         .route("/audit", get(audit::list))
         .route("/reports/monthly", get(reports::monthly))
         .route("/exemptions", get(exemptions::list).post(exemptions::add))
@@ -216,7 +225,14 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api)
         .merge(docs)
         .merge(ops)
-        .fallback(|| async { error::ApiError::not_found("no such endpoint") })
+        // Everything else is the web console's (an unknown `/api/…` path stays a JSON 404).
+        .fallback(
+            move |method: axum::http::Method,
+                  uri: axum::http::Uri,
+                  headers: axum::http::HeaderMap| async move {
+                console.respond(&method, &uri, &headers)
+            },
+        )
         .layer(counted)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }

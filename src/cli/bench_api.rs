@@ -103,6 +103,7 @@ async fn measure(dir: &std::path::Path, count: u64) -> Result<ExitCode> {
         secure_cookie: false,
         register: Default::default(),
         reports: None,
+        pictures: None,
         ops: camwatch_api::ops::Ops::new(camwatch_monitor::EventBus::new(1024)),
         console: Default::default(),
     };

@@ -162,6 +162,12 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
             },
             ops,
             console: Arc::new(ctx.config.console.clone()),
+            pictures: Some(std::sync::Arc::new(
+                camwatch_api::devices::pictures::Pictures {
+                    dir: ctx.data_dir.join("baselines"),
+                    thresholds: std::sync::Arc::new(ctx.config.quality.fleet_thresholds()),
+                },
+            )),
         };
         let bound = listener
             .local_addr()

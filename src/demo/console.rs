@@ -49,6 +49,7 @@ pub async fn start(
     desk: Desk,
     clock: Arc<dyn Clock>,
     contract: (Contract, String),
+    baselines: std::path::PathBuf,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<ConsoleInfo> {
     let at: std::net::SocketAddr = listen
@@ -85,6 +86,10 @@ pub async fn start(
         reports: Some(camwatch_api::reports::Reports::new(contract.0, contract.1)),
         ops: camwatch_api::ops::Ops::new(bus),
         console: Default::default(),
+        pictures: Some(Arc::new(camwatch_api::devices::pictures::Pictures {
+            dir: baselines,
+            thresholds: Arc::new(Default::default()),
+        })),
     };
     let task = tokio::spawn(camwatch_api::serve(listener, state, async move {
         let _ = stop.wait_for(|s| *s).await;

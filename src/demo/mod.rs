@@ -193,6 +193,7 @@ pub async fn run(o: DemoOptions) -> Result<std::process::ExitCode> {
             Contract::parse(CONTRACT, "contracts/example-98.toml")?,
             CONTRACT.to_string(),
         ),
+        dir.join("baselines"),
         stop_rx.clone(),
     )
     .await?;

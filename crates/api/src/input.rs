@@ -90,7 +90,7 @@ fn backticked(msg: &str) -> Option<String> {
 }
 
 /// At most 200 characters of a message that may quote the client's input.
-fn bounded(msg: &str) -> String {
+pub(crate) fn bounded(msg: &str) -> String {
     msg.chars().take(200).collect()
 }
 

@@ -21,7 +21,7 @@
 //! ([`events`]), `/healthz` and `/readyz` ([`health`]), `/metrics` ([`metrics`]); what they
 //! share is [`ops::Ops`].
 //!
-//! Not yet here (seams): reports for scoped users, evidence and baseline images, TLS.
+//! Not yet here (seams): TLS.
 
 pub mod audit;
 pub mod auth;
@@ -76,6 +76,8 @@ pub struct AppState {
     pub ops: ops::Ops,
     /// The web console's settings (`[console]`: the map's tiles and coordinate systems).
     pub console: Arc<camwatch_core::config::ConsoleConfig>,
+    /// Approved baselines and the thresholds pictures are judged by (`None`: none configured).
+    pub pictures: Option<Arc<devices::pictures::Pictures>>,
 }
 
 impl AppState {
@@ -100,6 +102,9 @@ impl AppState {
         devices::write::update,
         devices::write::import,
         devices::timeline::timeline,
+        devices::pictures::evidence,
+        devices::pictures::baseline,
+        devices::pictures::approve,
         audit::list,
         exemptions::list,
         exemptions::add,
@@ -113,6 +118,8 @@ impl AppState {
         reports::monthly,
         devices::one,
         fleet::summary,
+        fleet::figures::figures,
+        fleet::figures::trend,
         workorders::list,
         workorders::one,
         workorders::open,
@@ -197,9 +204,16 @@ pub fn router(state: AppState) -> Router {
             get(devices::one).put(devices::write::update),
         )
         .route("/devices/{code}/timeline", get(devices::timeline::timeline))
+        .route("/devices/{code}/evidence", get(devices::pictures::evidence))
+        .route(
+            "/devices/{code}/baseline",
+            get(devices::pictures::baseline).post(devices::pictures::approve),
+        )
         .route("/fleet/summary", get(fleet::summary))
         .route("/map/points", get(map::points_handler))
         .route("/console", get(console::settings))
+        .route("/fleet/figures", get(fleet::figures::figures))
+        .route("/fleet/trend", get(fleet::figures::trend))
         .route("/audit", get(audit::list))
         .route("/reports/monthly", get(reports::monthly))
         .route("/exemptions", get(exemptions::list).post(exemptions::add))

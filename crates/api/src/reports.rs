@@ -4,10 +4,11 @@
 //! input digest are the same as the CLI's for the same data and instant.
 //!
 //! Invariants:
-//! - `read_reports` and a whole-fleet scope: a report's totals, contract deductions and
-//!   rankings are the fleet's; a scoped caller (a contractor, a district) is refused rather
-//!   than shown fleet figures or a subset priced as if it were the fleet (a scoped report is
-//!   not built yet).
+//! - `read_reports`. An unrestricted caller gets the fleet's report; a scoped caller (a
+//!   contractor, a district) gets the report of its part ([`subset_of`]): only its devices
+//!   and work orders, totals that are the part's own, per-device and per-order deductions, and
+//!   not the contract's fleet-wide lines (the fleet's rate against its threshold, the score),
+//!   which are the whole fleet's money; the report names its scope in every format.
 //! - One report is built at a time ([`Reports::gate`]): a month of 300,000 channels takes
 //!   seconds of CPU, and a client asking again and again must not take the machine.
 //!
@@ -22,9 +23,12 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use camwatch_core::access::Action;
+use camwatch_core::access::Principal;
 use camwatch_core::contract::Contract;
+use camwatch_core::registry::Device;
 use camwatch_report::render::{Format, Lang, render};
-use camwatch_report::{Month, Period};
+use camwatch_report::{Month, Period, Subset};
+use camwatch_store::workorders::WorkOrder;
 
 use crate::AppState;
 use crate::auth::Caller;
@@ -36,7 +40,10 @@ pub struct Reports {
     pub contract: Contract,
     /// The contract file's text (part of the report's input digest).
     pub text: String,
-    gate: tokio::sync::Semaphore,
+    /// One report build at a time (reports and fleet figures alike).
+    pub(crate) gate: tokio::sync::Semaphore,
+    /// Fleet figures and trends recently computed.
+    pub(crate) figures: crate::fleet::figures::Cache,
 }
 
 impl Reports {
@@ -45,6 +52,7 @@ impl Reports {
             contract,
             text,
             gate: tokio::sync::Semaphore::new(1),
+            figures: Default::default(),
         })
     }
 }
@@ -62,7 +70,25 @@ pub struct ReportQuery {
     pub lang: Option<String>,
 }
 
-/// The monthly report of the whole fleet.
+/// The part of the fleet a caller's report covers: `None` for an unrestricted caller (the
+/// fleet), else the devices and work orders its scope sees.
+pub fn subset_of(p: &Principal) -> Option<Subset> {
+    if p.scope.is_unrestricted() {
+        return None;
+    }
+    let (dp, op) = (p.clone(), p.clone());
+    Some(Subset {
+        label: p.scope.to_string(),
+        device: Arc::new(move |d: &Device| {
+            dp.may_on_device(Action::ReadReports, d.region(), d.maintainer.as_deref())
+        }),
+        order: Arc::new(move |o: &WorkOrder| {
+            op.may_on_work_order(Action::ReadReports, &o.region, o.life.contractor.as_deref())
+        }),
+    })
+}
+
+/// The monthly report of the fleet, or of the caller's part of it.
 #[utoipa::path(
     get, path = "/api/v1/reports/monthly", tag = "reports",
     params(ReportQuery),
@@ -70,7 +96,7 @@ pub struct ReportQuery {
         (status = 200, description = "The report as a file", content_type = "application/json", body = String),
         (status = 400, description = "A bad month, format or language, or a month not started", body = ApiError),
         (status = 401, description = "Not signed in", body = ApiError),
-        (status = 403, description = "The role may not read reports, or the caller's scope is not the whole fleet", body = ApiError),
+        (status = 403, description = "The role may not read reports", body = ApiError),
         (status = 503, description = "No contract configured ([contract] file)", body = ApiError),
     )
 )]
@@ -81,13 +107,7 @@ pub async fn monthly(
 ) -> Result<Response, ApiError> {
     let p = &caller.principal;
     p.require(Action::ReadReports)?;
-    if !p.scope.is_unrestricted() {
-        return Err(ApiError::new(
-            Code::Forbidden,
-            "the monthly report is the whole fleet's: a user scoped to regions or a maintainer \
-             cannot read it yet",
-        ));
-    }
+    let subset = subset_of(p);
     let month: Month = parse("month", &q.month)?;
     let format: Format = match q.format.as_deref() {
         None => Format::Json,
@@ -120,8 +140,15 @@ pub async fn monthly(
         .acquire()
         .await
         .map_err(|e| ApiError::internal(&e))?;
-    let r =
-        camwatch_report::load(&st.store, &period, &reports.contract, &reports.text, now).await?;
+    let r = camwatch_report::load_subset(
+        &st.store,
+        &period,
+        &reports.contract,
+        &reports.text,
+        now,
+        subset.as_ref(),
+    )
+    .await?;
     let bytes = tokio::task::spawn_blocking(move || render(&r, format, lang))
         .await
         .map_err(|e| ApiError::internal(&e))??;

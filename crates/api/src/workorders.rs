@@ -478,11 +478,30 @@ pub async fn act(
             "contractor is for assign only",
         ));
     }
+    // Checked again on the order as the desk changes it: it may have been reassigned since.
+    let p = &caller.principal;
+    let allowed = |o: &WorkOrder| {
+        p.may_on_work_order(
+            Perm::ReadWorkOrders,
+            &o.region,
+            o.life.contractor.as_deref(),
+        ) && p.may_on_work_order(verb.permission(), &o.region, o.life.contractor.as_deref())
+    };
     let done = st
         .desk
-        .act(o.id, &action, st.now(), &caller.audit_name(), &body.note)
+        .act_if(
+            o.id,
+            &action,
+            st.now(),
+            &caller.audit_name(),
+            &body.note,
+            &allowed,
+        )
         .await
-        .map_err(|e| ApiError::from(e).with_field("action"))?;
+        .map_err(|e| match e.kind {
+            camwatch_core::error::ErrorKind::NotFound => ApiError::from(e).with_field("id"),
+            _ => ApiError::from(e).with_field("action"),
+        })?;
     Ok(Json(OrderView::of(&done)))
 }
 

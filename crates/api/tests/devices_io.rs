@@ -693,7 +693,7 @@ async fn exemptions_are_added_with_an_approver_and_seen_within_the_scope() {
 }
 
 #[tokio::test]
-async fn the_monthly_report_is_served_in_every_format_to_whole_fleet_readers() {
+async fn the_monthly_report_is_served_in_every_format_and_scoped_to_the_reader() {
     let e = env().await;
     let admin = e.login("admin1").await;
     let (status, headers, body) = e.fetch("/reports/monthly?month=2026-11", &admin).await;
@@ -725,16 +725,57 @@ async fn the_monthly_report_is_served_in_every_format_to_whole_fleet_readers() {
             &body[..body.len().min(16)]
         );
     }
-    // The auditor reads it; scoped users and the contractor are refused, not shown the fleet.
+    assert!(
+        v.get("scope").is_none(),
+        "the fleet's report names no scope"
+    );
+    // The auditor reads the fleet's; a district operator and a contractor read their part's,
+    // which says so, with no fleet-wide line.
     let audit = e.login("audit").await;
     assert_eq!(
         e.fetch("/reports/monthly?month=2026-11", &audit).await.0,
         200
     );
-    for who in ["shushan", "alpha"] {
+    for (who, scope, want) in [
+        ("shushan", "340104", vec![A1, A2]),
+        ("alpha", "maintainer AlphaCo", vec![B2, A1, A2]),
+        ("beta", "maintainer BetaCo", vec![B1]),
+    ] {
         let auth = e.login(who).await;
         let r = e.get("/reports/monthly?month=2026-11", &auth).await;
-        assert_eq!(r.status, 403, "{who}: {}", r.body);
+        assert_eq!(r.status, 200, "{who}: {}", r.body);
+        let mut got: Vec<&str> = r.body["devices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["code"].as_str().unwrap())
+            .collect();
+        got.sort();
+        assert_eq!(got, want, "{who}");
+        assert_eq!(r.body["fleet"]["devices"], want.len(), "{who}");
+        assert!(
+            r.body["scope"].as_str().unwrap().contains(scope),
+            "{who}: {}",
+            r.body["scope"]
+        );
+        assert!(
+            r.body["deductions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|d| !d["device"].is_null() || !d["order"].is_null()),
+            "{who}: {}",
+            r.body["deductions"]
+        );
+        let (status, _, csv) = e
+            .fetch("/reports/monthly?month=2026-11&format=csv", &auth)
+            .await;
+        assert_eq!(status, 200);
+        let csv = String::from_utf8(csv).unwrap();
+        assert!(csv.contains("统计范围"), "{who}: the file names its scope");
+        for other in [A1, A2, B1, B2].iter().filter(|c| !want.contains(c)) {
+            assert!(!csv.contains(other), "{who}: {other} is not theirs");
+        }
     }
     for (q, field) in [
         ("month=2026-13", "month"),

@@ -44,6 +44,20 @@ pub fn load(dir: &Path, code: &DeviceCode) -> Option<camwatch_core::quality::Bas
     camwatch_core::quality::Baseline::of(&pictures)
 }
 
+/// The camera's approved view as stored in `dir`: its baselines and dismissed false alarms.
+pub fn view(dir: &Path, code: &DeviceCode) -> crate::views::View {
+    crate::views::View {
+        baseline: load(dir, code).map(Arc::new),
+        dismissed: load_dismissals(dir, code).into(),
+    }
+}
+
+/// Re-reads the camera's view from `dir` into the running monitor's `state`: the next picture
+/// sample is judged against it.
+pub fn reload(state: &crate::MonitorState, dir: &Path, code: &DeviceCode) {
+    state.views().set(*code, view(dir, code));
+}
+
 /// Who approves, and where the pictures go.
 pub struct Approver<'a> {
     pub store: &'a Arc<dyn Store>,
@@ -153,6 +167,17 @@ impl Approver<'_> {
             .await?;
         Ok(path)
     }
+}
+
+/// The camera's current picture as [`fetch`] takes it, logging in with its own account or its
+/// parent's (an NVR channel's).
+pub async fn fetch_current(
+    d: &Device,
+    parent: Option<&Device>,
+) -> std::result::Result<Vec<u8>, String> {
+    let owners = parent.iter().map(|p| (p.code, *p)).collect();
+    let creds = super::creds_for(d, &owners);
+    fetch(d, creds, &camwatch_probes::snapshot::client()).await
 }
 
 /// The camera's current picture as a JPEG: its snapshot, else its stream's first keyframe.

@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod scheduler;
 pub mod summary;
 mod sweep;
+pub mod views;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -180,10 +181,8 @@ struct ProbeTarget {
     liveness: Option<Liveness>,
     picture: Option<Picture>,
     group: Arc<SessionGroup>,
-    /// The approved baseline pictures (day, night), every sample is compared with.
-    baseline: Option<Arc<camwatch_core::quality::Baseline>>,
-    /// Faults an operator dismissed as false alarms for this camera's view.
-    dismissed: Arc<[camwatch_core::quality::Dismissal]>,
+    /// Whose approved view (`views::Views`) every picture sample is compared with.
+    code: DeviceCode,
     /// The device group's picture thresholds.
     thresholds: Arc<camwatch_core::quality::Thresholds>,
     onvif: Option<camwatch_probes::onvif::OnvifTarget>,
@@ -304,8 +303,7 @@ fn targets(devices: &[Device], cfg: &MonitorConfig) -> (Vec<Target>, Vec<ProbeTa
             liveness,
             picture,
             group,
-            baseline: None,
-            dismissed: Arc::new([]),
+            code: d.code,
             thresholds,
             onvif,
         });
@@ -319,6 +317,8 @@ struct RealProber {
     deadline: Duration,
     signalling: Option<Arc<dyn SignallingStatus>>,
     clock: Arc<dyn Clock>,
+    /// Each camera's approved view (the monitor state's).
+    views: Arc<views::Views>,
 }
 
 /// Runs the picture diagnostics on a sampled picture (off the async threads: a few ms of CPU)
@@ -468,8 +468,10 @@ impl Prober for RealProber {
                     });
                     let snapshot = p.snapshot.clone();
                     let client = self.client.clone();
-                    let baseline = t.baseline.clone();
-                    let dismissed = t.dismissed.clone();
+                    let views::View {
+                        baseline,
+                        dismissed,
+                    } = self.views.get(&t.code);
                     let thresholds = t.thresholds.clone();
                     Box::pin(async move {
                         let o = async move {
@@ -889,16 +891,17 @@ async fn writer(
     }
 }
 
-/// Loads approved baselines and dismissed false alarms; an unreadable one is logged and
-/// skipped.
-fn load_baselines(dir: &std::path::Path, devices: &[Device], probe: &mut [ProbeTarget]) {
-    let (mut n, mut dismissed) = (0, 0);
-    for (d, t) in devices.iter().zip(probe.iter_mut()) {
-        t.baseline = baselines::load(dir, &d.code).map(Arc::new);
-        n += t.baseline.is_some() as usize;
-        t.dismissed = baselines::load_dismissals(dir, &d.code).into();
-        dismissed += t.dismissed.len();
-    }
+/// Loads approved baselines and dismissed false alarms into the monitor's views; an
+/// unreadable one is logged and skipped.
+fn load_baselines(dir: &std::path::Path, devices: &[Device], views: &views::Views) {
+    let all: HashMap<DeviceCode, views::View> = devices
+        .iter()
+        .map(|d| (d.code, baselines::view(dir, &d.code)))
+        .filter(|(_, v)| v.baseline.is_some() || !v.dismissed.is_empty())
+        .collect();
+    let dismissed: usize = all.values().map(|v| v.dismissed.len()).sum();
+    views.replace_all(all);
+    let n = views.with_baseline();
     if n > 0 {
         tracing::info!(cameras = n, "loaded approved baseline pictures");
     }
@@ -982,6 +985,7 @@ pub async fn run(
             deadline: cfg.deadline,
             signalling: cfg.signalling.clone(),
             clock: clock.clone(),
+            views: state.views().clone(),
         });
         // The scheduler stops for a shutdown or for a register change. It runs as its own task:
         // polled inline here, it would stand still while the register poll awaits the database.
@@ -1131,9 +1135,9 @@ fn assemble(
         .iter()
         .map(|d| d.parent.and_then(|p| index.get(&p).copied()))
         .collect();
-    let (sched, mut probe) = targets(devices, cfg);
+    let (sched, probe) = targets(devices, cfg);
     if let Some(dir) = &cfg.baseline_dir {
-        load_baselines(dir, devices, &mut probe);
+        load_baselines(dir, devices, state.views());
     }
     let handler = Arc::new(MonitorHandler {
         intervals: group_intervals(devices, &cfg.groups),

@@ -156,6 +156,7 @@ struct Inner {
 pub struct MonitorState {
     inner: Mutex<Inner>,
     metrics: crate::metrics::MonitorMetrics,
+    views: Arc<crate::views::Views>,
 }
 
 impl MonitorState {
@@ -177,7 +178,14 @@ impl MonitorState {
                 urgent: None,
             }),
             metrics: crate::metrics::MonitorMetrics::default(),
+            views: Default::default(),
         }
+    }
+
+    /// Each camera's approved view (baselines, dismissed false alarms), read at every picture
+    /// sample; replace one with `baselines::reload`.
+    pub fn views(&self) -> &Arc<crate::views::Views> {
+        &self.views
     }
 
     /// The monitor's counters (probes, latencies, lag, the span writer's queue, running).

@@ -58,6 +58,7 @@ pub async fn sweep(devices: &[Device], cfg: &MonitorConfig) -> Sweep {
         deadline: cfg.deadline,
         signalling: cfg.signalling.clone(),
         clock: Arc::new(camwatch_core::clock::SystemClock),
+        views: Default::default(),
     });
     let global = Arc::new(Semaphore::new(cfg.max_in_flight.max(1)));
     let mut hosts: HashMap<&str, Arc<Semaphore>> = HashMap::new();

@@ -423,6 +423,7 @@ fn assemble(
 
     Ok(Report {
         month: p.label.clone(),
+        scope: None,
         timezone: p.tz_name.clone(),
         method: c.method.as_str().into(),
         contract: c.name.clone(),

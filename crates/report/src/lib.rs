@@ -20,6 +20,7 @@ mod load;
 mod orders;
 pub mod period;
 pub mod render;
+pub mod subset;
 
 #[cfg(test)]
 mod tests;
@@ -27,8 +28,9 @@ mod tests;
 use serde::Serialize;
 
 pub use build::{ReportInput, build};
-pub use load::load;
+pub use load::{load, load_periods, load_subset};
 pub use period::{Month, Period};
+pub use subset::Subset;
 
 /// Seconds → hours, rounded to 4 places (0.36 s): enough to show each minute, and stable.
 pub(crate) fn hours(sec: i64) -> f64 {
@@ -223,6 +225,9 @@ pub struct WorkOrderSection {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
     pub month: String,
+    /// The part of the fleet a scoped report covers (`subset::Subset`); absent for the fleet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
     pub timezone: String,
     pub method: String,
     pub contract: String,

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::{Period, Report, ReportInput, build};
+use super::{Period, Report, ReportInput, Subset, build};
 use camwatch_core::contract::Contract;
 use camwatch_core::error::{Error, Result};
 use camwatch_store::Store;
@@ -18,9 +18,50 @@ pub async fn load(
     contract_text: &str,
     now: i64,
 ) -> Result<Report> {
-    let open_until = now.min(period.end_at);
+    load_subset(store, period, contract, contract_text, now, None).await
+}
+
+/// [`load`] of part of the fleet (`None`: the whole fleet): see [`Subset`].
+pub async fn load_subset(
+    store: &Arc<dyn Store>,
+    period: &Period,
+    contract: &Contract,
+    contract_text: &str,
+    now: i64,
+    subset: Option<&Subset>,
+) -> Result<Report> {
+    let mut v = load_periods(
+        store,
+        std::slice::from_ref(period),
+        contract,
+        contract_text,
+        now,
+        subset,
+    )
+    .await?;
+    Ok(v.pop().expect("one report per period"))
+}
+
+/// One report per period (in order; e.g. the days of a trend), from one read of the store
+/// covering them all: each has the figures [`load_subset`] gives for that period alone (its
+/// input digest covers the spans of that read that touch the period).
+pub async fn load_periods(
+    store: &Arc<dyn Store>,
+    periods: &[Period],
+    contract: &Contract,
+    contract_text: &str,
+    now: i64,
+    subset: Option<&Subset>,
+) -> Result<Vec<Report>> {
+    let (Some(start), Some(end)) = (
+        periods.iter().map(|p| p.start_at).min(),
+        periods.iter().map(|p| p.end_at).max(),
+    ) else {
+        return Ok(Vec::new());
+    };
+    let open_until = now.min(end);
     let t = std::time::Instant::now();
-    let (devices, spans, exemptions, work_orders) = tokio::try_join!(
+    let (mut devices, mut spans, exemptions, mut work_orders) = tokio::try_join!(
         async {
             let r = store.list_devices_for_report().await;
             tracing::debug!(
@@ -30,36 +71,65 @@ pub async fn load(
             r
         },
         async {
-            let r = store
-                .spans_overlapping(period.start_at, period.end_at, open_until)
-                .await;
+            let r = store.spans_overlapping(start, end, open_until).await;
             tracing::debug!(
                 elapsed_ms = t.elapsed().as_millis() as u64,
                 "report: spans read"
             );
             r
         },
-        store.exemptions_overlapping(period.start_at, period.end_at),
-        store.work_orders_opened(period.start_at, period.end_at),
+        store.exemptions_overlapping(start, end),
+        store.work_orders_opened(start, end),
     )?;
-    let (period, contract, text) = (period.clone(), contract.clone(), contract_text.to_string());
+    let periods = periods.to_vec();
+    let (contract, text) = (contract.clone(), contract_text.to_string());
+    let subset = subset.cloned();
     // Building is CPU work over possibly millions of spans: keep it off the async workers.
     tokio::task::spawn_blocking(move || {
         let t = std::time::Instant::now();
         let _log = scopeguard(t);
-        let report = build(&ReportInput {
-            period: &period,
-            contract: &contract,
-            contract_text: &text,
-            devices: &devices,
-            spans: &spans,
-            exemptions: &exemptions,
-            work_orders: &work_orders,
-            now,
-        });
+        if let Some(s) = &subset {
+            s.restrict(&mut devices, &mut spans, &mut work_orders);
+        }
+        let reports = periods
+            .iter()
+            .map(|period| {
+                // Spans are cut at `now` once; `build` clips them to each period.
+                let own: Vec<_>;
+                let spans = if periods.len() == 1 {
+                    &spans[..]
+                } else {
+                    own = spans
+                        .iter()
+                        .filter(|s| s.start_at < period.end_at && s.end_at > period.start_at)
+                        .cloned()
+                        .collect();
+                    &own[..]
+                };
+                let orders: Vec<_> = work_orders
+                    .iter()
+                    .filter(|o| o.opened_at >= period.start_at && o.opened_at < period.end_at)
+                    .cloned()
+                    .collect();
+                let mut report = build(&ReportInput {
+                    period,
+                    contract: &contract,
+                    contract_text: &text,
+                    devices: &devices,
+                    spans,
+                    exemptions: &exemptions,
+                    work_orders: &orders,
+                    now,
+                })?;
+                if let Some(s) = &subset {
+                    s.withhold_fleet_lines(&mut report);
+                }
+                Ok(report)
+            })
+            .collect::<Result<Vec<_>>>();
         // Freeing millions of spans takes a noticeable moment: not on the caller's path.
         std::thread::spawn(move || drop((devices, spans)));
-        report
+        reports
     })
     .await
     .map_err(|e| Error::internal(format!("report task: {e}")))?

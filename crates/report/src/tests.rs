@@ -1169,3 +1169,89 @@ fn work_order_text_is_escaped() {
         );
     }
 }
+
+/// A report of part of the fleet: the part's device rows are the fleet report's own rows for
+/// those devices, its totals are the part's (not the fleet's), the fleet-wide lines are
+/// withheld and the report says what it covers, in every format.
+#[test]
+fn a_subset_report_is_the_parts_own_and_says_so() {
+    let mut w = world();
+    // Device 4 moves to another district with another maintainer.
+    w.devices[3].civil_code = Some("340103".into());
+    w.devices[3].maintainer = Some("BetaCo".into());
+    let c = contract(Method::TimeWeighted);
+    let whole = report_with(&w, &c, CONTRACT);
+    assert!(
+        whole.deductions.iter().any(|d| d.device.is_none()),
+        "the fixture's fleet misses the threshold: {:?}",
+        whole.deductions
+    );
+
+    let subset = crate::Subset {
+        label: "regions 340104".into(),
+        device: std::sync::Arc::new(|d: &Device| d.region().starts_with("340104")),
+        order: std::sync::Arc::new(|o: &WorkOrder| o.region.starts_with("340104")),
+    };
+    let (mut devices, mut spans, mut orders) = (w.devices.clone(), w.spans.clone(), Vec::new());
+    subset.restrict(&mut devices, &mut spans, &mut orders);
+    let tz = c.time_zone().unwrap();
+    let p = Period::month("2026-02".parse().unwrap(), tz, &c.timezone);
+    let mut part = build(&ReportInput {
+        period: &p,
+        contract: &c,
+        contract_text: CONTRACT,
+        devices: &devices,
+        spans: &spans,
+        exemptions: &w.exemptions,
+        work_orders: &orders,
+        now: p.end_at,
+    })
+    .unwrap();
+    subset.withhold_fleet_lines(&mut part);
+
+    let want: Vec<&DeviceRow> = whole
+        .devices
+        .iter()
+        .filter(|r| r.region.starts_with("340104"))
+        .collect();
+    assert_eq!(part.devices.iter().collect::<Vec<_>>(), want);
+    assert_eq!(part.fleet.devices, want.len() as u64);
+    let sum: f64 = want.iter().map(|r| r.offline_hours).sum();
+    assert!(
+        (part.fleet.offline_hours - sum).abs() < 1e-3,
+        "{} vs {sum}",
+        part.fleet.offline_hours
+    );
+    assert_ne!(part.fleet.offline_hours, whole.fleet.offline_hours);
+    assert!(
+        part.deductions
+            .iter()
+            .all(|d| d.device.is_some() || d.order.is_some())
+    );
+    let shown: f64 = part.deductions.iter().map(|d| d.amount).sum();
+    assert!((part.total_deduction - shown).abs() < 0.005);
+    assert_eq!(part.score, None);
+    assert_eq!(part.scope.as_deref(), Some("regions 340104"));
+    assert!(
+        part.notes[0].contains("part of the fleet (regions 340104)"),
+        "{:?}",
+        part.notes
+    );
+    assert!(
+        !part.notes.iter().any(|n| n.contains("not in the register")),
+        "the other district's history is not a stranger's: {:?}",
+        part.notes
+    );
+    let top: serde_json::Value = serde_json::from_str(&whole.to_json()).unwrap();
+    assert!(whole.scope.is_none() && top.get("scope").is_none());
+    for (format, needle) in [
+        (Format::Csv, "regions 340104"),
+        (Format::Html, "regions 340104"),
+    ] {
+        let out = String::from_utf8(render(&part, format, Lang::Zh).unwrap()).unwrap();
+        assert!(
+            out.contains("统计范围") && out.contains(needle),
+            "{format:?}"
+        );
+    }
+}

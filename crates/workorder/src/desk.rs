@@ -49,13 +49,29 @@ impl Desk {
         actor: &str,
         note: &str,
     ) -> Result<WorkOrder> {
+        self.act_if(id, action, at, actor, note, &|_| true).await
+    }
+
+    /// [`Desk::act`] when `allowed` holds for the order as it is read for the change: the check
+    /// and the write see the same version (the write is refused if the order changed in
+    /// between, and the retry checks again), so an order reassigned meanwhile is never changed
+    /// by someone who may no longer touch it. An order `allowed` refuses reads as missing.
+    pub async fn act_if(
+        &self,
+        id: i64,
+        action: &Action,
+        at: i64,
+        actor: &str,
+        note: &str,
+        allowed: &(dyn Fn(&WorkOrder) -> bool + Sync),
+    ) -> Result<WorkOrder> {
         bounded("note", note, camwatch_core::limits::NOTE_CHARS)?;
+        let missing = || Error::not_found(format!("work order {id} does not exist"));
         for attempt in 0..2 {
-            let order = self
-                .store
-                .work_order(id)
-                .await?
-                .ok_or_else(|| Error::not_found(format!("work order {id} does not exist")))?;
+            let order = self.store.work_order(id).await?.ok_or_else(missing)?;
+            if !allowed(&order) {
+                return Err(missing());
+            }
             let (life, kinds) = apply(&order.life, action, at)
                 .map_err(|e| Error::invalid(format!("work order {id}: {e}")))?;
             if kinds.is_empty() {

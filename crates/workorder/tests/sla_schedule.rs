@@ -309,3 +309,70 @@ async fn notes_and_titles_are_bounded() {
         .unwrap_err();
     assert!(e.to_string().contains("note: more than"), "{e}");
 }
+
+/// A change checked against the order as the desk writes it: an order reassigned after the
+/// caller looked is not changed by the contractor it no longer belongs to.
+#[tokio::test]
+async fn act_if_checks_the_order_it_changes() {
+    use camwatch_core::error::ErrorKind;
+    use camwatch_core::workorder::{Action, State};
+    let (store, desk, clock, devices, _dir) = setup("2026-09-24T16:00:00").await;
+    let now = clock.now().as_second();
+    let o = desk
+        .open_manual(
+            ManualOrder {
+                devices: cameras(&devices, 1),
+                title: "黑屏".into(),
+                note: String::new(),
+                contractor: Some("甲运维".into()),
+                since: None,
+            },
+            now,
+            "operator",
+        )
+        .await
+        .unwrap();
+    // 甲 looked at its order; meanwhile an operator hands it to 乙.
+    let seen = store.work_order(o.id).await.unwrap().unwrap();
+    assert_eq!(seen.life.contractor.as_deref(), Some("甲运维"));
+    desk.act(
+        o.id,
+        &Action::Assign {
+            contractor: "乙运维".into(),
+        },
+        now + 60,
+        "operator",
+        "",
+    )
+    .await
+    .unwrap();
+    let is = |who: &'static str| {
+        move |o: &camwatch_store::workorders::WorkOrder| o.life.contractor.as_deref() == Some(who)
+    };
+    let e = desk
+        .act_if(
+            o.id,
+            &Action::Accept,
+            now + 120,
+            "甲运维",
+            "",
+            &is("甲运维"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::NotFound, "{e}");
+    let after = store.work_order(o.id).await.unwrap().unwrap();
+    assert_eq!(after.life.state, State::Pending, "unchanged");
+    let done = desk
+        .act_if(
+            o.id,
+            &Action::Accept,
+            now + 180,
+            "乙运维",
+            "",
+            &is("乙运维"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.life.state, State::Accepted);
+}

@@ -15,6 +15,7 @@
 pub mod export;
 pub mod index;
 pub mod list;
+pub mod pictures;
 pub mod timeline;
 pub mod write;
 
@@ -143,6 +144,26 @@ pub struct DeviceDetail {
     pub picture: Option<String>,
     /// Newest first.
     pub recent: Vec<ProbeView>,
+    /// The latest evidence frame (`GET /devices/{code}/evidence`), if the monitor holds one.
+    pub evidence: Option<EvidenceView>,
+    /// Which approved baselines exist (`GET /devices/{code}/baseline`).
+    pub baselines: BaselinesView,
+}
+
+/// When and why the evidence frame was kept.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EvidenceView {
+    /// Unix seconds.
+    pub at: i64,
+    /// The picture fault it proved.
+    pub cause: String,
+}
+
+/// The approved baseline pictures a camera has.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct BaselinesView {
+    pub day: bool,
+    pub night: bool,
 }
 
 fn row(st: &AppState, h: &list::Hit<'_>) -> DeviceRow {
@@ -305,5 +326,26 @@ pub async fn one(
             .as_ref()
             .map(|l| l.recent.iter().map(probe_view).collect())
             .unwrap_or_default(),
+        evidence: live
+            .as_ref()
+            .and_then(|l| l.evidence.as_ref())
+            .map(|e| EvidenceView {
+                at: e.at,
+                cause: e.cause.to_string(),
+            }),
+        baselines: st
+            .pictures
+            .as_ref()
+            .map_or_else(BaselinesView::default, |p| {
+                let has = |night| {
+                    p.dir
+                        .join(camwatch_monitor::baselines::file_name(&d.code, night))
+                        .exists()
+                };
+                BaselinesView {
+                    day: has(false),
+                    night: has(true),
+                }
+            }),
     }))
 }

@@ -49,6 +49,8 @@ pub struct Env {
     pub bus: EventBus,
     /// The operations root (`http://127.0.0.1:PORT`, without `/api/v1`).
     pub root: String,
+    /// The server's clock (starts at [`NOW`]).
+    pub clock: Arc<ManualClock>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     _dir: tempfile::TempDir,
@@ -135,7 +137,7 @@ pub async fn env_ops(secure_cookie: bool, tweak: impl FnOnce(&mut Ops)) -> Env {
         accounts: accounts.clone(),
         monitor: monitor.clone(),
         desk,
-        clock,
+        clock: clock.clone(),
         secure_cookie,
         register: Default::default(),
         reports: Some(camwatch_api::reports::Reports::new(
@@ -144,6 +146,10 @@ pub async fn env_ops(secure_cookie: bool, tweak: impl FnOnce(&mut Ops)) -> Env {
         )),
         ops,
         console: Default::default(),
+        pictures: Some(Arc::new(camwatch_api::devices::pictures::Pictures {
+            dir: dir.path().join("baselines"),
+            thresholds: Arc::new(Default::default()),
+        })),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -159,6 +165,7 @@ pub async fn env_ops(secure_cookie: bool, tweak: impl FnOnce(&mut Ops)) -> Env {
         monitor,
         bus,
         root: format!("http://{addr}"),
+        clock,
         stop: Some(stop),
         server: Some(server),
         _dir: dir,
@@ -204,6 +211,11 @@ pub struct Reply {
 }
 
 impl Env {
+    /// The server's data directory (`baselines/` is in it).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     /// Shuts the server down gracefully and waits until it has returned.
     pub async fn shut_down(&mut self) {
         if let Some(stop) = self.stop.take() {

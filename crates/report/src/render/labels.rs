@@ -43,6 +43,11 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("value", "Value", "数值"),
     ("month", "Month", "考核月份"),
     ("contract", "Contract", "合同"),
+    (
+        "report_scope",
+        "Scope (part of the fleet)",
+        "统计范围（部分点位）",
+    ),
     ("timezone", "Time zone", "时区"),
     ("method", "Method", "在线率计算方法"),
     ("period_from", "Period from", "起始时间"),

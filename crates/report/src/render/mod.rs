@@ -99,6 +99,9 @@ pub(crate) mod tables {
             ],
             [t("link_fee_base", l), format!("{:.2}", r.link_fee_base)],
         ];
+        if let Some(s) = &r.scope {
+            v.insert(1, [t("report_scope", l), s.clone()]);
+        }
         if let Some(s) = r.score {
             v.push([t("score", l), format!("{s:.2}")]);
         }

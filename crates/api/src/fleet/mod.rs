@@ -1,5 +1,6 @@
 //! The fleet summary now, within the caller's scope: points by status, the online and intact
-//! rates, and the same by region.
+//! rates, and the same by region; today's and this month's figures and the daily trend are in
+//! [`figures`].
 //!
 //! Computed from the monitor's live state (`MonitorState::briefs`), counting only points
 //! (NVRs and other parents are not points) the caller may see. The authoritative figures of a
@@ -8,6 +9,8 @@
 //! Invariants: a device outside the caller's scope counts nowhere.
 //!
 //! Must not: read the register or write anything.
+
+pub mod figures;
 
 use std::collections::BTreeMap;
 

@@ -327,6 +327,18 @@ async fn the_console_works_for_every_role_in_a_real_browser() {
     let rows = c.find_all(Locator::Css("#regions tbody tr")).await.unwrap();
     assert_eq!(rows.len(), regions.len());
     text_when(&c, "#card-online-rate .note", |t| t.contains("98%")).await;
+    // Today's and the month's figures, from the report's engine: the same as the API's.
+    let today = api.get("/fleet/figures?period=today").await;
+    let want = match today["fleet"]["online_rate"].as_f64() {
+        Some(r) => format!("{:.2}%", r * 100.0),
+        None => "—".into(),
+    };
+    text_when(&c, "#card-today-online .value", |t| t == want).await;
+    let rows = c
+        .find_all(Locator::Css("#figures-contractors tbody tr"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), today["contractors"].as_array().unwrap().len());
     // Chinese by default.
     text_when(&c, "#nav-devices", |t| t == "设备").await;
     shot(&c, "dashboard").await;

@@ -5,7 +5,7 @@ import { api, maybe } from "../api.js";
 import { fill, h } from "../dom.js";
 import { cause, duration, now, pct, time } from "../format.js";
 import { t } from "../i18n.js";
-import { chart, genericTable, statusBadge } from "../widgets.js";
+import { chart, statusBadge } from "../widgets.js";
 
 export async function render(ctx) {
   const threshold = ctx.settings && ctx.settings.contract && ctx.settings.contract.online_threshold_percent !== null
@@ -72,8 +72,10 @@ export async function render(ctx) {
   drawSummary(summary);
 
   // Today and month-so-far figures, and the trend: newer endpoints, empty until served.
-  maybe("/fleet/figures").then((f) => fill(figures, f ? genericTable(f) : h("p", { class: "hint" }, t("dash.not_yet"))))
-    .catch((e) => fill(figures, h("p", { class: "error" }, e.message)));
+  Promise.all([maybe("/fleet/figures", { period: "today" }), maybe("/fleet/figures", { period: "month" })])
+    .then(([today, month]) => fill(figures, today && month ? figureTables(today, month, threshold)
+      : h("p", { class: "hint" }, t("dash.not_yet"))))
+    .catch((e) => fill(figures, h("p", { class: "error" }, e.status === 503 ? t("dash.no_contract") : e.message)));
   maybe("/fleet/trend").then((tr) => {
     if (!tr) return fill(trend, h("p", { class: "hint" }, t("dash.not_yet")));
     drawTrend(chart(trend, charts), tr, threshold);
@@ -120,6 +122,29 @@ export function isOverdue(o, t0) {
   return Boolean(o.response_overdue_at || o.repair_overdue_at ||
     (o.state === "pending" && o.response_due_at && o.response_due_at < t0) ||
     (o.state === "accepted" && o.repair_due_at && o.repair_due_at < t0));
+}
+
+/** Today and this month so far: the fleet, then regions and contractors ranked by online rate. */
+function figureTables(today, month, threshold) {
+  const below = (r) => threshold !== null && r !== null && r !== undefined && r < threshold;
+  const rate = (r) => h("td", { class: "num " + (below(r) ? "bad" : "") }, pct(r));
+  const ranked = (title, id, key) => {
+    const m = new Map(month[key].map((g) => [g.key, g]));
+    const rows = [...today[key]].sort((a, b) => (a.online_rate ?? 2) - (b.online_rate ?? 2));
+    return [h("h3", {}, title), h("table", { class: "compact", id },
+      h("thead", {}, h("tr", {}, [title, t("dash.points"), t("dash.today_online"), t("dash.month_online"),
+        t("dash.month_intact")].map((x) => h("th", {}, x)))),
+      h("tbody", {}, rows.map((g) => h("tr", {}, h("td", {}, g.key), h("td", { class: "num" }, g.devices),
+        rate(g.online_rate), rate(m.get(g.key) ? m.get(g.key).online_rate : null),
+        h("td", { class: "num" }, pct(m.get(g.key) ? m.get(g.key).intact_rate : null))))))];
+  };
+  return h("div", { id: "figure-tables" },
+    h("div", { class: "cards small" },
+      card("today-online", t("dash.today_online"), pct(today.fleet.online_rate), below(today.fleet.online_rate) ? "bad" : "good"),
+      card("month-online", t("dash.month_online"), pct(month.fleet.online_rate), below(month.fleet.online_rate) ? "bad" : "good"),
+      card("month-intact", t("dash.month_intact"), pct(month.fleet.intact_rate))),
+    ranked(t("col.region"), "figures-regions", "regions"),
+    ranked(t("col.maintainer"), "figures-contractors", "contractors"));
 }
 
 function card(id, label, value, cls, note) {

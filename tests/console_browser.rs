@@ -432,6 +432,15 @@ async fn the_console_works_for_every_role_in_a_real_browser() {
     text_when(&c, "#probes", |t| !t.is_empty()).await;
     wait_for(&c, "#timeline-bar .seg.offline").await;
     shot(&c, "device").await;
+    // Approving the baseline is a well-formed request: with no evidence frame yet, the server
+    // says there is none (not a refused body).
+    c.find(Locator::Css("#approve-baseline"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    text_when(&c, "#approve-result", |t| t.contains("暂无图像")).await;
     let form = wait_for(&c, "#open-order").await;
     form.find(Locator::Css("input[name=title]"))
         .await

@@ -158,15 +158,21 @@ function drawImages(el, code, me) {
     im.addEventListener("error", () => { im.remove(); note.textContent = t("device.no_image"); });
     return h("figure", {}, im, note, h("figcaption", {}, label));
   };
-  const approve = may(me.role, "write_baselines") ? h("button", { type: "button", id: "approve-baseline",
-    onclick: async (e) => {
-      try {
-        await api("POST", "/devices/" + code + "/baseline");
-        drawImages(el, code, me);
-      } catch (x) {
-        e.target.after(h("span", { class: "error" }, " ", x.status === 404 ? t("device.no_image") : x.message));
-      }
-    } }, t("device.approve")) : null;
+  const result = h("span", { id: "approve-result" });
+  // The latest evidence frame becomes the day baseline; one that reads as faulty alone is
+  // refused (409) until the user says that is the scene (force).
+  const send = async (force) => {
+    try {
+      await api("POST", "/devices/" + code + "/baseline", { source: "evidence", night: false, force });
+      drawImages(el, code, me);
+    } catch (x) {
+      fill(result, h("span", { class: "error" }, " ", x.status === 404 ? t("device.no_image") : x.message),
+        x.status === 409 ? h("button", { type: "button", class: "plain", id: "approve-force",
+          onclick: () => send(true) }, t("device.approve_force")) : null);
+    }
+  };
+  const approve = may(me.role, "write_baselines") ? h("p", {}, h("button", { type: "button", id: "approve-baseline",
+    onclick: () => send(false) }, t("device.approve")), result) : null;
   fill(el, h("div", { class: "side" },
     img("/evidence", "evidence", t("device.evidence")),
     img("/baseline", "baseline", t("device.baseline")),

@@ -136,3 +136,48 @@ async fn serve_answers_the_api_on_the_bound_address_and_stops_with_the_monitor()
         "the API still answers after serve stopped"
     );
 }
+
+/// `[api] tls_cert` without `tls_key` (or a file that is no certificate) stops serve at start
+/// with the setting named, before anything is probed or served.
+#[test]
+fn a_half_or_broken_tls_setting_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = dir.path().join("cert.pem");
+    std::fs::write(&cert, "not a certificate").unwrap();
+    config(dir.path(), "");
+    let register = camwatch_core::registry::generate::generate(4, 7);
+    std::fs::write(dir.path().join("register.csv"), to_csv(&register, true)).unwrap();
+    let file = dir.path().join("register.csv");
+    run(
+        dir.path(),
+        &["device", "import", file.to_str().unwrap()],
+        "",
+    );
+    for (extra, want) in [
+        (
+            format!("tls_cert = \"{}\"\n", cert.display()),
+            "tls_cert and tls_key go together",
+        ),
+        (
+            format!(
+                "tls_cert = \"{}\"\ntls_key = \"{}\"\n",
+                cert.display(),
+                cert.display()
+            ),
+            "cert.pem",
+        ),
+    ] {
+        // The [api] table is the config's last: the settings land in it.
+        config(dir.path(), "");
+        let text = std::fs::read_to_string(dir.path().join("camwatch.toml")).unwrap();
+        let text = text.replace("[log]", &format!("{extra}[log]"));
+        std::fs::write(dir.path().join("camwatch.toml"), text).unwrap();
+        let out = serve::camwatch(dir.path())
+            .args(["serve", "--summary-every", "0"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{extra}: {err}");
+        assert!(err.contains(want), "{extra}: {err}");
+    }
+}

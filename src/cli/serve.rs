@@ -143,6 +143,21 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|e| Error::invalid(format!("config [api] listen = {addr:?}: {e}")))?;
+        let tls = match (
+            ctx.config.api.tls_cert.trim(),
+            ctx.config.api.tls_key.trim(),
+        ) {
+            ("", "") => None,
+            ("", _) | (_, "") => {
+                return Err(Error::invalid(
+                    "config [api]: tls_cert and tls_key go together (set both, or neither)",
+                ));
+            }
+            (cert, key) => Some(
+                camwatch_api::tls::acceptor(std::path::Path::new(cert), std::path::Path::new(key))
+                    .map_err(Error::invalid)?,
+            ),
+        };
         let mut ops = camwatch_api::ops::Ops::new(bus.clone());
         ops.metrics_open = ctx.config.api.metrics_open;
         let app = camwatch_api::AppState {
@@ -151,7 +166,7 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
             monitor: state.clone(),
             desk: super::workorder::desk(&ctx, None)?,
             clock: clock.clone(),
-            secure_cookie: ctx.config.api.secure_cookie,
+            secure_cookie: ctx.config.api.secure_cookie || tls.is_some(),
             register: Default::default(),
             reports: match ctx.config.contract.file.trim() {
                 "" => None,
@@ -172,15 +187,20 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
         let bound = listener
             .local_addr()
             .map_or_else(|_| addr.to_string(), |a| a.to_string());
-        tracing::info!(listen = %bound, "camwatch serve: HTTP API on /api/v1");
         let mut stop = stop_rx.clone();
-        Some(tokio::spawn(camwatch_api::serve(
-            listener,
-            app,
-            async move {
-                let _ = stop.wait_for(|s| *s).await;
-            },
-        )))
+        let stopped = async move {
+            let _ = stop.wait_for(|s| *s).await;
+        };
+        Some(match tls {
+            None => {
+                tracing::info!(listen = %bound, "camwatch serve: HTTP API on /api/v1");
+                tokio::spawn(camwatch_api::serve(listener, app, stopped))
+            }
+            Some(acceptor) => {
+                tracing::info!(listen = %bound, "camwatch serve: HTTPS API on /api/v1");
+                tokio::spawn(camwatch_api::serve_tls(listener, acceptor, app, stopped))
+            }
+        })
     };
     // The GB/T 28181 platform (`[gb28181] enabled`), stopped with the rest.
     let gb28181 = if ctx.config.gb28181.enabled {

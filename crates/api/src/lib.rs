@@ -21,7 +21,7 @@
 //! ([`events`]), `/healthz` and `/readyz` ([`health`]), `/metrics` ([`metrics`]); what they
 //! share is [`ops::Ops`].
 //!
-//! Not yet here (seams): TLS.
+//! TLS from configured certificate files: [`serve_tls`] ([`tls`]).
 
 pub mod audit;
 pub mod auth;
@@ -38,6 +38,7 @@ pub mod metrics;
 pub mod ops;
 pub mod reports;
 pub mod session;
+pub mod tls;
 pub mod users;
 pub mod workorders;
 
@@ -259,8 +260,26 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let ops = state.ops.clone();
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = router(state).into_make_service_with_connect_info::<tls::Peer>();
     axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            ops.stop();
+        })
+        .await
+}
+
+/// [`serve`] over TLS: connections are handed to the API once their handshake is done
+/// ([`tls::TlsListener`]). Give the state `secure_cookie: true`.
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let ops = state.ops.clone();
+    let app = router(state).into_make_service_with_connect_info::<tls::Peer>();
+    axum::serve(tls::TlsListener::new(listener, acceptor)?, app)
         .with_graceful_shutdown(async move {
             shutdown.await;
             ops.stop();

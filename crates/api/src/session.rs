@@ -88,9 +88,9 @@ pub struct PasswordChange {
     pub new: String,
 }
 
-fn client(headers: &HeaderMap, peer: Option<&ConnectInfo<std::net::SocketAddr>>) -> Client {
+fn client(headers: &HeaderMap, peer: Option<&ConnectInfo<crate::tls::Peer>>) -> Client {
     Client {
-        ip: peer.map(|c| c.0.ip().to_string()),
+        ip: peer.map(|c| c.0.0.ip().to_string()),
         user_agent: headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
@@ -116,7 +116,7 @@ pub async fn login(
 ) -> Result<Response, ApiError> {
     let peer = req
         .extensions()
-        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .get::<ConnectInfo<crate::tls::Peer>>()
         .cloned();
     let Body(body): Body<LoginRequest> =
         <Body<LoginRequest> as axum::extract::FromRequest<AppState>>::from_request(req, &st)

@@ -650,3 +650,93 @@ async fn the_video_team_cancels_an_order_with_a_reason_and_a_contractor_cannot()
         .await;
     assert_eq!(r.status, 404, "{}", r.body);
 }
+
+/// Every (method, path) of the served OpenAPI document, with its path parameters filled in.
+fn every_endpoint(doc: &Value, code: &str) -> Vec<(String, String)> {
+    let mut v = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in ["get", "post", "put", "delete"] {
+            if item.get(method).is_some() {
+                let p = path
+                    .trim_start_matches("/api/v1")
+                    .replace("{code}", code)
+                    .replace("{id}", "1")
+                    .replace("{action}", "accept")
+                    .replace("{name}", "op");
+                v.push((method.to_uppercase(), p));
+            }
+        }
+    }
+    v
+}
+
+/// Walks the generated document, so an endpoint added later is covered without editing this
+/// test: nobody signed in is refused everywhere but login and the operations probes; an
+/// auditor changes nothing anywhere; a contractor reads nothing of another's device.
+#[tokio::test]
+async fn every_documented_endpoint_holds_the_boundaries() {
+    let e = env().await;
+    let doc = e.openapi().await;
+    let all = every_endpoint(&doc, B1);
+    assert!(all.len() >= 30, "{} endpoints", all.len());
+    let root_paths = ["/healthz", "/readyz", "/metrics"];
+    for (m, p) in &all {
+        let at_root = root_paths.iter().any(|r| p.ends_with(r));
+        if (m == "POST" && p == "/session") || (at_root && p != "/metrics") {
+            continue;
+        }
+        let r = if at_root {
+            let url = format!("{}{p}", e.root);
+            e.http.get(url).send().await.unwrap().status().as_u16()
+        } else if m == "GET" && p.ends_with("/events") {
+            // A stream: only its status matters.
+            let url = format!("{}{p}", e.base);
+            e.http.get(url).send().await.unwrap().status().as_u16()
+        } else {
+            e.raw(
+                m,
+                p,
+                &Auth::None,
+                Some(("application/json", b"{}".to_vec())),
+                &[],
+            )
+            .await
+            .status
+        };
+        assert_eq!(r, 401, "{m} {p} without signing in");
+    }
+
+    let audit = e.login("audit").await;
+    for (m, p) in all.iter().filter(|(m, _)| m != "GET") {
+        if p == "/session" || p == "/me/password" {
+            continue; // signing in and out and one's own password are an auditor's too
+        }
+        let r = e
+            .raw(
+                m,
+                p,
+                &audit,
+                Some(("application/json", b"{}".to_vec())),
+                &[],
+            )
+            .await;
+        assert!(
+            !(200..300).contains(&r.status),
+            "{m} {p}: an auditor changed something ({} {})",
+            r.status,
+            r.body
+        );
+    }
+
+    // AlphaCo asks for BetaCo's camera B1 by URL: every per-device read is a 404.
+    let alpha = e.login("alpha").await;
+    let per_device: Vec<_> = all
+        .iter()
+        .filter(|(m, p)| m == "GET" && p.contains(B1))
+        .collect();
+    assert!(per_device.len() >= 4, "{per_device:?}");
+    for (m, p) in per_device {
+        let (status, _, body) = e.fetch(p, &alpha).await;
+        assert_eq!(status, 404, "{m} {p}: {}", String::from_utf8_lossy(&body));
+    }
+}

@@ -168,6 +168,11 @@ pub struct ApiConfig {
     /// Serve `/metrics` without authentication (for a scraper on a private network); by
     /// default it needs an unscoped user's session or API token.
     pub metrics_open: bool,
+    /// Serve HTTPS with this PEM certificate chain (with `tls_key`); empty: plain HTTP. The
+    /// session cookie is then `Secure` whatever `secure_cookie` says.
+    pub tls_cert: String,
+    /// The PEM private key of `tls_cert`.
+    pub tls_key: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

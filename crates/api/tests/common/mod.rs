@@ -54,6 +54,7 @@ pub struct Env {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     _dir: tempfile::TempDir,
+    _tls_dir: Option<tempfile::TempDir>,
 }
 
 /// The operations settings of the test server: short ticks, so that a summary update or the
@@ -86,6 +87,36 @@ pub async fn env_with(secure_cookie: bool) -> Env {
 
 /// The test server with its operations settings changed by `tweak`.
 pub async fn env_ops(secure_cookie: bool, tweak: impl FnOnce(&mut Ops)) -> Env {
+    env_full(secure_cookie, tweak, None).await
+}
+
+/// The test server over TLS with a fresh self-signed certificate for `localhost` and
+/// 127.0.0.1, written to the data directory as `cert.pem` and `key.pem`; the client trusts
+/// exactly that certificate.
+pub async fn env_tls() -> Env {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (c, k) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&c, cert.pem()).unwrap();
+    std::fs::write(&k, key.serialize_pem()).unwrap();
+    let acceptor = camwatch_api::tls::acceptor(&c, &k).unwrap();
+    let trust = reqwest::Certificate::from_pem(cert.pem().as_bytes()).unwrap();
+    env_full(true, |_| {}, Some((acceptor, trust, dir))).await
+}
+
+async fn env_full(
+    secure_cookie: bool,
+    tweak: impl FnOnce(&mut Ops),
+    tls: Option<(
+        tokio_rustls::TlsAcceptor,
+        reqwest::Certificate,
+        tempfile::TempDir,
+    )>,
+) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let store = camwatch_store::connect(
         &format!("sqlite://{}", dir.path().join("t.db").display()),
@@ -154,21 +185,39 @@ pub async fn env_ops(secure_cookie: bool, tweak: impl FnOnce(&mut Ops)) -> Env {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(camwatch_api::serve(listener, state, async move {
+    let stopped = async move {
         let _ = stopped.await;
-    }));
+    };
+    let (scheme, http, server, tls_dir) = match tls {
+        None => (
+            "http",
+            reqwest::Client::new(),
+            tokio::spawn(camwatch_api::serve(listener, state, stopped)),
+            None,
+        ),
+        Some((acceptor, trust, tls_dir)) => (
+            "https",
+            reqwest::Client::builder()
+                .tls_certs_only([trust])
+                .build()
+                .unwrap(),
+            tokio::spawn(camwatch_api::serve_tls(listener, acceptor, state, stopped)),
+            Some(tls_dir),
+        ),
+    };
     let env = Env {
-        base: format!("http://{addr}/api/v1"),
-        http: reqwest::Client::new(),
+        base: format!("{scheme}://{addr}/api/v1"),
+        http,
         store,
         accounts,
         monitor,
         bus,
-        root: format!("http://{addr}"),
+        root: format!("{scheme}://{addr}"),
         clock,
         stop: Some(stop),
         server: Some(server),
         _dir: dir,
+        _tls_dir: tls_dir,
     };
     env.user("admin1", Role::Admin, "", None).await;
     env.user("op", Role::Operator, "", None).await;

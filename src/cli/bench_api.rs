@@ -105,6 +105,7 @@ async fn measure(dir: &std::path::Path, count: u64) -> Result<ExitCode> {
         reports: None,
         pictures: None,
         ops: camwatch_api::ops::Ops::new(camwatch_monitor::EventBus::new(1024)),
+        console: Default::default(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -30,6 +30,9 @@ pub struct DemoArgs {
     /// Summary lines instead of the full-screen view, even on a terminal.
     #[arg(long)]
     pub plain: bool,
+    /// Where the web console listens (loopback; another free port when this one is taken).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
 }
 
 pub async fn run(g: &GlobalArgs, a: &DemoArgs) -> Result<ExitCode> {
@@ -50,6 +53,7 @@ pub async fn run(g: &GlobalArgs, a: &DemoArgs) -> Result<ExitCode> {
         seed: a.seed,
         fault_mix: a.fault_mix.parse().map_err(Error::invalid)?,
         tui: a.plain.then_some(false),
+        listen: a.listen.clone(),
     })
     .await
 }

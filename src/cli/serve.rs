@@ -176,6 +176,7 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
                 }
             },
             ops,
+            console: Arc::new(ctx.config.console.clone()),
             pictures: Some(std::sync::Arc::new(
                 camwatch_api::devices::pictures::Pictures {
                     dir: ctx.data_dir.join("baselines"),

@@ -2,6 +2,7 @@
 //! report on exit. Everything is the production code path (simulator over loopback sockets,
 //! real probes, scheduler, health, SQLite store, report); only the clock is scaled.
 
+pub mod console;
 pub mod view;
 
 use std::io::IsTerminal;
@@ -36,6 +37,8 @@ pub struct DemoOptions {
     pub fault_mix: Preset,
     /// Full-screen view (a terminal) or summary lines.
     pub tui: Option<bool>,
+    /// Where the web console listens (loopback; another free port when taken).
+    pub listen: String,
 }
 
 fn fresh_dir() -> Result<PathBuf> {
@@ -170,6 +173,31 @@ pub async fn run(o: DemoOptions) -> Result<std::process::ExitCode> {
         )
         .run(bus.subscribe(), stop_rx.clone()),
     );
+    // The web console, on the same live state and events as the view below.
+    let console = console::start(
+        &o.listen,
+        store.clone(),
+        state.clone(),
+        bus.clone(),
+        camwatch_workorder::Desk {
+            store: store.clone(),
+            sla: Arc::new(camwatch_workorder::Sla::new(
+                store.clone(),
+                Some(Contract::parse(CONTRACT, "contracts/example-98.toml")?),
+                Vec::new(),
+            )?),
+            announcer: Arc::new(camwatch_workorder::Silent),
+        },
+        clock.clone(),
+        (
+            Contract::parse(CONTRACT, "contracts/example-98.toml")?,
+            CONTRACT.to_string(),
+        ),
+        dir.join("baselines"),
+        stop_rx.clone(),
+    )
+    .await?;
+    let console_line = console.line();
     let monitor = tokio::spawn(camwatch_monitor::run(
         store.clone(),
         lease,
@@ -220,7 +248,7 @@ pub async fn run(o: DemoOptions) -> Result<std::process::ExitCode> {
             loop {
                 let s = snap(phase(&state));
                 let wo = *wo_rx.borrow();
-                term.draw(|f| view::draw(f, &s, &wo))
+                term.draw(|f| view::draw(f, &s, &wo, &console_line))
                     .map_err(|e| Error::internal(e.to_string()))?;
                 if stop_requested(deadline) {
                     break;
@@ -232,10 +260,11 @@ pub async fn run(o: DemoOptions) -> Result<std::process::ExitCode> {
         .await;
         let s = snap(Phase::Stopping);
         let wo = *wo_rx.borrow();
-        let _ = term.draw(|f| view::draw(f, &s, &wo));
+        let _ = term.draw(|f| view::draw(f, &s, &wo, &console_line));
         ratatui::restore();
         r?;
     } else {
+        println!("{console_line}");
         let mut last = tokio::time::Instant::now() - Duration::from_secs(10);
         loop {
             if last.elapsed() >= Duration::from_secs(5) {
@@ -263,6 +292,11 @@ pub async fn run(o: DemoOptions) -> Result<std::process::ExitCode> {
     engine
         .await
         .map_err(|e| Error::internal(format!("work-order engine: {e}")))?;
+    console
+        .task
+        .await
+        .map_err(|e| Error::internal(format!("console: {e}")))?
+        .map_err(|e| Error::unavailable("console", e))?;
     counter.abort();
     let ended = clock.now().as_second();
     let final_stats = snap(Phase::Stopping);

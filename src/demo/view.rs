@@ -104,7 +104,8 @@ impl WorkOrderCounts {
 }
 
 /// Full-screen view.
-pub fn draw(f: &mut Frame, s: &LiveStats, wo: &WorkOrderCounts) {
+/// `console`: where the web console is and how to sign in (the footer line).
+pub fn draw(f: &mut Frame, s: &LiveStats, wo: &WorkOrderCounts, console: &str) {
     let [head, counts, body, foot] = Layout::vertical([
         Constraint::Length(3),
         Constraint::Length(5),
@@ -249,7 +250,10 @@ pub fn draw(f: &mut Frame, s: &LiveStats, wo: &WorkOrderCounts) {
         Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title("why")),
         right,
     );
-    f.render_widget(Paragraph::new(" Ctrl-C: stop and write the report"), foot);
+    f.render_widget(
+        Paragraph::new(format!(" {console}  ·  Ctrl-C: stop and write the report")),
+        foot,
+    );
 }
 
 #[cfg(test)]
@@ -312,7 +316,8 @@ mod tests {
             open: 12,
             overdue: 3,
         };
-        t.draw(|f| draw(f, &sample(), &wo)).unwrap();
+        t.draw(|f| draw(f, &sample(), &wo, "console http://127.0.0.1:8080/"))
+            .unwrap();
         let text: String = t
             .backend()
             .buffer()
@@ -325,5 +330,6 @@ mod tests {
         assert!(text.contains("98.123%"));
         assert!(text.contains("work orders open 12"), "{text}");
         assert!(text.contains("overdue 3"));
+        assert!(text.contains("console http://127.0.0.1:8080/"), "{text}");
     }
 }

@@ -26,6 +26,7 @@
 pub mod attachments;
 pub mod audit;
 pub mod auth;
+pub mod console;
 pub mod devices;
 pub mod error;
 pub mod events;
@@ -33,6 +34,7 @@ pub mod exemptions;
 pub mod fleet;
 pub mod health;
 pub mod input;
+pub mod map;
 pub mod metrics;
 pub mod ops;
 pub mod reports;
@@ -74,6 +76,8 @@ pub struct AppState {
     pub reports: Option<Arc<reports::Reports>>,
     /// The event stream, metrics and shutdown signal of the operations endpoints.
     pub ops: ops::Ops,
+    /// The web console's settings (`[console]`: the map's tiles and coordinate systems).
+    pub console: Arc<camwatch_core::config::ConsoleConfig>,
     /// Approved baselines and the thresholds pictures are judged by (`None`: none configured).
     pub pictures: Option<Arc<devices::pictures::Pictures>>,
 }
@@ -126,6 +130,8 @@ impl AppState {
         attachments::upload,
         attachments::download,
         events::stream,
+        map::points_handler,
+        console::settings,
         health::healthz,
         health::readyz,
         metrics::scrape,
@@ -186,6 +192,7 @@ pub fn router(state: AppState) -> Router {
             )
         })
         .with_state(state.clone());
+    let console = console::Console::new(&state.console);
     let api = Router::new()
         .route("/events", get(events::stream))
         .route("/session", post(session::login).delete(session::logout))
@@ -208,6 +215,8 @@ pub fn router(state: AppState) -> Router {
             get(devices::pictures::baseline).post(devices::pictures::approve),
         )
         .route("/fleet/summary", get(fleet::summary))
+        .route("/map/points", get(map::points_handler))
+        .route("/console", get(console::settings))
         .route("/fleet/figures", get(fleet::figures::figures))
         .route("/fleet/trend", get(fleet::figures::trend))
         .route("/audit", get(audit::list))
@@ -245,7 +254,14 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api)
         .merge(docs)
         .merge(ops)
-        .fallback(|| async { error::ApiError::not_found("no such endpoint") })
+        // Everything else is the web console's (an unknown `/api/…` path stays a JSON 404).
+        .fallback(
+            move |method: axum::http::Method,
+                  uri: axum::http::Uri,
+                  headers: axum::http::HeaderMap| async move {
+                console.respond(&method, &uri, &headers)
+            },
+        )
         .layer(counted)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }

@@ -28,6 +28,82 @@ pub struct Config {
     pub log: LogConfig,
     pub api: ApiConfig,
     pub gb28181: Gb28181Config,
+    pub console: ConsoleConfig,
+}
+
+/// The web console's map (`camwatch-api`'s console and map modules): where its tiles come
+/// from and which coordinate systems the register and the tiles use.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleConfig {
+    /// A tile server's URL template (`http://tiles.internal/{z}/{x}/{y}.png`, `{s}` allowed);
+    /// empty (the default): no tiles, the map draws a grid.
+    pub tiles: String,
+    /// The attribution line the tile server asks for.
+    pub tiles_attribution: String,
+    /// The coordinate system of the register's longitude and latitude.
+    pub register_crs: Crs,
+    /// The coordinate system of the tiles (天地图: wgs84; most Chinese web maps: gcj02).
+    pub tiles_crs: Crs,
+}
+
+/// A geographic coordinate system found in Chinese registers and tile servers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Crs {
+    /// WGS-84 (GPS, 天地图, PGIS).
+    #[default]
+    Wgs84,
+    /// GCJ-02 (the national "Mars" datum of most web maps).
+    Gcj02,
+    /// BD-09 (Baidu).
+    Bd09,
+}
+
+impl Crs {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Wgs84 => "wgs84",
+            Self::Gcj02 => "gcj02",
+            Self::Bd09 => "bd09",
+        }
+    }
+}
+
+impl ConsoleConfig {
+    /// The tile server's origin (`scheme://host[:port]`), for the console's
+    /// Content-Security-Policy; `None` without tiles.
+    pub fn tiles_origin(&self) -> Option<String> {
+        let t = self.tiles.trim();
+        let rest = t
+            .strip_prefix("http://")
+            .map(|r| ("http", r))
+            .or_else(|| t.strip_prefix("https://").map(|r| ("https", r)))?;
+        // `{s}.tiles.internal` (subdomains a, b, c…) is the CSP wildcard `*.tiles.internal`.
+        let host = rest.1.split('/').next().unwrap_or("").replace("{s}.", "*.");
+        (!host.is_empty()).then(|| format!("{}://{host}", rest.0))
+    }
+
+    fn check(&self) -> std::result::Result<(), String> {
+        let t = self.tiles.trim();
+        if t.is_empty() {
+            return Ok(());
+        }
+        let host = self
+            .tiles_origin()
+            .ok_or("expected an http:// or https:// URL template")?;
+        if host.contains(['{', '}', ' ', '\'', '"', ';', ',']) {
+            return Err(format!(
+                "{t:?}: the host must be a plain host name or address"
+            ));
+        }
+        for part in ["{z}", "{x}", "{y}"] {
+            if !t.contains(part) {
+                return Err(format!("{t:?}: the template has no {part}"));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// GB/T 28181: camwatch as the SIP platform that devices, NVRs and lower platforms register to
@@ -307,6 +383,9 @@ impl Config {
     }
 
     fn validate(&self, origin: &str) -> Result<()> {
+        if let Err(e) = self.console.check() {
+            return Err(Error::invalid(format!("{origin}: console.tiles: {e}")));
+        }
         let s = &self.scheduler;
         let bad =
             |k: &str, why: &str| Err(Error::invalid(format!("{origin}: scheduler.{k}: {why}")));
@@ -411,6 +490,40 @@ mod tests {
     #[test]
     fn empty_file_is_all_defaults() {
         assert_eq!(Config::parse("", "x").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn console_tiles_are_checked_and_give_their_origin() {
+        let c = Config::parse(
+            "[console]\ntiles = \"http://10.1.2.3:8080/t/{z}/{x}/{y}.png\"\ntiles_crs = \"gcj02\"\n",
+            "f",
+        )
+        .unwrap();
+        assert_eq!(c.console.tiles_crs, Crs::Gcj02);
+        let sub = Config::parse(
+            "[console]\ntiles = \"https://{s}.t.lan/{z}/{x}/{y}\"\n",
+            "f",
+        );
+        assert_eq!(
+            sub.unwrap().console.tiles_origin().as_deref(),
+            Some("https://*.t.lan")
+        );
+        assert_eq!(c.console.register_crs, Crs::Wgs84);
+        assert_eq!(
+            c.console.tiles_origin().as_deref(),
+            Some("http://10.1.2.3:8080")
+        );
+        for (text, want) in [
+            ("tiles = \"ftp://x/{z}/{x}/{y}\"", "expected an http"),
+            ("tiles = \"http://x/{z}/{x}.png\"", "has no {y}"),
+            ("tiles = \"http://x{z}/{z}/{x}/{y}\"", "plain host"),
+            ("register_crs = \"utm\"", "unknown variant"),
+        ] {
+            let e = Config::parse(&format!("[console]\n{text}\n"), "f")
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(want), "{text}: {e}");
+        }
     }
 
     #[test]

@@ -34,6 +34,9 @@ pub struct Listed {
     pub region: String,
     pub maintainer: Option<String>,
     pub address: Option<String>,
+    /// Coordinates as the register has them (its system: `[console] register_crs`).
+    pub longitude: Option<f64>,
+    pub latitude: Option<f64>,
     /// `name` and `address` lower-cased, for the text search.
     pub name_lc: String,
     pub address_lc: String,
@@ -48,6 +51,8 @@ impl Listed {
             region: d.region().to_string(),
             maintainer: d.maintainer.clone(),
             address: d.address.clone(),
+            longitude: d.longitude,
+            latitude: d.latitude,
             name_lc: d.name.to_lowercase(),
             address_lc: d.address.as_deref().unwrap_or("").to_lowercase(),
         }

@@ -318,6 +318,8 @@ mod tests {
             region: code[..6].into(),
             maintainer: None,
             address: None,
+            longitude: None,
+            latitude: None,
             name_lc: name.to_lowercase(),
             address_lc: String::new(),
         }

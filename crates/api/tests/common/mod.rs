@@ -176,6 +176,7 @@ async fn env_full(
             CONTRACT.to_string(),
         )),
         ops,
+        console: Default::default(),
         pictures: Some(Arc::new(camwatch_api::devices::pictures::Pictures {
             dir: dir.path().join("baselines"),
             thresholds: Arc::new(Default::default()),

@@ -166,7 +166,7 @@ pub async fn run(o: DemoOptions) -> Result<std::process::ExitCode> {
     };
     let engine = tokio::spawn(
         camwatch_workorder::Engine::new(
-            desk,
+            desk.clone(),
             state.clone(),
             clock.clone(),
             camwatch_workorder::EngineConfig::from_config(&Default::default()),
@@ -179,15 +179,7 @@ pub async fn run(o: DemoOptions) -> Result<std::process::ExitCode> {
         store.clone(),
         state.clone(),
         bus.clone(),
-        camwatch_workorder::Desk {
-            store: store.clone(),
-            sla: Arc::new(camwatch_workorder::Sla::new(
-                store.clone(),
-                Some(Contract::parse(CONTRACT, "contracts/example-98.toml")?),
-                Vec::new(),
-            )?),
-            announcer: Arc::new(camwatch_workorder::Silent),
-        },
+        desk.clone(),
         clock.clone(),
         (
             Contract::parse(CONTRACT, "contracts/example-98.toml")?,

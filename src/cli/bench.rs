@@ -100,6 +100,10 @@ pub enum BenchCommand {
         /// Seconds of each measured window.
         #[arg(long, default_value_t = 60)]
         window: u64,
+        /// A storm: this many cameras flap (offline half of every 4 minutes, staggered), in
+        /// place of the realistic fault mix, so the streams carry changes all the time.
+        #[arg(long, default_value_t = 0)]
+        storm: u64,
     },
 }
 
@@ -135,7 +139,8 @@ pub async fn run(cmd: &BenchCommand) -> Result<ExitCode> {
             channels,
             clients,
             window,
-        } => super::bench_sse::run(*channels, *clients, *window).await,
+            storm,
+        } => super::bench_sse::run(*channels, *clients, *window, *storm).await,
     }
 }
 

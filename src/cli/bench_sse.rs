@@ -1,5 +1,6 @@
 //! `camwatch bench sse`: what open event streams cost the server. A simulated fleet (its own
-//! process, realistic faults) is monitored by `camwatch serve` (its own process, with the
+//! process, realistic faults, or with `--storm N` N cameras flapping, staggered, so status
+//! changes never stop) is monitored by `camwatch serve` (its own process, with the
 //! API); the serve process's CPU time is read from `/proc` over a window with no client, then
 //! over an equal window with N clients connected to `GET /api/v1/events` (in this process, so
 //! their own cost is not counted), and the difference is the clients' share of a core.
@@ -116,10 +117,38 @@ async fn client(addr: String, token: Arc<str>, events: Arc<AtomicU64>, ok: Arc<A
     }
 }
 
-fn start_sim(dir: &Path, channels: u64) -> Result<Child> {
+/// A fault schedule in which `storm` cameras of the simulator's fleet (seed 1, as `sim`
+/// generates it) flap with a 4-minute period, their starts spread over one period.
+fn storm_schedule(dir: &Path, channels: u64, storm: u64) -> Result<std::path::PathBuf> {
+    let fleet = camwatch_core::registry::generate::generate(channels, 1);
+    let mut s = String::new();
+    let cams = fleet
+        .iter()
+        .filter(|d| d.parent.is_none() && !d.kind.is_parent());
+    for (i, d) in cams.take(storm as usize).enumerate() {
+        s.push_str(&format!(
+            "[[fault]]\ndevice = \"{}\"\nkind = \"flapping\"\nperiod = \"4m\"\nstart = \"{}s\"\nduration = \"3h\"\n",
+            d.code,
+            i % 240
+        ));
+    }
+    let p = dir.join("storm.toml");
+    std::fs::write(&p, s).map_err(|e| Error::internal(format!("{}: {e}", p.display())))?;
+    Ok(p)
+}
+
+fn start_sim(dir: &Path, channels: u64, storm: u64) -> Result<Child> {
     let reg = dir.join("register.csv");
-    let child = Command::new(exe()?)
-        .args(["sim", "--fault-mix", "realistic", "--channels"])
+    let mut cmd = Command::new(exe()?);
+    cmd.arg("sim");
+    if storm > 0 {
+        cmd.arg("--faults")
+            .arg(storm_schedule(dir, channels, storm)?);
+    } else {
+        cmd.args(["--fault-mix", "realistic"]);
+    }
+    let child = cmd
+        .arg("--channels")
         .arg(channels.to_string())
         .args(["--bind", "127.21.0.1", "--register-out"])
         .arg(&reg)
@@ -145,10 +174,17 @@ fn stop(mut c: Child) {
     let _ = c.wait();
 }
 
-pub async fn run(channels: u64, clients: usize, window_sec: u64) -> Result<ExitCode> {
+pub async fn run(channels: u64, clients: usize, window_sec: u64, storm: u64) -> Result<ExitCode> {
     let dir = super::bench::tempfile_dir()?;
-    println!("starting the simulator ({channels} channels, realistic faults, its own process)…");
-    let sim = start_sim(&dir, channels)?;
+    println!(
+        "starting the simulator ({channels} channels, {}, its own process)…",
+        if storm > 0 {
+            format!("{storm} cameras flapping")
+        } else {
+            "realistic faults".into()
+        }
+    );
+    let sim = start_sim(&dir, channels, storm)?;
     let r = bench(
         &dir,
         channels,

@@ -22,12 +22,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use camwatch_core::access::Action;
-use camwatch_store::workorders::{Attachment, WorkOrder};
+use camwatch_store::workorders::Attachment;
 
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::input::{Params, Upload, parse};
+use crate::workorders::order_for;
 
 /// The largest file taken.
 pub const UPLOAD_LIMIT: usize = 8 << 20;
@@ -74,28 +75,6 @@ const TYPES: [(&str, &[u8]); 3] = [
     ("application/pdf", b"%PDF-"),
 ];
 
-fn visible(caller: &Caller, action: Action, o: &WorkOrder) -> bool {
-    let p = &caller.principal;
-    p.may_on_work_order(
-        Action::ReadWorkOrders,
-        &o.region,
-        o.life.contractor.as_deref(),
-    ) && p.may_on_work_order(action, &o.region, o.life.contractor.as_deref())
-}
-
-async fn order(
-    st: &AppState,
-    caller: &Caller,
-    action: Action,
-    id: &str,
-) -> Result<WorkOrder, ApiError> {
-    let id: i64 = parse("id", id)?;
-    match st.store.work_order(id).await? {
-        Some(o) if visible(caller, action, &o) => Ok(o),
-        _ => Err(ApiError::not_found(format!("work order {id} does not exist")).with_field("id")),
-    }
-}
-
 /// The files on a work order, oldest first.
 #[utoipa::path(
     get, path = "/api/v1/work-orders/{id}/attachments", tag = "work-orders",
@@ -115,7 +94,7 @@ pub async fn list(
 ) -> Result<Json<Vec<AttachmentView>>, ApiError> {
     let Path(id) = path?;
     caller.principal.require(Action::ReadWorkOrders)?;
-    let o = order(&st, &caller, Action::ReadWorkOrders, &id).await?;
+    let o = order_for(&st, &caller, Action::ReadWorkOrders, &id).await?;
     let all = st.store.work_order_attachments(o.id).await?;
     Ok(Json(all.iter().map(Into::into).collect()))
 }
@@ -144,7 +123,7 @@ pub async fn upload(
 ) -> Result<(StatusCode, Json<AttachmentView>), ApiError> {
     let Path(id) = path?;
     caller.principal.require(Action::NoteWorkOrder)?;
-    let o = order(&st, &caller, Action::NoteWorkOrder, &id).await?;
+    let o = order_for(&st, &caller, Action::NoteWorkOrder, &id).await?;
     let name = q.name.trim();
     if name.is_empty()
         || name.chars().count() > 100
@@ -219,7 +198,7 @@ pub async fn download(
 ) -> Result<Response, ApiError> {
     let Path((id, aid)) = path?;
     caller.principal.require(Action::ReadWorkOrders)?;
-    let o = order(&st, &caller, Action::ReadWorkOrders, &id).await?;
+    let o = order_for(&st, &caller, Action::ReadWorkOrders, &id).await?;
     let aid: i64 = parse("attachment", &aid)?;
     let missing = || {
         ApiError::not_found(format!("work order {}: no attachment {aid}", o.id))

@@ -239,11 +239,25 @@ fn visible(caller: &Caller, o: &WorkOrder) -> bool {
     )
 }
 
-/// The order `id` (a path segment) if the caller may see it; 404 otherwise.
-async fn visible_order(st: &AppState, caller: &Caller, id: &str) -> Result<WorkOrder, ApiError> {
+/// Whether the caller sees order `o` and may do `action` on it.
+pub(crate) fn may(caller: &Caller, action: Perm, o: &WorkOrder) -> bool {
+    visible(caller, o)
+        && caller
+            .principal
+            .may_on_work_order(action, &o.region, o.life.contractor.as_deref())
+}
+
+/// The order `id` (a path segment) if the caller sees it and may do `action` on it; 404
+/// otherwise (an order out of reach reads as a missing one).
+pub(crate) async fn order_for(
+    st: &AppState,
+    caller: &Caller,
+    action: Perm,
+    id: &str,
+) -> Result<WorkOrder, ApiError> {
     let id: i64 = parse("id", id)?;
     match st.store.work_order(id).await? {
-        Some(o) if visible(caller, &o) => Ok(o),
+        Some(o) if may(caller, action, &o) => Ok(o),
         _ => Err(ApiError::not_found(format!("work order {id} does not exist")).with_field("id")),
     }
 }
@@ -372,7 +386,7 @@ pub async fn one(
 ) -> Result<Json<OrderDetail>, ApiError> {
     let Path(id) = path?;
     caller.principal.require(Perm::ReadWorkOrders)?;
-    let o = visible_order(&st, &caller, &id).await?;
+    let o = order_for(&st, &caller, Perm::ReadWorkOrders, &id).await?;
     detail(&st, &o).await.map(Json)
 }
 
@@ -428,13 +442,9 @@ pub async fn act(
     let Path((id, verb)) = path?;
     let verb: Verb = parse("action", &verb)?;
     caller.principal.require(Perm::ReadWorkOrders)?;
-    let o = visible_order(&st, &caller, &id).await?;
+    let o = order_for(&st, &caller, Perm::ReadWorkOrders, &id).await?;
     caller.principal.require(verb.permission())?;
-    if !caller.principal.may_on_work_order(
-        verb.permission(),
-        &o.region,
-        o.life.contractor.as_deref(),
-    ) {
+    if !may(&caller, verb.permission(), &o) {
         return Err(
             ApiError::not_found(format!("work order {} does not exist", o.id)).with_field("id"),
         );
@@ -479,14 +489,7 @@ pub async fn act(
         ));
     }
     // Checked again on the order as the desk changes it: it may have been reassigned since.
-    let p = &caller.principal;
-    let allowed = |o: &WorkOrder| {
-        p.may_on_work_order(
-            Perm::ReadWorkOrders,
-            &o.region,
-            o.life.contractor.as_deref(),
-        ) && p.may_on_work_order(verb.permission(), &o.region, o.life.contractor.as_deref())
-    };
+    let allowed = |o: &WorkOrder| may(&caller, verb.permission(), o);
     let done = st
         .desk
         .act_if(

@@ -273,14 +273,7 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let ops = state.ops.clone();
-    let app = router(state).into_make_service_with_connect_info::<tls::Peer>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            ops.stop();
-        })
-        .await
+    serve_on(listener, state, shutdown).await
 }
 
 /// [`serve`] over TLS: connections are handed to the API once their handshake is done
@@ -291,9 +284,23 @@ pub async fn serve_tls(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_on(tls::TlsListener::new(listener, acceptor)?, state, shutdown).await
+}
+
+/// One server loop for plain and TLS listeners.
+async fn serve_on<L>(
+    listener: L,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+    tls::Peer: for<'a> axum::extract::connect_info::Connected<axum::serve::IncomingStream<'a, L>>,
+{
     let ops = state.ops.clone();
     let app = router(state).into_make_service_with_connect_info::<tls::Peer>();
-    axum::serve(tls::TlsListener::new(listener, acceptor)?, app)
+    axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;
             ops.stop();

@@ -164,6 +164,9 @@ async fn faults_become_orders_once_and_repairs_are_verified() {
     sched += &f("device", &cams[2], "auth_failure", "5m", "6h");
     // The NVR: one order for it and its channels.
     sched += &f("nvr", &nvr, "nvr_down", "20m", "40m");
+    // Down as long as cams[0], but a channel a GB/T 28181 catalog brought in and nobody has
+    // confirmed: no order (and the NVR's order leaves its unconfirmed channel out).
+    sched += &f("device", &cams[3], "offline", "10m", "40m");
 
     let t0 = jiff::Timestamp::now();
     let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(t0, SCALE));
@@ -188,7 +191,37 @@ async fn faults_become_orders_once_and_repairs_are_verified() {
     .await
     .unwrap();
     let devices = fleet.devices().to_vec();
-    store.upsert_devices(&devices).await.unwrap();
+    let unconfirmed = [cams[3], channels[0]];
+    store
+        .upsert_devices(
+            &devices
+                .iter()
+                .filter(|d| !unconfirmed.contains(&d.code))
+                .cloned()
+                .collect::<Vec<_>>(),
+        )
+        .await
+        .unwrap();
+    // As a catalog adds them: unconfirmed.
+    store
+        .write_catalog(&camwatch_store::gb28181::CatalogWrite {
+            source: nvr,
+            at: t0,
+            added: devices
+                .iter()
+                .filter(|d| unconfirmed.contains(&d.code))
+                .cloned()
+                .collect(),
+            changed: Vec::new(),
+            listed: unconfirmed.to_vec(),
+            gone: Vec::new(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        store.unconfirmed_codes().await.unwrap(),
+        unconfirmed.into_iter().collect()
+    );
     let contract = camwatch_core::contract::Contract::parse(CONTRACT, "test contract").unwrap();
     // One webhook target: the engine's changes write its outbox rows (delivery itself is
     // tested in camwatch-notify against real receivers; no worker runs here).
@@ -248,7 +281,16 @@ async fn faults_become_orders_once_and_repairs_are_verified() {
         .into_iter()
         .map(|m| m.device)
         .collect();
-    for c in &channels {
+    assert!(
+        !members.contains(&channels[0]),
+        "the unconfirmed channel is left out: {members:?}"
+    );
+    assert!(orders_of(&store, &channels[0]).await.is_empty());
+    assert!(
+        orders_of(&store, &cams[3]).await.is_empty(),
+        "no order for an unconfirmed channel"
+    );
+    for c in &channels[1..] {
         assert!(
             members.contains(c),
             "channel {c} is listed in the NVR's order: {members:?}"

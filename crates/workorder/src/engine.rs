@@ -200,6 +200,9 @@ impl Engine {
             match s {
                 Step::Open(o) => self.open(o, now).await?,
                 Step::JoinParent { device, parent } => {
+                    if self.desk.store.unconfirmed_codes().await?.contains(&device) {
+                        continue;
+                    }
                     if let Some(id) = self.desk.store.open_order_of(&parent).await? {
                         self.desk
                             .store
@@ -220,7 +223,16 @@ impl Engine {
             Opening::Parent(f) => (Origin::Parent, std::slice::from_ref(f)),
             Opening::Region { faults, .. } => (Origin::Region, faults.as_slice()),
         };
-        let first = &faults[0];
+        // Channels a GB/T 28181 catalog brought in are no contract points until an operator
+        // confirms them: nobody is sent to repair them, alone or in a group.
+        let unconfirmed = self.desk.store.unconfirmed_codes().await?;
+        let faults: Vec<&Fault> = faults
+            .iter()
+            .filter(|f| !unconfirmed.contains(&f.device))
+            .collect();
+        let Some(first) = faults.first() else {
+            return Ok(());
+        };
         let (subject, cause, region) = (first.device, first.cause.clone(), first.region.clone());
         let since = faults.iter().map(|f| f.since).min().unwrap_or(now);
         let mut devices: Vec<DeviceCode> = faults.iter().map(|f| f.device).collect();
@@ -275,7 +287,8 @@ impl Engine {
                 self.state
                     .children_offline(&subject)
                     .into_iter()
-                    .map(|(c, _)| c),
+                    .map(|(c, _)| c)
+                    .filter(|c| !unconfirmed.contains(c)),
             );
         }
         // The subject was checked above; other channels may be in orders of their own.
@@ -475,9 +488,13 @@ impl Engine {
             }
         }
         // Faults with no order and not waiting out their grace (missed events, failed opens,
-        // channels still down after their parent recovered).
+        // channels still down after their parent recovered). Unconfirmed channels get none.
+        let unconfirmed = self.desk.store.unconfirmed_codes().await?;
         for (m, status, since, cause) in faulty {
-            if members.contains_key(&m.code) || self.planner.is_waiting(&m.code) {
+            if members.contains_key(&m.code)
+                || self.planner.is_waiting(&m.code)
+                || unconfirmed.contains(&m.code)
+            {
                 continue;
             }
             let fault = |since: i64, cause: Option<Cause>| Fault {

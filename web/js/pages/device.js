@@ -33,6 +33,7 @@ export async function render(ctx) {
     d.cause ? h("p", { id: "cause" }, h("strong", {}, t("col.cause"), ": "), cause(d.cause),
       h("span", { class: "hint mono" }, " (", d.cause, ")")) : null,
     d.picture ? h("p", {}, h("strong", {}, t("device.picture"), ": "), cause(d.picture)) : null,
+    d.confirmed === false ? h("p", { id: "unconfirmed", class: "hint" }, t("device.unconfirmed")) : null,
     failed && d.status !== "online" ? h("p", { id: "server-words" }, h("strong", {}, t("device.last_failure"), ": "),
       t("failure." + failed.failure, {}, failed.failure || ""), failed.detail ? " — " + failed.detail : "") : null,
   );

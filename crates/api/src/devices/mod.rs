@@ -136,6 +136,10 @@ pub struct ProbeView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeviceDetail {
     pub device: DeviceRecord,
+    /// False for a channel a GB/T 28181 catalog brought into the register that no operator has
+    /// confirmed yet: monitored, but no contract point (reports leave it out) and no work
+    /// orders (`camwatch register confirm`).
+    pub confirmed: bool,
     /// `online`, `degraded`, `offline` or `unknown`.
     pub status: String,
     pub since: Option<i64>,
@@ -306,8 +310,10 @@ pub async fn one(
     caller.principal.require(Action::ReadDevices)?;
     let d = visible_device(&st, &caller, Action::ReadDevices, &code, "code").await?;
     let live = st.monitor.device(&d.code);
+    let confirmed = !st.store.unconfirmed_codes().await?.contains(&d.code);
     Ok(Json(DeviceDetail {
         device: record(&d),
+        confirmed,
         status: live
             .as_ref()
             .map_or(Status::Unknown, |l| l.status)

@@ -22,11 +22,13 @@ use super::context::GlobalArgs;
 use camwatch_core::clock::SharedClock;
 use camwatch_core::config::Gb28181Config;
 use camwatch_core::error::{Error, Result};
+use camwatch_core::health::PictureSample;
 use camwatch_core::outcome::ProbeOutcome;
 use camwatch_core::registry::{Confirmation, Device, DeviceCode};
 use camwatch_core::secret::{Password, SecretKey};
 use camwatch_gb28181::catalog::Catalog;
 use camwatch_gb28181::digest::Nonces;
+use camwatch_gb28181::manscdp::{CatalogEvent, CatalogItem};
 use camwatch_gb28181::outcomes;
 use camwatch_gb28181::platform::{GbEvent, Platform, PlatformConfig};
 use camwatch_gb28181::registrar::Liveness;
@@ -230,6 +232,54 @@ pub async fn sync_catalog(store: &dyn Store, catalog: &Catalog, at: i64) -> Resu
         .await
 }
 
+/// Syncs a catalog NOTIFY into the register: its ADD and UPDATE items as a partial catalog of
+/// `source` (new channels unconfirmed, changes recorded, nothing flagged for being absent),
+/// its DEL items flagged removed, never deleted. ON, OFF, VLOST and DEFECT are status, not
+/// register facts: the platform holds them.
+pub async fn sync_notify(
+    store: &dyn Store,
+    source: DeviceCode,
+    at: i64,
+    changes: &[(CatalogEvent, CatalogItem)],
+) -> Result<CatalogCounts> {
+    let items: Vec<CatalogItem> = changes
+        .iter()
+        .filter(|(e, _)| matches!(e, CatalogEvent::Add | CatalogEvent::Update))
+        .map(|(_, i)| i.clone())
+        .collect();
+    let mut counts = CatalogCounts::default();
+    if !items.is_empty() {
+        let catalog = Catalog {
+            device_id: source.to_string(),
+            sn: 0,
+            sum_num: items.len() as u32,
+            items,
+            complete: false,
+        };
+        counts = sync_catalog(store, &catalog, at).await?;
+    }
+    let gone: Vec<DeviceCode> = changes
+        .iter()
+        .filter(|(e, _)| *e == CatalogEvent::Del)
+        .filter_map(|(_, i)| i.device_id.parse().ok())
+        .filter(|c| *c != source)
+        .collect();
+    if !gone.is_empty() {
+        let n = store
+            .write_catalog(&CatalogWrite {
+                source,
+                at,
+                added: Vec::new(),
+                changed: Vec::new(),
+                listed: Vec::new(),
+                gone,
+            })
+            .await?;
+        counts.removed += n.removed;
+    }
+    Ok(counts)
+}
+
 /// Events the store cares about, written as they come (several per write when they queue up).
 async fn persist_events(
     store: Arc<dyn Store>,
@@ -266,6 +316,15 @@ async fn persist_events(
                         ),
                         Err(e) => tracing::warn!(source = %c.device_id, error = %e,
                             "GB/T 28181 catalog not synced"),
+                    }
+                }
+                GbEvent::CatalogNotify {
+                    source,
+                    at,
+                    changes,
+                } => {
+                    if let Err(e) = sync_notify(store.as_ref(), *source, *at, changes).await {
+                        tracing::warn!(%source, error = %e, "GB/T 28181 catalog NOTIFY not synced");
                     }
                 }
                 _ => {}
@@ -308,6 +367,7 @@ pub fn platform_config(
             misses: cfg.keepalive_misses,
         },
         per_device_liveness: HashMap::new(),
+        catalog_subscription_sec: cfg.catalog_subscription_sec,
     })
 }
 
@@ -327,6 +387,11 @@ impl camwatch_monitor::SignallingStatus for PlatformStatus {
         // A sync lock: `observe` is a few map lookups, nothing awaits under it.
         let p = self.0.lock().unwrap_or_else(|e| e.into_inner());
         p.observe(device, now).map(|o| o.outcome)
+    }
+
+    fn picture(&self, device: &DeviceCode, now: i64) -> Option<PictureSample> {
+        let p = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        p.channel_picture(device, now)
     }
 }
 
@@ -415,6 +480,9 @@ fn log_event(e: &GbEvent) {
         GbEvent::Unknown { device, from, .. } => {
             tracing::info!(%device, %from, "GB/T 28181 REGISTER from a device not in the register")
         }
+        GbEvent::CatalogNotify {
+            source, changes, ..
+        } => tracing::debug!(%source, changes = changes.len(), "GB/T 28181 catalog NOTIFY"),
         GbEvent::DeviceInfo { device, .. } | GbEvent::DeviceStatus { device, .. } => {
             tracing::debug!(%device, "GB/T 28181 device answer")
         }

@@ -108,6 +108,13 @@ pub struct GbSimArgs {
     /// Fault: every catalog page is malformed XML.
     #[arg(long)]
     pub gb_malformed_catalog: bool,
+    /// Fault: once camwatch subscribes to their catalogs, every peer sends this many catalog
+    /// NOTIFYs a second (channels turning OFF and back ON in turn).
+    #[arg(long, default_value_t = 0)]
+    pub gb_notify_storm: u32,
+    /// Peer i sends from this loopback address + i (default: all from 127.0.0.1).
+    #[arg(long)]
+    pub gb_bind: Option<Ipv4Addr>,
 }
 
 impl GbSimArgs {
@@ -145,6 +152,8 @@ impl GbSimArgs {
             dies_at,
             wrong_password: self.gb_wrong_password,
             malformed_catalog: self.gb_malformed_catalog,
+            bind: self.gb_bind,
+            notify_storm_per_sec: self.gb_notify_storm,
             ..GbFleet::default()
         }))
     }

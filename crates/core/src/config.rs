@@ -128,6 +128,9 @@ pub struct Gb28181Config {
     /// Keepalive interval and how many may be missed before a device is offline.
     pub keepalive_interval_sec: u32,
     pub keepalive_misses: u32,
+    /// The lifetime asked for the catalog subscription (SUBSCRIBE, `Event: Catalog`) made to
+    /// every peer that registers, refreshed before it ends; 0: no subscriptions. At least 60.
+    pub catalog_subscription_sec: u32,
 }
 
 impl Default for Gb28181Config {
@@ -142,6 +145,7 @@ impl Default for Gb28181Config {
             unknown_devices: UnknownDevices::Refuse,
             keepalive_interval_sec: 60,
             keepalive_misses: 3,
+            catalog_subscription_sec: 3600,
         }
     }
 }
@@ -453,6 +457,12 @@ impl Config {
         if gb.keepalive_interval_sec == 0 || gb.keepalive_misses == 0 {
             return Err(Error::invalid(format!(
                 "{origin}: gb28181.keepalive_interval_sec/keepalive_misses: must be at least 1"
+            )));
+        }
+        if (1..60).contains(&gb.catalog_subscription_sec) {
+            return Err(Error::invalid(format!(
+                "{origin}: gb28181.catalog_subscription_sec: 0 (none) or at least 60, not {}",
+                gb.catalog_subscription_sec
             )));
         }
         let db = &self.database.url;

@@ -147,6 +147,11 @@ pub struct ProbeOutcome {
     /// A sampled picture, when the probe fetched one (snapshot JPEG or an encoded keyframe).
     #[serde(skip)]
     pub frame: Option<Frame>,
+    /// What the device's parent itself says of the picture, where no picture is sampled: a
+    /// GB/T 28181 channel whose parent reported VLOST or DEFECT (or nothing wrong). The monitor
+    /// feeds it to picture confirmation with the liveness outcome that carries it.
+    #[serde(skip)]
+    pub reported_picture: Option<crate::health::PictureSample>,
 }
 
 /// The diagnostics' verdict on one sampled picture.
@@ -203,6 +208,7 @@ impl ProbeOutcome {
             onvif: None,
             parent_down: None,
             frame: None,
+            reported_picture: None,
         }
     }
     pub fn down(kind: ProbeKind, failure: FailureKind, detail: impl Into<String>) -> Self {

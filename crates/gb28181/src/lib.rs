@@ -10,6 +10,7 @@
 //! | `registrar` | registered peers and their liveness: expiry, keepalives, offline (pure) |
 //! | `catalog`   | paged Catalog responses assembled into one catalog (pure)               |
 //! | `outcomes`  | signalling as health-model outcomes; catalog vs register (pure)        |
+//! | `subscription` | catalog subscriptions: start, refresh in dialog, retry (pure)        |
 //! | `platform`  | the platform's decisions: a message in, replies and events out (pure)   |
 //! | `server`    | the I/O shell: UDP and TCP sockets, per-peer bounds, the tick           |
 //!
@@ -26,3 +27,4 @@ pub mod platform;
 pub mod registrar;
 pub mod server;
 pub mod sip;
+pub mod subscription;

@@ -255,6 +255,51 @@ pub struct CatalogItem {
     pub latitude: Option<f64>,
 }
 
+/// What a catalog NOTIFY says happened to one item (GB/T 28181-2016 §A.2.5, `Event`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CatalogEvent {
+    /// The channel is online.
+    On,
+    /// The channel is offline.
+    Off,
+    /// Video lost: online, but no picture.
+    VideoLost,
+    /// The channel is faulty.
+    Defect,
+    Add,
+    Del,
+    Update,
+}
+
+impl CatalogEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::On => "ON",
+            Self::Off => "OFF",
+            Self::VideoLost => "VLOST",
+            Self::Defect => "DEFECT",
+            Self::Add => "ADD",
+            Self::Del => "DEL",
+            Self::Update => "UPDATE",
+        }
+    }
+
+    /// The wire form (case-insensitive, trimmed); `None` for anything else.
+    pub fn parse(s: &str) -> Option<Self> {
+        const ALL: [CatalogEvent; 7] = [
+            CatalogEvent::On,
+            CatalogEvent::Off,
+            CatalogEvent::VideoLost,
+            CatalogEvent::Defect,
+            CatalogEvent::Add,
+            CatalogEvent::Del,
+            CatalogEvent::Update,
+        ];
+        let s = s.trim();
+        ALL.into_iter().find(|e| e.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
 /// A MANSCDP document the platform acts on.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Manscdp {
@@ -287,6 +332,14 @@ pub enum Manscdp {
         record: Option<String>,
         encode: Option<String>,
     },
+    /// `<Notify><CmdType>Catalog</CmdType>`: what changed, item by item, under a catalog
+    /// subscription. An item without `Event` is an `UPDATE` (its fields and Status as they are
+    /// now); one with an `Event` outside the standard's seven refuses the whole document.
+    CatalogNotify {
+        sn: u32,
+        device_id: String,
+        items: Vec<(CatalogEvent, CatalogItem)>,
+    },
     /// A well-formed document of a kind not handled yet (Alarm, MobilePosition, …).
     Other { root: String, cmd_type: String },
 }
@@ -314,6 +367,35 @@ fn opt(e: &Element, name: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// The `<Item>`s of a document's `<DeviceList>`.
+fn list_items(root: &Element) -> impl Iterator<Item = &Element> {
+    root.child("DeviceList")
+        .into_iter()
+        .flat_map(|l| l.children.iter().filter(|c| c.name == "Item"))
+}
+
+/// Catalog item `n` (from 0, for the error) of a catalog page or NOTIFY.
+fn catalog_item(item: &Element, n: usize) -> Result<CatalogItem, XmlError> {
+    let Some(id) = opt(item, "DeviceID") else {
+        return Err(XmlError::Field {
+            what: "DeviceID",
+            detail: format!("missing in catalog item {}", n + 1),
+        });
+    };
+    Ok(CatalogItem {
+        device_id: id,
+        name: opt(item, "Name"),
+        manufacturer: opt(item, "Manufacturer"),
+        model: opt(item, "Model"),
+        civil_code: opt(item, "CivilCode"),
+        parent_id: opt(item, "ParentID"),
+        address: opt(item, "Address"),
+        status: ChannelStatus::parse(item.child_text("Status")),
+        longitude: item.child_text("Longitude").and_then(|s| s.parse().ok()),
+        latitude: item.child_text("Latitude").and_then(|s| s.parse().ok()),
+    })
+}
+
 /// Decodes and interprets a MANSCDP body.
 pub fn parse(bytes: &[u8]) -> Result<Manscdp, XmlError> {
     let text = decode(bytes)?;
@@ -330,32 +412,35 @@ pub fn parse(bytes: &[u8]) -> Result<Manscdp, XmlError> {
         ("Response", "Catalog") => {
             let sum_num = number(&root, "SumNum")?;
             let mut items = Vec::new();
-            if let Some(list) = root.child("DeviceList") {
-                for item in list.children.iter().filter(|c| c.name == "Item") {
-                    let Some(id) = opt(item, "DeviceID") else {
-                        return Err(XmlError::Field {
-                            what: "DeviceID",
-                            detail: format!("missing in catalog item {}", items.len() + 1),
-                        });
-                    };
-                    items.push(CatalogItem {
-                        device_id: id,
-                        name: opt(item, "Name"),
-                        manufacturer: opt(item, "Manufacturer"),
-                        model: opt(item, "Model"),
-                        civil_code: opt(item, "CivilCode"),
-                        parent_id: opt(item, "ParentID"),
-                        address: opt(item, "Address"),
-                        status: ChannelStatus::parse(item.child_text("Status")),
-                        longitude: item.child_text("Longitude").and_then(|s| s.parse().ok()),
-                        latitude: item.child_text("Latitude").and_then(|s| s.parse().ok()),
-                    });
-                }
+            for (n, item) in list_items(&root).enumerate() {
+                items.push(catalog_item(item, n)?);
             }
             Manscdp::CatalogPage {
                 sn: sn()?,
                 device_id: device_id()?,
                 sum_num,
+                items,
+            }
+        }
+        ("Notify", "Catalog") => {
+            let mut items = Vec::new();
+            for (n, item) in list_items(&root).enumerate() {
+                let event = match item.child_text("Event").filter(|s| !s.is_empty()) {
+                    None => CatalogEvent::Update,
+                    Some(e) => CatalogEvent::parse(e).ok_or_else(|| XmlError::Field {
+                        what: "Event",
+                        detail: format!(
+                            "{:?} in catalog item {} is not ON, OFF, VLOST, DEFECT, ADD, DEL or UPDATE",
+                            e.chars().take(40).collect::<String>(),
+                            n + 1
+                        ),
+                    })?,
+                };
+                items.push((event, catalog_item(item, n)?));
+            }
+            Manscdp::CatalogNotify {
+                sn: sn()?,
+                device_id: device_id()?,
                 items,
             }
         }
@@ -453,6 +538,55 @@ mod tests {
         assert_eq!(items[0].status, ChannelStatus::On);
         assert_eq!(items[0].longitude, Some(117.28));
         assert_eq!(items[1].status, ChannelStatus::Off);
+    }
+
+    #[test]
+    fn catalog_notify() {
+        let xml = "<?xml version=\"1.0\" encoding=\"GB2312\"?>\n<Notify><CmdType>Catalog</CmdType>\
+            <SN>9</SN><DeviceID>34020000002000000009</DeviceID><SumNum>4</SumNum><DeviceList Num=\"4\">\
+            <Item><DeviceID>34020000001310000001</DeviceID><Event>OFF</Event></Item>\
+            <Item><DeviceID>34020000001310000002</DeviceID><Event>vlost</Event></Item>\
+            <Item><DeviceID>34020000001310000003</DeviceID><Event>ADD</Event><Name>新 通道</Name>\
+            <Status>ON</Status></Item>\
+            <Item><DeviceID>34020000001310000004</DeviceID><Status>OFF</Status></Item>\
+            </DeviceList></Notify>";
+        let Manscdp::CatalogNotify {
+            sn,
+            device_id,
+            items,
+        } = parse(&gb2312(xml)).unwrap()
+        else {
+            panic!("not a catalog NOTIFY")
+        };
+        assert_eq!((sn, device_id.as_str()), (9, "34020000002000000009"));
+        let events: Vec<CatalogEvent> = items.iter().map(|(e, _)| *e).collect();
+        assert_eq!(
+            events,
+            [
+                CatalogEvent::Off,
+                CatalogEvent::VideoLost,
+                CatalogEvent::Add,
+                CatalogEvent::Update
+            ]
+        );
+        assert_eq!(items[2].1.name.as_deref(), Some("新 通道"));
+        assert_eq!(items[3].1.status, ChannelStatus::Off);
+        let odd = xml.replace("<Event>OFF</Event>", "<Event>EXPLODED</Event>");
+        assert!(matches!(
+            parse(&gb2312(&odd)),
+            Err(XmlError::Field { what: "Event", .. })
+        ));
+        for e in [
+            CatalogEvent::On,
+            CatalogEvent::Off,
+            CatalogEvent::VideoLost,
+            CatalogEvent::Defect,
+            CatalogEvent::Add,
+            CatalogEvent::Del,
+            CatalogEvent::Update,
+        ] {
+            assert_eq!(CatalogEvent::parse(e.as_str()), Some(e));
+        }
     }
 
     #[test]

@@ -18,8 +18,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use camwatch_core::health::PictureSample;
 use camwatch_core::limits;
 use camwatch_core::outcome::{FailureKind, ProbeKind, ProbeOutcome};
+use camwatch_core::quality::{FaultKind, FaultSet};
 use camwatch_core::registry::{Device, DeviceCode, DeviceKind};
 
 use crate::catalog::Catalog;
@@ -87,6 +89,30 @@ pub fn channel_outcome(
         device: channel,
         outcome,
     })
+}
+
+/// A picture fault a device reports for one of its channels in a catalog NOTIFY (`VLOST`,
+/// `DEFECT`). The device says so itself; no picture is sampled for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChannelFault {
+    /// Video lost: the channel is online but has no video signal (a camera unplugged from its
+    /// encoder, a broken cable): the `signal_loss` picture fault diagnostics would find.
+    VideoLost,
+    /// The device reports the channel faulty: it gives no usable picture (`no_media`).
+    Defect,
+}
+
+impl ChannelFault {
+    /// The picture sample this report stands for, for picture confirmation.
+    pub fn sample(self) -> PictureSample {
+        match self {
+            Self::VideoLost => PictureSample::Diagnosed {
+                faults: FaultSet::of(&[FaultKind::SignalLoss]),
+                still: None,
+            },
+            Self::Defect => PictureSample::NoMedia,
+        }
+    }
 }
 
 /// A register field a catalog may change.

@@ -22,15 +22,18 @@
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 
+use camwatch_core::health::PictureSample;
+use camwatch_core::quality::FaultSet;
 use camwatch_core::registry::DeviceCode;
 use camwatch_core::secret::Password;
 
 use crate::catalog::{Catalog, Collector};
 use crate::digest::{self, Credentials, NonceCheck, Nonces};
-use crate::manscdp::{self, ChannelStatus, Manscdp, Query};
-use crate::outcomes::{SipObservation, channel_outcome, peer_outcome};
-use crate::registrar::{KeepaliveResult, Liveness, PeerState, Registrar, Transition};
+use crate::manscdp::{self, CatalogEvent, CatalogItem, ChannelStatus, Manscdp, Query};
+use crate::outcomes::{ChannelFault, SipObservation, channel_outcome, peer_outcome};
+use crate::registrar::{KeepaliveResult, Liveness, PeerState, Presence, Registrar, Transition};
 use crate::sip::{self, InRequest, Inbound, Method, OutRequest};
+use crate::subscription::{SubState, SubscribeRequest, Subscriptions};
 
 /// The registration lifetime granted when a REGISTER asks for none, and the longest granted.
 pub const DEFAULT_EXPIRES_SEC: u32 = 3600;
@@ -61,6 +64,9 @@ pub struct PlatformConfig {
     pub unknown: UnknownPolicy,
     pub liveness: Liveness,
     pub per_device_liveness: HashMap<DeviceCode, Liveness>,
+    /// The lifetime asked for the catalog subscription made to each peer that registers
+    /// (seconds; 0: no subscriptions).
+    pub catalog_subscription_sec: u32,
 }
 
 impl Default for PlatformConfig {
@@ -74,6 +80,7 @@ impl Default for PlatformConfig {
             unknown: UnknownPolicy::default(),
             liveness: Liveness::default(),
             per_device_liveness: HashMap::new(),
+            catalog_subscription_sec: 0,
         }
     }
 }
@@ -137,6 +144,14 @@ pub enum GbEvent {
         why: Refusal,
         at: i64,
     },
+    /// A catalog NOTIFY from `source` under its subscription: every change as the device
+    /// sent it (ADD and UPDATE to sync into the register like a partial catalog, DEL to flag).
+    /// ON, OFF, VLOST and DEFECT are already in the platform's view of the channels.
+    CatalogNotify {
+        source: DeviceCode,
+        at: i64,
+        changes: Vec<(CatalogEvent, CatalogItem)>,
+    },
     /// A device not in the register tried to register (every attempt, for the review list;
     /// whether it was refused follows as `Refused`).
     Unknown {
@@ -166,6 +181,9 @@ pub struct Platform {
     unknown: BTreeMap<DeviceCode, UnknownDevice>,
     /// Each catalog channel's parent and the Status the parent last reported for it.
     channels: HashMap<DeviceCode, (DeviceCode, ChannelStatus)>,
+    /// Channels whose parent reported VLOST or DEFECT, until it reports them ON again.
+    faults: HashMap<DeviceCode, ChannelFault>,
+    subs: Subscriptions,
     rate: HashMap<IpAddr, (i64, u32)>,
     events: VecDeque<GbEvent>,
     dropped_events: u64,
@@ -185,9 +203,12 @@ impl Platform {
         for (d, l) in &cfg.per_device_liveness {
             registrar.set_liveness(*d, *l);
         }
+        let subs = Subscriptions::new(cfg.catalog_subscription_sec);
         Self {
             cfg,
             registrar,
+            faults: HashMap::new(),
+            subs,
             nonces,
             catalogs: Collector::default(),
             peers: HashMap::new(),
@@ -254,6 +275,39 @@ impl Platform {
         )
     }
 
+    /// A picture fault the channel's parent reported for it (VLOST, DEFECT), while the parent
+    /// is online and has not reported the channel OFF since; `None` otherwise.
+    pub fn channel_fault(&self, device: &DeviceCode, now: i64) -> Option<ChannelFault> {
+        let fault = *self.faults.get(device)?;
+        let (parent, status) = self.channels.get(device)?;
+        (self.registrar.presence(parent, now) == Presence::Online && *status != ChannelStatus::Off)
+            .then_some(fault)
+    }
+
+    /// What the channel's parent says of its picture at `now`: its VLOST or DEFECT, or a
+    /// normal picture when it reported none (or reported the channel ON since); `None` when
+    /// `device` is no catalog channel, or its parent is offline, or it is OFF (liveness says
+    /// all there is then).
+    pub fn channel_picture(&self, device: &DeviceCode, now: i64) -> Option<PictureSample> {
+        let (parent, status) = self.channels.get(device)?;
+        if self.registrar.presence(parent, now) != Presence::Online || *status == ChannelStatus::Off
+        {
+            return None;
+        }
+        Some(match self.faults.get(device) {
+            Some(f) => f.sample(),
+            None => PictureSample::Diagnosed {
+                faults: FaultSet::EMPTY,
+                still: None,
+            },
+        })
+    }
+
+    /// Where the catalog subscription to `device` stands (`None`: none made).
+    pub fn subscription(&self, device: &DeviceCode) -> Option<SubState> {
+        self.subs.state(device)
+    }
+
     fn learn_catalog(&mut self, c: &Catalog) {
         let Ok(parent) = c.device_id.parse::<DeviceCode>() else {
             return;
@@ -312,6 +366,15 @@ impl Platform {
         };
         let req = match msg {
             Inbound::Response(r) => {
+                if r.common.cseq_method == Method::Subscribe {
+                    self.subs.answered(
+                        &r.common.call_id,
+                        r.status,
+                        r.common.to_tag.as_deref(),
+                        r.expires,
+                        now,
+                    );
+                }
                 if r.status >= 300 {
                     tracing::info!(peer = %from.addr(), status = r.status, method = %r.common.cseq_method,
                         "a peer refused our request");
@@ -459,11 +522,14 @@ impl Platform {
         reply(200, "OK", &[("Expires", expires.to_string())]);
         self.peers.insert(device, from);
         for t in self.registrar.register(device, now, expires) {
-            let came_online = t.presence == crate::registrar::Presence::Online;
+            let came_online = t.presence == Presence::Online;
             self.publish(GbEvent::Presence(t));
             if came_online {
                 let q = self.query(device, Query::Catalog);
                 out.extend(q);
+                out.extend(self.subscribe_anew(device, now));
+            } else {
+                self.subs.end(&device);
             }
         }
     }
@@ -536,12 +602,117 @@ impl Platform {
                 Ok(None) => {}
                 Err(e) => tracing::info!(%device, error = %e, "catalog refused"),
             },
+            Manscdp::CatalogNotify { items, .. } => self.on_catalog_notify(device, items, now),
             info @ Manscdp::DeviceInfo { .. } => self.publish(GbEvent::DeviceInfo { device, info }),
             status @ Manscdp::DeviceStatus { .. } => {
                 self.publish(GbEvent::DeviceStatus { device, status })
             }
             Manscdp::Keepalive { .. } | Manscdp::Other { .. } => {}
         }
+    }
+
+    /// A catalog NOTIFY's changes: ON/OFF set the channel's Status under `parent` (counted only
+    /// while the parent is online, as for catalogs), VLOST/DEFECT set its picture fault (ON
+    /// clears it), ADD/UPDATE are learnt like catalog items, DEL forgets the channel here (the
+    /// register flags it, never deletes). Bounded by the message size.
+    fn on_catalog_notify(
+        &mut self,
+        parent: DeviceCode,
+        items: Vec<(CatalogEvent, CatalogItem)>,
+        now: i64,
+    ) {
+        for (event, item) in &items {
+            let Ok(code) = item.device_id.parse::<DeviceCode>() else {
+                continue;
+            };
+            if code == parent {
+                continue;
+            }
+            let known = self.channels.get(&code).map(|(_, st)| *st);
+            match event {
+                CatalogEvent::On => {
+                    self.channels.insert(code, (parent, ChannelStatus::On));
+                    self.faults.remove(&code);
+                }
+                CatalogEvent::Off => {
+                    self.channels.insert(code, (parent, ChannelStatus::Off));
+                }
+                CatalogEvent::VideoLost | CatalogEvent::Defect => {
+                    let fault = if *event == CatalogEvent::VideoLost {
+                        ChannelFault::VideoLost
+                    } else {
+                        ChannelFault::Defect
+                    };
+                    self.faults.insert(code, fault);
+                    // Reporting a picture fault, the channel is there (and, for VLOST, online).
+                    let status = known.unwrap_or(ChannelStatus::Unknown);
+                    self.channels.insert(code, (parent, status));
+                }
+                CatalogEvent::Add | CatalogEvent::Update => {
+                    let status = match (item.status, known) {
+                        (ChannelStatus::Unknown, Some(k)) => k,
+                        (s, _) => s,
+                    };
+                    self.channels.insert(code, (parent, status));
+                }
+                CatalogEvent::Del => {
+                    self.channels.remove(&code);
+                    self.faults.remove(&code);
+                }
+            }
+        }
+        self.publish(GbEvent::CatalogNotify {
+            source: parent,
+            at: now,
+            changes: items,
+        });
+    }
+
+    /// A new catalog subscription to `device`, if subscriptions are on and it was heard from.
+    fn subscribe_anew(&mut self, device: DeviceCode, now: i64) -> Option<Outgoing> {
+        if !self.subs.enabled() || !self.peers.contains_key(&device) {
+            return None;
+        }
+        let (call_id, tag) = (format!("{}@camwatch", self.next_id()), self.next_id());
+        let r = self.subs.start(device, call_id, tag, now)?;
+        self.subscribe(&r)
+    }
+
+    /// The SUBSCRIBE for `r` (`Event: Catalog`, a Catalog query as its body).
+    fn subscribe(&mut self, r: &SubscribeRequest) -> Option<Outgoing> {
+        let to = *self.peers.get(&r.device)?;
+        self.sn = self.sn.wrapping_add(1);
+        let body = Query::Catalog.body(self.sn, r.device.as_str());
+        let branch = self.next_id();
+        let (via, transport) = match to {
+            Peer::Udp(_) => (self.via_udp.clone(), "UDP"),
+            Peer::Tcp(..) => (self.via_tcp.clone(), "TCP"),
+        };
+        let host = to.addr().to_string();
+        let bytes = sip::request_with(
+            &OutRequest {
+                method: Method::Subscribe,
+                to_user: r.device.as_str(),
+                to_host: &host,
+                from_user: &self.cfg.id,
+                from_domain: &self.cfg.domain,
+                via_host: &via,
+                transport,
+                branch: &branch,
+                from_tag: &r.from_tag,
+                to_tag: r.to_tag.as_deref(),
+                call_id: &r.call_id,
+                cseq: r.cseq,
+                content_type: "Application/MANSCDP+xml",
+            },
+            &[
+                ("Event", "Catalog".to_string()),
+                ("Expires", r.expires.to_string()),
+                ("Contact", format!("<sip:{}@{}>", self.cfg.id, via)),
+            ],
+            &body,
+        );
+        Some(Outgoing { to, bytes })
     }
 
     /// A query MESSAGE to a registered device (none if it was never heard from).
@@ -566,6 +737,7 @@ impl Platform {
                 transport,
                 branch: &branch,
                 from_tag: &tag,
+                to_tag: None,
                 call_id: &format!("{call_id}@camwatch"),
                 cseq: 1,
                 content_type: "Application/MANSCDP+xml",
@@ -575,15 +747,35 @@ impl Platform {
         Some(Outgoing { to, bytes })
     }
 
-    /// Time passes: publishes peers gone offline and catalogs given up as partial.
-    pub fn tick(&mut self, now: i64) {
+    /// Time passes: publishes peers gone offline and catalogs given up as partial; returns
+    /// the catalog subscriptions due (refreshes, and new ones where a peer refused before).
+    pub fn tick(&mut self, now: i64) -> Vec<Outgoing> {
         for t in self.registrar.tick(now) {
+            if t.presence != Presence::Online {
+                self.subs.end(&t.device);
+            }
             self.publish(GbEvent::Presence(t));
         }
         for c in self.catalogs.expire(now) {
             self.learn_catalog(&c);
             self.publish(GbEvent::Catalog(c));
         }
+        let mut out = Vec::new();
+        if self.subs.is_empty() {
+            return out;
+        }
+        let (refresh, restart) = self.subs.due(now);
+        for r in &refresh {
+            out.extend(self.subscribe(r));
+        }
+        for d in restart {
+            if self.registrar.presence(&d, now) == Presence::Online {
+                out.extend(self.subscribe_anew(d, now));
+            } else {
+                self.subs.end(&d);
+            }
+        }
+        out
     }
 }
 

@@ -77,6 +77,8 @@ pub struct InRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InResponse {
     pub status: u16,
+    /// The Expires header (a SUBSCRIBE's granted lifetime), when present and a number.
+    pub expires: Option<u32>,
     /// The WWW-Authenticate header's value of a `401`, as received.
     pub www_authenticate: Option<String>,
     pub common: Common,
@@ -187,8 +189,13 @@ pub fn parse(bytes: &[u8]) -> Result<Inbound, SipError> {
                 Header::WwwAuthenticate(v) => Some(v.value().to_string()),
                 _ => None,
             });
+            let expires = r.headers.iter().find_map(|h| match h {
+                Header::Expires(v) => v.value().trim().parse().ok(),
+                _ => None,
+            });
             Ok(Inbound::Response(InResponse {
                 status,
+                expires,
                 www_authenticate,
                 common,
             }))
@@ -340,6 +347,8 @@ pub struct OutRequest<'a> {
     pub transport: &'a str,
     pub branch: &'a str,
     pub from_tag: &'a str,
+    /// The peer's tag, for a request inside a dialog (a SUBSCRIBE refresh, a NOTIFY).
+    pub to_tag: Option<&'a str>,
     pub call_id: &'a str,
     pub cseq: u32,
     pub content_type: &'a str,
@@ -361,7 +370,7 @@ pub fn request_with(r: &OutRequest<'_>, extra: &[(&str, String)], body: &[u8]) -
         "{method} sip:{to_user}@{to_host} SIP/2.0\r\n\
          Via: SIP/2.0/{transport} {via};rport;branch=z9hG4bK{branch}\r\n\
          From: <sip:{from_user}@{from_domain}>;tag={from_tag}\r\n\
-         To: <sip:{to_user}@{to_host}>\r\n\
+         To: <sip:{to_user}@{to_host}>{to_tag}\r\n\
          Call-ID: {call_id}\r\n\
          CSeq: {cseq} {method}\r\n\
          Max-Forwards: 70\r\n\
@@ -378,6 +387,7 @@ pub fn request_with(r: &OutRequest<'_>, extra: &[(&str, String)], body: &[u8]) -
         from_user = r.from_user,
         from_domain = r.from_domain,
         from_tag = r.from_tag,
+        to_tag = r.to_tag.map_or(String::new(), |t| format!(";tag={t}")),
         call_id = r.call_id,
         cseq = r.cseq,
         content_type = r.content_type,

@@ -90,6 +90,13 @@ pub struct MonitorConfig {
 pub trait SignallingStatus: Send + Sync + std::fmt::Debug {
     /// What it says about `device` at `now` (Unix seconds); `None`: it has not heard of it.
     fn observe(&self, device: &DeviceCode, now: i64) -> Option<ProbeOutcome>;
+
+    /// What it says about `device`'s picture at `now`, where it reports pictures (a GB/T 28181
+    /// parent's VLOST or DEFECT for a channel, or a normal picture when it reports nothing
+    /// wrong); `None`: nothing (no picture sample is taken from it).
+    fn picture(&self, _device: &DeviceCode, _now: i64) -> Option<PictureSample> {
+        None
+    }
 }
 
 impl Default for MonitorConfig {
@@ -439,7 +446,13 @@ impl Prober for RealProber {
                     let o = self
                         .signalling
                         .as_ref()
-                        .and_then(|s| s.observe(code, now))
+                        .and_then(|s| {
+                            let mut o = s.observe(code, now)?;
+                            if o.status == ProbeStatus::Up {
+                                o.reported_picture = s.picture(code, now);
+                            }
+                            Some(o)
+                        })
                         .unwrap_or_else(|| {
                             ProbeOutcome::down(
                                 ProbeKind::Sip,
@@ -698,6 +711,72 @@ impl Handler for MonitorHandler {
 }
 
 impl MonitorHandler {
+    /// One picture sample of device `i` at `at` (sampled by a picture probe, or reported by
+    /// its parent with a liveness outcome, `o`): picture confirmation, evidence, live state,
+    /// and, when `feed_health`, health and the picture event.
+    fn picture_sampled(
+        &self,
+        i: usize,
+        at: i64,
+        sample: PictureSample,
+        o: &ProbeOutcome,
+        feed_health: bool,
+    ) {
+        let (changed, up) = {
+            let mut tracks = self.tracks.lock().expect("tracks lock");
+            let t = &mut tracks[i];
+            let changed = t.picture.sample(sample, self.cfg.picture_confirm);
+            (
+                changed,
+                matches!(t.health.status(), Status::Online | Status::Degraded),
+            )
+        };
+        let Some(picture) = changed else {
+            return;
+        };
+        if let (Some(cause), Some(Frame::Jpeg(jpeg))) = (&picture, &o.frame) {
+            if let Some(dir) = &self.cfg.evidence_dir {
+                keep_evidence(
+                    dir.join(self.codes[i].to_string()),
+                    format!("{at}-{}.jpg", cause.to_string().replace(',', "+")),
+                    jpeg.clone(),
+                    self.cfg.evidence_keep,
+                );
+            }
+            self.state.set_evidence(
+                i,
+                Evidence {
+                    at,
+                    cause: cause.clone(),
+                    jpeg: jpeg.clone(),
+                },
+            );
+        }
+        self.state.set_picture(i, picture.clone());
+        // Tell health now if the device is up: degraded starts with this sample (a liveness
+        // outcome that carries the sample tells it itself).
+        if up && feed_health {
+            let before = self.state.status_of(i).0;
+            let obs = Observation {
+                at,
+                status: ProbeStatus::Up,
+                failure: None,
+                picture: picture.clone(),
+                detail: o.detail.clone(),
+                elapsed_ms: o.elapsed_ms,
+            };
+            self.feed(i, &obs, None, None);
+            // Degraded before and after: the problem changed, the status did not.
+            if before == Status::Degraded && self.state.status_of(i).0 == Status::Degraded {
+                self.events.publish(
+                    at,
+                    self.state.meta(i),
+                    EventKind::Picture { cause: picture },
+                );
+            }
+        }
+    }
+
     fn complete(
         &self,
         i: usize,
@@ -711,6 +790,11 @@ impl MonitorHandler {
         self.state.record_probe(i, class, at, &o);
         match class {
             ProbeClass::Liveness => {
+                // A picture the parent reported (GB/T 28181 VLOST, DEFECT, or nothing wrong):
+                // confirmed like a sampled one; this liveness outcome then carries it.
+                if let Some(sample) = o.reported_picture {
+                    self.picture_sampled(i, at, sample, &o, false);
+                }
                 let mut obs = Observation::from_outcome(at, &o);
                 obs.picture = self.tracks.lock().expect("tracks lock")[i]
                     .picture
@@ -723,56 +807,7 @@ impl MonitorHandler {
                     // Unreachable or refused: liveness deals with that; nothing learnt here.
                     return None;
                 };
-                let (changed, up) = {
-                    let mut tracks = self.tracks.lock().expect("tracks lock");
-                    let t = &mut tracks[i];
-                    let changed = t.picture.sample(sample, self.cfg.picture_confirm);
-                    (
-                        changed,
-                        matches!(t.health.status(), Status::Online | Status::Degraded),
-                    )
-                };
-                let picture = changed?;
-                if let (Some(cause), Some(Frame::Jpeg(jpeg))) = (&picture, &o.frame) {
-                    if let Some(dir) = &self.cfg.evidence_dir {
-                        keep_evidence(
-                            dir.join(self.codes[i].to_string()),
-                            format!("{at}-{}.jpg", cause.to_string().replace(',', "+")),
-                            jpeg.clone(),
-                            self.cfg.evidence_keep,
-                        );
-                    }
-                    self.state.set_evidence(
-                        i,
-                        Evidence {
-                            at,
-                            cause: cause.clone(),
-                            jpeg: jpeg.clone(),
-                        },
-                    );
-                }
-                self.state.set_picture(i, picture.clone());
-                // Tell health now if the device is up: degraded starts with this sample.
-                if up {
-                    let before = self.state.status_of(i).0;
-                    let obs = Observation {
-                        at,
-                        status: ProbeStatus::Up,
-                        failure: None,
-                        picture: picture.clone(),
-                        detail: o.detail.clone(),
-                        elapsed_ms: o.elapsed_ms,
-                    };
-                    self.feed(i, &obs, None, None);
-                    // Degraded before and after: the problem changed, the status did not.
-                    if before == Status::Degraded && self.state.status_of(i).0 == Status::Degraded {
-                        self.events.publish(
-                            at,
-                            self.state.meta(i),
-                            EventKind::Picture { cause: picture },
-                        );
-                    }
-                }
+                self.picture_sampled(i, at, sample, &o, true);
                 None
             }
             // Facts, not availability: a camera whose ONVIF service fails still streams.

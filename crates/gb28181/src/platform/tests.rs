@@ -366,3 +366,94 @@ fn a_warning_never_carries_a_line_break_or_a_quote() {
     let w = super::warning("bad \"x\"\r\nVia: injected");
     assert_eq!(w, "399 camwatch \"bad 'x'''Via: injected\"");
 }
+
+fn notify(event: &str, channel: &str, cseq: u32) -> Vec<u8> {
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"GB2312\"?>\r\n<Notify>\r\n<CmdType>Catalog</CmdType>\r\n\
+         <SN>{cseq}</SN>\r\n<DeviceID>{DEV}</DeviceID>\r\n<SumNum>1</SumNum>\r\n<DeviceList Num=\"1\">\r\n\
+         <Item>\r\n<DeviceID>{channel}</DeviceID>\r\n<Event>{event}</Event>\r\n</Item>\r\n\
+         </DeviceList>\r\n</Notify>\r\n"
+    );
+    String::from_utf8(message(body.as_bytes(), cseq))
+        .unwrap()
+        .replace("MESSAGE", "NOTIFY")
+        .into_bytes()
+}
+
+#[test]
+fn subscribes_after_registering_and_matches_the_answer() {
+    let mut p = platform(UnknownPolicy::Refuse, true);
+    p.subs = Subscriptions::new(600);
+    let out = registered(&mut p, T0);
+    // 200, the Catalog query, then the SUBSCRIBE.
+    assert_eq!(out.len(), 3);
+    let Inbound::Request(sub) = sip::parse(&out[2].bytes).unwrap() else {
+        panic!("not a request")
+    };
+    assert_eq!(sub.method, Method::Subscribe);
+    assert_eq!(sub.expires, Some(600));
+    assert_eq!(header(&out[2], "Event").as_deref(), Some("Catalog"));
+    assert!(matches!(
+        p.subscription(&dev()),
+        Some(SubState::Pending { .. })
+    ));
+    // The device accepts for 300 s.
+    let ok = sip::response(&sub, 200, "OK", "devtag", &[("Expires", "300".into())]);
+    assert!(p.on_message(&ok, peer(), T0 + 1).is_empty());
+    assert!(matches!(
+        p.subscription(&dev()),
+        Some(SubState::Active { expires_at, .. }) if expires_at == T0 + 301
+    ));
+    // Refreshed in the dialog (the device's tag, the next CSeq) 240 s later.
+    for (n, at) in [(10, T0 + 100), (11, T0 + 200)] {
+        assert_eq!(status(&p.on_message(&keepalive(n), peer(), at)[0]), 200);
+    }
+    assert!(p.tick(T0 + 240).is_empty());
+    let refresh = p.tick(T0 + 241);
+    let Inbound::Request(r) = sip::parse(&refresh[0].bytes).unwrap() else {
+        panic!("not a request")
+    };
+    assert_eq!(
+        (
+            r.common.call_id.as_str(),
+            r.common.to_tag.as_deref(),
+            r.common.cseq
+        ),
+        (sub.common.call_id.as_str(), Some("devtag"), 2)
+    );
+    // Unregistering ends it.
+    let challenge = p.on_message(&register(3, 0, None), peer(), T0 + 250);
+    let auth = answer(&challenge[0], PASSWORD, DEV);
+    let out = p.on_message(&register(4, 0, Some(auth)), peer(), T0 + 250);
+    assert_eq!(status(&out[0]), 200);
+    assert_eq!(p.subscription(&dev()), None);
+}
+
+#[test]
+fn a_notify_is_taken_only_from_an_online_peer() {
+    let ch = "34020000001310000077";
+    let mut p = platform(UnknownPolicy::Refuse, true);
+    let out = p.on_message(&notify("ON", ch, 5), peer(), T0);
+    assert_eq!(status(&out[0]), 403);
+    assert_eq!(p.observe(&ch.parse().unwrap(), T0), None);
+    registered(&mut p, T0);
+    let out = p.on_message(&notify("VLOST", ch, 6), peer(), T0 + 1);
+    assert_eq!(status(&out[0]), 200);
+    assert_eq!(
+        p.channel_fault(&ch.parse().unwrap(), T0 + 1),
+        Some(ChannelFault::VideoLost)
+    );
+    p.on_message(&notify("ON", ch, 7), peer(), T0 + 2);
+    assert_eq!(
+        p.channel_fault(&ch.parse().unwrap(), T0 + 2),
+        None,
+        "ON clears"
+    );
+    p.on_message(&notify("DEFECT", ch, 8), peer(), T0 + 3);
+    assert_eq!(
+        p.channel_fault(&ch.parse().unwrap(), T0 + 3),
+        Some(ChannelFault::Defect)
+    );
+    let out = p.on_message(&notify("EXPLODED", ch, 9), peer(), T0 + 4);
+    assert_eq!(status(&out[0]), 400);
+}

@@ -22,11 +22,18 @@ use std::net::SocketAddr;
 
 use camwatch_core::registry::DeviceCode;
 use camwatch_gb28181::digest;
-use camwatch_gb28181::manscdp;
+use camwatch_gb28181::manscdp::{self, CatalogEvent};
 use camwatch_gb28181::sip::{self, InRequest, InResponse, Inbound, Method, OutRequest};
 
 /// Seconds before an unanswered or refused REGISTER is sent again.
 pub const RETRY_SEC: i64 = 60;
+/// Over UDP an unanswered REGISTER is sent again, the same bytes, after 2 s, then every 4 s,
+/// until [`REGISTER_TIMEOUT_SEC`] (RFC 3261's timers E and F for a non-INVITE request, on
+/// whole seconds: T1 = 500 ms rounded up so that a request sent late in a second is not
+/// repeated a few milliseconds later). A datagram lost in a storm costs seconds, not a minute.
+pub const RETRANSMIT_FIRST_SEC: i64 = 2;
+pub const RETRANSMIT_MAX_SEC: i64 = 4;
+pub const REGISTER_TIMEOUT_SEC: i64 = 32;
 
 /// The character set of the MANSCDP documents a device sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -35,6 +42,18 @@ pub enum Charset {
     Utf8,
     /// Declared GB2312, encoded as GBK (its superset; what devices do).
     Gb2312,
+}
+
+/// The longest catalog subscription a device grants, seconds.
+pub const MAX_SUBSCRIPTION_SEC: u32 = 3600;
+
+/// A catalog NOTIFY a device sends at an instant (for `channel`), once a platform has
+/// subscribed; one due while nobody is subscribed waits for a subscription.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScriptedNotify {
+    pub at: i64,
+    pub event: CatalogEvent,
+    pub channel: SimChannel,
 }
 
 /// One channel a device lists in its catalog.
@@ -65,6 +84,11 @@ pub struct GbDeviceConfig {
     pub dies_at: Option<i64>,
     /// Every catalog page is cut short (malformed XML).
     pub malformed_catalog: bool,
+    /// Catalog NOTIFYs to send to the subscriber, in time order.
+    pub notifies: Vec<ScriptedNotify>,
+    /// Fault: while subscribed, this many NOTIFYs a second, each turning one of the channels
+    /// OFF or back ON in turn (a flapping lower platform, or a broken one).
+    pub notify_storm_per_sec: u32,
 }
 
 /// Where the device is in its registration.
@@ -96,6 +120,11 @@ pub struct DeviceStats {
     pub keepalives: u64,
     pub catalog_pages: u64,
     pub queries: u64,
+    /// REGISTER requests sent again because no answer came (UDP).
+    pub retransmissions: u64,
+    /// SUBSCRIBE requests accepted (new and refreshes) and NOTIFYs sent.
+    pub subscribes: u64,
+    pub notifies: u64,
 }
 
 #[derive(Debug)]
@@ -112,11 +141,40 @@ pub struct GbDevice {
     /// Catalog pages still to send, and the Call-ID of the one in flight.
     pages: VecDeque<Vec<u8>>,
     in_flight: Option<String>,
+    /// Over UDP: the REGISTER out and when it is sent again (and the gap after that).
+    resend: Option<Resend>,
+    /// The platform's catalog subscription, and the scripted NOTIFYs not yet sent.
+    sub: Option<Subscription>,
+    script: VecDeque<ScriptedNotify>,
+    /// The storm's next channel and whether it goes OFF (else back ON).
+    storm_next: usize,
+    storm_off: bool,
+    /// The second the storm last sent its share in.
+    storm_at: i64,
     stats: DeviceStats,
+}
+
+/// The dialog a platform's SUBSCRIBE opened.
+#[derive(Debug)]
+struct Subscription {
+    call_id: String,
+    /// The platform's tag (its From) and ours (our To in the 200).
+    their_tag: String,
+    our_tag: String,
+    expires_at: i64,
+}
+
+#[derive(Debug)]
+struct Resend {
+    bytes: Vec<u8>,
+    at: i64,
+    gap: i64,
 }
 
 impl GbDevice {
     pub fn new(cfg: GbDeviceConfig, local: SocketAddr, tcp: bool) -> Self {
+        let mut script: Vec<ScriptedNotify> = cfg.notifies.clone();
+        script.sort_by_key(|n| n.at);
         Self {
             cfg,
             local,
@@ -128,6 +186,12 @@ impl GbDevice {
             sn: 0,
             pages: VecDeque::new(),
             in_flight: None,
+            resend: None,
+            script: script.into(),
+            sub: None,
+            storm_next: 0,
+            storm_off: true,
+            storm_at: i64::MIN,
             stats: DeviceStats::default(),
         }
     }
@@ -162,7 +226,16 @@ impl GbDevice {
             Phase::Registered { until } => until - i64::from(self.cfg.expires) / 10,
             Phase::Refused { at } => at + RETRY_SEC,
         };
-        phase_due.min(self.next_keepalive)
+        let resend_due = self.resend.as_ref().map_or(i64::MAX, |r| r.at);
+        let notify_due = match (&self.sub, self.script.front()) {
+            (Some(_), _) if self.cfg.notify_storm_per_sec > 0 => self.storm_at.saturating_add(1),
+            (Some(_), Some(n)) => n.at,
+            _ => i64::MAX,
+        };
+        phase_due
+            .min(self.next_keepalive)
+            .min(resend_due)
+            .min(notify_due)
     }
 
     fn request(&mut self, method: Method, extra: &[(&str, String)], body: &[u8]) -> Vec<u8> {
@@ -185,6 +258,7 @@ impl GbDevice {
                 transport: self.transport,
                 branch: &branch,
                 from_tag: &tag,
+                to_tag: None,
                 call_id: &call_id,
                 cseq: self.cseq,
                 content_type: "Application/MANSCDP+xml",
@@ -207,7 +281,13 @@ impl GbDevice {
             authorized,
             since: now,
         };
-        self.request(Method::Register, &extra, b"")
+        let bytes = self.request(Method::Register, &extra, b"");
+        self.resend = (self.transport == "UDP").then(|| Resend {
+            bytes: bytes.clone(),
+            at: now + RETRANSMIT_FIRST_SEC,
+            gap: RETRANSMIT_FIRST_SEC,
+        });
+        bytes
     }
 
     /// Lets time pass: (re-)registers and keeps alive as due.
@@ -227,6 +307,21 @@ impl GbDevice {
             self.stats.keepalives += 1;
             out.push(self.request(Method::Message, &[], &body));
         }
+        if let (Phase::Registering { since, .. }, Some(r)) = (self.phase, &mut self.resend)
+            && now >= r.at
+            && now < since + REGISTER_TIMEOUT_SEC
+        {
+            r.gap = (r.gap * 2).min(RETRANSMIT_MAX_SEC);
+            r.at = now + r.gap;
+            self.stats.retransmissions += 1;
+            out.push(r.bytes.clone());
+        }
+        // Answered, or timer F ran out: the retry after RETRY_SEC takes over.
+        match self.phase {
+            Phase::Registering { since, .. } if now < since + REGISTER_TIMEOUT_SEC => {}
+            _ => self.resend = None,
+        }
+        out.extend(self.due_notifies(now));
         if now >= self.next_due() {
             let register = match self.phase {
                 Phase::Idle { retry_at } => now >= retry_at,
@@ -257,6 +352,10 @@ impl GbDevice {
     }
 
     fn on_response(&mut self, r: &InResponse, now: i64) -> Vec<Vec<u8>> {
+        if r.common.cseq_method == Method::Register {
+            // Answered: no more retransmissions of that request.
+            self.resend = None;
+        }
         match (r.common.cseq_method, r.status) {
             (Method::Register, 401) => {
                 let Some((realm, nonce)) = r
@@ -310,8 +409,143 @@ impl GbDevice {
         vec![msg]
     }
 
+    /// The platform subscribes to our catalog (or refreshes, or ends with `Expires: 0`).
+    fn on_subscribe(&mut self, r: &InRequest, now: i64) -> Vec<Vec<u8>> {
+        let our_tag = format!("{}s", self.cfg.id);
+        let granted = r
+            .expires
+            .unwrap_or(MAX_SUBSCRIPTION_SEC)
+            .min(MAX_SUBSCRIPTION_SEC);
+        let Some(their_tag) = r.common.from_tag.clone() else {
+            return vec![sip::response(r, 400, "Bad Request", &our_tag, &[])];
+        };
+        self.stats.subscribes += 1;
+        self.sub = (granted > 0).then(|| Subscription {
+            call_id: r.common.call_id.clone(),
+            their_tag,
+            our_tag: our_tag.clone(),
+            expires_at: now + i64::from(granted),
+        });
+        vec![sip::response(
+            r,
+            200,
+            "OK",
+            &our_tag,
+            &[("Expires", granted.to_string())],
+        )]
+    }
+
+    /// The NOTIFYs due at `now` to a live subscription: scripted ones, then the storm's.
+    fn due_notifies(&mut self, now: i64) -> Vec<Vec<u8>> {
+        if self.sub.as_ref().is_none_or(|s| now >= s.expires_at) {
+            self.sub = None;
+            return Vec::new();
+        }
+        let mut changes = Vec::new();
+        while self.script.front().is_some_and(|n| n.at <= now) {
+            let n = self.script.pop_front().expect("front");
+            changes.push((n.event, n.channel));
+        }
+        let mut out: Vec<Vec<u8>> = changes
+            .into_iter()
+            .map(|(e, c)| self.notify(&[(e, c)], now))
+            .collect();
+        if self.cfg.notify_storm_per_sec > 0 && !self.cfg.channels.is_empty() && now > self.storm_at
+        {
+            self.storm_at = now;
+            for _ in 0..self.cfg.notify_storm_per_sec {
+                let c = self.cfg.channels[self.storm_next % self.cfg.channels.len()].clone();
+                let event = if self.storm_off {
+                    CatalogEvent::Off
+                } else {
+                    CatalogEvent::On
+                };
+                self.storm_next += 1;
+                if self.storm_next.is_multiple_of(self.cfg.channels.len()) {
+                    self.storm_off = !self.storm_off;
+                }
+                out.push(self.notify(&[(event, c)], now));
+            }
+        }
+        out
+    }
+
+    /// A catalog NOTIFY inside the subscription's dialog.
+    fn notify(&mut self, changes: &[(CatalogEvent, SimChannel)], now: i64) -> Vec<u8> {
+        let Some(sub) = &self.sub else {
+            return Vec::new();
+        };
+        let (call_id, their_tag, our_tag) = (
+            sub.call_id.clone(),
+            sub.their_tag.clone(),
+            sub.our_tag.clone(),
+        );
+        let remaining = (sub.expires_at - now).max(0);
+        self.sn = self.sn.wrapping_add(1);
+        let mut xml = format!(
+            "<Notify>\r\n<CmdType>Catalog</CmdType>\r\n<SN>{}</SN>\r\n<DeviceID>{}</DeviceID>\r\n\
+             <SumNum>{}</SumNum>\r\n<DeviceList Num=\"{}\">\r\n",
+            self.sn,
+            self.cfg.id,
+            changes.len(),
+            changes.len()
+        );
+        for (event, c) in changes {
+            let _ = write!(
+                xml,
+                "<Item>\r\n<DeviceID>{}</DeviceID>\r\n<Event>{}</Event>\r\n",
+                c.code,
+                event.as_str()
+            );
+            if matches!(event, CatalogEvent::Add | CatalogEvent::Update) {
+                let _ = write!(
+                    xml,
+                    "<Name>{}</Name>\r\n<Manufacturer>camwatch-sim</Manufacturer>\r\n<Model>SIM-GB</Model>\r\n\
+                     <CivilCode>{}</CivilCode>\r\n<ParentID>{}</ParentID>\r\n<Status>{}</Status>\r\n",
+                    xml_text(&c.name),
+                    xml_text(&c.civil_code),
+                    self.cfg.id,
+                    if c.on { "ON" } else { "OFF" }
+                );
+            }
+            xml.push_str("</Item>\r\n");
+        }
+        xml.push_str("</DeviceList>\r\n</Notify>\r\n");
+        let body = self.document(&xml);
+        self.cseq += 1;
+        let branch = self.next();
+        let id = self.cfg.id.to_string();
+        let via = self.local.to_string();
+        self.stats.notifies += 1;
+        sip::request_with(
+            &OutRequest {
+                method: Method::Notify,
+                to_user: &self.cfg.platform_id,
+                to_host: &self.cfg.domain,
+                from_user: &id,
+                from_domain: &self.cfg.domain,
+                via_host: &via,
+                transport: self.transport,
+                branch: &branch,
+                from_tag: &our_tag,
+                to_tag: Some(&their_tag),
+                call_id: &call_id,
+                cseq: self.cseq,
+                content_type: "Application/MANSCDP+xml",
+            },
+            &[
+                ("Event", "Catalog".to_string()),
+                ("Subscription-State", format!("active;expires={remaining}")),
+            ],
+            &body,
+        )
+    }
+
     fn on_request(&mut self, r: &InRequest, now: i64) -> Vec<Vec<u8>> {
         let tag = format!("{:x}", now);
+        if r.method == Method::Subscribe {
+            return self.on_subscribe(r, now);
+        }
         if r.method != Method::Message {
             return vec![sip::response(r, 501, "Not Implemented", &tag, &[])];
         }

@@ -25,7 +25,9 @@ use camwatch_core::error::{Error, Result};
 use camwatch_core::registry::{Device, DeviceCode, DeviceKind};
 use camwatch_core::secret::Password;
 
-pub use device::{Charset, DeviceStats, GbDevice, GbDeviceConfig, Phase, SimChannel};
+pub use device::{
+    Charset, DeviceStats, GbDevice, GbDeviceConfig, Phase, ScriptedNotify, SimChannel,
+};
 
 /// A simulated GB/T 28181 fleet.
 #[derive(Debug, Clone)]
@@ -48,8 +50,16 @@ pub struct GbFleet {
     pub dies_at: Option<i64>,
     pub wrong_password: bool,
     pub malformed_catalog: bool,
+    /// Fault: every peer, once subscribed, sends this many catalog NOTIFYs a second.
+    pub notify_storm_per_sec: u32,
+    /// Catalog NOTIFYs the lower platform sends once subscribed (tests script changes).
+    pub lower_platform_notifies: Vec<ScriptedNotify>,
     /// The first code's serial number (codes are `34020000001320` / `…2000…` + serial).
     pub seed: u32,
+    /// Peer `i` sends from this loopback address + `i`, as devices each have their own
+    /// address (the platform bounds messages per address and second); `None`: all from
+    /// 127.0.0.1.
+    pub bind: Option<Ipv4Addr>,
 }
 
 impl Default for GbFleet {
@@ -69,7 +79,10 @@ impl Default for GbFleet {
             dies_at: None,
             wrong_password: false,
             malformed_catalog: false,
+            notify_storm_per_sec: 0,
+            lower_platform_notifies: Vec::new(),
             seed: 0,
+            bind: None,
         }
     }
 }
@@ -114,6 +127,8 @@ impl GbFleet {
             charset: self.charset,
             dies_at: self.dies_at,
             malformed_catalog: self.malformed_catalog,
+            notifies: Vec::new(),
+            notify_storm_per_sec: self.notify_storm_per_sec,
         };
         let mut out: Vec<GbDeviceConfig> = (0..self.devices)
             .map(|n| {
@@ -138,7 +153,9 @@ impl GbFleet {
                     on: true,
                 })
                 .collect();
-            out.push(base(lower_platform_code(self.seed), channels));
+            let mut lp = base(lower_platform_code(self.seed), channels);
+            lp.notifies = self.lower_platform_notifies.clone();
+            out.push(lp);
         }
         out
     }
@@ -178,53 +195,91 @@ impl PeerHandle {
     }
 }
 
+/// The loopback address peer `i` sends from (see [`GbFleet::bind`]).
+fn peer_ip(fleet: &GbFleet, i: usize) -> Result<Ipv4Addr> {
+    let Some(base) = fleet.bind else {
+        return Ok(Ipv4Addr::LOCALHOST);
+    };
+    let ip = u32::from(base)
+        .checked_add(i as u32)
+        .map(Ipv4Addr::from)
+        .filter(|ip| ip.is_loopback())
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "sim GB peers from {base}: peer {i} would leave 127.0.0.0/8"
+            ))
+        })?;
+    Ok(ip)
+}
+
 /// Starts every peer of `fleet` on its own loopback socket; they run until `stop` turns true.
+/// Every socket is opened before any peer starts, so that the peers begin (and a REGISTER
+/// storm comes) at once.
 pub async fn start(
     fleet: &GbFleet,
     clock: Arc<dyn Clock>,
     stop: watch::Receiver<bool>,
 ) -> Result<Vec<PeerHandle>> {
-    let mut out = Vec::new();
-    for cfg in fleet.configs() {
-        let id = cfg.id;
-        let stats = Arc::new(std::sync::Mutex::new((
-            Phase::Idle { retry_at: i64::MIN },
-            DeviceStats::default(),
-        )));
-        let handle = PeerHandle {
-            id,
-            stats: stats.clone(),
-        };
-        if fleet.tcp {
-            let stream = TcpStream::connect(fleet.platform).await.map_err(|e| {
+    enum Conn {
+        Tcp(TcpStream),
+        Udp(UdpSocket),
+    }
+    let mut ready = Vec::new();
+    for (i, cfg) in fleet.configs().into_iter().enumerate() {
+        let ip = peer_ip(fleet, i)?;
+        let (conn, local) = if fleet.tcp {
+            let sock = tokio::net::TcpSocket::new_v4()
+                .map_err(|e| Error::unavailable("sim GB device: a TCP socket", e))?;
+            sock.bind(SocketAddr::new(IpAddr::V4(ip), 0))
+                .map_err(|e| Error::unavailable(format!("sim GB device: binding {ip}"), e))?;
+            let stream = sock.connect(fleet.platform).await.map_err(|e| {
                 Error::unavailable(
-                    format!("sim GB device {id}: connecting to {}", fleet.platform),
+                    format!("sim GB device {}: connecting to {}", cfg.id, fleet.platform),
                     e,
                 )
             })?;
             let local = stream
                 .local_addr()
                 .map_err(|e| Error::unavailable("sim GB device: local address", e))?;
-            let dev = GbDevice::new(cfg, local, true);
-            tokio::spawn(run_tcp(dev, stream, clock.clone(), stop.clone(), stats));
+            (Conn::Tcp(stream), local)
         } else {
-            let sock = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+            let sock = UdpSocket::bind((ip, 0))
                 .await
-                .map_err(|e| Error::unavailable("sim GB device: binding UDP", e))?;
+                .map_err(|e| Error::unavailable(format!("sim GB device: binding UDP {ip}"), e))?;
             let local = sock
                 .local_addr()
                 .map_err(|e| Error::unavailable("sim GB device: local address", e))?;
-            let dev = GbDevice::new(cfg, local, false);
-            tokio::spawn(run_udp(
-                dev,
-                sock,
-                fleet.platform,
-                clock.clone(),
-                stop.clone(),
-                stats,
-            ));
+            (Conn::Udp(sock), local)
+        };
+        ready.push((cfg, conn, local));
+    }
+    let mut out = Vec::new();
+    for (cfg, conn, local) in ready {
+        let stats = Arc::new(std::sync::Mutex::new((
+            Phase::Idle { retry_at: i64::MIN },
+            DeviceStats::default(),
+        )));
+        out.push(PeerHandle {
+            id: cfg.id,
+            stats: stats.clone(),
+        });
+        match conn {
+            Conn::Tcp(stream) => {
+                let dev = GbDevice::new(cfg, local, true);
+                tokio::spawn(run_tcp(dev, stream, clock.clone(), stop.clone(), stats));
+            }
+            Conn::Udp(sock) => {
+                let dev = GbDevice::new(cfg, local, false);
+                tokio::spawn(run_udp(
+                    dev,
+                    sock,
+                    fleet.platform,
+                    clock.clone(),
+                    stop.clone(),
+                    stats,
+                ));
+            }
         }
-        out.push(handle);
     }
     Ok(out)
 }

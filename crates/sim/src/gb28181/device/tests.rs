@@ -4,11 +4,16 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 
+use camwatch_core::health::PictureSample;
+use camwatch_core::outcome::ProbeStatus;
+use camwatch_core::quality::{FaultKind, FaultSet};
 use camwatch_core::secret::Password;
 use camwatch_gb28181::digest::Nonces;
+use camwatch_gb28181::manscdp::CatalogEvent;
 use camwatch_gb28181::manscdp::ChannelStatus;
 use camwatch_gb28181::platform::{GbEvent, Outgoing, Peer, Platform, PlatformConfig, Refusal};
 use camwatch_gb28181::registrar::{Liveness, OfflineReason, Presence};
+use camwatch_gb28181::subscription::SubState;
 
 use super::*;
 
@@ -34,10 +39,16 @@ fn lower(channels: u32) -> GbDeviceConfig {
         charset: Charset::Gb2312,
         dies_at: None,
         malformed_catalog: false,
+        notifies: Vec::new(),
+        notify_storm_per_sec: 0,
     }
 }
 
 fn platform(known: DeviceCode) -> Platform {
+    platform_subscribing(known, 0)
+}
+
+fn platform_subscribing(known: DeviceCode, catalog_subscription_sec: u32) -> Platform {
     Platform::new(
         PlatformConfig {
             shared_password: Some(Password::new("pw")),
@@ -46,6 +57,7 @@ fn platform(known: DeviceCode) -> Platform {
                 interval_sec: 60,
                 misses: 3,
             },
+            catalog_subscription_sec,
             ..PlatformConfig::default()
         },
         Nonces::new([3; 16]),
@@ -99,7 +111,11 @@ impl Wire {
     fn at(&mut self, now: i64) {
         let out = self.dev.tick(now);
         self.run(out, now);
-        self.plat.tick(now);
+        let mut back = Vec::new();
+        for o in self.plat.tick(now) {
+            back.extend(self.dev.on_message(&o.bytes, now));
+        }
+        self.run(back, now);
         self.events.extend(self.plat.take_events());
     }
 }
@@ -230,4 +246,167 @@ fn device_info_and_status_are_answered() {
             .iter()
             .any(|e| matches!(e, GbEvent::DeviceStatus { .. }))
     );
+}
+
+fn channel(cfg: &GbDeviceConfig, n: usize) -> DeviceCode {
+    cfg.channels[n].code
+}
+
+fn scripted(at: i64, event: CatalogEvent, channel: SimChannel) -> ScriptedNotify {
+    ScriptedNotify { at, event, channel }
+}
+
+#[test]
+fn an_unanswered_register_is_retransmitted_then_retried() {
+    let mut dev = GbDevice::new(lower(1), "127.0.0.1:5070".parse().unwrap(), false);
+    let first = dev.tick(T0);
+    assert_eq!(first.len(), 1);
+    let mut resent = Vec::new();
+    for s in T0 + 1..T0 + 60 {
+        for m in dev.tick(s) {
+            assert_eq!(m, first[0], "the same request, byte for byte");
+            resent.push(s - T0);
+        }
+    }
+    assert_eq!(resent, [2, 6, 10, 14, 18, 22, 26, 30]);
+    assert_eq!(dev.stats().retransmissions, 8);
+    // Timer F ran out: a new REGISTER (a new transaction) after RETRY_SEC.
+    let again = dev.tick(T0 + RETRY_SEC);
+    assert_eq!(again.len(), 1);
+    assert_ne!(again[0], first[0]);
+    // Over TCP nothing is retransmitted.
+    let mut tcp = GbDevice::new(lower(1), "127.0.0.1:5070".parse().unwrap(), true);
+    tcp.tick(T0);
+    assert!((T0 + 1..T0 + 59).all(|s| tcp.tick(s).is_empty()));
+}
+
+#[test]
+fn the_platform_subscribes_refreshes_and_takes_each_notify() {
+    let mut cfg = lower(10);
+    let added = SimChannel {
+        code: "34020000001310099999".parse().unwrap(),
+        name: "新 通道".into(),
+        civil_code: "340200".into(),
+        on: true,
+    };
+    cfg.notifies = vec![
+        scripted(T0 + 100, CatalogEvent::Off, cfg.channels[1].clone()),
+        scripted(T0 + 110, CatalogEvent::VideoLost, cfg.channels[2].clone()),
+        scripted(T0 + 120, CatalogEvent::Add, added.clone()),
+        scripted(T0 + 130, CatalogEvent::Del, cfg.channels[3].clone()),
+        scripted(T0 + 140, CatalogEvent::Defect, cfg.channels[4].clone()),
+        scripted(T0 + 150, CatalogEvent::On, cfg.channels[2].clone()),
+    ];
+    let (c1, c2, c3, c4) = (
+        channel(&cfg, 1),
+        channel(&cfg, 2),
+        channel(&cfg, 3),
+        channel(&cfg, 4),
+    );
+    let mut w = Wire::new(cfg.clone());
+    w.plat = platform_subscribing(cfg.id, 600);
+    let up = |w: &Wire, c: &DeviceCode, s: i64| {
+        w.plat.observe(c, s).map(|o| o.outcome.status) == Some(ProbeStatus::Up)
+    };
+    let signal_loss = PictureSample::Diagnosed {
+        faults: FaultSet::of(&[FaultKind::SignalLoss]),
+        still: None,
+    };
+    let normal = PictureSample::Diagnosed {
+        faults: FaultSet::EMPTY,
+        still: None,
+    };
+    for s in T0..T0 + 1300 {
+        w.at(s);
+        match s - T0 {
+            99 => {
+                assert!(up(&w, &c1, s));
+                assert_eq!(w.plat.channel_picture(&c2, s), Some(normal));
+                assert!(matches!(
+                    w.plat.subscription(&cfg.id),
+                    Some(SubState::Active { .. })
+                ));
+            }
+            100 => assert!(!up(&w, &c1, s), "OFF"),
+            110 => {
+                assert!(up(&w, &c2, s), "VLOST: online, no picture");
+                assert_eq!(w.plat.channel_picture(&c2, s), Some(signal_loss));
+            }
+            120 => assert!(up(&w, &added.code, s), "ADD, Status ON"),
+            130 => assert_eq!(w.plat.observe(&c3, s), None, "DEL: no longer a channel"),
+            140 => assert_eq!(w.plat.channel_picture(&c4, s), Some(PictureSample::NoMedia)),
+            150 => assert_eq!(w.plat.channel_picture(&c2, s), Some(normal)),
+            _ => {}
+        }
+    }
+    let notified: Vec<CatalogEvent> = w
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            GbEvent::CatalogNotify { changes, .. } => Some(changes[0].0),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        notified,
+        [
+            CatalogEvent::Off,
+            CatalogEvent::VideoLost,
+            CatalogEvent::Add,
+            CatalogEvent::Del,
+            CatalogEvent::Defect,
+            CatalogEvent::On
+        ]
+    );
+    // Asked for 600 s, refreshed inside the dialog at +540 and +1080: three in all, and
+    // the subscription never lapsed.
+    assert_eq!(w.dev.stats().subscribes, 3);
+    assert!(matches!(
+        w.plat.subscription(&cfg.id),
+        Some(SubState::Active { expires_at, .. }) if expires_at > T0 + 1300
+    ));
+}
+
+#[test]
+fn a_dead_parents_stale_on_never_counts() {
+    let mut cfg = lower(5);
+    cfg.dies_at = Some(T0 + 300);
+    cfg.notifies = vec![
+        scripted(T0 + 100, CatalogEvent::On, cfg.channels[0].clone()),
+        scripted(T0 + 110, CatalogEvent::VideoLost, cfg.channels[1].clone()),
+    ];
+    let (c0, c1) = (channel(&cfg, 0), channel(&cfg, 1));
+    let mut w = Wire::new(cfg.clone());
+    w.plat = platform_subscribing(cfg.id, 600);
+    for s in T0..T0 + 600 {
+        w.at(s);
+    }
+    // Last keepalive at +240; offline at +420; the ON of +100 says nothing after that.
+    let o = w.plat.observe(&c0, T0 + 599).unwrap().outcome;
+    assert_eq!(o.status, ProbeStatus::Down);
+    assert_eq!(o.parent_down, Some(cfg.id));
+    assert_eq!(w.plat.channel_picture(&c0, T0 + 599), None);
+    assert_eq!(w.plat.channel_picture(&c1, T0 + 599), None);
+    // The subscription ended with the peer.
+    assert_eq!(w.plat.subscription(&cfg.id), None);
+}
+
+#[test]
+fn a_notify_storm_is_cut_at_the_rate_bound_and_the_device_stays_online() {
+    let mut cfg = lower(50);
+    cfg.notify_storm_per_sec = 1200;
+    let mut w = Wire::new(cfg.clone());
+    w.plat = platform_subscribing(cfg.id, 600);
+    for s in T0..T0 + 20 {
+        w.at(s);
+    }
+    let (_, dropped) = w.plat.dropped();
+    assert!(dropped > 0, "the storm exceeds the per-address bound");
+    assert!(w.dev.stats().notifies >= 1200 * 18);
+    // Keepalives go first each second, so the storm never crowds them out (one second in
+    // five stormed, to bound the test's work; the keepalives fall on those seconds).
+    for s in (T0 + 20..T0 + 400).step_by(5) {
+        w.at(s);
+        assert_eq!(w.plat.state(&cfg.id, s).presence, Presence::Online);
+    }
 }

@@ -105,6 +105,16 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 0)]
         storm: u64,
     },
+    /// The GB/T 28181 platform (this process) against N simulated devices (their own
+    /// process, loopback UDP): a REGISTER storm of all N at once with digest auth, timed; then
+    /// the platform's CPU share over a real window of their keepalives every 60 s.
+    Gb28181 {
+        #[arg(long, default_value_t = 10_000)]
+        devices: u32,
+        /// Seconds of the measured keepalive window.
+        #[arg(long, default_value_t = 120)]
+        window: u64,
+    },
 }
 
 pub async fn run(cmd: &BenchCommand) -> Result<ExitCode> {
@@ -141,6 +151,9 @@ pub async fn run(cmd: &BenchCommand) -> Result<ExitCode> {
             window,
             storm,
         } => super::bench_sse::run(*channels, *clients, *window, *storm).await,
+        BenchCommand::Gb28181 { devices, window } => {
+            super::bench_gb28181::run(*devices, *window).await
+        }
     }
 }
 

@@ -7,6 +7,7 @@ mod admin;
 mod baseline;
 mod bench;
 mod bench_api;
+mod bench_gb28181;
 mod bench_report;
 mod bench_sim;
 mod bench_sse;

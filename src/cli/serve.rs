@@ -48,6 +48,38 @@ pub async fn until_stopped(duration: Option<Duration>) -> Result<()> {
     Ok(())
 }
 
+/// How often the TLS certificate files are checked for a renewal.
+const CERTIFICATE_CHECK: Duration = Duration::from_secs(60);
+
+/// Reloads the TLS certificate at each SIGHUP (as after a renewal), until `stop`.
+async fn reload_on_hangup(
+    certs: std::sync::Arc<camwatch_api::tls::Certificates>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hup = match signal(SignalKind::hangup()) {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!(
+                "no SIGHUP handler, the certificate reloads only when its files change: {e}"
+            );
+            return;
+        }
+    };
+    loop {
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => return,
+            got = hup.recv() => if got.is_none() { return },
+        }
+        match certs.reload() {
+            Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
+            Err(e) => {
+                tracing::error!("SIGHUP: TLS certificate not reloaded, the previous one stays: {e}")
+            }
+        }
+    }
+}
+
 pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
     let ctx = g.context().await?;
     let _ = tracing_subscriber::fmt()
@@ -154,8 +186,11 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
                 ));
             }
             (cert, key) => Some(
-                camwatch_api::tls::acceptor(std::path::Path::new(cert), std::path::Path::new(key))
-                    .map_err(Error::invalid)?,
+                camwatch_api::tls::Certificates::load(
+                    std::path::Path::new(cert),
+                    std::path::Path::new(key),
+                )
+                .map_err(Error::invalid)?,
             ),
         };
         let mut ops = camwatch_api::ops::Ops::new(bus.clone());
@@ -196,7 +231,13 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
                 tracing::info!(listen = %bound, "camwatch serve: HTTP API on /api/v1");
                 tokio::spawn(camwatch_api::serve(listener, app, stopped))
             }
-            Some(acceptor) => {
+            Some(certs) => {
+                let acceptor = certs.acceptor().map_err(Error::invalid)?;
+                let mut stop = stop_rx.clone();
+                tokio::spawn(certs.clone().watch(CERTIFICATE_CHECK, async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                }));
+                tokio::spawn(reload_on_hangup(certs, stop_rx.clone()));
                 tracing::info!(listen = %bound, "camwatch serve: HTTPS API on /api/v1");
                 tokio::spawn(camwatch_api::serve_tls(listener, acceptor, app, stopped))
             }

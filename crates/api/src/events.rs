@@ -19,6 +19,10 @@
 //!   scope as re-checked every `recheck_every` (the rule of the device and fleet endpoints);
 //!   the summary counts only what the caller may see. Nothing out of scope is sent, not even
 //!   a count of it.
+//! - A stream is woken at most once per `batch` however busy the bus: after an event it waits
+//!   `batch`, then takes everything that arrived meanwhile and writes it at once (one write on
+//!   the connection, not one per event). A status event is filtered per stream but rendered
+//!   once for all of them ([`Rendered`]): its text does not depend on who reads it.
 //! - A stream never makes the monitor or another stream wait: the bus never waits for a
 //!   reader, a reader that falls a ring behind is told `resync`, and a client that does not
 //!   read only stops its own stream from being polled. The summary of the whole fleet is
@@ -45,8 +49,9 @@ use tokio::time::{Instant, Interval, MissedTickBehavior};
 use utoipa::ToSchema;
 
 use camwatch_core::access::{Action, Principal};
+use camwatch_core::regions::RegionNames;
 use camwatch_monitor::MonitorState;
-use camwatch_monitor::events::{Event, EventKind, Received, Subscription};
+use camwatch_monitor::events::{Event, EventKind, Received, StatusChange, Subscription};
 
 use crate::AppState;
 use crate::auth::{self, Caller};
@@ -261,6 +266,10 @@ enum Step {
     Got(Received),
 }
 
+/// The most events one stream takes from the bus in one batch before it lets its connection
+/// write: a bound on a poll's work (the bus's ring bounds it too).
+const BATCH_MAX: usize = 4096;
+
 impl Feed {
     fn id(&self) -> String {
         format!("{:x}-{}", self.st.ops.run, self.processed)
@@ -293,12 +302,45 @@ impl Feed {
                         self.summary(false);
                     }
                 }
-                Step::Got(Received::Event(e)) => self.take(e),
-                Step::Got(Received::Missed { count, first }) => {
-                    self.processed = first + count - 1;
-                    self.resync(ResyncReason::Lagged);
+                Step::Got(r) => {
+                    self.got(r);
+                    self.gather().await;
                 }
-                Step::Got(Received::Closed) => self.end(EndReason::MonitorStopped),
+            }
+        }
+    }
+
+    /// One thing read from the bus.
+    fn got(&mut self, r: Received) {
+        match r {
+            Received::Event(e) => self.take(e),
+            Received::Missed { count, first } => {
+                self.processed = first + count - 1;
+                self.resync(ResyncReason::Lagged);
+            }
+            Received::Closed => self.end(EndReason::MonitorStopped),
+        }
+    }
+
+    /// After an event: waits `batch` (or until shutdown), then takes what arrived meanwhile,
+    /// so that a busy bus wakes this stream once per `batch`, not once per event.
+    async fn gather(&mut self) {
+        let batch = self.st.ops.stream.batch;
+        if self.done || batch.is_zero() {
+            return;
+        }
+        tokio::select! {
+            biased;
+            _ = self.stopping.wait_for(|s| *s) => {}
+            _ = tokio::time::sleep(batch) => {}
+        }
+        for _ in 0..BATCH_MAX {
+            if self.done {
+                return;
+            }
+            match self.sub.try_recv() {
+                Some(r) => self.got(r),
+                None => return,
             }
         }
     }
@@ -337,23 +379,9 @@ impl Feed {
             return;
         }
         self.want = e.seq;
-        let text = |c: &Option<camwatch_core::cause::Cause>| c.as_ref().map(|c| c.to_string());
-        let body = StatusEvent {
-            seq: e.seq,
-            code: d.code.to_string(),
-            name: d.name.clone(),
-            region: d.region.clone(),
-            maintainer: d.maintainer.clone(),
-            from: c.from.as_str().to_string(),
-            to: c.to.as_str().to_string(),
-            cause: text(&c.cause),
-            since: e.at,
-            continues: c.continues.as_ref().map(|k| Continues {
-                since: k.since,
-                cause: text(&k.cause),
-            }),
-        };
-        self.push("status", &body);
+        let run = self.st.ops.run;
+        let rendered = self.st.ops.rendered.status(run, &e, c);
+        self.queue.push_back(rendered);
     }
 
     fn resync(&mut self, reason: ResyncReason) {
@@ -374,7 +402,8 @@ impl Feed {
             // The shared summary is kept from recomputing too often: the next tick.
             return;
         };
-        let s = summary_for(&self.principal, &groups, self.st.now());
+        let names = self.st.register.names();
+        let s = summary_for(&self.principal, &groups, &names, self.st.now());
         let same = serde_json::to_string(&(&s.total, &s.regions)).unwrap_or_default();
         self.sent_upto = upto;
         if !first && self.last_summary.as_ref() == Some(&same) {
@@ -391,6 +420,65 @@ impl Feed {
             .data(serde_json::to_string(body).unwrap_or_default());
         self.queue.push_back(e);
     }
+}
+
+/// Status events as sent, shared by every stream: each is rendered by the first stream that
+/// sends it and copied by the others. Streams read the bus within about `batch` of each other,
+/// so a short ring of the latest ones serves nearly all of them; a stream further behind
+/// renders its own. A sync lock, held for a lookup or an insert.
+#[derive(Default)]
+pub(crate) struct Rendered {
+    latest: Mutex<VecDeque<(u64, SseEvent)>>,
+}
+
+impl Rendered {
+    const HELD: usize = 1024;
+
+    /// The `status` event of `e` (a status change `c`), with its id in run `run`.
+    fn status(&self, run: u64, e: &Event, c: &StatusChange) -> SseEvent {
+        {
+            let held = self.latest.lock().expect("rendered events");
+            // Sequence numbers are inserted in increasing order (almost always): search from
+            // the newest.
+            if let Some((_, ev)) = held.iter().rev().find(|(seq, _)| *seq == e.seq) {
+                return ev.clone();
+            }
+        }
+        let ev = render_status(run, e, c);
+        let mut held = self.latest.lock().expect("rendered events");
+        if held.back().is_none_or(|(seq, _)| *seq < e.seq) {
+            if held.len() == Self::HELD {
+                held.pop_front();
+            }
+            held.push_back((e.seq, ev.clone()));
+        }
+        ev
+    }
+}
+
+fn render_status(run: u64, e: &Event, c: &StatusChange) -> SseEvent {
+    let d = &e.device;
+    let text = |c: &Option<camwatch_core::cause::Cause>| c.as_ref().map(|c| c.to_string());
+    let body = StatusEvent {
+        seq: e.seq,
+        code: d.code.to_string(),
+        name: d.name.clone(),
+        region: d.region.clone(),
+        maintainer: d.maintainer.clone(),
+        from: c.from.as_str().to_string(),
+        to: c.to.as_str().to_string(),
+        cause: text(&c.cause),
+        since: e.at,
+        continues: c.continues.as_ref().map(|k| Continues {
+            since: k.since,
+            cause: text(&k.cause),
+        }),
+    };
+    // The id is the event's own number: a stream has dealt with everything up to it.
+    SseEvent::default()
+        .event("status")
+        .id(format!("{run:x}-{}", e.seq))
+        .data(serde_json::to_string(&body).unwrap_or_default())
 }
 
 /// The fleet's points by region and maintainer: what every stream's summary adds up.
@@ -464,7 +552,7 @@ fn groups(m: &MonitorState) -> Vec<Group> {
 }
 
 /// The summary `p` may see, from the shared groups: the rule of `/fleet/summary`.
-fn summary_for(p: &Principal, groups: &[Group], at: i64) -> FleetSummary {
+fn summary_for(p: &Principal, groups: &[Group], names: &RegionNames, at: i64) -> FleetSummary {
     let mut total = Counts::default();
     let mut by_region: BTreeMap<&str, Counts> = BTreeMap::new();
     for g in groups {
@@ -483,6 +571,7 @@ fn summary_for(p: &Principal, groups: &[Group], at: i64) -> FleetSummary {
         regions: by_region
             .into_iter()
             .map(|(region, c)| RegionCounts {
+                name: names.name(region).map(|n| n.into_owned()),
                 region: region.to_string(),
                 counts: c.finish(),
             })

@@ -29,6 +29,10 @@ pub struct StreamOptions {
     /// How often a stream re-checks its session or token (logout, expiry, revocation, a
     /// narrowed scope end or change it within this time).
     pub recheck_every: Duration,
+    /// After an event, a stream waits this long and sends everything that arrived meanwhile
+    /// at once: under a storm of changes each client costs one wake-up and one write per
+    /// `batch`, not one per event. Zero sends each event as it comes.
+    pub batch: Duration,
 }
 
 impl Default for StreamOptions {
@@ -37,6 +41,7 @@ impl Default for StreamOptions {
             keep_alive: Duration::from_secs(15),
             summary_every: Duration::from_secs(10),
             recheck_every: Duration::from_secs(30),
+            batch: Duration::from_millis(250),
         }
     }
 }
@@ -55,6 +60,7 @@ pub struct Ops {
     pub(crate) run: u64,
     stopping: Arc<watch::Sender<bool>>,
     pub(crate) summaries: Arc<crate::events::SummaryCache>,
+    pub(crate) rendered: Arc<crate::events::Rendered>,
 }
 
 impl Ops {
@@ -71,6 +77,7 @@ impl Ops {
                 >> 16,
             stopping: Arc::new(watch::channel(false).0),
             summaries: Arc::default(),
+            rendered: Arc::default(),
         }
     }
 

@@ -12,12 +12,15 @@
 //! Invariants: the client's address reaches handlers as [`Peer`] for both listeners (the
 //! audit log records it at login); a failed handshake is logged at debug level and dropped.
 //!
+//! A renewed certificate is taken up without a restart ([`Certificates`]): on `SIGHUP`, or
+//! within a minute of the files changing.
+//!
 //! Must not: read key material anywhere but the configured files, or log it.
 
 use std::net::SocketAddr;
-use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, SystemTime};
 
 use axum::extract::connect_info::Connected;
 use axum::serve::{IncomingStream, Listener};
@@ -27,6 +30,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls;
+use tokio_rustls::rustls::server::{ClientHello, ResolvesServerCert};
+use tokio_rustls::rustls::sign::CertifiedKey;
 use tokio_rustls::server::TlsStream;
 
 /// How long a client has to finish its TLS handshake.
@@ -50,9 +55,116 @@ impl Connected<IncomingStream<'_, TlsListener>> for Peer {
     }
 }
 
-/// A TLS acceptor from a PEM certificate chain and a PEM private key (PKCS#8, PKCS#1 or
-/// SEC1). The error names the file and what is wrong with it.
-pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, String> {
+/// The server's certificate and key from the configured files, replaceable while serving:
+/// a renewed certificate is taken up by [`Certificates::reload`] (on `SIGHUP`, and by
+/// [`Certificates::watch`] when the files change), for the handshakes that follow; open
+/// connections keep the one they agreed on. A reload that fails (a half-written file, a key
+/// that is not the certificate's) keeps the certificate in use and says why.
+#[derive(Debug)]
+pub struct Certificates {
+    cert: PathBuf,
+    key: PathBuf,
+    current: RwLock<Loaded>,
+}
+
+#[derive(Debug)]
+struct Loaded {
+    pair: Arc<CertifiedKey>,
+    /// The files as they were when read (modification time and length): a change is worth
+    /// a reload.
+    seen: Option<[(SystemTime, u64); 2]>,
+}
+
+impl Certificates {
+    /// Reads a PEM certificate chain and a PEM private key (PKCS#8, PKCS#1 or SEC1). The
+    /// error names the file and what is wrong with it.
+    pub fn load(cert: &Path, key: &Path) -> Result<Arc<Self>, String> {
+        let seen = stamp(cert, key);
+        let pair = read_pair(cert, key)?;
+        Ok(Arc::new(Self {
+            cert: cert.to_path_buf(),
+            key: key.to_path_buf(),
+            current: RwLock::new(Loaded { pair, seen }),
+        }))
+    }
+
+    /// A TLS acceptor presenting whatever certificate is current at each handshake.
+    pub fn acceptor(self: &Arc<Self>) -> Result<TlsAcceptor, String> {
+        let mut config = rustls::ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS: {e}"))?
+            .with_no_client_auth()
+            .with_cert_resolver(self.clone());
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(TlsAcceptor::from(Arc::new(config)))
+    }
+
+    /// Reads the files again and, if they make a usable pair, serves it from the next
+    /// handshake on. On error the current pair stays.
+    pub fn reload(&self) -> Result<(), String> {
+        let seen = stamp(&self.cert, &self.key);
+        let pair = read_pair(&self.cert, &self.key)?;
+        *self.current.write().expect("certificates") = Loaded { pair, seen };
+        Ok(())
+    }
+
+    /// Whether the files differ (time or length) from when they were last read.
+    fn changed(&self) -> bool {
+        let now = stamp(&self.cert, &self.key);
+        now.is_some() && now != self.current.read().expect("certificates").seen
+    }
+
+    /// Reloads whenever the files change, checked every `every`, until `stop` completes.
+    /// A failed reload is logged and tried again at the next change.
+    pub async fn watch(self: Arc<Self>, every: Duration, stop: impl Future<Output = ()>) {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                _ = &mut stop => return,
+                _ = tick.tick() => {}
+            }
+            if !self.changed() {
+                continue;
+            }
+            match self.reload() {
+                Ok(()) => {
+                    tracing::info!(cert = %self.cert.display(), "api: TLS certificate reloaded")
+                }
+                Err(e) => {
+                    // Remember this version of the files: retry when they change again.
+                    let seen = stamp(&self.cert, &self.key);
+                    self.current.write().expect("certificates").seen = seen;
+                    tracing::error!(
+                        "api: TLS certificate not reloaded, the previous one stays: {e}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+impl ResolvesServerCert for Certificates {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.current.read().expect("certificates").pair.clone())
+    }
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+/// Modification time and length of both files, if both can be read.
+fn stamp(cert: &Path, key: &Path) -> Option<[(SystemTime, u64); 2]> {
+    let one = |p: &Path| {
+        let m = std::fs::metadata(p).ok()?;
+        Some((m.modified().ok()?, m.len()))
+    };
+    Some([one(cert)?, one(key)?])
+}
+
+fn read_pair(cert: &Path, key: &Path) -> Result<Arc<CertifiedKey>, String> {
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
         .and_then(|it| it.collect::<Result<_, _>>())
         .map_err(|e| format!("[api] tls_cert = {:?}: {e}", cert.display().to_string()))?;
@@ -64,15 +176,9 @@ pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, String> {
     }
     let key = PrivateKeyDer::from_pem_file(key)
         .map_err(|e| format!("[api] tls_key = {:?}: {e}", key.display().to_string()))?;
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS: {e}"))?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .map_err(|e| format!("[api] tls_cert and tls_key do not make a usable pair: {e}"))?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(TlsAcceptor::from(Arc::new(config)))
+    CertifiedKey::from_der(chain, key, &provider())
+        .map(Arc::new)
+        .map_err(|e| format!("[api] tls_cert and tls_key do not make a usable pair: {e}"))
 }
 
 /// Connections whose handshake is done.

@@ -376,3 +376,47 @@ async fn shutdown_ends_open_streams_and_returns() {
         assert!(r.next().await.is_none());
     }
 }
+
+/// A burst of changes, sent in batches: every reader gets every change in its scope, in
+/// order, each exactly once, with the id of its own sequence number; two readers get the
+/// same text for the same change (it is rendered once and shared).
+#[tokio::test]
+async fn a_burst_arrives_complete_and_in_order_for_every_reader() {
+    let e = env().await;
+    let mut op = open(&e, &e.login("op").await, None).await;
+    let mut alpha = open(&e, &e.login("alpha").await, None).await;
+    assert_eq!(op.next().await.unwrap().event, "summary");
+    assert_eq!(alpha.next().await.unwrap().event, "summary");
+    let codes = [A1, B1, A2, B2];
+    let mut all = Vec::new();
+    // 60: within the test bus's ring of 64, so nothing is lost to lag.
+    for i in 0..60 {
+        let code = codes[i % 4];
+        let to = if i % 3 == 0 {
+            Status::Offline
+        } else {
+            Status::Online
+        };
+        let cause = (to == Status::Offline).then(refused).flatten();
+        all.push((code.to_string(), change(&e, code, to, cause, T + i as i64)));
+    }
+    let mine: Vec<_> = all.iter().filter(|(c, _)| c != B1).cloned().collect();
+    let mut texts = std::collections::HashMap::new();
+    let mut got = Vec::new();
+    while got.len() < all.len() {
+        let m = op.next_not_summary().await.unwrap();
+        let seq = m.data["seq"].as_u64().unwrap();
+        assert!(m.id.unwrap().ends_with(&format!("-{seq}")));
+        got.push((m.data["code"].as_str().unwrap().to_string(), seq));
+        texts.insert(seq, m.data);
+    }
+    assert_eq!(got, all);
+    let mut got = Vec::new();
+    while got.len() < mine.len() {
+        let m = alpha.next_not_summary().await.unwrap();
+        let seq = m.data["seq"].as_u64().unwrap();
+        assert_eq!(texts[&seq], m.data);
+        got.push((m.data["code"].as_str().unwrap().to_string(), seq));
+    }
+    assert_eq!(got, mine);
+}

@@ -93,6 +93,35 @@ async fn todays_figures_are_the_reports_of_today_so_far() {
         .iter()
         .map(|g| (g["key"].as_str().unwrap(), g["devices"].as_u64().unwrap()))
         .collect();
+    // Regions carry their GB/T 2260 names; contractors have none.
+    let named: Vec<(&str, &str)> = r.body["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["key"].as_str().unwrap(), g["name"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        named,
+        [
+            ("340103", "安徽省合肥市庐阳区"),
+            ("340104", "安徽省合肥市蜀山区")
+        ]
+    );
+    assert!(
+        r.body["contractors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|g| g.get("name").is_none()),
+        "{}",
+        r.body
+    );
+    let s = e.get("/fleet/summary", &op).await;
+    assert_eq!(
+        s.body["regions"][0]["name"], "安徽省合肥市庐阳区",
+        "{}",
+        s.body
+    );
     let want: Vec<(&str, u64)> = report
         .regions
         .iter()

@@ -5,6 +5,8 @@
 mod common;
 
 use common::*;
+use std::sync::Arc;
+use std::time::Duration;
 
 #[tokio::test]
 async fn the_api_answers_over_tls_with_a_secure_cookie() {
@@ -61,12 +63,12 @@ fn a_bad_certificate_file_is_named() {
     let (c, k) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     std::fs::write(&c, "not a certificate").unwrap();
     std::fs::write(&k, "not a key").unwrap();
-    let err = camwatch_api::tls::acceptor(&c, &k).err().unwrap();
+    let err = camwatch_api::tls::Certificates::load(&c, &k).err().unwrap();
     assert!(
         err.contains("tls_cert") && err.contains("cert.pem"),
         "{err}"
     );
-    let err = camwatch_api::tls::acceptor(&dir.path().join("missing.pem"), &k)
+    let err = camwatch_api::tls::Certificates::load(&dir.path().join("missing.pem"), &k)
         .err()
         .unwrap();
     assert!(err.contains("missing.pem"), "{err}");
@@ -78,6 +80,101 @@ fn a_bad_certificate_file_is_named() {
         .unwrap();
     std::fs::write(&c, cert.pem()).unwrap();
     std::fs::write(&k, rcgen::KeyPair::generate().unwrap().serialize_pem()).unwrap();
-    let err = camwatch_api::tls::acceptor(&c, &k).err().unwrap();
+    let err = camwatch_api::tls::Certificates::load(&c, &k).err().unwrap();
     assert!(err.contains("do not make a usable pair"), "{err}");
+}
+
+/// A self-signed certificate for `localhost`, written to `c` and `k`; its DER.
+fn write_pair(c: &std::path::Path, k: &std::path::Path) -> Vec<u8> {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".into()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    std::fs::write(c, cert.pem()).unwrap();
+    std::fs::write(k, key.serialize_pem()).unwrap();
+    cert.der().to_vec()
+}
+
+/// The certificate the server at `addr` presents in a new handshake.
+async fn presented(addr: std::net::SocketAddr, trusted: &[Vec<u8>]) -> Vec<u8> {
+    use tokio_rustls::rustls;
+    let mut roots = rustls::RootCertStore::empty();
+    for der in trusted {
+        roots.add(der.clone().into()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect("localhost".try_into().unwrap(), tcp)
+        .await
+        .unwrap();
+    tls.get_ref().1.peer_certificates().unwrap()[0].to_vec()
+}
+
+/// A renewed certificate is served from the next handshake on, without a restart: by an
+/// explicit reload (SIGHUP) and by the watcher when the files change. A broken renewal keeps
+/// the certificate in use.
+#[tokio::test]
+async fn a_renewed_certificate_is_served_without_a_restart() {
+    use axum::serve::Listener;
+    use camwatch_api::tls::{Certificates, TlsListener};
+    let dir = tempfile::tempdir().unwrap();
+    let (c, k) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let first = write_pair(&c, &k);
+    let certs = Certificates::load(&c, &k).unwrap();
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = tcp.local_addr().unwrap();
+    let mut listener = TlsListener::new(tcp, certs.acceptor().unwrap()).unwrap();
+    let server = tokio::spawn(async move {
+        let mut held = Vec::new();
+        // Bounded by the test: it is aborted at the end.
+        loop {
+            held.push(listener.accept().await);
+        }
+    });
+    assert_eq!(presented(addr, std::slice::from_ref(&first)).await, first);
+
+    let second = write_pair(&c, &k);
+    let trusted = [first.clone(), second.clone()];
+    assert_eq!(
+        presented(addr, &trusted).await,
+        first,
+        "not before a reload"
+    );
+    certs.reload().unwrap();
+    assert_eq!(presented(addr, &trusted).await, second);
+
+    // A half-written renewal: refused, naming the file; the second pair stays.
+    std::fs::write(&c, "-----BEGIN CERTIFICATE-----\nAAAA").unwrap();
+    let err = certs.reload().unwrap_err();
+    assert!(err.contains("cert.pem"), "{err}");
+    assert_eq!(presented(addr, &trusted).await, second);
+
+    // The watcher takes up a change of the files by itself.
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let watcher = tokio::spawn(certs.clone().watch(Duration::from_millis(20), async {
+        let _ = stop_rx.await;
+    }));
+    let third = write_pair(&c, &k);
+    let trusted = [first, second, third.clone()];
+    // A hang guard, not a timing expectation: the watcher looks every 20 ms.
+    let mut seen = Vec::new();
+    for _ in 0..500 {
+        seen = presented(addr, &trusted).await;
+        if seen == third {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(seen, third, "the watcher never reloaded");
+    stop_tx.send(()).unwrap();
+    watcher.await.unwrap();
+    server.abort();
 }

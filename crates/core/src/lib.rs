@@ -9,6 +9,7 @@
 //! | `clock`        | injected wall time (system, scaled for the demo, manual for tests)  |
 //! | `secret`       | credential sealing at rest (AEAD) and redaction                      |
 //! | `registry`     | the camera register (一机一档): device codes, records, import/export |
+//! | `regions`      | civil codes as names: the register's own, else GB/T 2260           |
 //! | `outcome`      | what one probe saw: status, failure kind, timings, typed facts       |
 //! | `health`       | per-device state machine: outcomes → debounced status changes        |
 //! | `history`      | status spans and exemptions: what happened to each device, when     |
@@ -39,6 +40,7 @@ pub mod history;
 pub mod limits;
 pub mod outcome;
 pub mod quality;
+pub mod regions;
 pub mod registry;
 pub mod secret;
 pub mod spreadsheet;

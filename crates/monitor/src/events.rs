@@ -238,7 +238,25 @@ impl Subscription {
 
     /// The next event, or what was missed, or that the stream is closed.
     pub async fn recv(&mut self) -> Received {
-        match self.rx.recv().await {
+        let r = self.rx.recv().await;
+        self.received(r)
+    }
+
+    /// What [`recv`](Self::recv) would return at once, or `None` when it would wait: a
+    /// reader that batches drains what has arrived without being woken for each event.
+    pub fn try_recv(&mut self) -> Option<Received> {
+        use broadcast::error::{RecvError, TryRecvError};
+        let r = match self.rx.try_recv() {
+            Ok(e) => Ok(e),
+            Err(TryRecvError::Empty) => return None,
+            Err(TryRecvError::Lagged(n)) => Err(RecvError::Lagged(n)),
+            Err(TryRecvError::Closed) => Err(RecvError::Closed),
+        };
+        Some(self.received(r))
+    }
+
+    fn received(&mut self, r: Result<Event, broadcast::error::RecvError>) -> Received {
+        match r {
             Ok(e) => {
                 self.next = e.seq + 1;
                 Received::Event(e)
@@ -326,6 +344,28 @@ mod tests {
         assert_eq!(empty.subscribe_after(0).0.unwrap(), Vec::new());
         assert!(empty.subscribe_after(3).0.is_none());
         assert_eq!(bus.last_seq(), 7);
+    }
+
+    /// `try_recv` gives what `recv` would, without waiting: events, then what was missed,
+    /// then `None` when nothing has arrived, and `Closed` once the bus is gone.
+    #[test]
+    fn try_recv_drains_what_has_arrived() {
+        let bus = EventBus::new(2);
+        let mut s = bus.subscribe();
+        assert_eq!(s.try_recv(), None);
+        bus.publish(0, meta(), EventKind::Blip);
+        assert!(matches!(s.try_recv(), Some(Received::Event(e)) if e.seq == 1));
+        assert_eq!(s.try_recv(), None);
+        for at in 1..5 {
+            bus.publish(at, meta(), EventKind::Blip);
+        }
+        assert_eq!(s.try_recv(), Some(Received::Missed { count: 2, first: 2 }));
+        assert_eq!(s.position(), 3);
+        assert!(matches!(s.try_recv(), Some(Received::Event(e)) if e.seq == 4));
+        assert!(matches!(s.try_recv(), Some(Received::Event(e)) if e.seq == 5));
+        assert_eq!(s.try_recv(), None);
+        drop(bus);
+        assert_eq!(s.try_recv(), Some(Received::Closed));
     }
 
     #[tokio::test]

@@ -57,9 +57,16 @@ impl Acc {
     fn totals(&self, method: Method, t: UnknownTreatment) -> Totals {
         totals(self.devices, &self.hours, &self.samples, method, t)
     }
-    fn rollup(&self, key: String, method: Method, t: UnknownTreatment) -> Rollup {
+    fn rollup(
+        &self,
+        key: String,
+        name: Option<String>,
+        method: Method,
+        t: UnknownTreatment,
+    ) -> Rollup {
         Rollup {
             key,
+            name,
             totals: self.totals(method, t),
             devices_over_offline_limit: self.over_limit,
             device_deductions: yuan(self.deduction_fen),
@@ -304,6 +311,7 @@ fn assemble(
             .times(camwatch_core::contract::ratio::Ratio::int(3600))
     });
 
+    let names = camwatch_core::regions::RegionNames::from_register(rows.iter().map(|r| *r.0));
     let mut fleet = Acc::default();
     let mut regions: BTreeMap<String, Acc> = BTreeMap::new();
     let mut contractors: BTreeMap<String, Acc> = BTreeMap::new();
@@ -435,11 +443,14 @@ fn assemble(
         fleet: fleet.totals(c.method, t),
         regions: regions
             .into_iter()
-            .map(|(k, a)| a.rollup(k, c.method, t))
+            .map(|(k, a)| {
+                let name = names.name(&k).map(|n| n.into_owned());
+                a.rollup(k, name, c.method, t)
+            })
             .collect(),
         contractors: contractors
             .into_iter()
-            .map(|(k, a)| a.rollup(k, c.method, t))
+            .map(|(k, a)| a.rollup(k, None, c.method, t))
             .collect(),
         devices: device_rows,
         deductions: assessment

@@ -79,6 +79,10 @@ pub struct Totals {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Rollup {
     pub key: String,
+    /// A region's name (`camwatch_core::regions`: the register's own, else GB/T 2260);
+    /// absent for contractors and for codes neither knows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     #[serde(flatten)]
     pub totals: Totals,
     pub devices_over_offline_limit: u64,

@@ -209,6 +209,8 @@ fn hand_worked_month_time_weighted() {
     );
     assert_eq!(r.regions.len(), 1);
     assert_eq!(r.regions[0].totals.online_rate, Some(0.789007));
+    assert_eq!(r.regions[0].name.as_deref(), Some("安徽省合肥市蜀山区"));
+    assert_eq!(r.contractors[0].name, None);
     assert_eq!(r.contractors[0].device_deductions, 150.0);
     let notes = r.notes.join("\n");
     assert!(notes.contains("1 NVRs"), "{notes}");

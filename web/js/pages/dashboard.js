@@ -48,7 +48,7 @@ export async function render(ctx) {
     rc.setOption({
       grid: { left: 60, right: 20, top: 20, bottom: 30 },
       tooltip: { trigger: "axis" },
-      xAxis: { type: "category", data: regions.map((r) => r.region) },
+      xAxis: { type: "category", data: regions.map((r) => r.name || r.region) },
       yAxis: { type: "value", min: 0, max: 100, axisLabel: { formatter: "{value}%" } },
       series: [{
         type: "bar", name: t("dash.online_rate"),
@@ -62,7 +62,7 @@ export async function render(ctx) {
       h("thead", {}, h("tr", {}, [t("col.region"), t("dash.points"), t("status.online"),
         t("status.offline"), t("dash.online_rate"), t("dash.intact_rate")].map((x) => h("th", {}, x)))),
       h("tbody", {}, regions.map((r) => h("tr", { dataset: { region: r.region } },
-        h("td", {}, h("a", { href: "#/devices?region=" + r.region }, r.region)),
+        h("td", { title: r.region }, h("a", { href: "#/devices?region=" + r.region }, r.name || r.region)),
         h("td", { class: "num" }, r.points), h("td", { class: "num" }, r.online),
         h("td", { class: "num" }, r.offline),
         h("td", { class: "num " + (below(r.online_rate) ? "bad" : "") }, pct(r.online_rate)),
@@ -134,7 +134,8 @@ function figureTables(today, month, threshold) {
     return [h("h3", {}, title), h("table", { class: "compact", id },
       h("thead", {}, h("tr", {}, [title, t("dash.points"), t("dash.today_online"), t("dash.month_online"),
         t("dash.month_intact")].map((x) => h("th", {}, x)))),
-      h("tbody", {}, rows.map((g) => h("tr", {}, h("td", {}, g.key), h("td", { class: "num" }, g.devices),
+      h("tbody", {}, rows.map((g) => h("tr", {}, h("td", { title: g.key }, g.name || g.key),
+        h("td", { class: "num" }, g.devices),
         rate(g.online_rate), rate(m.get(g.key) ? m.get(g.key).online_rate : null),
         h("td", { class: "num" }, pct(m.get(g.key) ? m.get(g.key).intact_rate : null))))))];
   };

@@ -15,6 +15,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use camwatch_core::regions::RegionNames;
 use camwatch_core::registry::{Device, DeviceCode, DeviceKind};
 use camwatch_store::{DeviceFilter, RegisterRevision, Store};
 use tokio::sync::Mutex;
@@ -76,6 +77,9 @@ struct Copy {
 #[derive(Default)]
 pub struct RegisterIndex {
     copy: Mutex<Option<Copy>>,
+    /// Region names as of the last read of the register (the register's own names, else
+    /// GB/T 2260; GB/T 2260 alone before the first read). A sync lock: held for a clone.
+    names: std::sync::Mutex<Arc<RegionNames>>,
 }
 
 impl RegisterIndex {
@@ -97,12 +101,18 @@ impl RegisterIndex {
         let revision = store.register_revision().await?;
         let devices = store.list_devices(&DeviceFilter::default()).await?;
         let rows: Arc<Vec<Listed>> = Arc::new(devices.iter().map(Listed::of).collect());
+        *self.names.lock().expect("region names") = Arc::new(RegionNames::from_register(&devices));
         *copy = Some(Copy {
             revision,
             checked: Instant::now(),
             rows: rows.clone(),
         });
         Ok(rows)
+    }
+
+    /// Region names as of the last read of the register (see the field).
+    pub fn names(&self) -> Arc<RegionNames> {
+        self.names.lock().expect("region names").clone()
     }
 
     /// Drops the held copy: the register was just changed through the API.

@@ -82,6 +82,9 @@ impl From<&Totals> for Rates {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct GroupRates {
     pub key: String,
+    /// A region's name (the register's own, else GB/T 2260); absent for contractors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     #[serde(flatten)]
     pub rates: Rates,
     /// Devices offline longer than the contract's per-device limit.
@@ -92,6 +95,7 @@ impl From<&Rollup> for GroupRates {
     fn from(r: &Rollup) -> Self {
         Self {
             key: r.key.clone(),
+            name: r.name.clone(),
             rates: (&r.totals).into(),
             devices_over_offline_limit: r.devices_over_offline_limit,
         }

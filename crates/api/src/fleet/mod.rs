@@ -74,6 +74,10 @@ impl Counts {
 pub struct RegionCounts {
     /// The 6-digit civil code.
     pub region: String,
+    /// Its name: the register's own where it gave one, else GB/T 2260 (安徽省合肥市蜀山区);
+    /// absent when neither knows the code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     #[serde(flatten)]
     pub counts: Counts,
 }
@@ -103,6 +107,9 @@ pub async fn summary(
 ) -> Result<Json<FleetSummary>, ApiError> {
     let p = &caller.principal;
     p.require(Action::ReadStatus)?;
+    // Refreshes the region names when the register changed.
+    st.register.rows(st.store.as_ref()).await?;
+    let names = st.register.names();
     let mut total = Counts::default();
     let mut by_region: BTreeMap<String, Counts> = BTreeMap::new();
     for b in st.monitor.briefs() {
@@ -127,6 +134,7 @@ pub async fn summary(
         regions: by_region
             .into_iter()
             .map(|(region, c)| RegionCounts {
+                name: names.name(&region).map(|n| n.into_owned()),
                 region,
                 counts: c.finish(),
             })

@@ -65,6 +65,8 @@ fn ops_for(bus: &EventBus) -> Ops {
         keep_alive: Duration::from_secs(15),
         summary_every: Duration::from_millis(100),
         recheck_every: Duration::from_millis(100),
+        // Short, but long enough that a burst of changes is sent in batches.
+        batch: Duration::from_millis(20),
     };
     ops
 }
@@ -103,7 +105,10 @@ pub async fn env_tls() -> Env {
     let (c, k) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     std::fs::write(&c, cert.pem()).unwrap();
     std::fs::write(&k, key.serialize_pem()).unwrap();
-    let acceptor = camwatch_api::tls::acceptor(&c, &k).unwrap();
+    let acceptor = camwatch_api::tls::Certificates::load(&c, &k)
+        .unwrap()
+        .acceptor()
+        .unwrap();
     let trust = reqwest::Certificate::from_pem(cert.pem().as_bytes()).unwrap();
     env_full(true, |_| {}, Some((acceptor, trust, dir))).await
 }

@@ -58,14 +58,17 @@ pub fn render(r: &Report, l: Lang) -> Result<Vec<u8>> {
     section(
         &mut w,
         "by_region",
-        tables::header(&tables::ROLLUP_COLS, l),
-        r.regions.iter().map(tables::rollup).collect(),
+        tables::header(&tables::REGION_COLS, l),
+        r.regions.iter().map(|g| tables::rollup(g, true)).collect(),
     )?;
     section(
         &mut w,
         "by_contractor",
         tables::header(&tables::ROLLUP_COLS, l),
-        r.contractors.iter().map(tables::rollup).collect(),
+        r.contractors
+            .iter()
+            .map(|g| tables::rollup(g, false))
+            .collect(),
     )?;
     section(
         &mut w,

@@ -69,10 +69,18 @@ pub fn render(r: &Report, l: Lang) -> String {
         let _ = writeln!(o, "<tr><td>{}</td><td>{}</td></tr>", esc(&k), esc(&v));
     }
     o.push_str("</tbody></table>\n");
-    for (title, rows) in [("by_region", &r.regions), ("by_contractor", &r.contractors)] {
+    for (title, rows, named) in [
+        ("by_region", &r.regions, true),
+        ("by_contractor", &r.contractors, false),
+    ] {
         let _ = writeln!(o, "<h2>{}</h2>", esc(&t(title, l)));
-        let rows: Vec<Vec<String>> = rows.iter().map(tables::rollup).collect();
-        table(&mut o, &tables::ROLLUP_COLS, &rows, l);
+        let rows: Vec<Vec<String>> = rows.iter().map(|g| tables::rollup(g, named)).collect();
+        let cols: &[&str] = if named {
+            &tables::REGION_COLS
+        } else {
+            &tables::ROLLUP_COLS
+        };
+        table(&mut o, cols, &rows, l);
     }
     let _ = writeln!(o, "<h2>{}</h2>", esc(&t("deductions_sheet", l)));
     table(

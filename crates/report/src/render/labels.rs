@@ -56,6 +56,7 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("unknown_treatment", "Unknown time", "未知时段处理"),
     ("devices", "Devices", "点位数"),
     ("key", "Group", "分组"),
+    ("region_name", "Region", "行政区域"),
     ("code", "Device code", "设备编码"),
     ("name", "Name", "设备名称"),
     ("region", "Region", "行政区划"),

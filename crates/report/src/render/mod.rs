@@ -110,6 +110,23 @@ pub(crate) mod tables {
         v
     }
 
+    /// The region table: the rollup's columns with the region's name after its code.
+    pub const REGION_COLS: [&str; 13] = [
+        "key",
+        "region_name",
+        "devices",
+        "eligible_hours",
+        "online_hours",
+        "degraded_hours",
+        "offline_hours",
+        "exempt_hours",
+        "unknown_hours",
+        "online_rate",
+        "intact_rate",
+        "devices_over_offline_limit",
+        "device_deductions",
+    ];
+
     pub const ROLLUP_COLS: [&str; 12] = [
         "key",
         "devices",
@@ -139,8 +156,12 @@ pub(crate) mod tables {
         ]
     }
 
-    pub fn rollup(r: &Rollup) -> Vec<String> {
+    /// A rollup row; `named`: with the group's name after its key (regions).
+    pub fn rollup(r: &Rollup, named: bool) -> Vec<String> {
         let mut v = vec![r.key.clone()];
+        if named {
+            v.push(r.name.clone().unwrap_or_default());
+        }
         v.extend(totals_cells(&r.totals));
         v.push(r.devices_over_offline_limit.to_string());
         v.push(format!("{:.2}", r.device_deductions));

@@ -49,6 +49,7 @@ fn numeric_cols(cols: &[&str]) -> Vec<bool> {
                     | "code"
                     | "name"
                     | "region"
+                    | "region_name"
                     | "contractor"
                     | "eligible_from"
                     | "eligible_to"
@@ -108,12 +109,20 @@ pub fn render(r: &Report, l: Lang) -> Result<Vec<u8>> {
         ws.write_string(at, 1, &v).map_err(xl)?;
         at += 1;
     }
-    for (name, rows) in [("by_region", &r.regions), ("by_contractor", &r.contractors)] {
+    for (name, rows, named) in [
+        ("by_region", &r.regions, true),
+        ("by_contractor", &r.contractors, false),
+    ] {
         at += 1;
         ws.write_string_with_format(at, 0, t(name, l), &bold)
             .map_err(xl)?;
-        let rows: Vec<Vec<String>> = rows.iter().map(tables::rollup).collect();
-        at = table(ws, at + 1, &tables::ROLLUP_COLS, &rows, l, &bold)?;
+        let rows: Vec<Vec<String>> = rows.iter().map(|g| tables::rollup(g, named)).collect();
+        let cols: &[&str] = if named {
+            &tables::REGION_COLS
+        } else {
+            &tables::ROLLUP_COLS
+        };
+        at = table(ws, at + 1, cols, &rows, l, &bold)?;
     }
     for (name, lines) in [("semantics", &r.semantics), ("notes", &r.notes)] {
         if lines.is_empty() {

@@ -12,8 +12,6 @@
 //!
 //! Needs PostgreSQL (`CAMWATCH_TEST_PG_URL`, as the store suite); skipped without it.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -32,6 +30,29 @@ use sqlx::Connection;
 const INTERVAL: i64 = 3;
 const HEARTBEAT: i64 = 1;
 const TTL: i64 = 6;
+
+/// A new, empty database on the PostgreSQL server `CAMWATCH_TEST_PG_URL` names, as a URL; `None`
+/// (the test skips, saying so) when the variable is unset.
+async fn pg_database() -> Option<String> {
+    use sqlx::Connection;
+    let Ok(base) = std::env::var("CAMWATCH_TEST_PG_URL") else {
+        eprintln!("CAMWATCH_TEST_PG_URL not set: PostgreSQL test skipped");
+        return None;
+    };
+    let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
+    let mut b = [0u8; 6];
+    getrandom::fill(&mut b).unwrap();
+    let name = format!("camwatch_t_{}", hex::encode(b));
+    // The name is our own random hex, not user input.
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    Some(match base.rfind('/') {
+        Some(i) if base[..i].ends_with(|c: char| c != '/') => format!("{}/{name}", &base[..i]),
+        _ => format!("{base}/{name}"),
+    })
+}
 
 fn base() -> Ipv4Addr {
     let mut b = [0u8; 2];
@@ -160,7 +181,7 @@ fn balanced(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_share_a_fleet_and_take_over_a_killed_one() {
-    let Some(url) = common::pg_database().await else {
+    let Some(url) = pg_database().await else {
         return;
     };
     let db = Db(url.clone());

@@ -1536,3 +1536,6 @@ on_all_backends!(
         assert_eq!(one, vec!["zhao"]);
     }
 );
+
+#[path = "store_suite/nodes.rs"]
+mod nodes;

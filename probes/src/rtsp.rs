@@ -69,6 +69,9 @@ pub struct RtspOptions {
     /// After the first keyframe, keep reading this long to measure frame rate, bitrate and
     /// RTP loss (zero: stop at the keyframe). Cut short by the deadline.
     pub measure_window: Duration,
+    /// The `User-Agent` of every request: a camera's log (or the simulator's) can tell which
+    /// camwatch node asked.
+    pub user_agent: String,
 }
 
 impl std::fmt::Debug for RtspOptions {
@@ -79,6 +82,7 @@ impl std::fmt::Debug for RtspOptions {
             .field("deadline", &self.deadline)
             .field("session_group", &self.session_group.is_some())
             .field("measure_window", &self.measure_window)
+            .field("user_agent", &self.user_agent)
             .finish()
     }
 }
@@ -92,6 +96,7 @@ impl Default for RtspOptions {
             session_group: None,
             keep_frame: false,
             measure_window: Duration::ZERO,
+            user_agent: "camwatch".into(),
         }
     }
 }
@@ -263,7 +268,7 @@ async fn run(
             username: c.username.clone(),
             password: c.password.clone(),
         }))
-        .user_agent("camwatch".into());
+        .user_agent(opts.user_agent.clone());
     if let Some(g) = &opts.session_group {
         so = so.session_group(g.clone());
     }

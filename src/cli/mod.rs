@@ -21,6 +21,7 @@ mod exemption;
 pub mod exit;
 pub mod gb28181;
 mod history;
+mod nodes;
 mod probe;
 pub mod report;
 mod serve;
@@ -55,6 +56,8 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// The monitor, continuously: probes the register and records status history.
     Serve(serve::ServeArgs),
+    /// The nodes sharing this database: state, shards held, last heartbeat, lag.
+    Nodes(nodes::NodesArgs),
     /// One liveness pass over the register, with a summary (writes no history).
     Sweep(sweep::SweepArgs),
     /// Probe one device or URL now and explain what was found.
@@ -109,6 +112,7 @@ pub fn run() -> ExitCode {
         match &cli.command {
             Command::Demo(a) => demo::run(&cli.global, a).await,
             Command::Serve(a) => serve::run(&cli.global, a).await,
+            Command::Nodes(a) => nodes::run(&cli.global, a).await,
             Command::Sweep(a) => sweep::run(&cli.global, a).await,
             Command::Probe(a) => probe::run(&cli.global, a).await,
             Command::Sim(a) => sim::run(a).await,

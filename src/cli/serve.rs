@@ -7,7 +7,8 @@
 //!
 //! One monitor per database: a `serve` started while another monitor holds the database (on
 //! this machine or, with PostgreSQL, any other) exits with an error naming it, before it
-//! probes or writes anything (see `store::lease`).
+//! probes or writes anything (see `store::lease`). With `[node] name` set, on PostgreSQL, it is
+//! one of several nodes instead, probing the shards it holds (docs/nodes.md).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -92,14 +93,31 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
         )
         .try_init();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let lease = ctx
-        .store
-        .acquire_monitor(
-            &camwatch_store::this_host(),
-            std::process::id(),
-            clock.now().as_second(),
-        )
-        .await?;
+    let node = &ctx.config.node;
+    let lease = if node.enabled() {
+        if ctx.store.backend() != "postgres" {
+            return Err(Error::invalid(
+                "config [node] name: several nodes share a PostgreSQL database, and this one is \
+                 SQLite (set [database] url = \"postgres://…\", or leave [node] name empty)",
+            ));
+        }
+        ctx.store
+            .join_node(
+                node.name.trim(),
+                &camwatch_store::this_host(),
+                std::process::id(),
+                clock.now().as_second(),
+            )
+            .await?
+    } else {
+        ctx.store
+            .acquire_monitor(
+                &camwatch_store::this_host(),
+                std::process::id(),
+                clock.now().as_second(),
+            )
+            .await?
+    };
     super::user::ensure_first_admin(&ctx).await?;
     let devices = ctx.store.list_devices(&DeviceFilter::default()).await?;
     if devices.is_empty() {
@@ -110,11 +128,17 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
     let mut cfg = MonitorConfig {
         evidence_dir: Some(ctx.data_dir.join("evidence")),
         baseline_dir: Some(ctx.data_dir.join("baselines")),
+        node: node.enabled().then(|| camwatch_monitor::NodeRole {
+            name: node.name.trim().to_string(),
+            heartbeat_sec: node.heartbeat_sec,
+            lease_ttl_sec: node.lease_ttl_sec,
+        }),
         ..MonitorConfig::from_config(&ctx.config)
     };
     let state = Arc::new(MonitorState::for_devices(&devices, clock.now().as_second()));
     tracing::info!(
         instance = %lease.id(),
+        node = node.name.trim(),
         devices = devices.len(),
         liveness_every_sec = cfg.liveness_interval_sec,
         picture_every_sec = cfg.picture_interval_sec,

@@ -29,6 +29,38 @@ pub struct Config {
     pub api: ApiConfig,
     pub gb28181: Gb28181Config,
     pub console: ConsoleConfig,
+    pub node: NodeConfig,
+}
+
+/// `serve` as one of several nodes on one PostgreSQL database (docs/nodes.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NodeConfig {
+    /// This node's name (shown by `camwatch nodes`); empty (the default): not a node, the one
+    /// monitor of its database.
+    pub name: String,
+    /// How often the node renews its shard leases and re-plans which shards it holds.
+    pub heartbeat_sec: u64,
+    /// A lease not renewed for this long may be taken by another node; a node silent this
+    /// long is dead, its open spans closed at its last heartbeat. At least 3 heartbeats.
+    pub lease_ttl_sec: u64,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            heartbeat_sec: 10,
+            lease_ttl_sec: 30,
+        }
+    }
+}
+
+impl NodeConfig {
+    /// Several nodes: a name is set.
+    pub fn enabled(&self) -> bool {
+        !self.name.trim().is_empty()
+    }
 }
 
 /// The web console's map (`camwatch-api`'s console and map modules): where its tiles come
@@ -465,6 +497,19 @@ impl Config {
                 gb.catalog_subscription_sec
             )));
         }
+        let n = &self.node;
+        if n.heartbeat_sec == 0 {
+            return Err(Error::invalid(format!(
+                "{origin}: node.heartbeat_sec: must be at least 1"
+            )));
+        }
+        if n.lease_ttl_sec < 3 * n.heartbeat_sec {
+            return Err(Error::invalid(format!(
+                "{origin}: node.lease_ttl_sec: must be at least 3 heartbeats ({} s), got {}",
+                3 * n.heartbeat_sec,
+                n.lease_ttl_sec
+            )));
+        }
         let db = &self.database.url;
         let known = ["sqlite:", "postgres://", "postgresql://"];
         if !db.is_empty() && !known.iter().any(|k| db.starts_with(k)) {
@@ -573,6 +618,14 @@ mod tests {
             (
                 "[database]\nurl = \"mysql://x\"\n",
                 "f: database.url: expected sqlite://PATH or postgres://…, got \"mysql://x\"",
+            ),
+            (
+                "[node]\nheartbeat_sec = 0\n",
+                "f: node.heartbeat_sec: must be at least 1",
+            ),
+            (
+                "[node]\nname = \"a\"\nheartbeat_sec = 10\nlease_ttl_sec = 20\n",
+                "f: node.lease_ttl_sec: must be at least 3 heartbeats (30 s), got 20",
             ),
         ];
         for (text, want) in cases {

@@ -23,6 +23,7 @@
 //! | `limits`       | length limits of every text input (fields, URLs, files)               |
 //! | `spreadsheet`  | CSV export's formula neutralising (`'` prefix) and its inverse         |
 //! | `workorder`    | fault work orders: lifecycle transitions, what opens one, grouping    |
+//! | `nodes`        | several nodes: a device's shard, fair share, one heartbeat's lease plan |
 //!
 //! Reading a register or contract file is the only I/O here, and it is at the edges
 //! (`registry::table`, `contract::Contract::load`, `config::Config::load`).
@@ -38,6 +39,7 @@ pub mod error;
 pub mod health;
 pub mod history;
 pub mod limits;
+pub mod nodes;
 pub mod outcome;
 pub mod quality;
 pub mod regions;

@@ -395,6 +395,7 @@ async fn a_dead_lower_platforms_channels_are_down_with_it_as_cause() {
         signalling: cfg.signalling.clone(),
         clock: clock.clone(),
         views: state.views().clone(),
+        user_agent: "camwatch".into(),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
     let (_, urgent) = tokio::sync::mpsc::unbounded_channel();

@@ -17,6 +17,7 @@ pub mod baselines;
 pub mod events;
 pub mod live;
 pub mod metrics;
+mod node;
 pub mod scheduler;
 pub mod summary;
 mod sweep;
@@ -49,6 +50,7 @@ pub use events::{
 pub use live::{
     DeviceBrief, DeviceLive, Evidence, LiveStatus, MonitorState, ProbeCounters, RecentProbe,
 };
+pub use node::NodeRole;
 pub use sweep::{Sweep, sweep};
 
 /// How the monitor probes.
@@ -82,6 +84,10 @@ pub struct MonitorConfig {
     /// liveness: the GB/T 28181 platform's registrations, keepalives and catalogs. `None`: such
     /// devices are down with `dns_or_route` ("no address"), as before.
     pub signalling: Option<Arc<dyn SignallingStatus>>,
+    /// One of several nodes (the lease was taken with `NodeStore::join_node`): probe only the
+    /// shards this node holds, renewed and re-planned every heartbeat (docs/nodes.md). `None`:
+    /// the one monitor of its database, probing every device.
+    pub node: Option<NodeRole>,
 }
 
 /// A source of status that devices report themselves (GB/T 28181 signalling) rather than one a
@@ -118,6 +124,7 @@ impl Default for MonitorConfig {
             groups: Vec::new(),
             register_poll_sec: 60,
             signalling: None,
+            node: None,
         }
     }
 }
@@ -305,6 +312,7 @@ fn targets(devices: &[Device], cfg: &MonitorConfig) -> (Vec<Target>, Vec<ProbeTa
             host,
             platform: None,
             classes,
+            not_before_ms: 0,
         });
         probe.push(ProbeTarget {
             liveness,
@@ -326,6 +334,8 @@ struct RealProber {
     clock: Arc<dyn Clock>,
     /// Each camera's approved view (the monitor state's).
     views: Arc<views::Views>,
+    /// RTSP `User-Agent`: `camwatch`, or `camwatch (node NAME)` on one of several nodes.
+    user_agent: String,
 }
 
 /// Runs the picture diagnostics on a sampled picture (off the async threads: a few ms of CPU)
@@ -433,6 +443,7 @@ impl Prober for RealProber {
                         depth: Depth::Describe,
                         deadline,
                         session_group: Some(t.group.clone()),
+                        user_agent: self.user_agent.clone(),
                         ..Default::default()
                     };
                     Box::pin(async move { camwatch_probes::rtsp::probe(&r, &opts).await })
@@ -475,6 +486,7 @@ impl Prober for RealProber {
                             session_group: Some(t.group.clone()),
                             // The snapshot is the picture when there is one.
                             keep_frame: p.snapshot.is_none(),
+                            user_agent: self.user_agent.clone(),
                             ..Default::default()
                         };
                         (r, opts)
@@ -965,8 +977,15 @@ pub async fn run(
     events: EventBus,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<()> {
+    let mut node = cfg.node.clone().map(|r| node::NodeBeat::new(r, &lease));
     // Whatever a dead monitor left open ends at its last sign of life: the gap is unknown.
-    for (dead, closed) in store.recover_dead_monitors(&lease).await? {
+    // (Nodes recover dead nodes at their heartbeats instead: the others are alive.)
+    let recovered = if node.is_none() {
+        store.recover_dead_monitors(&lease).await?
+    } else {
+        Vec::new()
+    };
+    for (dead, closed) in recovered {
         if closed > 0 {
             tracing::info!(
                 closed,
@@ -1000,8 +1019,31 @@ pub async fn run(
         }
     }
     let _stopped = Stopped(&state);
-    let mut devices = devices;
+    // A node probes the devices of the shards it holds (`devices`) out of the register (`all`).
+    let mut all = Vec::new();
+    let mut shards = Vec::new();
+    let mut probing = std::collections::BTreeSet::new();
+    let mut devices = match &mut node {
+        None => devices,
+        Some(n) => {
+            shards = camwatch_core::nodes::shards_of(&devices, camwatch_core::nodes::SHARDS);
+            all = devices;
+            n.beat(store.as_ref(), &lease, &all, &shards, now).await?;
+            probing = n.probing(now);
+            let mine = node::subset(&all, &shards, &probing);
+            tracing::info!(
+                shards = probing.len(),
+                devices = mine.len(),
+                of = all.len(),
+                "node: probing the shards it holds"
+            );
+            state.reindex(&mine);
+            mine
+        }
+    };
     let mut kept: HashMap<DeviceCode, DeviceTrack> = HashMap::new();
+    // Set when this node was taken for dead: it stops without touching the record.
+    let mut fatal = None;
     loop {
         let tracks = devices
             .iter()
@@ -1012,8 +1054,27 @@ pub async fn run(
                 })
             })
             .collect();
-        let (handler, prober, sched, limits) =
+        let (handler, prober, mut sched, limits) =
             assemble(&devices, &cfg, &clock, &state, &events, &tx, tracks);
+        if let Some(n) = &mut node {
+            // A device taken over from a live node is first probed one interval after that
+            // node's last possible probe: no interval sees it probed by both.
+            let gained = n.take_gained();
+            if !gained.is_empty() {
+                let shard: HashMap<DeviceCode, camwatch_core::nodes::ShardId> = all
+                    .iter()
+                    .map(|d| d.code)
+                    .zip(shards.iter().copied())
+                    .collect();
+                let interval = cfg.liveness_interval_sec as i64;
+                for (d, t) in devices.iter().zip(sched.iter_mut()) {
+                    if let Some(quiet) = shard.get(&d.code).and_then(|s| gained.get(s)) {
+                        // +1: `quiet` is truncated to the second.
+                        t.not_before_ms = (quiet + interval + 1) * 1000;
+                    }
+                }
+            }
+        }
         let prober = Arc::new(RealProber {
             targets: prober,
             client: camwatch_probes::snapshot::client(),
@@ -1021,9 +1082,14 @@ pub async fn run(
             signalling: cfg.signalling.clone(),
             clock: clock.clone(),
             views: state.views().clone(),
+            user_agent: match &cfg.node {
+                Some(r) => format!("camwatch (node {})", r.name),
+                None => "camwatch".into(),
+            },
         });
-        // The scheduler stops for a shutdown or for a register change. It runs as its own task:
-        // polled inline here, it would stand still while the register poll awaits the database.
+        // The scheduler stops for a shutdown, a register change or a change of shards. It runs
+        // as its own task: polled inline here, it would stand still while the register poll
+        // awaits the database.
         let (stop_tx, stop_rx) = watch::channel(false);
         let (urgent_tx, urgent) = mpsc::unbounded_channel();
         state.set_urgent(Some(urgent_tx));
@@ -1037,10 +1103,20 @@ pub async fn run(
             stop_rx,
         ));
         let mut reload: Option<(Vec<Device>, RegisterRevision)> = None;
+        let mut reshard = false;
         let mut stopping = false;
+        let poll_ms = cfg.register_poll_sec.max(1) as i64 * 1000;
         let polling = cfg.register_poll_sec > 0;
-        let poll = Duration::from_secs(cfg.register_poll_sec.max(1));
+        // Register polls and heartbeats on one timer: each select arm's sleep starts afresh
+        // when another arm fires, so two sleeping arms would starve the slower one.
+        let started = clock.now().as_millisecond();
+        let mut next_poll = if polling { started + poll_ms } else { i64::MAX };
+        let mut next_beat = node
+            .as_ref()
+            .map_or(i64::MAX, |n| started + n.heartbeat_ms());
         loop {
+            let wake = next_poll.min(next_beat);
+            let wait = Duration::from_millis((wake - clock.now().as_millisecond()).max(0) as u64);
             tokio::select! {
                 r = &mut sched_task => {
                     r.map_err(|e| camwatch_core::error::Error::internal(format!("scheduler: {e}")))?;
@@ -1050,16 +1126,40 @@ pub async fn run(
                     stopping = true;
                     let _ = stop_tx.send(true);
                 }
-                _ = clock.sleep(poll), if polling && !stopping && !*shutdown.borrow() => {
-                    match register_changed(store.as_ref(), revision).await {
-                        Ok(Some(r)) => {
+                _ = clock.sleep(wait), if wake != i64::MAX && !stopping && !*shutdown.borrow() => {
+                    let now_ms = clock.now().as_millisecond();
+                    if now_ms >= next_poll {
+                        next_poll = now_ms + poll_ms;
+                        match register_changed(store.as_ref(), revision).await {
+                            Ok(Some(r)) => {
+                                stopping = true;
+                                let _ = stop_tx.send(true);
+                                reload = Some(r);
+                            }
+                            Ok(None) => {}
+                            // Keep probing the register we have; try again next poll.
+                            Err(e) => tracing::warn!("register not re-read: {e}"),
+                        }
+                    }
+                    if let Some(n) = node.as_mut().filter(|_| now_ms >= next_beat && !stopping) {
+                        next_beat = now_ms + n.heartbeat_ms();
+                        let now = now_ms.div_euclid(1000);
+                        match n.beat(store.as_ref(), &lease, &all, &shards, now).await {
+                            Ok(()) => {}
+                            Err(e) if e.kind == camwatch_core::error::ErrorKind::Conflict => {
+                                tracing::error!("{e}");
+                                fatal = Some(e);
+                            }
+                            // Keep probing what is still safely held; the leases run out
+                            // otherwise (`probing` shrinks), and the next beat tries again.
+                            Err(e) => tracing::warn!("node heartbeat failed: {e}"),
+                        }
+                        let now_probing = n.probing(now);
+                        if fatal.is_some() || now_probing != probing {
                             stopping = true;
                             let _ = stop_tx.send(true);
-                            reload = Some(r);
+                            reshard = true;
                         }
-                        Ok(None) => {}
-                        // Keep probing the register we have; try again next poll.
-                        Err(e) => tracing::warn!("register not re-read: {e}"),
                     }
                 }
             }
@@ -1067,25 +1167,46 @@ pub async fn run(
         // The scheduler has returned: no probe is in flight, the handler is ours alone.
         state.set_urgent(None);
         let handler = Arc::into_inner(handler).expect("the scheduler has dropped its handler");
-        match reload {
-            Some((new, rev)) if !*shutdown.borrow() => {
-                let tracks = handler.tracks.into_inner().expect("tracks lock");
-                kept = devices.iter().map(|d| d.code).zip(tracks).collect();
-                tracing::info!(
-                    before = devices.len(),
-                    after = new.len(),
-                    "the register changed: probing the new one"
-                );
-                state.reindex(&new);
-                devices = new;
-                revision = rev;
-            }
-            _ => break,
+        if fatal.is_some() || *shutdown.borrow() || (reload.is_none() && !reshard) {
+            break;
         }
+        let tracks = handler.tracks.into_inner().expect("tracks lock");
+        kept = devices.iter().map(|d| d.code).zip(tracks).collect();
+        let next = match (&mut node, reload) {
+            (None, Some((new, rev))) => {
+                revision = rev;
+                new
+            }
+            (None, None) => unreachable!("a single monitor reloads only for the register"),
+            (Some(n), reload) => {
+                if let Some((new, rev)) = reload {
+                    revision = rev;
+                    shards = camwatch_core::nodes::shards_of(&new, camwatch_core::nodes::SHARDS);
+                    all = new;
+                }
+                probing = n.probing(clock.now().as_second());
+                node::subset(&all, &shards, &probing)
+            }
+        };
+        tracing::info!(
+            before = devices.len(),
+            after = next.len(),
+            shards = probing.len(),
+            "the register or this node's shards changed: probing the new set"
+        );
+        state.reindex(&next);
+        devices = next;
     }
     drop(tx);
-    w.await
-        .map_err(|e| camwatch_core::error::Error::internal(format!("span writer: {e}")))??;
+    let written = w
+        .await
+        .map_err(|e| camwatch_core::error::Error::internal(format!("span writer: {e}")))?;
+    if let Some(e) = fatal {
+        // Taken for dead: its spans were closed and its shards moved; recording a stop now
+        // would write beside their new holders.
+        return Err(e);
+    }
+    written?;
     let lease = Arc::into_inner(lease).expect("the span writer has returned its lease");
     store
         .release_monitor(lease, clock.now().as_second())

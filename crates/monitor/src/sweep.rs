@@ -59,6 +59,7 @@ pub async fn sweep(devices: &[Device], cfg: &MonitorConfig) -> Sweep {
         signalling: cfg.signalling.clone(),
         clock: Arc::new(camwatch_core::clock::SystemClock),
         views: Default::default(),
+        user_agent: "camwatch".into(),
     });
     let global = Arc::new(Semaphore::new(cfg.max_in_flight.max(1)));
     let mut hosts: HashMap<&str, Arc<Semaphore>> = HashMap::new();

@@ -35,7 +35,7 @@ pub use camwatch_core::registry::generate::Shape;
 use camwatch_core::registry::generate::generate_shape;
 use camwatch_core::secret::Password;
 pub use faults::{Effect, FaultKind, FaultSpan, Preset, TruthInterval};
-pub use world::{CODEC_COLUMN, Codec};
+pub use world::{CODEC_COLUMN, Codec, Described};
 use world::{Host, World};
 
 /// How simulated hosts get their addresses.
@@ -112,6 +112,12 @@ impl Fleet {
     /// The instant (Unix seconds, simulated clock) the schedule counts from.
     pub fn started_at(&self) -> i64 {
         self.world.start_at
+    }
+
+    /// Every RTSP DESCRIBE of a channel so far (authenticated), oldest first: who asked
+    /// (`User-Agent`) and when.
+    pub fn describes(&self) -> Vec<Described> {
+        self.world.describes()
     }
 
     /// Connections served so far (RTSP, HTTP).

@@ -462,6 +462,7 @@ fn handle(
             let Some(c) = ch else {
                 return reply(cseq, "404 Not Found", &[], "");
             };
+            w.log_describe(c, req.header("User-Agent"));
             match fault {
                 Some(FaultKind::RtspStatus(404)) => return reply(cseq, "404 Not Found", &[], ""),
                 Some(FaultKind::RtspStatus(454)) => {

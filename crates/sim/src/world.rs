@@ -132,6 +132,21 @@ pub struct World {
     samples: Vec<AtomicU64>,
     rtsp_served: AtomicU64,
     http_served: AtomicU64,
+    /// Every DESCRIBE of a channel, oldest first, up to [`DESCRIBE_LOG_MAX`].
+    describes: Mutex<Vec<Described>>,
+}
+
+/// The most DESCRIBEs the request log keeps (then it stops recording): a bound on its memory
+/// in a long rehearsal; tests read it long before.
+pub const DESCRIBE_LOG_MAX: usize = 1_000_000;
+
+/// One RTSP DESCRIBE the simulator answered: which channel, when (simulated clock, ms), and the
+/// client's `User-Agent` (a camwatch node names itself there).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Described {
+    pub device: camwatch_core::registry::DeviceCode,
+    pub at_ms: i64,
+    pub agent: String,
 }
 
 /// Which fault wins when several hold: the most disabling.
@@ -233,6 +248,7 @@ impl World {
             samples: (0..n_devices).map(|_| AtomicU64::new(0)).collect(),
             rtsp_served: AtomicU64::new(0),
             http_served: AtomicU64::new(0),
+            describes: Mutex::new(Vec::new()),
         })
     }
 
@@ -246,6 +262,26 @@ impl World {
             self.rtsp_served.load(Ordering::Relaxed),
             self.http_served.load(Ordering::Relaxed),
         )
+    }
+
+    /// Records a DESCRIBE of channel `device` (an index into `devices`).
+    pub fn log_describe(&self, device: usize, agent: Option<&str>) {
+        let Some(d) = self.devices.get(device) else {
+            return;
+        };
+        let mut log = self.describes.lock().expect("describe log lock");
+        if log.len() < DESCRIBE_LOG_MAX {
+            log.push(Described {
+                device: d.code,
+                at_ms: self.clock.now().as_millisecond(),
+                agent: agent.unwrap_or("").to_string(),
+            });
+        }
+    }
+
+    /// The DESCRIBE log so far.
+    pub fn describes(&self) -> Vec<Described> {
+        self.describes.lock().expect("describe log lock").clone()
     }
 
     pub fn count(&self, p: Proto) {

@@ -28,9 +28,9 @@
 //! stops the span writer: nothing more is written beside a successor, which will recover this
 //! instance's spans at its last heartbeat as those of a dead one.
 //!
-//! Several nodes (a later step) will each hold a lock keyed by their own instance id instead of
-//! the one monitor lock, and recovery will close the spans of an instance only when its key can
-//! be taken; the table and the span tagging already have that shape.
+//! Several nodes (`crate::nodes`, docs/nodes.md) hold the PostgreSQL lock in shared mode: any
+//! number of nodes, and no single monitor beside them. Among nodes, who is dead is decided by
+//! heartbeat age against the lease time, since the lock no longer tells them apart.
 //!
 //! Not guarded: a camwatch from before migration 0002 takes no lock; stop old binaries before
 //! upgrading.
@@ -218,20 +218,26 @@ pub(crate) struct AdvisoryLock {
 }
 
 impl AdvisoryLock {
-    /// The lock on a new connection, or `None` when another session holds it.
+    /// The lock on a new connection, or `None` when another session holds it. `shared`: the
+    /// mode nodes take it in (any number of nodes, no single monitor); else exclusive.
     pub(crate) async fn try_acquire(
         opts: &sqlx::postgres::PgConnectOptions,
+        shared: bool,
     ) -> Result<Option<Self>> {
         use sqlx::Connection;
         let mut conn = sqlx::PgConnection::connect_with(opts)
             .await
             .map_err(crate::db_error)?;
-        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
-            .bind(PG_LOCK_KEY.0)
-            .bind(PG_LOCK_KEY.1)
-            .fetch_one(&mut conn)
-            .await
-            .map_err(crate::db_error)?;
+        let got: bool = sqlx::query_scalar(if shared {
+            "SELECT pg_try_advisory_lock_shared($1, $2)"
+        } else {
+            "SELECT pg_try_advisory_lock($1, $2)"
+        })
+        .bind(PG_LOCK_KEY.0)
+        .bind(PG_LOCK_KEY.1)
+        .fetch_one(&mut conn)
+        .await
+        .map_err(crate::db_error)?;
         // Refused: the connection closes on drop.
         Ok(got.then(|| Self {
             conn: tokio::sync::Mutex::new(conn),

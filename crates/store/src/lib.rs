@@ -81,7 +81,13 @@ pub struct AuditEntry {
 
 #[async_trait]
 pub trait Store:
-    workorders::WorkOrderStore + users::UserStore + OutboxStore + gb28181::CatalogStore + Send + Sync
+    workorders::WorkOrderStore
+    + users::UserStore
+    + OutboxStore
+    + gb28181::CatalogStore
+    + nodes::NodeStore
+    + Send
+    + Sync
 {
     /// Which backend, for messages: "sqlite" or "postgres".
     fn backend(&self) -> &'static str;
@@ -178,6 +184,7 @@ pub trait Store:
 
 pub mod gb28181;
 pub mod lease;
+pub mod nodes;
 pub mod outbox;
 mod outbox_sql;
 mod pg_copy;
@@ -191,6 +198,7 @@ pub mod workorders;
 
 pub use gb28181::CatalogStore;
 pub use lease::{InstanceId, MonitorInstance, MonitorLease, this_host};
+pub use nodes::{NodeRecord, NodeStore, NodesView, StopKind};
 pub use outbox::{NewOutboxRow, OutboxBacklog, OutboxRow, OutboxStore, TargetBacklog};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;

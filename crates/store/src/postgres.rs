@@ -32,7 +32,15 @@ impl PostgresStore {
     /// The monitor lock (see `lease`), or `None` when another session holds it.
     async fn take_monitor_lock(&self) -> Result<Option<Box<dyn super::lease::LockGuard>>> {
         let opts = self.pool.connect_options();
-        Ok(super::lease::AdvisoryLock::try_acquire(&opts)
+        Ok(super::lease::AdvisoryLock::try_acquire(&opts, false)
+            .await?
+            .map(|l| Box::new(l) as Box<dyn super::lease::LockGuard>))
+    }
+
+    /// The monitor lock in shared mode, as every node holds it (see `nodes`).
+    async fn take_node_lock(&self) -> Result<Option<Box<dyn super::lease::LockGuard>>> {
+        let opts = self.pool.connect_options();
+        Ok(super::lease::AdvisoryLock::try_acquire(&opts, true)
             .await?
             .map(|l| Box::new(l) as Box<dyn super::lease::LockGuard>))
     }
@@ -199,3 +207,9 @@ crate::workorders::workorder_sql!(
 super::outbox_sql::outbox_store!(PostgresStore, sqlx::Postgres, "BEGIN");
 crate::users::users_sql!(PostgresStore, sqlx::Postgres, "BEGIN");
 crate::gb28181::gb_sql!(PostgresStore, sqlx::Postgres, "BEGIN");
+crate::nodes::node_sql!(
+    PostgresStore,
+    sqlx::Postgres,
+    "BEGIN",
+    " FOR UPDATE SKIP LOCKED"
+);

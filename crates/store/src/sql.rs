@@ -422,6 +422,10 @@ macro_rules! sql_store {
                     .bind(id)
                     .execute(&mut *tx)
                     .await.map_err(crate::db_error)?;
+                    sqlx::query("DELETE FROM shard_lease WHERE instance_id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await.map_err(crate::db_error)?;
                     let instance = $crate::MonitorInstance {
                         id: $crate::InstanceId(id),
                         host,
@@ -450,6 +454,11 @@ macro_rules! sql_store {
                 .bind(lease.id().0)
                 .execute(&mut *tx)
                 .await.map_err(crate::db_error)?;
+                // A node hands its shards over at once (docs/nodes.md).
+                sqlx::query("DELETE FROM shard_lease WHERE instance_id = $1")
+                    .bind(lease.id().0)
+                    .execute(&mut *tx)
+                    .await.map_err(crate::db_error)?;
                 tx.commit().await.map_err(crate::db_error)?;
                 // The lock is released only now: until the stop is recorded, no successor may
                 // take this monitor for dead and close its spans at an older heartbeat.
@@ -583,11 +592,23 @@ macro_rules! sql_store {
             ) -> camwatch_core::error::Result<()> {
                 // A heartbeat claims the database is still ours: never write one without the lock.
                 lease.check().await?;
-                sqlx::query("UPDATE monitor_instance SET heartbeat_at = $1 WHERE id = $2")
-                    .bind(at)
-                    .bind(lease.id().0)
-                    .execute(&self.pool)
-                    .await.map_err(crate::db_error)?;
+                let r = sqlx::query(
+                    "UPDATE monitor_instance SET heartbeat_at = $1 WHERE id = $2 AND stopped_at IS NULL",
+                )
+                .bind(at)
+                .bind(lease.id().0)
+                .execute(&self.pool)
+                .await.map_err(crate::db_error)?;
+                if r.rows_affected() == 0 {
+                    // Only a node can be taken for dead while it runs (see `nodes`).
+                    return Err(camwatch_core::error::Error::new(
+                        camwatch_core::error::ErrorKind::Unavailable,
+                        format!(
+                            "instance {} is recorded as stopped (taken for dead): not writing",
+                            lease.id()
+                        ),
+                    ));
+                }
                 Ok(())
             }
 

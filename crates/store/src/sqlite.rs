@@ -61,6 +61,11 @@ impl SqliteStore {
         })
     }
 
+    /// One node on SQLite: it takes the one monitor lock.
+    async fn take_node_lock(&self) -> Result<Option<Box<dyn super::lease::LockGuard>>> {
+        self.take_monitor_lock().await
+    }
+
     /// `Store::list_devices_for_report`, through the C API (see `with_raw_handle`).
     async fn scan_report_devices(&self) -> Result<Vec<camwatch_core::registry::Device>> {
         self.with_raw_handle(raw::report_devices).await
@@ -348,3 +353,4 @@ crate::workorders::workorder_sql!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE", 
 super::outbox_sql::outbox_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE");
 crate::users::users_sql!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE");
 crate::gb28181::gb_sql!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE");
+crate::nodes::node_sql!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE", "");

@@ -64,6 +64,10 @@ pub struct Target {
     /// Platform key for the per-platform cap (e.g. a lower-level platform's code), if any.
     pub platform: Option<String>,
     pub classes: Vec<ProbeClass>,
+    /// No first probe before this (clock ms; 0: none): a node that takes a device over from a
+    /// live node waits one interval after the other's last possible probe, so that no
+    /// interval sees the device probed by two nodes (docs/nodes.md).
+    pub not_before_ms: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -160,7 +164,8 @@ pub async fn run(
     for (i, t) in targets.iter().enumerate() {
         for &c in &t.classes {
             let iv = limits.interval_ms.get(&c).copied().unwrap_or(300_000);
-            heap.push(Reverse((start + iv * i as i64 / n, seq, i, c, false)));
+            let first = start.max(t.not_before_ms) + iv * i as i64 / n;
+            heap.push(Reverse((first, seq, i, c, false)));
             seq += 1;
         }
     }

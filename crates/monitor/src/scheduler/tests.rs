@@ -164,6 +164,7 @@ fn targets(hosts: &[String]) -> Arc<Vec<Target>> {
                 host: h.clone(),
                 platform: None,
                 classes: vec![ProbeClass::Liveness],
+                not_before_ms: 0,
             })
             .collect(),
     )
@@ -496,6 +497,7 @@ async fn a_busy_hosts_waiters_run_in_fifo_order() {
                 host: "nvr".into(),
                 platform: None,
                 classes: vec![c],
+                not_before_ms: 0,
             })
             .collect::<Vec<_>>(),
     );
@@ -640,4 +642,32 @@ async fn an_urgent_probe_runs_at_once_and_leaves_the_schedule_alone() {
         want,
         "the regular runs plus one at {asked} ms"
     );
+}
+
+/// A target taken over from another node waits for `not_before_ms`, then takes its place in the
+/// stagger after it; the others start at once.
+#[tokio::test(start_paused = true)]
+async fn a_taken_over_target_waits_for_its_not_before() {
+    let clock = clock();
+    let hosts = distinct_hosts(4);
+    let mut ts: Vec<Target> = (*targets(&hosts)).clone();
+    let wait_until = origin().as_millisecond() + 60 * S;
+    ts[2].not_before_ms = wait_until;
+    let fake = Fake::new(&clock, &hosts, |_| Some(secs(0.1)));
+    let log = Log::new(&clock, None);
+    run_for(
+        &clock,
+        Arc::new(ts),
+        limits(10, 1, 40 * S, 5000),
+        &fake,
+        &log,
+        secs(85.5),
+    )
+    .await;
+    // Staggered over 40 s: 0, 10, (60 + 20), 30.
+    assert_eq!(fake.starts_of(0)[0], 0);
+    assert_eq!(fake.starts_of(1)[0], 10 * S);
+    assert_eq!(fake.starts_of(3)[0], 30 * S);
+    assert_eq!(fake.starts_of(2), vec![80 * S]);
+    assert!(fake.starts_of(1).len() >= 2);
 }

@@ -1,0 +1,413 @@
+//! Several `camwatch serve` nodes on one PostgreSQL (docs/nodes.md), end to end: three nodes
+//! share a simulated fleet, one is killed with SIGKILL, a fourth joins. What is checked comes
+//! from the simulator's request log (every DESCRIBE with the asking node's `User-Agent`) and
+//! the database, never from how long something took on this machine:
+//! - no channel is probed by two nodes in one interval: per channel, whenever the node asking
+//!   changes, the new one asks at least one interval after the previous one's last request
+//!   (two nodes probing one channel at once would interleave, with gaps under an interval);
+//! - the killed node is recovered once: its open spans end at its last heartbeat and the next
+//!   span of each of its channels starts later (the gap is `unknown`), and the others probe its
+//!   channels within two intervals of the takeover;
+//! - the fourth node gets a share; the graceful stops leave no span open and none overlaps.
+//!
+//! Needs PostgreSQL (`CAMWATCH_TEST_PG_URL`, as the store suite); skipped without it.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use camwatch_core::clock::{Clock, SystemClock};
+use camwatch_core::registry::export::to_csv;
+use camwatch_sim::{BindMode, FaultPlan, Preset, SimConfig};
+use sqlx::Connection;
+
+/// Liveness interval, heartbeat and lease time of every node (seconds). The lease time is
+/// above an interval plus a heartbeat, so a node's probes after its last heartbeat still end
+/// an interval before any taker's first.
+const INTERVAL: i64 = 3;
+const HEARTBEAT: i64 = 1;
+const TTL: i64 = 6;
+
+/// A new, empty database on the PostgreSQL server `CAMWATCH_TEST_PG_URL` names, as a URL; `None`
+/// (the test skips, saying so) when the variable is unset.
+async fn pg_database() -> Option<String> {
+    use sqlx::Connection;
+    let Ok(base) = std::env::var("CAMWATCH_TEST_PG_URL") else {
+        eprintln!("CAMWATCH_TEST_PG_URL not set: PostgreSQL test skipped");
+        return None;
+    };
+    let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
+    let mut b = [0u8; 6];
+    getrandom::fill(&mut b).unwrap();
+    let name = format!("camwatch_t_{}", hex::encode(b));
+    // The name is our own random hex, not user input.
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    Some(match base.rfind('/') {
+        Some(i) if base[..i].ends_with(|c: char| c != '/') => format!("{}/{name}", &base[..i]),
+        _ => format!("{base}/{name}"),
+    })
+}
+
+fn base() -> Ipv4Addr {
+    let mut b = [0u8; 2];
+    getrandom::fill(&mut b).unwrap();
+    Ipv4Addr::new(127, 64 + b[0] % 128, b[1], 1)
+}
+
+fn camwatch(dir: &Path, node: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_camwatch"));
+    c.arg("--config")
+        .arg(dir.join(format!("{node}.toml")))
+        .env_remove("CAMWATCH_DB")
+        .env_remove("CAMWATCH_DATA")
+        .env_remove("CAMWATCH_SECRET_KEY");
+    c
+}
+
+fn serve(dir: &Path, node: &str) -> Child {
+    camwatch(dir, node)
+        .args(["serve", "--summary-every", "0"])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join(format!("{node}.log"))).unwrap())
+        .spawn()
+        .unwrap()
+}
+
+fn log_of(dir: &Path, node: &str) -> String {
+    std::fs::read_to_string(dir.join(format!("{node}.log"))).unwrap_or_default()
+}
+
+fn agent(node: &str) -> String {
+    format!("camwatch (node {node})")
+}
+
+/// Polls `cond` every 250 ms, up to `tries` times; the bound only keeps a broken run from
+/// hanging, the outcome is what `cond` reads.
+async fn until<F, Fut>(tries: usize, mut cond: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..tries {
+        if cond().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    false
+}
+
+struct Db(String);
+
+impl Db {
+    async fn conn(&self) -> sqlx::PgConnection {
+        sqlx::PgConnection::connect(&self.0).await.unwrap()
+    }
+
+    /// Node name → instance id, of running and stopped nodes.
+    async fn ids(&self) -> HashMap<String, i64> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT node_name, id FROM monitor_instance WHERE node_name IS NOT NULL",
+        )
+        .fetch_all(&mut self.conn().await)
+        .await
+        .unwrap();
+        rows.into_iter().collect()
+    }
+
+    /// Shards held now (unexpired) per instance id.
+    async fn held(&self) -> HashMap<i64, BTreeSet<i64>> {
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT instance_id, shard FROM shard_lease
+             WHERE expires_at > CAST(extract(epoch FROM now()) AS BIGINT)",
+        )
+        .fetch_all(&mut self.conn().await)
+        .await
+        .unwrap();
+        let mut out: HashMap<i64, BTreeSet<i64>> = HashMap::new();
+        for (n, s) in rows {
+            out.entry(n).or_default().insert(s);
+        }
+        out
+    }
+
+    /// Open spans: device code → owner instance.
+    async fn open(&self) -> HashMap<String, i64> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT device_code, instance_id FROM status_span WHERE end_at IS NULL")
+                .fetch_all(&mut self.conn().await)
+                .await
+                .unwrap();
+        rows.into_iter().collect()
+    }
+
+    /// Every span: (device, start, end or None, owner).
+    async fn spans(&self) -> Vec<(String, i64, Option<i64>, i64)> {
+        sqlx::query_as(
+            "SELECT device_code, start_at, end_at, instance_id FROM status_span
+             ORDER BY device_code, start_at",
+        )
+        .fetch_all(&mut self.conn().await)
+        .await
+        .unwrap()
+    }
+}
+
+/// The shards of `nodes` (names) hold all 256 between them, each within the fair share.
+fn balanced(
+    held: &HashMap<i64, BTreeSet<i64>>,
+    ids: &HashMap<String, i64>,
+    nodes: &[&str],
+) -> bool {
+    let share = 256usize.div_ceil(nodes.len());
+    let mine: Vec<usize> = nodes
+        .iter()
+        .map(|n| {
+            ids.get(*n)
+                .and_then(|i| held.get(i))
+                .map_or(0, BTreeSet::len)
+        })
+        .collect();
+    mine.iter().sum::<usize>() == 256
+        && mine.iter().all(|&m| m > 0 && m <= share)
+        && held.values().map(BTreeSet::len).sum::<usize>() == 256
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_share_a_fleet_and_take_over_a_killed_one() {
+    let Some(url) = pg_database().await else {
+        return;
+    };
+    let db = Db(url.clone());
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let fleet = camwatch_sim::start(
+        SimConfig {
+            shape: camwatch_core::registry::generate::Shape::Mix { channels: 60 },
+            seed: 23,
+            bind: BindMode::OnePort { ip: base() },
+            faults: FaultPlan::Preset(Preset::None),
+            horizon_sec: 3600,
+        },
+        clock,
+    )
+    .await
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    for node in ["a", "b", "c", "d"] {
+        std::fs::write(
+            dir.join(format!("{node}.toml")),
+            format!(
+                "[data]\ndir = \"{}\"\n[database]\nurl = \"{url}\"\n\
+                 [scheduler]\nliveness_interval_sec = {INTERVAL}\npicture_interval_sec = 86400\n\
+                 confirm_failures = 2\nconfirm_window_sec = 1\ndeadline_ms = 1000\n\
+                 [workorders]\nenabled = false\n\
+                 [node]\nname = \"{node}\"\nheartbeat_sec = {HEARTBEAT}\nlease_ttl_sec = {TTL}\n\
+                 [log]\nfilter = \"info,sqlx=warn\"\n",
+                dir.display()
+            ),
+        )
+        .unwrap();
+    }
+    std::fs::write(dir.join("register.csv"), to_csv(fleet.devices(), true)).unwrap();
+    let out = camwatch(dir, "a")
+        .args(["device", "import"])
+        .arg(dir.join("register.csv"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Channels probed by DESCRIBE (NVRs get a TCP connect, which the log does not show).
+    let cameras: BTreeSet<String> = fleet
+        .devices()
+        .iter()
+        .filter(|d| !d.kind.is_parent())
+        .map(|d| d.code.to_string())
+        .collect();
+
+    let mut nodes: BTreeMap<&str, Child> = ["a", "b", "c"]
+        .into_iter()
+        .map(|n| (n, serve(dir, n)))
+        .collect();
+    let settled = until(240, || async {
+        balanced(&db.held().await, &db.ids().await, &["a", "b", "c"])
+            && db.open().await.len() == fleet.devices().len()
+    })
+    .await;
+    assert!(
+        settled,
+        "three nodes did not share the fleet: {:?}\n{}",
+        db.held().await,
+        log_of(dir, "a")
+    );
+    // Every device is watched, each by the holder of its shard (a release closes the spans of
+    // what it gives up): c's open spans are what recovery must close.
+    let c_id = db.ids().await["c"];
+    let c_channels: BTreeSet<String> = db
+        .open()
+        .await
+        .into_iter()
+        .filter(|(_, o)| *o == c_id)
+        .map(|(d, _)| d)
+        .collect();
+    assert!(!c_channels.is_empty(), "c probes something");
+
+    let mut c = nodes.remove("c").unwrap();
+    c.kill().unwrap(); // SIGKILL: nothing closed, nothing released
+    c.wait().unwrap();
+    let taken = until(120, || async {
+        let held = db.held().await;
+        !held.contains_key(&c_id) && balanced(&held, &db.ids().await, &["a", "b"])
+    })
+    .await;
+    assert!(taken, "c's shards not taken over: {:?}", db.held().await);
+    // Its channels are watched again, by the others.
+    assert!(
+        until(120, || async {
+            let open = db.open().await;
+            c_channels
+                .iter()
+                .all(|d| open.get(d).is_some_and(|o| *o != c_id))
+        })
+        .await,
+        "c's channels not probed again"
+    );
+
+    nodes.insert("d", serve(dir, "d"));
+    let joined = until(120, || async {
+        balanced(&db.held().await, &db.ids().await, &["a", "b", "d"])
+    })
+    .await;
+    assert!(joined, "d got no share: {:?}", db.held().await);
+    let d_id = db.ids().await["d"];
+    // d's channels watched by d, and two more intervals of probing.
+    assert!(
+        until(120, || async {
+            let open = db.open().await;
+            open.len() == fleet.devices().len() && open.values().any(|o| *o == d_id)
+        })
+        .await
+    );
+    tokio::time::sleep(Duration::from_secs(2 * INTERVAL as u64)).await;
+    let table = camwatch(dir, "a").arg("nodes").output().unwrap();
+    let table = String::from_utf8_lossy(&table.stdout).into_owned();
+
+    for (name, child) in &mut nodes {
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let st = child.wait().unwrap();
+        assert!(
+            st.success(),
+            "node {name} did not stop cleanly: {}",
+            log_of(dir, name)
+        );
+    }
+    let log = fleet.describes();
+    fleet.shutdown().await;
+
+    // `camwatch nodes` named them all, c as died.
+    for want in [" a ", " b ", " d ", "died", "shards held: 256 of 256"] {
+        assert!(table.contains(want), "{want:?} not in:\n{table}");
+    }
+
+    // c recovered once, at its last heartbeat.
+    let (stopped_at, heartbeat_at, kind): (Option<i64>, i64, Option<String>) = sqlx::query_as(
+        "SELECT stopped_at, heartbeat_at, stop_kind FROM monitor_instance WHERE id = $1",
+    )
+    .bind(c_id)
+    .fetch_one(&mut db.conn().await)
+    .await
+    .unwrap();
+    assert_eq!(
+        (stopped_at, kind.as_deref()),
+        (Some(heartbeat_at), Some("recovered"))
+    );
+    let c_last = heartbeat_at;
+
+    // Spans: none open, none overlapping; c's end at its last heartbeat, and the next span of
+    // each of its channels starts later: the gap is uncovered, i.e. unknown.
+    let spans = db.spans().await;
+    assert!(spans.iter().all(|s| s.2.is_some()), "a span left open");
+    let mut by_device: BTreeMap<&str, Vec<(i64, i64, i64)>> = BTreeMap::new();
+    for (d, a, b, o) in &spans {
+        by_device.entry(d).or_default().push((*a, b.unwrap(), *o));
+    }
+    for (d, v) in &by_device {
+        for w in v.windows(2) {
+            assert!(w[1].0 >= w[0].1, "{d}: overlapping spans {w:?}");
+        }
+    }
+    for d in &c_channels {
+        let v = &by_device[d.as_str()];
+        // c's last span ends at its last heartbeat; one it opened in that very second never
+        // held (recovery drops it), and then the span before it ends there.
+        if let Some(last) = v.iter().rfind(|s| s.2 == c_id) {
+            assert_eq!(
+                last.1, c_last,
+                "{d}: c's span ends at its last heartbeat: {v:?}"
+            );
+        }
+        assert!(
+            v.iter().all(|s| s.1 <= c_last || s.0 > c_last),
+            "{d}: a span covers c's last heartbeat: {v:?}"
+        );
+        let next = v
+            .iter()
+            .find(|s| s.0 > c_last)
+            .unwrap_or_else(|| panic!("{d}: not watched after c: {v:?}"));
+        assert_ne!(next.2, c_id, "{d}: {v:?}");
+    }
+
+    // The request log: per channel, who probed when.
+    let mut probes: BTreeMap<String, Vec<(i64, String)>> = BTreeMap::new();
+    for r in &log {
+        probes
+            .entry(r.device.to_string())
+            .or_default()
+            .push((r.at_ms, r.agent.clone()));
+    }
+    assert!(
+        log.iter()
+            .all(|r| ["a", "b", "c", "d"].iter().any(|n| r.agent == agent(n))),
+        "a DESCRIBE from something else"
+    );
+    for d in &cameras {
+        let v = probes.get(d).unwrap_or_else(|| panic!("{d} never probed"));
+        for w in v.windows(2) {
+            if w[0].1 != w[1].1 {
+                assert!(
+                    w[1].0 - w[0].0 >= INTERVAL * 1000,
+                    "{d}: probed by {} at {} ms and by {} at {} ms, within one interval",
+                    w[0].1,
+                    w[0].0,
+                    w[1].1,
+                    w[1].0
+                );
+            }
+        }
+    }
+    // c's channels: probed by another node within two intervals of the takeover (its leases
+    // expire at most a lease time after its last heartbeat; the next heartbeat takes them).
+    let takeover_ms = (c_last + TTL + HEARTBEAT + 1) * 1000;
+    for d in c_channels.iter().filter(|d| cameras.contains(*d)) {
+        let first = probes[d]
+            .iter()
+            .find(|(at, who)| *who != agent("c") && *at > c_last * 1000)
+            .unwrap_or_else(|| panic!("{d}: nobody probed it after c"));
+        assert!(
+            first.0 <= takeover_ms + 2 * INTERVAL * 1000,
+            "{d}: first probed at {} ms after c's last heartbeat at {c_last} s",
+            first.0
+        );
+    }
+    // d probed some channels.
+    assert!(log.iter().any(|r| r.agent == agent("d")));
+}

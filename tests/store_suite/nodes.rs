@@ -1,0 +1,220 @@
+//! Several nodes on one database (`camwatch_store::nodes`, docs/nodes.md): shards held once,
+//! a dead node recovered at its last heartbeat before its shards move, a graceful stop that
+//! hands its shards over at once.
+
+use super::*;
+
+use std::collections::BTreeSet;
+
+use camwatch_core::error::ErrorKind;
+use camwatch_core::nodes::{Lease, NodeId, Plan, SHARDS, ShardId, plan, shard_of_root};
+use camwatch_store::{MonitorLease, StopKind};
+
+const TTL: i64 = 30;
+
+fn node(l: &MonitorLease) -> NodeId {
+    NodeId(l.id().0)
+}
+
+fn shards(leases: &[Lease]) -> BTreeSet<ShardId> {
+    leases.iter().map(|l| l.shard).collect()
+}
+
+/// One heartbeat as the monitor makes it: plan on a fresh view, then write.
+async fn beat(s: &dyn Store, me: &MonitorLease, live: &[NodeId], at: i64) -> Vec<Lease> {
+    let view = s.nodes_view(0).await.unwrap();
+    let p = plan(node(me), live, &view.leases, SHARDS, at);
+    s.node_beat(me, at, TTL, &p, &[]).await.unwrap()
+}
+
+// A single monitor and nodes exclude each other; on SQLite there is one node.
+on_all_backends!(nodes_and_a_single_monitor_exclude_each_other, |s: Arc<
+    dyn Store,
+>| async move {
+    let a = s.join_node("a", "host-a", 1, 1000).await.unwrap();
+    let e = s.acquire_monitor("host-m", 9, 1001).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Conflict, "{e}");
+    let b = s.join_node("b", "host-b", 2, 1002).await;
+    match s.backend() {
+        "sqlite" => assert_eq!(b.unwrap_err().kind, ErrorKind::Conflict),
+        _ => s.release_monitor(b.unwrap(), 1003).await.map(drop).unwrap(),
+    }
+    let view = s.nodes_view(0).await.unwrap();
+    assert_eq!(view.nodes[0].name.as_deref(), Some("a"));
+    s.release_monitor(a, 1004).await.unwrap();
+    let m = s.acquire_monitor("host-m", 9, 1005).await.unwrap();
+    assert!(s.join_node("c", "host-c", 3, 1006).await.is_err());
+    s.release_monitor(m, 1007).await.unwrap();
+});
+
+/// Two nodes plan on the same stale snapshot: the table gives each shard to one of them.
+#[tokio::test]
+async fn postgres_nodes_never_hold_a_shard_twice() {
+    let Some(db) = postgres().await else {
+        eprintln!("CAMWATCH_TEST_PG_URL not set: skipped");
+        return;
+    };
+    let s = db.store.clone();
+    let a = s.join_node("a", "h", 1, 1000).await.unwrap();
+    let b = s.join_node("b", "h", 2, 1000).await.unwrap();
+    let live = [node(&a), node(&b)];
+    let stale = s.nodes_view(0).await.unwrap();
+    assert!(stale.leases.is_empty());
+    let pa = plan(node(&a), &live, &stale.leases, SHARDS, 1000);
+    let pb = plan(node(&b), &live, &stale.leases, SHARDS, 1000);
+    assert_eq!((pa.take.len(), pb.take.len()), (128, 128));
+    assert!(
+        pa.take.iter().any(|x| pb.take.contains(x)),
+        "the test wants the two plans to clash somewhere"
+    );
+    let (ha, hb) = tokio::join!(
+        s.node_beat(&a, 1000, TTL, &pa, &[]),
+        s.node_beat(&b, 1000, TTL, &pb, &[])
+    );
+    let (ha, hb) = (shards(&ha.unwrap()), shards(&hb.unwrap()));
+    assert!(ha.is_disjoint(&hb));
+    assert!(ha.len() + hb.len() < 256, "the clash left some shards free");
+    // A second round on a fresh view fills the rest, each node at its fair share.
+    let ha = shards(&beat(s.as_ref(), &a, &live, 1010).await);
+    let hb = shards(&beat(s.as_ref(), &b, &live, 1010).await);
+    assert!(ha.is_disjoint(&hb));
+    assert_eq!((ha.len(), hb.len()), (128, 128));
+    // Renewals move the expiry; the view shows both nodes' leases.
+    let view = s.nodes_view(0).await.unwrap();
+    assert_eq!(view.leases.len(), 256);
+    assert!(view.leases.iter().all(|l| l.expires_at >= 1010 + TTL));
+}
+
+/// kill -9 of a node: its leases run out, it is recovered once at its last heartbeat (its open
+/// spans closed there, nobody else's), and only then do its shards move. A node taken for dead
+/// cannot write again. A graceful stop hands the shards over at once; a rebalance closes the
+/// released devices' spans at the release.
+#[tokio::test]
+async fn postgres_a_dead_nodes_spans_end_at_its_last_heartbeat() {
+    let Some(db) = postgres().await else {
+        eprintln!("CAMWATCH_TEST_PG_URL not set: skipped");
+        return;
+    };
+    let s = db.store.clone();
+    s.upsert_devices(&[device(1), device(2), device(3)])
+        .await
+        .unwrap();
+    let a = s.join_node("a", "h", 1, 1000).await.unwrap();
+    let b = s.join_node("b", "h", 2, 1000).await.unwrap();
+    let live = [node(&a), node(&b)];
+    beat(s.as_ref(), &a, &live, 1000).await;
+    beat(s.as_ref(), &b, &live, 1000).await;
+    let hb_b = shards(&beat(s.as_ref(), &b, &live, 1000).await);
+    assert_eq!(hb_b.len(), 128);
+    s.apply_transitions(&a, &[online(1, 1005)]).await.unwrap();
+    s.apply_transitions(&b, &[online(2, 1005), online(3, 1009)])
+        .await
+        .unwrap();
+    beat(s.as_ref(), &a, &live, 1010).await;
+    beat(s.as_ref(), &b, &live, 1010).await;
+    let b_id = b.id();
+    drop(b); // kill -9: no stop, its session (and lock) gone
+
+    // Its leases (until 1040) are not taken early, nor, once expired, before its recovery.
+    let steal = Plan {
+        take: hb_b.iter().copied().collect(),
+        ..Plan::default()
+    };
+    let mut renew_a = beat(s.as_ref(), &a, &live, 1020).await;
+    assert_eq!(renew_a.len(), 128);
+    let mut keep = steal.clone();
+    keep.renew = renew_a.iter().map(|l| l.shard).collect();
+    renew_a = s.node_beat(&a, 1041, TTL, &keep, &[]).await.unwrap();
+    assert_eq!(
+        renew_a.len(),
+        128,
+        "an unrecovered holder's shards stay put"
+    );
+    // Not dead yet at 1039 (last heartbeat 1010, lease time 30).
+    assert!(
+        s.recover_dead_node(&a, b_id, 1039, TTL)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let (dead, closed) = s
+        .recover_dead_node(&a, b_id, 1041, TTL)
+        .await
+        .unwrap()
+        .expect("dead");
+    assert_eq!((dead.heartbeat_at, closed), (1010, 2));
+    assert!(
+        s.recover_dead_node(&a, b_id, 1042, TTL)
+            .await
+            .unwrap()
+            .is_none(),
+        "recovered once"
+    );
+    let open = i64::MAX;
+    assert_eq!(
+        span_ends(s.as_ref()).await,
+        vec![
+            (code(1), 1005, open),
+            (code(2), 1005, 1010),
+            (code(3), 1009, 1010)
+        ]
+    );
+    // Now a takes everything.
+    let all = beat(s.as_ref(), &a, &[node(&a)], 1042).await;
+    assert_eq!(all.len(), 256);
+    let view = s.nodes_view(0).await.unwrap();
+    let rec = view
+        .nodes
+        .iter()
+        .find(|n| n.instance.id == b_id)
+        .expect("b listed");
+    assert_eq!(
+        (rec.stopped_at, rec.stop_kind, rec.name.as_deref()),
+        (Some(1010), Some(StopKind::Recovered), Some("b"))
+    );
+
+    // A node taken for dead cannot beat or write a heartbeat again.
+    let c = s.join_node("c", "h", 3, 1050).await.unwrap();
+    let c_id = c.id();
+    let pc = plan(node(&c), &[node(&a), node(&c)], &[], SHARDS, 1050);
+    s.node_beat(&c, 1050, TTL, &pc, &[]).await.unwrap();
+    sqlx::query(
+        "UPDATE monitor_instance SET stopped_at = 1051, stop_kind = 'recovered' WHERE id = $1",
+    )
+    .bind(c_id.0)
+    .execute(&mut sqlx_conn(&db).await)
+    .await
+    .unwrap();
+    let e = s
+        .node_beat(&c, 1052, TTL, &Plan::default(), &[])
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Conflict, "{e}");
+    assert!(s.record_heartbeat(&c, 1052).await.is_err());
+    drop(c);
+
+    // A rebalance: a gives up device 1's shard, closing its span there at the release.
+    let s1 = shard_of_root(&code(1), SHARDS);
+    let give = Plan {
+        renew: all.iter().map(|l| l.shard).filter(|x| *x != s1).collect(),
+        release: vec![s1],
+        take: vec![],
+    };
+    let held = s.node_beat(&a, 1060, TTL, &give, &[code(1)]).await.unwrap();
+    assert_eq!(held.len(), 255);
+    assert_eq!(
+        span_ends(s.as_ref()).await[0],
+        (code(1), 1005, 1060),
+        "released: its span ends at the release"
+    );
+    // A graceful stop: the leases go at once.
+    s.release_monitor(a, 1070).await.unwrap();
+    assert!(s.nodes_view(0).await.unwrap().leases.is_empty());
+}
+
+async fn sqlx_conn(db: &Db) -> sqlx::PgConnection {
+    use sqlx::Connection;
+    sqlx::PgConnection::connect(db.url.as_deref().unwrap())
+        .await
+        .unwrap()
+}

@@ -22,6 +22,7 @@
 //! | `limits`       | length limits of every text input (fields, URLs, files)               |
 //! | `spreadsheet`  | CSV export's formula neutralising (`'` prefix) and its inverse         |
 //! | `workorder`    | fault work orders: lifecycle transitions, what opens one, grouping    |
+//! | `patrol`       | patrol (巡检): the rotation plan on the working calendar, its figures  |
 //!
 //! Reading a register or contract file is the only I/O here, and it is at the edges
 //! (`registry::table`, `contract::Contract::load`, `config::Config::load`).
@@ -38,6 +39,7 @@ pub mod health;
 pub mod history;
 pub mod limits;
 pub mod outcome;
+pub mod patrol;
 pub mod quality;
 pub mod registry;
 pub mod secret;

@@ -81,7 +81,13 @@ pub struct AuditEntry {
 
 #[async_trait]
 pub trait Store:
-    workorders::WorkOrderStore + users::UserStore + OutboxStore + gb28181::CatalogStore + Send + Sync
+    workorders::WorkOrderStore
+    + users::UserStore
+    + OutboxStore
+    + gb28181::CatalogStore
+    + patrol::PatrolStore
+    + Send
+    + Sync
 {
     /// Which backend, for messages: "sqlite" or "postgres".
     fn backend(&self) -> &'static str;
@@ -180,6 +186,7 @@ pub mod gb28181;
 pub mod lease;
 pub mod outbox;
 mod outbox_sql;
+pub mod patrol;
 mod pg_copy;
 mod postgres;
 pub mod register_import;
@@ -192,6 +199,7 @@ pub mod workorders;
 pub use gb28181::CatalogStore;
 pub use lease::{InstanceId, MonitorInstance, MonitorLease, this_host};
 pub use outbox::{NewOutboxRow, OutboxBacklog, OutboxRow, OutboxStore, TargetBacklog};
+pub use patrol::{NewPatrolRecord, PatrolStore};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use users::{

@@ -199,3 +199,4 @@ crate::workorders::workorder_sql!(
 super::outbox_sql::outbox_store!(PostgresStore, sqlx::Postgres, "BEGIN");
 crate::users::users_sql!(PostgresStore, sqlx::Postgres, "BEGIN");
 crate::gb28181::gb_sql!(PostgresStore, sqlx::Postgres, "BEGIN");
+crate::patrol::patrol_sql!(PostgresStore, sqlx::Postgres, "BEGIN");

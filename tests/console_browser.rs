@@ -6,7 +6,8 @@
 //! It signs in as each role (the admin through the forced password change), checks the
 //! dashboard's numbers against the API, filters the device list, opens a red camera's page
 //! and sees its cause and the failing probe step, opens a work order (operator) that the
-//! contractor accepts on the board, downloads a report, reads the map's points, and checks
+//! contractor accepts on the board, completes a patrol batch (two channels normal, one fault
+//! that opens a work order), downloads a report, reads the map's points, and checks
 //! that a contractor reaching another contractor's device by URL is told it does not exist.
 //! Screenshots of every page go to `CARGO_TARGET_TMPDIR/console-screens/`.
 //!
@@ -186,7 +187,18 @@ async fn go(c: &Client, root: &str, hash: &str) {
 }
 
 fn config(dir: &Path) {
-    let contract = Path::new(env!("CARGO_MANIFEST_DIR")).join("contracts/example-98.toml");
+    // The example contract without its working calendar: every day is a working day, so the
+    // patrol has a batch whatever day the test runs on (the calendar's own rules are tested
+    // in camwatch_core::patrol).
+    let example = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("contracts/example-98.toml"),
+    )
+    .unwrap();
+    let cut = example
+        .find("[calendar]")
+        .expect("the example has a calendar");
+    let contract = dir.join("contract.toml");
+    std::fs::write(&contract, &example[..cut]).unwrap();
     std::fs::write(
         dir.join("camwatch.toml"),
         format!(
@@ -466,6 +478,75 @@ async fn the_console_works_for_every_role_in_a_real_browser() {
     assert_eq!(order["state"], "pending");
     let id = order["id"].as_i64().unwrap();
 
+    // The operator completes a patrol batch: two channels normal, one a fault, which opens a
+    // work order.
+    go(&c, &root, "patrol").await;
+    wait_for(&c, "#wall .tile").await;
+    let today = api.get("/patrol/today").await;
+    let batch: Vec<String> = today["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["code"].as_str().unwrap().to_string())
+        .filter(|c| *c != red)
+        .collect();
+    assert!(batch.len() >= 3, "{today}");
+    text_when(&c, "#patrol-progress", |t| {
+        t.contains(&format!("0 / {}", today["required"]))
+    })
+    .await;
+    for code in &batch[..2] {
+        c.find(Locator::Css(&format!("#tile-{code} button.act-normal")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_for(&c, &format!("#tile-{code}.done.normal")).await;
+    }
+    let faulty = &batch[2];
+    c.execute(
+        "document.querySelector(arguments[0]).value = 'blur'",
+        vec![json!(format!("#tile-{faulty} select[name=finding]"))],
+    )
+    .await
+    .unwrap();
+    c.find(Locator::Css(&format!("#tile-{faulty} input[name=note]")))
+        .await
+        .unwrap()
+        .send_keys("镜头起雾")
+        .await
+        .unwrap();
+    c.find(Locator::Css(&format!("#tile-{faulty} button.act-fault")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(&c, &format!("#tile-{faulty}.done.fault")).await;
+    text_when(&c, "#patrol-progress", |t| t.contains("3 /")).await;
+    text_when(&c, "#patrol-error", |t| t.contains("#")).await;
+    shot(&c, "patrol").await;
+    let after = api.get("/patrol/today").await;
+    assert_eq!(
+        (after["recorded"].as_u64(), after["faults"].as_u64()),
+        (Some(3), Some(1)),
+        "{after}"
+    );
+    let tile = after["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["code"] == faulty.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(tile["record"]["finding"], "blur", "{tile}");
+    assert_eq!(tile["record"]["patroller"], "wang", "{tile}");
+    let patrol_order = tile["record"]["work_order"].as_i64().expect("a work order");
+    let o = api.get(&format!("/work-orders/{patrol_order}")).await;
+    assert_eq!(o["order"]["state"], "pending", "{o}");
+    assert_eq!(o["order"]["subject"], faulty.as_str(), "{o}");
+
     // The contractor accepts it on the board, and cannot reach another's device by URL.
     sign_in(&c, &root, "anshi", PASSWORD).await;
     wait_for(&c, "#card-points").await;
@@ -511,6 +592,10 @@ async fn the_console_works_for_every_role_in_a_real_browser() {
     go(&c, &root, "devices").await;
     wait_for(&c, "#devices tbody tr").await;
     assert!(c.find(Locator::Css("#import-file")).await.is_err());
+    assert!(
+        c.find(Locator::Css("#nav-patrol")).await.is_err(),
+        "auditors do not patrol"
+    );
     go(&c, &root, "admin").await;
     text_when(&c, "#audit-log", |t| t.contains("workorder")).await;
     // English on request.

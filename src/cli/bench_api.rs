@@ -106,6 +106,7 @@ async fn measure(dir: &std::path::Path, count: u64) -> Result<ExitCode> {
         pictures: None,
         ops: camwatch_api::ops::Ops::new(camwatch_monitor::EventBus::new(1024)),
         console: Default::default(),
+        patrol: Default::default(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

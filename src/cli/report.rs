@@ -1,4 +1,5 @@
-//! `camwatch report monthly`: the month's figures under a contract, in JSON, CSV, XLSX or HTML.
+//! `camwatch report monthly`: the month's figures under a contract, in JSON, CSV, XLSX or HTML,
+//! with the month's patrol section when `[patrol]` is enabled.
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -82,7 +83,21 @@ pub async fn run(g: &GlobalArgs, cmd: &ReportCommand) -> Result<ExitCode> {
     if period.start_at >= now {
         return Err(Error::invalid(format!("{month} has not started yet")));
     }
-    let r = camwatch_report::load(&ctx.store, &period, &contract, &text, now).await?;
+    let mut r = camwatch_report::load(&ctx.store, &period, &contract, &text, now).await?;
+    if ctx.config.patrol.enabled {
+        let cal = contract.calendar()?;
+        r.patrol = Some(
+            camwatch_report::patrol::load_patrol(
+                &ctx.store,
+                month,
+                &cal,
+                ctx.config.patrol.rules(),
+                now,
+                None,
+            )
+            .await?,
+        );
+    }
     let t = std::time::Instant::now();
     let bytes = render(&r, format, lang)?;
     tracing::debug!(

@@ -242,6 +242,7 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
                     thresholds: std::sync::Arc::new(ctx.config.quality.fleet_thresholds()),
                 },
             )),
+            patrol: Arc::new(ctx.config.patrol.clone()),
         };
         let bound = listener
             .local_addr()

@@ -90,6 +90,7 @@ pub async fn start(
             dir: baselines,
             thresholds: Arc::new(Default::default()),
         })),
+        patrol: Default::default(),
     };
     let task = tokio::spawn(camwatch_api::serve(listener, state, async move {
         let _ = stop.wait_for(|s| *s).await;

@@ -11,6 +11,7 @@ import * as device from "./pages/device.js";
 import * as workorders from "./pages/workorders.js";
 import * as map from "./pages/map.js";
 import * as reports from "./pages/reports.js";
+import * as patrol from "./pages/patrol.js";
 import * as admin from "./pages/admin.js";
 
 const root = document.getElementById("app");
@@ -31,6 +32,7 @@ const PAGES = [
   { path: "dashboard", page: dashboard, need: "read_status" },
   { path: "devices", page: devices, need: "read_devices" },
   { path: "work-orders", page: workorders, need: "read_work_orders" },
+  { path: "patrol", page: patrol, need: "patrol" },
   { path: "map", page: map, need: "read_devices" },
   { path: "reports", page: reports, need: "read_reports" },
   { path: "admin", page: admin, need: "read_audit_log" },

@@ -35,7 +35,7 @@ const zh = {
   "password.title": "修改密码", "password.must": "管理员设置的密码须在首次登录时修改。", "password.change": "修改密码",
   "password.rule": "至少 8 位，须含大写字母、小写字母、数字和符号。", "password.current": "当前密码",
   "password.new": "新密码", "password.again": "再次输入新密码", "password.submit": "保存", "password.mismatch": "两次输入的新密码不一致",
-  "nav.dashboard": "总览", "nav.devices": "设备", "nav.work-orders": "工单", "nav.map": "地图", "nav.reports": "报表", "nav.admin": "管理",
+  "nav.dashboard": "总览", "nav.devices": "设备", "nav.work-orders": "工单", "nav.map": "地图", "nav.reports": "报表", "nav.admin": "管理", "nav.patrol": "巡检",
   "role.admin": "管理员", "role.operator": "视频专班", "role.contractor": "运维单位", "role.auditor": "审计",
   "status.online": "在线", "status.degraded": "降级", "status.offline": "离线", "status.unknown": "未知",
   "col.code": "设备编码", "col.name": "设备名称", "col.status": "状态", "col.since": "持续", "col.cause": "原因",
@@ -88,6 +88,13 @@ const zh = {
   "adm.action": "操作", "adm.target": "对象", "adm.detail": "详情", "adm.subject": "设备或区域",
   "unit.d": "天", "unit.h": "小时", "unit.m": "分钟",
   "cause.parent_down": "上级设备 {code} 离线", "cause.no_media": "无媒体数据", "cause.bad_image": "抓图无效",
+  "patrol.progress": "今日已巡 {n} / {quota}", "patrol.day": "{day} · 纳入巡检 {fleet} 路 · 每 {cycle} 个工作日轮巡一遍",
+  "patrol.faults": "发现故障 {n}", "patrol.day_off": "今天不是工作日，没有巡检任务。", "patrol.order": "已为 {name} 派发工单 #{id}",
+  "patrol.diagnosis": "自动诊断：", "patrol.no_diagnosis": "未发现异常", "patrol.normal": "正常", "patrol.fault": "故障",
+  "patrol.verdict.normal": "已确认正常", "patrol.verdict.fault": "已报故障",
+  "finding.no_video": "无视频", "finding.signal_loss": "信号丢失", "finding.too_dark": "画面过暗", "finding.too_bright": "画面过亮",
+  "finding.blur": "画面模糊", "finding.noise": "噪声干扰", "finding.color_cast": "画面偏色", "finding.occlusion": "画面遮挡",
+  "finding.stripes": "条纹干扰", "finding.frozen": "画面冻结", "finding.scene_change": "场景变更", "finding.other": "其他",
 };
 
 const en = {
@@ -98,7 +105,7 @@ const en = {
   "password.title": "Change password", "password.must": "A password set by an admin must be changed at the first sign-in.", "password.change": "Password",
   "password.rule": "At least 8 characters with upper- and lower-case letters, a digit and a symbol.", "password.current": "Current password",
   "password.new": "New password", "password.again": "New password again", "password.submit": "Save", "password.mismatch": "The new passwords differ",
-  "nav.dashboard": "Dashboard", "nav.devices": "Devices", "nav.work-orders": "Work orders", "nav.map": "Map", "nav.reports": "Reports", "nav.admin": "Admin",
+  "nav.dashboard": "Dashboard", "nav.devices": "Devices", "nav.work-orders": "Work orders", "nav.map": "Map", "nav.reports": "Reports", "nav.admin": "Admin", "nav.patrol": "Patrol",
   "role.admin": "admin", "role.operator": "operator", "role.contractor": "contractor", "role.auditor": "auditor",
   "status.online": "online", "status.degraded": "degraded", "status.offline": "offline", "status.unknown": "unknown",
   "col.code": "Code", "col.name": "Name", "col.status": "Status", "col.since": "For", "col.cause": "Cause",
@@ -151,6 +158,13 @@ const en = {
   "adm.action": "Action", "adm.target": "Target", "adm.detail": "Detail", "adm.subject": "Device or region",
   "unit.d": " d", "unit.h": " h", "unit.m": " min",
   "cause.parent_down": "parent {code} is down", "cause.no_media": "no media", "cause.bad_image": "bad snapshot image",
+  "patrol.progress": "Patrolled today: {n} / {quota}", "patrol.day": "{day} · {fleet} channels in the plan · each within {cycle} working days",
+  "patrol.faults": "{n} faults", "patrol.day_off": "Today is not a working day: no patrol.", "patrol.order": "Opened work order #{id} for {name}",
+  "patrol.diagnosis": "Automatic diagnosis: ", "patrol.no_diagnosis": "nothing found", "patrol.normal": "Normal", "patrol.fault": "Fault",
+  "patrol.verdict.normal": "confirmed normal", "patrol.verdict.fault": "fault reported",
+  "finding.no_video": "no video", "finding.signal_loss": "signal loss", "finding.too_dark": "too dark", "finding.too_bright": "too bright",
+  "finding.blur": "blur", "finding.noise": "noise", "finding.color_cast": "colour cast", "finding.occlusion": "occlusion",
+  "finding.stripes": "stripes", "finding.frozen": "frozen picture", "finding.scene_change": "scene changed", "finding.other": "other",
 };
 
 for (const [k, [z, e]] of Object.entries(FAILURES)) {

@@ -1,6 +1,6 @@
 //! camwatch-api: the HTTP API under `/api/v1` (axum): sessions and API tokens, the device
 //! list (paged, exported) and one device with its live state, the scoped fleet summary, work orders and their
-//! actions, and the OpenAPI document generated from this code with an offline explorer.
+//! actions, the daily patrol ([`patrol`]), and the OpenAPI document generated from this code with an offline explorer.
 //!
 //! Job: turn HTTP requests into calls on the layers below — `Accounts` (who is calling),
 //! `Store` (the register, work orders), `MonitorState` (live status) and `Desk` (every
@@ -37,6 +37,7 @@ pub mod input;
 pub mod map;
 pub mod metrics;
 pub mod ops;
+pub mod patrol;
 pub mod reports;
 pub mod session;
 pub mod tls;
@@ -80,6 +81,8 @@ pub struct AppState {
     pub console: Arc<camwatch_core::config::ConsoleConfig>,
     /// Approved baselines and the thresholds pictures are judged by (`None`: none configured).
     pub pictures: Option<Arc<devices::pictures::Pictures>>,
+    /// The daily patrol's rules (`[patrol]`).
+    pub patrol: Arc<camwatch_core::config::PatrolConfig>,
 }
 
 impl AppState {
@@ -118,6 +121,9 @@ impl AppState {
         users::issue,
         users::revoke,
         reports::monthly,
+        patrol::today_batch,
+        patrol::record,
+        patrol::report,
         devices::one,
         fleet::summary,
         fleet::figures::figures,
@@ -147,6 +153,7 @@ impl AppState {
         (name = "exemptions", description = "Periods that count neither as online nor as offline"),
         (name = "users", description = "Users and API tokens (admins)"),
         (name = "reports", description = "Monthly reports"),
+        (name = "patrol", description = "The daily patrol (巡检): today's batch, verdicts, the month's patrol report"),
         (name = "events", description = "Server-sent events: status changes, fleet summary"),
         (name = "operations", description = "Health, readiness and Prometheus metrics"),
     )
@@ -221,6 +228,9 @@ pub fn router(state: AppState) -> Router {
         .route("/fleet/trend", get(fleet::figures::trend))
         .route("/audit", get(audit::list))
         .route("/reports/monthly", get(reports::monthly))
+        .route("/patrol/today", get(patrol::today_batch))
+        .route("/patrol/records", post(patrol::record))
+        .route("/patrol/report", get(patrol::report))
         .route("/exemptions", get(exemptions::list).post(exemptions::add))
         .route("/users", get(users::list).post(users::create))
         .route("/users/{name}/password", post(users::reset_password))

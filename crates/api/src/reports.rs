@@ -9,6 +9,7 @@
 //!   and work orders, totals that are the part's own, per-device and per-order deductions, and
 //!   not the contract's fleet-wide lines (the fleet's rate against its threshold, the score),
 //!   which are the whole fleet's money; the report names its scope in every format.
+//! - With `[patrol] enabled`, the report carries the month's patrol section (same part).
 //! - One report is built at a time ([`Reports::gate`]): a month of 300,000 channels takes
 //!   seconds of CPU, and a client asking again and again must not take the machine.
 //!
@@ -140,7 +141,7 @@ pub async fn monthly(
         .acquire()
         .await
         .map_err(|e| ApiError::internal(&e))?;
-    let r = camwatch_report::load_subset(
+    let mut r = camwatch_report::load_subset(
         &st.store,
         &period,
         &reports.contract,
@@ -149,6 +150,23 @@ pub async fn monthly(
         subset.as_ref(),
     )
     .await?;
+    if st.patrol.enabled {
+        let cal = reports
+            .contract
+            .calendar()
+            .map_err(|e| ApiError::internal(&e))?;
+        r.patrol = Some(
+            camwatch_report::patrol::load_patrol(
+                &st.store,
+                month,
+                &cal,
+                st.patrol.rules(),
+                now,
+                subset.as_ref(),
+            )
+            .await?,
+        );
+    }
     let bytes = tokio::task::spawn_blocking(move || render(&r, format, lang))
         .await
         .map_err(|e| ApiError::internal(&e))??;

@@ -30,6 +30,7 @@ pub struct Config {
     pub gb28181: Gb28181Config,
     pub console: ConsoleConfig,
     pub node: NodeConfig,
+    pub patrol: PatrolConfig,
 }
 
 /// `serve` as one of several nodes on one PostgreSQL database (docs/nodes.md).
@@ -56,10 +57,45 @@ impl Default for NodeConfig {
     }
 }
 
+/// Patrol (巡检): the daily rotation through the fleet that operators confirm by eye
+/// (`camwatch_core::patrol`). Working days are the contract's calendar.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PatrolConfig {
+    /// Offer the patrol page and its API (the report's patrol section is made either way
+    /// when records exist).
+    pub enabled: bool,
+    /// Channels a working day's batch holds at least (tenders: "200 channels per working
+    /// day"), when the fleet has that many.
+    pub daily_quota: u32,
+    /// Every channel comes round within this many working days.
+    pub cycle_days: u32,
+}
+
+impl Default for PatrolConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            daily_quota: 200,
+            cycle_days: 20,
+        }
+    }
+}
+
 impl NodeConfig {
     /// Several nodes: a name is set.
     pub fn enabled(&self) -> bool {
         !self.name.trim().is_empty()
+    }
+}
+
+impl PatrolConfig {
+    /// The plan's rules.
+    pub fn rules(&self) -> crate::patrol::PlanRules {
+        crate::patrol::PlanRules {
+            quota: self.daily_quota,
+            cycle_days: self.cycle_days,
+        }
     }
 }
 
@@ -464,6 +500,12 @@ impl Config {
                 }
             }
         }
+        let pa = &self.patrol;
+        if pa.daily_quota == 0 || pa.cycle_days == 0 {
+            return Err(Error::invalid(format!(
+                "{origin}: patrol.daily_quota/cycle_days: must be at least 1"
+            )));
+        }
         let q = &self.quality;
         if q.confirm_samples == 0 {
             return Err(Error::invalid(format!(
@@ -614,6 +656,10 @@ mod tests {
             (
                 "[[scheduler.groups]]\nname = \"t\"\nregion_prefix = \"34\"\nthresholds = { dark = { zero = 1.0, one = 2.0 } }\n",
                 "f: scheduler.groups[0] (t).thresholds: unknown fault kind \"dark\"",
+            ),
+            (
+                "[patrol]\ndaily_quota = 0\n",
+                "f: patrol.daily_quota/cycle_days: must be at least 1",
             ),
             (
                 "[database]\nurl = \"mysql://x\"\n",

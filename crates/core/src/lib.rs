@@ -24,6 +24,7 @@
 //! | `spreadsheet`  | CSV export's formula neutralising (`'` prefix) and its inverse         |
 //! | `workorder`    | fault work orders: lifecycle transitions, what opens one, grouping    |
 //! | `nodes`        | several nodes: a device's shard, fair share, one heartbeat's lease plan |
+//! | `patrol`       | patrol (巡检): the rotation plan on the working calendar, its figures  |
 //!
 //! Reading a register or contract file is the only I/O here, and it is at the edges
 //! (`registry::table`, `contract::Contract::load`, `config::Config::load`).
@@ -41,6 +42,7 @@ pub mod history;
 pub mod limits;
 pub mod nodes;
 pub mod outcome;
+pub mod patrol;
 pub mod quality;
 pub mod regions;
 pub mod registry;

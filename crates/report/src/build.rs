@@ -471,6 +471,7 @@ fn assemble(
         exemptions: exemption_rows,
         work_orders: super::orders::section(p, input.work_orders, input.now),
         notes,
+        patrol: None,
         input_digest: String::new(),
     })
 }

@@ -9,6 +9,8 @@
 //! kind, contractor and region, response and repair times, SLA compliance and the overdue list
 //! (figures from `camwatch_core::workorder::stats`, as the orders stand at the report's `now`).
 //! `load` fetches the inputs from a store; `render` writes JSON, CSV, XLSX and printable HTML.
+//! The month's patrol report (`patrol`: coverage, findings, who patrolled) is made beside it
+//! from the patrol records and attached as its own section, rendered in every format.
 //!
 //! A report never guesses: overlapping spans make `build` fail with the device and times; time
 //! with no data is `unknown` and shown; spans of devices missing from the register, devices with
@@ -18,6 +20,7 @@ mod build;
 mod digest;
 mod load;
 mod orders;
+pub mod patrol;
 pub mod period;
 pub mod render;
 pub mod subset;
@@ -255,6 +258,10 @@ pub struct Report {
     pub work_orders: WorkOrderSection,
     /// What is missing or odd in the inputs; empty when nothing is.
     pub notes: Vec<String>,
+    /// The month's patrol (巡检) report, attached by the caller ([`patrol::load_patrol`]);
+    /// absent when none was asked for. Its records have their own digest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patrol: Option<patrol::PatrolSection>,
     pub input_digest: String,
 }
 

@@ -86,6 +86,7 @@ pub trait Store:
     + OutboxStore
     + gb28181::CatalogStore
     + nodes::NodeStore
+    + patrol::PatrolStore
     + Send
     + Sync
 {
@@ -187,6 +188,7 @@ pub mod lease;
 pub mod nodes;
 pub mod outbox;
 mod outbox_sql;
+pub mod patrol;
 mod pg_copy;
 mod postgres;
 pub mod register_import;
@@ -200,6 +202,7 @@ pub use gb28181::CatalogStore;
 pub use lease::{InstanceId, MonitorInstance, MonitorLease, this_host};
 pub use nodes::{NodeRecord, NodeStore, NodesView, StopKind};
 pub use outbox::{NewOutboxRow, OutboxBacklog, OutboxRow, OutboxStore, TargetBacklog};
+pub use patrol::{NewPatrolRecord, PatrolStore};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use users::{

@@ -213,3 +213,4 @@ crate::nodes::node_sql!(
     "BEGIN",
     " FOR UPDATE SKIP LOCKED"
 );
+crate::patrol::patrol_sql!(PostgresStore, sqlx::Postgres, "BEGIN");

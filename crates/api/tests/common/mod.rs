@@ -89,7 +89,12 @@ pub async fn env_with(secure_cookie: bool) -> Env {
 
 /// The test server with its operations settings changed by `tweak`.
 pub async fn env_ops(secure_cookie: bool, tweak: impl FnOnce(&mut Ops)) -> Env {
-    env_full(secure_cookie, tweak, None).await
+    env_full(secure_cookie, tweak, None, Default::default()).await
+}
+
+/// The test server with these `[patrol]` rules.
+pub async fn env_patrol(patrol: camwatch_core::config::PatrolConfig) -> Env {
+    env_full(false, |_| {}, None, patrol).await
 }
 
 /// The test server over TLS with a fresh self-signed certificate for `localhost` and
@@ -110,7 +115,13 @@ pub async fn env_tls() -> Env {
         .acceptor()
         .unwrap();
     let trust = reqwest::Certificate::from_pem(cert.pem().as_bytes()).unwrap();
-    env_full(true, |_| {}, Some((acceptor, trust, dir))).await
+    env_full(
+        true,
+        |_| {},
+        Some((acceptor, trust, dir)),
+        Default::default(),
+    )
+    .await
 }
 
 async fn env_full(
@@ -121,6 +132,7 @@ async fn env_full(
         reqwest::Certificate,
         tempfile::TempDir,
     )>,
+    patrol: camwatch_core::config::PatrolConfig,
 ) -> Env {
     let dir = tempfile::tempdir().unwrap();
     let store = camwatch_store::connect(
@@ -186,6 +198,7 @@ async fn env_full(
             dir: dir.path().join("baselines"),
             thresholds: Arc::new(Default::default()),
         })),
+        patrol: Arc::new(patrol),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

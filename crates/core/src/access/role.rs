@@ -84,6 +84,9 @@ pub enum Action {
     AssignWorkOrder,
     /// Add a note or an attachment to an order.
     NoteWorkOrder,
+    /// Take part in the daily patrol (巡检): see the day's batch, record verdicts (a fault
+    /// opens a work order).
+    Patrol,
     /// Create users, reset passwords, disable, issue and revoke others' tokens, unlock.
     ManageUsers,
     /// Change one's own password (the only action left when it must be changed).
@@ -170,6 +173,7 @@ mod tests {
                 A::ReopenWorkOrder,
                 A::AssignWorkOrder,
                 A::NoteWorkOrder,
+                A::Patrol,
                 A::ChangeOwnPassword,
             ]
         );

@@ -1,5 +1,6 @@
 //! CSV: sections (summary, regions, contractors, devices, deductions, exemptions, work orders:
-//! their summary, by state, level, fault kind, contractor and region, the overdue ones; notes),
+//! their summary, by state, level, fault kind, contractor and region, the overdue ones; the
+//! patrol's summary, days, patrollers and findings when the report has them; notes),
 //! each a title row, a header row and data rows, separated by blank lines. UTF-8 with a BOM so
 //! Excel and WPS open Chinese text correctly.
 //!
@@ -112,6 +113,35 @@ pub fn render(r: &Report, l: Lang) -> Result<Vec<u8>> {
         tables::header(&tables::OVERDUE_COLS, l),
         tables::overdue(r, l),
     )?;
+    if r.patrol.is_some() {
+        section(
+            &mut w,
+            "patrol_summary",
+            vec![t("item", l), t("value", l)],
+            tables::patrol_summary(r, l)
+                .into_iter()
+                .map(Vec::from)
+                .collect(),
+        )?;
+        section(
+            &mut w,
+            "patrol_days",
+            tables::header(&tables::PATROL_DAY_COLS, l),
+            tables::patrol_days(r, l),
+        )?;
+        section(
+            &mut w,
+            "patrol_patrollers",
+            tables::header(&tables::PATROLLER_COLS, l),
+            tables::patrol_patrollers(r),
+        )?;
+        section(
+            &mut w,
+            "patrol_findings",
+            tables::header(&tables::FINDING_COLS, l),
+            tables::patrol_findings(r, l),
+        )?;
+    }
     let mut notes: Vec<Vec<String>> = r.semantics.iter().map(|s| vec![s.clone()]).collect();
     notes.extend(r.notes.iter().map(|s| vec![s.clone()]));
     section(&mut w, "notes", vec![t("note", l)], notes)?;

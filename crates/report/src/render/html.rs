@@ -110,6 +110,35 @@ pub fn render(r: &Report, l: Lang) -> String {
     }
     let _ = writeln!(o, "<h2>{}</h2>", esc(&t("overdue_orders", l)));
     table(&mut o, &tables::OVERDUE_COLS, &tables::overdue(r, l), l);
+    if r.patrol.is_some() {
+        let _ = writeln!(o, "<h2>{}</h2>", esc(&t("patrol_summary", l)));
+        o.push_str("<table class=\"summary\"><tbody>\n");
+        for [k, v] in tables::patrol_summary(r, l) {
+            let _ = writeln!(o, "<tr><td>{}</td><td>{}</td></tr>", esc(&k), esc(&v));
+        }
+        o.push_str("</tbody></table>\n");
+        let _ = writeln!(o, "<h2>{}</h2>", esc(&t("patrol_patrollers", l)));
+        table(
+            &mut o,
+            &tables::PATROLLER_COLS,
+            &tables::patrol_patrollers(r),
+            l,
+        );
+        let _ = writeln!(o, "<h2>{}</h2>", esc(&t("patrol_findings", l)));
+        table(
+            &mut o,
+            &tables::FINDING_COLS,
+            &tables::patrol_findings(r, l),
+            l,
+        );
+        let _ = writeln!(o, "<h2>{}</h2>", esc(&t("patrol_days", l)));
+        table(
+            &mut o,
+            &tables::PATROL_DAY_COLS,
+            &tables::patrol_days(r, l),
+            l,
+        );
+    }
     let _ = writeln!(o, "<h2>{}</h2>", esc(&t("devices_sheet", l)));
     let rows: Vec<Vec<String>> = r.devices.iter().map(|d| tables::device(d, l)).collect();
     table(&mut o, &tables::DEVICE_COLS, &rows, l);

@@ -411,6 +411,139 @@ pub(crate) mod tables {
             .collect()
     }
 
+    /// The patrol section's summary rows (empty without a section).
+    pub fn patrol_summary(r: &Report, l: Lang) -> Vec<[String; 2]> {
+        let Some(p) = &r.patrol else {
+            return Vec::new();
+        };
+        vec![
+            [t("patrol_daily_quota", l), p.daily_quota.to_string()],
+            [t("patrol_cycle_days", l), p.cycle_days.to_string()],
+            [t("patrol_fleet", l), p.fleet.to_string()],
+            [
+                t("patrol_required_per_day", l),
+                p.required_per_day.to_string(),
+            ],
+            [t("patrol_working_days", l), p.working_days.to_string()],
+            [
+                t("patrol_planned_channels", l),
+                p.planned_channels.to_string(),
+            ],
+            [t("patrol_planned_visits", l), p.planned_visits.to_string()],
+            [
+                t("patrol_patrolled_channels", l),
+                p.patrolled_channels.to_string(),
+            ],
+            [
+                t("patrol_patrolled_visits", l),
+                p.patrolled_visits.to_string(),
+            ],
+            [t("patrol_planned_done", l), p.planned_done.to_string()],
+            [t("patrol_coverage", l), pct(p.coverage)],
+            [t("patrol_plan_completion", l), pct(p.plan_completion)],
+            [t("patrol_faults", l), p.faults.to_string()],
+            [
+                t("patrol_quota_missed", l),
+                p.quota_missed_days.len().to_string(),
+            ],
+            [t("patrol_records", l), p.records.to_string()],
+            [t("patrol_records_digest", l), p.records_digest.clone()],
+        ]
+    }
+
+    pub const PATROL_DAY_COLS: [&str; 5] = [
+        "patrol_day",
+        "patrol_planned",
+        "patrol_patrolled",
+        "patrol_day_faults",
+        "patrol_met_quota",
+    ];
+
+    pub fn patrol_days(r: &Report, l: Lang) -> Vec<Vec<String>> {
+        let Some(p) = &r.patrol else {
+            return Vec::new();
+        };
+        p.days
+            .iter()
+            .map(|d| {
+                vec![
+                    d.day.clone(),
+                    d.planned.to_string(),
+                    d.patrolled.to_string(),
+                    d.faults.to_string(),
+                    t(
+                        match d.met_quota {
+                            Some(true) => "yes",
+                            Some(false) => "no",
+                            None => "patrol_in_progress",
+                        },
+                        l,
+                    ),
+                ]
+            })
+            .collect()
+    }
+
+    pub const PATROLLER_COLS: [&str; 5] = [
+        "patrol_patroller",
+        "patrol_channel_days",
+        "patrol_channels",
+        "patrol_day_faults",
+        "patrol_days_active",
+    ];
+
+    pub fn patrol_patrollers(r: &Report) -> Vec<Vec<String>> {
+        let Some(p) = &r.patrol else {
+            return Vec::new();
+        };
+        p.patrollers
+            .iter()
+            .map(|p| {
+                vec![
+                    p.patroller.clone(),
+                    p.records.to_string(),
+                    p.channels.to_string(),
+                    p.faults.to_string(),
+                    p.days.to_string(),
+                ]
+            })
+            .collect()
+    }
+
+    pub const FINDING_COLS: [&str; 9] = [
+        "patrol_day",
+        "patrol_device",
+        "patrol_name",
+        "patrol_region",
+        "patrol_finding",
+        "patrol_work_order",
+        "patrol_patroller",
+        "patrol_note",
+        "patrol_recorded",
+    ];
+
+    pub fn patrol_findings(r: &Report, l: Lang) -> Vec<Vec<String>> {
+        let Some(p) = &r.patrol else {
+            return Vec::new();
+        };
+        p.findings
+            .iter()
+            .map(|f| {
+                vec![
+                    f.day.clone(),
+                    f.device.clone(),
+                    f.name.clone(),
+                    f.region.clone(),
+                    t(&format!("finding_{}", f.finding), l),
+                    f.work_order.map(|o| o.to_string()).unwrap_or_default(),
+                    f.patroller.clone(),
+                    f.note.clone(),
+                    f.recorded.clone(),
+                ]
+            })
+            .collect()
+    }
+
     pub fn header(cols: &[&str], l: Lang) -> Vec<String> {
         cols.iter().map(|c| t(c, l)).collect()
     }

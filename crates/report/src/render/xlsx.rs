@@ -1,7 +1,8 @@
 //! XLSX for signing: sheets summary (fleet figures, rollups by region and contractor, how the
 //! figures are counted, notes, signature lines), devices, deductions, exemptions, work orders
 //! (their summary, the counts by state, level, fault kind, contractor and region, the overdue
-//! ones). Numbers are
+//! ones) and, when the report has one, the patrol (summary, patrollers, findings, days).
+//! Numbers are
 //! written as numbers (so auditors can re-add them), codes as text (20 digits do not fit a
 //! double).
 
@@ -73,6 +74,15 @@ fn numeric_cols(cols: &[&str]) -> Vec<bool> {
                     | "repair_due"
                     | "repaired"
                     | "missed"
+                    | "patrol_day"
+                    | "patrol_met_quota"
+                    | "patrol_patroller"
+                    | "patrol_device"
+                    | "patrol_name"
+                    | "patrol_region"
+                    | "patrol_finding"
+                    | "patrol_note"
+                    | "patrol_recorded"
             )
         })
         .collect()
@@ -225,6 +235,47 @@ pub fn render(r: &Report, l: Lang) -> Result<Vec<u8>> {
     )?;
     ws.set_column_width(0, 28).map_err(xl)?;
     ws.set_column_width(1, 32).map_err(xl)?;
+
+    if r.patrol.is_some() {
+        let ws = wb.add_worksheet();
+        ws.set_name(t("patrol_sheet", l)).map_err(xl)?;
+        ws.write_string_with_format(0, 0, t("patrol_summary", l), &bold)
+            .map_err(xl)?;
+        let mut at = 1;
+        for [k, v] in tables::patrol_summary(r, l) {
+            ws.write_string_with_format(at, 0, &k, &bold).map_err(xl)?;
+            // Counts and percentages as numbers; the digest (hex) stays text.
+            match v.parse::<f64>() {
+                Ok(x) if v.len() < 20 => ws.write_number(at, 1, x).map_err(xl)?,
+                _ => ws.write_string(at, 1, &v).map_err(xl)?,
+            };
+            at += 1;
+        }
+        for (title, cols, rows) in [
+            (
+                "patrol_patrollers",
+                &tables::PATROLLER_COLS[..],
+                tables::patrol_patrollers(r),
+            ),
+            (
+                "patrol_findings",
+                &tables::FINDING_COLS[..],
+                tables::patrol_findings(r, l),
+            ),
+            (
+                "patrol_days",
+                &tables::PATROL_DAY_COLS[..],
+                tables::patrol_days(r, l),
+            ),
+        ] {
+            at += 1;
+            ws.write_string_with_format(at, 0, t(title, l), &bold)
+                .map_err(xl)?;
+            at = table(ws, at + 1, cols, &rows, l, &bold)?;
+        }
+        ws.set_column_width(0, 28).map_err(xl)?;
+        ws.set_column_width(1, 24).map_err(xl)?;
+    }
 
     wb.save_to_buffer().map_err(xl)
 }

@@ -20,8 +20,9 @@
 //!   the summary counts only what the caller may see. Nothing out of scope is sent, not even
 //!   a count of it.
 //! - A stream is woken at most once per `batch` however busy the bus: after an event it waits
-//!   `batch`, then takes everything that arrived meanwhile and writes it at once (one write on
-//!   the connection, not one per event). A status event is filtered per stream but rendered
+//!   `batch`, then takes everything that arrived meanwhile and sends it as one chunk of the
+//!   body (one write on the connection, not one per event). The body is written here, not by
+//!   axum's `Sse`, because `Sse` makes each event its own chunk. A status event is filtered per stream but rendered
 //!   once for all of them ([`Rendered`]): its text does not depend on who reads it.
 //! - A stream never makes the monitor or another stream wait: the bus never waits for a
 //!   reader, a reader that falls a ring behind is told `resync`, and a client that does not
@@ -40,10 +41,11 @@ use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use futures::Stream;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 use utoipa::ToSchema;
@@ -144,7 +146,7 @@ pub async fn stream(
     State(st): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
-) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+) -> Result<Response, ApiError> {
     let p = caller.principal;
     p.require(Action::ReadStatus)?;
     p.require(Action::ReadDevices)?;
@@ -177,7 +179,8 @@ pub async fn stream(
         sub,
         principal: p,
         credential,
-        queue: VecDeque::new(),
+        queue: Vec::new(),
+        keep_alive: every(opts.keep_alive),
         summary_tick: every(opts.summary_every),
         recheck: every(opts.recheck_every),
         stopping: st.ops.stopping(),
@@ -197,12 +200,17 @@ pub async fn stream(
         None => feed.resync(ResyncReason::NotHeld),
     }
     feed.summary(true);
-    let stream =
-        futures::stream::unfold(
-            feed,
-            |mut f| async move { f.next().await.map(|e| (Ok(e), f)) },
-        );
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(opts.keep_alive)))
+    let stream = futures::stream::unfold(feed, |mut f| async move {
+        f.next().await.map(|b| (Ok::<_, Infallible>(b), f))
+    });
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
 }
 
 /// `RUN-SEQ` of this run, else `None` (malformed, or another run's).
@@ -241,8 +249,10 @@ struct Feed {
     sub: Subscription,
     principal: Principal,
     credential: Credential,
-    /// Events ready to send, in order.
-    queue: VecDeque<SseEvent>,
+    /// Events ready to send, in order, as sent: one batch is one write.
+    queue: Vec<u8>,
+    /// A comment line this often keeps proxies from closing an idle stream.
+    keep_alive: Interval,
     /// The last sequence number of the bus this stream has dealt with.
     processed: u64,
     summary_tick: Interval,
@@ -261,6 +271,7 @@ struct Feed {
 
 enum Step {
     Stop,
+    KeepAlive,
     Recheck,
     Summary,
     Got(Received),
@@ -275,11 +286,12 @@ impl Feed {
         format!("{:x}-{}", self.st.ops.run, self.processed)
     }
 
-    async fn next(&mut self) -> Option<SseEvent> {
-        // Bounded: every turn either returns or waits for one of the four sources.
+    /// Everything ready to send, as one chunk of the body.
+    async fn next(&mut self) -> Option<Bytes> {
+        // Bounded: every turn either returns or waits for one of the five sources.
         loop {
-            if let Some(e) = self.queue.pop_front() {
-                return Some(e);
+            if !self.queue.is_empty() {
+                return Some(Bytes::from(std::mem::take(&mut self.queue)));
             }
             if self.done {
                 return None;
@@ -289,9 +301,11 @@ impl Feed {
                 _ = self.stopping.wait_for(|s| *s) => Step::Stop,
                 _ = self.recheck.tick() => Step::Recheck,
                 _ = self.summary_tick.tick() => Step::Summary,
+                _ = self.keep_alive.tick() => Step::KeepAlive,
                 r = self.sub.recv() => Step::Got(r),
             };
             match step {
+                Step::KeepAlive => self.queue.extend_from_slice(b":\n\n"),
                 Step::Stop => self.end(EndReason::ShuttingDown),
                 Step::Recheck => match self.still_signed_in().await {
                     Some(p) => self.principal = p,
@@ -381,7 +395,7 @@ impl Feed {
         self.want = e.seq;
         let run = self.st.ops.run;
         let rendered = self.st.ops.rendered.status(run, &e, c);
-        self.queue.push_back(rendered);
+        self.queue.extend_from_slice(&rendered);
     }
 
     fn resync(&mut self, reason: ResyncReason) {
@@ -414,11 +428,8 @@ impl Feed {
     }
 
     fn push(&mut self, kind: &str, body: &impl Serialize) {
-        let e = SseEvent::default()
-            .event(kind)
-            .id(self.id())
-            .data(serde_json::to_string(body).unwrap_or_default());
-        self.queue.push_back(e);
+        let e = sse_text(kind, &self.id(), body);
+        self.queue.extend_from_slice(e.as_bytes());
     }
 }
 
@@ -428,14 +439,14 @@ impl Feed {
 /// renders its own. A sync lock, held for a lookup or an insert.
 #[derive(Default)]
 pub(crate) struct Rendered {
-    latest: Mutex<VecDeque<(u64, SseEvent)>>,
+    latest: Mutex<VecDeque<(u64, Bytes)>>,
 }
 
 impl Rendered {
     const HELD: usize = 1024;
 
     /// The `status` event of `e` (a status change `c`), with its id in run `run`.
-    fn status(&self, run: u64, e: &Event, c: &StatusChange) -> SseEvent {
+    fn status(&self, run: u64, e: &Event, c: &StatusChange) -> Bytes {
         {
             let held = self.latest.lock().expect("rendered events");
             // Sequence numbers are inserted in increasing order (almost always): search from
@@ -456,7 +467,7 @@ impl Rendered {
     }
 }
 
-fn render_status(run: u64, e: &Event, c: &StatusChange) -> SseEvent {
+fn render_status(run: u64, e: &Event, c: &StatusChange) -> Bytes {
     let d = &e.device;
     let text = |c: &Option<camwatch_core::cause::Cause>| c.as_ref().map(|c| c.to_string());
     let body = StatusEvent {
@@ -475,10 +486,15 @@ fn render_status(run: u64, e: &Event, c: &StatusChange) -> SseEvent {
         }),
     };
     // The id is the event's own number: a stream has dealt with everything up to it.
-    SseEvent::default()
-        .event("status")
-        .id(format!("{run:x}-{}", e.seq))
-        .data(serde_json::to_string(&body).unwrap_or_default())
+    Bytes::from(sse_text("status", &format!("{run:x}-{}", e.seq), &body))
+}
+
+/// One server-sent event: its type, id and JSON data. Compact JSON holds no line break (one
+/// in a string is escaped), so the data is one `data:` line; kinds and ids are ours (ASCII,
+/// no line breaks).
+fn sse_text(kind: &str, id: &str, body: &impl Serialize) -> String {
+    let data = serde_json::to_string(body).unwrap_or_default();
+    format!("event: {kind}\nid: {id}\ndata: {data}\n\n")
 }
 
 /// The fleet's points by region and maintainer: what every stream's summary adds up.

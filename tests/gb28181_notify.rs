@@ -8,8 +8,10 @@
 //! One scaled clock (×20) for platform and simulator; waits are bounded polls on outcomes,
 //! never timed.
 
+mod common;
+use common::wait_until;
+
 use std::sync::Arc;
-use std::time::Duration;
 
 use camwatch_core::clock::{Clock, ScaledClock};
 use camwatch_core::config::Gb28181Config;
@@ -25,21 +27,6 @@ use camwatch_store::{DeviceFilter, Store};
 
 const CHANNELS: u32 = 10;
 const SEED: u32 = 700;
-
-/// Polls `done` every 100 ms of real time, at most `limit` real seconds.
-async fn wait_until<F, Fut>(what: &str, limit: u64, mut done: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..limit * 10 {
-        if done().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{what}: not within {limit} s");
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catalog_notifies_become_status_picture_faults_and_register_changes() {

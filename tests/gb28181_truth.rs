@@ -10,9 +10,11 @@
 //! RTSP truth tests do; waits are bounded polls, and the bounds on times are what the
 //! protocol allows (keepalive interval, misses, liveness interval), never measured durations.
 
+mod common;
+use common::wait_until;
+
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use camwatch_core::cause::Cause;
 use camwatch_core::clock::{Clock, ScaledClock};
@@ -31,21 +33,6 @@ const KEEPALIVE_SEC: i64 = 10;
 const MISSES: i64 = 3;
 const LIVENESS_SEC: i64 = 120;
 const SLACK: i64 = 30;
-
-/// Polls `done` every 100 ms of real time, at most `limit` real seconds.
-async fn wait_until<F, Fut>(what: &str, limit: u64, mut done: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..limit * 10 {
-        if done().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("{what}: not within {limit} s");
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_lower_platforms_20000_channels_go_offline_and_the_report_counts_them() {

@@ -114,3 +114,19 @@ pub fn venv(name: &str, package: &str) -> std::path::PathBuf {
     std::fs::write(&ready, package).unwrap();
     dir
 }
+
+/// Polls `done` every 100 ms of real time, at most `limit` real seconds: a hang guard for
+/// tests whose subject runs on its own (a simulator, a server), not a timing expectation.
+pub async fn wait_until<F, Fut>(what: &str, limit: u64, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..limit * 10 {
+        if done().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{what}: not within {limit} s");
+}

@@ -5,11 +5,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::digest::input_digest;
 use super::{
-    DeductionRow, DeviceRow, ExemptionRow, Period, Report, Rollup, SampleCounts, Totals, hours,
-    rate,
+    CauseRow, DayRates, DeductionRow, DeviceRow, ExemptionRow, Period, Report, Rollup,
+    SampleCounts, Totals, hours, rate,
 };
 use camwatch_core::availability::{
-    DeviceAvailability, Hours, Interval, Samples, UnknownTreatment, device_availability,
+    DeviceAvailability, Hours, Interval, Part, Samples, UnknownTreatment, device_breakdown,
 };
 use camwatch_core::contract::{Contract, DeviceFacts, Method, assess};
 use camwatch_core::error::{Error, Result};
@@ -220,6 +220,11 @@ fn assemble(
     let mut ex_devices = vec![0u64; exemptions.len()];
     let mut ex_secs = vec![0i64; exemptions.len()];
 
+    let days = p.days();
+    let day_ivs: Vec<Interval> = days.iter().map(|(_, iv)| *iv).collect();
+    let mut daily = vec![Part::default(); days.len()];
+    // Offline seconds and devices by cause family (`None`: recorded with no cause).
+    let mut causes: HashMap<Option<&'static str>, (i64, u64)> = HashMap::new();
     let mut rows = Vec::new();
     let mut facts = Vec::new();
     let mut avail = Vec::new();
@@ -260,12 +265,22 @@ fn assemble(
         if own.is_empty() {
             no_data.push(d.code);
         }
-        let a = device_availability(window, own, &ex, checks).map_err(|e| {
+        let b = device_breakdown(window, own, &ex, checks, &day_ivs).map_err(|e| {
             Error::invalid(format!(
                 "{}: the status history is inconsistent, no report can be made from it ({e})",
                 d.code
             ))
         })?;
+        for (sum, part) in daily.iter_mut().zip(&b.parts) {
+            sum.hours.add(&part.hours);
+            sum.samples.add(&part.samples);
+        }
+        for (family, secs) in &b.offline_by_cause {
+            let e = causes.entry(*family).or_default();
+            e.0 += secs;
+            e.1 += 1;
+        }
+        let a = b.whole;
         let offline_counted = a.hours.offline
             + if t == UnknownTreatment::Offline {
                 a.hours.unknown
@@ -441,6 +456,10 @@ fn assemble(
         unknown_treatment: t.as_str().into(),
         semantics: semantics(c, p),
         fleet: fleet.totals(c.method, t),
+        online_threshold_percent: c
+            .fleet_online_rate
+            .as_ref()
+            .map(|r| super::round(r.threshold_percent.0.to_f64(), 4)),
         regions: regions
             .into_iter()
             .map(|(k, a)| {
@@ -452,6 +471,34 @@ fn assemble(
             .into_iter()
             .map(|(k, a)| a.rollup(k, None, c.method, t))
             .collect(),
+        daily: days
+            .iter()
+            .zip(&daily)
+            .map(|((date, _), part)| {
+                let [online, intact] = ratios(&part.hours, &part.samples, c.method, t);
+                DayRates {
+                    date: date.to_string(),
+                    online_rate: rate(online.0, online.1),
+                    intact_rate: rate(intact.0, intact.1),
+                }
+            })
+            .collect(),
+        outage_causes: {
+            let mut v: Vec<CauseRow> = causes
+                .into_iter()
+                .map(|(family, (secs, devices))| CauseRow {
+                    cause: family.unwrap_or("unrecorded").to_string(),
+                    offline_hours: hours(secs),
+                    devices,
+                })
+                .collect();
+            v.sort_by(|a, b| {
+                b.offline_hours
+                    .total_cmp(&a.offline_hours)
+                    .then_with(|| a.cause.cmp(&b.cause))
+            });
+            v
+        },
         devices: device_rows,
         deductions: assessment
             .deductions

@@ -93,6 +93,28 @@ pub struct Rollup {
     pub device_deductions: f64,
 }
 
+/// One local day of the period: the fleet's rates that day, by the contract's method (the
+/// daily chart against the threshold).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DayRates {
+    /// `YYYY-MM-DD`, local.
+    pub date: String,
+    pub online_rate: Option<f64>,
+    pub intact_rate: Option<f64>,
+}
+
+/// The fleet's offline time (non-exempt, eligible) with one cause family.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CauseRow {
+    /// `camwatch_core::cause::Cause::family`: a failure kind (`connection_refused`,
+    /// `auth_failed`, …), `parent_down`, `no_media`, `bad_image`, `not_watched`, `other`, or
+    /// `unrecorded` for offline spans stored without a cause.
+    pub cause: String,
+    pub offline_hours: f64,
+    /// Devices with any offline time of this cause.
+    pub devices: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DeviceRow {
     pub code: String,
@@ -245,8 +267,14 @@ pub struct Report {
     /// The rules of counting, stated in words, as the report applies them.
     pub semantics: Vec<String>,
     pub fleet: Totals,
+    /// The contract's fleet online-rate threshold in percent (e.g. 98), when it has one.
+    pub online_threshold_percent: Option<f64>,
     pub regions: Vec<Rollup>,
     pub contractors: Vec<Rollup>,
+    /// The fleet's rates on each local day of the period.
+    pub daily: Vec<DayRates>,
+    /// The fleet's offline time by cause, the largest first.
+    pub outage_causes: Vec<CauseRow>,
     pub devices: Vec<DeviceRow>,
     pub deductions: Vec<DeductionRow>,
     pub total_deduction: f64,

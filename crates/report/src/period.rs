@@ -144,6 +144,30 @@ impl Period {
         Interval::new(start, end).intersect(self.interval())
     }
 
+    /// The period's local civil days, each clipped to the period, in order: `(date, interval)`.
+    /// They tile the period exactly (a DST day is 23 or 25 hours long).
+    pub fn days(&self) -> Vec<(Date, Interval)> {
+        let mut out = Vec::new();
+        if self.is_empty() {
+            return out;
+        }
+        let mut day = Timestamp::from_second(self.start_at)
+            .expect("in range")
+            .to_zoned_datetime(self.tz.clone())
+            .date();
+        // Bounded: one turn per civil day of the period.
+        while day_start(day, &self.tz) < self.end_at {
+            let next = day.checked_add(1.day()).expect("date in range");
+            let iv = Interval::new(day_start(day, &self.tz), day_start(next, &self.tz))
+                .intersect(self.interval());
+            if !iv.is_empty() {
+                out.push((day, iv));
+            }
+            day = next;
+        }
+        out
+    }
+
     /// Every instant in the period at which a daily check time `(hour, minute)` falls, sorted.
     pub fn check_instants(&self, times: &[(i8, i8)]) -> Vec<i64> {
         let mut out = Vec::new();
@@ -214,6 +238,31 @@ mod tests {
         // 02:30 does not exist on 29 March: one check per day all the same.
         assert_eq!(mar.check_instants(&[(2, 30)]).len(), 31);
         assert_eq!(oct.check_instants(&[(2, 30)]).len(), 31);
+    }
+
+    #[test]
+    fn days_tile_the_period() {
+        let tz = TimeZone::get("Europe/Berlin").unwrap();
+        let mar = Period::month("2026-03".parse().unwrap(), tz.clone(), "Europe/Berlin");
+        let days = mar.days();
+        assert_eq!(days.len(), 31);
+        assert_eq!(days[0].0.to_string(), "2026-03-01");
+        assert_eq!(days[28].1.len(), 23 * 3600, "29 March loses an hour");
+        assert_eq!(days.iter().map(|(_, iv)| iv.len()).sum::<i64>(), mar.len());
+        for w in days.windows(2) {
+            assert_eq!(w[0].1.end, w[1].1.start);
+        }
+        // Any [from, to): the first and last days are clipped.
+        let p = Period::between(
+            mar.start_at + 3600,
+            mar.start_at + 2 * 86_400 + 60,
+            tz,
+            "Europe/Berlin",
+        );
+        let d = p.days();
+        assert_eq!(d.len(), 3);
+        assert_eq!(d[0].1.len(), 23 * 3600);
+        assert_eq!(d[2].1.len(), 60);
     }
 
     #[test]

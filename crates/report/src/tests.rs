@@ -314,14 +314,38 @@ fn formats_carry_the_content() {
     let html = String::from_utf8(render(&r, Format::Html, Lang::En).unwrap()).unwrap();
     assert!(html.contains("size: A4") && html.contains("156.68") && html.contains("Signatures"));
     assert!(!html.contains("<script"));
+    // The charts: daily against the threshold, regions, contractors, causes.
+    assert_eq!(html.matches("<svg").count(), 4, "{html}");
+    assert!(html.contains("Threshold 98%"));
     let xlsx = render(&r, Format::Xlsx, Lang::Zh).unwrap();
     use calamine::{DataType, Reader};
     let mut wb: calamine::Xlsx<_> =
         calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx)).unwrap();
     assert_eq!(
         wb.sheet_names(),
-        vec!["汇总", "点位明细", "扣款明细", "免责记录", "工单"]
+        vec!["汇总", "统计图", "点位明细", "扣款明细", "免责记录", "工单"]
     );
+    // The charts sheet: the daily rates as numbers, and four native charts reading them.
+    let charts = wb.worksheet_range("统计图").unwrap();
+    assert_eq!(charts.get((0, 3)).unwrap().to_string(), "考核线");
+    assert_eq!(charts.get((1, 0)).unwrap().to_string(), "2026-02-01");
+    assert_eq!(charts.get((1, 1)).unwrap().as_f64(), Some(50.0));
+    assert_eq!(charts.get((1, 3)).unwrap().as_f64(), Some(98.0));
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(
+        render(&r, Format::Xlsx, Lang::Zh).unwrap(),
+    ))
+    .unwrap();
+    let parts: Vec<String> = zip.file_names().map(|n| n.unwrap().into_owned()).collect();
+    let mut charts: Vec<&String> = parts
+        .iter()
+        .filter(|n| n.starts_with("xl/charts/chart"))
+        .collect();
+    charts.sort();
+    assert_eq!(charts.len(), 4, "{parts:?}");
+    let mut daily = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name(charts[0]).unwrap(), &mut daily).unwrap();
+    assert!(daily.contains("<c:lineChart>"), "{daily}");
+    assert!(daily.contains("$B$2:$B$29"), "{daily}");
     let devices = wb.worksheet_range("点位明细").unwrap();
     assert_eq!(devices.get((0, 0)).unwrap().to_string(), "设备编码");
     assert_eq!(
@@ -329,6 +353,49 @@ fn formats_carry_the_content() {
         "34010400001320000002"
     );
     assert_eq!(devices.get((2, 9)).unwrap().as_f64(), Some(400.0));
+}
+
+/// The daily chart's figures and the outage causes, worked by hand from the month above.
+#[test]
+fn daily_rates_and_outage_causes_hand_worked() {
+    use camwatch_core::cause::Cause;
+    use camwatch_core::outcome::FailureKind;
+    let mut w = world();
+    for s in &mut w.spans {
+        if s.device == code("132", 2) && s.status == Status::Offline {
+            s.cause = Some(Cause::Failure(FailureKind::ConnectionRefused));
+        }
+    }
+    let r = report_with(&w, &contract(Method::TimeWeighted), CONTRACT);
+    assert_eq!(r.online_threshold_percent, Some(98.0));
+    assert_eq!(r.daily.len(), 28);
+    let day = |d: &str| {
+        let x = r.daily.iter().find(|x| x.date == d).unwrap();
+        (x.online_rate, x.intact_rate)
+    };
+    // A online, B offline; C not yet in contract; D has no data (unknown, excluded).
+    assert_eq!(day("2026-02-01"), (Some(0.5), Some(0.5)));
+    // B back online at 16:00: (24 + 8 + 24 + 24) / 96.
+    assert_eq!(day("2026-02-17"), (Some(0.833333), Some(0.833333)));
+    // C degraded all day: online, not intact.
+    assert_eq!(day("2026-02-20"), (Some(1.0), Some(0.75)));
+    // D offline from 20:00.
+    assert_eq!(day("2026-02-24"), (Some(0.958333), Some(0.958333)));
+    assert_eq!(day("2026-02-25"), (Some(0.75), Some(0.75)));
+    // D's offline day is exempt: out of the denominator.
+    assert_eq!(day("2026-02-26"), (Some(1.0), Some(1.0)));
+    let causes: Vec<(&str, f64, u64)> = r
+        .outage_causes
+        .iter()
+        .map(|c| (c.cause.as_str(), c.offline_hours, c.devices))
+        .collect();
+    assert_eq!(
+        causes,
+        vec![("connection_refused", 400.0, 1), ("unrecorded", 76.0, 1)]
+    );
+    let csv = String::from_utf8(render(&r, Format::Csv, Lang::Zh).unwrap()).unwrap();
+    assert!(csv.contains("连接被拒绝,400.0000,1"), "{csv}");
+    assert!(csv.contains("2026-02-20,100.0000,75.0000"), "{csv}");
 }
 
 #[test]
@@ -428,8 +495,7 @@ fn user_text_never_runs_as_a_formula() {
         let f = wb.worksheet_formula(&sheet).unwrap();
         assert!(f.used_cells().all(|(_, _, f)| f.is_empty()), "{sheet}");
     }
-    let sheet = wb.sheet_names()[1].clone();
-    let devices = wb.worksheet_range(&sheet).unwrap();
+    let devices = wb.worksheet_range("Devices").unwrap();
     assert!(
         devices
             .used_cells()
@@ -877,6 +943,7 @@ fn hand_computed_work_order_month() {
         wb.sheet_names(),
         vec![
             "Summary",
+            "Charts",
             "Devices",
             "Deductions",
             "Exemptions",

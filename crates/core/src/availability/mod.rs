@@ -172,8 +172,42 @@ pub fn device_availability(
     exempt: &[Interval],
     check_times: &[i64],
 ) -> Result<DeviceAvailability, OverlapError> {
-    let mut out = DeviceAvailability::default();
+    Ok(device_breakdown(window, spans, exempt, check_times, &[])?.whole)
+}
+
+/// One day's (or any part's) hours and samples of a device.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Part {
+    pub hours: Hours,
+    pub samples: Samples,
+}
+
+/// A device's availability over its window, and the same figures split for charts and "by
+/// cause" tables.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Breakdown {
+    pub whole: DeviceAvailability,
+    /// One entry per part asked for (e.g. each local day of the period), each counted over the
+    /// part's intersection with the window: time outside every part is in `whole` only, so the
+    /// parts sum to `whole` exactly when they tile the window.
+    pub parts: Vec<Part>,
+    /// Non-exempt offline seconds by the offline span's [`Cause::family`](crate::cause::Cause::family)
+    /// (`None`: a span recorded with no cause), in order of first appearance.
+    pub offline_by_cause: Vec<(Option<&'static str>, i64)>,
+}
+
+/// [`device_availability`], and the same counting within each of `parts` (sorted, disjoint),
+/// and the offline time by cause.
+pub fn device_breakdown(
+    window: Interval,
+    spans: &[StatusSpan],
+    exempt: &[Interval],
+    check_times: &[i64],
+    parts: &[Interval],
+) -> Result<Breakdown, OverlapError> {
+    let mut out = Breakdown::default();
     if window.is_empty() {
+        out.parts = vec![Part::default(); parts.len()];
         return Ok(out);
     }
     let mut sorted: Vec<&StatusSpan> = spans.iter().filter(|s| s.end_at > s.start_at).collect();
@@ -191,27 +225,19 @@ pub fn device_availability(
         }
     }
     let ex = union(exempt.iter().map(|e| e.intersect(window)).collect());
-    let h = &mut out.hours;
-    h.eligible = window.len();
-    h.exempt = ex.iter().map(|e| e.len()).sum();
 
     // The current offline run: (its end, its non-exempt seconds).
     let mut run: Option<(i64, i64)> = None;
     let (mut outages, mut longest) = (0u32, 0i64);
     for s in &sorted {
-        let clipped = Interval::new(s.start_at, s.end_at).intersect(window);
-        let counted = if clipped.is_empty() {
-            0
-        } else {
-            clipped.len() - overlap(clipped, &ex)
-        };
-        match s.status {
-            Status::Online => h.online += counted,
-            Status::Degraded => h.degraded += counted,
-            Status::Offline => h.offline += counted,
-            Status::Unknown => {}
-        }
+        let counted = counted(s, window, &ex);
         if s.status == Status::Offline {
+            let family = s.cause.as_ref().map(crate::cause::Cause::family);
+            match out.offline_by_cause.iter_mut().find(|(f, _)| *f == family) {
+                Some((_, secs)) => *secs += counted,
+                None if counted > 0 => out.offline_by_cause.push((family, counted)),
+                None => {}
+            }
             match &mut run {
                 Some((end, secs)) if *end == s.start_at => {
                     *end = s.end_at;
@@ -227,18 +253,82 @@ pub fn device_availability(
         }
     }
     close_run(run.take(), &mut outages, &mut longest);
-    out.outages = outages;
-    out.longest_outage = longest;
-    h.unknown = h.eligible - h.exempt - h.online - h.degraded - h.offline;
+    out.whole = DeviceAvailability {
+        hours: hours_in(window, &sorted, &ex),
+        samples: samples_in(window, &sorted, &ex, check_times),
+        outages,
+        longest_outage: longest,
+    };
+    out.parts = parts
+        .iter()
+        .map(|&p| {
+            let w = window.intersect(p);
+            if w.is_empty() {
+                return Part::default();
+            }
+            let checks = &check_times[check_times.partition_point(|&t| t < w.start)
+                ..check_times.partition_point(|&t| t < w.end)];
+            Part {
+                hours: hours_in(w, &sorted, &ex),
+                samples: samples_in(w, &sorted, &ex, checks),
+            }
+        })
+        .collect();
+    Ok(out)
+}
 
-    // Samples: walk check times and spans together (both sorted).
+/// A span's non-exempt seconds inside `window` (`ex`: the window's exempt time, a union).
+fn counted(s: &StatusSpan, window: Interval, ex: &[Interval]) -> i64 {
+    let clipped = Interval::new(s.start_at, s.end_at).intersect(window);
+    if clipped.is_empty() {
+        0
+    } else {
+        clipped.len() - overlap(clipped, ex)
+    }
+}
+
+/// Hours by status inside `window` (non-empty): `sorted` are the device's spans sorted and
+/// disjoint, `ex` the exempt time (a union, clipped to the device's whole window).
+fn hours_in(window: Interval, sorted: &[&StatusSpan], ex: &[Interval]) -> Hours {
+    let mut h = Hours {
+        eligible: window.len(),
+        exempt: ex.iter().map(|e| e.intersect(window).len()).sum(),
+        ..Hours::default()
+    };
+    // Disjoint spans sorted by start are sorted by end too: skip those ending before the window.
+    let first = sorted.partition_point(|s| s.end_at <= window.start);
+    for s in sorted[first..]
+        .iter()
+        .take_while(|s| s.start_at < window.end)
+    {
+        let c = counted(s, window, ex);
+        match s.status {
+            Status::Online => h.online += c,
+            Status::Degraded => h.degraded += c,
+            Status::Offline => h.offline += c,
+            Status::Unknown => {}
+        }
+    }
+    h.unknown = h.eligible - h.exempt - h.online - h.degraded - h.offline;
+    h
+}
+
+/// Samples at the `check_times` (sorted) inside `window`.
+fn samples_in(
+    window: Interval,
+    sorted: &[&StatusSpan],
+    ex: &[Interval],
+    check_times: &[i64],
+) -> Samples {
+    let mut out = Samples::default();
+    // Walk check times and spans together (both sorted).
     let mut i = 0;
     for &t in check_times {
         if !window.contains(t) {
             continue;
         }
         if ex.iter().any(|e| e.contains(t)) {
-            out.samples.exempt += 1;
+            out.exempt += 1;
             continue;
         }
         while i < sorted.len() && sorted[i].end_at <= t {
@@ -249,13 +339,13 @@ pub fn device_availability(
             .filter(|s| s.start_at <= t)
             .map_or(Status::Unknown, |s| s.status);
         match status {
-            Status::Online => out.samples.online += 1,
-            Status::Degraded => out.samples.degraded += 1,
-            Status::Offline => out.samples.offline += 1,
-            Status::Unknown => out.samples.unknown += 1,
+            Status::Online => out.online += 1,
+            Status::Degraded => out.degraded += 1,
+            Status::Offline => out.offline += 1,
+            Status::Unknown => out.unknown += 1,
         }
     }
-    Ok(out)
+    out
 }
 
 /// Counts a finished offline run that had non-exempt time.

@@ -211,3 +211,68 @@ proptest! {
         prop_assert_eq!(all.exempt, all.eligible);
     }
 }
+
+proptest! {
+    /// Days (any cuts tiling the window) sum to the whole, hours and samples, and the offline
+    /// time by cause sums to the offline hours.
+    #[test]
+    fn parts_that_tile_the_window_sum_to_the_whole(
+        spans in arb_spans(),
+        ex in arb_exempt(),
+        mut cuts in proptest::collection::vec(1i64..1500, 0..8),
+    ) {
+        let window = Interval::new(0, 1500);
+        let checks: Vec<i64> = (0..1500).step_by(37).collect();
+        cuts.sort_unstable();
+        cuts.dedup();
+        let mut edges = vec![window.start];
+        edges.extend(cuts);
+        edges.push(window.end);
+        let parts: Vec<Interval> = edges.windows(2).map(|w| Interval::new(w[0], w[1])).collect();
+        let b = device_breakdown(window, &spans, &ex, &checks, &parts).unwrap();
+        prop_assert_eq!(&b.whole, &device_availability(window, &spans, &ex, &checks).unwrap());
+        let (mut h, mut s) = (Hours::default(), Samples::default());
+        for (p, iv) in b.parts.iter().zip(&parts) {
+            // Each part is what the whole computation gives on that part alone.
+            let alone = device_availability(*iv, &spans, &ex, &checks).unwrap();
+            prop_assert_eq!(p.hours, alone.hours);
+            prop_assert_eq!(p.samples, alone.samples);
+            h.add(&p.hours);
+            s.add(&p.samples);
+        }
+        prop_assert_eq!(h, b.whole.hours);
+        prop_assert_eq!(s, b.whole.samples);
+        let by_cause: i64 = b.offline_by_cause.iter().map(|(_, secs)| secs).sum();
+        prop_assert_eq!(by_cause, b.whole.hours.offline);
+    }
+}
+
+#[test]
+fn offline_time_is_split_by_the_cause_family() {
+    use crate::cause::Cause;
+    use crate::outcome::FailureKind;
+    let mut a = span(Status::Offline, 0, 100);
+    a.cause = Some(Cause::Failure(FailureKind::ConnectionRefused));
+    let mut b = span(Status::Offline, 100, 130);
+    b.cause = Some(Cause::NoMedia);
+    let mut c = span(Status::Offline, 200, 260);
+    c.cause = Some(Cause::Failure(FailureKind::ConnectionRefused));
+    let d = span(Status::Offline, 300, 310);
+    let b = device_breakdown(
+        Interval::new(0, 1000),
+        &[a, b, c, d],
+        &[Interval::new(250, 260)],
+        &[],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        b.offline_by_cause,
+        vec![
+            (Some("connection_refused"), 150),
+            (Some("no_media"), 30),
+            (None, 10)
+        ]
+    );
+    assert_eq!(b.whole.outages, 3);
+}

@@ -1,4 +1,4 @@
-//! CSV: sections (summary, regions, contractors, devices, deductions, exemptions, work orders:
+//! CSV: sections (summary, regions, contractors, daily rates, outage causes, devices, deductions, exemptions, work orders:
 //! their summary, by state, level, fault kind, contractor and region, the overdue ones; the
 //! patrol's summary, days, patrollers and findings when the report has them; notes),
 //! each a title row, a header row and data rows, separated by blank lines. UTF-8 with a BOM so
@@ -70,6 +70,18 @@ pub fn render(r: &Report, l: Lang) -> Result<Vec<u8>> {
             .iter()
             .map(|g| tables::rollup(g, false))
             .collect(),
+    )?;
+    section(
+        &mut w,
+        "daily_sheet",
+        tables::header(&tables::DAILY_COLS, l),
+        tables::daily(r),
+    )?;
+    section(
+        &mut w,
+        "causes_sheet",
+        tables::header(&tables::CAUSE_COLS, l),
+        tables::causes(r, l),
     )?;
     section(
         &mut w,

@@ -1,11 +1,117 @@
 //! Printable HTML: one self-contained page (no scripts, no external resources), A4 landscape
-//! with repeated table headers on every printed page and signature lines at the end.
+//! with repeated table headers on every printed page and signature lines at the end. The charts
+//! (daily rate against the threshold, regions and contractors ranked, offline time by cause)
+//! are inline SVG (`charts`), so the page still prints and archives as one file.
 
 use std::fmt::Write;
 
 use super::super::Report;
+use super::super::Rollup;
+use super::charts::{self, Bar, Colour, Line};
 use super::labels::{Lang, t};
 use super::tables;
+
+/// The most groups a ranking chart shows (the lowest); the table has them all.
+const RANKED_MAX: usize = 20;
+
+/// The charts auditors expect: the daily rate against the threshold, regions and contractors
+/// ranked, the offline time by cause.
+fn charts(o: &mut String, r: &Report, l: Lang) {
+    let _ = writeln!(o, "<h2>{}</h2>", esc(&t("charts", l)));
+    let _ = writeln!(o, "<h3>{}</h3>", esc(&t("chart_daily", l)));
+    let days: Vec<String> = r
+        .daily
+        .iter()
+        .map(|d| d.date.rsplit('-').next().unwrap_or(&d.date).to_string())
+        .collect();
+    let pc = |v: Option<f64>| v.map(|x| x * 100.0);
+    let online: Vec<Option<f64>> = r.daily.iter().map(|d| pc(d.online_rate)).collect();
+    let intact: Vec<Option<f64>> = r.daily.iter().map(|d| pc(d.intact_rate)).collect();
+    let (online_label, intact_label) = (t("online_rate", l), t("intact_rate", l));
+    let threshold_label = t("threshold", l);
+    o.push_str(&charts::daily(
+        &days,
+        &[
+            Line {
+                label: &online_label,
+                values: &online,
+                colour: Colour::Blue,
+                dashed: false,
+            },
+            Line {
+                label: &intact_label,
+                values: &intact,
+                colour: Colour::Green,
+                dashed: true,
+            },
+        ],
+        r.online_threshold_percent
+            .map(|v| (v, threshold_label.as_str())),
+    ));
+    o.push('\n');
+    for (title, groups) in [
+        ("chart_regions", &r.regions),
+        ("chart_contractors", &r.contractors),
+    ] {
+        let _ = writeln!(o, "<h3>{}</h3>", esc(&t(title, l)));
+        ranking(o, groups, r.online_threshold_percent, l);
+    }
+    let _ = writeln!(o, "<h3>{}</h3>", esc(&t("chart_causes", l)));
+    let bars: Vec<Bar> = r
+        .outage_causes
+        .iter()
+        .map(|c| Bar {
+            label: tables::cause_label(&c.cause, l),
+            value: c.offline_hours,
+            text: format!("{:.1} h", c.offline_hours),
+            alarm: false,
+        })
+        .collect();
+    if bars.is_empty() {
+        let _ = writeln!(o, "<p>{}</p>", esc(&t("none", l)));
+    } else {
+        o.push_str(&charts::bars(&bars, None, 0.0));
+        o.push('\n');
+    }
+}
+
+/// Groups by online rate, the lowest [`RANKED_MAX`], red below the threshold.
+fn ranking(o: &mut String, groups: &[Rollup], threshold: Option<f64>, l: Lang) {
+    let ranked = tables::ranked(groups);
+    let shown: Vec<&Rollup> = ranked
+        .iter()
+        .copied()
+        .filter(|g| g.totals.online_rate.is_some())
+        .take(RANKED_MAX)
+        .collect();
+    if shown.is_empty() {
+        let _ = writeln!(o, "<p>{}</p>", esc(&t("none", l)));
+        return;
+    }
+    let bars: Vec<Bar> = shown
+        .iter()
+        .map(|g| {
+            let v = g.totals.online_rate.unwrap_or(0.0) * 100.0;
+            Bar {
+                label: tables::group_label(g, l),
+                value: v,
+                text: format!("{v:.2}%"),
+                alarm: threshold.is_some_and(|t| v < t),
+            }
+        })
+        .collect();
+    let floor = charts::rate_floor(bars.iter().map(|b| b.value).chain(threshold));
+    o.push_str(&charts::bars(&bars, Some(100.0), floor));
+    o.push('\n');
+    if ranked.len() > shown.len() {
+        let more = (ranked.len() - shown.len()).to_string();
+        let _ = writeln!(
+            o,
+            "<p class=\"more\">{}</p>",
+            esc(&t("chart_more", l).replace("{n}", &more))
+        );
+    }
+}
 
 fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
@@ -42,6 +148,8 @@ const STYLE: &str = "
 @page { size: A4 landscape; margin: 12mm; }
 body { font-family: 'Noto Sans CJK SC', 'Source Han Sans SC', 'Microsoft YaHei', sans-serif; font-size: 10pt; color: #000; }
 h1 { font-size: 16pt; margin: 0 0 6pt; } h2 { font-size: 12pt; margin: 14pt 0 4pt; break-after: avoid; }
+h3 { font-size: 10.5pt; margin: 10pt 0 2pt; break-after: avoid; }
+svg.chart { display: block; max-width: 100%; break-inside: avoid; } .more { font-size: 9pt; color: #444; }
 table { border-collapse: collapse; width: 100%; margin-bottom: 6pt; }
 th, td { border: 0.5pt solid #444; padding: 2pt 4pt; text-align: left; vertical-align: top; }
 thead { display: table-header-group; } tr { break-inside: avoid; }
@@ -69,6 +177,7 @@ pub fn render(r: &Report, l: Lang) -> String {
         let _ = writeln!(o, "<tr><td>{}</td><td>{}</td></tr>", esc(&k), esc(&v));
     }
     o.push_str("</tbody></table>\n");
+    charts(&mut o, r, l);
     for (title, rows, named) in [
         ("by_region", &r.regions, true),
         ("by_contractor", &r.contractors, false),
@@ -80,6 +189,13 @@ pub fn render(r: &Report, l: Lang) -> String {
         } else {
             &tables::ROLLUP_COLS
         };
+        table(&mut o, cols, &rows, l);
+    }
+    for (title, cols, rows) in [
+        ("daily_sheet", &tables::DAILY_COLS, tables::daily(r)),
+        ("causes_sheet", &tables::CAUSE_COLS, tables::causes(r, l)),
+    ] {
+        let _ = writeln!(o, "<h2>{}</h2>", esc(&t(title, l)));
         table(&mut o, cols, &rows, l);
     }
     let _ = writeln!(o, "<h2>{}</h2>", esc(&t("deductions_sheet", l)));

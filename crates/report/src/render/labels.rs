@@ -193,6 +193,7 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("origin_parent", "Parent device down", "上级设备故障"),
     ("origin_region", "Regional outage", "区域性故障"),
     ("origin_manual", "Reported by hand", "人工报修"),
+    ("origin_patrol", "Found by patrol", "巡检发现"),
     ("level", "Level", "等级"),
     ("order_title", "Title", "工单标题"),
     ("opened", "Opened", "派单时间"),
@@ -294,6 +295,62 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("finding_frozen", "Frozen picture", "画面冻结"),
     ("finding_scene_change", "Scene changed", "场景变更"),
     ("finding_other", "Other", "其他"),
+    ("charts", "Charts", "统计图"),
+    ("daily_sheet", "Daily rates", "每日在线率"),
+    ("date", "Date", "日期"),
+    (
+        "chart_daily",
+        "Daily online rate against the threshold",
+        "每日在线率与考核线",
+    ),
+    (
+        "chart_regions",
+        "Regions ranked by online rate (lowest first)",
+        "各行政区域在线率排名（由低到高）",
+    ),
+    (
+        "chart_contractors",
+        "Contractors ranked by online rate (lowest first)",
+        "各运维单位在线率排名（由低到高）",
+    ),
+    (
+        "chart_causes",
+        "Offline time by cause",
+        "离线时长按原因分布",
+    ),
+    ("chart_more", "{n} more in the table", "另有 {n} 项见表格"),
+    ("threshold", "Threshold", "考核线"),
+    ("causes_sheet", "Outage causes", "离线原因"),
+    ("cause", "Cause", "原因"),
+    ("cause_devices", "Devices affected", "涉及点位数"),
+    (
+        "cause_dns_or_route",
+        "Name or route unreachable",
+        "域名或路由不可达",
+    ),
+    (
+        "cause_connection_refused",
+        "Connection refused",
+        "连接被拒绝",
+    ),
+    ("cause_connect_timeout", "Connection timed out", "连接超时"),
+    ("cause_no_answer", "Connected, no answer", "已连接但无应答"),
+    ("cause_tls", "TLS handshake failed", "TLS 握手失败"),
+    ("cause_auth_failed", "Authentication failed", "认证失败"),
+    ("cause_rtsp_status", "RTSP error status", "RTSP 错误状态"),
+    ("cause_stream_not_found", "Stream not found", "码流不存在"),
+    ("cause_no_media", "No media", "无媒体数据"),
+    ("cause_malformed_reply", "Malformed reply", "应答格式错误"),
+    ("cause_soap_fault", "ONVIF SOAP fault", "ONVIF SOAP 错误"),
+    ("cause_http_status", "HTTP error status", "HTTP 错误状态"),
+    ("cause_bad_image", "Bad image", "图像无效"),
+    ("cause_deadline", "Probe deadline passed", "探测超时"),
+    ("cause_io", "Transfer broken off", "传输中断"),
+    ("cause_parent_down", "Parent device down", "上级设备故障"),
+    ("cause_picture", "Picture fault", "图像异常"),
+    ("cause_not_watched", "Not watched", "未监测"),
+    ("cause_other", "Other (imported)", "其他（导入）"),
+    ("cause_unrecorded", "Not recorded", "未记录原因"),
 ];
 
 /// The label of `key` in `lang`; the key itself when there is none (never empty).
@@ -312,6 +369,30 @@ pub fn t(key: &str, lang: Lang) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_cause_family_has_a_label() {
+        use camwatch_core::cause::Cause;
+        use camwatch_core::outcome::FailureKind;
+        use strum::VariantArray;
+        let mut families: Vec<&str> = FailureKind::VARIANTS
+            .iter()
+            .map(|k| Cause::from_failure(*k).family())
+            .collect();
+        families.extend([
+            "parent_down",
+            "picture",
+            "not_watched",
+            "other",
+            "unrecorded",
+        ]);
+        for f in families {
+            let key = format!("cause_{f}");
+            for l in [Lang::En, Lang::Zh] {
+                assert_ne!(t(&key, l), key, "{key} has no label");
+            }
+        }
+    }
 
     #[test]
     fn every_key_is_unique() {

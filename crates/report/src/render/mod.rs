@@ -4,6 +4,7 @@
 //! sheets) and self-contained HTML that prints cleanly on A4. All carry the same content; only JSON is
 //! byte-for-byte canonical.
 
+mod charts;
 mod csv;
 mod html;
 mod labels;
@@ -542,6 +543,59 @@ pub(crate) mod tables {
                 ]
             })
             .collect()
+    }
+
+    pub const DAILY_COLS: [&str; 3] = ["date", "online_rate", "intact_rate"];
+
+    pub fn daily(r: &Report) -> Vec<Vec<String>> {
+        r.daily
+            .iter()
+            .map(|d| vec![d.date.clone(), pct(d.online_rate), pct(d.intact_rate)])
+            .collect()
+    }
+
+    pub const CAUSE_COLS: [&str; 3] = ["cause", "offline_hours", "cause_devices"];
+
+    /// A cause family in words; the family itself for one this version has no words for.
+    pub fn cause_label(family: &str, l: Lang) -> String {
+        let key = format!("cause_{family}");
+        let s = t(&key, l);
+        if s == key { family.to_string() } else { s }
+    }
+
+    pub fn causes(r: &Report, l: Lang) -> Vec<Vec<String>> {
+        r.outage_causes
+            .iter()
+            .map(|c| {
+                vec![
+                    cause_label(&c.cause, l),
+                    format!("{:.4}", c.offline_hours),
+                    c.devices.to_string(),
+                ]
+            })
+            .collect()
+    }
+
+    /// Groups by online rate, lowest first (groups with no rate last), then by key: the
+    /// ranking the charts show.
+    pub fn ranked(groups: &[Rollup]) -> Vec<&Rollup> {
+        let mut v: Vec<&Rollup> = groups.iter().collect();
+        v.sort_by(|a, b| match (a.totals.online_rate, b.totals.online_rate) {
+            (Some(x), Some(y)) => x.total_cmp(&y).then_with(|| a.key.cmp(&b.key)),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => a.key.cmp(&b.key),
+        });
+        v
+    }
+
+    /// A group as a chart names it: a region's name and code, a contractor's name.
+    pub fn group_label(g: &Rollup, l: Lang) -> String {
+        match (&g.name, g.key.is_empty()) {
+            (Some(n), _) => format!("{n} {}", g.key),
+            (None, true) => t("unassigned", l),
+            (None, false) => g.key.clone(),
+        }
     }
 
     pub fn header(cols: &[&str], l: Lang) -> Vec<String> {

@@ -11,7 +11,7 @@
 //!   report, cut to the caller's part as the monthly report is.
 //! - A verdict is accepted only for a device of the caller's batch today; a device outside
 //!   the caller's scope reads as missing (404), like everywhere else.
-//! - A fault opens a manual work order through the desk (audited there), or joins the order
+//! - A fault opens a work order of origin `patrol` through the desk (audited there), or joins the order
 //!   already open for the device; the record names it. The record and its audit entry are one
 //!   transaction in the store; records are never changed.
 //!
@@ -347,7 +347,7 @@ pub async fn record(
         Some(f) => {
             let order = st
                 .desk
-                .open_manual(
+                .open_from_patrol(
                     ManualOrder {
                         devices: vec![d.code],
                         title: format!("巡检发现故障：{}（{}）", d.name, finding_zh(f)),

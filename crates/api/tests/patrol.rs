@@ -132,7 +132,7 @@ async fn verdicts_are_recorded_faults_open_orders_and_the_latest_counts() {
     assert_eq!(o.status, 200, "{}", o.body);
     assert_eq!(o.body["order"]["subject"], x.as_str());
     assert_eq!(o.body["order"]["state"], "pending");
-    assert_eq!(o.body["order"]["origin"], "manual");
+    assert_eq!(o.body["order"]["origin"], "patrol");
     assert!(
         o.body["order"]["title"]
             .as_str()

@@ -186,6 +186,28 @@ impl Desk {
 
     /// Opens an order by hand for `m.devices`, assigned and timed like an automatic one.
     pub async fn open_manual(&self, m: ManualOrder, at: i64, actor: &str) -> Result<WorkOrder> {
+        self.open_by_hand(m, Origin::Manual, at, actor).await
+    }
+
+    /// Opens an order for a fault the daily patrol found (origin `patrol`), like
+    /// [`open_manual`](Self::open_manual).
+    pub async fn open_from_patrol(
+        &self,
+        m: ManualOrder,
+        at: i64,
+        actor: &str,
+    ) -> Result<WorkOrder> {
+        self.open_by_hand(m, Origin::Patrol, at, actor).await
+    }
+
+    async fn open_by_hand(
+        &self,
+        m: ManualOrder,
+        origin: Origin,
+        at: i64,
+        actor: &str,
+    ) -> Result<WorkOrder> {
+        debug_assert!(origin.is_by_hand());
         let Some(&subject) = m.devices.first() else {
             return Err(Error::invalid("a work order needs at least one device"));
         };
@@ -214,7 +236,7 @@ impl Desk {
         };
         self.open(NewWorkOrder {
             subject,
-            origin: Origin::Manual,
+            origin,
             cause: None,
             title,
             level: plan.level,

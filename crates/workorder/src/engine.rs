@@ -356,7 +356,7 @@ impl Engine {
         let Some(order) = self.desk.store.work_order(id).await? else {
             return Ok(());
         };
-        if order.origin == Origin::Manual {
+        if order.origin.is_by_hand() {
             return Ok(());
         }
         let members = self.desk.store.work_order_devices(id).await?;
@@ -447,9 +447,9 @@ impl Engine {
                 self.next_deadline = self.next_deadline.min(d);
             }
             self.verify(o, &devices, now).await?;
-            // A person reported a manual order's fault: the monitor does not decide when it
-            // ends. Otherwise the fault ended when every device is seen healthy.
-            if o.origin == Origin::Manual {
+            // A person reported a manual or patrol order's fault: the monitor does not decide
+            // when it ends. Otherwise the fault ended when every device is seen healthy.
+            if o.origin.is_by_hand() {
                 continue;
             }
             let any_faulty = devices.iter().any(|d| faulty_codes.contains(d));
@@ -682,5 +682,6 @@ fn title(
         ),
         Origin::Region => format!("区域离线：{region} 共 {devices} 路{why}"),
         Origin::Manual => format!("报修：{name}"),
+        Origin::Patrol => format!("巡检发现故障：{name}"),
     }
 }

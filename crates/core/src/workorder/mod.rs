@@ -87,8 +87,18 @@ pub enum Origin {
     Region,
     /// Opened by hand (a user-reported fault).
     Manual,
+    /// A fault the daily patrol (巡检) found and the operator recorded.
+    Patrol,
 }
 crate::text_enum!(Origin, "work-order origin");
+
+impl Origin {
+    /// Opened by a person (by hand or from the patrol), not by the monitor: the monitor does
+    /// not decide when such a fault ends.
+    pub fn is_by_hand(self) -> bool {
+        matches!(self, Self::Manual | Self::Patrol)
+    }
+}
 
 /// How a closed order ended.
 #[derive(

@@ -467,7 +467,7 @@ async fn approved_baselines_reveal_turned_cameras() {
 async fn wait_event(
     sub: &mut camwatch_monitor::Subscription,
     pick: impl Fn(&camwatch_monitor::Event) -> bool,
-) -> camwatch_monitor::Event {
+) -> std::sync::Arc<camwatch_monitor::Event> {
     use camwatch_monitor::Received;
     let found = tokio::time::timeout(Duration::from_secs(60), async {
         loop {

@@ -380,7 +380,7 @@ impl Feed {
     }
 
     /// One event of the bus: sent when it is a status change the caller may see.
-    fn take(&mut self, e: Event) {
+    fn take(&mut self, e: Arc<Event>) {
         self.processed = e.seq;
         let EventKind::Status(c) = &e.kind else {
             return;

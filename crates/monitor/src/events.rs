@@ -117,10 +117,11 @@ pub struct Continued {
     pub cause: Option<Cause>,
 }
 
-/// What a subscriber receives.
+/// What a subscriber receives. An event is shared, not copied, among the subscribers (a
+/// thousand event streams read each one).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Received {
-    Event(Event),
+    Event(Arc<Event>),
     /// The subscriber fell behind: `count` events, from sequence number `first` on, were
     /// dropped for it. The next `recv` returns the oldest event still held.
     Missed {
@@ -134,7 +135,7 @@ pub enum Received {
 /// The publishing side, held by the monitor.
 #[derive(Debug, Clone)]
 pub struct EventBus {
-    tx: broadcast::Sender<Event>,
+    tx: broadcast::Sender<Arc<Event>>,
     /// The latest events (at most the ring's capacity) and the last sequence number given.
     /// A sync lock: held for a push and a send, or for a copy of what a resuming reader
     /// needs; nothing awaits under it. Numbering, holding and sending under one lock keeps a
@@ -144,7 +145,7 @@ pub struct EventBus {
 
 #[derive(Debug)]
 struct Held {
-    events: VecDeque<Event>,
+    events: VecDeque<Arc<Event>>,
     capacity: usize,
     /// The last sequence number given (0 before the first event).
     seq: u64,
@@ -182,7 +183,7 @@ impl EventBus {
     /// still holds, and a subscription to those that follow (no gap, no repeat). `None` for
     /// the events when some after `last` are no longer held, or `last` is not a number this
     /// bus gave (a reader of an earlier run): the reader must re-read the live state.
-    pub fn subscribe_after(&self, last: u64) -> (Option<Vec<Event>>, Subscription) {
+    pub fn subscribe_after(&self, last: u64) -> (Option<Vec<Arc<Event>>>, Subscription) {
         let h = self.lock();
         let sub = Subscription {
             rx: self.tx.subscribe(),
@@ -207,12 +208,12 @@ impl EventBus {
         // is their numbers' order.
         let mut h = self.lock();
         h.seq += 1;
-        let e = Event {
+        let e = Arc::new(Event {
             seq: h.seq,
             at,
             device,
             kind,
-        };
+        });
         if h.events.len() == h.capacity {
             h.events.pop_front();
         }
@@ -224,7 +225,7 @@ impl EventBus {
 /// One subscriber's view of the stream.
 #[derive(Debug)]
 pub struct Subscription {
-    rx: broadcast::Receiver<Event>,
+    rx: broadcast::Receiver<Arc<Event>>,
     /// The sequence number expected next (to say which were missed).
     next: u64,
 }
@@ -255,7 +256,7 @@ impl Subscription {
         Some(self.received(r))
     }
 
-    fn received(&mut self, r: Result<Event, broadcast::error::RecvError>) -> Received {
+    fn received(&mut self, r: Result<Arc<Event>, broadcast::error::RecvError>) -> Received {
         match r {
             Ok(e) => {
                 self.next = e.seq + 1;

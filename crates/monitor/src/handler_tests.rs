@@ -172,7 +172,7 @@ impl Run {
         self.events
             .iter()
             .filter_map(|r| match r {
-                Received::Event(e) if e.device.code == self.devices[i].code => Some(e),
+                Received::Event(e) if e.device.code == self.devices[i].code => Some(&**e),
                 _ => None,
             })
             .collect()

@@ -4,29 +4,31 @@
 //! (so they all go red) and users of every role made with `camwatch user`.
 //!
 //! It signs in as each role (the admin through the forced password change), checks the
-//! dashboard's numbers against the API, filters the device list, opens a red camera's page
-//! and sees its cause and the failing probe step, opens a work order (operator) that the
-//! contractor accepts on the board, completes a patrol batch (two channels normal, one fault
-//! that opens a work order), downloads a report, reads the map's points, and checks
-//! that a contractor reaching another contractor's device by URL is told it does not exist.
+//! dashboard's numbers against the API and on the wall display, filters the device list,
+//! opens a red camera's page and sees its cause and the failing probe step, opens a work
+//! order (operator) that the contractor accepts on the board, completes a patrol batch (two
+//! channels normal, one fault that opens a work order), downloads a report, reads the map's
+//! points, and checks that a contractor reaching another contractor's device by URL is told
+//! it does not exist.
 //! Screenshots of every page go to `CARGO_TARGET_TMPDIR/console-screens/`.
 //!
 //! Skipped (with what to install) without chromium and chromedriver, unless
 //! CAMWATCH_REQUIRE_PEERS=1.
 
+mod browser;
 mod common;
 mod serve;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::Duration;
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::Locator;
 use serde_json::{Value, json};
+
+use browser::{Driver, browser, go, peers, shot, sign_in, text_when, wait_for};
 
 use camwatch_core::registry::export::to_csv;
 
-const INSTALL: &str = "apt-get install chromium chromium-driver fonts-wqy-microhei";
 const PASSWORD: &str = "Camw4tch!";
 const NEW_ADMIN_PASSWORD: &str = "Camw4tch!2";
 
@@ -49,141 +51,6 @@ impl Api {
         assert_eq!(r.status(), 200, "{path}");
         serde_json::from_slice(&r.bytes().await.unwrap()).unwrap()
     }
-}
-
-/// chromedriver on a free loopback port; killed on drop.
-struct Driver(Child, u16);
-
-impl Driver {
-    fn start(dir: &Path) -> Self {
-        let log = dir.join("chromedriver.log");
-        let mut child = Command::new("chromedriver")
-            .arg("--port=0")
-            .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        for _ in 0..100 {
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            if let Some(rest) = text.split("started successfully on port ").nth(1) {
-                let port: String = rest.chars().take_while(char::is_ascii_digit).collect();
-                if let Ok(port) = port.parse() {
-                    return Self(child, port);
-                }
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!(
-            "chromedriver did not start: {:?}",
-            std::fs::read_to_string(&log)
-        );
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn peers() -> bool {
-    common::peer("chromium", &["--version"], INSTALL)
-        && common::peer("chromedriver", &["--version"], INSTALL)
-}
-
-fn screens() -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("console-screens");
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-async fn browser(port: u16) -> Client {
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": "/usr/bin/chromium",
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                     "--window-size=1366,768", "--lang=zh-CN"],
-        }),
-    );
-    ClientBuilder::rustls()
-        .unwrap()
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{port}"))
-        .await
-        .expect("connecting to chromedriver")
-}
-
-/// The text of `css` once `ok` accepts it (bounded: 20 s).
-async fn text_when(c: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String {
-    let mut last = String::new();
-    for _ in 0..100 {
-        if let Ok(e) = c.find(Locator::Css(css)).await {
-            last = e.text().await.unwrap_or_default();
-            if ok(&last) {
-                return last;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("{css}: never as expected; last text {last:?}");
-}
-
-async fn shot(c: &Client, name: &str) {
-    let png = c.screenshot().await.unwrap();
-    std::fs::write(screens().join(format!("{name}.png")), png).unwrap();
-}
-
-async fn sign_in(c: &Client, root: &str, name: &str, password: &str) {
-    c.goto(root).await.unwrap();
-    // The page decides after asking /me: the sign-in form, or the shell of the previous
-    // role's session (then sign out first). Bounded: 20 s.
-    let mut form = None;
-    for _ in 0..100 {
-        if let Ok(f) = c.find(Locator::Css("#login")).await {
-            form = Some(f);
-            break;
-        }
-        if let Ok(out) = c.find(Locator::Css("#logout")).await {
-            let _ = out.click().await;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let form = form.expect("the sign-in form");
-    form.find(Locator::Css("input[name=name]"))
-        .await
-        .unwrap()
-        .send_keys(name)
-        .await
-        .unwrap();
-    form.find(Locator::Css("input[name=password]"))
-        .await
-        .unwrap()
-        .send_keys(password)
-        .await
-        .unwrap();
-    form.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-}
-
-async fn wait_for(c: &Client, css: &str) -> fantoccini::elements::Element {
-    c.wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-}
-
-async fn go(c: &Client, root: &str, hash: &str) {
-    c.goto(&format!("{root}#/{hash}")).await.unwrap();
 }
 
 fn config(dir: &Path) {
@@ -354,6 +221,35 @@ async fn the_console_works_for_every_role_in_a_real_browser() {
     // Chinese by default.
     text_when(&c, "#nav-devices", |t| t == "设备").await;
     shot(&c, "dashboard").await;
+
+    // The wall display: the same figures, large, without the navigation.
+    c.find(Locator::Css("#wall-link"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    text_when(&c, "#wall-points .value", |t| t == points).await;
+    text_when(&c, "#wall-online-rate .value", |t| t == rate).await;
+    wait_for(&c, "#wall-regions canvas").await;
+    let header = c.find(Locator::Css("header.top")).await.unwrap();
+    assert!(!header.is_displayed().await.unwrap(), "no navigation");
+    shot(&c, "wall").await;
+    c.find(Locator::Css("#wall-exit"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(&c, "#card-points").await;
+    assert!(
+        c.find(Locator::Css("header.top"))
+            .await
+            .unwrap()
+            .is_displayed()
+            .await
+            .unwrap()
+    );
 
     // Devices, filtered to the offline ones: every row is offline, as many as the API says.
     go(&c, &root, "devices?status=offline").await;

@@ -18,7 +18,8 @@ export async function render(ctx) {
   const orders = h("div", { id: "open-orders" });
   const changes = h("ol", { class: "changes", id: "changes" });
   fill(ctx.main,
-    h("h1", {}, t("nav.dashboard")),
+    h("h1", {}, t("nav.dashboard"), " ",
+      h("a", { href: "#/wall", class: "wall-link", id: "wall-link" }, t("dash.wall"))),
     cards,
     h("div", { class: "grid2" },
       h("section", { class: "panel" }, h("h2", {}, t("dash.by_region")), regionChart, regionTable),

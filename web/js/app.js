@@ -12,6 +12,7 @@ import * as workorders from "./pages/workorders.js";
 import * as map from "./pages/map.js";
 import * as reports from "./pages/reports.js";
 import * as patrol from "./pages/patrol.js";
+import * as wall from "./pages/wall.js";
 import * as admin from "./pages/admin.js";
 
 const root = document.getElementById("app");
@@ -23,6 +24,16 @@ window.cspViolations = [];
 window.pageErrors = [];
 window.addEventListener("error", (e) => window.pageErrors.push(String(e.message)));
 window.addEventListener("unhandledrejection", (e) => window.pageErrors.push(String(e.reason && e.reason.stack || e.reason)));
+// How responsive the console is, in the browser's own terms: tasks that held the main thread
+// over 50 ms (the Long Tasks API, where the browser has it), and a User Timing mark when each
+// page has drawn (`camwatch:ready:<page>`). Read by the browser tests for the time to
+// interactive; visible in the browser's performance tools.
+window.longTasks = [];
+try {
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) window.longTasks.push([e.startTime, e.duration]);
+  }).observe({ type: "longtask", buffered: true });
+} catch { /* no Long Tasks API: nothing recorded */ }
 document.addEventListener("securitypolicyviolation", (e) => {
   window.cspViolations.push(e.violatedDirective + " " + (e.blockedURI || ""));
 });
@@ -37,7 +48,7 @@ const PAGES = [
   { path: "reports", page: reports, need: "read_reports" },
   { path: "admin", page: admin, need: "read_audit_log" },
 ];
-const HIDDEN = { device: device };
+const HIDDEN = { device: device, wall: wall };
 
 const state = { me: null, events: null, cleanup: null, settings: null };
 
@@ -206,7 +217,10 @@ function route() {
   fill(main);
   const ctx = { me: state.me, settings: state.settings, args: parts.slice(1),
     query: new URLSearchParams(qs || ""), main, onStream };
-  Promise.resolve(page.render(ctx)).then((cleanup) => { state.cleanup = cleanup || null; })
+  Promise.resolve(page.render(ctx)).then((cleanup) => {
+    state.cleanup = cleanup || null;
+    performance.mark("camwatch:ready:" + parts[0]);
+  })
     .catch((e) => {
       window.pageErrors.push(String(e && e.stack || e));
       fill(main, h("p", { class: "error", id: "page-error" }, (e && e.message) || String(e)));

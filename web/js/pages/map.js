@@ -48,11 +48,25 @@ export async function render(ctx) {
     const started = performance.now();
     const p = await api("GET", "/map/points", undefined, f);
     if (cluster) map.removeLayer(cluster);
+    // Clustering runs in chunks of at most 50 ms with the browser drawing between them, so
+    // the map stays fluid while a large scope loads; `clustered` resolves when the last chunk
+    // is done.
+    let done;
+    const clustered = new Promise((resolve) => { done = resolve; });
     cluster = L.markerClusterGroup({
-      chunkedLoading: true, showCoverageOnHover: false, maxClusterRadius: 60,
+      chunkedLoading: true, chunkInterval: 50, chunkDelay: 16,
+      chunkProgress: (processed, total) => { if (processed >= total) done(); },
+      showCoverageOnHover: false, maxClusterRadius: 60,
       iconCreateFunction: (c) => {
-        let worst = 0;
-        for (const m of c.getAllChildMarkers()) if (m.options.status === 2) { worst = 2; break; } else if (m.options.status === 1) worst = 1;
+        // Red when any point is offline, else yellow when any is degraded, else grey when no
+        // point has been observed yet, else green.
+        let worst = 3;
+        for (const m of c.getAllChildMarkers()) {
+          const s = m.options.status;
+          if (s === 2) { worst = 2; break; }
+          if (s === 1) worst = 1;
+          else if (s === 0 && worst === 3) worst = 0;
+        }
         const n = c.getChildCount();
         return L.divIcon({ className: "cluster s" + worst, iconSize: L.point(36, 36),
           html: String(n > 9999 ? Math.round(n / 1000) + "k" : n) });
@@ -70,9 +84,11 @@ export async function render(ctx) {
       bounds[0] = Math.min(bounds[0], lat); bounds[1] = Math.min(bounds[1], lon);
       bounds[2] = Math.max(bounds[2], lat); bounds[3] = Math.max(bounds[3], lon);
     }
-    cluster.addLayers(markers);
     map.addLayer(cluster);
     if (markers.length) map.fitBounds([[bounds[0], bounds[1]], [bounds[2], bounds[3]]], { padding: [20, 20] });
+    cluster.addLayers(markers);
+    if (!markers.length) done();
+    await clustered;
     info.textContent = t("map.count", { n: p.codes.length, none: p.without_position,
       ms: Math.round(performance.now() - started) });
     el.dataset.points = String(p.codes.length);

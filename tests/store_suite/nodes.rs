@@ -218,3 +218,104 @@ async fn sqlx_conn(db: &Db) -> sqlx::PgConnection {
         .await
         .unwrap()
 }
+
+/// Ends the sessions holding the monitor lock on `db`'s database, as a PostgreSQL restart
+/// ends every session, and waits until the server has let them go.
+async fn cut_lock_sessions(db: &Db) {
+    let mut admin = sqlx_conn(db).await;
+    let locks = "FROM pg_locks WHERE locktype = 'advisory'
+                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
+    let cut: Vec<bool> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT pg_terminate_backend(pid) {locks}"
+    )))
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert!(!cut.is_empty() && cut.iter().all(|c| *c), "no session cut");
+    for _ in 0..100 {
+        let left: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) {locks}")))
+            .fetch_one(&mut admin)
+            .await
+            .unwrap();
+        if left == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the cut sessions still hold their locks after 5 s");
+}
+
+/// PostgreSQL restarting under a node ends the session that holds its share of the monitor
+/// lock: the node's next check takes it again, and its writes go on. A batch written twice
+/// (its commit's answer lost) changes nothing; an end of watch ends the spans it names. If a
+/// single monitor took the database meanwhile, the node is told to stop (`Conflict`), and once
+/// recovered as dead nothing it still holds is written.
+#[tokio::test]
+async fn postgres_a_node_takes_its_lock_again_after_its_session_is_cut() {
+    let Some(db) = postgres().await else {
+        eprintln!("CAMWATCH_TEST_PG_URL not set: skipped");
+        return;
+    };
+    let s = db.store.clone();
+    s.upsert_devices(&[device(1), device(2)]).await.unwrap();
+    let a = s.join_node("a", "h", 1, 1000).await.unwrap();
+    s.apply_transitions(&a, &[online(1, 1000)]).await.unwrap();
+
+    cut_lock_sessions(&db).await;
+    a.check().await.expect("the lock taken again");
+    s.record_heartbeat(&a, 1010).await.unwrap();
+
+    let offline = Transition {
+        status: Status::Offline,
+        ..online(2, 1005)
+    };
+    let batch = [online(2, 1001), offline];
+    s.apply_transitions(&a, &batch).await.unwrap();
+    s.apply_transitions(&a, &batch)
+        .await
+        .expect("written twice: no change, no conflict");
+    let open = i64::MAX;
+    assert_eq!(
+        span_ends(s.as_ref()).await,
+        vec![
+            (code(1), 1000, open),
+            (code(2), 1001, 1005),
+            (code(2), 1005, open)
+        ]
+    );
+    assert_eq!(s.end_watch(&a, Some(&[code(2)]), 1020).await.unwrap(), 1);
+    assert_eq!(
+        span_ends(s.as_ref()).await,
+        vec![
+            (code(1), 1000, open),
+            (code(2), 1001, 1005),
+            (code(2), 1005, 1020)
+        ]
+    );
+
+    // Cut again, and a single monitor takes the database before the node checks.
+    cut_lock_sessions(&db).await;
+    let m = s.acquire_monitor("host-m", 9, 1030).await.unwrap();
+    let e = a.check().await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Conflict, "{e}");
+    let recovered = s.recover_dead_monitors(&m).await.unwrap();
+    assert_eq!(recovered.len(), 1);
+    assert_eq!(recovered[0].0.id, a.id());
+    for e in [
+        s.apply_transitions(&a, &[online(2, 1040)])
+            .await
+            .unwrap_err(),
+        s.end_watch(&a, None, 1040).await.unwrap_err(),
+    ] {
+        assert_eq!(e.kind, ErrorKind::Unavailable, "{e}");
+    }
+    assert_eq!(
+        span_ends(s.as_ref()).await,
+        vec![
+            (code(1), 1000, 1010),
+            (code(2), 1001, 1005),
+            (code(2), 1005, 1020)
+        ]
+    );
+    s.release_monitor(m, 1050).await.unwrap();
+}

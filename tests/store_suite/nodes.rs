@@ -319,3 +319,80 @@ async fn postgres_a_node_takes_its_lock_again_after_its_session_is_cut() {
     );
     s.release_monitor(m, 1050).await.unwrap();
 }
+
+/// Singleton duties (`duty_lease`): two nodes planning on one stale view get the outbox once;
+/// the holder killed, its expired lease waits for its recovery, then the other takes it; a
+/// graceful stop hands it over at once.
+#[tokio::test]
+async fn postgres_a_duty_runs_on_one_node_and_moves_when_it_dies() {
+    use camwatch_core::nodes::duty::{Duty, duty_plan, running};
+    let Some(db) = postgres().await else {
+        eprintln!("CAMWATCH_TEST_PG_URL not set: skipped");
+        return;
+    };
+    let s = db.store.clone();
+    let a = s.join_node("a", "h", 1, 1000).await.unwrap();
+    let b = s.join_node("b", "h", 2, 1000).await.unwrap();
+    let wanted: BTreeSet<Duty> = [Duty::Outbox, Duty::Reports].into_iter().collect();
+    let stale = s.duty_view().await.unwrap();
+    let (pa, pb) = (
+        duty_plan(node(&a), &wanted, &stale, 1000),
+        duty_plan(node(&b), &wanted, &stale, 1000),
+    );
+    assert_eq!(pa.take.len(), 2);
+    let (ha, hb) = tokio::join!(
+        s.duty_beat(&a, 1000, TTL, &pa),
+        s.duty_beat(&b, 1000, TTL, &pb)
+    );
+    let (ha, hb) = (ha.unwrap(), hb.unwrap());
+    let run_a = running(node(&a), &ha, 1000, 10);
+    let run_b = running(node(&b), &hb, 1000, 10);
+    assert!(run_a.is_disjoint(&run_b), "{run_a:?} {run_b:?}");
+    assert_eq!(run_a.len() + run_b.len(), 2, "every duty held once");
+    let view = s.duty_view().await.unwrap();
+    assert_eq!(view.len(), 2);
+
+    // The outbox's holder dies (no stop); the other keeps asking for it.
+    let (holder, other) = if run_a.contains(&Duty::Outbox) {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    let holder_id = holder.id();
+    s.record_heartbeat(&holder, 1010).await.unwrap();
+    drop(holder);
+    let ask = |at| {
+        let s = s.clone();
+        let wanted = wanted.clone();
+        let me = node(&other);
+        async move {
+            let view = s.duty_view().await.unwrap();
+            duty_plan(me, &wanted, &view, at)
+        }
+    };
+    // Not expired yet (until 1030), then expired but its holder not recovered: not taken.
+    for at in [1020, 1041] {
+        let p = ask(at).await;
+        let held = s.duty_beat(&other, at, TTL, &p).await.unwrap();
+        assert!(
+            !running(node(&other), &held, at, 10).contains(&Duty::Outbox),
+            "taken at {at}"
+        );
+    }
+    assert!(
+        s.recover_dead_node(&other, holder_id, 1041, TTL)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let p = ask(1042).await;
+    let held = s.duty_beat(&other, 1042, TTL, &p).await.unwrap();
+    assert_eq!(
+        running(node(&other), &held, 1042, 10),
+        wanted,
+        "the other runs both duties now"
+    );
+    // A graceful stop hands its duties over at once.
+    s.release_monitor(other, 1050).await.unwrap();
+    assert!(s.duty_view().await.unwrap().is_empty());
+}

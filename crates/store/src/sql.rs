@@ -518,6 +518,10 @@ macro_rules! sql_store {
                         .bind(id)
                         .execute(&mut *tx)
                         .await.map_err(crate::db_error)?;
+                    sqlx::query("DELETE FROM duty_lease WHERE instance_id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await.map_err(crate::db_error)?;
                     let instance = $crate::MonitorInstance {
                         id: $crate::InstanceId(id),
                         host,
@@ -548,6 +552,10 @@ macro_rules! sql_store {
                 .await.map_err(crate::db_error)?;
                 // A node hands its shards over at once (docs/nodes.md).
                 sqlx::query("DELETE FROM shard_lease WHERE instance_id = $1")
+                    .bind(lease.id().0)
+                    .execute(&mut *tx)
+                    .await.map_err(crate::db_error)?;
+                sqlx::query("DELETE FROM duty_lease WHERE instance_id = $1")
                     .bind(lease.id().0)
                     .execute(&mut *tx)
                     .await.map_err(crate::db_error)?;

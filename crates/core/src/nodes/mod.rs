@@ -18,6 +18,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::registry::{Device, DeviceCode};
 
+pub mod duty;
+
 /// The number of shards. Fixed for the life of a database: a shard is the unit that moves
 /// between nodes, and changing the count would move nearly every device at once.
 pub const SHARDS: u16 = 256;

@@ -12,6 +12,8 @@
 //!
 //! Needs PostgreSQL (`CAMWATCH_TEST_PG_URL`, as the store suite); skipped without it.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -410,4 +412,376 @@ async fn three_nodes_share_a_fleet_and_take_over_a_killed_one() {
     }
     // d probed some channels.
     assert!(log.iter().any(|r| r.agent == agent("d")));
+}
+
+/// A PostgreSQL server of the test's own (`.ci/pg-start`), which it stops and starts; stopped
+/// and removed on drop. `None` (the test skips, saying so) without `CAMWATCH_TEST_PG_URL` (the
+/// sign that PostgreSQL is installed here) or when it cannot be started.
+struct OwnServer {
+    dir: tempfile::TempDir,
+    url: String,
+}
+
+impl OwnServer {
+    fn start() -> Option<Self> {
+        if std::env::var("CAMWATCH_TEST_PG_URL").is_err() {
+            eprintln!("CAMWATCH_TEST_PG_URL not set: PostgreSQL test skipped");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/pg-start"))
+            .env("PGTMP", dir.path())
+            .output()
+            .unwrap();
+        if !out.status.success() {
+            eprintln!(
+                "SKIPPED: a PostgreSQL server of the test's own did not start (.ci/pg-start \
+                 needs Debian's postgresql and root): {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            return None;
+        }
+        let url = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        Some(Self { dir, url })
+    }
+
+    fn pg_ctl(&self, args: &[&str]) {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path().join("bin/pg_ctl")))
+            .filter(|p| p.exists())
+            .max()
+            .unwrap();
+        let data = self.dir.path().join("data");
+        let st = Command::new("runuser")
+            .args(["-u", "postgres", "--"])
+            .arg(bin)
+            .arg("-D")
+            .arg(&data)
+            .args(args)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success(), "pg_ctl {args:?}");
+    }
+
+    fn stop(&self) {
+        self.pg_ctl(&["stop", "-m", "fast", "-w"]);
+    }
+
+    /// Started again with the options it was started with (`postmaster.opts` keeps them).
+    fn start_again(&self) {
+        let opts = std::fs::read_to_string(self.dir.path().join("data/postmaster.opts")).unwrap();
+        // `…/postgres "-D" "…" "-c" "port=…" …`: the arguments after the data directory.
+        let args: Vec<String> = opts
+            .split('"')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect();
+        let o = args
+            .iter()
+            .skip_while(|a| *a != "-c")
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let log = self.dir.path().join("server.log");
+        self.pg_ctl(&["start", "-w", "-l", log.to_str().unwrap(), "-o", &o]);
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        let _ = Command::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/pg-stop"))
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// PostgreSQL away under two running nodes (docs/nodes.md, "When PostgreSQL restarts"), twice:
+/// - **briefly** (stopped for 5 s, under the lease margin): the nodes keep probing, buffer
+///   their changes and write them when it is back. Every channel's timeline stays contiguous
+///   across it, and the outages the simulator played meanwhile are all in the record;
+/// - **longer than the lease time**: each node stops probing its shards before its leases
+///   run out (their spans end there: the gap is `unknown`), nobody is taken for dead when the
+///   database is back, and each takes its own shards again.
+///
+/// Throughout, no channel is probed by two nodes in one interval (the simulator's request
+/// log), no span overlaps another, and every recorded outage is one the simulator played.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_away_loses_no_change_and_moves_no_shard() {
+    // A longer lease than the other test's: the brief outage must stay under its margin on a
+    // busy machine; the long one outlasts it.
+    const TTL: i64 = 12;
+    const BRIEF_SEC: u64 = 5;
+    const LONG_SEC: u64 = TTL as u64 + 4;
+    let Some(server) = OwnServer::start() else {
+        return;
+    };
+    let url = {
+        let mut admin = sqlx::PgConnection::connect(&server.url).await.unwrap();
+        sqlx::query("CREATE DATABASE camwatch_restart")
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let base = &server.url[..server.url.rfind('/').unwrap()];
+        format!("{base}/camwatch_restart")
+    };
+    let db = Db(url.clone());
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let shape = camwatch_core::registry::generate::Shape::Exact {
+        cameras: 40,
+        nvrs: 2,
+        channels_per_nvr: 8,
+    };
+    // 30 standalone cameras go offline in turn for 12 s every 30 s, one a second: whatever
+    // second the database goes away, status changes keep coming.
+    let cams: Vec<String> = camwatch_core::registry::generate::generate_shape(shape, 23)
+        .iter()
+        .filter(|d| d.parent.is_none() && !d.kind.is_parent())
+        .take(30)
+        .map(|d| d.code.to_string())
+        .collect();
+    assert_eq!(cams.len(), 30);
+    let mut sched = String::new();
+    for (k, c) in cams.iter().enumerate() {
+        for j in 0..12 {
+            sched += &format!(
+                "[[fault]]\ndevice = \"{c}\"\nkind = \"offline\"\nstart = \"{}s\"\n\
+                 duration = \"12s\"\n",
+                k + 30 * j
+            );
+        }
+    }
+    let fleet = camwatch_sim::start(
+        SimConfig {
+            shape,
+            seed: 23,
+            bind: BindMode::OnePort { ip: base() },
+            faults: FaultPlan::Schedule(sched, "restart.toml".into()),
+            horizon_sec: 3600,
+        },
+        clock.clone(),
+    )
+    .await
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    for node in ["a", "b"] {
+        std::fs::write(
+            dir.join(format!("{node}.toml")),
+            format!(
+                "[data]\ndir = \"{}\"\n[database]\nurl = \"{url}\"\n\
+                 [scheduler]\nliveness_interval_sec = {INTERVAL}\npicture_interval_sec = 86400\n\
+                 confirm_failures = 2\nconfirm_window_sec = 1\ndeadline_ms = 1000\n\
+                 [workorders]\nenabled = false\n\
+                 [node]\nname = \"{node}\"\nheartbeat_sec = {HEARTBEAT}\nlease_ttl_sec = {TTL}\n\
+                 [log]\nfilter = \"info,sqlx=warn\"\n",
+                dir.display()
+            ),
+        )
+        .unwrap();
+    }
+    std::fs::write(dir.join("register.csv"), to_csv(fleet.devices(), true)).unwrap();
+    let out = camwatch(dir, "a")
+        .args(["device", "import"])
+        .arg(dir.join("register.csv"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut nodes: BTreeMap<&str, Child> =
+        ["a", "b"].into_iter().map(|n| (n, serve(dir, n))).collect();
+    common::wait_until("two nodes share the fleet", 120, || async {
+        balanced(&db.held().await, &db.ids().await, &["a", "b"])
+            && db.open().await.len() == fleet.devices().len()
+    })
+    .await;
+    let ids = db.ids().await;
+    let settled = clock.now().as_second();
+    tokio::time::sleep(Duration::from_secs(2 * INTERVAL as u64)).await;
+
+    // Brief: the nodes must come back on their own, with nothing lost.
+    let brief_from = clock.now().as_second();
+    server.stop();
+    tokio::time::sleep(Duration::from_secs(BRIEF_SEC)).await;
+    server.start_again();
+    let brief_to = clock.now().as_second();
+    let beat_after = |t: i64| {
+        let db = &db;
+        let ids = &ids;
+        async move {
+            let rows: Vec<(i64, i64)> =
+                sqlx::query_as("SELECT id, heartbeat_at FROM monitor_instance")
+                    .fetch_all(&mut db.conn().await)
+                    .await
+                    .unwrap();
+            let beats: HashMap<i64, i64> = rows.into_iter().collect();
+            ["a", "b"].iter().all(|n| beats[&ids[*n]] > t)
+        }
+    };
+    common::wait_until("both nodes beat again after the brief outage", 120, || {
+        beat_after(brief_to)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3 * INTERVAL as u64)).await;
+
+    // Long: past the lease time.
+    let long_from = clock.now().as_second();
+    server.stop();
+    tokio::time::sleep(Duration::from_secs(LONG_SEC)).await;
+    server.start_again();
+    let long_to = clock.now().as_second();
+    common::wait_until("both nodes beat again after the long outage", 120, || {
+        beat_after(long_to)
+    })
+    .await;
+    common::wait_until(
+        "each node holds its shards again, every device watched",
+        120,
+        || async {
+            balanced(&db.held().await, &db.ids().await, &["a", "b"])
+                && db.open().await.len() == fleet.devices().len()
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(3 * INTERVAL as u64)).await;
+    let end = clock.now().as_second();
+    for (name, child) in &mut nodes {
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let st = child.wait().unwrap();
+        assert!(
+            st.success(),
+            "node {name} did not stop cleanly: {}",
+            log_of(dir, name)
+        );
+    }
+    let log = fleet.describes();
+    let truth = fleet.truth();
+    let fleet_size = fleet.devices().len();
+    fleet.shutdown().await;
+
+    // Nobody was taken for dead; each kept its shards (the same instance throughout).
+    let kinds: Vec<(String, Option<String>)> =
+        sqlx::query_as("SELECT node_name, stop_kind FROM monitor_instance ORDER BY node_name")
+            .fetch_all(&mut db.conn().await)
+            .await
+            .unwrap();
+    assert_eq!(
+        kinds,
+        [
+            ("a".to_string(), Some("graceful".to_string())),
+            ("b".to_string(), Some("graceful".to_string()))
+        ]
+    );
+    for n in ["a", "b"] {
+        assert!(
+            !log_of(dir, n).contains("buffer is full"),
+            "{}",
+            log_of(dir, n)
+        );
+    }
+
+    // Spans: none open, none overlapping; a channel's timeline has a hole only where the
+    // long outage outlasted the leases: from when its node stopped probing (a heartbeat before
+    // its lease ran out, so within the outage) to its first probe after taking the shard back
+    // (a heartbeat after the database is back, then at most two intervals and a recheck).
+    let spans: Vec<(String, String, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT device_code, status, start_at, end_at FROM status_span
+         ORDER BY device_code, start_at",
+    )
+    .fetch_all(&mut db.conn().await)
+    .await
+    .unwrap();
+    assert!(spans.iter().all(|s| s.3.is_some()), "a span left open");
+    let mut by_device: BTreeMap<&str, Vec<(&str, i64, i64)>> = BTreeMap::new();
+    for (d, st, a, b) in &spans {
+        by_device
+            .entry(d)
+            .or_default()
+            .push((st.as_str(), *a, b.unwrap()));
+    }
+    assert_eq!(by_device.len(), fleet_size);
+    let hole_until = long_to + 2 * HEARTBEAT + 3 * INTERVAL + 2;
+    let mut holes = 0;
+    for (d, v) in &by_device {
+        assert!(v[0].1 <= settled, "{d}: not watched from the start: {v:?}");
+        for w in v.windows(2) {
+            assert!(w[1].1 >= w[0].2, "{d}: overlapping spans {w:?}");
+            if w[1].1 > w[0].2 {
+                holes += 1;
+                assert!(
+                    w[0].2 >= long_from && w[1].1 <= hole_until,
+                    "{d}: a hole from {} to {} outside the long outage ({long_from}..{long_to}), \
+                     brief outage {brief_from}..{brief_to}: {v:?}",
+                    w[0].2,
+                    w[1].1
+                );
+            }
+        }
+    }
+    assert!(holes > 0, "the long outage left no unknown time");
+
+    // Changes while the database was briefly away were kept and written.
+    assert!(
+        spans.iter().any(|s| s.2 >= brief_from && s.2 <= brief_to),
+        "no change recorded from the brief outage"
+    );
+    // Every recorded outage is one the simulator played (it starts within it), and every
+    // outage it played while the record was continuous is recorded.
+    let played: HashMap<&str, Vec<(i64, i64)>> = truth.iter().fold(HashMap::new(), |mut m, t| {
+        m.entry(t.device.as_str())
+            .or_default()
+            .push((t.start, t.end));
+        m
+    });
+    for (d, v) in &by_device {
+        for s in v.iter().filter(|s| s.0 == "offline") {
+            assert!(
+                played
+                    .get(d)
+                    .is_some_and(|p| p.iter().any(|&(a, b)| s.1 >= a && s.1 < b)),
+                "{d}: an outage at {} the simulator did not play: {v:?}",
+                s.1
+            );
+        }
+        for &(a, b) in played.get(d).map_or(&[][..], |p| &p[..]) {
+            let checked = a > settled + INTERVAL
+                && b < end - 2 * INTERVAL
+                && (b < long_from || a > hole_until);
+            if checked {
+                assert!(
+                    v.iter().any(|s| s.0 == "offline" && s.1 >= a && s.1 < b),
+                    "{d}: the outage {a}..{b} is not recorded (brief outage \
+                     {brief_from}..{brief_to}): {v:?}"
+                );
+            }
+        }
+    }
+
+    // The request log: no channel probed by two nodes within one interval.
+    let mut probes: BTreeMap<String, Vec<(i64, String)>> = BTreeMap::new();
+    for r in &log {
+        probes
+            .entry(r.device.to_string())
+            .or_default()
+            .push((r.at_ms, r.agent.clone()));
+    }
+    for (d, v) in &probes {
+        for w in v.windows(2) {
+            if w[0].1 != w[1].1 {
+                assert!(
+                    w[1].0 - w[0].0 >= INTERVAL * 1000,
+                    "{d}: probed by {} at {} ms and by {} at {} ms, within one interval",
+                    w[0].1,
+                    w[0].0,
+                    w[1].1,
+                    w[1].0
+                );
+            }
+        }
+    }
 }

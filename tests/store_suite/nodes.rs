@@ -218,3 +218,181 @@ async fn sqlx_conn(db: &Db) -> sqlx::PgConnection {
         .await
         .unwrap()
 }
+
+/// Ends the sessions holding the monitor lock on `db`'s database, as a PostgreSQL restart
+/// ends every session, and waits until the server has let them go.
+async fn cut_lock_sessions(db: &Db) {
+    let mut admin = sqlx_conn(db).await;
+    let locks = "FROM pg_locks WHERE locktype = 'advisory'
+                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
+    let cut: Vec<bool> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT pg_terminate_backend(pid) {locks}"
+    )))
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert!(!cut.is_empty() && cut.iter().all(|c| *c), "no session cut");
+    for _ in 0..100 {
+        let left: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) {locks}")))
+            .fetch_one(&mut admin)
+            .await
+            .unwrap();
+        if left == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the cut sessions still hold their locks after 5 s");
+}
+
+/// PostgreSQL restarting under a node ends the session that holds its share of the monitor
+/// lock: the node's next check takes it again, and its writes go on. A batch written twice
+/// (its commit's answer lost) changes nothing; an end of watch ends the spans it names. If a
+/// single monitor took the database meanwhile, the node is told to stop (`Conflict`), and once
+/// recovered as dead nothing it still holds is written.
+#[tokio::test]
+async fn postgres_a_node_takes_its_lock_again_after_its_session_is_cut() {
+    let Some(db) = postgres().await else {
+        eprintln!("CAMWATCH_TEST_PG_URL not set: skipped");
+        return;
+    };
+    let s = db.store.clone();
+    s.upsert_devices(&[device(1), device(2)]).await.unwrap();
+    let a = s.join_node("a", "h", 1, 1000).await.unwrap();
+    s.apply_transitions(&a, &[online(1, 1000)]).await.unwrap();
+
+    cut_lock_sessions(&db).await;
+    a.check().await.expect("the lock taken again");
+    s.record_heartbeat(&a, 1010).await.unwrap();
+
+    let offline = Transition {
+        status: Status::Offline,
+        ..online(2, 1005)
+    };
+    let batch = [online(2, 1001), offline];
+    s.apply_transitions(&a, &batch).await.unwrap();
+    s.apply_transitions(&a, &batch)
+        .await
+        .expect("written twice: no change, no conflict");
+    let open = i64::MAX;
+    assert_eq!(
+        span_ends(s.as_ref()).await,
+        vec![
+            (code(1), 1000, open),
+            (code(2), 1001, 1005),
+            (code(2), 1005, open)
+        ]
+    );
+    assert_eq!(s.end_watch(&a, Some(&[code(2)]), 1020).await.unwrap(), 1);
+    assert_eq!(
+        span_ends(s.as_ref()).await,
+        vec![
+            (code(1), 1000, open),
+            (code(2), 1001, 1005),
+            (code(2), 1005, 1020)
+        ]
+    );
+
+    // Cut again, and a single monitor takes the database before the node checks.
+    cut_lock_sessions(&db).await;
+    let m = s.acquire_monitor("host-m", 9, 1030).await.unwrap();
+    let e = a.check().await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Conflict, "{e}");
+    let recovered = s.recover_dead_monitors(&m).await.unwrap();
+    assert_eq!(recovered.len(), 1);
+    assert_eq!(recovered[0].0.id, a.id());
+    for e in [
+        s.apply_transitions(&a, &[online(2, 1040)])
+            .await
+            .unwrap_err(),
+        s.end_watch(&a, None, 1040).await.unwrap_err(),
+    ] {
+        assert_eq!(e.kind, ErrorKind::Unavailable, "{e}");
+    }
+    assert_eq!(
+        span_ends(s.as_ref()).await,
+        vec![
+            (code(1), 1000, 1010),
+            (code(2), 1001, 1005),
+            (code(2), 1005, 1020)
+        ]
+    );
+    s.release_monitor(m, 1050).await.unwrap();
+}
+
+/// Singleton duties (`duty_lease`): two nodes planning on one stale view get the outbox once;
+/// the holder killed, its expired lease waits for its recovery, then the other takes it; a
+/// graceful stop hands it over at once.
+#[tokio::test]
+async fn postgres_a_duty_runs_on_one_node_and_moves_when_it_dies() {
+    use camwatch_core::nodes::duty::{Duty, duty_plan, running};
+    let Some(db) = postgres().await else {
+        eprintln!("CAMWATCH_TEST_PG_URL not set: skipped");
+        return;
+    };
+    let s = db.store.clone();
+    let a = s.join_node("a", "h", 1, 1000).await.unwrap();
+    let b = s.join_node("b", "h", 2, 1000).await.unwrap();
+    let wanted: BTreeSet<Duty> = [Duty::Outbox, Duty::Reports].into_iter().collect();
+    let stale = s.duty_view().await.unwrap();
+    let (pa, pb) = (
+        duty_plan(node(&a), &wanted, &stale, 1000),
+        duty_plan(node(&b), &wanted, &stale, 1000),
+    );
+    assert_eq!(pa.take.len(), 2);
+    let (ha, hb) = tokio::join!(
+        s.duty_beat(&a, 1000, TTL, &pa),
+        s.duty_beat(&b, 1000, TTL, &pb)
+    );
+    let (ha, hb) = (ha.unwrap(), hb.unwrap());
+    let run_a = running(node(&a), &ha, 1000, 10);
+    let run_b = running(node(&b), &hb, 1000, 10);
+    assert!(run_a.is_disjoint(&run_b), "{run_a:?} {run_b:?}");
+    assert_eq!(run_a.len() + run_b.len(), 2, "every duty held once");
+    let view = s.duty_view().await.unwrap();
+    assert_eq!(view.len(), 2);
+
+    // The outbox's holder dies (no stop); the other keeps asking for it.
+    let (holder, other) = if run_a.contains(&Duty::Outbox) {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    let holder_id = holder.id();
+    s.record_heartbeat(&holder, 1010).await.unwrap();
+    drop(holder);
+    let ask = |at| {
+        let s = s.clone();
+        let wanted = wanted.clone();
+        let me = node(&other);
+        async move {
+            let view = s.duty_view().await.unwrap();
+            duty_plan(me, &wanted, &view, at)
+        }
+    };
+    // Not expired yet (until 1030), then expired but its holder not recovered: not taken.
+    for at in [1020, 1041] {
+        let p = ask(at).await;
+        let held = s.duty_beat(&other, at, TTL, &p).await.unwrap();
+        assert!(
+            !running(node(&other), &held, at, 10).contains(&Duty::Outbox),
+            "taken at {at}"
+        );
+    }
+    assert!(
+        s.recover_dead_node(&other, holder_id, 1041, TTL)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let p = ask(1042).await;
+    let held = s.duty_beat(&other, 1042, TTL, &p).await.unwrap();
+    assert_eq!(
+        running(node(&other), &held, 1042, 10),
+        wanted,
+        "the other runs both duties now"
+    );
+    // A graceful stop hands its duties over at once.
+    s.release_monitor(other, 1050).await.unwrap();
+    assert!(s.duty_view().await.unwrap().is_empty());
+}

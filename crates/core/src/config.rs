@@ -262,11 +262,28 @@ impl Default for DataConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// The default of `[database] write_buffer_max`: about 100 MB of changes, ten for each of
+/// 100,000 channels (one node's share of 300,000), which covers hours of the database away.
+pub const WRITE_BUFFER_MAX: usize = 1_000_000;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
     /// `sqlite://PATH` or `postgres://…`; empty means `sqlite://<data.dir>/camwatch.db`.
     pub url: String,
+    /// Status changes the monitor keeps in memory while the database is away (restarted, out
+    /// of reach); beyond them the record ends at the first change dropped (`unknown`) and
+    /// resumes with the live status when the database is back.
+    pub write_buffer_max: usize,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            write_buffer_max: WRITE_BUFFER_MAX,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -559,6 +576,11 @@ impl Config {
                 "{origin}: database.url: expected sqlite://PATH or postgres://…, got {db:?}"
             )));
         }
+        if self.database.write_buffer_max == 0 {
+            return Err(Error::invalid(format!(
+                "{origin}: database.write_buffer_max: must be at least 1"
+            )));
+        }
         Ok(())
     }
 
@@ -672,6 +694,10 @@ mod tests {
             (
                 "[node]\nname = \"a\"\nheartbeat_sec = 10\nlease_ttl_sec = 20\n",
                 "f: node.lease_ttl_sec: must be at least 3 heartbeats (30 s), got 20",
+            ),
+            (
+                "[database]\nwrite_buffer_max = 0\n",
+                "f: database.write_buffer_max: must be at least 1",
             ),
         ];
         for (text, want) in cases {

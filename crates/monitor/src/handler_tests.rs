@@ -140,8 +140,10 @@ async fn run_scripted(scripts: Vec<Script>, minutes: i64) -> Run {
     drop(tx);
     drop(bus);
     let mut transitions = Vec::new();
-    while let Some(t) = rx.recv().await {
-        transitions.push(t);
+    while let Some(w) = rx.recv().await {
+        if let writer::Write::Change(t) = w {
+            transitions.push(t);
+        }
     }
     let mut events = Vec::new();
     loop {
@@ -413,8 +415,10 @@ async fn a_dead_lower_platforms_channels_are_down_with_it_as_cause() {
     s.await.unwrap();
     drop(tx);
     let mut transitions = Vec::new();
-    while let Some(t) = rx.recv().await {
-        transitions.push(t);
+    while let Some(w) = rx.recv().await {
+        if let writer::Write::Change(t) = w {
+            transitions.push(t);
+        }
     }
     let offline = |code: DeviceCode| {
         transitions

@@ -22,6 +22,7 @@ pub mod scheduler;
 pub mod summary;
 mod sweep;
 pub mod views;
+mod writer;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -88,6 +89,10 @@ pub struct MonitorConfig {
     /// shards this node holds, renewed and re-planned every heartbeat (docs/nodes.md). `None`:
     /// the one monitor of its database, probing every device.
     pub node: Option<NodeRole>,
+    /// Status changes the span writer keeps in memory while the database is away (see
+    /// `writer`): beyond them the record ends at the first change dropped and resumes when
+    /// the database is back.
+    pub write_buffer_max: usize,
 }
 
 /// A source of status that devices report themselves (GB/T 28181 signalling) rather than one a
@@ -125,6 +130,7 @@ impl Default for MonitorConfig {
             register_poll_sec: 60,
             signalling: None,
             node: None,
+            write_buffer_max: camwatch_core::config::WRITE_BUFFER_MAX,
         }
     }
 }
@@ -148,6 +154,7 @@ impl MonitorConfig {
             evidence_keep: cfg.quality.evidence_keep,
             quality: cfg.quality.fleet_thresholds(),
             groups: c.groups.clone(),
+            write_buffer_max: cfg.database.write_buffer_max,
             ..Self::default()
         }
     }
@@ -623,7 +630,7 @@ struct MonitorHandler {
     parent_of: Vec<Option<usize>>,
     codes: Vec<DeviceCode>,
     cfg: MonitorConfig,
-    changes: mpsc::UnboundedSender<Transition>,
+    changes: mpsc::UnboundedSender<writer::Write>,
     events: EventBus,
     clock: Arc<dyn Clock>,
 }
@@ -663,12 +670,12 @@ impl MonitorHandler {
         let meta = || self.state.meta(i);
         if let Some(c) = d.change {
             self.state.note_change(i, &c);
-            let sent = self.changes.send(Transition {
+            let sent = self.changes.send(writer::Write::Change(Transition {
                 device: self.codes[i],
                 status: c.status,
                 at: c.at,
                 cause: c.cause.clone(),
-            });
+            }));
             if sent.is_ok() {
                 self.state.metrics().queued();
             }
@@ -861,83 +868,6 @@ fn keep_evidence(dir: std::path::PathBuf, name: String, jpeg: bytes::Bytes, keep
     });
 }
 
-/// Writes status changes in batches with a heartbeat, until the channel closes.
-///
-/// The record must not lose a change: a database that is briefly unavailable (locked, a
-/// connection lost) keeps the batch in memory and is retried every second; only a failure of
-/// the final write, at shutdown, is returned. A change the store refuses as a conflict (a bug
-/// upstream) is logged and skipped, so it costs neither the others nor the monitor.
-async fn writer(
-    store: Arc<dyn Store>,
-    lease: Arc<MonitorLease>,
-    clock: Arc<dyn Clock>,
-    mut rx: mpsc::UnboundedReceiver<Transition>,
-    metrics: metrics::MonitorMetrics,
-) -> Result<()> {
-    use camwatch_core::error::ErrorKind;
-    let mut batch = Vec::new();
-    loop {
-        let more = tokio::select! {
-            m = rx.recv() => match m {
-                Some(t) => { batch.push(t); true }
-                None => false,
-            },
-            _ = tokio::time::sleep(Duration::from_secs(1)) => true,
-        };
-        while let Ok(t) = rx.try_recv() {
-            batch.push(t);
-        }
-        let written = if batch.is_empty() {
-            Ok(())
-        } else {
-            // Per device the order of `at` is the health machine's order; a stable sort by
-            // time keeps it while interleaving devices.
-            batch.sort_by_key(|t| t.at);
-            match store.apply_transitions(&lease, &batch).await {
-                Err(e) if e.kind == ErrorKind::Conflict => {
-                    let mut r = Ok(());
-                    for t in &batch {
-                        match store
-                            .apply_transitions(&lease, std::slice::from_ref(t))
-                            .await
-                        {
-                            Err(e) if e.kind == ErrorKind::Conflict => {
-                                tracing::error!(device = %t.device, "status change refused: {e}");
-                            }
-                            Err(e) => {
-                                r = Err(e);
-                                break;
-                            }
-                            Ok(()) => {}
-                        }
-                    }
-                    r
-                }
-                r => r,
-            }
-        };
-        let written = match written {
-            Ok(()) => {
-                metrics.written(batch.len());
-                batch.clear();
-                store
-                    .record_heartbeat(&lease, clock.now().as_second())
-                    .await
-            }
-            Err(e) => Err(e),
-        };
-        match written {
-            Ok(()) if !more => return Ok(()),
-            Ok(()) => {}
-            Err(e) if !more => return Err(e),
-            Err(e) => tracing::warn!(
-                pending = batch.len(),
-                "status changes not written yet, retrying: {e}"
-            ),
-        }
-    }
-}
-
 /// Loads approved baselines and dismissed false alarms into the monitor's views; an
 /// unreadable one is logged and skipped.
 fn load_baselines(dir: &std::path::Path, devices: &[Device], views: &views::Views) {
@@ -1003,12 +933,13 @@ pub async fn run(
     let lease = Arc::new(lease);
     let mut revision = store.register_revision().await?;
     let (tx, rx) = mpsc::unbounded_channel();
-    let w = tokio::spawn(writer(
+    let w = tokio::spawn(writer::writer(
         store.clone(),
         lease.clone(),
         clock.clone(),
         rx,
-        state.metrics().clone(),
+        state.clone(),
+        cfg.write_buffer_max,
     ));
     // Recovered and writing: ready (`/readyz`) until this returns, however it returns.
     state.metrics().set_running(true);
@@ -1144,7 +1075,18 @@ pub async fn run(
                     if let Some(n) = node.as_mut().filter(|_| now_ms >= next_beat && !stopping) {
                         next_beat = now_ms + n.heartbeat_ms();
                         let now = now_ms.div_euclid(1000);
-                        match n.beat(store.as_ref(), &lease, &all, &shards, now).await {
+                        // A heartbeat that does not answer within a heartbeat (the database
+                        // away: connecting waits for the pool's timeout) counts as failed, so
+                        // that `probing` below shrinks on time as the leases run out.
+                        let limit = Duration::from_millis(n.heartbeat_ms() as u64);
+                        let beat = tokio::select! {
+                            r = n.beat(store.as_ref(), &lease, &all, &shards, now) => r,
+                            _ = clock.sleep(limit) => Err(camwatch_core::error::Error::new(
+                                camwatch_core::error::ErrorKind::Unavailable,
+                                "no answer from the database within a heartbeat",
+                            )),
+                        };
+                        match beat {
                             Ok(()) => {}
                             Err(e) if e.kind == camwatch_core::error::ErrorKind::Conflict => {
                                 tracing::error!("{e}");
@@ -1152,7 +1094,10 @@ pub async fn run(
                             }
                             // Keep probing what is still safely held; the leases run out
                             // otherwise (`probing` shrinks), and the next beat tries again.
-                            Err(e) => tracing::warn!("node heartbeat failed: {e}"),
+                            Err(e) => {
+                                n.lost_touch();
+                                tracing::warn!("node heartbeat failed: {e}");
+                            }
                         }
                         let now_probing = n.probing(now);
                         if fatal.is_some() || now_probing != probing {
@@ -1184,8 +1129,28 @@ pub async fn run(
                     shards = camwatch_core::nodes::shards_of(&new, camwatch_core::nodes::SHARDS);
                     all = new;
                 }
-                probing = n.probing(clock.now().as_second());
-                node::subset(&all, &shards, &probing)
+                let now = clock.now().as_second();
+                probing = n.probing(now);
+                let next = node::subset(&all, &shards, &probing);
+                // Devices still in the register that this node stops probing (a shard given
+                // up, or its lease about to run out unrenewed): their spans end now, so the
+                // time until someone probes them again is unknown, not their last status.
+                let staying: std::collections::HashSet<DeviceCode> =
+                    next.iter().map(|d| d.code).collect();
+                let registered: std::collections::HashSet<DeviceCode> =
+                    all.iter().map(|d| d.code).collect();
+                let left: Vec<DeviceCode> = devices
+                    .iter()
+                    .map(|d| d.code)
+                    .filter(|c| !staying.contains(c) && registered.contains(c))
+                    .collect();
+                if !left.is_empty() {
+                    let _ = tx.send(writer::Write::Unwatch {
+                        devices: left,
+                        at: now,
+                    });
+                }
+                next
             }
         };
         tracing::info!(
@@ -1279,7 +1244,7 @@ fn assemble(
     clock: &Arc<dyn Clock>,
     state: &Arc<MonitorState>,
     events: &EventBus,
-    tx: &mpsc::UnboundedSender<Transition>,
+    tx: &mpsc::UnboundedSender<writer::Write>,
     tracks: Vec<DeviceTrack>,
 ) -> (Arc<MonitorHandler>, Vec<ProbeTarget>, Vec<Target>, Limits) {
     let index: HashMap<DeviceCode, usize> = devices
@@ -1408,17 +1373,19 @@ mod tests {
         };
         let (tx, rx) = mpsc::unbounded_channel();
         let lease = store.acquire_monitor("test", 1, 0).await.unwrap();
-        let metrics = metrics::MonitorMetrics::default();
-        let w = tokio::spawn(writer(
+        let state = Arc::new(MonitorState::for_devices(&devices, 0));
+        let metrics = state.metrics().clone();
+        let w = tokio::spawn(writer::writer(
             store.clone(),
             Arc::new(lease),
             Arc::new(camwatch_core::clock::SystemClock),
             rx,
-            metrics.clone(),
+            state,
+            1000,
         ));
         // As the handler does: counted in the writer's queue when handed over.
         let send = |x| {
-            tx.send(x).unwrap();
+            tx.send(writer::Write::Change(x)).unwrap();
             metrics.queued();
         };
         send(t(a, Status::Online, 100));

@@ -90,6 +90,8 @@ pub struct MonitorMetrics {
     latency: Family<ClassLabel, Histogram, Buckets>,
     lag: Family<ClassLabel, Histogram, Buckets>,
     writer_queue: Gauge,
+    writer_dropped: Counter,
+    writer_overflow: Gauge,
     running: Arc<AtomicBool>,
 }
 
@@ -100,6 +102,8 @@ impl Default for MonitorMetrics {
             latency: Family::new_with_constructor(Buckets(LATENCY_SEC.into())),
             lag: Family::new_with_constructor(Buckets(LAG_SEC.into())),
             writer_queue: Gauge::default(),
+            writer_dropped: Counter::default(),
+            writer_overflow: Gauge::default(),
             running: Arc::default(),
         }
     }
@@ -135,6 +139,22 @@ impl MonitorMetrics {
     /// Changes the span writer stored (or skipped as refused).
     pub(crate) fn written(&self, n: usize) {
         self.writer_queue.dec_by(n as i64);
+    }
+
+    /// Changes the span writer dropped, its buffer full (see `writer`).
+    pub(crate) fn dropped(&self, n: usize) {
+        self.writer_queue.dec_by(n as i64);
+        self.writer_dropped.inc_by(n as u64);
+    }
+
+    /// Whether the span writer's buffer overflowed and the record is not yet resumed.
+    pub(crate) fn set_overflow(&self, on: bool) {
+        self.writer_overflow.set(i64::from(on));
+    }
+
+    /// Changes the span writer dropped so far.
+    pub fn writer_dropped(&self) -> u64 {
+        self.writer_dropped.get()
     }
 
     /// Whether the monitor has done its start-up recovery and is probing; false again once it
@@ -182,6 +202,17 @@ impl MonitorMetrics {
             "span_writer_queue",
             "Status changes waiting to be written to the store",
             self.writer_queue.clone(),
+        );
+        r.register(
+            "span_writer_dropped",
+            "Status changes dropped because the span writer's buffer was full while the \
+             database was away (the record shows that time as unknown)",
+            self.writer_dropped.clone(),
+        );
+        r.register(
+            "span_writer_overflow",
+            "1 while the span writer's buffer has overflowed and the record is not yet resumed",
+            self.writer_overflow.clone(),
         );
     }
 }

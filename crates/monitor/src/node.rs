@@ -11,6 +11,10 @@
 //!   heartbeat before anyone writes beside them (the store also refuses a take before that).
 //! - **Probing stops a heartbeat before a lease expires** (`nodes::probing`): a node whose
 //!   heartbeats fail (the database out of reach) stops probing before another may take over.
+//!   A heartbeat that does not answer within a heartbeat counts as failed.
+//! - **After the database was away nobody is taken for dead at once** (`nodes::liveness_since`):
+//!   a silence counts from this node's first heartbeat after its own last failure, so every
+//!   node gets a lease time to come back before its shards may move.
 //!
 //! Must not: decide the plan itself (pure, in core) or write SQL (the store does).
 
@@ -43,6 +47,10 @@ pub(crate) struct NodeBeat {
     /// after which its previous holder probed nothing: now for a shard a live node released,
     /// the last heartbeat for one a dead node held.
     gained: BTreeMap<ShardId, i64>,
+    /// Since when its heartbeats have succeeded without a break; `None` after a failure. A
+    /// silence of another node counts only from then (`nodes::liveness_since`): after the
+    /// database itself was away, every node's row is old.
+    watching_since: Option<i64>,
 }
 
 impl NodeBeat {
@@ -53,6 +61,7 @@ impl NodeBeat {
             leases: Vec::new(),
             retiring: BTreeSet::new(),
             gained: BTreeMap::new(),
+            watching_since: None,
         }
     }
 
@@ -81,7 +90,8 @@ impl NodeBeat {
                 heartbeat_at: n.instance.heartbeat_at,
                 stopped: n.stopped_at.is_some(),
             };
-            match nodes::liveness(&seen, now, ttl) {
+            let since = self.watching_since.unwrap_or(now);
+            match nodes::liveness_since(&seen, now, ttl, since) {
                 Liveness::Live => live.push(seen.id),
                 Liveness::Dead if seen.id != self.me => {
                     if let Some((dead, closed)) = store
@@ -141,7 +151,14 @@ impl NodeBeat {
             );
         }
         self.retiring = later.into_iter().collect();
+        self.watching_since.get_or_insert(now);
         Ok(())
+    }
+
+    /// A heartbeat failed (or did not answer in time): until one succeeds again, this node
+    /// may have missed the others' heartbeats too.
+    pub(crate) fn lost_touch(&mut self) {
+        self.watching_since = None;
     }
 
     /// The shards gained since the last call, each with the instant since which its previous

@@ -213,7 +213,18 @@ impl LockGuard for NoLock {
 pub(crate) const PG_LOCK_KEY: (i32, i32) = (0x6361_6d77, 1); // "camw", 1
 
 /// A PostgreSQL session advisory lock, held by a connection of its own.
+///
+/// **After PostgreSQL restarts** (or the connection is cut) the session, and the lock with it,
+/// is gone. The next [`check`](LockGuard::check) connects again and takes the lock again in the
+/// same mode: while the server is away it fails (`Unavailable`, try later); when another
+/// session took the lock meanwhile (a single monitor beside nodes, or another single monitor)
+/// it fails with `Conflict` (stop). Taking it again is safe because the lock alone never
+/// decided who writes: a monitor that started while this one was cut off found this instance
+/// not stopped and recovered it (closing its spans, marking it stopped), and every write of
+/// this instance checks its row is not stopped in the same transaction.
 pub(crate) struct AdvisoryLock {
+    opts: sqlx::postgres::PgConnectOptions,
+    shared: bool,
     conn: tokio::sync::Mutex<sqlx::PgConnection>,
 }
 
@@ -224,6 +235,19 @@ impl AdvisoryLock {
         opts: &sqlx::postgres::PgConnectOptions,
         shared: bool,
     ) -> Result<Option<Self>> {
+        Ok(Self::lock_on_new_connection(opts, shared)
+            .await?
+            .map(|conn| Self {
+                opts: opts.clone(),
+                shared,
+                conn: tokio::sync::Mutex::new(conn),
+            }))
+    }
+
+    async fn lock_on_new_connection(
+        opts: &sqlx::postgres::PgConnectOptions,
+        shared: bool,
+    ) -> Result<Option<sqlx::PgConnection>> {
         use sqlx::Connection;
         let mut conn = sqlx::PgConnection::connect_with(opts)
             .await
@@ -239,40 +263,53 @@ impl AdvisoryLock {
         .await
         .map_err(crate::db_error)?;
         // Refused: the connection closes on drop.
-        Ok(got.then(|| Self {
-            conn: tokio::sync::Mutex::new(conn),
-        }))
+        Ok(got.then_some(conn))
     }
+}
+
+/// Whether the session of `conn` holds the monitor lock (in either mode).
+async fn holds(conn: &mut sqlx::PgConnection) -> std::result::Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
+         AND pid = pg_backend_pid() AND classid = $1::int4::oid AND objid = $2::int4::oid
+         AND objsubid = 2)",
+    )
+    .bind(PG_LOCK_KEY.0)
+    .bind(PG_LOCK_KEY.1)
+    .fetch_one(conn)
+    .await
 }
 
 #[async_trait]
 impl LockGuard for AdvisoryLock {
     async fn check(&self) -> Result<()> {
         let mut conn = self.conn.lock().await;
-        let held: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted
-             AND pid = pg_backend_pid() AND classid = $1::int4::oid AND objid = $2::int4::oid
-             AND objsubid = 2)",
-        )
-        .bind(PG_LOCK_KEY.0)
-        .bind(PG_LOCK_KEY.1)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(|e| {
-            Error::with_source(
+        match holds(&mut conn).await {
+            Ok(true) => return Ok(()),
+            Ok(false) => {
+                return Err(Error::new(
+                    ErrorKind::Unavailable,
+                    "the monitor's advisory lock is no longer held: stopping",
+                ));
+            }
+            // The session is gone (the server restarted, the connection was cut): take the
+            // lock again on a new one (see the type's doc).
+            Err(_) => {}
+        }
+        match Self::lock_on_new_connection(&self.opts, self.shared).await {
+            Ok(Some(new)) => {
+                *conn = new;
+                Ok(())
+            }
+            Ok(None) => Err(Error::conflict(
+                "another monitor took this PostgreSQL database while the connection holding \
+                 this one's lock was lost: stopping, so that two monitors never write at once",
+            )),
+            Err(e) => Err(Error::with_source(
                 ErrorKind::Unavailable,
-                "the connection holding the monitor lock was lost: stopping, so that two \
-                 monitors never write at once",
+                "the monitor lock cannot be taken again yet (PostgreSQL out of reach)",
                 e,
-            )
-        })?;
-        if held {
-            Ok(())
-        } else {
-            Err(Error::new(
-                ErrorKind::Unavailable,
-                "the monitor's advisory lock is no longer held: stopping",
-            ))
+            )),
         }
     }
 }

@@ -135,12 +135,26 @@ pub trait Store:
     // --- status history ---
     /// Apply observed transitions in order: each closes the device's open span at `at` (if its
     /// status differs) and opens a new one, owned by `lease`'s monitor. A transition to the
-    /// status already open is a no-op.
+    /// status already open is a no-op, and so is one that opened a span of `lease`'s that is
+    /// still there (a batch written twice). Refused (`Unavailable`) once `lease`'s instance is
+    /// recorded as stopped (a node taken for dead).
     async fn apply_transitions(
         &self,
         lease: &MonitorLease,
         transitions: &[Transition],
     ) -> Result<()>;
+    /// Ends `lease`'s open spans of `devices` (every one of them when `None`) at `at`: its
+    /// monitor stopped watching them (a shard given up or about to expire unrenewed, a write
+    /// buffer that overflowed while the database was away), so the time after is `unknown`. A
+    /// span opened at or after `at` never held and is dropped. Returns the number ended.
+    /// Refused (`Unavailable`) once the instance is recorded as stopped, as
+    /// [`Self::apply_transitions`] is.
+    async fn end_watch(
+        &self,
+        lease: &MonitorLease,
+        devices: Option<&[DeviceCode]>,
+        at: i64,
+    ) -> Result<u64>;
     /// Insert closed spans (history import). Rejects, inserting nothing, any span that overlaps
     /// a stored span of the same device, with an error naming device and times.
     async fn insert_spans(&self, spans: &[StatusSpan]) -> Result<u64>;

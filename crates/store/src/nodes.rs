@@ -9,6 +9,9 @@
 //!   row (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so two nodes never recover the same one and
 //!   neither waits), closes its open spans at its own last heartbeat (the time after is
 //!   `unknown`), marks it recovered and deletes its lease rows, in one transaction.
+//! - **Duties are leased as shards are** (`duty_lease`, migration 0010): one row per duty
+//!   name, taken only where none is or where it expired and its holder is this node or
+//!   stopped; a graceful stop and a recovery delete the node's rows with its shards'.
 //! - **A node taken for dead stops.** Its heartbeat finds its row stopped and fails, so it never
 //!   writes beside the shard's new holder.
 //! - On PostgreSQL nodes hold the database's monitor lock in shared mode (`lease`): a single
@@ -21,6 +24,7 @@
 use async_trait::async_trait;
 
 use camwatch_core::error::Result;
+use camwatch_core::nodes::duty::{DutyLease, DutyPlan};
 use camwatch_core::nodes::{Lease, Plan};
 use camwatch_core::registry::DeviceCode;
 
@@ -75,6 +79,23 @@ pub trait NodeStore: Send + Sync {
         plan: &Plan,
         released_devices: &[DeviceCode],
     ) -> Result<Vec<Lease>>;
+
+    /// Every row of the duty table (`camwatch_core::nodes::duty`), by name. A row whose name
+    /// this version does not know (written by a newer one) is left out.
+    async fn duty_view(&self) -> Result<Vec<DutyLease>>;
+
+    /// One round of `lease`'s node with its duties at `at`, in one transaction: refused
+    /// (`Unavailable`) once the node is recorded as stopped; renews `plan.renew` until
+    /// `at + ttl_sec`, gives up `plan.release`, and takes what it can of `plan.take` (a duty
+    /// with no row, or an expired one whose holder is this node or stopped). Returns the
+    /// leases it holds after.
+    async fn duty_beat(
+        &self,
+        lease: &MonitorLease,
+        at: i64,
+        ttl_sec: i64,
+        plan: &DutyPlan,
+    ) -> Result<Vec<DutyLease>>;
 
     /// Recovers `dead` if it is still neither stopped nor heard from within `ttl_sec` of `at`
     /// and no other node is recovering it: closes its open spans at its last heartbeat, marks
@@ -314,6 +335,96 @@ macro_rules! node_sql {
                 Ok(held.into_iter().map(lease_from_row).collect())
             }
 
+            async fn duty_view(
+                &self,
+            ) -> camwatch_core::error::Result<Vec<camwatch_core::nodes::duty::DutyLease>> {
+                let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+                    "SELECT name, instance_id, expires_at FROM duty_lease ORDER BY name",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(crate::db_error)?;
+                Ok(rows.into_iter().filter_map(duty_from_row).collect())
+            }
+
+            async fn duty_beat(
+                &self,
+                lease: &$crate::MonitorLease,
+                at: i64,
+                ttl_sec: i64,
+                plan: &camwatch_core::nodes::duty::DutyPlan,
+            ) -> camwatch_core::error::Result<Vec<camwatch_core::nodes::duty::DutyLease>> {
+                lease.check().await?;
+                let me = lease.id().0;
+                let until = at + ttl_sec;
+                let names = |d: &[camwatch_core::nodes::duty::Duty]| {
+                    d.iter().map(|d| d.name()).collect::<Vec<String>>()
+                };
+                let mut tx = self.pool.begin_with($begin).await.map_err(crate::db_error)?;
+                let alive: Option<i64> = sqlx::query_scalar(
+                    "SELECT id FROM monitor_instance WHERE id = $1 AND stopped_at IS NULL",
+                )
+                .bind(me)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(crate::db_error)?;
+                if alive.is_none() {
+                    return Err(camwatch_core::error::Error::new(
+                        camwatch_core::error::ErrorKind::Unavailable,
+                        format!("instance {me} is recorded as stopped (taken for dead): no duty"),
+                    ));
+                }
+                for name in names(&plan.renew) {
+                    sqlx::query(
+                        "UPDATE duty_lease SET expires_at = $1 WHERE name = $2 AND instance_id = $3",
+                    )
+                    .bind(until)
+                    .bind(name)
+                    .bind(me)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(crate::db_error)?;
+                }
+                for name in names(&plan.release) {
+                    sqlx::query("DELETE FROM duty_lease WHERE name = $1 AND instance_id = $2")
+                        .bind(name)
+                        .bind(me)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(crate::db_error)?;
+                }
+                for name in names(&plan.take) {
+                    // As a shard: a free row, or an expired one whose holder is this node or is
+                    // stopped (recovered), so a dead holder's duty waits for its recovery.
+                    sqlx::query(
+                        "INSERT INTO duty_lease (name, instance_id, expires_at) VALUES ($1, $2, $3)
+                         ON CONFLICT (name) DO UPDATE SET instance_id = excluded.instance_id,
+                         expires_at = excluded.expires_at
+                         WHERE duty_lease.expires_at <= $4
+                         AND (duty_lease.instance_id = excluded.instance_id OR NOT EXISTS
+                         (SELECT 1 FROM monitor_instance m WHERE m.id = duty_lease.instance_id
+                         AND m.stopped_at IS NULL))",
+                    )
+                    .bind(name)
+                    .bind(me)
+                    .bind(until)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(crate::db_error)?;
+                }
+                let held: Vec<(String, i64, i64)> = sqlx::query_as(
+                    "SELECT name, instance_id, expires_at FROM duty_lease WHERE instance_id = $1
+                     ORDER BY name",
+                )
+                .bind(me)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(crate::db_error)?;
+                tx.commit().await.map_err(crate::db_error)?;
+                Ok(held.into_iter().filter_map(duty_from_row).collect())
+            }
+
             async fn recover_dead_node(
                 &self,
                 lease: &$crate::MonitorLease,
@@ -351,6 +462,11 @@ macro_rules! node_sql {
                     .execute(&mut *tx)
                     .await
                     .map_err(crate::db_error)?;
+                sqlx::query("DELETE FROM duty_lease WHERE instance_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(crate::db_error)?;
                 tx.commit().await.map_err(crate::db_error)?;
                 Ok(Some((
                     $crate::MonitorInstance {
@@ -363,6 +479,16 @@ macro_rules! node_sql {
                     closed,
                 )))
             }
+        }
+
+        fn duty_from_row(
+            (name, node, expires_at): (String, i64, i64),
+        ) -> Option<camwatch_core::nodes::duty::DutyLease> {
+            Some(camwatch_core::nodes::duty::DutyLease {
+                duty: name.parse().ok()?,
+                node: camwatch_core::nodes::NodeId(node),
+                expires_at,
+            })
         }
 
         fn lease_from_row((shard, node, expires_at): (i64, i64, i64)) -> camwatch_core::nodes::Lease {

@@ -166,6 +166,34 @@ macro_rules! sql_store {
             Ok(r.rows_affected())
         }
 
+        /// Refuses (`Unavailable`) a write of instance `id` once it is recorded as stopped
+        /// (taken for dead, see `nodes`): nothing it buffered is written beside the shards' new
+        /// holders. On PostgreSQL the row stays share-locked to the end of the transaction, so a
+        /// recovery (`FOR UPDATE SKIP LOCKED`) cannot slip in between; SQLite's `BEGIN
+        /// IMMEDIATE` already serialises writers.
+        async fn still_running(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            id: i64,
+        ) -> camwatch_core::error::Result<()> {
+            let sql = if $backend == "postgres" {
+                "SELECT id FROM monitor_instance WHERE id = $1 AND stopped_at IS NULL FOR SHARE"
+            } else {
+                "SELECT id FROM monitor_instance WHERE id = $1 AND stopped_at IS NULL"
+            };
+            let row: Option<i64> = sqlx::query_scalar(sql)
+                .bind(id)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(crate::db_error)?;
+            match row {
+                Some(_) => Ok(()),
+                None => Err(camwatch_core::error::Error::new(
+                    camwatch_core::error::ErrorKind::Unavailable,
+                    format!("instance {id} is recorded as stopped (taken for dead): not writing"),
+                )),
+            }
+        }
+
         #[async_trait::async_trait]
         impl $crate::Store for $ty {
             fn backend(&self) -> &'static str {
@@ -309,6 +337,7 @@ macro_rules! sql_store {
                 transitions: &[$crate::Transition],
             ) -> camwatch_core::error::Result<()> {
                 let mut tx = self.pool.begin_with($begin).await.map_err(crate::db_error)?;
+                still_running(&mut tx, lease.id().0).await?;
                 for t in transitions {
                     let code = t.device.to_string();
                     let open: Option<(i64, String, i64)> = sqlx::query_as(
@@ -322,6 +351,21 @@ macro_rules! sql_store {
                             continue;
                         }
                         if t.at < start_at {
+                            // A batch written again after its commit's answer was lost (the
+                            // connection cut at that moment): what it opened is there already.
+                            let replay: Option<i64> = sqlx::query_scalar(
+                                "SELECT id FROM status_span WHERE device_code = $1 AND start_at = $2
+                                 AND status = $3 AND instance_id = $4",
+                            )
+                            .bind(&code)
+                            .bind(t.at)
+                            .bind(t.status.as_str())
+                            .bind(lease.id().0)
+                            .fetch_optional(&mut *tx)
+                            .await.map_err(crate::db_error)?;
+                            if replay.is_some() {
+                                continue;
+                            }
                             return Err(camwatch_core::error::Error::conflict(format!(
                                 "device {code}: transition to {} at {} precedes its open {status} span starting {start_at}",
                                 t.status, t.at
@@ -354,6 +398,54 @@ macro_rules! sql_store {
                 }
                 tx.commit().await.map_err(crate::db_error)?;
                 Ok(())
+            }
+
+            async fn end_watch(
+                &self,
+                lease: &$crate::MonitorLease,
+                devices: Option<&[camwatch_core::registry::DeviceCode]>,
+                at: i64,
+            ) -> camwatch_core::error::Result<u64> {
+                let me = lease.id().0;
+                let mut tx = self.pool.begin_with($begin).await.map_err(crate::db_error)?;
+                still_running(&mut tx, me).await?;
+                let closed = match devices {
+                    None => close_spans_of(&mut tx, me, at).await?,
+                    Some(devices) => {
+                        let mut closed = 0;
+                        for chunk in devices.chunks($crate::sql::DEVICE_BATCH) {
+                            let mut drop_qb = sqlx::QueryBuilder::<$db>::new(
+                                "DELETE FROM status_span WHERE start_at >= ",
+                            );
+                            drop_qb.push_bind(at);
+                            let mut close_qb =
+                                sqlx::QueryBuilder::<$db>::new("UPDATE status_span SET end_at = ");
+                            close_qb.push_bind(at);
+                            close_qb.push(" WHERE start_at < ");
+                            close_qb.push_bind(at);
+                            for qb in [&mut drop_qb, &mut close_qb] {
+                                qb.push(" AND end_at IS NULL AND instance_id = ");
+                                qb.push_bind(me);
+                                qb.push(" AND device_code IN (");
+                                let mut sep = qb.separated(", ");
+                                for c in chunk {
+                                    sep.push_bind(c.to_string());
+                                }
+                                qb.push(")");
+                            }
+                            drop_qb.build().execute(&mut *tx).await.map_err(crate::db_error)?;
+                            closed += close_qb
+                                .build()
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(crate::db_error)?
+                                .rows_affected();
+                        }
+                        closed
+                    }
+                };
+                tx.commit().await.map_err(crate::db_error)?;
+                Ok(closed)
             }
 
             async fn acquire_monitor(
@@ -426,6 +518,10 @@ macro_rules! sql_store {
                         .bind(id)
                         .execute(&mut *tx)
                         .await.map_err(crate::db_error)?;
+                    sqlx::query("DELETE FROM duty_lease WHERE instance_id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await.map_err(crate::db_error)?;
                     let instance = $crate::MonitorInstance {
                         id: $crate::InstanceId(id),
                         host,
@@ -456,6 +552,10 @@ macro_rules! sql_store {
                 .await.map_err(crate::db_error)?;
                 // A node hands its shards over at once (docs/nodes.md).
                 sqlx::query("DELETE FROM shard_lease WHERE instance_id = $1")
+                    .bind(lease.id().0)
+                    .execute(&mut *tx)
+                    .await.map_err(crate::db_error)?;
+                sqlx::query("DELETE FROM duty_lease WHERE instance_id = $1")
                     .bind(lease.id().0)
                     .execute(&mut *tx)
                     .await.map_err(crate::db_error)?;

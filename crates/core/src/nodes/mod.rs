@@ -18,6 +18,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::registry::{Device, DeviceCode};
 
+pub mod duty;
+
 /// The number of shards. Fixed for the life of a database: a shard is the unit that moves
 /// between nodes, and changing the count would move nearly every device at once.
 pub const SHARDS: u16 = 256;
@@ -139,6 +141,23 @@ pub fn liveness(n: &NodeSeen, now: i64, ttl_sec: i64) -> Liveness {
     } else {
         Liveness::Dead
     }
+}
+
+/// Liveness of `n` as judged by a node that has been in touch with the database without a
+/// break since `watching_since`: a silence counts only from then on.
+///
+/// When the database itself was away (restarted, out of reach), every node's row stopped
+/// moving at once, so on the judge's first heartbeat after it every other node looks silent.
+/// None of them is taken for dead until it stayed silent for `ttl_sec` *after the judge was
+/// back*, which leaves each the time to come back too (it beats within a heartbeat, and
+/// `ttl_sec` is at least three). A node that really died meanwhile is recovered `ttl_sec`
+/// later than it would have been; its shards wait that long, and its gap stays `unknown`.
+pub fn liveness_since(n: &NodeSeen, now: i64, ttl_sec: i64, watching_since: i64) -> Liveness {
+    let seen = NodeSeen {
+        heartbeat_at: n.heartbeat_at.max(watching_since),
+        ..*n
+    };
+    liveness(&seen, now, ttl_sec)
 }
 
 /// What one node does with the lease table at one heartbeat.

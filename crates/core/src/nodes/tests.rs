@@ -101,6 +101,23 @@ fn liveness_at_the_edges() {
     assert_eq!(liveness(&n(100, true), 100, 30), Liveness::Stopped);
 }
 
+/// After the database was away, a silence counts from the judge's return: a node silent since
+/// 10 is not dead at 100 for a judge back since 80, and is at 110.
+#[test]
+fn silence_counts_from_the_judges_return() {
+    let n = |hb, stopped| NodeSeen {
+        id: NodeId(1),
+        heartbeat_at: hb,
+        stopped,
+    };
+    assert_eq!(liveness_since(&n(10, false), 100, 30, 80), Liveness::Live);
+    assert_eq!(liveness_since(&n(10, false), 109, 30, 80), Liveness::Live);
+    assert_eq!(liveness_since(&n(10, false), 110, 30, 80), Liveness::Dead);
+    assert_eq!(liveness_since(&n(10, true), 100, 30, 80), Liveness::Stopped);
+    // A judge in touch all along judges as `liveness` does.
+    assert_eq!(liveness_since(&n(70, false), 100, 30, 0), Liveness::Dead);
+}
+
 fn lease(shard: u16, node: i64, expires_at: i64) -> Lease {
     Lease {
         shard: ShardId(shard),
@@ -290,6 +307,22 @@ fn order(n: usize) -> impl Strategy<Value = Vec<usize>> {
 }
 
 proptest! {
+    /// A judge back for less than the lease time never finds anyone dead; one that was in touch
+    /// before the node's last heartbeat judges exactly as `liveness` does.
+    #[test]
+    fn a_returning_judge_waits_a_lease_time(
+        hb in 0i64..1000, now in 0i64..2000, ttl in 1i64..100, back in 0i64..2000, stopped: bool,
+    ) {
+        let n = NodeSeen { id: NodeId(1), heartbeat_at: hb, stopped };
+        let l = liveness_since(&n, now, ttl, back);
+        if back > now - ttl {
+            prop_assert_ne!(l, Liveness::Dead);
+        }
+        if back <= hb {
+            prop_assert_eq!(l, liveness(&n, now, ttl));
+        }
+    }
+
     /// From any table (leases of live nodes, of vanished nodes, expired or not), two rounds of
     /// heartbeats hold every shard exactly once, within the fair share, and a third moves
     /// nothing.

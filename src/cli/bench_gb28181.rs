@@ -44,6 +44,8 @@ struct Counts {
     keepalives: AtomicU64,
     catalogs: AtomicU64,
     refused: AtomicU64,
+    /// Requests of the platform's still unanswered at their timeout (retransmissions included).
+    unanswered: AtomicU64,
     first_online: Mutex<Option<Instant>>,
     last_online: Mutex<Option<Instant>>,
 }
@@ -79,6 +81,9 @@ async fn count(counts: Arc<Counts>, mut rx: tokio::sync::mpsc::UnboundedReceiver
             }
             GbEvent::Refused { .. } => {
                 counts.refused.fetch_add(1, Ordering::Relaxed);
+            }
+            GbEvent::NoAnswer { .. } => {
+                counts.unanswered.fetch_add(1, Ordering::Relaxed);
             }
             _ => {}
         }
@@ -210,8 +215,11 @@ async fn measure(
     })
     .await?;
     println!(
-        "catalogs answered: {} of {n}{}",
+        "catalogs answered: {} of {n} ({:.2} s from the simulator's start; {} requests of the \
+         platform's unanswered after their retransmissions){}",
         counts.catalogs.load(Ordering::Relaxed),
+        started.elapsed().as_secs_f64(),
+        counts.unanswered.load(Ordering::Relaxed),
         if catalogs { "" } else { " (measuring anyway)" }
     );
     tokio::time::sleep(Duration::from_secs(2)).await;

@@ -486,5 +486,10 @@ fn log_event(e: &GbEvent) {
         GbEvent::DeviceInfo { device, .. } | GbEvent::DeviceStatus { device, .. } => {
             tracing::debug!(%device, "GB/T 28181 device answer")
         }
+        GbEvent::NoAnswer { what, .. } => tracing::warn!(
+            device = %what.device(),
+            request = ?what,
+            "GB/T 28181 request unanswered (sent again over UDP until 32 s)"
+        ),
     }
 }

@@ -3,7 +3,9 @@
 //! (device, SN) into one catalog.
 //!
 //! Invariants: a catalog is complete when it holds `SumNum` distinct channels (a page repeated
-//! by a retransmission adds nothing); one holds at most [`MAX_CATALOG_ITEMS`] items whatever a
+//! by a retransmission adds nothing, and one arriving after its catalog completed is dropped
+//! instead of opening a new assembly that would end as a spurious partial catalog: completed
+//! catalogs are remembered for [`CATALOG_DEADLINE_SEC`], at most [`MAX_DONE`]); one holds at most [`MAX_CATALOG_ITEMS`] items whatever a
 //! device claims; an assembly not complete within its deadline is given up and reported as
 //! partial, so a device that stops half way never holds memory for ever.
 //!
@@ -15,6 +17,9 @@ use crate::manscdp::{CatalogItem, MAX_CATALOG_ITEMS};
 
 /// How long after the query the pages may keep coming, seconds.
 pub const CATALOG_DEADLINE_SEC: i64 = 120;
+/// Completed catalogs remembered to drop their late pages (10,000 devices answering at once
+/// fit several times over).
+pub const MAX_DONE: usize = 100_000;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Catalog {
@@ -38,6 +43,8 @@ struct Assembly {
 #[derive(Debug, Default)]
 pub struct Collector {
     open: HashMap<(String, u32), Assembly>,
+    /// Catalogs completed within the deadline, and when.
+    done: HashMap<(String, u32), i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -68,6 +75,9 @@ impl Collector {
             });
         }
         let key = (device_id.to_string(), sn);
+        if self.done.contains_key(&key) {
+            return Ok(None);
+        }
         let a = self.open.entry(key.clone()).or_insert_with(|| Assembly {
             sum_num,
             started: now,
@@ -84,6 +94,15 @@ impl Collector {
         }
         if a.items.len() as u32 >= a.sum_num {
             let a = self.open.remove(&key).expect("just used");
+            if self.done.len() >= MAX_DONE {
+                self.done.retain(|_, at| now - *at < CATALOG_DEADLINE_SEC);
+                // Still full: forget them all (their late pages would make partial catalogs,
+                // nothing worse).
+                if self.done.len() >= MAX_DONE {
+                    self.done.clear();
+                }
+            }
+            self.done.insert(key.clone(), now);
             return Ok(Some(Catalog {
                 device_id: key.0,
                 sn,
@@ -97,6 +116,7 @@ impl Collector {
 
     /// Gives up assemblies older than [`CATALOG_DEADLINE_SEC`]: returns them as partial.
     pub fn expire(&mut self, now: i64) -> Vec<Catalog> {
+        self.done.retain(|_, at| now - *at < CATALOG_DEADLINE_SEC);
         let old: Vec<(String, u32)> = self
             .open
             .iter()
@@ -163,6 +183,20 @@ mod tests {
         assert!(c.page("f", 1, MAX_CATALOG_ITEMS + 1, vec![], 0).is_err());
         // An empty catalog is complete at once.
         assert!(c.page("g", 1, 0, vec![], 0).unwrap().unwrap().complete);
+    }
+
+    #[test]
+    fn a_page_retransmitted_after_completion_is_dropped() {
+        let mut c = Collector::default();
+        c.page("d", 1, 2, vec![item(1)], 0).unwrap();
+        assert!(c.page("d", 1, 2, vec![item(2)], 1).unwrap().is_some());
+        // The last page again (our 200 was lost): no new assembly, no partial catalog later.
+        assert_eq!(c.page("d", 1, 2, vec![item(2)], 3).unwrap(), None);
+        assert_eq!(c.pending(), 0);
+        assert!(c.expire(3 + CATALOG_DEADLINE_SEC).is_empty());
+        // Once forgotten (after the deadline), the same SN is a new catalog again.
+        assert_eq!(c.page("d", 1, 2, vec![item(1)], 200).unwrap(), None);
+        assert_eq!(c.pending(), 1);
     }
 
     proptest! {

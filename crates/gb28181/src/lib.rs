@@ -11,6 +11,7 @@
 //! | `catalog`   | paged Catalog responses assembled into one catalog (pure)               |
 //! | `outcomes`  | signalling as health-model outcomes; catalog vs register (pure)        |
 //! | `subscription` | catalog subscriptions: start, refresh in dialog, retry (pure)        |
+//! | `transaction` | our requests' client transactions: UDP retransmission, timeouts (pure) |
 //! | `platform`  | the platform's decisions: a message in, replies and events out (pure)   |
 //! | `server`    | the I/O shell: UDP and TCP sockets, per-peer bounds, the tick           |
 //!
@@ -28,3 +29,4 @@ pub mod registrar;
 pub mod server;
 pub mod sip;
 pub mod subscription;
+pub mod transaction;

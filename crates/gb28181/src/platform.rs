@@ -34,6 +34,7 @@ use crate::outcomes::{ChannelFault, SipObservation, channel_outcome, peer_outcom
 use crate::registrar::{KeepaliveResult, Liveness, PeerState, Presence, Registrar, Transition};
 use crate::sip::{self, InRequest, Inbound, Method, OutRequest};
 use crate::subscription::{SubState, SubscribeRequest, Subscriptions};
+use crate::transaction::TxKey;
 
 /// The registration lifetime granted when a REGISTER asks for none, and the longest granted.
 pub const DEFAULT_EXPIRES_SEC: u32 = 3600;
@@ -105,6 +106,31 @@ impl Peer {
 pub struct Outgoing {
     pub to: Peer,
     pub bytes: Vec<u8>,
+    /// A request of ours (not a response): the transaction to track it under, sent again over
+    /// UDP until answered (`crate::transaction`), and what it is for.
+    pub tx: Option<Tracked>,
+}
+
+/// A request the platform sent, as its transaction is tracked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tracked {
+    pub key: TxKey,
+    pub what: Pending,
+}
+
+/// What a request of ours was for: given back when it goes unanswered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pending {
+    Query { device: DeviceCode, query: Query },
+    Subscribe { device: DeviceCode, call_id: String },
+}
+
+impl Pending {
+    pub fn device(&self) -> DeviceCode {
+        match self {
+            Self::Query { device, .. } | Self::Subscribe { device, .. } => *device,
+        }
+    }
 }
 
 /// Why a REGISTER was refused.
@@ -157,6 +183,12 @@ pub enum GbEvent {
     Unknown {
         device: DeviceCode,
         from: SocketAddr,
+        at: i64,
+    },
+    /// A request of ours got no final answer within its transaction's timeout (64·T1, 32 s),
+    /// retransmissions over UDP included.
+    NoAnswer {
+        what: Pending,
         at: i64,
     },
 }
@@ -389,6 +421,7 @@ impl Platform {
                 out.push(Outgoing {
                     to: from,
                     bytes: sip::response(&req, status, reason, &format!("{:x}", now), extra),
+                    tx: None,
                 })
             };
         let device: DeviceCode = match req.common.from_user.parse() {
@@ -428,6 +461,7 @@ impl Platform {
             out.push(Outgoing {
                 to: from,
                 bytes: sip::response(req, status, reason, &tag, extra),
+                tx: None,
             })
         };
         let known = self.cfg.known.contains(&device);
@@ -557,6 +591,7 @@ impl Platform {
             out.push(Outgoing {
                 to: from,
                 bytes: sip::response(req, status, reason, &tag, extra),
+                tx: None,
             })
         };
         let body = match manscdp::parse(&req.common.body) {
@@ -712,7 +747,20 @@ impl Platform {
             ],
             &body,
         );
-        Some(Outgoing { to, bytes })
+        Some(Outgoing {
+            to,
+            bytes,
+            tx: Some(Tracked {
+                key: TxKey {
+                    branch: format!("z9hG4bK{branch}"),
+                    method: Method::Subscribe,
+                },
+                what: Pending::Subscribe {
+                    device: r.device,
+                    call_id: r.call_id.clone(),
+                },
+            }),
+        })
     }
 
     /// A query MESSAGE to a registered device (none if it was never heard from).
@@ -744,7 +792,28 @@ impl Platform {
             },
             &body,
         );
-        Some(Outgoing { to, bytes })
+        Some(Outgoing {
+            to,
+            bytes,
+            tx: Some(Tracked {
+                key: TxKey {
+                    branch: format!("z9hG4bK{branch}"),
+                    method: Method::Message,
+                },
+                what: Pending::Query { device, query },
+            }),
+        })
+    }
+
+    /// A request of ours went unanswered (its transaction timed out, retransmissions
+    /// included): published as [`GbEvent::NoAnswer`]; an unanswered SUBSCRIBE counts as
+    /// refused (`408`), so it is asked again later.
+    pub fn no_answer(&mut self, what: Pending, now: i64) {
+        tracing::info!(device = %what.device(), ?what, "GB/T 28181: our request got no answer");
+        if let Pending::Subscribe { call_id, .. } = &what {
+            self.subs.answered(call_id, 408, None, None, now);
+        }
+        self.publish(GbEvent::NoAnswer { what, at: now });
     }
 
     /// Time passes: publishes peers gone offline and catalogs given up as partial; returns

@@ -11,7 +11,16 @@
 //! The platform sits behind a `std::sync::Mutex`: nothing awaits while it is held (each call is
 //! a bounded, synchronous computation), and sends happen after it is released.
 //!
-//! Must not: decide anything (the platform does), or retry a send.
+//! Requests the platform sends (queries, SUBSCRIBEs) are tracked as client transactions
+//! ([`crate::transaction`], behind its own sync mutex for the same reason): over UDP a task
+//! sends them again on the RFC 3261 timers until answered, and reports the unanswered ones to
+//! the platform ([`Platform::no_answer`]) at their timeout. A response is looked at here
+//! before the platform sees it, so that a retransmitted one is absorbed (it is parsed twice
+//! then, once here for its branch and once by the platform: responses are a small share of
+//! the traffic, one per request we send).
+//!
+//! Must not: decide anything (the platform does), or retry a send other than by the
+//! transaction timers.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -22,10 +31,11 @@ use std::time::Duration;
 use camwatch_core::clock::SharedClock;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Notify, Semaphore, mpsc};
 
-use crate::platform::{GbEvent, Outgoing, Peer, Platform};
-use crate::sip;
+use crate::platform::{GbEvent, Outgoing, Peer, Pending, Platform};
+use crate::sip::{self, Inbound};
+use crate::transaction::{Due, Seen, Transactions, TxKey};
 
 pub const MAX_TCP_CONNECTIONS: usize = 4096;
 /// A registered TCP peer sends a keepalive every minute; five minutes of silence is a dead peer.
@@ -49,11 +59,41 @@ struct Shared {
     events: mpsc::UnboundedSender<GbEvent>,
     udp: Arc<UdpSocket>,
     writers: Writers,
+    txs: Arc<Mutex<Transactions<Pending>>>,
+    /// Wakes the retransmission task when a transaction starts (its deadline may be sooner).
+    timers: Arc<Notify>,
 }
 
 impl Shared {
     fn now(&self) -> i64 {
         self.clock.now().as_second()
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.clock.now().as_millisecond()
+    }
+
+    fn txs(&self) -> std::sync::MutexGuard<'_, Transactions<Pending>> {
+        self.txs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// One message in: a response our transactions have seen already is absorbed, anything
+    /// else goes to the platform. Returns what to send.
+    fn inbound(&self, bytes: &[u8], from: Peer) -> Vec<Outgoing> {
+        if bytes.starts_with(b"SIP/2.0")
+            && let Ok(Inbound::Response(r)) = sip::parse(bytes)
+            && let Some(branch) = r.common.branch()
+        {
+            let key = TxKey {
+                branch: branch.to_string(),
+                method: r.common.cseq_method,
+            };
+            let now = self.now_ms();
+            if self.txs().on_response(&key, r.status, now) == Seen::Absorbed {
+                return Vec::new();
+            }
+        }
+        self.with(|p, now| p.on_message(bytes, from, now))
     }
 
     /// Runs `f` on the platform, publishes its events and returns what to send.
@@ -72,7 +112,15 @@ impl Shared {
     }
 
     async fn send(&self, out: Vec<Outgoing>) {
-        for o in out {
+        for mut o in out {
+            // Tracked before it is sent, so that the quickest answer finds its transaction.
+            if let Some(t) = o.tx.take() {
+                let now = self.now_ms();
+                if !self.txs().start(t.key, &o, t.what, now) {
+                    tracing::warn!(peer = %o.to.addr(), "too many requests in flight: sent once, untracked");
+                }
+                self.timers.notify_one();
+            }
             match o.to {
                 Peer::Udp(addr) => {
                     if let Err(e) = self.udp.send_to(&o.bytes, addr).await {
@@ -126,11 +174,14 @@ pub async fn run(
         events,
         udp: Arc::new(udp),
         writers: Arc::default(),
+        txs: Arc::default(),
+        timers: Arc::default(),
     };
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(udp_loop(shared.clone()));
     tasks.spawn(tcp_accept(shared.clone(), tcp));
     tasks.spawn(tick_loop(shared.clone()));
+    tasks.spawn(transaction_loop(shared.clone()));
     shutdown.await;
     tasks.shutdown().await;
     Ok(())
@@ -147,7 +198,7 @@ async fn udp_loop(s: Shared) {
                 continue;
             }
         };
-        let out = s.with(|p, now| p.on_message(&buf[..n], Peer::Udp(from), now));
+        let out = s.inbound(&buf[..n], Peer::Udp(from));
         s.send(out).await;
     }
 }
@@ -169,6 +220,11 @@ async fn tcp_accept(s: Shared, listener: TcpListener) {
             tracing::warn!(%addr, "too many SIP TCP connections: closing a new one");
             continue;
         };
+        // SIP messages are small and each is awaited by the peer: Nagle's algorithm would hold
+        // a request written right after a response until the peer's delayed ACK (40 ms).
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(%addr, error = %e, "TCP_NODELAY refused");
+        }
         let id = ids.fetch_add(1, Ordering::Relaxed);
         let s = s.clone();
         tokio::spawn(async move {
@@ -212,7 +268,7 @@ async fn tcp_conn(s: Shared, stream: TcpStream, id: u64, addr: std::net::SocketA
                 Ok(None) => break,
                 Ok(Some(len)) => {
                     let msg: Vec<u8> = buf.drain(..len).collect();
-                    let out = s.with(|p, now| p.on_message(&msg, peer, now));
+                    let out = s.inbound(&msg, peer);
                     s.send(out).await;
                 }
                 Err(e) => {
@@ -235,5 +291,44 @@ async fn tick_loop(s: Shared) {
         s.clock.sleep(TICK).await;
         let out = s.with(|p, now| p.tick(now));
         s.send(out).await;
+    }
+}
+
+/// Sends our requests again and times them out as their transactions' timers say; sleeps on
+/// the injected clock until the next deadline, or until a new transaction may need an earlier
+/// one (a `Notify` keeps a wake-up that comes while nobody waits, so none is lost).
+async fn transaction_loop(s: Shared) {
+    loop {
+        let next = s.txs().next_deadline();
+        let now = s.now_ms();
+        match next {
+            Some(at) if at <= now => {
+                let due = s.txs().due(now);
+                let mut resend = Vec::new();
+                let mut unanswered = Vec::new();
+                for d in due {
+                    match d {
+                        Due::Retransmit(o) => resend.push(o),
+                        Due::TimedOut { payload, .. } => unanswered.push(payload),
+                    }
+                }
+                if !unanswered.is_empty() {
+                    s.with(|p, now| {
+                        for what in unanswered {
+                            p.no_answer(what, now);
+                        }
+                    });
+                }
+                s.send(resend).await;
+            }
+            Some(at) => {
+                let wait = Duration::from_millis(u64::try_from(at - now).unwrap_or(0));
+                tokio::select! {
+                    _ = s.clock.sleep(wait) => {}
+                    _ = s.timers.notified() => {}
+                }
+            }
+            None => s.timers.notified().await,
+        }
     }
 }

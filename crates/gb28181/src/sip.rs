@@ -64,6 +64,18 @@ pub struct Common {
     pub body: Vec<u8>,
 }
 
+impl Common {
+    /// The top Via's `branch` parameter, as received: with the CSeq method, what matches a
+    /// response to the request it answers (RFC 3261 §17.1.3).
+    pub fn branch(&self) -> Option<&str> {
+        let top = self.vias.first()?;
+        top.split(';').skip(1).find_map(|p| {
+            let (k, v) = p.split_once('=')?;
+            k.trim().eq_ignore_ascii_case("branch").then(|| v.trim())
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InRequest {
     pub method: Method,
@@ -442,6 +454,7 @@ Content-Length: 0\r\n\r\n";
         assert_eq!(resp.common.call_id, "1@127.0.0.1");
         assert_eq!(resp.common.to_tag.as_deref(), Some("t1"));
         assert_eq!(resp.common.vias, r.common.vias);
+        assert_eq!(resp.common.branch(), Some("z9hG4bK1"));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Interop with SIPp (Debian `sip-tester`), a SIP peer not written here, playing a GB/T 28181
 //! device from the scenario files in `tests/sipp/`: it registers with digest auth, sends
 //! keepalives and answers the Catalog query in two pages; with a wrong password it is refused
-//! with 403. The device's keepalive window is set short (1 s × 3), so once SIPp has finished
+//! with 403; it accepts the platform's catalog SUBSCRIBE and sends NOTIFYs in its dialog that
+//! turn a channel OFF and back ON, each reflected in the channel's outcome. The device's keepalive window is set short (1 s × 3), so once SIPp has finished
 //! the device goes offline; the test waits for that event (bounded) and checks its instant
 //! against the last keepalive exactly, without timing anything itself.
 //!
@@ -18,12 +19,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use camwatch_core::clock::SystemClock;
+use camwatch_core::outcome::ProbeStatus;
 use camwatch_core::registry::DeviceCode;
 use camwatch_core::secret::Password;
 use camwatch_gb28181::digest::Nonces;
-use camwatch_gb28181::manscdp::ChannelStatus;
+use camwatch_gb28181::manscdp::{CatalogEvent, ChannelStatus};
 use camwatch_gb28181::platform::{GbEvent, Platform, PlatformConfig, Refusal};
 use camwatch_gb28181::registrar::{Liveness, OfflineReason, Presence};
+use camwatch_gb28181::subscription::SubState;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -42,12 +45,17 @@ fn scenario(name: &str) -> String {
 
 struct Server {
     addr: std::net::SocketAddr,
+    platform: Arc<Mutex<Platform>>,
     events: UnboundedReceiver<GbEvent>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 async fn start(liveness: Liveness) -> Server {
+    start_subscribing(liveness, 0).await
+}
+
+async fn start_subscribing(liveness: Liveness, catalog_subscription_sec: u32) -> Server {
     let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = udp.local_addr().unwrap();
@@ -56,13 +64,14 @@ async fn start(liveness: Liveness) -> Server {
         shared_password: Some(Password::new(PASSWORD)),
         known: [dev].into(),
         liveness,
+        catalog_subscription_sec,
         ..Default::default()
     };
     let platform = Arc::new(Mutex::new(Platform::new(cfg, Nonces::random(), 1)));
     let (tx, events) = tokio::sync::mpsc::unbounded_channel();
     let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(camwatch_gb28181::server::run(
-        platform,
+        platform.clone(),
         udp,
         tcp,
         Arc::new(SystemClock),
@@ -73,6 +82,7 @@ async fn start(liveness: Liveness) -> Server {
     ));
     Server {
         addr,
+        platform,
         events,
         stop: Some(stop),
         task,
@@ -210,5 +220,65 @@ async fn sipp_with_a_wrong_password_is_refused() {
         GbEvent::Refused { why, .. } => assert_eq!(why, Refusal::WrongPassword),
         other => panic!("unexpected {other:?}"),
     }
+    server.stop().await;
+}
+
+/// The channel's outcome as the monitor would read it now.
+fn channel_status(server: &Server, channel: &str) -> ProbeStatus {
+    let p = server.platform.lock().unwrap();
+    p.observe(
+        &channel.parse().unwrap(),
+        jiff::Timestamp::now().as_second(),
+    )
+    .expect("a channel the platform knows")
+    .outcome
+    .status
+}
+
+#[tokio::test]
+async fn sipp_accepts_the_catalog_subscription_and_notifies_a_channel_off_then_on() {
+    if !common::sipp() {
+        return;
+    }
+    const CHANNEL: &str = "34020000001310000001";
+    let mut server = start_subscribing(Liveness::default(), 3600).await;
+    let addr = server.addr;
+    let run = tokio::spawn(async move {
+        let ooc = scenario("subscriber.xml");
+        sipp(addr, "stay_online.xml", &["-oocsf", &ooc], PASSWORD).await
+    });
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        if let GbEvent::CatalogNotify {
+            source, changes, ..
+        } = next(&mut server.events).await
+        {
+            assert_eq!(source.as_str(), DEV);
+            let [(event, item)] = changes.as_slice() else {
+                panic!("one change per NOTIFY: {changes:?}")
+            };
+            assert_eq!(item.device_id, CHANNEL);
+            // Read at once: the scenario waits two seconds before the next NOTIFY.
+            seen.push((*event, channel_status(&server, CHANNEL)));
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            (CatalogEvent::Off, ProbeStatus::Down),
+            (CatalogEvent::On, ProbeStatus::Up)
+        ]
+    );
+    let (ok, log) = run.await.unwrap();
+    assert!(ok, "sipp failed:\n{log}");
+    let sub = server
+        .platform
+        .lock()
+        .unwrap()
+        .subscription(&DEV.parse().unwrap());
+    assert!(
+        matches!(sub, Some(SubState::Active { .. })),
+        "the subscription SIPp accepted: {sub:?}"
+    );
     server.stop().await;
 }

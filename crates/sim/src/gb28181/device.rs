@@ -13,8 +13,14 @@
 //! device retries every minute and is refused each time); the catalog in GB2312; malformed XML
 //! in every catalog page; huge catalogs (any channel count).
 //!
+//! Over UDP the device's own requests that need an answer (REGISTER, catalog pages) are sent
+//! again until answered, and a request of the platform's heard again (same Via branch: the
+//! platform retransmits too) gets the same response again and nothing more, as a SIP server
+//! transaction does: a retransmitted Catalog query does not start the catalog over.
+//!
 //! Invariants: at most one catalog page in flight; a lost REGISTER exchange is retried after
-//! [`RETRY_SEC`]. Must not: read a clock or touch a socket.
+//! [`RETRY_SEC`]; at most [`ANSWERED`] answered requests remembered. Must not: read a clock or
+//! touch a socket.
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
@@ -34,6 +40,8 @@ pub const RETRY_SEC: i64 = 60;
 pub const RETRANSMIT_FIRST_SEC: i64 = 2;
 pub const RETRANSMIT_MAX_SEC: i64 = 4;
 pub const REGISTER_TIMEOUT_SEC: i64 = 32;
+/// The platform's requests remembered with their response, to answer a retransmission alike.
+pub const ANSWERED: usize = 16;
 
 /// The character set of the MANSCDP documents a device sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -143,6 +151,10 @@ pub struct GbDevice {
     in_flight: Option<String>,
     /// Over UDP: the REGISTER out and when it is sent again (and the gap after that).
     resend: Option<Resend>,
+    /// Over UDP: the catalog page out, sent again the same way until answered or timer F.
+    page_resend: Option<(Resend, i64)>,
+    /// The platform's last requests (their Via branch) and our response to each.
+    answered: VecDeque<(String, Vec<u8>)>,
     /// The platform's catalog subscription, and the scripted NOTIFYs not yet sent.
     sub: Option<Subscription>,
     script: VecDeque<ScriptedNotify>,
@@ -187,6 +199,8 @@ impl GbDevice {
             pages: VecDeque::new(),
             in_flight: None,
             resend: None,
+            page_resend: None,
+            answered: VecDeque::new(),
             script: script.into(),
             sub: None,
             storm_next: 0,
@@ -226,7 +240,11 @@ impl GbDevice {
             Phase::Registered { until } => until - i64::from(self.cfg.expires) / 10,
             Phase::Refused { at } => at + RETRY_SEC,
         };
-        let resend_due = self.resend.as_ref().map_or(i64::MAX, |r| r.at);
+        let resend_due = self
+            .resend
+            .as_ref()
+            .map_or(i64::MAX, |r| r.at)
+            .min(self.page_resend.as_ref().map_or(i64::MAX, |(r, _)| r.at));
         let notify_due = match (&self.sub, self.script.front()) {
             (Some(_), _) if self.cfg.notify_storm_per_sec > 0 => self.storm_at.saturating_add(1),
             (Some(_), Some(n)) => n.at,
@@ -316,6 +334,19 @@ impl GbDevice {
             self.stats.retransmissions += 1;
             out.push(r.bytes.clone());
         }
+        if let Some((r, until)) = &mut self.page_resend
+            && now >= r.at
+        {
+            if now < *until {
+                r.gap = (r.gap * 2).min(RETRANSMIT_MAX_SEC);
+                r.at = now + r.gap;
+                self.stats.retransmissions += 1;
+                out.push(r.bytes.clone());
+            } else {
+                // Timer F: the platform is not answering; the catalog stops here.
+                self.page_resend = None;
+            }
+        }
         // Answered, or timer F ran out: the retry after RETRY_SEC takes over.
         match self.phase {
             Phase::Registering { since, .. } if now < since + REGISTER_TIMEOUT_SEC => {}
@@ -390,13 +421,14 @@ impl GbDevice {
             (Method::Message, _) if self.in_flight.as_deref() == Some(&r.common.call_id) => {
                 // The platform took (or refused: a malformed page) a catalog page: next one.
                 self.in_flight = None;
-                self.send_page()
+                self.page_resend = None;
+                self.send_page(now)
             }
             _ => Vec::new(),
         }
     }
 
-    fn send_page(&mut self) -> Vec<Vec<u8>> {
+    fn send_page(&mut self, now: i64) -> Vec<Vec<u8>> {
         let Some(body) = self.pages.pop_front() else {
             return Vec::new();
         };
@@ -406,6 +438,16 @@ impl GbDevice {
             Inbound::Response(r) => r.common.call_id,
         });
         self.stats.catalog_pages += 1;
+        self.page_resend = (self.transport == "UDP").then(|| {
+            (
+                Resend {
+                    bytes: msg.clone(),
+                    at: now + RETRANSMIT_FIRST_SEC,
+                    gap: RETRANSMIT_FIRST_SEC,
+                },
+                now + REGISTER_TIMEOUT_SEC,
+            )
+        });
         vec![msg]
     }
 
@@ -541,7 +583,26 @@ impl GbDevice {
         )
     }
 
+    /// A request of the platform's: a retransmission of one already answered gets the same
+    /// response again, anything else is answered anew.
     fn on_request(&mut self, r: &InRequest, now: i64) -> Vec<Vec<u8>> {
+        let branch = r.common.branch().map(str::to_string);
+        if let Some(b) = &branch
+            && let Some((_, response)) = self.answered.iter().find(|(k, _)| k == b)
+        {
+            return vec![response.clone()];
+        }
+        let out = self.answer(r, now);
+        if let (Some(b), Some(response)) = (branch, out.first()) {
+            if self.answered.len() >= ANSWERED {
+                self.answered.pop_front();
+            }
+            self.answered.push_back((b, response.clone()));
+        }
+        out
+    }
+
+    fn answer(&mut self, r: &InRequest, now: i64) -> Vec<Vec<u8>> {
         let tag = format!("{:x}", now);
         if r.method == Method::Subscribe {
             return self.on_subscribe(r, now);
@@ -558,7 +619,7 @@ impl GbDevice {
             "Catalog" => {
                 self.pages = self.catalog_pages(sn).into();
                 self.in_flight = None;
-                out.extend(self.send_page());
+                out.extend(self.send_page(now));
             }
             "DeviceInfo" => {
                 let body = self.document(&format!(

@@ -248,6 +248,42 @@ fn device_info_and_status_are_answered() {
     );
 }
 
+#[test]
+fn a_lost_catalog_page_is_sent_again_and_a_repeated_query_answered_alike() {
+    let mut w = Wire::new(lower(100));
+    w.at(T0);
+    let catalogs = |w: &Wire| {
+        w.events
+            .iter()
+            .filter_map(|e| match e {
+                GbEvent::Catalog(c) => Some(c.clone()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(catalogs(&w).len(), 1);
+    let q = w
+        .plat
+        .query(w.dev.id(), camwatch_gb28181::manscdp::Query::Catalog)
+        .unwrap();
+    let out = w.dev.on_message(&q.bytes, T0 + 10);
+    assert_eq!(out.len(), 2, "the 200 and the first page");
+    // The platform sends its query again (our 200 was slow): the same 200, and no new catalog.
+    assert_eq!(w.dev.on_message(&q.bytes, T0 + 10), vec![out[0].clone()]);
+    // The first page is lost on its way: it is sent again 2 s later, the same bytes.
+    assert!(w.dev.tick(T0 + 11).is_empty());
+    let resent = w.dev.tick(T0 + 12);
+    assert_eq!(resent, vec![out[1].clone()]);
+    assert_eq!(w.dev.stats().retransmissions, 1);
+    w.run(resent, T0 + 12);
+    let all = catalogs(&w);
+    assert_eq!(all.len(), 2);
+    assert!(all[1].complete);
+    assert_eq!(all[1].items.len(), 100);
+    // Every page answered: nothing is sent again.
+    assert!((T0 + 13..T0 + 50).all(|s| w.dev.tick(s).is_empty()));
+}
+
 fn channel(cfg: &GbDeviceConfig, n: usize) -> DeviceCode {
     cfg.channels[n].code
 }

@@ -1,0 +1,295 @@
+//! The platform's own requests over UDP, on paused tokio time with real loopback sockets: a
+//! device that never answers the Catalog query receives it again at exactly the RFC 3261
+//! timer E instants and the query becomes a `NoAnswer` event at 64·T1; a device that misses
+//! the first copy answers the retransmission and its catalog arrives, after which nothing is
+//! sent again. Over TCP the query is sent once.
+//!
+//! Paused time is exact here: the server's timers and the device's receives share tokio's
+//! virtual clock (`TokioClock`), and a datagram on loopback is readable as soon as it is sent,
+//! so tokio never jumps time while one is in flight.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use camwatch_core::clock::TokioClock;
+use camwatch_core::secret::Password;
+use camwatch_gb28181::digest::{self, Nonces};
+use camwatch_gb28181::manscdp::Query;
+use camwatch_gb28181::platform::{GbEvent, Pending, Platform, PlatformConfig};
+use camwatch_gb28181::sip::{self, InRequest, Inbound, Method};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::time::Instant;
+
+const DEV: &str = "34020000001320000009";
+const PASSWORD: &str = "secret";
+/// Virtual time: a bound that only a broken server reaches.
+const BOUND: Duration = Duration::from_secs(600);
+
+struct Harness {
+    addr: SocketAddr,
+    tcp_addr: SocketAddr,
+    events: UnboundedReceiver<GbEvent>,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn start() -> Harness {
+    let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (addr, tcp_addr) = (udp.local_addr().unwrap(), tcp.local_addr().unwrap());
+    let cfg = PlatformConfig {
+        shared_password: Some(Password::new(PASSWORD)),
+        known: [DEV.parse().unwrap()].into(),
+        ..Default::default()
+    };
+    let platform = Arc::new(Mutex::new(Platform::new(cfg, Nonces::random(), 9)));
+    let (events_tx, events) = tokio::sync::mpsc::unbounded_channel();
+    let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let clock = Arc::new(TokioClock::new(
+        jiff::Timestamp::from_second(1_800_000_000).unwrap(),
+    ));
+    tokio::spawn(camwatch_gb28181::server::run(
+        platform,
+        udp,
+        tcp,
+        clock,
+        events_tx,
+        async {
+            let _ = stop_rx.await;
+        },
+    ));
+    Harness {
+        addr,
+        tcp_addr,
+        events,
+        _stop: stop,
+    }
+}
+
+fn register(transport: &str, local: SocketAddr, cseq: u32, auth: Option<String>) -> Vec<u8> {
+    let auth = auth.map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
+    format!(
+        "REGISTER sip:34020000002000000001@3402000000 SIP/2.0\r\n\
+         Via: SIP/2.0/{transport} {local};branch=z9hG4bKreg{cseq}\r\n\
+         From: <sip:{DEV}@3402000000>;tag=r{cseq}\r\n\
+         To: <sip:{DEV}@3402000000>\r\n\
+         Call-ID: reg@{local}\r\n\
+         CSeq: {cseq} REGISTER\r\n\
+         Contact: <sip:{DEV}@{local}>\r\n\
+         {auth}Expires: 3600\r\n\
+         Content-Length: 0\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+fn authorization(challenge: &Inbound) -> String {
+    let Inbound::Response(r) = challenge else {
+        panic!("expected the challenge")
+    };
+    assert_eq!(r.status, 401);
+    let (realm, nonce) =
+        digest::parse_challenge(r.www_authenticate.as_deref().expect("WWW-Authenticate")).unwrap();
+    digest::answer(
+        DEV,
+        PASSWORD,
+        &realm,
+        &nonce,
+        "REGISTER",
+        "sip:34020000002000000001@3402000000",
+    )
+}
+
+async fn recv(sock: &UdpSocket) -> (Vec<u8>, Instant) {
+    let mut buf = vec![0u8; 65_536];
+    let (n, _) = tokio::time::timeout(BOUND, sock.recv_from(&mut buf))
+        .await
+        .expect("the platform sends")
+        .unwrap();
+    buf.truncate(n);
+    (buf, Instant::now())
+}
+
+/// A device registered over UDP with digest auth; returns its socket.
+async fn registered_udp(h: &Harness) -> UdpSocket {
+    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let local = sock.local_addr().unwrap();
+    sock.send_to(&register("UDP", local, 1, None), h.addr)
+        .await
+        .unwrap();
+    let auth = authorization(&sip::parse(&recv(&sock).await.0).unwrap());
+    sock.send_to(&register("UDP", local, 2, Some(auth)), h.addr)
+        .await
+        .unwrap();
+    let Inbound::Response(ok) = sip::parse(&recv(&sock).await.0).unwrap() else {
+        panic!("expected a response")
+    };
+    assert_eq!(ok.status, 200);
+    sock
+}
+
+fn catalog_query(bytes: &[u8]) -> InRequest {
+    match sip::parse(bytes).unwrap() {
+        Inbound::Request(r)
+            if r.method == Method::Message
+                && String::from_utf8_lossy(&r.common.body).contains("Catalog") =>
+        {
+            r
+        }
+        other => panic!("expected the Catalog query, got {other:?}"),
+    }
+}
+
+async fn next_no_answer(events: &mut UnboundedReceiver<GbEvent>) -> (Pending, Instant) {
+    loop {
+        let e = tokio::time::timeout(BOUND, events.recv())
+            .await
+            .expect("an event")
+            .expect("the server runs");
+        if let GbEvent::NoAnswer { what, .. } = e {
+            return (what, Instant::now());
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unanswered_query_is_sent_again_on_timer_e_then_fails_at_64_t1() {
+    let mut h = start().await;
+    let dev = registered_udp(&h).await;
+    let (first, t0) = recv(&dev).await;
+    catalog_query(&first);
+    let mut offsets_ms = Vec::new();
+    // Ten copies are due before the timeout; each is the same request, byte for byte.
+    for _ in 0..10 {
+        let (copy, at) = recv(&dev).await;
+        assert_eq!(copy, first, "a retransmission is the same bytes");
+        offsets_ms.push((at - t0).as_millis());
+    }
+    assert_eq!(
+        offsets_ms,
+        [
+            500, 1_500, 3_500, 7_500, 11_500, 15_500, 19_500, 23_500, 27_500, 31_500
+        ]
+    );
+    let (what, at) = next_no_answer(&mut h.events).await;
+    assert_eq!(
+        what,
+        Pending::Query {
+            device: DEV.parse().unwrap(),
+            query: Query::Catalog
+        }
+    );
+    assert_eq!((at - t0).as_millis(), 32_000);
+    // Nothing more is sent for that query.
+    let mut buf = [0u8; 2048];
+    assert!(
+        tokio::time::timeout(Duration::from_secs(20), dev.recv_from(&mut buf))
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lost_query_is_answered_after_its_retransmission() {
+    let mut h = start().await;
+    let dev = registered_udp(&h).await;
+    let local = dev.local_addr().unwrap();
+    // The first copy is "lost": the device never saw it.
+    let (first, t0) = recv(&dev).await;
+    catalog_query(&first);
+    let (copy, at) = recv(&dev).await;
+    assert_eq!((copy.clone(), (at - t0).as_millis()), (first, 500));
+    let q = catalog_query(&copy);
+    let ok = sip::response(&q, 200, "OK", "dev", &[]);
+    dev.send_to(&ok, h.addr).await.unwrap();
+    // The same 200 again (as if our first had been slow): absorbed, not acted on twice.
+    dev.send_to(&ok, h.addr).await.unwrap();
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><CmdType>Catalog</CmdType><SN>1</SN>\
+         <DeviceID>{DEV}</DeviceID><SumNum>1</SumNum><DeviceList Num=\"1\"><Item>\
+         <DeviceID>34020000001310000001</DeviceID><Status>ON</Status></Item></DeviceList></Response>"
+    );
+    let page = format!(
+        "MESSAGE sip:34020000002000000001@3402000000 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {local};branch=z9hG4bKpage1\r\n\
+         From: <sip:{DEV}@3402000000>;tag=p1\r\n\
+         To: <sip:34020000002000000001@3402000000>\r\n\
+         Call-ID: page@{local}\r\n\
+         CSeq: 20 MESSAGE\r\n\
+         Content-Type: Application/MANSCDP+xml\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    dev.send_to(page.as_bytes(), h.addr).await.unwrap();
+    let Inbound::Response(r) = sip::parse(&recv(&dev).await.0).unwrap() else {
+        panic!("expected the answer to our page")
+    };
+    assert_eq!(r.status, 200);
+    let catalog = loop {
+        match tokio::time::timeout(BOUND, h.events.recv()).await.unwrap() {
+            Some(GbEvent::Catalog(c)) => break c,
+            Some(GbEvent::NoAnswer { what, .. }) => panic!("{what:?} reported unanswered"),
+            Some(_) => {}
+            None => panic!("the server stopped"),
+        }
+    };
+    assert!(catalog.complete);
+    assert_eq!(catalog.items[0].device_id, "34020000001310000001");
+    // Answered: no copy comes any more, and no timeout is reported (the keepalive misses are
+    // 180 s away, so nothing else is due to this device either).
+    let mut buf = [0u8; 2048];
+    assert!(
+        tokio::time::timeout(Duration::from_secs(60), dev.recv_from(&mut buf))
+            .await
+            .is_err()
+    );
+    while let Ok(e) = h.events.try_recv() {
+        assert!(!matches!(e, GbEvent::NoAnswer { .. }), "{e:?}");
+    }
+}
+
+/// One SIP message from a TCP stream, and when it was complete.
+async fn read(s: &mut TcpStream, buf: &mut Vec<u8>) -> (Vec<u8>, Instant) {
+    loop {
+        if let Some(n) = sip::frame(buf).unwrap() {
+            let m: Vec<u8> = buf.drain(..n).collect();
+            return (m, Instant::now());
+        }
+        let mut chunk = [0u8; 4096];
+        let n = tokio::time::timeout(BOUND, s.read(&mut chunk))
+            .await
+            .expect("the platform sends")
+            .unwrap();
+        assert!(n > 0, "the server closed the connection");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn over_tcp_the_query_is_sent_once_and_still_times_out() {
+    let mut h = start().await;
+    let mut s = TcpStream::connect(h.tcp_addr).await.unwrap();
+    let local = s.local_addr().unwrap();
+    let mut buf = Vec::new();
+    s.write_all(&register("TCP", local, 1, None)).await.unwrap();
+    let auth = authorization(&sip::parse(&read(&mut s, &mut buf).await.0).unwrap());
+    s.write_all(&register("TCP", local, 2, Some(auth)))
+        .await
+        .unwrap();
+    let (ok, _) = read(&mut s, &mut buf).await;
+    assert!(matches!(sip::parse(&ok).unwrap(), Inbound::Response(r) if r.status == 200));
+    let (query, t0) = read(&mut s, &mut buf).await;
+    catalog_query(&query);
+    let (what, at) = next_no_answer(&mut h.events).await;
+    assert!(matches!(what, Pending::Query { .. }));
+    assert_eq!((at - t0).as_millis(), 32_000);
+    // Nothing else came on the connection meanwhile.
+    let mut chunk = [0u8; 64];
+    assert!(
+        tokio::time::timeout(Duration::from_secs(1), s.read(&mut chunk))
+            .await
+            .is_err()
+    );
+    assert!(buf.is_empty());
+}

@@ -14,7 +14,10 @@ pub const ROWS: usize = 9;
 /// Per block: mean luma and colour as (ln R/G, ln B/G); colour `None` where too dark or
 /// clipped to tell.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Blocks([[(f64, Option<(f64, f64)>); COLS]; ROWS]);
+pub struct Blocks([[Block; COLS]; ROWS]);
+
+/// A block's mean luma and its colour (ln R/G, ln B/G), if told.
+type Block = (f64, Option<(f64, f64)>);
 
 impl Blocks {
     /// The blocks of a `w`×`h` RGB picture; `None` for one too small for 4×4-pixel blocks.
@@ -171,7 +174,7 @@ mod tests {
 
     fn leaves(x: usize, y: usize) -> Option<[f64; 3]> {
         let t = ((x * 5 + y * 3) % 11) as f64 / 10.0;
-        (x + y < 140).then(|| [20.0 + 40.0 * t, 45.0 + 70.0 * t, 15.0 + 30.0 * t])
+        (x + y < 140).then_some([20.0 + 40.0 * t, 45.0 + 70.0 * t, 15.0 + 30.0 * t])
     }
 
     #[test]

@@ -132,7 +132,12 @@ mod tests {
         } else {
             70.0 + (y as f32 * 0.3)
         };
-        sky + ((x * 7 + y * 3) % 23) as f32 + if (x / 30) % 2 == 0 { 25.0 } else { 0.0 }
+        sky + ((x * 7 + y * 3) % 23) as f32
+            + if (x / 30).is_multiple_of(2) {
+                25.0
+            } else {
+                0.0
+            }
     }
 
     fn picture(w: usize, h: usize, f: impl Fn(usize, usize) -> f32) -> Vec<f32> {
@@ -196,7 +201,7 @@ mod tests {
         fn the_amplitude_follows_the_bars(
             amp in 0.0f32..40.0,
             cycles in 1.0f32..3.4,
-            phase in 0.0f32..6.28,
+            phase in 0.0f32..std::f32::consts::TAU,
             gain in 0.6f32..1.2,
         ) {
             let (w, h) = (240, 135);

@@ -13,12 +13,15 @@ surveillance picture is), and then:
     scores the cameras never approved).
 Everything is drawn from one seeded RNG: the same command writes the same files.
 
-Held-out photographs form the `test` split, five views each: round 6, nineteen of the
-thirty-eight photographs among Debian 12's desktop wallpapers (`HELD_OUT` below: MATE's nature
-set, KDE Plasma's photographs, Lomiri's Ubuntu-contest pictures; landscapes, lakes, flowers,
-close-ups, interiors), read from the packages pinned in DEBS. No threshold has been set by
-looking at them. Everything else is `dev`, where thresholds are tuned, including the other
-nineteen wallpapers; the README reports test. History: until 2026-11-25 the held-out split
+Held-out photographs form the `test` split, five views each: round 8, 24 of the 49
+surveillance-like outdoor photographs (`HELD_OUT` below: buildings, gates, castles, monuments
+at dusk and at night under lights, from GCompris's data package, and a street with a bus from
+Ultralytics' wheel), read from the packages pinned in DEBS and ULTRALYTICS_WHEEL; the set's
+sources.json names each photograph's package, version, author and licence. The split was fixed
+before any threshold was looked at with them. Everything else is `dev`, where thresholds are
+tuned, including the other 25; the README reports test. History: round 6 and 7's held-out
+split was nineteen of the thirty-eight photographs among Debian 12's desktop wallpapers (round
+7 is reproduced by this script as of commit d28b2ab); until 2026-11-25 the held-out split
 was every third scikit-image photograph, then the three photographs of matplotlib and
 scikit-learn (grace_hopper.jpg, US Navy, public domain; china.jpg and flower.jpg, CC BY 2.0 by
 danielbuechele and vultilion on Flickr), then scipy 1.9.3's face.dat (a raccoon) and
@@ -99,6 +102,11 @@ DEBS = {
 
 def deb_photo(package, path):
     """A photograph inside one of DEBS, unpacked once next to its .deb."""
+    return np.asarray(Image.open(os.path.join(deb_photo_root(package), path)).convert("RGB"))
+
+
+def deb_photo_root(package):
+    """Unpacks one of DEBS once next to its .deb (as deb_photo does)."""
     import hashlib, subprocess
     version, sha256 = DEBS[package]
     deb_dir = os.path.join(os.path.dirname(os.path.abspath(OUT)), ".debs")
@@ -111,7 +119,7 @@ def deb_photo(package, path):
         digest = hashlib.sha256(open(deb, "rb").read()).hexdigest()
         assert digest == sha256, "unexpected %s package %s" % (package, digest)
         subprocess.run(["dpkg-deb", "-x", deb, root], check=True)
-    return np.asarray(Image.open(os.path.join(root, path)).convert("RGB"))
+    return root
 
 
 def opencv_sample(name):
@@ -161,8 +169,139 @@ WALLPAPERS.update({
 })
 WALLPAPERS["lomiri_kleiber"] = ("lomiri-wallpapers-20.04", _LOMIRI + "Kleiber_by_Lukas_Baubkus.jpg")
 _ROUND6 = sorted(WALLPAPERS)
-PHOTOS.update({n: (lambda n=n: deb_photo(*WALLPAPERS[n])) for n in _ROUND6[0::2]})
-HELD_OUT = {n: (lambda n=n: deb_photo(*WALLPAPERS[n])) for n in _ROUND6[1::2]}
+# Round 6's held-out half was scored in rounds 6 and 7: spent, it joined dev in round 8.
+PHOTOS.update({n: (lambda n=n: deb_photo(*WALLPAPERS[n])) for n in _ROUND6})
+
+# Round 8: surveillance-like outdoor scenes (buildings, gates, squares, a street with a bus,
+# monuments at dusk and at night under lights). GCompris's "explore monuments" activity ships
+# 48 photographs of buildings (Wikimedia Commons, each with its author and licence in the
+# activity's README, read into the set's sources.json); they sit inside a Qt resource bundle
+# (.rcc) of gcompris-qt-data, unpacked by `rcc_files`. Ultralytics' wheel ships bus.jpg, a
+# street with a bus and people. Alternate names (sorted) are dev and held out; the split was
+# fixed before any threshold was looked at with them.
+DEBS["gcompris-qt-data"] = ("3.1-2", "e9cf06ab2105529068df73085784e835d2ff03f870d2a8091f09125d40abac9f")
+_RCC = "usr/share/gcompris-qt/rcc/explore_monuments.rcc"
+_MONUMENTS = "gcompris/src/activities/explore_monuments/resource/"
+ULTRALYTICS_WHEEL = ("ultralytics-8.4.190-py3-none-any.whl",
+                     "bd309728efa168af64d39040136828edd2dbcb4aeceb4510bdff4f3ca0ea01b8")
+
+
+def rcc_files(blob):
+    """Every file in a Qt resource bundle (.rcc, format versions 1-3): {path: bytes}."""
+    import struct, zlib
+    assert blob[:4] == b"qres", "not a Qt resource bundle"
+    version, tree, data, names = struct.unpack(">IIII", blob[4:20])
+    node = 14 if version == 1 else 22
+    out = {}
+
+    def name(off):
+        (n,) = struct.unpack(">H", blob[names + off: names + off + 2])
+        return blob[names + off + 6: names + off + 6 + 2 * n].decode("utf-16-be")
+
+    def walk(i, prefix):
+        o = tree + i * node
+        noff, flags = struct.unpack(">IH", blob[o: o + 6])
+        path = prefix + (name(noff) if i else "")
+        if flags & 2:  # a directory: its children are consecutive nodes
+            count, first = struct.unpack(">II", blob[o + 6: o + 14])
+            for c in range(count):
+                walk(first + c, path + ("/" if i else ""))
+            return
+        (doff,) = struct.unpack(">I", blob[o + 10: o + 14])
+        (size,) = struct.unpack(">I", blob[data + doff: data + doff + 4])
+        body = blob[data + doff + 4: data + doff + 4 + size]
+        assert not flags & 4, "zstd-compressed resource"
+        out[path] = zlib.decompress(body[4:]) if flags & 1 else body
+
+    walk(0, "")
+    return out
+
+
+_RCC_CACHE = {}
+
+
+def monument(path):
+    import io
+    if not _RCC_CACHE:
+        deb_photo_root("gcompris-qt-data")
+        root = os.path.join(os.path.dirname(os.path.abspath(OUT)), ".debs", "gcompris-qt-data")
+        _RCC_CACHE.update(rcc_files(open(os.path.join(root, _RCC), "rb").read()))
+    return np.asarray(Image.open(io.BytesIO(_RCC_CACHE[_MONUMENTS + path])).convert("RGB"))
+
+
+def monument_credits():
+    """{file under the activity's resource/: (author, licence, source)} from its README."""
+    deb_photo_root("gcompris-qt-data")
+    monument("wonders/petra.webp")
+    text = _RCC_CACHE[_MONUMENTS + "README"].decode()
+    credits = {}
+    for block in text.split("\n\n"):
+        fields, files = {}, []
+        lines = block.strip().splitlines()
+        for k, line in enumerate(lines):
+            if line.startswith("Files:"):
+                files = [f.strip() for f in lines[k + 1:] if f.strip()]
+                break
+            key, _, value = line.partition(":")
+            fields[key.strip()] = value.strip()
+        for f in files:
+            credits[f] = (fields.get("Copyright", ""), fields.get("License", ""), fields.get("Source", ""))
+    return credits
+
+
+def bus():
+    import hashlib, io, subprocess, zipfile
+    wheel_dir = os.path.join(os.path.dirname(os.path.abspath(OUT)), ".wheels")
+    name, sha256 = ULTRALYTICS_WHEEL
+    path = os.path.join(wheel_dir, name)
+    if not os.path.exists(path):
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps",
+                        "--only-binary=:all:", "-d", wheel_dir, "ultralytics==8.4.190"], check=True)
+    digest = hashlib.sha256(open(path, "rb").read()).hexdigest()
+    assert digest == sha256, "unexpected ultralytics wheel " + digest
+    with zipfile.ZipFile(path) as z:
+        return np.asarray(Image.open(io.BytesIO(z.read("ultralytics/assets/bus.jpg"))).convert("RGB"))
+
+
+MONUMENTS = [c + "/" + f for c, fs in {
+    "egypt": ["bentPyramid", "greatPyramidOfGiza", "meidumPyramid", "redPyramid"],
+    "france": ["arlesAmphitheater", "chateaudeChambord", "chateaudeChenonceau", "citedeCarcassonne",
+               "eiffelTower", "montStMichel", "palaisdesPapes", "pontduGard", "reimsCathedral",
+               "rocamadour"],
+    "germany": ["aulaPalatina", "berlinCathedral", "brandenburgGate", "neuschwansteinCastle",
+                "schwerinPalace", "trierImperialBaths", "wormsCathedral"],
+    "india": ["ajantaCave", "charminar", "gatewayofIndia", "goldenTemple", "greatStupa", "hawaMahal",
+              "konarkSunTemple", "mysorePalace", "qutubMinar", "rangGhar", "victoriaMemorial"],
+    "usa": ["canyondeChelly", "castillodeSanMarcos", "castleClinton", "fortSumter",
+            "georgeWashingtonBirthplace", "lincolnMemorial", "mountRushmore", "navajo",
+            "statueofLiberty"],
+    "wonders": ["chichenItza", "christTheRedeemer", "colosseum", "greatWallofChina", "machuPicchu",
+                "petra", "tajMahal"],
+}.items() for f in fs]
+ROUND8 = {"gc_" + m.split("/")[1].lower(): (lambda m=m: monument(m + ".webp")) for m in MONUMENTS}
+ROUND8["ul_bus"] = bus
+_R8 = sorted(ROUND8)
+PHOTOS.update({n: ROUND8[n] for n in _R8[0::2]})
+HELD_OUT = {n: ROUND8[n] for n in _R8[1::2]}
+
+
+def sources():
+    """Where each photograph of rounds 6 and 8 comes from: package, version, path, licence."""
+    out = {}
+    for n, (pkg, path) in WALLPAPERS.items():
+        out[n] = {"package": pkg + " (Debian 12)", "version": DEBS[pkg][0], "path": path,
+                  "licence": "see the package's copyright file"}
+    credits = monument_credits()
+    for m in MONUMENTS:
+        # The README spells one file's name "audaPalatina".
+        author, licence, src = credits.get(m + ".webp") or credits[m.replace("aula", "auda") + ".webp"]
+        out["gc_" + m.split("/")[1].lower()] = {
+            "package": "gcompris-qt-data (Debian 12)", "version": DEBS["gcompris-qt-data"][0],
+            "path": _RCC + ":" + _MONUMENTS + m + ".webp", "author": author, "licence": licence,
+            "source": src}
+    out["ul_bus"] = {"package": "ultralytics (PyPI)", "version": "8.4.190",
+                     "path": "ultralytics/assets/bus.jpg", "licence": "AGPL-3.0 (the package's)"}
+    return out
 # Left out: page and text (scanned documents, not camera views), hubble_deep_field, retina, ihc,
 # cell, microaneurysms (astronomy and microscopy), and the synthetic images.
 KINDS = ["signal_loss", "too_dark", "too_bright", "blur", "noise", "color_cast",
@@ -472,6 +611,8 @@ def main(out):
     with open(os.path.join(out, "cases.jsonl"), "w") as f:
         for c in cases:
             f.write(json.dumps(c, sort_keys=True) + "\n")
+    with open(os.path.join(out, "sources.json"), "w") as f:
+        json.dump(sources(), f, indent=1, sort_keys=True)
     print("%d cases in %s" % (len(cases), out))
 
 

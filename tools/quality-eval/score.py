@@ -7,7 +7,7 @@ matrix, and the false-alarm rate: the share of normal pictures for which any fau
 With --no-baseline every case but `scene_change` is diagnosed without its baseline, as for a
 camera whose picture nobody has approved yet (`color_cast` is then judged on the picture alone).
 
-usage: score.py SET_DIR CAMWATCH_BINARY [dev|test|all] [--no-baseline]
+usage: score.py SET_DIR CAMWATCH_BINARY [dev|test|all] [--no-baseline]   (JOBS=N: N at a time)
 """
 import json
 import os
@@ -24,13 +24,19 @@ def main(d, exe, split="test", baseline="--with-baseline"):
     conf = {a: {b: 0 for b in CLASSES} for a in CLASSES}
     false_alarms, normals, wrong = 0, 0, []
     by_form = {}  # (label, form or severity) -> [found, n]
-    for c in cases:
+    def run(c):
         cmd = [exe, "diagnose", "--json", os.path.join(d, c["image"])]
         if c.get("prev"):
             cmd += ["--prev", os.path.join(d, c["prev"])]
         if c.get("baseline") and (baseline != "--no-baseline" or c["label"] == "scene_change"):
             cmd += ["--baseline", os.path.join(d, c["baseline"])]
-        out = json.loads(subprocess.run(cmd, check=True, capture_output=True).stdout)
+        return json.loads(subprocess.run(cmd, check=True, capture_output=True).stdout)
+
+    # One process per case, JOBS at a time (default: one per core); results in case order.
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(int(os.environ.get("JOBS", os.cpu_count() or 1))) as pool:
+        outs = list(pool.map(run, cases))
+    for c, out in zip(cases, outs):
         faults = out["faults"]
         pred = faults[0]["kind"] if faults else "normal"
         conf[c["label"]][pred] += 1

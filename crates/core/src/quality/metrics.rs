@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{FaultKind, Thumb, still::Still};
+use super::{FaultKind, Thumb, foreign, hum, still::Still};
 
 /// Every measurement, reported with the verdict so a reviewer can see why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -48,7 +48,8 @@ pub struct VsBaseline {
     /// 0 when the mean luma is under 0.45 or over 2.2 times the baseline's.
     pub cast_shift: f64,
     /// `occluded_fraction` counting only blocks that had texture in the baseline or whose
-    /// brightness moved apart from the whole view's.
+    /// brightness moved apart from the whole view's; or a textured occluder's region
+    /// (`foreign`), where larger.
     pub occluded_fraction: f64,
     /// `sharpness` less the baseline's own softness (its edge width beyond 1.2 pixels); 5 when
     /// the picture kept its contrast but lost every edge the baseline had.
@@ -58,6 +59,9 @@ pub struct VsBaseline {
     pub noise_sigma: f64,
     /// `spread` over the baseline's: over-exposure washes contrast out, a bright scene keeps it.
     pub contrast: f64,
+    /// `stripe_strength`, or rolling hum bars over the baseline's row profile (`hum`: their
+    /// amplitude in luma levels, halved to the same scale) where stronger.
+    pub stripe_strength: f64,
 }
 
 impl Metrics {
@@ -666,12 +670,31 @@ fn chroma_stripes(t: &Thumb, l: &[f32]) -> f64 {
     let (w, h) = (t.width, t.height);
     let mut rows = [vec![0f64; h], vec![0f64; h]];
     let mut cols = [vec![0f64; w], vec![0f64; w]];
-    for (i, (p, &y)) in t.rgb.chunks_exact(3).zip(l).enumerate() {
-        let (cr, cb) = (p[0] as f64 - y as f64, p[2] as f64 - y as f64);
-        rows[0][i / w] += cr;
-        rows[1][i / w] += cb;
-        cols[0][i % w] += cr;
-        cols[1][i % w] += cb;
+    // Row by row, in the pixels' order: the same sums as pixel by pixel, without a division
+    // per pixel to find its row and column.
+    let [cols_r, cols_b] = &mut cols;
+    for (y, (px, ly)) in t
+        .rgb
+        .chunks_exact(w * 3)
+        .zip(l.chunks_exact(w))
+        .take(h)
+        .enumerate()
+    {
+        let (mut sr, mut sb) = (rows[0][y], rows[1][y]);
+        for (((p, &v), cr_col), cb_col) in px
+            .chunks_exact(3)
+            .zip(ly)
+            .zip(cols_r.iter_mut())
+            .zip(cols_b.iter_mut())
+        {
+            let (cr, cb) = (p[0] as f64 - v as f64, p[2] as f64 - v as f64);
+            sr += cr;
+            sb += cb;
+            *cr_col += cr;
+            *cb_col += cb;
+        }
+        rows[0][y] = sr;
+        rows[1][y] = sb;
     }
     let mut best = 0f64;
     for k in 0..2 {
@@ -811,6 +834,7 @@ pub fn measure(t: &Thumb, prev: Option<&Thumb>, baseline: Option<&Reference>) ->
     let still = Still::of(&l, w, h);
     let change = prev.and_then(|p| still?.change_from(&Still::from_thumb(p)?));
     let similarity = baseline.map(|b| ncc(&gradient_map(&l, w, h), &b.gradients));
+    let stripe_strength = stripes(&l, w, h).max(chroma_stripes(t, &l));
     Metrics {
         width: w,
         height: h,
@@ -823,11 +847,18 @@ pub fn measure(t: &Thumb, prev: Option<&Thumb>, baseline: Option<&Reference>) ->
         noise_sigma: round(noise_sigma),
         cast_ratio: round(cast(t, &l, &lh, n)),
         occluded_fraction: round(occlusion(t, &l, None)),
-        stripe_strength: round(stripes(&l, w, h).max(chroma_stripes(t, &l))),
+        stripe_strength: round(stripe_strength),
         change_from_previous: change.map(round),
         baseline_similarity: similarity.map(round),
-        vs_baseline: baseline
-            .map(|b| vs_baseline(t, &l, b, (mean, spread, sharpness, noise_sigma))),
+        vs_baseline: baseline.map(|b| {
+            vs_baseline(
+                t,
+                &l,
+                b,
+                (mean, spread, sharpness, noise_sigma),
+                stripe_strength,
+            )
+        }),
         still,
     }
 }
@@ -840,6 +871,8 @@ pub struct Reference {
     gradients: Vec<f64>,
     cells: Vec<([f64; 3], f64)>,
     blocks: Option<[[(f64, f64); COLS]; ROWS]>,
+    rows: Option<hum::Profiles>,
+    colours: Option<foreign::Blocks>,
     spread: f64,
     edge_width: f64,
     noise: f64,
@@ -882,6 +915,8 @@ pub fn reference(b: &Thumb) -> Reference {
         gradients: gradient_map(&l, w, h),
         cells: cell_means(b),
         blocks: block_stats(&l, w, h),
+        rows: hum::Profiles::of(&l, w, h),
+        colours: foreign::Blocks::of(&b.rgb, w, h),
         spread,
         edge_width: edge_width(&l, w, h, spread),
         noise: noise_level(&l, w, h),
@@ -906,8 +941,29 @@ fn spread(t: &Thumb) -> f64 {
 /// any blur ramp's end.
 const LOST_EDGES: f64 = 5.0;
 
-fn vs_baseline(t: &Thumb, l: &[f32], b: &Reference, m: (f64, f64, f64, f64)) -> VsBaseline {
+/// Hum bars' amplitude (luma levels) per unit of `stripe_strength`.
+const HUM_PER_STRIPE: f64 = 2.0;
+
+fn vs_baseline(
+    t: &Thumb,
+    l: &[f32],
+    b: &Reference,
+    m: (f64, f64, f64, f64),
+    stripe_strength: f64,
+) -> VsBaseline {
     let (mean, spread, sharpness, noise_sigma) = m;
+    // Under other light than the approved picture's colours are not comparable (as for
+    // `cast_shift`).
+    let comparable_light = (0.45..=2.2).contains(&(mean / b.light.mean.max(1.0)));
+    let foreign_fraction = match (&b.colours, comparable_light) {
+        (Some(base), true) => foreign::Blocks::of(&t.rgb, t.width, t.height)
+            .map_or(0.0, |f| foreign::fraction(&f, base)),
+        _ => 0.0,
+    };
+    let hum = match (&b.rows, hum::Profiles::of(l, t.width, t.height)) {
+        (Some(base), Some(rows)) => hum::amplitude(&rows, base),
+        _ => 0.0,
+    };
     // The baseline's texture, at the frame's light: texture scales with the light, so what the
     // noise estimate reads from it does too.
     let base_noise = b.noise * (mean / b.light.mean.max(1.0)).clamp(0.5, 2.0);
@@ -919,7 +975,12 @@ fn vs_baseline(t: &Thumb, l: &[f32], b: &Reference, m: (f64, f64, f64, f64)) -> 
         } else {
             0.0
         },
-        occluded_fraction: round(b.blocks.as_ref().map_or(0.0, |s| occlusion(t, l, Some(s)))),
+        occluded_fraction: round(
+            b.blocks
+                .as_ref()
+                .map_or(0.0, |s| occlusion(t, l, Some(s)))
+                .max(foreign_fraction),
+        ),
         // No edge left to measure (`edge_width` 0) where the baseline had them, with the
         // contrast kept (a dark picture's edges sink under the floor instead): blurred past
         // measuring.
@@ -934,5 +995,6 @@ fn vs_baseline(t: &Thumb, l: &[f32], b: &Reference, m: (f64, f64, f64, f64)) -> 
                 .sqrt(),
         ),
         contrast: round(spread / b.spread.max(1.0)),
+        stripe_strength: round(stripe_strength.max(hum / HUM_PER_STRIPE)),
     }
 }

@@ -18,9 +18,13 @@
 //!   a vivid scene with colours on both sides, leans ~0; a greyscale picture not at all).
 //! - `occlusion`: the largest connected region of textureless blocks that are not sky (bright,
 //!   night-dark or blue, in the upper view), weighted by how blurred its border is (a thing at
-//!   the lens is out of focus; a plain wall meets its surroundings at crisp edges).
+//!   the lens is out of focus; a plain wall meets its surroundings at crisp edges). With a
+//!   baseline also textured occluders (`foreign`: leaves, a hand): a region from the view's edge
+//!   whose colour and brightness are no longer the baseline's.
 //! - `stripes`: periodicity × amplitude of the detrended row and column mean profiles, of the
 //!   luma and (halved) of the colour differences R−Y and B−Y: colour-only interference bands.
+//!   With a baseline also rolling hum bars (`hum`): one to a few wide soft bands over the whole
+//!   width, too wide to tell from the scene in the picture alone.
 //! - `frozen` (needs the previous sample): how much the 2×2-averaged luma at fixed places
 //!   changed, median (`still`): a live sensor's noise is new in every picture, a stuck frame
 //!   re-encoded changes less, whatever its OSD clock shows.
@@ -39,7 +43,9 @@
 //! fault is raised at score ≥ 0.5; severity is mild below 2/3, moderate below 5/6, else severe.
 
 mod fault_set;
+mod foreign;
 pub mod frame;
+mod hum;
 mod jpeg_dc;
 pub mod keyframe;
 mod metrics;
@@ -335,6 +341,7 @@ fn judged(
         (FaultKind::Occlusion, Some(r)) => Some((r.occluded_fraction, t.occlusion)),
         (FaultKind::Blur, Some(r)) => Some((r.sharpness, t.blur)),
         (FaultKind::Noise, Some(r)) => Some((r.noise_sigma, t.noise)),
+        (FaultKind::Stripes, Some(r)) => Some((r.stripe_strength, t.stripes)),
         (FaultKind::TooBright, Some(r)) if r.contrast >= 0.8 => None,
         // A test pattern has every colour's full spread: judged as no spread at all.
         (FaultKind::SignalLoss, _) if m.colour_bars => Some((t.signal_loss.one, t.signal_loss)),

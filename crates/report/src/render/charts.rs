@@ -8,8 +8,9 @@
 
 use std::fmt::Write;
 
-/// Escapes text for SVG (XML) content and attribute values.
-fn esc(s: &str) -> String {
+/// Escapes text for HTML and SVG (XML) content and attribute values: the printable page and
+/// its charts use this one.
+pub(super) fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for ch in s.chars() {
         match ch {
@@ -33,7 +34,7 @@ const GREY: &str = "#999";
 
 /// The lower end of the rate axis (percent): a whole step below the lowest value shown and the
 /// threshold, so the interesting band fills the chart; 0 when rates go that low.
-fn axis_floor(values: impl Iterator<Item = f64>) -> f64 {
+pub(super) fn rate_floor(values: impl Iterator<Item = f64>) -> f64 {
     let lowest = values.fold(100.0_f64, f64::min);
     let steps = [99.0, 98.0, 95.0, 90.0, 80.0, 60.0, 0.0];
     steps
@@ -73,7 +74,7 @@ pub fn daily(days: &[String], lines: &[Line<'_>], threshold: Option<(f64, &str)>
     let plot_w = W - left - right;
     let plot_h = h - top - bottom;
     let n = days.len().max(1);
-    let lo = axis_floor(
+    let lo = rate_floor(
         lines
             .iter()
             .flat_map(|l| l.values.iter().flatten().copied())
@@ -234,11 +235,6 @@ pub fn bars(rows: &[Bar], scale: Option<f64>, floor: f64) -> String {
     o
 }
 
-/// The floor for a ranking of rates (percent): see [`axis_floor`].
-pub fn rate_floor(values: impl Iterator<Item = f64>) -> f64 {
-    axis_floor(values)
-}
-
 /// A percentage without trailing zeros: `98`, `99.5`.
 fn trim(v: f64) -> String {
     let s = format!("{v:.2}");
@@ -270,11 +266,11 @@ mod tests {
 
     #[test]
     fn the_axis_starts_below_the_lowest_value_and_the_threshold() {
-        assert_eq!(axis_floor([99.9, 99.7].into_iter()), 99.0);
-        assert_eq!(axis_floor([99.9, 98.0].into_iter()), 95.0);
-        assert_eq!(axis_floor([97.0].into_iter()), 95.0);
-        assert_eq!(axis_floor([40.0].into_iter()), 0.0);
-        assert_eq!(axis_floor(std::iter::empty()), 99.0);
+        assert_eq!(rate_floor([99.9, 99.7].into_iter()), 99.0);
+        assert_eq!(rate_floor([99.9, 98.0].into_iter()), 95.0);
+        assert_eq!(rate_floor([97.0].into_iter()), 95.0);
+        assert_eq!(rate_floor([40.0].into_iter()), 0.0);
+        assert_eq!(rate_floor(std::iter::empty()), 99.0);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use super::super::Report;
 use super::super::Rollup;
-use super::charts::{self, Bar, Colour, Line};
+use super::charts::{self, Bar, Colour, Line, esc};
 use super::labels::{Lang, t};
 use super::tables;
 
@@ -111,21 +111,6 @@ fn ranking(o: &mut String, groups: &[Rollup], threshold: Option<f64>, l: Lang) {
             esc(&t("chart_more", l).replace("{n}", &more))
         );
     }
-}
-
-fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            c => o.push(c),
-        }
-    }
-    o
 }
 
 fn table(out: &mut String, cols: &[&str], rows: &[Vec<String>], l: Lang) {

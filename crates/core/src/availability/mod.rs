@@ -253,12 +253,6 @@ pub fn device_breakdown(
         }
     }
     close_run(run.take(), &mut outages, &mut longest);
-    out.whole = DeviceAvailability {
-        hours: hours_in(window, &sorted, &ex),
-        samples: samples_in(window, &sorted, &ex, check_times),
-        outages,
-        longest_outage: longest,
-    };
     out.parts = parts
         .iter()
         .map(|&p| {
@@ -274,6 +268,30 @@ pub fn device_breakdown(
             }
         })
         .collect();
+    // Parts that tile the window (the days of a period do) sum to the whole exactly: every
+    // figure is a count of seconds or samples inside it. Only otherwise is it counted again.
+    let tiled: i64 = parts.iter().map(|&p| window.intersect(p).len()).sum();
+    let (hours, samples) = if !parts.is_empty() && tiled == window.len() {
+        out.parts.iter().fold(
+            (Hours::default(), Samples::default()),
+            |(mut h, mut s), p| {
+                h.add(&p.hours);
+                s.add(&p.samples);
+                (h, s)
+            },
+        )
+    } else {
+        (
+            hours_in(window, &sorted, &ex),
+            samples_in(window, &sorted, &ex, check_times),
+        )
+    };
+    out.whole = DeviceAvailability {
+        hours,
+        samples,
+        outages,
+        longest_outage: longest,
+    };
     Ok(out)
 }
 
@@ -321,8 +339,9 @@ fn samples_in(
     check_times: &[i64],
 ) -> Samples {
     let mut out = Samples::default();
-    // Walk check times and spans together (both sorted).
-    let mut i = 0;
+    // Walk check times and spans together (both sorted), from the first span that can hold
+    // one of the window's instants.
+    let mut i = sorted.partition_point(|s| s.end_at <= window.start);
     for &t in check_times {
         if !window.contains(t) {
             continue;

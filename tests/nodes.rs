@@ -139,6 +139,18 @@ impl Db {
         out
     }
 
+    /// The instance holding duty `name` now (an unexpired lease), if any.
+    async fn duty_holder(&self, name: &str) -> Option<i64> {
+        sqlx::query_scalar(
+            "SELECT instance_id FROM duty_lease WHERE name = $1
+             AND expires_at > CAST(extract(epoch FROM now()) AS BIGINT)",
+        )
+        .bind(name)
+        .fetch_optional(&mut self.conn().await)
+        .await
+        .unwrap()
+    }
+
     /// Open spans: device code → owner instance.
     async fn open(&self) -> HashMap<String, i64> {
         let rows: Vec<(String, i64)> =
@@ -211,7 +223,9 @@ async fn three_nodes_share_a_fleet_and_take_over_a_killed_one() {
                  confirm_failures = 2\nconfirm_window_sec = 1\ndeadline_ms = 1000\n\
                  [workorders]\nenabled = false\n\
                  [node]\nname = \"{node}\"\nheartbeat_sec = {HEARTBEAT}\nlease_ttl_sec = {TTL}\n\
-                 [log]\nfilter = \"info,sqlx=warn\"\n",
+                 [log]\nfilter = \"info,sqlx=warn\"\n\
+                 [[notify.targets]]\nname = \"hook\"\nkind = \"webhook\"\n\
+                 url = \"http://127.0.0.1:9/hook\"\nsecret = \"a-shared-secret-of-the-test\"\n",
                 dir.display()
             ),
         )
@@ -236,10 +250,23 @@ async fn three_nodes_share_a_fleet_and_take_over_a_killed_one() {
         .map(|d| d.code.to_string())
         .collect();
 
-    let mut nodes: BTreeMap<&str, Child> = ["a", "b", "c"]
-        .into_iter()
-        .map(|n| (n, serve(dir, n)))
-        .collect();
+    // c first, so that it takes the notification outbox, a singleton duty: killing it below
+    // must hand the duty over too.
+    let mut nodes: BTreeMap<&str, Child> = BTreeMap::new();
+    nodes.insert("c", serve(dir, "c"));
+    let c_runs_outbox = until(240, || async {
+        let c = db.ids().await.get("c").copied();
+        c.is_some() && db.duty_holder("outbox").await == c
+    })
+    .await;
+    assert!(
+        c_runs_outbox,
+        "c did not take the outbox\n{}",
+        log_of(dir, "c")
+    );
+    for n in ["a", "b"] {
+        nodes.insert(n, serve(dir, n));
+    }
     let settled = until(240, || async {
         balanced(&db.held().await, &db.ids().await, &["a", "b", "c"])
             && db.open().await.len() == fleet.devices().len()
@@ -272,6 +299,33 @@ async fn three_nodes_share_a_fleet_and_take_over_a_killed_one() {
     })
     .await;
     assert!(taken, "c's shards not taken over: {:?}", db.held().await);
+    // Its duty too, by exactly one of the others, which runs it; the other never did.
+    let ids = db.ids().await;
+    assert!(
+        until(120, || async {
+            db.duty_holder("outbox")
+                .await
+                .is_some_and(|h| h == ids["a"] || h == ids["b"])
+        })
+        .await,
+        "the outbox not taken over after c"
+    );
+    let holder = db.duty_holder("outbox").await.unwrap();
+    let runs = "this node runs the duty duty=outbox";
+    assert!(log_of(dir, "c").contains(runs));
+    // The log line follows the lease's write.
+    let logged = until(40, || async {
+        ["a", "b"]
+            .iter()
+            .all(|n| log_of(dir, n).contains(runs) == (ids[*n] == holder))
+    })
+    .await;
+    assert!(
+        logged,
+        "a and b: the outbox runs exactly on its holder\n{}\n{}",
+        log_of(dir, "a"),
+        log_of(dir, "b")
+    );
     // Its channels are watched again, by the others.
     assert!(
         until(120, || async {

@@ -20,7 +20,8 @@ use super::context::GlobalArgs;
 use crate::demo::view::{Phase, WorkOrderCounts, plain_line};
 use camwatch_core::clock::{Clock, SystemClock};
 use camwatch_core::error::{Error, Result};
-use camwatch_monitor::{MonitorConfig, MonitorState};
+use camwatch_core::nodes::duty::Duty;
+use camwatch_monitor::{Duties, MonitorConfig, MonitorState, run_duty};
 use camwatch_store::DeviceFilter;
 
 #[derive(Debug, Args)]
@@ -165,32 +166,66 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
     } else {
         None
     };
-    // Notifications: delivered from the outbox the engine writes into, retried until they go.
+    // Notifications: delivered from the outbox the engine writes into, retried until they go;
+    // and the daily digest per contractor, at `[notify] digest_at` (once a day across
+    // restarts). Each is a singleton duty: with several nodes, only the holder of its lease
+    // runs it (docs/nodes.md); the database's one monitor runs both.
     let (notify, targets) = super::workorder::notify_config(&ctx.config)?;
+    let digest = super::workorder::daily_digest(&ctx, clock.clone())?
+        .filter(|_| ctx.config.workorders.enabled);
+    let mut wanted = Vec::new();
+    if !targets.is_empty() {
+        wanted.push(Duty::Outbox);
+    }
+    if digest.is_some() {
+        wanted.push(Duty::Reports);
+    }
+    let duties = Duties::new(wanted);
+    if node.enabled() {
+        cfg.duties = Some(duties.clone());
+    } else {
+        duties.hold_all();
+    }
     let outbox = if targets.is_empty() {
         None
     } else {
-        let outbox = camwatch_notify::Outbox::new(
+        let opts = camwatch_notify::DeliveryOptions::from(&notify);
+        // Checked now, so a bad target fails the start rather than the first takeover.
+        camwatch_notify::Outbox::new(
             ctx.store.clone(),
-            targets,
+            targets.clone(),
             clock.clone(),
-            camwatch_notify::DeliveryOptions::from(&notify),
+            opts.clone(),
         )?;
-        let mut stop = stop_rx.clone();
-        Some(tokio::spawn(outbox.run(async move {
-            let _ = stop.wait_for(|s| *s).await;
-        })))
+        let (store, clock) = (ctx.store.clone(), clock.clone());
+        Some(tokio::spawn(run_duty(
+            Duty::Outbox,
+            duties.watch(),
+            stop_rx.clone(),
+            move |lost| {
+                let outbox = camwatch_notify::Outbox::new(
+                    store.clone(),
+                    targets.clone(),
+                    clock.clone(),
+                    opts.clone(),
+                );
+                async move {
+                    match outbox {
+                        Ok(o) => o.run(lost).await,
+                        Err(e) => tracing::error!("notification outbox not started: {e}"),
+                    }
+                }
+            },
+        )))
     };
-    // The daily digest per contractor, at `[notify] digest_at` (once a day across restarts).
-    let digest = match super::workorder::daily_digest(&ctx, clock.clone())? {
-        Some(d) if ctx.config.workorders.enabled => {
-            let mut stop = stop_rx.clone();
-            Some(tokio::spawn(d.run(async move {
-                let _ = stop.wait_for(|s| *s).await;
-            })))
-        }
-        _ => None,
-    };
+    let digest = digest.map(|d| {
+        tokio::spawn(run_duty(
+            Duty::Reports,
+            duties.watch(),
+            stop_rx.clone(),
+            move |lost| d.clone().run(lost),
+        ))
+    });
     // The HTTP API (`[api] listen`; none when empty), stopped with the rest.
     let api = if ctx.config.api.listen.trim().is_empty() {
         None

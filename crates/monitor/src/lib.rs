@@ -14,6 +14,7 @@
 //! - Status changes are written in batches, each batch with a heartbeat, from one writer task.
 
 pub mod baselines;
+mod duties;
 pub mod events;
 pub mod live;
 pub mod metrics;
@@ -45,6 +46,7 @@ use camwatch_core::history::Status;
 use camwatch_core::quality::keyframe::Codec;
 use camwatch_core::registry::{Device, DeviceCode};
 use camwatch_store::{MonitorLease, RegisterRevision, Store, Transition};
+pub use duties::{Duties, run_duty};
 pub use events::{
     Continued, DeviceMeta, Event, EventBus, EventKind, Received, StatusChange, Subscription,
 };
@@ -89,6 +91,9 @@ pub struct MonitorConfig {
     /// shards this node holds, renewed and re-planned every heartbeat (docs/nodes.md). `None`:
     /// the one monitor of its database, probing every device.
     pub node: Option<NodeRole>,
+    /// The singleton duties a node may take (with `node`; ignored without it, where the caller
+    /// holds them all, the database's one monitor).
+    pub duties: Option<Duties>,
     /// Status changes the span writer keeps in memory while the database is away (see
     /// `writer`): beyond them the record ends at the first change dropped and resumes when
     /// the database is back.
@@ -130,6 +135,7 @@ impl Default for MonitorConfig {
             register_poll_sec: 60,
             signalling: None,
             node: None,
+            duties: None,
             write_buffer_max: camwatch_core::config::WRITE_BUFFER_MAX,
         }
     }
@@ -907,7 +913,10 @@ pub async fn run(
     events: EventBus,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<()> {
-    let mut node = cfg.node.clone().map(|r| node::NodeBeat::new(r, &lease));
+    let mut node = cfg
+        .node
+        .clone()
+        .map(|r| node::NodeBeat::new(r, &lease, cfg.duties.clone()));
     // Whatever a dead monitor left open ends at its last sign of life: the gap is unknown.
     // (Nodes recover dead nodes at their heartbeats instead: the others are alive.)
     let recovered = if node.is_none() {
@@ -960,6 +969,7 @@ pub async fn run(
             shards = camwatch_core::nodes::shards_of(&devices, camwatch_core::nodes::SHARDS);
             all = devices;
             n.beat(store.as_ref(), &lease, &all, &shards, now).await?;
+            n.publish_duties(now);
             probing = n.probing(now);
             let mine = node::subset(&all, &shards, &probing);
             tracing::info!(
@@ -1099,6 +1109,7 @@ pub async fn run(
                                 tracing::warn!("node heartbeat failed: {e}");
                             }
                         }
+                        n.publish_duties(now);
                         let now_probing = n.probing(now);
                         if fatal.is_some() || now_probing != probing {
                             stopping = true;

@@ -21,9 +21,12 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use camwatch_core::error::Result;
+use camwatch_core::nodes::duty::{self, DutyLease};
 use camwatch_core::nodes::{self, Lease, Liveness, NodeId, NodeSeen, SHARDS, ShardId};
 use camwatch_core::registry::Device;
 use camwatch_store::{MonitorLease, Store};
+
+use crate::duties::Duties;
 
 /// How a node beats.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,10 +54,14 @@ pub(crate) struct NodeBeat {
     /// silence of another node counts only from then (`nodes::liveness_since`): after the
     /// database itself was away, every node's row is old.
     watching_since: Option<i64>,
+    /// The singleton duties it may take, and the board it publishes those it runs on.
+    duties: Option<Duties>,
+    /// Its duty leases as the last successful heartbeat returned them.
+    duty_leases: Vec<DutyLease>,
 }
 
 impl NodeBeat {
-    pub(crate) fn new(role: NodeRole, lease: &MonitorLease) -> Self {
+    pub(crate) fn new(role: NodeRole, lease: &MonitorLease, duties: Option<Duties>) -> Self {
         Self {
             role,
             me: NodeId(lease.id().0),
@@ -62,6 +69,22 @@ impl NodeBeat {
             retiring: BTreeSet::new(),
             gained: BTreeMap::new(),
             watching_since: None,
+            duties,
+            duty_leases: Vec::new(),
+        }
+    }
+
+    /// Publishes the duties this node may run at `now`: those whose lease outlives the next
+    /// heartbeat. Called after every heartbeat, failed ones too, so a node cut off from the
+    /// database stops its duties before their leases run out.
+    pub(crate) fn publish_duties(&self, now: i64) {
+        if let Some(d) = &self.duties {
+            d.publish(duty::running(
+                self.me,
+                &self.duty_leases,
+                now,
+                self.role.heartbeat_sec as i64,
+            ));
         }
     }
 
@@ -151,6 +174,11 @@ impl NodeBeat {
             );
         }
         self.retiring = later.into_iter().collect();
+        if let Some(d) = &self.duties {
+            let view = store.duty_view().await?;
+            let plan = duty::duty_plan(self.me, d.wanted(), &view, now);
+            self.duty_leases = store.duty_beat(lease, now, ttl, &plan).await?;
+        }
         self.watching_since.get_or_insert(now);
         Ok(())
     }

@@ -143,6 +143,7 @@ fn due(o: &WorkOrder) -> Option<i64> {
 }
 
 /// Writes the daily digest into the outbox when it is due.
+#[derive(Clone)]
 pub struct DailyDigest {
     store: Arc<dyn Store>,
     targets: Vec<Target>,

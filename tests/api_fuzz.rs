@@ -16,7 +16,7 @@ mod common;
 mod serve;
 
 use camwatch_core::registry::export::to_csv;
-use serve::{config, run, start, stop};
+use serve::{add_user, config, run, start, stop};
 
 const SCHEMATHESIS: &str = "schemathesis==4.32.5";
 
@@ -53,22 +53,7 @@ async fn schemathesis_finds_no_server_error_or_schema_violation() {
         ],
         "",
     );
-    run(
-        dir,
-        &["user", "add", "fuzz", "--role", "admin", "--password-stdin"],
-        "Camw4tch!\n",
-    );
-    run(
-        dir,
-        &[
-            "user",
-            "passwd",
-            "fuzz",
-            "--password-stdin",
-            "--no-change-required",
-        ],
-        "Camw4tch!\n",
-    );
+    add_user(dir, "fuzz", "admin", &[], "Camw4tch!", true);
     let token = run(
         dir,
         &[

@@ -6,7 +6,7 @@ mod serve;
 
 use std::time::Duration;
 
-use serve::{config, run, start};
+use serve::{add_user, config, run, start};
 
 use camwatch_core::registry::export::to_csv;
 
@@ -27,29 +27,7 @@ async fn serve_answers_the_api_on_the_bound_address_and_stops_with_the_monitor()
         ],
         "",
     );
-    run(
-        dir,
-        &[
-            "user",
-            "add",
-            "wang",
-            "--role",
-            "operator",
-            "--password-stdin",
-        ],
-        "Camw4tch!\n",
-    );
-    run(
-        dir,
-        &[
-            "user",
-            "passwd",
-            "wang",
-            "--password-stdin",
-            "--no-change-required",
-        ],
-        "Camw4tch!\n",
-    );
+    add_user(dir, "wang", "operator", &[], "Camw4tch!", true);
     let (mut serve, addr) = start(dir).await;
     let base = format!("http://{addr}/api/v1");
     let http = reqwest::Client::new();

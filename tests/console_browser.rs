@@ -107,23 +107,8 @@ async fn the_console_works_for_every_role_in_a_real_browser() {
         .unwrap();
     let other_code = other.code.to_string();
     let red = cam(&mine_maintainer).expect("a camera of the first contractor");
-    let add = |name: &str, role: &str, extra: &[&str], keep: bool| {
-        let mut args = vec!["user", "add", name, "--role", role, "--password-stdin"];
-        args.extend_from_slice(extra);
-        serve::run(dir, &args, &format!("{PASSWORD}\n"));
-        if keep {
-            serve::run(
-                dir,
-                &[
-                    "user",
-                    "passwd",
-                    name,
-                    "--password-stdin",
-                    "--no-change-required",
-                ],
-                &format!("{PASSWORD}\n"),
-            );
-        }
+    let add = |name: &str, role: &str, extra: &[&str], ready: bool| {
+        serve::add_user(dir, name, role, extra, PASSWORD, ready)
     };
     add("boss", "admin", &[], false);
     add("wang", "operator", &[], true);

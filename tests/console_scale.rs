@@ -111,29 +111,7 @@ async fn the_console_stays_interactive_with_a_large_fleet() {
     let reg = dir.join("register.csv");
     std::fs::write(&reg, to_csv(&register, true)).unwrap();
     serve::run(dir, &["device", "import", reg.to_str().unwrap()], "");
-    serve::run(
-        dir,
-        &[
-            "user",
-            "add",
-            "wang",
-            "--role",
-            "operator",
-            "--password-stdin",
-        ],
-        &format!("{PASSWORD}\n"),
-    );
-    serve::run(
-        dir,
-        &[
-            "user",
-            "passwd",
-            "wang",
-            "--password-stdin",
-            "--no-change-required",
-        ],
-        &format!("{PASSWORD}\n"),
-    );
+    serve::add_user(dir, "wang", "operator", &[], PASSWORD, true);
     let points = register.iter().filter(|d| !d.kind.is_parent()).count();
     // The map shows every device with a position, NVRs included.
     let placed = register

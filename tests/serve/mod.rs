@@ -44,6 +44,29 @@ pub fn run(dir: &Path, args: &[&str], stdin: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Adds user `name` with `role` (and `extra` arguments, e.g. `--maintainer M`) and
+/// `password`; `ready`: the password is set again with no change required at the first login,
+/// as a user who has logged in once has it (otherwise the first login must change it).
+pub fn add_user(dir: &Path, name: &str, role: &str, extra: &[&str], password: &str, ready: bool) {
+    let mut args = vec!["user", "add", name, "--role", role, "--password-stdin"];
+    args.extend_from_slice(extra);
+    let stdin = format!("{password}\n");
+    run(dir, &args, &stdin);
+    if ready {
+        run(
+            dir,
+            &[
+                "user",
+                "passwd",
+                name,
+                "--password-stdin",
+                "--no-change-required",
+            ],
+            &stdin,
+        );
+    }
+}
+
 /// Writes `DIR/camwatch.toml`: data in DIR, the API on 127.0.0.1:0, `extra` appended.
 pub fn config(dir: &Path, extra: &str) {
     std::fs::write(

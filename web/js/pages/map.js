@@ -50,12 +50,14 @@ export async function render(ctx) {
     if (cluster) map.removeLayer(cluster);
     // Clustering runs in chunks of at most 50 ms with the browser drawing between them, so
     // the map stays fluid while a large scope loads; `clustered` resolves when the last chunk
-    // is done.
+    // of the points is done. (Adding the group to the map runs an empty batch first, whose
+    // progress 0 of 0 is not the points'.)
     let done;
+    let adding = false;
     const clustered = new Promise((resolve) => { done = resolve; });
     cluster = L.markerClusterGroup({
       chunkedLoading: true, chunkInterval: 50, chunkDelay: 16,
-      chunkProgress: (processed, total) => { if (processed >= total) done(); },
+      chunkProgress: (processed, total) => { if (adding && processed >= total) done(); },
       showCoverageOnHover: false, maxClusterRadius: 60,
       iconCreateFunction: (c) => {
         // Red when any point is offline, else yellow when any is degraded, else grey when no
@@ -72,6 +74,13 @@ export async function render(ctx) {
           html: String(n > 9999 ? Math.round(n / 1000) + "k" : n) });
       },
     });
+    // markercluster keeps the clusters within a whole view's size around the view on the page
+    // (nine views' worth): zoomed in over 100,000 points that is a thousand DOM icons for the
+    // browser to composite on every frame of a drag. Half a view around it (four views' worth)
+    // still covers a drag's reach before the clusters are updated at its end.
+    cluster._getExpandedVisibleBounds = function expanded() {
+      return this._checkBoundsMaxLat(this._map.getBounds().pad(0.5));
+    };
     const markers = new Array(p.codes.length);
     const bounds = [Infinity, Infinity, -Infinity, -Infinity];
     for (let i = 0; i < p.codes.length; i++) {
@@ -86,6 +95,7 @@ export async function render(ctx) {
     }
     map.addLayer(cluster);
     if (markers.length) map.fitBounds([[bounds[0], bounds[1]], [bounds[2], bounds[3]]], { padding: [20, 20] });
+    adding = true;
     cluster.addLayers(markers);
     if (!markers.length) done();
     await clustered;

@@ -37,6 +37,12 @@ pub fn keyframe(index: usize, fault: Option<PictureFault>, variant: u64) -> Vec<
         pan
     };
     let base: Rgb = render_scene(scene, 320, 240, view);
+    // A frozen picture is one stuck frame: the same noise whatever the variant.
+    let variant = if fault == Some(PictureFault::Frozen) {
+        0
+    } else {
+        variant
+    };
     let img = match fault {
         Some(f @ PictureFault::SignalLoss) => apply_fault(&base, f, index as u64),
         Some(f) => with_sensor_noise(&apply_fault(&base, f, index as u64), variant),
@@ -50,13 +56,16 @@ pub fn keyframe(index: usize, fault: Option<PictureFault>, variant: u64) -> Vec<
     out
 }
 
-/// Streams a session until `MAX_FRAMES` (the caller aborts the task at the BYE).
+/// Streams a session until `MAX_FRAMES` (the caller aborts the task at the BYE). `session`
+/// counts the channel's sessions: a live sensor's noise differs from one to the next (else two
+/// samples in a row would be the same picture: frozen).
 pub async fn stream(
     bind: IpAddr,
     to: SocketAddr,
     ssrc: u32,
     index: usize,
     fault: Option<MediaFault>,
+    session: u64,
     clock: Arc<dyn Clock>,
 ) {
     let sock = match tokio::net::UdpSocket::bind((bind, 0)).await {
@@ -71,9 +80,9 @@ pub async fn stream(
         _ => None,
     };
     // Two noise variants, encoded once: the frames alternate between them.
-    let frames: Vec<Vec<u8>> = (1..=2u64)
-        .map(|v| {
-            let kf = keyframe(index, picture, v);
+    let frames: Vec<Vec<u8>> = (0..2u64)
+        .map(|k| {
+            let kf = keyframe(index, picture, (session + k) % 4 + 3);
             if fault == Some(MediaFault::Garbage) {
                 // The same size, none of the structure: no start codes at all.
                 kf.iter().map(|b| b | 0x80).collect()

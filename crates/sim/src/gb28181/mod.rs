@@ -395,6 +395,8 @@ struct Sessions {
     bind: IpAddr,
     clock: Arc<dyn Clock>,
     tasks: std::collections::HashMap<String, tokio::task::JoinHandle<()>>,
+    /// Sessions so far per channel (bounded by the peer's channels).
+    counts: std::collections::HashMap<usize, u64>,
 }
 
 trait LocalAddr {
@@ -420,6 +422,7 @@ impl Sessions {
             bind,
             clock,
             tasks: std::collections::HashMap::new(),
+            counts: std::collections::HashMap::new(),
         }
     }
 
@@ -438,12 +441,15 @@ impl Sessions {
                     fault,
                     ..
                 } => {
+                    let n = self.counts.entry(index).or_default();
+                    *n += 1;
                     let task = tokio::spawn(media::stream(
                         self.bind,
                         to,
                         ssrc,
                         index,
                         fault,
+                        *n,
                         self.clock.clone(),
                     ));
                     if let Some(old) = self.tasks.insert(call_id, task) {

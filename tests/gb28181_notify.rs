@@ -100,6 +100,7 @@ async fn catalog_notifies_become_status_picture_faults_and_register_changes() {
     let (stop_tx, mut stop) = tokio::sync::watch::channel(false);
     let (server, signalling) = camwatch::cli::gb28181::start_bound(
         pcfg,
+        None,
         udp,
         tcp,
         clock.clone(),

@@ -59,7 +59,7 @@ fn an_nvr_registers_its_channels_follow_it_and_its_death_is_blamed() {
             "[data]\ndir = \"{}\"\n\
              [scheduler]\nliveness_interval_sec = 2\nconfirm_failures = 2\nconfirm_window_sec = 4\n\
              [gb28181]\nenabled = true\nudp_listen = \"127.0.0.1:0\"\ntcp_listen = \"127.0.0.1:0\"\n\
-             keepalive_interval_sec = 1\nkeepalive_misses = 4\ncatalog_subscription_sec = 0\n\
+             keepalive_interval_sec = 1\nkeepalive_misses = 4\ncatalog_subscription_sec = 0\npicture_invites = false\n\
              [log]\nfilter = \"info,sqlx=warn\"\n",
             dir.display()
         ),

@@ -73,6 +73,7 @@ async fn a_dead_lower_platforms_20000_channels_go_offline_and_the_report_counts_
     let mut stop = stop_rx.clone();
     let (server, signalling) = camwatch::cli::gb28181::start_bound(
         pcfg,
+        None,
         udp,
         tcp,
         clock.clone(),

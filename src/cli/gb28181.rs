@@ -378,9 +378,24 @@ pub type Started = (
     Arc<dyn camwatch_monitor::SignallingStatus>,
 );
 
-/// The platform as the monitor's signalling source.
+/// The platform as the monitor's signalling source, and its picture probe (INVITE) when
+/// `picture_invites` is on.
 #[derive(Debug)]
-pub struct PlatformStatus(Arc<Mutex<Platform>>);
+pub struct PlatformStatus(
+    Arc<Mutex<Platform>>,
+    Option<Arc<camwatch_gb28181::media::MediaProber>>,
+);
+
+/// The picture probe's settings from the config section (`None`: `picture_invites` off).
+pub fn media_config(cfg: &Gb28181Config) -> Option<camwatch_gb28181::media::MediaConfig> {
+    cfg.picture_invites
+        .then(|| camwatch_gb28181::media::MediaConfig {
+            ip: cfg.media_ip.trim().parse().ok(),
+            answer_timeout: std::time::Duration::from_secs(cfg.invite_answer_sec),
+            media_timeout: std::time::Duration::from_secs(cfg.media_timeout_sec),
+            per_parent: cfg.invite_per_platform.max(1),
+        })
+}
 
 impl camwatch_monitor::SignallingStatus for PlatformStatus {
     fn observe(&self, device: &DeviceCode, now: i64) -> Option<ProbeOutcome> {
@@ -392,6 +407,27 @@ impl camwatch_monitor::SignallingStatus for PlatformStatus {
     fn picture(&self, device: &DeviceCode, now: i64) -> Option<PictureSample> {
         let p = self.0.lock().unwrap_or_else(|e| e.into_inner());
         p.channel_picture(device, now)
+    }
+
+    fn takes_pictures(&self) -> bool {
+        self.1.is_some()
+    }
+
+    fn picture_probe(
+        &self,
+        device: DeviceCode,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ProbeOutcome> + Send + 'static>> {
+        let media = self.1.clone();
+        Box::pin(async move {
+            match media {
+                Some(m) => m.probe(device).await,
+                None => ProbeOutcome::down(
+                    camwatch_core::outcome::ProbeKind::Sip,
+                    camwatch_core::outcome::FailureKind::NoMedia,
+                    "GB/T 28181 picture INVITEs are off (gb28181.picture_invites)",
+                ),
+            }
+        })
     }
 }
 
@@ -429,9 +465,17 @@ pub async fn start(
         domain = %cfg.domain,
         "camwatch serve: GB/T 28181 platform"
     );
-    start_bound(platform, udp, tcp, clock, store, async move {
-        let _ = stop.wait_for(|s| *s).await;
-    })
+    start_bound(
+        platform,
+        media_config(cfg),
+        udp,
+        tcp,
+        clock,
+        store,
+        async move {
+            let _ = stop.wait_for(|s| *s).await;
+        },
+    )
 }
 
 /// Starts the platform on sockets already bound (tests bind port 0): the server, and the task
@@ -439,6 +483,7 @@ pub async fn start(
 /// (ending when `shutdown` completes) and the platform as a signalling source.
 pub fn start_bound(
     platform: PlatformConfig,
+    media: Option<camwatch_gb28181::media::MediaConfig>,
     udp: tokio::net::UdpSocket,
     tcp: tokio::net::TcpListener,
     clock: SharedClock,
@@ -452,10 +497,16 @@ pub fn start_bound(
     })));
     let (tx, events) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(persist_events(store, clock.clone(), events));
-    let status = Arc::new(PlatformStatus(platform.clone()));
-    let task = tokio::spawn(camwatch_gb28181::server::run(
-        platform, udp, tcp, clock, tx, shutdown,
-    ));
+    let server = camwatch_gb28181::server::Server::new(platform.clone(), udp, tcp, clock, tx)
+        .map_err(|e| Error::unavailable("GB/T 28181 platform sockets", e))?;
+    let media = media.map(|m| {
+        Arc::new(camwatch_gb28181::media::MediaProber::new(
+            server.handle(),
+            m,
+        ))
+    });
+    let status = Arc::new(PlatformStatus(platform, media));
+    let task = tokio::spawn(server.run(shutdown));
     Ok((task, status))
 }
 

@@ -115,6 +115,11 @@ pub struct GbSimArgs {
     /// Peer i sends from this loopback address + i (default: all from 127.0.0.1).
     #[arg(long)]
     pub gb_bind: Option<Ipv4Addr>,
+    /// Fault: what an INVITE for the lower platform's channel N (or device N, without a lower
+    /// platform) gets: a picture fault (blur, too_dark, …) in its stream, or never_sends,
+    /// refuses, garbage. Repeatable: `--gb-media-fault 3=blur --gb-media-fault 4=never_sends`.
+    #[arg(long, value_name = "N=KIND")]
+    pub gb_media_fault: Vec<String>,
 }
 
 impl GbSimArgs {
@@ -134,7 +139,25 @@ impl GbSimArgs {
             ),
             None => None,
         };
+        let mut media = Vec::new();
+        for f in &self.gb_media_fault {
+            let bad = |e: String| Error::invalid(format!("--gb-media-fault {f:?}: {e}"));
+            let (n, kind) = f
+                .split_once('=')
+                .ok_or_else(|| bad("expected N=KIND".into()))?;
+            let n: u32 = n
+                .trim()
+                .parse()
+                .map_err(|_| bad("N is not a number".into()))?;
+            let code = if self.gb_lower_platform_channels > 0 {
+                camwatch_sim::gb28181::channel_code(0, n)
+            } else {
+                camwatch_sim::gb28181::device_code(0, n)
+            };
+            media.push((code, kind.trim().parse().map_err(bad)?));
+        }
         Ok(Some(GbFleet {
+            media,
             platform,
             platform_id: self.gb_platform_id.clone(),
             domain: self.gb_domain.clone(),

@@ -11,6 +11,7 @@ const FAILURES = {
   auth_failed: ["认证失败（密码错误或账户锁定）", "authentication failed"],
   rtsp_status: ["RTSP 错误状态", "RTSP error status"],
   stream_not_found: ["码流不存在（RTSP 404）", "stream not found (RTSP 404)"],
+  sip_status: ["SIP 请求被拒绝（GB/T 28181 INVITE）", "SIP request refused (GB/T 28181 INVITE)"],
   no_media: ["无媒体数据", "no media"],
   malformed_reply: ["应答格式错误", "malformed reply"],
   soap_fault: ["ONVIF SOAP 错误", "ONVIF SOAP fault"],

@@ -199,6 +199,18 @@ pub struct Gb28181Config {
     /// The lifetime asked for the catalog subscription (SUBSCRIBE, `Event: Catalog`) made to
     /// every peer that registers, refreshed before it ends; 0: no subscriptions. At least 60.
     pub catalog_subscription_sec: u32,
+    /// Sample the picture of channels reachable only over GB/T 28181 (no RTSP or snapshot URL
+    /// of their own) by INVITE: live video over RTP/PS to the first keyframe, then BYE, as
+    /// their picture probe (`[scheduler] picture_interval_sec`).
+    pub picture_invites: bool,
+    /// Picture INVITEs at once through one peer (a lower platform, an NVR, a camera).
+    pub invite_per_platform: usize,
+    /// The address offered for RTP in the INVITE's SDP; empty: the local address that routes
+    /// to the peer (what a UDP socket connected to it is given).
+    pub media_ip: String,
+    /// How long an INVITE may wait for its answer, then how long for the first keyframe.
+    pub invite_answer_sec: u64,
+    pub media_timeout_sec: u64,
 }
 
 impl Default for Gb28181Config {
@@ -214,6 +226,11 @@ impl Default for Gb28181Config {
             keepalive_interval_sec: 60,
             keepalive_misses: 3,
             catalog_subscription_sec: 3600,
+            picture_invites: true,
+            invite_per_platform: 4,
+            media_ip: String::new(),
+            invite_answer_sec: 4,
+            media_timeout_sec: 5,
         }
     }
 }
@@ -554,6 +571,18 @@ impl Config {
             return Err(Error::invalid(format!(
                 "{origin}: gb28181.catalog_subscription_sec: 0 (none) or at least 60, not {}",
                 gb.catalog_subscription_sec
+            )));
+        }
+        if gb.invite_per_platform == 0 || gb.invite_answer_sec == 0 || gb.media_timeout_sec == 0 {
+            return Err(Error::invalid(format!(
+                "{origin}: gb28181.invite_per_platform/invite_answer_sec/media_timeout_sec: must be at least 1"
+            )));
+        }
+        if !gb.media_ip.trim().is_empty() && gb.media_ip.trim().parse::<std::net::IpAddr>().is_err()
+        {
+            return Err(Error::invalid(format!(
+                "{origin}: gb28181.media_ip: not an IP address: {:?}",
+                gb.media_ip
             )));
         }
         let n = &self.node;

@@ -68,6 +68,9 @@ pub enum FailureKind {
     RtspStatus,
     /// RTSP 404 / stream path unknown.
     StreamNotFound,
+    /// A SIP request of ours refused with a final status of 300 or more (a GB/T 28181 INVITE
+    /// for live video).
+    SipStatus,
     /// PLAY succeeded but no media (or no keyframe) arrived within the deadline.
     NoMedia,
     /// The peer's reply could not be parsed (garbage, truncated, wrong CSeq, oversized).

@@ -13,6 +13,9 @@
 //! | `subscription` | catalog subscriptions: start, refresh in dialog, retry (pure)        |
 //! | `transaction` | our requests' client transactions: UDP retransmission, timeouts (pure) |
 //! | `platform`  | the platform's decisions: a message in, replies and events out (pure)   |
+//! | `sdp`       | the INVITE's session descriptions: offer, answer, `y=` SSRC (pure)      |
+//! | `ps`        | RTP and MPEG-PS: demuxed to the first keyframe, muxed for the sim (pure) |
+//! | `media`     | the picture probe: INVITE, RTP/PS to a keyframe, BYE (I/O)               |
 //! | `server`    | the I/O shell: UDP and TCP sockets, per-peer bounds, the tick           |
 //!
 //! Everything but `server` is pure and takes time as Unix seconds, so the liveness rules are
@@ -23,9 +26,12 @@
 pub mod catalog;
 pub mod digest;
 pub mod manscdp;
+pub mod media;
 pub mod outcomes;
 pub mod platform;
+pub mod ps;
 pub mod registrar;
+pub mod sdp;
 pub mod server;
 pub mod sip;
 pub mod subscription;

@@ -468,7 +468,7 @@ pub fn parse(bytes: &[u8]) -> Result<Manscdp, XmlError> {
 }
 
 /// Queries the platform sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Query {
     Catalog,
     DeviceInfo,

@@ -121,14 +121,32 @@ pub struct Tracked {
 /// What a request of ours was for: given back when it goes unanswered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pending {
-    Query { device: DeviceCode, query: Query },
-    Subscribe { device: DeviceCode, call_id: String },
+    Query {
+        device: DeviceCode,
+        query: Query,
+    },
+    Subscribe {
+        device: DeviceCode,
+        call_id: String,
+    },
+    /// An INVITE for live video of `device` (a channel), in dialog `call_id`.
+    Invite {
+        device: DeviceCode,
+        call_id: String,
+    },
+    /// The BYE ending that dialog.
+    Bye {
+        device: DeviceCode,
+    },
 }
 
 impl Pending {
     pub fn device(&self) -> DeviceCode {
         match self {
-            Self::Query { device, .. } | Self::Subscribe { device, .. } => *device,
+            Self::Query { device, .. }
+            | Self::Subscribe { device, .. }
+            | Self::Invite { device, .. }
+            | Self::Bye { device } => *device,
         }
     }
 }
@@ -216,6 +234,11 @@ pub struct Platform {
     /// Channels whose parent reported VLOST or DEFECT, until it reports them ON again.
     faults: HashMap<DeviceCode, ChannelFault>,
     subs: Subscriptions,
+    /// Live-video dialogs (INVITE) opened by the picture probe, and the answers to hand it.
+    invites: invite::Invites,
+    /// Queries that went unanswered, asked again at the device's next keepalive (bounded by
+    /// the registered devices: one entry per device and kind of query).
+    requery: HashSet<(DeviceCode, Query)>,
     rate: HashMap<IpAddr, (i64, u32)>,
     events: VecDeque<GbEvent>,
     dropped_events: u64,
@@ -241,6 +264,8 @@ impl Platform {
             registrar,
             faults: HashMap::new(),
             subs,
+            invites: invite::Invites::default(),
+            requery: HashSet::new(),
             nonces,
             catalogs: Collector::default(),
             peers: HashMap::new(),
@@ -398,6 +423,9 @@ impl Platform {
         };
         let req = match msg {
             Inbound::Response(r) => {
+                if r.common.cseq_method == Method::Invite {
+                    return self.on_invite_response(&r);
+                }
                 if r.common.cseq_method == Method::Subscribe {
                     self.subs.answered(
                         &r.common.call_id,
@@ -443,6 +471,11 @@ impl Platform {
             }
             Method::Ack => {}
             Method::Options => reply(&mut out, 200, "OK", &[]),
+            // A device ending a live-video dialog (its stream stops; the probe sees no media).
+            Method::Bye => {
+                self.invites.peer_ended(&req.common.call_id);
+                reply(&mut out, 200, "OK", &[])
+            }
             _ => reply(&mut out, 501, "Not Implemented", &[]),
         }
         out
@@ -608,6 +641,12 @@ impl Platform {
                     self.peers.insert(device, from);
                     reply(200, "OK", &[]);
                     self.publish(GbEvent::Keepalive { device, at: now });
+                    for query in [Query::Catalog, Query::DeviceInfo, Query::DeviceStatus] {
+                        if self.requery.remove(&(device, query)) {
+                            tracing::info!(%device, ?query, "GB/T 28181: asking again what went unanswered");
+                            out.extend(self.query(device, query));
+                        }
+                    }
                 }
                 KeepaliveResult::NotRegistered => reply(403, "Forbidden", &[]),
             }
@@ -810,8 +849,19 @@ impl Platform {
     /// refused (`408`), so it is asked again later.
     pub fn no_answer(&mut self, what: Pending, now: i64) {
         tracing::info!(device = %what.device(), ?what, "GB/T 28181: our request got no answer");
-        if let Pending::Subscribe { call_id, .. } = &what {
-            self.subs.answered(call_id, 408, None, None, now);
+        match &what {
+            Pending::Subscribe { call_id, .. } => {
+                self.subs.answered(call_id, 408, None, None, now);
+            }
+            Pending::Invite { call_id, .. } => self.invites.unanswered(call_id),
+            Pending::Query { device, query } => {
+                // Asked again when the device is next heard from (its keepalive), rather
+                // than at its next registration.
+                if self.registrar.knows(device) {
+                    self.requery.insert((*device, *query));
+                }
+            }
+            Pending::Bye { .. } => {}
         }
         self.publish(GbEvent::NoAnswer { what, at: now });
     }
@@ -859,6 +909,9 @@ fn warning(text: &str) -> String {
         .collect();
     format!("399 camwatch \"{clean}\"")
 }
+
+mod invite;
+pub use invite::{Invite, InviteAnswer, InviteError, MAX_INVITES};
 
 #[cfg(test)]
 mod tests;

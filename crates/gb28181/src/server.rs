@@ -33,7 +33,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{Notify, Semaphore, mpsc};
 
-use crate::platform::{GbEvent, Outgoing, Peer, Pending, Platform};
+use crate::platform::{GbEvent, InviteAnswer, Outgoing, Peer, Pending, Platform};
 use crate::sip::{self, Inbound};
 use crate::transaction::{Due, Seen, Transactions, TxKey};
 
@@ -50,6 +50,8 @@ pub const TICK: Duration = Duration::from_secs(1);
 pub const UDP_RECV_BUFFER: usize = 8 << 20;
 
 type Writers = Arc<Mutex<HashMap<u64, mpsc::Sender<Vec<u8>>>>>;
+/// The picture probes waiting for the answer to their INVITE, by Call-ID.
+type Waiting = Arc<Mutex<HashMap<String, tokio::sync::oneshot::Sender<InviteAnswer>>>>;
 
 /// The shared parts every task uses.
 #[derive(Clone)]
@@ -62,6 +64,7 @@ struct Shared {
     txs: Arc<Mutex<Transactions<Pending>>>,
     /// Wakes the retransmission task when a transaction starts (its deadline may be sooner).
     timers: Arc<Notify>,
+    waiting: Waiting,
 }
 
 impl Shared {
@@ -99,11 +102,20 @@ impl Shared {
     /// Runs `f` on the platform, publishes its events and returns what to send.
     fn with<R>(&self, f: impl FnOnce(&mut Platform, i64) -> R) -> R {
         let now = self.now();
-        let (r, events) = {
+        let (r, events, answers) = {
             let mut p = self.platform.lock().unwrap_or_else(|e| e.into_inner());
             let r = f(&mut p, now);
-            (r, p.take_events())
+            (r, p.take_events(), p.take_invite_answers())
         };
+        if !answers.is_empty() {
+            let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+            for (call_id, answer) in answers {
+                if let Some(tx) = waiting.remove(&call_id) {
+                    // The probe may have given up (its deadline): nobody to tell.
+                    let _ = tx.send(answer);
+                }
+            }
+        }
         for e in events {
             // No receiver (a test that does not listen) is not an error of the server.
             let _ = self.events.send(e);
@@ -156,35 +168,146 @@ pub async fn run(
     events: mpsc::UnboundedSender<GbEvent>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    {
-        let mut p = platform.lock().unwrap_or_else(|e| e.into_inner());
-        p.set_local(udp.local_addr()?, tcp.local_addr()?);
+    Server::new(platform, udp, tcp, clock, events)?
+        .run(shutdown)
+        .await
+}
+
+/// The server on its sockets, before it runs: [`Server::handle`] gives the picture probe its
+/// way in (INVITE, BYE), then [`Server::run`] serves.
+pub struct Server {
+    shared: Shared,
+    tcp: TcpListener,
+}
+
+/// What the picture probe (`crate::media`) uses of a running server: the platform, the clock,
+/// and sending requests through the transaction layer with their answers routed back.
+#[derive(Clone)]
+pub struct Handle {
+    shared: Shared,
+}
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handle").finish_non_exhaustive()
     }
-    let sock = socket2::SockRef::from(&udp);
-    if let Err(e) = sock.set_recv_buffer_size(UDP_RECV_BUFFER) {
-        tracing::warn!(error = %e, "SIP UDP: the receive buffer could not be enlarged");
+}
+
+impl Handle {
+    pub fn clock(&self) -> &SharedClock {
+        &self.shared.clock
     }
-    tracing::debug!(
-        bytes = sock.recv_buffer_size().unwrap_or(0),
-        "SIP UDP receive buffer"
-    );
-    let shared = Shared {
-        platform,
-        clock,
-        events,
-        udp: Arc::new(udp),
-        writers: Arc::default(),
-        txs: Arc::default(),
-        timers: Arc::default(),
-    };
-    let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(udp_loop(shared.clone()));
-    tasks.spawn(tcp_accept(shared.clone(), tcp));
-    tasks.spawn(tick_loop(shared.clone()));
-    tasks.spawn(transaction_loop(shared.clone()));
-    shutdown.await;
-    tasks.shutdown().await;
-    Ok(())
+
+    /// The local address of the SIP UDP socket (the media socket binds beside it).
+    pub fn local_udp(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.shared.udp.local_addr()
+    }
+
+    /// Sends an INVITE for live video of `channel` to `ip:port` (see
+    /// [`Platform::invite`]); the answer arrives on the receiver.
+    pub async fn invite(
+        &self,
+        channel: camwatch_core::registry::DeviceCode,
+        ip: std::net::IpAddr,
+        port: u16,
+        ssrc: &str,
+    ) -> Result<
+        (
+            crate::platform::Invite,
+            tokio::sync::oneshot::Receiver<InviteAnswer>,
+        ),
+        crate::platform::InviteError,
+    > {
+        let invite = self
+            .shared
+            .with(|p, now| p.invite(channel, ip, port, ssrc, now))?;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.shared
+            .waiting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(invite.call_id.clone(), tx);
+        self.shared.send(vec![invite.request.clone()]).await;
+        Ok((invite, rx))
+    }
+
+    /// Ends the dialog `call_id` (a BYE, or the answer ended at once when it comes).
+    pub async fn bye(&self, call_id: &str) {
+        self.shared
+            .waiting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(call_id);
+        let bye = self.shared.with(|p, _| p.bye(call_id));
+        self.shared.send(bye.into_iter().collect()).await;
+    }
+
+    /// Runs `f` on the platform (a few lookups; nothing awaits under the lock).
+    pub fn with_platform<R>(&self, f: impl FnOnce(&mut Platform, i64) -> R) -> R {
+        self.shared.with(f)
+    }
+}
+
+impl Server {
+    pub fn new(
+        platform: Arc<Mutex<Platform>>,
+        udp: UdpSocket,
+        tcp: TcpListener,
+        clock: SharedClock,
+        events: mpsc::UnboundedSender<GbEvent>,
+    ) -> std::io::Result<Self> {
+        Self::setup(platform, udp, tcp, clock, events)
+    }
+
+    pub fn handle(&self) -> Handle {
+        Handle {
+            shared: self.shared.clone(),
+        }
+    }
+
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+        let shared = self.shared;
+        let mut tasks = tokio::task::JoinSet::new();
+        tasks.spawn(udp_loop(shared.clone()));
+        tasks.spawn(tcp_accept(shared.clone(), self.tcp));
+        tasks.spawn(tick_loop(shared.clone()));
+        tasks.spawn(transaction_loop(shared.clone()));
+        shutdown.await;
+        tasks.shutdown().await;
+        Ok(())
+    }
+
+    fn setup(
+        platform: Arc<Mutex<Platform>>,
+        udp: UdpSocket,
+        tcp: TcpListener,
+        clock: SharedClock,
+        events: mpsc::UnboundedSender<GbEvent>,
+    ) -> std::io::Result<Self> {
+        {
+            let mut p = platform.lock().unwrap_or_else(|e| e.into_inner());
+            p.set_local(udp.local_addr()?, tcp.local_addr()?);
+        }
+        let sock = socket2::SockRef::from(&udp);
+        if let Err(e) = sock.set_recv_buffer_size(UDP_RECV_BUFFER) {
+            tracing::warn!(error = %e, "SIP UDP: the receive buffer could not be enlarged");
+        }
+        tracing::debug!(
+            bytes = sock.recv_buffer_size().unwrap_or(0),
+            "SIP UDP receive buffer"
+        );
+        let shared = Shared {
+            platform,
+            clock,
+            events,
+            udp: Arc::new(udp),
+            writers: Arc::default(),
+            txs: Arc::default(),
+            timers: Arc::default(),
+            waiting: Arc::default(),
+        };
+        Ok(Self { shared, tcp })
+    }
 }
 
 async fn udp_loop(s: Shared) {

@@ -344,6 +344,30 @@ pub fn response(
     out.into_bytes()
 }
 
+/// A response to `req` with a body of `content_type` (a device's SDP answer to an INVITE).
+pub fn response_with_body(
+    req: &InRequest,
+    status: u16,
+    reason: &str,
+    to_tag: &str,
+    content_type: &str,
+    body: &[u8],
+) -> Vec<u8> {
+    let mut out = response(
+        req,
+        status,
+        reason,
+        to_tag,
+        &[("Content-Type", content_type.to_string())],
+    );
+    // The head ends "Content-Length: 0" CRLF CRLF: replaced with the body's length.
+    let tail = b"Content-Length: 0\r\n\r\n".len();
+    out.truncate(out.len() - tail);
+    out.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
 /// What a request we send needs besides its body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutRequest<'a> {

@@ -113,6 +113,24 @@ pub trait SignallingStatus: Send + Sync + std::fmt::Debug {
     fn picture(&self, _device: &DeviceCode, _now: i64) -> Option<PictureSample> {
         None
     }
+
+    /// Whether it samples pictures itself ([`SignallingStatus::picture_probe`]): then every
+    /// device it covers that is not a parent gets picture probes from it.
+    fn takes_pictures(&self) -> bool {
+        false
+    }
+
+    /// A picture probe of `device` (a GB/T 28181 INVITE for live video to the first
+    /// keyframe): the outcome carries the frame, diagnosed then like an RTSP keyframe.
+    fn picture_probe(
+        &self,
+        device: DeviceCode,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ProbeOutcome> + Send + 'static>> {
+        let _ = device;
+        Box::pin(async {
+            ProbeOutcome::down(ProbeKind::Sip, FailureKind::NoMedia, "no picture source")
+        })
+    }
 }
 
 impl Default for MonitorConfig {
@@ -202,6 +220,9 @@ enum Liveness {
 struct Picture {
     keyframe: Option<RtspTarget>,
     snapshot: Option<SnapshotTarget>,
+    /// Sampled by the signalling source (GB/T 28181 INVITE), the device having no RTSP or
+    /// snapshot URL.
+    signalling: bool,
 }
 
 struct ProbeTarget {
@@ -295,12 +316,21 @@ fn targets(devices: &[Device], cfg: &MonitorConfig) -> (Vec<Target>, Vec<ProbeTa
                 url,
                 creds: creds.clone(),
             });
-        let picture = if d.kind.is_parent() || (rtsp.is_none() && snapshot.is_none()) {
+        let by_signalling = matches!(liveness, Some(Liveness::Signalling(_)))
+            && cfg.signalling.as_ref().is_some_and(|s| s.takes_pictures());
+        let picture = if d.kind.is_parent() {
             None
+        } else if rtsp.is_none() && snapshot.is_none() {
+            by_signalling.then_some(Picture {
+                keyframe: None,
+                snapshot: None,
+                signalling: true,
+            })
         } else {
             Some(Picture {
                 keyframe: rtsp,
                 snapshot,
+                signalling: false,
             })
         };
         let onvif = d
@@ -474,6 +504,15 @@ impl Prober for RealProber {
                             let mut o = s.observe(code, now)?;
                             if o.status == ProbeStatus::Up {
                                 o.reported_picture = s.picture(code, now);
+                                // Sampled pictures speak for the picture: the parent's "nothing
+                                // wrong" between them would reset their confirmation.
+                                let sampled = t.picture.as_ref().is_some_and(|p| p.signalling);
+                                if sampled
+                                    && matches!(o.reported_picture,
+                                        Some(PictureSample::Diagnosed { faults, .. }) if faults.is_empty())
+                                {
+                                    o.reported_picture = None;
+                                }
                             }
                             Some(o)
                         })
@@ -491,6 +530,25 @@ impl Prober for RealProber {
                 }),
             },
             ProbeClass::Picture => match &t.picture {
+                Some(p) if p.signalling => {
+                    let probe = self.signalling.as_ref().map(|s| s.picture_probe(t.code));
+                    let views::View {
+                        baseline,
+                        dismissed,
+                    } = self.views.get(&t.code);
+                    let thresholds = t.thresholds.clone();
+                    Box::pin(async move {
+                        let o = match probe {
+                            Some(p) => p.await,
+                            None => ProbeOutcome::down(
+                                ProbeKind::Sip,
+                                FailureKind::NoMedia,
+                                "no picture source",
+                            ),
+                        };
+                        diagnose_outcome(o, baseline, dismissed, thresholds).await
+                    })
+                }
                 Some(p) => {
                     let keyframe = p.keyframe.clone().map(|r| {
                         let opts = RtspOptions {

@@ -457,3 +457,185 @@ fn a_notify_is_taken_only_from_an_online_peer() {
     let out = p.on_message(&notify("EXPLODED", ch, 9), peer(), T0 + 4);
     assert_eq!(status(&out[0]), 400);
 }
+
+// --- INVITE for live video (platform/invite.rs) ---
+
+fn request_of(out: &Outgoing) -> InRequest {
+    match sip::parse(&out.bytes).unwrap() {
+        Inbound::Request(r) => r,
+        Inbound::Response(r) => panic!("a response, {}", r.status),
+    }
+}
+
+/// The device's answer to `invite`: `status`, with an SDP answer for a 200.
+fn answer_invite(invite: &Outgoing, status: u16) -> Vec<u8> {
+    let req = request_of(invite);
+    if status == 200 {
+        let sdp = crate::sdp::Media::answer(DEV, "127.0.0.1".parse().unwrap(), 5061, "0200000001");
+        sip::response_with_body(&req, 200, "OK", "dev1", "APPLICATION/SDP", &sdp)
+    } else {
+        sip::response(&req, status, "Busy Here", "dev1", &[])
+    }
+}
+
+#[test]
+fn an_invite_is_routed_offered_acked_and_ended() {
+    let mut p = platform(UnknownPolicy::Refuse, true);
+    let ip: IpAddr = "127.0.0.1".parse().unwrap();
+    // Not registered yet: the platform knows no way to it.
+    assert_eq!(
+        p.invite(dev(), ip, 30_000, "0200000001", T0).unwrap_err(),
+        InviteError::Unknown
+    );
+    let other: DeviceCode = "34020000001310000077".parse().unwrap();
+    assert_eq!(
+        p.invite(other, ip, 30_000, "0200000001", T0).unwrap_err(),
+        InviteError::Unknown
+    );
+    registered(&mut p, T0);
+    let inv = p.invite(dev(), ip, 30_000, "0200000001", T0).unwrap();
+    assert_eq!(inv.via, dev());
+    let req = request_of(&inv.request);
+    assert_eq!(req.method, Method::Invite);
+    assert_eq!(
+        header(&inv.request, "Subject").as_deref(),
+        Some(&*format!("{DEV}:0200000001,34020000002000000001:0"))
+    );
+    let offer = crate::sdp::Media::parse(&req.common.body).unwrap();
+    assert_eq!((offer.session.as_str(), offer.port), ("Play", 30_000));
+    assert_eq!(offer.ssrc.as_deref(), Some("0200000001"));
+    let tx = inv.request.tx.clone().unwrap();
+    assert_eq!(tx.key.method, Method::Invite);
+    assert_eq!(p.open_invites(), 1);
+
+    // 200: ACKed in the dialog, the answer handed over once.
+    let ok = answer_invite(&inv.request, 200);
+    let out = p.on_message(&ok, peer(), T0);
+    assert_eq!(out.len(), 1);
+    let ack = request_of(&out[0]);
+    assert_eq!(ack.method, Method::Ack);
+    assert_eq!(ack.common.to_tag.as_deref(), Some("dev1"));
+    assert_eq!(ack.common.call_id, inv.call_id);
+    assert!(out[0].tx.is_none());
+    let answers = p.take_invite_answers();
+    assert!(
+        matches!(&answers[..], [(c, InviteAnswer::Accepted { sdp })] if *c == inv.call_id && !sdp.is_empty())
+    );
+    // The 200 heard again: ACKed again, no second answer.
+    let out = p.on_message(&ok, peer(), T0);
+    assert_eq!(request_of(&out[0]).method, Method::Ack);
+    assert!(p.take_invite_answers().is_empty());
+
+    // BYE: in the dialog, tracked, the dialog gone.
+    let bye = p.bye(&inv.call_id).unwrap();
+    let r = request_of(&bye);
+    assert_eq!((r.method, r.common.cseq), (Method::Bye, 2));
+    assert_eq!(r.common.to_tag.as_deref(), Some("dev1"));
+    assert_eq!(bye.tx.unwrap().what, Pending::Bye { device: dev() });
+    assert_eq!(p.open_invites(), 0);
+    assert!(p.bye(&inv.call_id).is_none());
+}
+
+#[test]
+fn a_refused_or_unanswered_invite_is_reported_and_forgotten() {
+    let mut p = platform(UnknownPolicy::Refuse, true);
+    registered(&mut p, T0);
+    let ip: IpAddr = "127.0.0.1".parse().unwrap();
+    let inv = p.invite(dev(), ip, 30_000, "0200000001", T0).unwrap();
+    let out = p.on_message(&answer_invite(&inv.request, 486), peer(), T0);
+    // The ACK of a failure belongs to the INVITE's transaction: the same branch.
+    let ack = request_of(&out[0]);
+    assert_eq!(ack.method, Method::Ack);
+    assert_eq!(
+        ack.common.branch(),
+        inv.request.tx.as_ref().map(|t| t.key.branch.as_str())
+    );
+    assert_eq!(
+        p.take_invite_answers(),
+        vec![(inv.call_id.clone(), InviteAnswer::Refused { status: 486 })]
+    );
+    assert_eq!(p.open_invites(), 0);
+
+    let inv = p.invite(dev(), ip, 30_000, "0200000002", T0).unwrap();
+    let what = inv.request.tx.clone().unwrap().what;
+    p.no_answer(what, T0 + 32);
+    assert_eq!(
+        p.take_invite_answers(),
+        vec![(inv.call_id, InviteAnswer::NoAnswer)]
+    );
+    assert_eq!(p.open_invites(), 0);
+}
+
+#[test]
+fn a_200_after_the_probe_gave_up_is_ended_at_once() {
+    let mut p = platform(UnknownPolicy::Refuse, true);
+    registered(&mut p, T0);
+    let ip: IpAddr = "127.0.0.1".parse().unwrap();
+    let inv = p.invite(dev(), ip, 30_000, "0200000001", T0).unwrap();
+    assert!(p.bye(&inv.call_id).is_none());
+    let out = p.on_message(&answer_invite(&inv.request, 200), peer(), T0 + 3);
+    let methods: Vec<Method> = out.iter().map(|o| request_of(o).method).collect();
+    assert_eq!(methods, vec![Method::Ack, Method::Bye]);
+    assert!(p.take_invite_answers().is_empty());
+    assert_eq!(p.open_invites(), 0);
+}
+
+#[test]
+fn a_channel_is_invited_through_its_parent_while_online_and_on() {
+    let mut p = platform(UnknownPolicy::Refuse, true);
+    registered(&mut p, T0);
+    let ch: DeviceCode = "34020000001310000001".parse().unwrap();
+    let ip: IpAddr = "127.0.0.1".parse().unwrap();
+    p.channels.insert(ch, (dev(), ChannelStatus::Off));
+    assert_eq!(
+        p.invite(ch, ip, 1, "0200000001", T0).unwrap_err(),
+        InviteError::Off
+    );
+    p.channels.insert(ch, (dev(), ChannelStatus::On));
+    let inv = p.invite(ch, ip, 1, "0200000001", T0).unwrap();
+    assert_eq!(inv.via, dev());
+    assert_eq!(inv.request.to, peer());
+    assert!(
+        request_of(&inv.request)
+            .uri
+            .starts_with(&format!("sip:{ch}@"))
+    );
+    // The parent's keepalives stop: it is offline, and so is the way to its channels.
+    let late = T0 + 60 * 3 + 1;
+    assert_eq!(
+        p.media_route(&ch, late).unwrap_err(),
+        InviteError::Offline { via: dev() }
+    );
+}
+
+#[test]
+fn an_unanswered_query_is_asked_again_at_the_next_keepalive() {
+    let mut p = platform(UnknownPolicy::Refuse, true);
+    registered(&mut p, T0);
+    p.no_answer(
+        Pending::Query {
+            device: dev(),
+            query: Query::Catalog,
+        },
+        T0 + 32,
+    );
+    let out = p.on_message(&keepalive(1), peer(), T0 + 60);
+    assert_eq!(status(&out[0]), 200);
+    assert_eq!(
+        out.len(),
+        2,
+        "the keepalive's 200 and the Catalog query again"
+    );
+    let q = request_of(&out[1]);
+    assert_eq!(q.method, Method::Message);
+    assert!(String::from_utf8_lossy(&q.common.body).contains("<CmdType>Catalog</CmdType>"));
+    assert!(matches!(
+        out[1].tx.as_ref().map(|t| &t.what),
+        Some(Pending::Query {
+            query: Query::Catalog,
+            ..
+        })
+    ));
+    // Asked once: the next keepalive is only answered.
+    assert_eq!(p.on_message(&keepalive(2), peer(), T0 + 120).len(), 1);
+}

@@ -339,6 +339,7 @@ const LABELS: &[(&str, &str, &str)] = &[
     ("cause_auth_failed", "Authentication failed", "认证失败"),
     ("cause_rtsp_status", "RTSP error status", "RTSP 错误状态"),
     ("cause_stream_not_found", "Stream not found", "码流不存在"),
+    ("cause_sip_status", "SIP request refused", "SIP 请求被拒绝"),
     ("cause_no_media", "No media", "无媒体数据"),
     ("cause_malformed_reply", "Malformed reply", "应答格式错误"),
     ("cause_soap_fault", "ONVIF SOAP fault", "ONVIF SOAP 错误"),

@@ -22,7 +22,7 @@
 //! [`RETRY_SEC`]; at most [`ANSWERED`] answered requests remembered. Must not: read a clock or
 //! touch a socket.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 
@@ -97,6 +97,64 @@ pub struct GbDeviceConfig {
     /// Fault: while subscribed, this many NOTIFYs a second, each turning one of the channels
     /// OFF or back ON in turn (a flapping lower platform, or a broken one).
     pub notify_storm_per_sec: u32,
+    /// Channels' media faults (INVITE for live video).
+    pub media: HashMap<DeviceCode, MediaFault>,
+}
+
+/// What a channel does when the platform INVITEs it for live video (the simulator's media
+/// faults; a channel without one streams its normal picture).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaFault {
+    /// Streams a picture with this fault (blur, too dark, …), as the RTSP simulator shows it.
+    Picture(camwatch_synth::picture::PictureFault),
+    /// Answers 200 and never sends a packet.
+    NeverSends,
+    /// Refuses the INVITE (`486 Busy Here`).
+    Refuses,
+    /// Streams RTP whose payload is not a program stream.
+    Garbage,
+}
+
+impl std::str::FromStr for MediaFault {
+    type Err = String;
+    /// A picture fault's name (`blur`, `too_dark`, …), or `never_sends`, `refuses`, `garbage`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        use camwatch_synth::picture::PictureFault;
+        match s {
+            "never_sends" => Ok(Self::NeverSends),
+            "refuses" => Ok(Self::Refuses),
+            "garbage" => Ok(Self::Garbage),
+            _ => PictureFault::ALL
+                .into_iter()
+                .find(|f| f.as_str() == s)
+                .map(Self::Picture)
+                .ok_or_else(|| {
+                    let names: Vec<&str> = PictureFault::ALL.iter().map(|f| f.as_str()).collect();
+                    format!(
+                        "unknown media fault {s:?} (expected never_sends, refuses, garbage or a picture fault: {})",
+                        names.join(", ")
+                    )
+                }),
+        }
+    }
+}
+
+/// A live-video session for the shell to start or stop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaCommand {
+    Start {
+        call_id: String,
+        channel: DeviceCode,
+        /// The channel's index in the catalog (which scene it shows).
+        index: usize,
+        /// Where the platform receives (its SDP offer).
+        to: SocketAddr,
+        ssrc: u32,
+        fault: Option<MediaFault>,
+    },
+    Stop {
+        call_id: String,
+    },
 }
 
 /// Where the device is in its registration.
@@ -133,6 +191,11 @@ pub struct DeviceStats {
     /// SUBSCRIBE requests accepted (new and refreshes) and NOTIFYs sent.
     pub subscribes: u64,
     pub notifies: u64,
+    /// INVITEs accepted (200), live sessions now, the most at once, and BYEs taken.
+    pub invites: u64,
+    pub sessions: u32,
+    pub max_sessions: u32,
+    pub byes: u64,
 }
 
 #[derive(Debug)]
@@ -164,6 +227,9 @@ pub struct GbDevice {
     /// The second the storm last sent its share in.
     storm_at: i64,
     stats: DeviceStats,
+    /// Live-video sessions by Call-ID, and the commands for the shell.
+    sessions: HashMap<String, DeviceCode>,
+    media: Vec<MediaCommand>,
 }
 
 /// The dialog a platform's SUBSCRIBE opened.
@@ -207,7 +273,89 @@ impl GbDevice {
             storm_off: true,
             storm_at: i64::MIN,
             stats: DeviceStats::default(),
+            sessions: HashMap::new(),
+            media: Vec::new(),
         }
+    }
+
+    /// The live-video sessions to start and stop since the last call.
+    pub fn take_media(&mut self) -> Vec<MediaCommand> {
+        std::mem::take(&mut self.media)
+    }
+
+    /// An INVITE for live video of one of our channels: `200` with our SDP answer and a session
+    /// for the shell to stream (or the channel's fault: refused, silent, garbage).
+    fn on_invite(&mut self, r: &InRequest) -> Vec<Vec<u8>> {
+        let tag = format!("{}i", self.cfg.id);
+        let channel = r
+            .uri
+            .strip_prefix("sip:")
+            .and_then(|u| u.split('@').next())
+            .and_then(|u| u.parse::<DeviceCode>().ok());
+        let index = channel.and_then(|c| self.cfg.channels.iter().position(|ch| ch.code == c));
+        let (Some(channel), Some(index)) = (channel, index) else {
+            return vec![sip::response(r, 404, "Not Found", &tag, &[])];
+        };
+        let fault = self.cfg.media.get(&channel).copied();
+        if fault == Some(MediaFault::Refuses) {
+            return vec![sip::response(r, 486, "Busy Here", &tag, &[])];
+        }
+        let offer = match camwatch_gb28181::sdp::Media::parse(&r.common.body) {
+            Ok(m) => m,
+            Err(_) => return vec![sip::response(r, 400, "Bad Request", &tag, &[])],
+        };
+        let ssrc = offer.ssrc.clone().unwrap_or_else(|| "0000000000".into());
+        if self.sessions.len() >= 10_000 {
+            return vec![sip::response(r, 486, "Busy Here", &tag, &[])];
+        }
+        self.sessions.insert(r.common.call_id.clone(), channel);
+        self.stats.invites += 1;
+        self.stats.sessions = self.sessions.len() as u32;
+        self.stats.max_sessions = self.stats.max_sessions.max(self.stats.sessions);
+        if fault != Some(MediaFault::NeverSends) {
+            self.media.push(MediaCommand::Start {
+                call_id: r.common.call_id.clone(),
+                channel,
+                index,
+                to: SocketAddr::new(offer.ip, offer.port),
+                ssrc: offer.ssrc_value().unwrap_or(0),
+                fault,
+            });
+        }
+        let body = camwatch_gb28181::sdp::Media::answer(
+            channel.as_str(),
+            self.local.ip(),
+            self.local.port(),
+            &ssrc,
+        );
+        vec![sip::response_with_body(
+            r,
+            200,
+            "OK",
+            &tag,
+            "APPLICATION/SDP",
+            &body,
+        )]
+    }
+
+    /// The platform ends a live-video session.
+    fn on_bye(&mut self, r: &InRequest) -> Vec<Vec<u8>> {
+        let tag = format!("{}i", self.cfg.id);
+        if self.sessions.remove(&r.common.call_id).is_none() {
+            return vec![sip::response(
+                r,
+                481,
+                "Call/Transaction Does Not Exist",
+                &tag,
+                &[],
+            )];
+        }
+        self.stats.byes += 1;
+        self.stats.sessions = self.sessions.len() as u32;
+        self.media.push(MediaCommand::Stop {
+            call_id: r.common.call_id.clone(),
+        });
+        vec![sip::response(r, 200, "OK", &tag, &[])]
     }
 
     pub fn id(&self) -> DeviceCode {
@@ -586,6 +734,10 @@ impl GbDevice {
     /// A request of the platform's: a retransmission of one already answered gets the same
     /// response again, anything else is answered anew.
     fn on_request(&mut self, r: &InRequest, now: i64) -> Vec<Vec<u8>> {
+        // An ACK has no response (and a non-2xx's ACK shares its INVITE's branch).
+        if r.method == Method::Ack {
+            return Vec::new();
+        }
         let branch = r.common.branch().map(str::to_string);
         if let Some(b) = &branch
             && let Some((_, response)) = self.answered.iter().find(|(k, _)| k == b)
@@ -606,6 +758,12 @@ impl GbDevice {
         let tag = format!("{:x}", now);
         if r.method == Method::Subscribe {
             return self.on_subscribe(r, now);
+        }
+        if r.method == Method::Invite {
+            return self.on_invite(r);
+        }
+        if r.method == Method::Bye {
+            return self.on_bye(r);
         }
         if r.method != Method::Message {
             return vec![sip::response(r, 501, "Not Implemented", &tag, &[])];

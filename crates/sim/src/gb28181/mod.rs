@@ -11,6 +11,7 @@
 //! says (it is camwatch's own). Must not: decide anything about liveness (the platform does).
 
 pub mod device;
+pub mod media;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -26,7 +27,8 @@ use camwatch_core::registry::{Device, DeviceCode, DeviceKind};
 use camwatch_core::secret::Password;
 
 pub use device::{
-    Charset, DeviceStats, GbDevice, GbDeviceConfig, Phase, ScriptedNotify, SimChannel,
+    Charset, DeviceStats, GbDevice, GbDeviceConfig, MediaCommand, MediaFault, Phase,
+    ScriptedNotify, SimChannel,
 };
 
 /// A simulated GB/T 28181 fleet.
@@ -60,6 +62,8 @@ pub struct GbFleet {
     /// address (the platform bounds messages per address and second); `None`: all from
     /// 127.0.0.1.
     pub bind: Option<Ipv4Addr>,
+    /// Channels' media faults (what an INVITE for live video gets), by channel code.
+    pub media: Vec<(DeviceCode, MediaFault)>,
 }
 
 impl Default for GbFleet {
@@ -83,6 +87,7 @@ impl Default for GbFleet {
             lower_platform_notifies: Vec::new(),
             seed: 0,
             bind: None,
+            media: Vec::new(),
         }
     }
 }
@@ -111,24 +116,33 @@ pub fn channel_code(seed: u32, n: u32) -> DeviceCode {
 impl GbFleet {
     /// Every peer's configuration: the devices, then the lower platform.
     pub fn configs(&self) -> Vec<GbDeviceConfig> {
-        let base = |id: DeviceCode, channels: Vec<SimChannel>| GbDeviceConfig {
-            id,
-            platform_id: self.platform_id.clone(),
-            domain: self.domain.clone(),
-            password: if self.wrong_password {
-                format!("{}-wrong", self.password)
-            } else {
-                self.password.clone()
-            },
-            expires: self.expires,
-            keepalive_sec: self.keepalive_sec,
-            channels,
-            page_size: self.page_size,
-            charset: self.charset,
-            dies_at: self.dies_at,
-            malformed_catalog: self.malformed_catalog,
-            notifies: Vec::new(),
-            notify_storm_per_sec: self.notify_storm_per_sec,
+        let base = |id: DeviceCode, channels: Vec<SimChannel>| {
+            let media = self
+                .media
+                .iter()
+                .filter(|(c, _)| channels.iter().any(|ch| ch.code == *c))
+                .copied()
+                .collect();
+            GbDeviceConfig {
+                id,
+                platform_id: self.platform_id.clone(),
+                domain: self.domain.clone(),
+                password: if self.wrong_password {
+                    format!("{}-wrong", self.password)
+                } else {
+                    self.password.clone()
+                },
+                expires: self.expires,
+                keepalive_sec: self.keepalive_sec,
+                channels,
+                page_size: self.page_size,
+                charset: self.charset,
+                dies_at: self.dies_at,
+                malformed_catalog: self.malformed_catalog,
+                notifies: Vec::new(),
+                notify_storm_per_sec: self.notify_storm_per_sec,
+                media,
+            }
         };
         let mut out: Vec<GbDeviceConfig> = (0..self.devices)
             .map(|n| {
@@ -303,11 +317,13 @@ async fn run_udp(
     stats: Arc<std::sync::Mutex<(Phase, DeviceStats)>>,
 ) {
     let mut buf = vec![0u8; camwatch_gb28181::sip::MAX_MESSAGE + 1];
+    let mut sessions = Sessions::new(&sock, clock.clone());
     loop {
         let out = dev.tick(clock.now().as_second());
         for m in out {
             let _ = sock.send_to(&m, platform).await;
         }
+        sessions.apply(dev.take_media());
         *stats.lock().unwrap_or_else(|e| e.into_inner()) = (dev.phase(), dev.stats());
         let wait = nap(&dev, clock.as_ref());
         tokio::select! {
@@ -318,6 +334,7 @@ async fn run_udp(
                 for m in out {
                     let _ = sock.send_to(&m, platform).await;
                 }
+                sessions.apply(dev.take_media());
             }
             _ = clock.sleep(wait) => {}
         }
@@ -331,6 +348,7 @@ async fn run_tcp(
     mut stop: watch::Receiver<bool>,
     stats: Arc<std::sync::Mutex<(Phase, DeviceStats)>>,
 ) {
+    let mut sessions = Sessions::new(&stream, clock.clone());
     let (mut rd, mut wr) = stream.into_split();
     let mut buf: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; 16 * 1024];
@@ -359,6 +377,7 @@ async fn run_tcp(
                                     return;
                                 }
                             }
+                            sessions.apply(dev.take_media());
                         }
                         Ok(None) => break,
                         Err(_) => return,
@@ -366,6 +385,91 @@ async fn run_tcp(
                 }
             }
             _ = clock.sleep(wait) => {}
+        }
+    }
+}
+
+/// A peer's live-video sessions: a streaming task each (`media::stream`), aborted at the
+/// platform's BYE or when the peer stops. Finished ones are forgotten as commands come.
+struct Sessions {
+    bind: IpAddr,
+    clock: Arc<dyn Clock>,
+    tasks: std::collections::HashMap<String, tokio::task::JoinHandle<()>>,
+    /// Sessions so far per channel (bounded by the peer's channels).
+    counts: std::collections::HashMap<usize, u64>,
+}
+
+trait LocalAddr {
+    fn local(&self) -> std::io::Result<SocketAddr>;
+}
+impl LocalAddr for UdpSocket {
+    fn local(&self) -> std::io::Result<SocketAddr> {
+        self.local_addr()
+    }
+}
+impl LocalAddr for TcpStream {
+    fn local(&self) -> std::io::Result<SocketAddr> {
+        self.local_addr()
+    }
+}
+
+impl Sessions {
+    fn new(sock: &impl LocalAddr, clock: Arc<dyn Clock>) -> Self {
+        let bind = sock
+            .local()
+            .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |a| a.ip());
+        Self {
+            bind,
+            clock,
+            tasks: std::collections::HashMap::new(),
+            counts: std::collections::HashMap::new(),
+        }
+    }
+
+    fn apply(&mut self, commands: Vec<MediaCommand>) {
+        if commands.is_empty() {
+            return;
+        }
+        self.tasks.retain(|_, t| !t.is_finished());
+        for c in commands {
+            match c {
+                MediaCommand::Start {
+                    call_id,
+                    to,
+                    ssrc,
+                    index,
+                    fault,
+                    ..
+                } => {
+                    let n = self.counts.entry(index).or_default();
+                    *n += 1;
+                    let task = tokio::spawn(media::stream(
+                        self.bind,
+                        to,
+                        ssrc,
+                        index,
+                        fault,
+                        *n,
+                        self.clock.clone(),
+                    ));
+                    if let Some(old) = self.tasks.insert(call_id, task) {
+                        old.abort();
+                    }
+                }
+                MediaCommand::Stop { call_id } => {
+                    if let Some(t) = self.tasks.remove(&call_id) {
+                        t.abort();
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Sessions {
+    fn drop(&mut self) {
+        for t in self.tasks.values() {
+            t.abort();
         }
     }
 }

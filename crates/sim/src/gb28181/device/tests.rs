@@ -11,7 +11,9 @@ use camwatch_core::secret::Password;
 use camwatch_gb28181::digest::Nonces;
 use camwatch_gb28181::manscdp::CatalogEvent;
 use camwatch_gb28181::manscdp::ChannelStatus;
-use camwatch_gb28181::platform::{GbEvent, Outgoing, Peer, Platform, PlatformConfig, Refusal};
+use camwatch_gb28181::platform::{
+    GbEvent, InviteAnswer, Outgoing, Peer, Platform, PlatformConfig, Refusal,
+};
 use camwatch_gb28181::registrar::{Liveness, OfflineReason, Presence};
 use camwatch_gb28181::subscription::SubState;
 
@@ -41,6 +43,7 @@ fn lower(channels: u32) -> GbDeviceConfig {
         malformed_catalog: false,
         notifies: Vec::new(),
         notify_storm_per_sec: 0,
+        media: Default::default(),
     }
 }
 
@@ -445,4 +448,83 @@ fn a_notify_storm_is_cut_at_the_rate_bound_and_the_device_stays_online() {
         w.at(s);
         assert_eq!(w.plat.state(&cfg.id, s).presence, Presence::Online);
     }
+}
+
+#[test]
+fn answers_invites_streams_and_stops_at_bye() {
+    let mut cfg = lower(5);
+    let (c1, c2, c3) = (
+        cfg.channels[1].code,
+        cfg.channels[2].code,
+        cfg.channels[3].code,
+    );
+    cfg.media.insert(c2, MediaFault::Refuses);
+    cfg.media.insert(c3, MediaFault::NeverSends);
+    let mut w = Wire::new(cfg);
+    w.at(T0);
+    assert!(matches!(w.dev.phase(), Phase::Registered { .. }));
+    let ip: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+
+    // A channel that streams: 200 with an SDP answer echoing the SSRC, a session to start.
+    let inv = w.plat.invite(c1, ip, 30_000, "0200000001", T0).unwrap();
+    w.run(vec![], T0);
+    let out = w.dev.on_message(&inv.request.bytes, T0);
+    assert_eq!(out.len(), 1);
+    let starts = w.dev.take_media();
+    assert!(
+        matches!(&starts[..], [MediaCommand::Start { channel, index: 1, to, ssrc: 200_000_001, fault: None, .. }]
+        if *channel == c1 && *to == "127.0.0.1:30000".parse::<SocketAddr>().unwrap())
+    );
+    // The same INVITE again (a retransmission): the same answer, no second session.
+    assert_eq!(w.dev.on_message(&inv.request.bytes, T0), out);
+    assert!(w.dev.take_media().is_empty());
+    // The platform takes the 200 and ACKs it; the device says nothing to the ACK.
+    w.run(out, T0);
+    let answers = w.plat.take_invite_answers();
+    let [(_, InviteAnswer::Accepted { sdp })] = &answers[..] else {
+        panic!("{answers:?}")
+    };
+    let m = camwatch_gb28181::sdp::Media::parse(sdp).unwrap();
+    assert_eq!(m.ssrc.as_deref(), Some("0200000001"));
+    assert_eq!(w.dev.stats().sessions, 1);
+    // BYE: the session stops.
+    let bye = w.plat.bye(&inv.call_id).unwrap();
+    let out = w.dev.on_message(&bye.bytes, T0 + 2);
+    assert!(
+        matches!(&w.dev.take_media()[..], [MediaCommand::Stop { call_id }] if *call_id == inv.call_id)
+    );
+    w.run(out, T0 + 2);
+    let s = w.dev.stats();
+    assert_eq!(
+        (s.invites, s.byes, s.sessions, s.max_sessions),
+        (1, 1, 0, 1)
+    );
+
+    // Refused: 486, no session.
+    let inv = w.plat.invite(c2, ip, 30_002, "0200000002", T0).unwrap();
+    let out = w.dev.on_message(&inv.request.bytes, T0);
+    assert!(w.dev.take_media().is_empty());
+    w.run(out, T0);
+    assert_eq!(
+        w.plat.take_invite_answers(),
+        vec![(inv.call_id, InviteAnswer::Refused { status: 486 })]
+    );
+    // Never sends: 200, a session, nothing to stream.
+    let inv = w.plat.invite(c3, ip, 30_004, "0200000003", T0).unwrap();
+    let out = w.dev.on_message(&inv.request.bytes, T0);
+    assert!(w.dev.take_media().is_empty());
+    w.run(out, T0);
+    assert!(matches!(
+        &w.plat.take_invite_answers()[..],
+        [(_, InviteAnswer::Accepted { .. })]
+    ));
+    assert_eq!(w.dev.stats().sessions, 1);
+    assert_eq!(
+        "blur".parse::<MediaFault>(),
+        Ok(MediaFault::Picture(
+            camwatch_synth::picture::PictureFault::Blur
+        ))
+    );
+    assert_eq!("garbage".parse::<MediaFault>(), Ok(MediaFault::Garbage));
+    assert!("sparkles".parse::<MediaFault>().is_err());
 }

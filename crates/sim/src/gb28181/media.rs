@@ -1,0 +1,110 @@
+//! A simulated channel's live video, as a GB/T 28181 device sends it after an INVITE: the
+//! channel's picture (its scene, and its picture fault, exactly as the RTSP simulator renders
+//! them) as H.264 keyframes, each muxed into an MPEG program stream
+//! (`camwatch_gb28181::ps::mux_frame`) and sent in RTP packets over UDP to the address the
+//! platform offered, one frame a second, until the platform's BYE or [`MAX_FRAMES`].
+//!
+//! Faults: a picture fault shows in the frames; `Garbage` sends RTP whose payload is not a
+//! program stream; `NeverSends` and `Refuses` are the device's (no session starts here).
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use camwatch_core::clock::Clock;
+use camwatch_core::quality::keyframe::Codec;
+use camwatch_gb28181::ps;
+use camwatch_synth::picture::{
+    PictureFault, Rgb, Scene, apply_fault, render_scene, to_h264, with_sensor_noise,
+};
+
+use super::device::MediaFault;
+
+/// Frames a session sends at most (a probe needs the first keyframe; a platform that never
+/// says BYE does not keep a simulated channel streaming for ever).
+pub const MAX_FRAMES: u32 = 60;
+/// RTP payload bytes per packet (an Ethernet MTU less the headers).
+pub const MTU: usize = 1400;
+
+/// One H.264 keyframe (SPS, PPS, IDR, Annex B) of catalog channel `index` with `fault`;
+/// `variant` varies the sensor noise from frame to frame.
+pub fn keyframe(index: usize, fault: Option<PictureFault>, variant: u64) -> Vec<u8> {
+    let scene = Scene::ALL[index % Scene::ALL.len()];
+    let pan = (index as u32 / 5 % 3) * 40;
+    let view = if fault == Some(PictureFault::SceneChange) {
+        pan + 100
+    } else {
+        pan
+    };
+    let base: Rgb = render_scene(scene, 320, 240, view);
+    // A frozen picture is one stuck frame: the same noise whatever the variant.
+    let variant = if fault == Some(PictureFault::Frozen) {
+        0
+    } else {
+        variant
+    };
+    let img = match fault {
+        Some(f @ PictureFault::SignalLoss) => apply_fault(&base, f, index as u64),
+        Some(f) => with_sensor_noise(&apply_fault(&base, f, index as u64), variant),
+        None => with_sensor_noise(&base, variant),
+    };
+    let mut out = Vec::new();
+    for nal in to_h264(&img) {
+        out.extend_from_slice(&[0, 0, 0, 1]);
+        out.extend_from_slice(&nal);
+    }
+    out
+}
+
+/// Streams a session until `MAX_FRAMES` (the caller aborts the task at the BYE). `session`
+/// counts the channel's sessions: a live sensor's noise differs from one to the next (else two
+/// samples in a row would be the same picture: frozen).
+pub async fn stream(
+    bind: IpAddr,
+    to: SocketAddr,
+    ssrc: u32,
+    index: usize,
+    fault: Option<MediaFault>,
+    session: u64,
+    clock: Arc<dyn Clock>,
+) {
+    let sock = match tokio::net::UdpSocket::bind((bind, 0)).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(%bind, error = %e, "sim GB media: no socket");
+            return;
+        }
+    };
+    let picture = match fault {
+        Some(MediaFault::Picture(p)) => Some(p),
+        _ => None,
+    };
+    // Two noise variants, encoded once: the frames alternate between them.
+    let frames: Vec<Vec<u8>> = (0..2u64)
+        .map(|k| {
+            let kf = keyframe(index, picture, (session + k) % 4 + 3);
+            if fault == Some(MediaFault::Garbage) {
+                // The same size, none of the structure: no start codes at all.
+                kf.iter().map(|b| b | 0x80).collect()
+            } else {
+                kf
+            }
+        })
+        .collect();
+    let mut seq: u16 = (ssrc as u16).wrapping_mul(7);
+    for n in 0..MAX_FRAMES {
+        let pts = u64::from(n) * 90_000;
+        let frame = &frames[n as usize % frames.len()];
+        let payload = if fault == Some(MediaFault::Garbage) {
+            frame.clone()
+        } else {
+            ps::mux_frame(Codec::H264, frame, pts, true)
+        };
+        for p in ps::packetize(&payload, &mut seq, pts as u32, ssrc, MTU) {
+            if sock.send_to(&p, to).await.is_err() {
+                return;
+            }
+        }
+        clock.sleep(Duration::from_secs(1)).await;
+    }
+}

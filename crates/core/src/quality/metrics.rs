@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{FaultKind, Thumb, foreign, hum, still::Still};
+use super::{FaultKind, Thumb, bands, foreign, hum, still::Still};
 
 /// Every measurement, reported with the verdict so a reviewer can see why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -59,7 +59,8 @@ pub struct VsBaseline {
     pub noise_sigma: f64,
     /// `spread` over the baseline's: over-exposure washes contrast out, a bright scene keeps it.
     pub contrast: f64,
-    /// `stripe_strength`, or rolling hum bars over the baseline's row profile (`hum`: their
+    /// `stripe_strength` in what the baseline's band profiles do not show (`bands`; at most the
+    /// picture's own), or rolling hum bars over the baseline's row profile (`hum`: their
     /// amplitude in luma levels, halved to the same scale) where stronger.
     pub stripe_strength: f64,
 }
@@ -607,106 +608,6 @@ fn occlusion(t: &Thumb, l: &[f32], baseline: Option<&[[(f64, f64); COLS]; ROWS]>
     best as f64 / (ROWS * COLS) as f64 * soft
 }
 
-/// Periodicity × amplitude of a detrended mean profile, for band-like (inverting) patterns.
-fn profile_strength(p: &[f64]) -> f64 {
-    let n = p.len();
-    if n < 24 {
-        return 0.0;
-    }
-    const WIN: usize = 7;
-    let d: Vec<f64> = (0..n)
-        .map(|i| {
-            let (a, b) = (i.saturating_sub(WIN), (i + WIN + 1).min(n));
-            p[i] - p[a..b].iter().sum::<f64>() / (b - a) as f64
-        })
-        .collect();
-    let var = d.iter().map(|x| x * x).sum::<f64>() / n as f64;
-    if var < 1e-9 {
-        return 0.0;
-    }
-    let rho = |lag: usize| {
-        (0..n - lag).map(|i| d[i] * d[i + lag]).sum::<f64>() / ((n - lag) as f64 * var)
-    };
-    // A band pattern repeats at its period and inverts at half of it (a sinusoid does both);
-    // a periodic texture of thin lines (brick mortar, fences) repeats but barely inverts.
-    let mut best = 0f64;
-    for lag in 4..n / 4 {
-        best = best.max(rho(lag).min(-rho(lag / 2)));
-    }
-    best * var.sqrt()
-}
-
-fn stripes(l: &[f32], w: usize, h: usize) -> f64 {
-    // Sums of up to a few thousand f32 luma values are exact in f64, so four running sums
-    // (shorter chains of dependent additions) give the same means.
-    let rows: Vec<f64> = l
-        .chunks_exact(w)
-        .take(h)
-        .map(|row| {
-            let mut s = [0f64; 4];
-            for (i, &v) in row.iter().enumerate() {
-                s[i & 3] += v as f64;
-            }
-            (s[0] + s[1] + s[2] + s[3]) / w as f64
-        })
-        .collect();
-    // Row by row: each column's sum still adds its pixels top to bottom.
-    let mut cols = vec![0f64; w];
-    for row in l.chunks_exact(w).take(h) {
-        for (c, &v) in cols.iter_mut().zip(row) {
-            *c += v as f64;
-        }
-    }
-    cols.iter_mut().for_each(|c| *c /= h as f64);
-    profile_strength(&rows).max(profile_strength(&cols))
-}
-
-/// `stripes` in colour alone: the same band measure on the row and column profiles of the red
-/// and blue colour differences (R−Y, B−Y; luma-weighted so a band is scored on the same scale),
-/// for interference that shifts colour and leaves brightness be (a loose chroma wire, a
-/// ground loop on a colour-burst signal). Halved: a colour difference of the scene varies
-/// less than its luma, and so must a band in it to count as much.
-fn chroma_stripes(t: &Thumb, l: &[f32]) -> f64 {
-    let (w, h) = (t.width, t.height);
-    let mut rows = [vec![0f64; h], vec![0f64; h]];
-    let mut cols = [vec![0f64; w], vec![0f64; w]];
-    // Row by row, in the pixels' order: the same sums as pixel by pixel, without a division
-    // per pixel to find its row and column.
-    let [cols_r, cols_b] = &mut cols;
-    for (y, (px, ly)) in t
-        .rgb
-        .chunks_exact(w * 3)
-        .zip(l.chunks_exact(w))
-        .take(h)
-        .enumerate()
-    {
-        let (mut sr, mut sb) = (rows[0][y], rows[1][y]);
-        for (((p, &v), cr_col), cb_col) in px
-            .chunks_exact(3)
-            .zip(ly)
-            .zip(cols_r.iter_mut())
-            .zip(cols_b.iter_mut())
-        {
-            let (cr, cb) = (p[0] as f64 - v as f64, p[2] as f64 - v as f64);
-            sr += cr;
-            sb += cb;
-            *cr_col += cr;
-            *cb_col += cb;
-        }
-        rows[0][y] = sr;
-        rows[1][y] = sb;
-    }
-    let mut best = 0f64;
-    for k in 0..2 {
-        rows[k].iter_mut().for_each(|v| *v /= w as f64);
-        cols[k].iter_mut().for_each(|v| *v /= h as f64);
-        best = best
-            .max(profile_strength(&rows[k]))
-            .max(profile_strength(&cols[k]));
-    }
-    0.5 * best
-}
-
 /// Whether the picture is a colour-bar test pattern (an encoder's or DVR's no-signal screen):
 /// in the rows from a tenth to six tenths of the height (below any OSD caption, above the
 /// reversed bars and black levels an SMPTE pattern has lower down) every column is one colour
@@ -834,7 +735,8 @@ pub fn measure(t: &Thumb, prev: Option<&Thumb>, baseline: Option<&Reference>) ->
     let still = Still::of(&l, w, h);
     let change = prev.and_then(|p| still?.change_from(&Still::from_thumb(p)?));
     let similarity = baseline.map(|b| ncc(&gradient_map(&l, w, h), &b.gradients));
-    let stripe_strength = stripes(&l, w, h).max(chroma_stripes(t, &l));
+    let bands = bands::Profiles::of(&t.rgb, &l, w, h);
+    let stripe_strength = bands.strength();
     Metrics {
         width: w,
         height: h,
@@ -856,7 +758,7 @@ pub fn measure(t: &Thumb, prev: Option<&Thumb>, baseline: Option<&Reference>) ->
                 &l,
                 b,
                 (mean, spread, sharpness, noise_sigma),
-                stripe_strength,
+                (stripe_strength, &bands),
             )
         }),
         still,
@@ -872,6 +774,7 @@ pub struct Reference {
     cells: Vec<([f64; 3], f64)>,
     blocks: Option<[[(f64, f64); COLS]; ROWS]>,
     rows: Option<hum::Profiles>,
+    bands: bands::Profiles,
     colours: Option<foreign::Blocks>,
     spread: f64,
     edge_width: f64,
@@ -916,6 +819,7 @@ pub fn reference(b: &Thumb) -> Reference {
         cells: cell_means(b),
         blocks: block_stats(&l, w, h),
         rows: hum::Profiles::of(&l, w, h),
+        bands: bands::Profiles::of(&b.rgb, &l, w, h),
         colours: foreign::Blocks::of(&b.rgb, w, h),
         spread,
         edge_width: edge_width(&l, w, h, spread),
@@ -949,9 +853,14 @@ fn vs_baseline(
     l: &[f32],
     b: &Reference,
     m: (f64, f64, f64, f64),
-    stripe_strength: f64,
+    stripes: (f64, &bands::Profiles),
 ) -> VsBaseline {
     let (mean, spread, sharpness, noise_sigma) = m;
+    // A band pattern the approved view shows too (a colonnade, a row of windows) is the scene.
+    let (raw, profiles) = stripes;
+    let stripe_strength = profiles
+        .strength_beyond(&b.bands)
+        .map_or(raw, |beyond| beyond.min(raw));
     // Under other light than the approved picture's colours are not comparable (as for
     // `cast_shift`).
     let comparable_light = (0.45..=2.2).contains(&(mean / b.light.mean.max(1.0)));

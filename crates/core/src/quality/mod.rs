@@ -23,8 +23,10 @@
 //!   whose colour and brightness are no longer the baseline's.
 //! - `stripes`: periodicity × amplitude of the detrended row and column mean profiles, of the
 //!   luma and (halved) of the colour differences R−Y and B−Y: colour-only interference bands.
-//!   With a baseline also rolling hum bars (`hum`): one to a few wide soft bands over the whole
-//!   width, too wide to tell from the scene in the picture alone.
+//!   With a baseline only what the baseline's profiles do not show (`bands`: a colonnade or a
+//!   row of windows is periodic in the approved view too), and also rolling hum bars (`hum`):
+//!   one to a few wide soft bands over the whole width, too wide to tell from the scene in the
+//!   picture alone.
 //! - `frozen` (needs the previous sample): how much the 2×2-averaged luma at fixed places
 //!   changed, median (`still`): a live sensor's noise is new in every picture, a stuck frame
 //!   re-encoded changes less, whatever its OSD clock shows.
@@ -42,6 +44,7 @@
 //! A metric maps to a score in [0, 1] by a linear ramp between two configurable points; a
 //! fault is raised at score ≥ 0.5; severity is mild below 2/3, moderate below 5/6, else severe.
 
+mod bands;
 mod fault_set;
 mod foreign;
 pub mod frame;

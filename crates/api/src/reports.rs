@@ -141,32 +141,36 @@ pub async fn monthly(
         .acquire()
         .await
         .map_err(|e| ApiError::internal(&e))?;
-    let mut r = camwatch_report::load_subset(
-        &st.store,
-        &period,
-        &reports.contract,
-        &reports.text,
-        now,
-        subset.as_ref(),
-    )
-    .await?;
-    if st.patrol.enabled {
-        let cal = reports
-            .contract
-            .calendar()
-            .map_err(|e| ApiError::internal(&e))?;
-        r.patrol = Some(
-            camwatch_report::patrol::load_patrol(
-                &st.store,
-                month,
-                &cal,
-                st.patrol.rules(),
-                now,
-                subset.as_ref(),
-            )
-            .await?,
-        );
-    }
+    let r = if st.patrol.enabled {
+        let patrol = camwatch_report::PatrolAsk {
+            month,
+            calendar: reports
+                .contract
+                .calendar()
+                .map_err(|e| ApiError::internal(&e))?,
+            rules: st.patrol.rules(),
+        };
+        camwatch_report::load_with_patrol(
+            &st.store,
+            &period,
+            &reports.contract,
+            &reports.text,
+            now,
+            subset.as_ref(),
+            patrol,
+        )
+        .await?
+    } else {
+        camwatch_report::load_subset(
+            &st.store,
+            &period,
+            &reports.contract,
+            &reports.text,
+            now,
+            subset.as_ref(),
+        )
+        .await?
+    };
     let bytes = tokio::task::spawn_blocking(move || render(&r, format, lang))
         .await
         .map_err(|e| ApiError::internal(&e))??;

@@ -243,6 +243,18 @@ async fn verdicts_are_recorded_faults_open_orders_and_the_latest_counts() {
     assert_eq!(status, 200);
     let v: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["patrol"]["faults"], 1);
+    // The monthly report makes its patrol section from its own read of the register: it is
+    // the patrol report, for the whole fleet and for a district.
+    let alone = e.get("/patrol/report?month=2026-12", &admin).await;
+    assert_eq!(v["patrol"], alone.body);
+    let (status, _, body) = e
+        .fetch("/reports/monthly?month=2026-12&format=json", &shushan)
+        .await;
+    assert_eq!(status, 200);
+    let district: Value = serde_json::from_slice(&body).unwrap();
+    let alone = e.get("/patrol/report?month=2026-12", &shushan).await;
+    assert_eq!(district["patrol"], alone.body);
+    assert_eq!(district["patrol"]["fleet"], 2);
     let (status, _, body) = e
         .fetch("/reports/monthly?month=2026-12&format=html&lang=en", &admin)
         .await;

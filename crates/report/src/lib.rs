@@ -31,7 +31,7 @@ mod tests;
 use serde::Serialize;
 
 pub use build::{ReportInput, build};
-pub use load::{load, load_periods, load_subset};
+pub use load::{PatrolAsk, load, load_periods, load_subset, load_with_patrol};
 pub use period::{Month, Period};
 pub use subset::Subset;
 

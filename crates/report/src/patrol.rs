@@ -14,7 +14,7 @@
 //!
 //! Must not: decide which record counts (the core's rule: the latest per device and day).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use jiff::civil::Date;
@@ -238,22 +238,80 @@ pub async fn load_patrol(
         store.patrol_records(from, to),
         store.unconfirmed_codes(),
     )?;
-    let visible = |d: &Device| subset.is_none_or(|s| (s.device)(d));
-    let by_code: HashMap<DeviceCode, &Device> = devices.iter().map(|d| (d.code, d)).collect();
-    let fleet: Vec<DeviceCode> = devices
+    from_register(
+        &devices,
+        &unconfirmed,
+        records,
+        subset,
+        month,
+        cal,
+        rules,
+        now,
+    )
+}
+
+/// The section from the register as read (`devices`, with the channels catalogs added and
+/// nobody confirmed, `unconfirmed`) and the month's `records`, for the part `subset` selects.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn from_register(
+    devices: &[Device],
+    unconfirmed: &HashSet<DeviceCode>,
+    records: Vec<Record>,
+    subset: Option<&Subset>,
+    month: Month,
+    cal: &WorkCalendar,
+    rules: PlanRules,
+    now: i64,
+) -> Result<PatrolSection> {
+    let visible: Vec<&Device> = devices
         .iter()
-        .filter(|d| patrol::is_patrolled(d.kind) && !unconfirmed.contains(&d.code) && visible(d))
+        .filter(|d| subset.is_none_or(|s| (s.device)(d)))
+        .collect();
+    let patrolled: Vec<&Device> = visible
+        .iter()
+        .copied()
+        .filter(|d| !unconfirmed.contains(&d.code))
+        .collect();
+    assemble(
+        &visible,
+        &patrolled,
+        records,
+        subset.is_none(),
+        month,
+        cal,
+        rules,
+        now,
+    )
+}
+
+/// The section from `visible`, the devices of the part (whose records count and are named);
+/// `patrolled`, those of them the plan may cover (confirmed ones; the plan keeps the kinds it
+/// patrols); `unknown_counts`, whether records of devices not in the register count (for the
+/// whole fleet only).
+#[allow(clippy::too_many_arguments)]
+fn assemble(
+    visible: &[&Device],
+    patrolled: &[&Device],
+    records: Vec<Record>,
+    unknown_counts: bool,
+    month: Month,
+    cal: &WorkCalendar,
+    rules: PlanRules,
+    now: i64,
+) -> Result<PatrolSection> {
+    let (from, to) = month_days(month);
+    let by_code: HashMap<DeviceCode, &Device> = visible.iter().map(|d| (d.code, *d)).collect();
+    let fleet: Vec<DeviceCode> = patrolled
+        .iter()
+        .filter(|d| patrol::is_patrolled(d.kind))
         .map(|d| d.code)
         .collect();
     // A record counts for the part when its device is in the part; for the whole fleet always.
     let records: Vec<Record> = records
         .into_iter()
-        .filter(|r| match by_code.get(&r.device) {
-            Some(d) => visible(d),
-            None => subset.is_none(),
-        })
+        .filter(|r| by_code.contains_key(&r.device) || unknown_counts)
         .collect();
-    let names: HashMap<DeviceCode, (String, String)> = devices
+    let names: HashMap<DeviceCode, (String, String)> = visible
         .iter()
         .map(|d| (d.code, (d.name.clone(), d.region().to_string())))
         .collect();

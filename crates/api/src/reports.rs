@@ -142,12 +142,11 @@ pub async fn monthly(
         .await
         .map_err(|e| ApiError::internal(&e))?;
     let r = if st.patrol.enabled {
+        // The calendar the patrol pages plan with (`/patrol/today`, `/patrol/report`), so
+        // the report's batches are the ones the operators were given.
         let patrol = camwatch_report::PatrolAsk {
             month,
-            calendar: reports
-                .contract
-                .calendar()
-                .map_err(|e| ApiError::internal(&e))?,
+            calendar: st.desk.sla.calendar().clone(),
             rules: st.patrol.rules(),
         };
         camwatch_report::load_with_patrol(

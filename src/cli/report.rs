@@ -83,17 +83,18 @@ pub async fn run(g: &GlobalArgs, cmd: &ReportCommand) -> Result<ExitCode> {
     if period.start_at >= now {
         return Err(Error::invalid(format!("{month} has not started yet")));
     }
-    let r = if ctx.config.patrol.enabled {
-        let patrol = camwatch_report::PatrolAsk {
+    let patrol = if ctx.config.patrol.enabled {
+        Some(camwatch_report::PatrolAsk {
             month,
             calendar: contract.calendar()?,
             rules: ctx.config.patrol.rules(),
-        };
-        camwatch_report::load_with_patrol(&ctx.store, &period, &contract, &text, now, None, patrol)
-            .await?
+        })
     } else {
-        camwatch_report::load(&ctx.store, &period, &contract, &text, now).await?
+        None
     };
+    let r =
+        camwatch_report::load_with_patrol(&ctx.store, &period, &contract, &text, now, None, patrol)
+            .await?;
     let t = std::time::Instant::now();
     let bytes = render(&r, format, lang)?;
     tracing::debug!(

@@ -141,35 +141,23 @@ pub async fn monthly(
         .acquire()
         .await
         .map_err(|e| ApiError::internal(&e))?;
-    let r = if st.patrol.enabled {
-        // The calendar the patrol pages plan with (`/patrol/today`, `/patrol/report`), so
-        // the report's batches are the ones the operators were given.
-        let patrol = camwatch_report::PatrolAsk {
-            month,
-            calendar: st.desk.sla.calendar().clone(),
-            rules: st.patrol.rules(),
-        };
-        camwatch_report::load_with_patrol(
-            &st.store,
-            &period,
-            &reports.contract,
-            &reports.text,
-            now,
-            subset.as_ref(),
-            patrol,
-        )
-        .await?
-    } else {
-        camwatch_report::load_subset(
-            &st.store,
-            &period,
-            &reports.contract,
-            &reports.text,
-            now,
-            subset.as_ref(),
-        )
-        .await?
-    };
+    // The calendar the patrol pages plan with (`/patrol/today`, `/patrol/report`), so the
+    // report's batches are the ones the operators were given.
+    let patrol = st.patrol.enabled.then(|| camwatch_report::PatrolAsk {
+        month,
+        calendar: st.desk.sla.calendar().clone(),
+        rules: st.patrol.rules(),
+    });
+    let r = camwatch_report::load_with_patrol(
+        &st.store,
+        &period,
+        &reports.contract,
+        &reports.text,
+        now,
+        subset.as_ref(),
+        patrol,
+    )
+    .await?;
     let bytes = tokio::task::spawn_blocking(move || render(&r, format, lang))
         .await
         .map_err(|e| ApiError::internal(&e))??;

@@ -32,16 +32,7 @@ pub async fn load_subset(
     now: i64,
     subset: Option<&Subset>,
 ) -> Result<Report> {
-    let mut v = load_periods(
-        store,
-        std::slice::from_ref(period),
-        contract,
-        contract_text,
-        now,
-        subset,
-    )
-    .await?;
-    Ok(v.pop().expect("one report per period"))
+    load_with_patrol(store, period, contract, contract_text, now, subset, None).await
 }
 
 /// The month's patrol section, asked of [`load_with_patrol`].
@@ -52,7 +43,7 @@ pub struct PatrolAsk {
     pub rules: PlanRules,
 }
 
-/// [`load_subset`] with the month's patrol section attached (as
+/// [`load_subset`] with the month's patrol section attached when `patrol` asks for it (as
 /// [`load_patrol`](super::patrol::load_patrol) makes it), from the same read of the register:
 /// reading 300,000 devices twice cost the monthly report about a second.
 pub async fn load_with_patrol(
@@ -62,7 +53,7 @@ pub async fn load_with_patrol(
     contract_text: &str,
     now: i64,
     subset: Option<&Subset>,
-    patrol: PatrolAsk,
+    patrol: Option<PatrolAsk>,
 ) -> Result<Report> {
     let mut v = load_inner(
         store,
@@ -71,7 +62,7 @@ pub async fn load_with_patrol(
         contract_text,
         now,
         subset,
-        Some(patrol),
+        patrol,
     )
     .await?;
     Ok(v.pop().expect("one report per period"))

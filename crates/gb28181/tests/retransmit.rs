@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use camwatch_core::clock::TokioClock;
 use camwatch_core::secret::Password;
-use camwatch_gb28181::digest::{self, Nonces};
+use camwatch_gb28181::digest::Nonces;
 use camwatch_gb28181::manscdp::Query;
 use camwatch_gb28181::platform::{GbEvent, Pending, Platform, PlatformConfig};
 use camwatch_gb28181::sip::{self, InRequest, Inbound, Method};
@@ -23,10 +23,8 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant;
 
-const DEV: &str = "34020000001320000009";
-const PASSWORD: &str = "secret";
-/// Virtual time: a bound that only a broken server reaches.
-const BOUND: Duration = Duration::from_secs(600);
+mod device;
+use device::{BOUND, DEV, PASSWORD, authorization, recv, register, registered_udp};
 
 struct Harness {
     addr: SocketAddr,
@@ -68,67 +66,6 @@ async fn start() -> Harness {
     }
 }
 
-fn register(transport: &str, local: SocketAddr, cseq: u32, auth: Option<String>) -> Vec<u8> {
-    let auth = auth.map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
-    format!(
-        "REGISTER sip:34020000002000000001@3402000000 SIP/2.0\r\n\
-         Via: SIP/2.0/{transport} {local};branch=z9hG4bKreg{cseq}\r\n\
-         From: <sip:{DEV}@3402000000>;tag=r{cseq}\r\n\
-         To: <sip:{DEV}@3402000000>\r\n\
-         Call-ID: reg@{local}\r\n\
-         CSeq: {cseq} REGISTER\r\n\
-         Contact: <sip:{DEV}@{local}>\r\n\
-         {auth}Expires: 3600\r\n\
-         Content-Length: 0\r\n\r\n"
-    )
-    .into_bytes()
-}
-
-fn authorization(challenge: &Inbound) -> String {
-    let Inbound::Response(r) = challenge else {
-        panic!("expected the challenge")
-    };
-    assert_eq!(r.status, 401);
-    let (realm, nonce) =
-        digest::parse_challenge(r.www_authenticate.as_deref().expect("WWW-Authenticate")).unwrap();
-    digest::answer(
-        DEV,
-        PASSWORD,
-        &realm,
-        &nonce,
-        "REGISTER",
-        "sip:34020000002000000001@3402000000",
-    )
-}
-
-async fn recv(sock: &UdpSocket) -> (Vec<u8>, Instant) {
-    let mut buf = vec![0u8; 65_536];
-    let (n, _) = tokio::time::timeout(BOUND, sock.recv_from(&mut buf))
-        .await
-        .expect("the platform sends")
-        .unwrap();
-    buf.truncate(n);
-    (buf, Instant::now())
-}
-
-/// A device registered over UDP with digest auth; returns its socket.
-async fn registered_udp(h: &Harness) -> UdpSocket {
-    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let local = sock.local_addr().unwrap();
-    sock.send_to(&register("UDP", local, 1, None), h.addr)
-        .await
-        .unwrap();
-    let auth = authorization(&sip::parse(&recv(&sock).await.0).unwrap());
-    sock.send_to(&register("UDP", local, 2, Some(auth)), h.addr)
-        .await
-        .unwrap();
-    let Inbound::Response(ok) = sip::parse(&recv(&sock).await.0).unwrap() else {
-        panic!("expected a response")
-    };
-    assert_eq!(ok.status, 200);
-    sock
-}
-
 fn catalog_query(bytes: &[u8]) -> InRequest {
     match sip::parse(bytes).unwrap() {
         Inbound::Request(r)
@@ -156,7 +93,7 @@ async fn next_no_answer(events: &mut UnboundedReceiver<GbEvent>) -> (Pending, In
 #[tokio::test(start_paused = true)]
 async fn an_unanswered_query_is_sent_again_on_timer_e_then_fails_at_64_t1() {
     let mut h = start().await;
-    let dev = registered_udp(&h).await;
+    let dev = registered_udp(h.addr).await;
     let (first, t0) = recv(&dev).await;
     catalog_query(&first);
     let mut offsets_ms = Vec::new();
@@ -193,7 +130,7 @@ async fn an_unanswered_query_is_sent_again_on_timer_e_then_fails_at_64_t1() {
 #[tokio::test(start_paused = true)]
 async fn a_lost_query_is_answered_after_its_retransmission() {
     let mut h = start().await;
-    let dev = registered_udp(&h).await;
+    let dev = registered_udp(h.addr).await;
     let local = dev.local_addr().unwrap();
     // The first copy is "lost": the device never saw it.
     let (first, t0) = recv(&dev).await;

@@ -8,11 +8,14 @@
 //! - the killed node is recovered once: its open spans end at its last heartbeat and the next
 //!   span of each of its channels starts later (the gap is `unknown`), and the others probe its
 //!   channels within two intervals of the takeover;
-//! - the fourth node gets a share; the graceful stops leave no span open and none overlaps.
+//! - the fourth node gets a share; the graceful stops leave no span open and none overlaps;
+//! - one fleet on every node: node a's API lists every channel with the status its prober
+//!   recorded, and a's event stream relays the changes of channels the others probe.
 //!
 //! Needs PostgreSQL (`CAMWATCH_TEST_PG_URL`, as the store suite); skipped without it.
 
 mod common;
+mod serve;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::Ipv4Addr;
@@ -103,6 +106,45 @@ where
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     false
+}
+
+/// Node a's API, signed in.
+#[derive(Clone)]
+struct Api {
+    base: String,
+    cookie: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    async fn login(addr: &str) -> Self {
+        let base = format!("http://{addr}/api/v1");
+        let http = reqwest::Client::new();
+        let r = http
+            .post(format!("{base}/session"))
+            .header("content-type", "application/json")
+            .body(r#"{"name": "ops", "password": "Camw4tch!"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let cookie = r.headers()["set-cookie"].to_str().unwrap();
+        let cookie = cookie.split(';').next().unwrap().to_string();
+        Self { base, cookie, http }
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}/{path}", self.base))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn json(&self, path: &str) -> serde_json::Value {
+        serde_json::from_slice(&self.get(path).await.bytes().await.unwrap()).unwrap_or_default()
+    }
 }
 
 struct Db(String);
@@ -215,6 +257,12 @@ async fn three_nodes_share_a_fleet_and_take_over_a_killed_one() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     for node in ["a", "b", "c", "d"] {
+        // a serves the API: it must show the whole fleet, not only what it probes.
+        let api = if node == "a" {
+            "[api]\nlisten = \"127.0.0.1:0\"\n"
+        } else {
+            ""
+        };
         std::fs::write(
             dir.join(format!("{node}.toml")),
             format!(
@@ -223,7 +271,7 @@ async fn three_nodes_share_a_fleet_and_take_over_a_killed_one() {
                  confirm_failures = 2\nconfirm_window_sec = 1\ndeadline_ms = 1000\n\
                  [workorders]\nenabled = false\n\
                  [node]\nname = \"{node}\"\nheartbeat_sec = {HEARTBEAT}\nlease_ttl_sec = {TTL}\n\
-                 [log]\nfilter = \"info,sqlx=warn\"\n\
+                 [log]\nfilter = \"info,sqlx=warn\"\n{api}\
                  [[notify.targets]]\nname = \"hook\"\nkind = \"webhook\"\n\
                  url = \"http://127.0.0.1:9/hook\"\nsecret = \"a-shared-secret-of-the-test\"\n",
                 dir.display()
@@ -264,9 +312,61 @@ async fn three_nodes_share_a_fleet_and_take_over_a_killed_one() {
         "c did not take the outbox\n{}",
         log_of(dir, "c")
     );
+    // A user for a's API, ready to sign in (no password change asked).
+    for args in [
+        &[
+            "user",
+            "add",
+            "ops",
+            "--role",
+            "operator",
+            "--password-stdin",
+        ][..],
+        &[
+            "user",
+            "passwd",
+            "ops",
+            "--password-stdin",
+            "--no-change-required",
+        ],
+    ] {
+        let mut user = camwatch(dir, "a")
+            .args(args)
+            .stdin(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut user.stdin.take().unwrap(), b"Camw4tch!\n").unwrap();
+        assert!(user.wait().unwrap().success(), "{args:?}");
+    }
     for n in ["a", "b"] {
         nodes.insert(n, serve(dir, n));
     }
+    let mut a_api = None;
+    assert!(
+        until(240, || {
+            a_api = serve::api_address(&log_of(dir, "a"));
+            let found = a_api.is_some();
+            async move { found }
+        })
+        .await,
+        "a's API did not start\n{}",
+        log_of(dir, "a")
+    );
+    let api = Api::login(&a_api.unwrap()).await;
+    // a's event stream, read from now on into `relayed`.
+    let relayed = Arc::new(std::sync::Mutex::new(String::new()));
+    let stream = {
+        let (api, relayed) = (api.clone(), relayed.clone());
+        tokio::spawn(async move {
+            let mut r = api.get("events").await;
+            while let Ok(Some(chunk)) = r.chunk().await {
+                relayed
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&chunk));
+            }
+        })
+    };
     let settled = until(240, || async {
         balanced(&db.held().await, &db.ids().await, &["a", "b", "c"])
             && db.open().await.len() == fleet.devices().len()
@@ -354,6 +454,61 @@ async fn three_nodes_share_a_fleet_and_take_over_a_killed_one() {
         .await
     );
     tokio::time::sleep(Duration::from_secs(2 * INTERVAL as u64)).await;
+
+    // One fleet on a: every channel listed online (the simulator plays no fault), those the
+    // others probe with their status as those nodes recorded it.
+    let a_id = db.ids().await["a"];
+    let everyone_online = until(120, || async {
+        let v = api.json("devices?limit=500").await;
+        let items = v["items"].as_array().cloned().unwrap_or_default();
+        items.len() == fleet.devices().len() && items.iter().all(|d| d["status"] == "online")
+    })
+    .await;
+    let statuses: BTreeMap<String, usize> = api.json("devices?limit=500").await["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .fold(BTreeMap::new(), |mut m, d| {
+            *m.entry(d["status"].to_string()).or_default() += 1;
+            m
+        });
+    assert!(
+        everyone_online,
+        "a does not show the whole fleet online: {statuses:?}"
+    );
+    let open = db.open().await;
+    let elsewhere: BTreeSet<&String> = open
+        .iter()
+        .filter(|(_, o)| **o != a_id)
+        .map(|(d, _)| d)
+        .collect();
+    let one = elsewhere.iter().next().expect("the others probe something");
+    let detail = api.json(&format!("devices/{one}")).await;
+    assert_eq!(
+        (&detail["status"], &detail["probed_here"]),
+        (&serde_json::json!("online"), &serde_json::json!(false)),
+        "{detail}"
+    );
+    // c's channels that a does not probe went unknown on a when c was recovered, and online
+    // when their new prober recorded them: a relayed those changes.
+    let seen = relayed.lock().unwrap().clone();
+    stream.abort();
+    let relayed_codes: BTreeSet<String> = seen
+        .split("\n\n")
+        .filter(|e| e.starts_with("event: status"))
+        .filter_map(|e| {
+            let data = e.lines().find_map(|l| l.strip_prefix("data: "))?;
+            let v: serde_json::Value = serde_json::from_str(data).ok()?;
+            Some(v["code"].as_str()?.to_string())
+        })
+        .collect();
+    assert!(
+        c_channels
+            .iter()
+            .any(|d| elsewhere.contains(d) && relayed_codes.contains(d)),
+        "a relayed no change of c's channels the others took: {relayed_codes:?}"
+    );
+
     let table = camwatch(dir, "a").arg("nodes").output().unwrap();
     let table = String::from_utf8_lossy(&table.stdout).into_owned();
 

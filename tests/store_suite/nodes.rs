@@ -4,7 +4,7 @@
 
 use super::*;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use camwatch_core::error::ErrorKind;
 use camwatch_core::nodes::{Lease, NodeId, Plan, SHARDS, ShardId, plan, shard_of_root};
@@ -395,4 +395,94 @@ async fn postgres_a_duty_runs_on_one_node_and_moves_when_it_dies() {
     // A graceful stop hands its duties over at once.
     s.release_monitor(other, 1050).await.unwrap();
     assert!(s.duty_view().await.unwrap().is_empty());
+}
+
+/// A node follows the others' spans (docs/nodes.md, "One fleet on every node"): a snapshot of
+/// their open spans with each running instance's newest id, then each instance's spans after
+/// that id, in id order, whatever another instance commits meanwhile.
+#[tokio::test]
+async fn postgres_a_node_reads_the_spans_the_others_write() {
+    let Some(db) = postgres().await else {
+        eprintln!("CAMWATCH_TEST_PG_URL not set: skipped");
+        return;
+    };
+    let s = db.store.clone();
+    s.upsert_devices(&[device(1), device(2), device(3), device(4)])
+        .await
+        .unwrap();
+    let a = s.join_node("a", "h", 1, 1000).await.unwrap();
+    let b = s.join_node("b", "h", 2, 1000).await.unwrap();
+    let c = s.join_node("c", "h", 3, 1000).await.unwrap();
+    s.apply_transitions(&a, &[online(1, 1005)]).await.unwrap();
+    s.apply_transitions(&b, &[online(2, 1005), online(3, 1006)])
+        .await
+        .unwrap();
+    let snap = s.peer_snapshot(a.id()).await.unwrap();
+    let open: BTreeSet<(DeviceCode, Option<i64>)> = snap
+        .open
+        .iter()
+        .map(|p| (p.device, p.instance.map(|i| i.0)))
+        .collect();
+    assert_eq!(
+        open,
+        BTreeSet::from([(code(2), Some(b.id().0)), (code(3), Some(b.id().0))]),
+        "a's own spans are not followed"
+    );
+    let marks: BTreeMap<_, _> = snap.marks.iter().copied().collect();
+    let b_mark = snap.open.iter().map(|p| p.id).max().unwrap();
+    assert_eq!(marks[&b.id()], b_mark, "b's newest span");
+    assert_eq!(marks[&c.id()], 0, "c wrote nothing");
+    assert!(!marks.contains_key(&a.id()));
+
+    // b: device 2 goes offline (its online span closes, an offline one opens); c opens 4.
+    let mut off = online(2, 1010);
+    off.status = Status::Offline;
+    off.cause = Some("no_media".parse().unwrap());
+    s.apply_transitions(&b, &[off]).await.unwrap();
+    s.apply_transitions(&c, &[online(4, 1011)]).await.unwrap();
+    let after = s.peer_spans_after(b.id(), b_mark, 100).await.unwrap();
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_eq!(
+        (
+            after[0].device,
+            after[0].status,
+            after[0].start_at,
+            after[0].end_at
+        ),
+        (code(2), Status::Offline, 1010, None)
+    );
+    assert_eq!(
+        after[0].cause.as_ref().map(|c| c.to_string()).as_deref(),
+        Some("no_media")
+    );
+    let from_c = s.peer_spans_after(c.id(), 0, 100).await.unwrap();
+    assert_eq!(
+        from_c.iter().map(|p| p.device).collect::<Vec<_>>(),
+        vec![code(4)]
+    );
+    // Read from the start, b's history comes in id order, the closed span with its end.
+    let all_b = s.peer_spans_after(b.id(), 0, 100).await.unwrap();
+    assert!(all_b.is_sorted_by_key(|p| p.id));
+    assert_eq!(
+        all_b
+            .iter()
+            .map(|p| (p.device, p.end_at))
+            .collect::<Vec<_>>(),
+        vec![(code(2), Some(1010)), (code(3), None), (code(2), None)]
+    );
+    // At most `limit`.
+    assert_eq!(s.peer_spans_after(b.id(), 0, 2).await.unwrap().len(), 2);
+    // A stopped node is no longer followed.
+    s.release_monitor(c, 1020).await.unwrap();
+    let snap = s.peer_snapshot(a.id()).await.unwrap();
+    assert_eq!(
+        snap.marks.iter().map(|m| m.0).collect::<Vec<_>>(),
+        vec![b.id()]
+    );
+    assert!(
+        snap.open.iter().all(|p| p.device != code(4)),
+        "its spans were closed at its stop"
+    );
+    s.release_monitor(a, 1030).await.unwrap();
+    s.release_monitor(b, 1030).await.unwrap();
 }

@@ -382,7 +382,8 @@ impl Feed {
     /// One event of the bus: sent when it is a status change the caller may see.
     fn take(&mut self, e: Arc<Event>) {
         self.processed = e.seq;
-        let EventKind::Status(c) = &e.kind else {
+        // This node's changes and, on a node, the others' it follows: one fleet.
+        let (EventKind::Status(c) | EventKind::PeerStatus(c)) = &e.kind else {
             return;
         };
         let d = &e.device;

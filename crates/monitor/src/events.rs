@@ -96,6 +96,11 @@ pub enum EventKind {
     },
     /// A suspicion cleared before it was confirmed: failures, then a success, no outage.
     Blip,
+    /// A status change of a device another node probes, read from the spans that node wrote
+    /// (docs/nodes.md): relayed so that every node's API and console show the whole fleet.
+    /// Not this node's observation: the work-order engine, which acts on what its own node
+    /// probes, ignores it. `continues` is never set.
+    PeerStatus(StatusChange),
 }
 
 /// A status change.

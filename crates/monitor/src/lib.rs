@@ -19,6 +19,7 @@ pub mod events;
 pub mod live;
 pub mod metrics;
 mod node;
+mod peers;
 pub mod scheduler;
 pub mod summary;
 mod sweep;
@@ -1029,17 +1030,27 @@ pub async fn run(
             n.beat(store.as_ref(), &lease, &all, &shards, now).await?;
             n.publish_duties(now);
             probing = n.probing(now);
-            let mine = node::subset(&all, &shards, &probing);
+            let (mine, others) = node::split(&all, &shards, &probing);
             tracing::info!(
                 shards = probing.len(),
                 devices = mine.len(),
                 of = all.len(),
                 "node: probing the shards it holds"
             );
-            state.reindex(&mine);
+            state.reindex_fleet(&mine, &others);
             mine
         }
     };
+    // A node shows the devices the others probe too, from their spans.
+    let _follower = node.is_some().then(|| {
+        AbortOnDrop(tokio::spawn(peers::follow(
+            store.clone(),
+            state.clone(),
+            events.clone(),
+            lease.id(),
+            clock.clone(),
+        )))
+    });
     let mut kept: HashMap<DeviceCode, DeviceTrack> = HashMap::new();
     // Set when this node was taken for dead: it stops without touching the record.
     let mut fatal = None;
@@ -1186,6 +1197,8 @@ pub async fn run(
         }
         let tracks = handler.tracks.into_inner().expect("tracks lock");
         kept = devices.iter().map(|d| d.code).zip(tracks).collect();
+        // On a node, the rest of the register: followed, not probed.
+        let mut followed = Vec::new();
         let next = match (&mut node, reload) {
             (None, Some((new, rev))) => {
                 revision = rev;
@@ -1200,7 +1213,8 @@ pub async fn run(
                 }
                 let now = clock.now().as_second();
                 probing = n.probing(now);
-                let next = node::subset(&all, &shards, &probing);
+                let (next, others) = node::split(&all, &shards, &probing);
+                followed = others;
                 // Devices still in the register that this node stops probing (a shard given
                 // up, or its lease about to run out unrenewed): their spans end now, so the
                 // time until someone probes them again is unknown, not their last status.
@@ -1228,7 +1242,7 @@ pub async fn run(
             shards = probing.len(),
             "the register or this node's shards changed: probing the new set"
         );
-        state.reindex(&next);
+        state.reindex_fleet(&next, &followed);
         devices = next;
     }
     drop(tx);
@@ -1355,6 +1369,15 @@ fn assemble(
         ]),
     };
     (handler, probe, sched, limits)
+}
+
+/// Aborts a background task when the monitor returns, however it returns.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 #[cfg(test)]

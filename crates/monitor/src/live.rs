@@ -81,6 +81,9 @@ pub struct DeviceLive {
     pub evidence: Option<Evidence>,
     /// The last ONVIF check: whether it answered, and what it said.
     pub onvif: Option<(bool, OnvifFacts)>,
+    /// Probed by this monitor; false on a node for a device another node probes (its status
+    /// is that node's record, the rest is on that node).
+    pub probed_here: bool,
 }
 
 /// One device's status without its probe history, as [`MonitorState::briefs`] returns it.
@@ -91,6 +94,39 @@ pub struct DeviceBrief {
     pub point: bool,
     pub status: Status,
     pub since: Option<i64>,
+    pub cause: Option<Cause>,
+}
+
+/// Sets a followed device's status; the change, when there is one.
+fn set_followed(
+    e: &mut Entry,
+    status: Status,
+    since: Option<i64>,
+    cause: Option<Cause>,
+) -> Option<FollowedChange> {
+    let from = e.status;
+    let changed = from != status || e.cause != cause;
+    e.status = status;
+    e.since = since;
+    e.cause.clone_from(&cause);
+    e.probed = true;
+    changed.then(|| FollowedChange {
+        device: e.meta.clone(),
+        from,
+        to: status,
+        at: since,
+        cause,
+    })
+}
+
+/// A followed device's status changed (another node's span): what its event says.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct FollowedChange {
+    pub device: Arc<DeviceMeta>,
+    pub from: Status,
+    pub to: Status,
+    /// Since when (`None`: unknown since an instant not recorded).
+    pub at: Option<i64>,
     pub cause: Option<Cause>,
 }
 
@@ -116,10 +152,14 @@ struct Entry {
     evidence: Option<Evidence>,
     onvif: Option<(bool, OnvifFacts)>,
     probed: bool,
+    /// Probed by this monitor; false for a device another node probes (followed).
+    here: bool,
+    /// The newest span id of another node applied to a followed device (0: none).
+    peer_span: i64,
 }
 
 impl Entry {
-    fn new(d: &Device) -> Self {
+    fn new(d: &Device, here: bool) -> Self {
         Self {
             meta: Arc::new(DeviceMeta::of(d)),
             point: !d.kind.is_parent(),
@@ -132,12 +172,19 @@ impl Entry {
             evidence: None,
             onvif: None,
             probed: false,
+            here,
+            peer_span: 0,
         }
     }
 }
 
 struct Inner {
+    /// This monitor's devices first (`..owned`, the scheduler's indices), then, on a node, the
+    /// devices the other nodes probe (followed from their spans, `crate::peers`).
     devices: Vec<Entry>,
+    owned: usize,
+    /// Counts the changes of which devices are this monitor's (`reindex_fleet`).
+    share_generation: u64,
     index: HashMap<DeviceCode, usize>,
     counters: ProbeCounters,
     /// Latencies of recent probes (ms), bounded.
@@ -162,10 +209,12 @@ pub struct MonitorState {
 impl MonitorState {
     /// The state of a register being watched.
     pub fn for_devices(devices: &[Device], started_at: i64) -> Self {
-        let devices: Vec<Entry> = devices.iter().map(Entry::new).collect();
+        let devices: Vec<Entry> = devices.iter().map(|d| Entry::new(d, true)).collect();
         Self {
             inner: Mutex::new(Inner {
                 index: index_of(&devices),
+                owned: devices.len(),
+                share_generation: 0,
                 devices,
                 counters: ProbeCounters::default(),
                 recent_ms: VecDeque::new(),
@@ -200,23 +249,81 @@ impl MonitorState {
     /// Takes a new register: devices that stay keep their state (with the new metadata), new
     /// ones start unknown, removed ones are forgotten. Indices follow `devices`.
     pub fn reindex(&self, devices: &[Device]) {
+        self.reindex_fleet(devices, &[]);
+    }
+
+    /// [`Self::reindex`] on a node: `mine` are probed here (indices follow them), `others` are
+    /// the rest of the register, probed by other nodes and followed from their spans. A device
+    /// that changes sides starts unknown: neither its old prober's word nor its new one's holds
+    /// until the new one has probed it.
+    pub fn reindex_fleet(&self, mine: &[Device], others: &[Device]) {
         let mut s = self.lock();
         let mut old: HashMap<DeviceCode, Entry> = std::mem::take(&mut s.devices)
             .into_iter()
             .map(|e| (e.meta.code, e))
             .collect();
-        s.devices = devices
-            .iter()
-            .map(|d| match old.remove(&d.code) {
-                Some(mut e) => {
-                    e.meta = Arc::new(DeviceMeta::of(d));
-                    e.point = !d.kind.is_parent();
-                    e
+        let mut take = |d: &Device, here: bool| match old.remove(&d.code) {
+            Some(mut e) => {
+                if e.here != here {
+                    e = Entry {
+                        successes: std::mem::take(&mut e.successes),
+                        failures: std::mem::take(&mut e.failures),
+                        ..Entry::new(d, here)
+                    };
                 }
-                None => Entry::new(d),
-            })
-            .collect();
+                e.meta = Arc::new(DeviceMeta::of(d));
+                e.point = !d.kind.is_parent();
+                e
+            }
+            None => Entry::new(d, here),
+        };
+        let mut devices: Vec<Entry> = mine.iter().map(|d| take(d, true)).collect();
+        devices.extend(others.iter().map(|d| take(d, false)));
+        s.owned = mine.len();
+        s.share_generation += 1;
+        s.devices = devices;
         s.index = index_of(&s.devices);
+    }
+
+    /// Changes whenever the set of devices this monitor probes changes.
+    pub(crate) fn share_generation(&self) -> u64 {
+        self.lock().share_generation
+    }
+
+    /// The newest span of another node for a device it probes: its status (unknown from the
+    /// end of a closed span, which no successor followed yet) replaces the device's. Ignored
+    /// for a device this monitor probes and for a span older than one already applied.
+    /// Returns the device and its status before, when the status changed.
+    pub(crate) fn apply_peer(&self, span: &camwatch_store::PeerSpan) -> Option<FollowedChange> {
+        let mut s = self.lock();
+        let i = *s.index.get(&span.device)?;
+        let e = &mut s.devices[i];
+        if e.here || span.id < e.peer_span {
+            return None;
+        }
+        e.peer_span = span.id;
+        let (status, since, cause) = match span.end_at {
+            None => (span.status, span.start_at, span.cause.clone()),
+            Some(end) => (Status::Unknown, end, None),
+        };
+        set_followed(e, status, Some(since), cause)
+    }
+
+    /// After a full read of the other nodes' open spans (`open`, one per device at most): a
+    /// followed device without one is unknown (its prober stopped, or died and was
+    /// recovered). Returns the devices whose status changed, as [`Self::apply_peer`].
+    pub(crate) fn resync_peers(&self, open: &[camwatch_store::PeerSpan]) -> Vec<FollowedChange> {
+        let mut out: Vec<_> = open.iter().filter_map(|sp| self.apply_peer(sp)).collect();
+        let has: std::collections::HashSet<DeviceCode> = open.iter().map(|sp| sp.device).collect();
+        let mut s = self.lock();
+        let owned = s.owned;
+        for e in s.devices[owned..].iter_mut() {
+            if !has.contains(&e.meta.code) && e.status != Status::Unknown {
+                let since = e.since;
+                out.extend(set_followed(e, Status::Unknown, since, None));
+            }
+        }
+        out
     }
 
     /// The metadata of device `i` (events carry it).
@@ -316,8 +423,9 @@ impl MonitorState {
     /// Devices probed at least once, of all devices.
     pub fn first_sweep(&self) -> (u64, u64) {
         let s = self.lock();
-        let done = s.devices.iter().filter(|e| e.probed).count() as u64;
-        (done, s.devices.len() as u64)
+        let mine = &s.devices[..s.owned];
+        let done = mine.iter().filter(|e| e.probed).count() as u64;
+        (done, mine.len() as u64)
     }
 
     /// Where out-of-turn probe requests go: the scheduler now running (`None`: none).
@@ -335,7 +443,7 @@ impl MonitorState {
     pub fn probe_now(&self, code: &DeviceCode, class: ProbeClass) -> bool {
         let s = self.lock();
         match (s.index.get(code), &s.urgent) {
-            (Some(&i), Some(tx)) => tx.send((i, class)).is_ok(),
+            (Some(&i), Some(tx)) if i < s.owned => tx.send((i, class)).is_ok(),
             _ => false,
         }
     }
@@ -344,18 +452,19 @@ impl MonitorState {
     /// order covers.
     pub fn children_offline(&self, parent: &DeviceCode) -> Vec<(DeviceCode, i64)> {
         let s = self.lock();
-        s.devices
+        s.devices[..s.owned]
             .iter()
             .filter(|e| e.meta.parent.as_ref() == Some(parent) && e.status == Status::Offline)
             .map(|e| (e.meta.code, e.since.unwrap_or(s.started_at)))
             .collect()
     }
 
-    /// Every device that is offline or degraded now: (register facts, status, since, cause).
-    /// What the work-order engine reconciles its orders with.
+    /// Every device this monitor probes that is offline or degraded now: (register facts,
+    /// status, since, cause). What the work-order engine reconciles its orders with (on a
+    /// node, each node's engine acts on the devices it probes).
     pub fn faulty(&self) -> Vec<(Arc<DeviceMeta>, Status, i64, Option<Cause>)> {
         let s = self.lock();
-        s.devices
+        s.devices[..s.owned]
             .iter()
             .filter(|e| matches!(e.status, Status::Offline | Status::Degraded))
             .map(|e| {
@@ -449,6 +558,7 @@ impl MonitorState {
             recent,
             evidence: e.evidence.clone(),
             onvif: e.onvif.clone(),
+            probed_here: e.here,
         })
     }
 
@@ -546,4 +656,95 @@ fn index_of(devices: &[Entry]) -> HashMap<DeviceCode, usize> {
         .enumerate()
         .map(|(i, e)| (e.meta.code, i))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use camwatch_store::{InstanceId, PeerSpan};
+
+    fn dev(n: u32) -> Device {
+        Device::new(
+            format!("340200000013200{n:05}").parse().unwrap(),
+            format!("Camera {n}"),
+        )
+    }
+
+    fn span(id: i64, d: &Device, status: Status, start: i64, end: Option<i64>) -> PeerSpan {
+        PeerSpan {
+            id,
+            instance: Some(InstanceId(7)),
+            device: d.code,
+            status,
+            start_at: start,
+            end_at: end,
+            cause: (status == Status::Offline).then_some(Cause::NoMedia),
+        }
+    }
+
+    #[test]
+    fn a_node_follows_the_devices_the_others_probe() {
+        let (a, b, c) = (dev(1), dev(2), dev(3));
+        let st = MonitorState::for_devices(&[], 0);
+        st.reindex_fleet(std::slice::from_ref(&a), &[b.clone(), c.clone()]);
+        let g = st.share_generation();
+        // Its own device is not followed, whatever another node wrote of it.
+        assert!(
+            st.apply_peer(&span(5, &a, Status::Offline, 100, None))
+                .is_none()
+        );
+        let ch = st
+            .apply_peer(&span(6, &b, Status::Offline, 100, None))
+            .expect("a change");
+        assert_eq!(
+            (ch.from, ch.to, ch.at, ch.cause),
+            (
+                Status::Unknown,
+                Status::Offline,
+                Some(100),
+                Some(Cause::NoMedia)
+            )
+        );
+        // An older span than one applied changes nothing; the same status again neither.
+        assert!(
+            st.apply_peer(&span(4, &b, Status::Online, 90, None))
+                .is_none()
+        );
+        assert!(
+            st.apply_peer(&span(8, &b, Status::Offline, 100, None))
+                .is_none()
+        );
+        // A closed span with no successor: unknown from its end.
+        let ch = st
+            .apply_peer(&span(9, &b, Status::Offline, 100, Some(150)))
+            .unwrap();
+        assert_eq!((ch.to, ch.at), (Status::Unknown, Some(150)));
+        let live = st.device(&b.code).unwrap();
+        assert!(!live.probed_here);
+        assert!(st.device(&a.code).unwrap().probed_here);
+        // The whole fleet is listed; only its own devices are its work.
+        assert_eq!(st.statuses().len(), 3);
+        st.apply_peer(&span(10, &c, Status::Offline, 120, None));
+        assert!(st.faulty().is_empty(), "another node's faults are its own");
+        assert_eq!(st.first_sweep(), (0, 1));
+        assert!(!st.probe_now(&c.code, ProbeClass::Liveness));
+        // A resync without c's open span: c is unknown (its prober stopped).
+        let changes = st.resync_peers(&[span(11, &b, Status::Online, 200, None)]);
+        let mut got: Vec<(DeviceCode, Status)> =
+            changes.iter().map(|c| (c.device.code, c.to)).collect();
+        got.sort();
+        assert_eq!(
+            got,
+            vec![(b.code, Status::Online), (c.code, Status::Unknown)]
+        );
+        // c becomes this node's: it starts unknown, whatever it was followed as.
+        st.apply_peer(&span(12, &c, Status::Online, 210, None));
+        st.reindex_fleet(&[a.clone(), c.clone()], std::slice::from_ref(&b));
+        assert_ne!(st.share_generation(), g);
+        let c_live = st.device(&c.code).unwrap();
+        assert_eq!((c_live.status, c_live.since), (Status::Unknown, None));
+        assert!(c_live.probed_here);
+        // b stays followed with its state.
+        assert_eq!(st.device(&b.code).unwrap().status, Status::Online);
+    }
 }

@@ -204,15 +204,16 @@ impl NodeBeat {
     }
 }
 
-/// The devices of `all` in the shards `probing`.
-pub(crate) fn subset(
+/// The devices of `all` in the shards `probing`, and the others.
+pub(crate) fn split(
     all: &[Device],
     shards: &[ShardId],
     probing: &BTreeSet<ShardId>,
-) -> Vec<Device> {
-    all.iter()
+) -> (Vec<Device>, Vec<Device>) {
+    let (mine, others): (Vec<_>, Vec<_>) = all
+        .iter()
         .zip(shards)
-        .filter(|(_, s)| probing.contains(s))
-        .map(|(d, _)| d.clone())
-        .collect()
+        .partition(|(_, s)| probing.contains(s));
+    let devices = |v: Vec<(&Device, &ShardId)>| v.into_iter().map(|(d, _)| d.clone()).collect();
+    (devices(mine), devices(others))
 }

@@ -214,7 +214,7 @@ pub mod workorders;
 
 pub use gb28181::CatalogStore;
 pub use lease::{InstanceId, MonitorInstance, MonitorLease, this_host};
-pub use nodes::{NodeRecord, NodeStore, NodesView, StopKind};
+pub use nodes::{NodeRecord, NodeStore, NodesView, PeerSnapshot, PeerSpan, StopKind};
 pub use outbox::{NewOutboxRow, OutboxBacklog, OutboxRow, OutboxStore, TargetBacklog};
 pub use patrol::{NewPatrolRecord, PatrolStore};
 pub use postgres::PostgresStore;

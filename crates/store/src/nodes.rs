@@ -23,7 +23,9 @@
 
 use async_trait::async_trait;
 
+use camwatch_core::cause::Cause;
 use camwatch_core::error::Result;
+use camwatch_core::history::Status;
 use camwatch_core::nodes::duty::{DutyLease, DutyPlan};
 use camwatch_core::nodes::{Lease, Plan};
 use camwatch_core::registry::DeviceCode;
@@ -56,6 +58,57 @@ pub struct NodesView {
     pub nodes: Vec<NodeRecord>,
     /// Every row of the lease table, by shard.
     pub leases: Vec<Lease>,
+}
+
+/// A status span as another node follows it: which instance wrote it, and its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerSpan {
+    pub id: i64,
+    /// `None` for a span written before instances were recorded.
+    pub instance: Option<InstanceId>,
+    pub device: DeviceCode,
+    pub status: Status,
+    pub start_at: i64,
+    /// `None` while open.
+    pub end_at: Option<i64>,
+    pub cause: Option<Cause>,
+}
+
+/// See [`NodeStore::peer_snapshot`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PeerSnapshot {
+    /// Each running instance but the asker, with the newest span id it had written (0: none).
+    pub marks: Vec<(InstanceId, i64)>,
+    /// The open spans the asker did not write.
+    pub open: Vec<PeerSpan>,
+}
+
+/// A `PeerSpan` as read: id, instance, device, status, start, end, cause.
+pub(crate) type PeerRow = (
+    i64,
+    Option<i64>,
+    String,
+    String,
+    i64,
+    Option<i64>,
+    Option<String>,
+);
+
+pub(crate) fn peer_from_row(r: PeerRow) -> Result<PeerSpan> {
+    let (id, instance, device, status, start_at, end_at, cause) = r;
+    Ok(PeerSpan {
+        id,
+        instance: instance.map(InstanceId),
+        device: device.parse().map_err(|_| {
+            camwatch_core::error::Error::internal(format!("stored span code {device:?}"))
+        })?,
+        status: status
+            .parse()
+            .map_err(camwatch_core::error::Error::internal)?,
+        start_at,
+        end_at,
+        cause: camwatch_core::cause::from_stored(cause.as_deref()),
+    })
 }
 
 #[async_trait]
@@ -96,6 +149,21 @@ pub trait NodeStore: Send + Sync {
         ttl_sec: i64,
         plan: &DutyPlan,
     ) -> Result<Vec<DutyLease>>;
+
+    /// What a node needs to show the devices other nodes probe: every running instance's
+    /// newest span id but `me`'s (read first), then the open spans `me` did not write. A
+    /// follower then reads each instance's spans after that id ([`Self::peer_spans_after`]).
+    async fn peer_snapshot(&self, me: InstanceId) -> Result<PeerSnapshot>;
+
+    /// The spans `instance` wrote after span id `after`, oldest first, at most `limit`. One
+    /// instance commits its spans in id order (its span writer is one task), so a follower that
+    /// has seen `after` misses none of them.
+    async fn peer_spans_after(
+        &self,
+        instance: InstanceId,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<PeerSpan>>;
 
     /// Recovers `dead` if it is still neither stopped nor heard from within `ttl_sec` of `at`
     /// and no other node is recovering it: closes its open spans at its last heartbeat, marks
@@ -423,6 +491,60 @@ macro_rules! node_sql {
                 .map_err(crate::db_error)?;
                 tx.commit().await.map_err(crate::db_error)?;
                 Ok(held.into_iter().filter_map(duty_from_row).collect())
+            }
+
+            async fn peer_snapshot(
+                &self,
+                me: $crate::InstanceId,
+            ) -> camwatch_core::error::Result<$crate::nodes::PeerSnapshot> {
+                // The marks first: every span an instance wrote up to its mark is committed
+                // (one instance commits in id order), so the open spans read after hold them.
+                let marks: Vec<(i64, Option<i64>)> = sqlx::query_as(
+                    "SELECT m.id, (SELECT max(s.id) FROM status_span s WHERE s.instance_id = m.id)
+                     FROM monitor_instance m WHERE m.stopped_at IS NULL AND m.id <> $1 ORDER BY m.id",
+                )
+                .bind(me.0)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(crate::db_error)?;
+                let open: Vec<$crate::nodes::PeerRow> = sqlx::query_as(
+                    "SELECT id, instance_id, device_code, status, start_at, end_at, cause
+                     FROM status_span
+                     WHERE end_at IS NULL AND (instance_id IS NULL OR instance_id <> $1)",
+                )
+                .bind(me.0)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(crate::db_error)?;
+                Ok($crate::nodes::PeerSnapshot {
+                    marks: marks
+                        .into_iter()
+                        .map(|(id, mark)| ($crate::InstanceId(id), mark.unwrap_or(0)))
+                        .collect(),
+                    open: open
+                        .into_iter()
+                        .map($crate::nodes::peer_from_row)
+                        .collect::<camwatch_core::error::Result<_>>()?,
+                })
+            }
+
+            async fn peer_spans_after(
+                &self,
+                instance: $crate::InstanceId,
+                after: i64,
+                limit: u32,
+            ) -> camwatch_core::error::Result<Vec<$crate::nodes::PeerSpan>> {
+                let rows: Vec<$crate::nodes::PeerRow> = sqlx::query_as(
+                    "SELECT id, instance_id, device_code, status, start_at, end_at, cause
+                     FROM status_span WHERE instance_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+                )
+                .bind(instance.0)
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(crate::db_error)?;
+                rows.into_iter().map($crate::nodes::peer_from_row).collect()
             }
 
             async fn recover_dead_node(

@@ -34,6 +34,7 @@ export async function render(ctx) {
       h("span", { class: "hint mono" }, " (", d.cause, ")")) : null,
     d.picture ? h("p", {}, h("strong", {}, t("device.picture"), ": "), cause(d.picture)) : null,
     d.confirmed === false ? h("p", { id: "unconfirmed", class: "hint" }, t("device.unconfirmed")) : null,
+    d.probed_here === false ? h("p", { id: "elsewhere", class: "hint" }, t("device.elsewhere")) : null,
     failed && d.status !== "online" ? h("p", { id: "server-words" }, h("strong", {}, t("device.last_failure"), ": "),
       t("failure." + failed.failure, {}, failed.failure || ""), failed.detail ? " — " + failed.detail : "") : null,
   );

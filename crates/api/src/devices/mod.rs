@@ -146,6 +146,9 @@ pub struct DeviceDetail {
     pub cause: Option<String>,
     /// The confirmed picture problem, if any.
     pub picture: Option<String>,
+    /// False on a node for a device another node probes: its status is that node's record
+    /// (followed from its spans), and its recent probes, picture and evidence are on that node.
+    pub probed_here: bool,
     /// Newest first.
     pub recent: Vec<ProbeView>,
     /// The latest evidence frame (`GET /devices/{code}/evidence`), if the monitor holds one.
@@ -328,6 +331,7 @@ pub async fn one(
             .as_ref()
             .and_then(|l| l.picture.as_ref())
             .map(|c| c.to_string()),
+        probed_here: live.as_ref().is_none_or(|l| l.probed_here),
         recent: live
             .as_ref()
             .map(|l| l.recent.iter().map(probe_view).collect())

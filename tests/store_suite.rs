@@ -563,14 +563,18 @@ on_all_backends!(
     }
 );
 
-/// PostgreSQL reads a large span table as two id ranges at once: rows on both sides of the
+/// Both backends read a large span table as two id ranges at once: rows on both sides of the
 /// split, an open span and spans outside the window must come out exactly as from one read.
-#[tokio::test]
-async fn postgres_reads_spans_in_two_id_ranges() {
-    let Some(db) = postgres().await else {
-        eprintln!("CAMWATCH_TEST_PG_URL not set: skipped");
-        return;
-    };
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_spans_in_two_id_ranges() {
+    two_id_ranges(&sqlite().await).await;
+    match postgres().await {
+        Some(db) => two_id_ranges(&db).await,
+        None => eprintln!("CAMWATCH_TEST_PG_URL not set: PostgreSQL half skipped"),
+    }
+}
+
+async fn two_id_ranges(db: &Db) {
     let s = db.store.clone();
     s.upsert_devices(&[device(1), device(2), device(3)])
         .await
@@ -591,19 +595,39 @@ async fn postgres_reads_spans_in_two_id_ranges() {
     .unwrap();
     // Ids far apart without a million rows: the split falls between these and the next ones.
     use sqlx::Connection;
-    let mut c = sqlx::PgConnection::connect(db.url.as_deref().unwrap())
-        .await
-        .unwrap();
-    sqlx::query("SELECT setval('status_span_id_seq', 2000000)")
-        .execute(&mut c)
-        .await
-        .unwrap();
-    s.insert_spans(&[
-        span(1, Status::Online, 0, 100, None),
-        span(2, Status::Degraded, 100, 300, Some("blur")),
-    ])
-    .await
-    .unwrap();
+    match &db.sqlite_file {
+        Some(file) => {
+            let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", file.display()))
+                .await
+                .unwrap();
+            sqlx::query(
+                "INSERT INTO status_span (id, device_code, status, start_at, end_at)
+                 VALUES (2000000, $1, 'online', 0, 100)",
+            )
+            .bind(code(1).to_string())
+            .execute(&mut c)
+            .await
+            .unwrap();
+            s.insert_spans(&[span(2, Status::Degraded, 100, 300, Some("blur"))])
+                .await
+                .unwrap();
+        }
+        None => {
+            let mut c = sqlx::PgConnection::connect(db.url.as_deref().unwrap())
+                .await
+                .unwrap();
+            sqlx::query("SELECT setval('status_span_id_seq', 2000000)")
+                .execute(&mut c)
+                .await
+                .unwrap();
+            s.insert_spans(&[
+                span(1, Status::Online, 0, 100, None),
+                span(2, Status::Degraded, 100, 300, Some("blur")),
+            ])
+            .await
+            .unwrap();
+        }
+    }
     let lease = s.acquire_monitor("test", 1, 0).await.unwrap();
     s.apply_transitions(
         &lease,

@@ -217,87 +217,46 @@ fn assemble(
             ExemptionScope::RegionPrefix(prefix) => by_region.push((prefix.as_str(), k)),
         }
     }
-    let mut ex_devices = vec![0u64; exemptions.len()];
-    let mut ex_secs = vec![0i64; exemptions.len()];
-
     let days = p.days();
     let day_ivs: Vec<Interval> = days.iter().map(|(_, iv)| *iv).collect();
-    let mut daily = vec![Part::default(); days.len()];
-    // Offline seconds and devices by cause family (`None`: recorded with no cause).
-    let mut causes: HashMap<Option<&'static str>, (i64, u64)> = HashMap::new();
-    let mut rows = Vec::new();
-    let mut facts = Vec::new();
-    let mut avail = Vec::new();
-    let mut ineligible = Vec::new();
-    let mut no_data = Vec::new();
-    let mut parents = 0u64;
-    for d in devices {
-        if d.kind.is_parent() {
-            parents += 1;
-            continue;
-        }
-        let window = p.eligible(d.contract_from, d.contract_to);
-        if window.is_empty() {
-            ineligible.push(d.code);
-            continue;
-        }
-        let mut applies: Vec<usize> = by_device.get(&d.code).cloned().unwrap_or_default();
-        let region = d.region();
-        applies.extend(
-            by_region
-                .iter()
-                .filter(|(prefix, _)| {
-                    region.starts_with(prefix) || d.code.as_str().starts_with(prefix)
-                })
-                .map(|&(_, k)| k),
-        );
-        let mut ex = Vec::with_capacity(applies.len());
-        for k in applies {
-            let iv = Interval::new(exemptions[k].start_at, exemptions[k].end_at);
-            let covered = iv.intersect(window).len();
-            if covered > 0 {
-                ex_devices[k] += 1;
-                ex_secs[k] += covered;
-            }
-            ex.push(iv);
-        }
-        let own = runs.get(&d.code).map_or(&[][..], |&(a, b)| &spans[a..b]);
-        if own.is_empty() {
-            no_data.push(d.code);
-        }
-        let b = device_breakdown(window, own, &ex, checks, &day_ivs).map_err(|e| {
-            Error::invalid(format!(
-                "{}: the status history is inconsistent, no report can be made from it ({e})",
-                d.code
-            ))
-        })?;
-        for (sum, part) in daily.iter_mut().zip(&b.parts) {
-            sum.hours.add(&part.hours);
-            sum.samples.add(&part.samples);
-        }
-        for (family, secs) in &b.offline_by_cause {
-            let e = causes.entry(*family).or_default();
-            e.0 += secs;
-            e.1 += 1;
-        }
-        let a = b.whole;
-        let offline_counted = a.hours.offline
-            + if t == UnknownTreatment::Offline {
-                a.hours.unknown
-            } else {
-                0
-            };
-        facts.push(DeviceFacts {
-            code: d.code,
-            eligible_sec: window.len(),
-            offline_sec: offline_counted,
-            degraded_sec: a.hours.degraded,
-            monthly_fee_fen: d.monthly_fee_fen.unwrap_or(0),
-            monthly_link_fee_fen: d.monthly_link_fee_fen.unwrap_or(0),
-        });
-        rows.push((d, window, offline_counted));
-        avail.push(a);
-    }
+    let shared = Shared {
+        period: p,
+        unknown: t,
+        by_device: &by_device,
+        by_region: &by_region,
+        exemptions: &exemptions,
+        runs: &runs,
+        spans,
+        checks,
+        day_ivs: &day_ivs,
+    };
+    // Each device's counting is independent of the others': a large fleet is counted as two
+    // halves on two threads (beside the digest's), and the halves' sums are exact integers.
+    let Gathered {
+        parents,
+        ineligible,
+        no_data,
+        ex_devices,
+        ex_secs,
+        daily,
+        causes,
+        rows,
+        facts,
+        avail,
+    } = if devices.len() >= 20_000 {
+        let (a, b) = devices.split_at(devices.len() / 2);
+        std::thread::scope(|sc| {
+            let first = sc.spawn(|| gather(&shared, a));
+            let second = gather(&shared, b);
+            let mut first = first
+                .join()
+                .map_err(|_| Error::internal("a report counting thread panicked"))??;
+            first.merge(second?);
+            Ok::<_, Error>(first)
+        })?
+    } else {
+        gather(&shared, devices)?
+    };
 
     let mut fleet = Acc::default();
     for a in &avail {
@@ -326,7 +285,7 @@ fn assemble(
             .times(camwatch_core::contract::ratio::Ratio::int(3600))
     });
 
-    let names = camwatch_core::regions::RegionNames::from_register(rows.iter().map(|r| *r.0));
+    let names = camwatch_core::regions::RegionNames::from_register(rows.iter().map(|r| r.0));
     let mut fleet = Acc::default();
     let mut regions: BTreeMap<String, Acc> = BTreeMap::new();
     let mut contractors: BTreeMap<String, Acc> = BTreeMap::new();
@@ -523,6 +482,155 @@ fn assemble(
     })
 }
 
+/// What the per-device pass reads, shared by its threads.
+struct Shared<'a> {
+    period: &'a Period,
+    unknown: UnknownTreatment,
+    by_device: &'a HashMap<DeviceCode, Vec<usize>>,
+    by_region: &'a [(&'a str, usize)],
+    exemptions: &'a [&'a Exemption],
+    /// Each device's run of `spans`.
+    runs: &'a HashMap<DeviceCode, (usize, usize)>,
+    spans: &'a [StatusSpan],
+    checks: &'a [i64],
+    day_ivs: &'a [Interval],
+}
+
+/// What the per-device pass gathers over some devices, in their order.
+#[derive(Debug, PartialEq)]
+struct Gathered<'a> {
+    parents: u64,
+    ineligible: Vec<DeviceCode>,
+    no_data: Vec<DeviceCode>,
+    /// Per exemption: devices it covered time of, and those seconds.
+    ex_devices: Vec<u64>,
+    ex_secs: Vec<i64>,
+    daily: Vec<Part>,
+    /// Offline seconds and devices by cause family (`None`: recorded with no cause).
+    causes: HashMap<Option<&'static str>, (i64, u64)>,
+    /// (device, its eligible window, its offline seconds as counted).
+    rows: Vec<(&'a Device, Interval, i64)>,
+    facts: Vec<DeviceFacts>,
+    avail: Vec<DeviceAvailability>,
+}
+
+impl Gathered<'_> {
+    /// Appends `o`, gathered over the devices after these.
+    fn merge(&mut self, o: Self) {
+        self.parents += o.parents;
+        self.ineligible.extend(o.ineligible);
+        self.no_data.extend(o.no_data);
+        for (a, b) in self.ex_devices.iter_mut().zip(o.ex_devices) {
+            *a += b;
+        }
+        for (a, b) in self.ex_secs.iter_mut().zip(o.ex_secs) {
+            *a += b;
+        }
+        for (a, b) in self.daily.iter_mut().zip(&o.daily) {
+            a.hours.add(&b.hours);
+            a.samples.add(&b.samples);
+        }
+        for (family, (secs, n)) in o.causes {
+            let e = self.causes.entry(family).or_default();
+            e.0 += secs;
+            e.1 += n;
+        }
+        self.rows.extend(o.rows);
+        self.facts.extend(o.facts);
+        self.avail.extend(o.avail);
+    }
+}
+
+/// Counts each of `devices`: its eligible window, the exemptions that apply to it, its hours,
+/// samples, days and outage causes.
+fn gather<'a>(sh: &Shared<'_>, devices: &[&'a Device]) -> Result<Gathered<'a>> {
+    let p = sh.period;
+    let exemptions = sh.exemptions;
+    let mut g = Gathered {
+        parents: 0,
+        ineligible: Vec::new(),
+        no_data: Vec::new(),
+        ex_devices: vec![0; exemptions.len()],
+        ex_secs: vec![0; exemptions.len()],
+        daily: vec![Part::default(); sh.day_ivs.len()],
+        causes: HashMap::new(),
+        rows: Vec::with_capacity(devices.len()),
+        facts: Vec::with_capacity(devices.len()),
+        avail: Vec::with_capacity(devices.len()),
+    };
+    for &d in devices {
+        if d.kind.is_parent() {
+            g.parents += 1;
+            continue;
+        }
+        let window = p.eligible(d.contract_from, d.contract_to);
+        if window.is_empty() {
+            g.ineligible.push(d.code);
+            continue;
+        }
+        let mut applies: Vec<usize> = sh.by_device.get(&d.code).cloned().unwrap_or_default();
+        let region = d.region();
+        applies.extend(
+            sh.by_region
+                .iter()
+                .filter(|(prefix, _)| {
+                    region.starts_with(prefix) || d.code.as_str().starts_with(prefix)
+                })
+                .map(|&(_, k)| k),
+        );
+        let mut ex = Vec::with_capacity(applies.len());
+        for k in applies {
+            let iv = Interval::new(exemptions[k].start_at, exemptions[k].end_at);
+            let covered = iv.intersect(window).len();
+            if covered > 0 {
+                g.ex_devices[k] += 1;
+                g.ex_secs[k] += covered;
+            }
+            ex.push(iv);
+        }
+        let own = sh
+            .runs
+            .get(&d.code)
+            .map_or(&[][..], |&(a, b)| &sh.spans[a..b]);
+        if own.is_empty() {
+            g.no_data.push(d.code);
+        }
+        let b = device_breakdown(window, own, &ex, sh.checks, sh.day_ivs).map_err(|e| {
+            Error::invalid(format!(
+                "{}: the status history is inconsistent, no report can be made from it ({e})",
+                d.code
+            ))
+        })?;
+        for (sum, part) in g.daily.iter_mut().zip(&b.parts) {
+            sum.hours.add(&part.hours);
+            sum.samples.add(&part.samples);
+        }
+        for (family, secs) in &b.offline_by_cause {
+            let e = g.causes.entry(*family).or_default();
+            e.0 += secs;
+            e.1 += 1;
+        }
+        let a = b.whole;
+        let offline_counted = a.hours.offline
+            + if sh.unknown == UnknownTreatment::Offline {
+                a.hours.unknown
+            } else {
+                0
+            };
+        g.facts.push(DeviceFacts {
+            code: d.code,
+            eligible_sec: window.len(),
+            offline_sec: offline_counted,
+            degraded_sec: a.hours.degraded,
+            monthly_fee_fen: d.monthly_fee_fen.unwrap_or(0),
+            monthly_link_fee_fen: d.monthly_link_fee_fen.unwrap_or(0),
+        });
+        g.rows.push((d, window, offline_counted));
+        g.avail.push(a);
+    }
+    Ok(g)
+}
+
 fn semantics(c: &Contract, p: &Period) -> Vec<String> {
     let mut v = vec![
         format!(
@@ -557,4 +665,131 @@ fn semantics(c: &Contract, p: &Period) -> Vec<String> {
     }
     v.push("Money is in yuan; each deduction line is computed exactly and rounded once to 0.01, half away from zero; the total is the sum of the lines. Fee bases prorate each device's monthly fee by its eligible share of the period.".into());
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use camwatch_core::cause::Cause;
+    use camwatch_core::history::{ExemptionReason, Status};
+    use camwatch_core::outcome::FailureKind;
+
+    /// Counting two halves and merging them gives what counting the whole gives, wherever the
+    /// split falls: devices of every kind (parents, out of contract, no history, exempt by
+    /// device and by region, offline with causes).
+    #[test]
+    fn halves_merge_to_the_whole() {
+        let tz = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap();
+        let p = Period::month("2026-02".parse().unwrap(), tz, "Asia/Shanghai");
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let mut devices = Vec::new();
+        let mut spans = Vec::new();
+        for i in 0..60u32 {
+            let ty = if i % 13 == 0 { "118" } else { "132" };
+            let region = ["340104", "340111"][i as usize % 2];
+            let code: DeviceCode = format!("{region}0000{ty}{i:07}").parse().unwrap();
+            let mut d = Device::new(code, format!("D{i}"));
+            d.civil_code = Some(region.into());
+            if i % 7 == 3 {
+                d.contract_to = Some("2026-01-31".parse().unwrap());
+            }
+            if i % 5 == 2 {
+                d.contract_from = Some("2026-02-10".parse().unwrap());
+            }
+            devices.push(d);
+            if i % 11 == 4 {
+                continue; // no history
+            }
+            let mut t = p.start_at - next(86_400) as i64;
+            while t < p.end_at {
+                let len = 3_600 + next(5 * 86_400) as i64;
+                let status = [
+                    Status::Online,
+                    Status::Offline,
+                    Status::Degraded,
+                    Status::Unknown,
+                ][next(4) as usize];
+                spans.push(StatusSpan {
+                    device: code,
+                    status,
+                    start_at: t,
+                    end_at: t + len,
+                    cause: match (status, next(3)) {
+                        (Status::Offline, 0) => None,
+                        (Status::Offline, 1) => {
+                            Some(Cause::Failure(FailureKind::ConnectionRefused))
+                        }
+                        (Status::Offline, _) => Some(Cause::NoMedia),
+                        _ => None,
+                    },
+                });
+                t += len + next(2) as i64 * 600;
+            }
+        }
+        devices.sort_by_key(|d| d.code);
+        spans.sort_by_key(|s| (s.device, s.start_at));
+        let exemptions = [
+            Exemption {
+                id: 1,
+                scope: ExemptionScope::Device(devices[8].code),
+                reason: ExemptionReason::PlannedWorks,
+                start_at: p.start_at + 86_400,
+                end_at: p.start_at + 5 * 86_400,
+                note: String::new(),
+                approved_by: "x".into(),
+            },
+            Exemption {
+                id: 2,
+                scope: ExemptionScope::RegionPrefix("340111".into()),
+                reason: ExemptionReason::PlannedWorks,
+                start_at: p.start_at + 10 * 86_400,
+                end_at: p.start_at + 11 * 86_400,
+                note: String::new(),
+                approved_by: "x".into(),
+            },
+        ];
+        let ex: Vec<&Exemption> = exemptions.iter().collect();
+        let mut by_device: HashMap<DeviceCode, Vec<usize>> = HashMap::new();
+        by_device.insert(devices[8].code, vec![0]);
+        let by_region = [("340111", 1usize)];
+        let mut runs = HashMap::new();
+        let mut i = 0;
+        while i < spans.len() {
+            let j = i + spans[i..]
+                .iter()
+                .take_while(|s| s.device == spans[i].device)
+                .count();
+            runs.insert(spans[i].device, (i, j));
+            i = j;
+        }
+        let checks = p.check_instants(&[(10, 0), (20, 0)]);
+        let day_ivs: Vec<Interval> = p.days().iter().map(|(_, iv)| *iv).collect();
+        for unknown in [UnknownTreatment::Exclude, UnknownTreatment::Offline] {
+            let sh = Shared {
+                period: &p,
+                unknown,
+                by_device: &by_device,
+                by_region: &by_region,
+                exemptions: &ex,
+                runs: &runs,
+                spans: &spans,
+                checks: &checks,
+                day_ivs: &day_ivs,
+            };
+            let refs: Vec<&Device> = devices.iter().collect();
+            let whole = gather(&sh, &refs).unwrap();
+            assert!(whole.causes.len() >= 2 && whole.parents > 0 && !whole.no_data.is_empty());
+            for split in 0..=refs.len() {
+                let mut a = gather(&sh, &refs[..split]).unwrap();
+                a.merge(gather(&sh, &refs[split..]).unwrap());
+                assert_eq!(a, whole, "split at {split}");
+            }
+        }
+    }
 }

@@ -290,7 +290,17 @@ fn assemble(
     let mut regions: BTreeMap<String, Acc> = BTreeMap::new();
     let mut contractors: BTreeMap<String, Acc> = BTreeMap::new();
     let mut device_rows = Vec::with_capacity(rows.len());
+    // Most devices are eligible for the whole period: their window's text is made once.
+    let mut window_text: Option<(Interval, String, String)> = None;
     for ((d, window, offline_counted), a) in rows.iter().zip(&avail) {
+        let (from, to) = match &window_text {
+            Some((w, from, to)) if w == window => (from.clone(), to.clone()),
+            _ => {
+                let (from, to) = (p.local(window.start), p.local(window.end));
+                window_text = Some((*window, from.clone(), to.clone()));
+                (from, to)
+            }
+        };
         let over = limit_sec.is_some_and(|l| {
             camwatch_core::contract::ratio::Ratio::int(*offline_counted as i128) > l
         });
@@ -311,8 +321,8 @@ fn assemble(
             name: d.name.clone(),
             region: d.region().to_string(),
             contractor,
-            eligible_from: p.local(window.start),
-            eligible_to: p.local(window.end),
+            eligible_from: from,
+            eligible_to: to,
             eligible_hours: hours(a.hours.eligible),
             online_hours: hours(a.hours.online + a.hours.degraded),
             degraded_hours: hours(a.hours.degraded),

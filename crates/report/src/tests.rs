@@ -236,6 +236,19 @@ fn hand_worked_month_sampled() {
     assert_eq!((b.offline, b.online), (50, 34));
 }
 
+/// A report's input digest is how an auditor checks, months later and with a later camwatch,
+/// that a report was made from the data it claims: its form must not change by accident.
+#[test]
+fn the_input_digest_is_stable_across_versions() {
+    let c = contract(Method::TimeWeighted);
+    let mut w = world();
+    w.spans[1].cause = Some(camwatch_core::cause::Cause::NoMedia);
+    assert_eq!(
+        report_with(&w, &c, CONTRACT).input_digest,
+        "c7aa0167e3d11364bf9883e1b68c6d02f74214fa36d9d6ba41ba9ff3586e2e4f"
+    );
+}
+
 #[test]
 fn same_inputs_same_bytes_in_any_order() {
     let c = contract(Method::TimeWeighted);

@@ -32,6 +32,10 @@ pub enum BenchCommand {
         spans: u32,
         #[arg(long)]
         pg: Option<String>,
+        /// With --pg: months of history (two spans per channel and month) before the
+        /// report's month, so the report reads one month out of years; SQLite is then not run.
+        #[arg(long, default_value_t = 0)]
+        history_months: u32,
     },
     /// N open and M closed work orders over three years in a fresh database, then filtered
     /// list pages and one month's statistics, timed (median and slowest of 21 runs), on SQLite
@@ -120,9 +124,12 @@ pub enum BenchCommand {
 pub async fn run(cmd: &BenchCommand) -> Result<ExitCode> {
     match cmd {
         BenchCommand::Import { count, pg } => bench_import(*count, pg.as_deref()).await,
-        BenchCommand::Report { devices, spans, pg } => {
-            super::bench_report::run(*devices, *spans, pg.as_deref()).await
-        }
+        BenchCommand::Report {
+            devices,
+            spans,
+            pg,
+            history_months,
+        } => super::bench_report::run(*devices, *spans, pg.as_deref(), *history_months).await,
         BenchCommand::Workorders { open, closed, pg } => {
             super::bench_workorders::run(*open, *closed, pg.as_deref()).await
         }

@@ -48,7 +48,14 @@ fn spans_for(
         .collect()
 }
 
-async fn fill(url: &str, data: &std::path::Path, devices: u64, per: u32, p: &Period) -> Result<()> {
+async fn fill(
+    url: &str,
+    data: &std::path::Path,
+    devices: u64,
+    per: u32,
+    p: &Period,
+    history_months: u32,
+) -> Result<()> {
     // The same key file the child report process will find in its data directory.
     let mut cfg = camwatch_core::config::Config::default();
     cfg.data.dir = data.to_path_buf();
@@ -76,7 +83,48 @@ async fn fill(url: &str, data: &std::path::Path, devices: u64, per: u32, p: &Per
         t.elapsed().as_secs_f64()
     );
     drop(store);
+    if history_months > 0 && !url.starts_with("sqlite:") {
+        history(url, history_months, p).await?;
+    }
     settle(url).await
+}
+
+/// Adds `months` of history before the report's month on PostgreSQL, server-side: two spans
+/// per channel and history month (online, then online or offline), the months 31 days long and
+/// ending where the report's month begins, so none of them overlaps it. What a database
+/// holding years of monitoring looks like to the report's read: a month's spans among many
+/// more that it must not scan.
+async fn history(url: &str, months: u32, p: &Period) -> Result<()> {
+    use sqlx::Connection;
+    const MONTH_SECS: i64 = 31 * 86_400;
+    let t = Instant::now();
+    let mut c = sqlx::PgConnection::connect(url)
+        .await
+        .map_err(camwatch_store::db_error)?;
+    let mut rows = 0;
+    for k in 1..=i64::from(months) {
+        let start = p.start_at - k * MONTH_SECS;
+        let r = sqlx::query(
+            "INSERT INTO status_span (device_code, status, start_at, end_at, cause)
+             SELECT d.code,
+                    CASE WHEN h = 1 AND abs(hashtext(d.code)) % 4 = 1 THEN 'offline' ELSE 'online' END,
+                    $1 + h * $2, $1 + (h + 1) * $2,
+                    CASE WHEN h = 1 AND abs(hashtext(d.code)) % 4 = 1 THEN 'connection_refused' END
+             FROM device d CROSS JOIN generate_series(0, 1) AS h
+             WHERE EXISTS (SELECT 1 FROM status_span s WHERE s.device_code = d.code)",
+        )
+        .bind(start)
+        .bind(MONTH_SECS / 2)
+        .execute(&mut c)
+        .await
+        .map_err(camwatch_store::db_error)?;
+        rows += r.rows_affected();
+    }
+    println!(
+        "  history: {months} months before the report's, {rows} spans in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 /// Leaves the database as a month of monitoring does rather than as a bulk load does: the
@@ -166,7 +214,12 @@ fn report_twice(
     Ok(())
 }
 
-pub async fn run(devices: u64, per: u32, pg: Option<&str>) -> Result<ExitCode> {
+pub async fn run(
+    devices: u64,
+    per: u32,
+    pg: Option<&str>,
+    history_months: u32,
+) -> Result<ExitCode> {
     let dir = tempfile_dir()?;
     let contract = dir.join("example-98.toml");
     std::fs::write(&contract, include_str!("../../contracts/example-98.toml"))
@@ -181,13 +234,15 @@ pub async fn run(devices: u64, per: u32, pg: Option<&str>) -> Result<ExitCode> {
     println!("bench report: {devices} channels × {per} spans, month {MONTH}, contract example-98");
 
     let sqlite = format!("sqlite://{}", dir.join("bench.db").display());
-    fill(&sqlite, &dir, devices, per, &p).await?;
-    report_twice("sqlite", &sqlite, &contract, &dir)?;
+    if history_months == 0 || pg.is_none() {
+        fill(&sqlite, &dir, devices, per, &p, 0).await?;
+        report_twice("sqlite", &sqlite, &contract, &dir)?;
+    }
 
     if let Some(base) = pg {
         let db = super::bench::ScratchDb::create(base).await?;
         let r = async {
-            fill(&db.url, &dir, devices, per, &p).await?;
+            fill(&db.url, &dir, devices, per, &p, history_months).await?;
             report_twice("postgres", &db.url, &contract, &dir)
         }
         .await;

@@ -108,6 +108,33 @@ where
     false
 }
 
+/// The running nodes by name. A test that fails kills those still running (`kill -9`), so no
+/// `serve` outlives it.
+#[derive(Default)]
+struct Nodes(BTreeMap<&'static str, Child>);
+
+impl std::ops::Deref for Nodes {
+    type Target = BTreeMap<&'static str, Child>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Nodes {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for child in self.0.values_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// Node a's API, signed in.
 #[derive(Clone)]
 struct Api {
@@ -300,7 +327,7 @@ async fn three_nodes_share_a_fleet_and_take_over_a_killed_one() {
 
     // c first, so that it takes the notification outbox, a singleton duty: killing it below
     // must hand the duty over too.
-    let mut nodes: BTreeMap<&str, Child> = BTreeMap::new();
+    let mut nodes = Nodes::default();
     nodes.insert("c", serve(dir, "c"));
     let c_runs_outbox = until(240, || async {
         let c = db.ids().await.get("c").copied();
@@ -512,7 +539,7 @@ async fn three_nodes_share_a_fleet_and_take_over_a_killed_one() {
     let table = camwatch(dir, "a").arg("nodes").output().unwrap();
     let table = String::from_utf8_lossy(&table.stdout).into_owned();
 
-    for (name, child) in &mut nodes {
+    for (name, child) in nodes.iter_mut() {
         unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
         let st = child.wait().unwrap();
         assert!(
@@ -802,8 +829,7 @@ async fn postgres_away_loses_no_change_and_moves_no_shard() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut nodes: BTreeMap<&str, Child> =
-        ["a", "b"].into_iter().map(|n| (n, serve(dir, n))).collect();
+    let mut nodes = Nodes(["a", "b"].into_iter().map(|n| (n, serve(dir, n))).collect());
     common::wait_until("two nodes share the fleet", 120, || async {
         balanced(&db.held().await, &db.ids().await, &["a", "b"])
             && db.open().await.len() == fleet.devices().len()
@@ -859,7 +885,7 @@ async fn postgres_away_loses_no_change_and_moves_no_shard() {
     .await;
     tokio::time::sleep(Duration::from_secs(3 * INTERVAL as u64)).await;
     let end = clock.now().as_second();
-    for (name, child) in &mut nodes {
+    for (name, child) in nodes.iter_mut() {
         unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
         let st = child.wait().unwrap();
         assert!(

@@ -6,7 +6,7 @@ mod serve;
 
 use std::time::Duration;
 
-use serve::{add_user, config, run, start};
+use serve::{add_user, config, login, run, start};
 
 use camwatch_core::registry::export::to_csv;
 
@@ -31,21 +31,7 @@ async fn serve_answers_the_api_on_the_bound_address_and_stops_with_the_monitor()
     let (mut serve, addr) = start(dir).await;
     let base = format!("http://{addr}/api/v1");
     let http = reqwest::Client::new();
-    let login = http
-        .post(format!("{base}/session"))
-        .header("content-type", "application/json")
-        .body(r#"{"name": "wang", "password": "Camw4tch!"}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(login.status(), 200);
-    let cookie = login.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let cookie = login(&http, &base, "wang", "Camw4tch!").await;
     let summary = http
         .get(format!("{base}/fleet/summary"))
         .header("cookie", &cookie)

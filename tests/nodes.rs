@@ -147,16 +147,7 @@ impl Api {
     async fn login(addr: &str) -> Self {
         let base = format!("http://{addr}/api/v1");
         let http = reqwest::Client::new();
-        let r = http
-            .post(format!("{base}/session"))
-            .header("content-type", "application/json")
-            .body(r#"{"name": "ops", "password": "Camw4tch!"}"#)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        let cookie = r.headers()["set-cookie"].to_str().unwrap();
-        let cookie = cookie.split(';').next().unwrap().to_string();
+        let cookie = serve::login(&http, &base, "ops", "Camw4tch!").await;
         Self { base, cookie, http }
     }
 

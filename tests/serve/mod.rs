@@ -80,6 +80,21 @@ pub fn config(dir: &Path, extra: &str) {
     .unwrap();
 }
 
+/// Signs `name` in at the API under `base` (`http://ADDR/api/v1`); returns the session cookie
+/// (`name=value`) to send back.
+pub async fn login(http: &reqwest::Client, base: &str, name: &str, password: &str) -> String {
+    let r = http
+        .post(format!("{base}/session"))
+        .header("content-type", "application/json")
+        .body(serde_json::json!({ "name": name, "password": password }).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "sign-in of {name}");
+    let cookie = r.headers()["set-cookie"].to_str().unwrap();
+    cookie.split(';').next().unwrap().to_string()
+}
+
 /// The address in the log line `camwatch serve: HTTP API on /api/v1 … listen=ADDR`.
 pub fn api_address(log: &str) -> Option<String> {
     let line = log.lines().find(|l| l.contains("HTTP API on /api/v1"))?;

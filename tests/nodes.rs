@@ -160,6 +160,26 @@ impl Api {
             .unwrap()
     }
 
+    /// The value of an unlabelled series in the node's `/metrics`, or the sum of a labelled
+    /// one's.
+    async fn metric(&self, name: &str) -> f64 {
+        let root = self.base.trim_end_matches("/api/v1");
+        let text = self
+            .http
+            .get(format!("{root}/metrics"))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .filter(|l| l.starts_with(&format!("{name} ")) || l.starts_with(&format!("{name}{{")))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
     async fn json(&self, path: &str) -> serde_json::Value {
         serde_json::from_slice(&self.get(path).await.bytes().await.unwrap()).unwrap_or_default()
     }
@@ -500,6 +520,13 @@ async fn three_nodes_share_a_fleet_and_take_over_a_killed_one() {
         .filter(|(_, o)| **o != a_id)
         .map(|(d, _)| d)
         .collect();
+    // a's /metrics: the whole fleet's statuses, its own share of probing.
+    let total = fleet.devices().len() as f64;
+    assert_eq!(api.metric("camwatch_devices").await, total);
+    let here = api.metric("camwatch_devices_probed_here").await;
+    let shards = api.metric("camwatch_node_shards").await;
+    assert!(here > 0.0 && here < total, "a probes {here} of {total}");
+    assert!(shards > 0.0 && shards < 256.0, "a holds {shards} shards");
     let one = elsewhere.iter().next().expect("the others probe something");
     let detail = api.json(&format!("devices/{one}")).await;
     assert_eq!(

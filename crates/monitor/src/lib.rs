@@ -1038,6 +1038,7 @@ pub async fn run(
                 "node: probing the shards it holds"
             );
             state.reindex_fleet(&mine, &others);
+            state.metrics().set_shards(probing.len());
             mine
         }
     };
@@ -1243,6 +1244,7 @@ pub async fn run(
             "the register or this node's shards changed: probing the new set"
         );
         state.reindex_fleet(&next, &followed);
+        state.metrics().set_shards(probing.len());
         devices = next;
     }
     drop(tx);

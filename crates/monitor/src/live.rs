@@ -210,6 +210,8 @@ impl MonitorState {
     /// The state of a register being watched.
     pub fn for_devices(devices: &[Device], started_at: i64) -> Self {
         let devices: Vec<Entry> = devices.iter().map(|d| Entry::new(d, true)).collect();
+        let metrics = crate::metrics::MonitorMetrics::default();
+        metrics.set_probed_here(devices.len());
         Self {
             inner: Mutex::new(Inner {
                 index: index_of(&devices),
@@ -226,7 +228,7 @@ impl MonitorState {
                 outages_total: 0,
                 urgent: None,
             }),
-            metrics: crate::metrics::MonitorMetrics::default(),
+            metrics,
             views: Default::default(),
         }
     }
@@ -281,6 +283,7 @@ impl MonitorState {
         devices.extend(others.iter().map(|d| take(d, false)));
         s.owned = mine.len();
         s.share_generation += 1;
+        self.metrics.set_probed_here(mine.len());
         s.devices = devices;
         s.index = index_of(&s.devices);
     }

@@ -93,6 +93,10 @@ pub struct MonitorMetrics {
     writer_dropped: Counter,
     writer_overflow: Gauge,
     running: Arc<AtomicBool>,
+    /// Devices this monitor probes (on a node, its share; the rest it follows).
+    probed_here: Gauge,
+    /// Shards this node holds and probes (0 for a single monitor, which holds none).
+    shards: Gauge,
 }
 
 impl Default for MonitorMetrics {
@@ -105,6 +109,8 @@ impl Default for MonitorMetrics {
             writer_dropped: Counter::default(),
             writer_overflow: Gauge::default(),
             running: Arc::default(),
+            probed_here: Gauge::default(),
+            shards: Gauge::default(),
         }
     }
 }
@@ -179,8 +185,29 @@ impl MonitorMetrics {
         self.writer_queue.get()
     }
 
+    /// How many devices this monitor probes now.
+    pub(crate) fn set_probed_here(&self, n: usize) {
+        self.probed_here.set(n as i64);
+    }
+
+    /// How many shards this node probes now.
+    pub(crate) fn set_shards(&self, n: usize) {
+        self.shards.set(n as i64);
+    }
+
     /// Registers every metric in `r` (under the caller's prefix).
     pub fn register(&self, r: &mut Registry) {
+        r.register(
+            "devices_probed_here",
+            "Devices this process probes (on a node, its share of the fleet; the others' \
+             status it follows from their spans)",
+            self.probed_here.clone(),
+        );
+        r.register(
+            "node_shards",
+            "Shards of the fleet this node holds and probes (0 for a single monitor)",
+            self.shards.clone(),
+        );
         r.register(
             "probes",
             "Probes finished, by class and outcome (up, degraded or the failure kind)",

@@ -1,11 +1,14 @@
 //! A simulated channel's live video, as a GB/T 28181 device sends it after an INVITE: the
 //! channel's picture (its scene, and its picture fault, exactly as the RTSP simulator renders
 //! them) as H.264 keyframes, each muxed into an MPEG program stream
-//! (`camwatch_gb28181::ps::mux_frame`) and sent in RTP packets over UDP to the address the
-//! platform offered, one frame a second, until the platform's BYE or [`MAX_FRAMES`].
+//! (`camwatch_gb28181::ps::mux_frame`) and sent in RTP packets, one frame a second, until the platform's BYE or [`MAX_FRAMES`]: over
+//! UDP to the address the platform offered, or over TCP (RFC 4571 framing) on a connection we
+//! open to the platform's offered port (its offer `passive`) or accept on our own listener
+//! (its offer `active`).
 //!
 //! Faults: a picture fault shows in the frames; `Garbage` sends RTP whose payload is not a
-//! program stream; `NeverSends` and `Refuses` are the device's (no session starts here).
+//! program stream; `NeverSends` sends nothing (over TCP active its listener still accepts);
+//! `Refuses` is the device's (no session starts here).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -13,7 +16,7 @@ use std::time::Duration;
 
 use camwatch_core::clock::Clock;
 use camwatch_core::quality::keyframe::Codec;
-use camwatch_gb28181::ps;
+use camwatch_gb28181::{ps, tcp_rtp};
 use camwatch_synth::picture::{
     PictureFault, Rgb, Scene, apply_fault, render_scene, to_h264, with_sensor_noise,
 };
@@ -56,25 +59,79 @@ pub fn keyframe(index: usize, fault: Option<PictureFault>, variant: u64) -> Vec<
     out
 }
 
+/// Where a session's packets go.
+#[derive(Debug)]
+pub enum Out {
+    Udp(SocketAddr),
+    /// Connect to the platform's port.
+    Connect(SocketAddr),
+    /// Accept the platform's connection on our listener.
+    Accept(tokio::net::TcpListener),
+}
+
+/// An open media path.
+enum Sink {
+    Udp(tokio::net::UdpSocket, SocketAddr),
+    Tcp(tokio::net::TcpStream),
+}
+
+impl Sink {
+    async fn open(bind: IpAddr, out: Out) -> std::io::Result<Self> {
+        Ok(match out {
+            Out::Udp(to) => Self::Udp(tokio::net::UdpSocket::bind((bind, 0)).await?, to),
+            Out::Connect(to) => {
+                let s = if bind.is_ipv4() {
+                    tokio::net::TcpSocket::new_v4()?
+                } else {
+                    tokio::net::TcpSocket::new_v6()?
+                };
+                s.bind(SocketAddr::new(bind, 0))?;
+                let s = s.connect(to).await?;
+                s.set_nodelay(true)?;
+                Self::Tcp(s)
+            }
+            Out::Accept(l) => Self::Tcp(l.accept().await?.0),
+        })
+    }
+
+    async fn send(&mut self, packet: &[u8]) -> std::io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        match self {
+            Self::Udp(s, to) => s.send_to(packet, *to).await.map(drop),
+            Self::Tcp(s) => {
+                let framed = tcp_rtp::frame(packet).ok_or(std::io::ErrorKind::InvalidInput)?;
+                s.write_all(&framed).await
+            }
+        }
+    }
+}
+
 /// Streams a session until `MAX_FRAMES` (the caller aborts the task at the BYE). `session`
 /// counts the channel's sessions: a live sensor's noise differs from one to the next (else two
 /// samples in a row would be the same picture: frozen).
 pub async fn stream(
     bind: IpAddr,
-    to: SocketAddr,
+    out: Out,
     ssrc: u32,
     index: usize,
     fault: Option<MediaFault>,
     session: u64,
     clock: Arc<dyn Clock>,
 ) {
-    let sock = match tokio::net::UdpSocket::bind((bind, 0)).await {
+    let mut sink = match Sink::open(bind, out).await {
         Ok(s) => s,
         Err(e) => {
-            tracing::warn!(%bind, error = %e, "sim GB media: no socket");
+            tracing::warn!(%bind, error = %e, "sim GB media: no connection");
             return;
         }
     };
+    if fault == Some(MediaFault::NeverSends) {
+        // Connected and silent until the BYE aborts us (bounded like a stream).
+        clock
+            .sleep(Duration::from_secs(u64::from(MAX_FRAMES)))
+            .await;
+        return;
+    }
     let picture = match fault {
         Some(MediaFault::Picture(p)) => Some(p),
         _ => None,
@@ -101,7 +158,7 @@ pub async fn stream(
             ps::mux_frame(Codec::H264, frame, pts, true)
         };
         for p in ps::packetize(&payload, &mut seq, pts as u32, ssrc, MTU) {
-            if sock.send_to(&p, to).await.is_err() {
+            if sink.send(&p).await.is_err() {
                 return;
             }
         }

@@ -10,6 +10,8 @@
 //!   timeout;
 //! - a refused INVITE and RTP that is no program stream are their own clear outcomes;
 //! - at most `invite_per_platform` sessions at once through one peer (counted by the sim);
+//!   one channel in four sends H.265 in PS, decoded like the others (and diagnosed: the
+//!   too-dark channel of the first test is one);
 //! - media over TCP (RFC 4571): the monitor confirms a blurred channel whose pictures come
 //!   with the device connecting to camwatch (`tcp_passive`); camwatch connecting to the device
 //!   (`tcp_active`, chosen for that peer in `media_transport_peers`) gets keyframes too.
@@ -152,7 +154,8 @@ async fn picture_faults_over_gb28181_are_diagnosed_through_the_monitor() {
         20.0,
     ));
     // Channel 0 shows the street scene as it is, 1 the indoor one blurred, 3 the vivid one too
-    // dark (the scene is the channel's index, as in the RTSP simulator).
+    // dark (the scene is the channel's index, as in the RTSP simulator); channel 3 streams
+    // H.265 (one in four), so its confirmed fault is an H.265 keyframe's diagnosis.
     let w = world(
         clock.clone(),
         4,
@@ -384,17 +387,23 @@ async fn sessions_through_one_peer_never_exceed_the_cap() {
     for p in probes {
         outcomes.push(p.await.unwrap());
     }
-    for o in &outcomes {
+    for (n, o) in outcomes.iter().enumerate() {
         assert_eq!(o.status, ProbeStatus::Up, "{}", o.detail);
-        assert!(matches!(o.frame, Some(Frame::H264(_))));
-        assert!(o.facts.iter().any(|(k, v)| k == "codec" && v == "h264"));
+        // One channel in four streams H.265 in PS (stream type 0x24), the others H.264; the
+        // decoder camwatch uses for RTSP keyframes reads both: the simulator's picture.
+        let (codec, thumb) = match &o.frame {
+            Some(Frame::H264(k)) => ("h264", camwatch_core::quality::from_h264(k).unwrap()),
+            Some(Frame::H265(k)) => ("h265", camwatch_core::quality::from_h265(k).unwrap()),
+            other => panic!("channel {n}: {other:?}"),
+        };
+        assert_eq!(
+            codec,
+            if n % 4 == 3 { "h265" } else { "h264" },
+            "channel {n}"
+        );
+        assert!(o.facts.iter().any(|(k, v)| k == "codec" && v == codec));
+        assert!(thumb.width > 0 && thumb.height > 0);
     }
-    // The decoder reads what came over PS: the simulator's 320×240 picture.
-    let Some(Frame::H264(k)) = &outcomes[0].frame else {
-        unreachable!()
-    };
-    let thumb = camwatch_core::quality::from_h264(k).unwrap();
-    assert!(thumb.width > 0 && thumb.height > 0);
     let s = w.peers[0].stats();
     assert_eq!(s.invites, u64::from(CHANNELS));
     assert!(

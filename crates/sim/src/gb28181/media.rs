@@ -1,7 +1,8 @@
 //! A simulated channel's live video, as a GB/T 28181 device sends it after an INVITE: the
 //! channel's picture (its scene, and its picture fault, exactly as the RTSP simulator renders
-//! them) as H.264 keyframes, each muxed into an MPEG program stream
-//! (`camwatch_gb28181::ps::mux_frame`) and sent in RTP packets, one frame a second, until the platform's BYE or [`MAX_FRAMES`]: over
+//! them) as keyframes, H.264 or, for one channel in four, H.265 ([`codec`]), each muxed into
+//! an MPEG program stream (stream type 0x1B or 0x24, `camwatch_gb28181::ps::mux_frame`) and
+//! sent in RTP packets, one frame a second, until the platform's BYE or [`MAX_FRAMES`]: over
 //! UDP to the address the platform offered, or over TCP (RFC 4571 framing) on a connection we
 //! open to the platform's offered port (its offer `passive`) or accept on our own listener
 //! (its offer `active`).
@@ -29,8 +30,19 @@ pub const MAX_FRAMES: u32 = 60;
 /// RTP payload bytes per packet (an Ethernet MTU less the headers).
 pub const MTU: usize = 1400;
 
-/// One H.264 keyframe (SPS, PPS, IDR, Annex B) of catalog channel `index` with `fault`;
-/// `variant` varies the sensor noise from frame to frame.
+/// The codec catalog channel `index` streams: one channel in four H.265 (the register
+/// generator's share for RTSP channels, `index % 4 == 3`), the others H.264.
+pub fn codec(index: usize) -> Codec {
+    if index % 4 == 3 {
+        Codec::H265
+    } else {
+        Codec::H264
+    }
+}
+
+/// One keyframe (Annex B) of catalog channel `index` with `fault`, in its [`codec`]: H.264
+/// SPS, PPS, IDR, or H.265 VPS, SPS, PPS and the IDR's slices; `variant` varies the sensor
+/// noise from frame to frame.
 pub fn keyframe(index: usize, fault: Option<PictureFault>, variant: u64) -> Vec<u8> {
     let scene = Scene::ALL[index % Scene::ALL.len()];
     let pan = (index as u32 / 5 % 3) * 40;
@@ -51,8 +63,12 @@ pub fn keyframe(index: usize, fault: Option<PictureFault>, variant: u64) -> Vec<
         Some(f) => with_sensor_noise(&apply_fault(&base, f, index as u64), variant),
         None => with_sensor_noise(&base, variant),
     };
+    let nals = match codec(index) {
+        Codec::H264 => to_h264(&img),
+        Codec::H265 => camwatch_synth::hevc::to_h265(&img),
+    };
     let mut out = Vec::new();
-    for nal in to_h264(&img) {
+    for nal in nals {
         out.extend_from_slice(&[0, 0, 0, 1]);
         out.extend_from_slice(&nal);
     }
@@ -155,7 +171,7 @@ pub async fn stream(
         let payload = if fault == Some(MediaFault::Garbage) {
             frame.clone()
         } else {
-            ps::mux_frame(Codec::H264, frame, pts, true)
+            ps::mux_frame(codec(index), frame, pts, true)
         };
         for p in ps::packetize(&payload, &mut seq, pts as u32, ssrc, MTU) {
             if sink.send(&p).await.is_err() {

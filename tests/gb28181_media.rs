@@ -17,7 +17,9 @@
 //!   (`tcp_active`, chosen for that peer in `media_transport_peers`) gets keyframes too.
 
 mod common;
+mod gb_world;
 use common::wait_until;
+use gb_world::GbWorld;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -32,22 +34,12 @@ use camwatch_gb28181::digest::Nonces;
 use camwatch_gb28181::media::MediaProber;
 use camwatch_gb28181::platform::Platform;
 use camwatch_gb28181::server::Server;
-use camwatch_monitor::{EventBus, MonitorConfig, MonitorState, SignallingStatus};
+use camwatch_monitor::{EventBus, MonitorConfig, MonitorState};
 use camwatch_sim::gb28181::{GbFleet, MediaFault, PeerHandle, channel_code};
 use camwatch_sim::picture::PictureFault;
-use camwatch_store::{DeviceFilter, Store};
+use camwatch_store::DeviceFilter;
 
 const SEED: u32 = 900;
-
-struct World {
-    store: Arc<dyn Store>,
-    signalling: Arc<dyn SignallingStatus>,
-    peers: Vec<PeerHandle>,
-    stop: tokio::sync::watch::Sender<bool>,
-    sim_stop: tokio::sync::watch::Sender<bool>,
-    server: tokio::task::JoinHandle<std::io::Result<()>>,
-    _dir: tempfile::TempDir,
-}
 
 /// The platform (with picture INVITEs, `per_platform` at once) and a lower platform of
 /// `channels` channels with `media` faults, registered and its catalog synced.
@@ -56,7 +48,7 @@ async fn world(
     channels: u32,
     media: Vec<(u32, MediaFault)>,
     per_platform: usize,
-) -> World {
+) -> GbWorld {
     world_over(clock, channels, media, per_platform, GbMediaTransport::Udp).await
 }
 
@@ -67,18 +59,8 @@ async fn world_over(
     media: Vec<(u32, MediaFault)>,
     per_platform: usize,
     transport: GbMediaTransport,
-) -> World {
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = camwatch_store::connect(
-        &format!("sqlite://{}", dir.path().join("t.db").display()),
-        SecretKey::generate(),
-    )
-    .await
-    .unwrap();
-    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+) -> GbWorld {
     let fleet = GbFleet {
-        platform: udp.local_addr().unwrap(),
         lower_platform_channels: channels,
         keepalive_sec: 10,
         seed: SEED,
@@ -88,7 +70,6 @@ async fn world_over(
             .collect(),
         ..GbFleet::default()
     };
-    store.upsert_devices(&fleet.register()).await.unwrap();
     let gb = Gb28181Config {
         keepalive_interval_sec: 10,
         keepalive_misses: 3,
@@ -98,29 +79,10 @@ async fn world_over(
         media_transport: transport,
         ..Gb28181Config::default()
     };
-    let register = store.list_devices(&DeviceFilter::default()).await.unwrap();
-    let pcfg =
-        camwatch::cli::gb28181::platform_config(&gb, &SecretKey::generate(), &register).unwrap();
-    let (stop, mut stopped) = tokio::sync::watch::channel(false);
-    let (server, signalling) = camwatch::cli::gb28181::start_bound(
-        pcfg,
-        camwatch::cli::gb28181::media_config(&gb),
-        udp,
-        tcp,
-        clock.clone(),
-        store.clone(),
-        async move {
-            let _ = stopped.wait_for(|s| *s).await;
-        },
-    )
-    .unwrap();
-    let (sim_stop, sim_stopped) = tokio::sync::watch::channel(false);
-    let peers = camwatch_sim::gb28181::start(&fleet, clock.clone(), sim_stopped)
-        .await
-        .unwrap();
+    let w = gb_world::start(clock.clone(), fleet, gb).await;
     let ch0 = channel_code(SEED, 0);
     wait_until("catalog in the platform", 60, || {
-        let s = signalling.clone();
+        let s = w.signalling.clone();
         let clock = clock.clone();
         async move {
             s.observe(&ch0, clock.now().as_second())
@@ -128,23 +90,7 @@ async fn world_over(
         }
     })
     .await;
-    World {
-        store,
-        signalling,
-        peers,
-        stop,
-        sim_stop,
-        server,
-        _dir: dir,
-    }
-}
-
-impl World {
-    async fn end(self) {
-        self.sim_stop.send(true).unwrap();
-        self.stop.send(true).unwrap();
-        self.server.await.unwrap().unwrap();
-    }
+    w
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,16 +9,23 @@
 //! - a channel that answers the INVITE and never sends media is `no_media`, at the media
 //!   timeout;
 //! - a refused INVITE and RTP that is no program stream are their own clear outcomes;
-//! - at most `invite_per_platform` sessions at once through one peer (counted by the sim).
+//! - at most `invite_per_platform` sessions at once through one peer (counted by the sim);
+//!   one channel in four sends H.265 in PS, decoded like the others (and diagnosed: the
+//!   too-dark channel of the first test is one);
+//! - media over TCP (RFC 4571): the monitor confirms a blurred channel whose pictures come
+//!   with the device connecting to camwatch (`tcp_passive`); camwatch connecting to the device
+//!   (`tcp_active`, chosen for that peer in `media_transport_peers`) gets keyframes too.
 
 mod common;
+mod gb_world;
 use common::wait_until;
+use gb_world::GbWorld;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use camwatch_core::clock::{Clock, ScaledClock};
-use camwatch_core::config::Gb28181Config;
+use camwatch_core::config::{Gb28181Config, GbMediaTransport};
 use camwatch_core::health::HealthConfig;
 use camwatch_core::outcome::{FailureKind, Frame, ProbeKind, ProbeStatus};
 use camwatch_core::quality::FaultKind;
@@ -27,22 +34,12 @@ use camwatch_gb28181::digest::Nonces;
 use camwatch_gb28181::media::MediaProber;
 use camwatch_gb28181::platform::Platform;
 use camwatch_gb28181::server::Server;
-use camwatch_monitor::{EventBus, MonitorConfig, MonitorState, SignallingStatus};
+use camwatch_monitor::{EventBus, MonitorConfig, MonitorState};
 use camwatch_sim::gb28181::{GbFleet, MediaFault, PeerHandle, channel_code};
 use camwatch_sim::picture::PictureFault;
-use camwatch_store::{DeviceFilter, Store};
+use camwatch_store::DeviceFilter;
 
 const SEED: u32 = 900;
-
-struct World {
-    store: Arc<dyn Store>,
-    signalling: Arc<dyn SignallingStatus>,
-    peers: Vec<PeerHandle>,
-    stop: tokio::sync::watch::Sender<bool>,
-    sim_stop: tokio::sync::watch::Sender<bool>,
-    server: tokio::task::JoinHandle<std::io::Result<()>>,
-    _dir: tempfile::TempDir,
-}
 
 /// The platform (with picture INVITEs, `per_platform` at once) and a lower platform of
 /// `channels` channels with `media` faults, registered and its catalog synced.
@@ -51,18 +48,19 @@ async fn world(
     channels: u32,
     media: Vec<(u32, MediaFault)>,
     per_platform: usize,
-) -> World {
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = camwatch_store::connect(
-        &format!("sqlite://{}", dir.path().join("t.db").display()),
-        SecretKey::generate(),
-    )
-    .await
-    .unwrap();
-    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+) -> GbWorld {
+    world_over(clock, channels, media, per_platform, GbMediaTransport::Udp).await
+}
+
+/// [`world`] with media asked for over `transport`.
+async fn world_over(
+    clock: Arc<dyn Clock>,
+    channels: u32,
+    media: Vec<(u32, MediaFault)>,
+    per_platform: usize,
+    transport: GbMediaTransport,
+) -> GbWorld {
     let fleet = GbFleet {
-        platform: udp.local_addr().unwrap(),
         lower_platform_channels: channels,
         keepalive_sec: 10,
         seed: SEED,
@@ -72,38 +70,19 @@ async fn world(
             .collect(),
         ..GbFleet::default()
     };
-    store.upsert_devices(&fleet.register()).await.unwrap();
     let gb = Gb28181Config {
         keepalive_interval_sec: 10,
         keepalive_misses: 3,
         catalog_subscription_sec: 0,
         invite_per_platform: per_platform,
         media_ip: "127.0.0.1".into(),
+        media_transport: transport,
         ..Gb28181Config::default()
     };
-    let register = store.list_devices(&DeviceFilter::default()).await.unwrap();
-    let pcfg =
-        camwatch::cli::gb28181::platform_config(&gb, &SecretKey::generate(), &register).unwrap();
-    let (stop, mut stopped) = tokio::sync::watch::channel(false);
-    let (server, signalling) = camwatch::cli::gb28181::start_bound(
-        pcfg,
-        camwatch::cli::gb28181::media_config(&gb),
-        udp,
-        tcp,
-        clock.clone(),
-        store.clone(),
-        async move {
-            let _ = stopped.wait_for(|s| *s).await;
-        },
-    )
-    .unwrap();
-    let (sim_stop, sim_stopped) = tokio::sync::watch::channel(false);
-    let peers = camwatch_sim::gb28181::start(&fleet, clock.clone(), sim_stopped)
-        .await
-        .unwrap();
+    let w = gb_world::start(clock.clone(), fleet, gb).await;
     let ch0 = channel_code(SEED, 0);
     wait_until("catalog in the platform", 60, || {
-        let s = signalling.clone();
+        let s = w.signalling.clone();
         let clock = clock.clone();
         async move {
             s.observe(&ch0, clock.now().as_second())
@@ -111,23 +90,7 @@ async fn world(
         }
     })
     .await;
-    World {
-        store,
-        signalling,
-        peers,
-        stop,
-        sim_stop,
-        server,
-        _dir: dir,
-    }
-}
-
-impl World {
-    async fn end(self) {
-        self.sim_stop.send(true).unwrap();
-        self.stop.send(true).unwrap();
-        self.server.await.unwrap().unwrap();
-    }
+    w
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -137,7 +100,8 @@ async fn picture_faults_over_gb28181_are_diagnosed_through_the_monitor() {
         20.0,
     ));
     // Channel 0 shows the street scene as it is, 1 the indoor one blurred, 3 the vivid one too
-    // dark (the scene is the channel's index, as in the RTSP simulator).
+    // dark (the scene is the channel's index, as in the RTSP simulator); channel 3 streams
+    // H.265 (one in four), so its confirmed fault is an H.265 keyframe's diagnosis.
     let w = world(
         clock.clone(),
         4,
@@ -245,6 +209,20 @@ async fn bare(
     tokio::sync::watch::Sender<bool>,
     tokio::task::JoinHandle<std::io::Result<()>>,
 ) {
+    bare_with(clock, media, Gb28181Config::default()).await
+}
+
+/// [`bare`] with `gb`'s media transport settings.
+async fn bare_with(
+    clock: Arc<dyn Clock>,
+    media: Vec<(u32, MediaFault)>,
+    gb: Gb28181Config,
+) -> (
+    MediaProber,
+    Vec<PeerHandle>,
+    tokio::sync::watch::Sender<bool>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
     let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let fleet = GbFleet {
@@ -262,7 +240,7 @@ async fn bare(
         catalog_subscription_sec: 0,
         media_ip: "127.0.0.1".into(),
         media_timeout_sec: 1,
-        ..Gb28181Config::default()
+        ..gb
     };
     let pcfg =
         camwatch::cli::gb28181::platform_config(&gb, &SecretKey::generate(), &fleet.register())
@@ -355,17 +333,23 @@ async fn sessions_through_one_peer_never_exceed_the_cap() {
     for p in probes {
         outcomes.push(p.await.unwrap());
     }
-    for o in &outcomes {
+    for (n, o) in outcomes.iter().enumerate() {
         assert_eq!(o.status, ProbeStatus::Up, "{}", o.detail);
-        assert!(matches!(o.frame, Some(Frame::H264(_))));
-        assert!(o.facts.iter().any(|(k, v)| k == "codec" && v == "h264"));
+        // One channel in four streams H.265 in PS (stream type 0x24), the others H.264; the
+        // decoder camwatch uses for RTSP keyframes reads both: the simulator's picture.
+        let (codec, thumb) = match &o.frame {
+            Some(Frame::H264(k)) => ("h264", camwatch_core::quality::from_h264(k).unwrap()),
+            Some(Frame::H265(k)) => ("h265", camwatch_core::quality::from_h265(k).unwrap()),
+            other => panic!("channel {n}: {other:?}"),
+        };
+        assert_eq!(
+            codec,
+            if n % 4 == 3 { "h265" } else { "h264" },
+            "channel {n}"
+        );
+        assert!(o.facts.iter().any(|(k, v)| k == "codec" && v == codec));
+        assert!(thumb.width > 0 && thumb.height > 0);
     }
-    // The decoder reads what came over PS: the simulator's 320×240 picture.
-    let Some(Frame::H264(k)) = &outcomes[0].frame else {
-        unreachable!()
-    };
-    let thumb = camwatch_core::quality::from_h264(k).unwrap();
-    assert!(thumb.width > 0 && thumb.height > 0);
     let s = w.peers[0].stats();
     assert_eq!(s.invites, u64::from(CHANNELS));
     assert!(
@@ -374,4 +358,128 @@ async fn sessions_through_one_peer_never_exceed_the_cap() {
         s.max_sessions
     );
     w.end().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pictures_over_tcp_passive_are_diagnosed_through_the_monitor() {
+    let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(
+        "2026-11-10T00:00:00Z".parse().unwrap(),
+        20.0,
+    ));
+    let w = world_over(
+        clock.clone(),
+        2,
+        vec![(1, MediaFault::Picture(PictureFault::Blur))],
+        4,
+        GbMediaTransport::TcpPassive,
+    )
+    .await;
+    wait_until("catalog synced", 60, || async {
+        w.store.unconfirmed_codes().await.unwrap().len() == 2
+    })
+    .await;
+    let devices = w
+        .store
+        .list_devices(&DeviceFilter::default())
+        .await
+        .unwrap();
+    let lease = w
+        .store
+        .acquire_monitor("test", std::process::id(), clock.now().as_second())
+        .await
+        .unwrap();
+    let state = Arc::new(MonitorState::for_devices(&devices, clock.now().as_second()));
+    let cfg = MonitorConfig {
+        liveness_interval_sec: 60,
+        picture_interval_sec: 120,
+        picture_confirm: 2,
+        register_poll_sec: 3600,
+        signalling: Some(w.signalling.clone()),
+        ..MonitorConfig::default()
+    };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let monitor = tokio::spawn(camwatch_monitor::run(
+        w.store.clone(),
+        lease,
+        devices,
+        cfg,
+        clock.clone(),
+        state.clone(),
+        EventBus::new(4096),
+        stop_rx,
+    ));
+    let ch = |n| channel_code(SEED, n);
+    wait_until("blur confirmed over TCP", 120, || async {
+        state
+            .device(&ch(1))
+            .and_then(|d| d.picture)
+            .is_some_and(|c| c.picture_faults().contains(FaultKind::Blur))
+    })
+    .await;
+    stop_tx.send(true).unwrap();
+    monitor.await.unwrap().unwrap();
+    // The probe as the monitor ran it: over TCP, the device connecting.
+    let o = w.signalling.picture_probe(ch(0)).await;
+    assert_eq!(o.status, ProbeStatus::Up, "{}", o.detail);
+    assert!(
+        o.facts
+            .iter()
+            .any(|(k, v)| k == "media_transport" && v == "tcp_passive"),
+        "{:?}",
+        o.facts
+    );
+    wait_until("sessions ended", 30, || async {
+        w.peers[0].stats().sessions == 0
+    })
+    .await;
+    let s = w.peers[0].stats();
+    assert!(s.invites >= 3 && s.byes == s.invites, "{s:?}");
+    w.end().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tcp_active_for_one_peer_reads_keyframes_and_silence_is_no_media() {
+    let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(
+        "2026-11-10T00:00:00Z".parse().unwrap(),
+        1.0,
+    ));
+    let peer = camwatch_sim::gb28181::lower_platform_code(SEED);
+    let gb = Gb28181Config {
+        media_transport_peers: [(peer.to_string(), GbMediaTransport::TcpActive)].into(),
+        ..Gb28181Config::default()
+    };
+    let (prober, peers, stop, server) = bare_with(
+        clock.clone(),
+        vec![(1, MediaFault::NeverSends), (2, MediaFault::Garbage)],
+        gb,
+    )
+    .await;
+    let ch = |n| channel_code(SEED, n);
+    let o = prober.probe(ch(0)).await;
+    assert_eq!(o.status, ProbeStatus::Up, "{}", o.detail);
+    assert!(
+        o.facts
+            .iter()
+            .any(|(k, v)| k == "media_transport" && v == "tcp_active")
+    );
+    let Some(Frame::H264(k)) = &o.frame else {
+        panic!("an H.264 keyframe")
+    };
+    assert!(camwatch_core::quality::from_h264(k).is_ok());
+    // Connected, and nothing comes: no media at the timeout.
+    let t = tokio::time::Instant::now();
+    let o = prober.probe(ch(1)).await;
+    assert_eq!(o.failure, Some(FailureKind::NoMedia), "{}", o.detail);
+    assert!(o.detail.contains("no media within 1 s"), "{}", o.detail);
+    assert!(t.elapsed() >= Duration::from_secs(1));
+    let o = prober.probe(ch(2)).await;
+    assert_eq!(o.failure, Some(FailureKind::MalformedReply), "{}", o.detail);
+    assert!(o.detail.contains("MPEG-PS"), "{}", o.detail);
+    wait_until("sessions ended", 30, || async {
+        peers[0].stats().sessions == 0
+    })
+    .await;
+    assert_eq!(peers[0].stats().byes, 3);
+    stop.send(true).unwrap();
+    server.await.unwrap().unwrap();
 }

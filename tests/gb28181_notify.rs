@@ -9,6 +9,7 @@
 //! never timed.
 
 mod common;
+mod gb_world;
 use common::wait_until;
 
 use std::sync::Arc;
@@ -19,31 +20,21 @@ use camwatch_core::health::PictureSample;
 use camwatch_core::outcome::ProbeStatus;
 use camwatch_core::quality::{FaultKind, FaultSet};
 use camwatch_core::registry::Confirmation;
-use camwatch_core::secret::SecretKey;
 use camwatch_gb28181::manscdp::CatalogEvent;
 use camwatch_sim::gb28181::{GbFleet, ScriptedNotify, SimChannel, channel_code};
+use camwatch_store::DeviceFilter;
 use camwatch_store::gb28181::ChannelQuery;
-use camwatch_store::{DeviceFilter, Store};
 
 const CHANNELS: u32 = 10;
 const SEED: u32 = 700;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catalog_notifies_become_status_picture_faults_and_register_changes() {
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = camwatch_store::connect(
-        &format!("sqlite://{}", dir.path().join("t.db").display()),
-        SecretKey::generate(),
-    )
-    .await
-    .unwrap();
     let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(
         "2026-11-10T00:00:00Z".parse().unwrap(),
         20.0,
     ));
     let t0 = clock.now().as_second();
-    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let ch = |n| channel_code(SEED, n);
     let sim_channel = |n| SimChannel {
         code: ch(n),
@@ -58,7 +49,6 @@ async fn catalog_notifies_become_status_picture_faults_and_register_changes() {
         on: true,
     };
     let fleet = GbFleet {
-        platform: udp.local_addr().unwrap(),
         lower_platform_channels: CHANNELS,
         keepalive_sec: 10,
         seed: SEED,
@@ -87,33 +77,15 @@ async fn catalog_notifies_become_status_picture_faults_and_register_changes() {
         ..GbFleet::default()
     };
     let lp = camwatch_sim::gb28181::lower_platform_code(SEED);
-    store.upsert_devices(&fleet.register()).await.unwrap();
     let gb = Gb28181Config {
         keepalive_interval_sec: 10,
         keepalive_misses: 3,
         catalog_subscription_sec: 600,
+        picture_invites: false,
         ..Gb28181Config::default()
     };
-    let register = store.list_devices(&DeviceFilter::default()).await.unwrap();
-    let pcfg =
-        camwatch::cli::gb28181::platform_config(&gb, &SecretKey::generate(), &register).unwrap();
-    let (stop_tx, mut stop) = tokio::sync::watch::channel(false);
-    let (server, signalling) = camwatch::cli::gb28181::start_bound(
-        pcfg,
-        None,
-        udp,
-        tcp,
-        clock.clone(),
-        store.clone(),
-        async move {
-            let _ = stop.wait_for(|s| *s).await;
-        },
-    )
-    .unwrap();
-    let (sim_stop, sim_stopped) = tokio::sync::watch::channel(false);
-    let peers = camwatch_sim::gb28181::start(&fleet, clock.clone(), sim_stopped)
-        .await
-        .unwrap();
+    let w = gb_world::start(clock.clone(), fleet, gb).await;
+    let (store, signalling, peers) = (w.store.clone(), w.signalling.clone(), w.peers.clone());
 
     // The catalog first, then every NOTIFY (the DEL is the last one sent).
     wait_until("catalog synced", 60, || async {
@@ -188,7 +160,5 @@ async fn catalog_notifies_become_status_picture_faults_and_register_changes() {
     assert!(devices.iter().any(|d| d.code == ch(3)));
     assert_eq!(status(3), None, "no longer a channel of the platform");
 
-    sim_stop.send(true).unwrap();
-    stop_tx.send(true).unwrap();
-    server.await.unwrap().unwrap();
+    w.end().await;
 }

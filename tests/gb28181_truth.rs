@@ -11,6 +11,7 @@
 //! protocol allows (keepalive interval, misses, liveness interval), never measured durations.
 
 mod common;
+mod gb_world;
 use common::wait_until;
 
 use std::collections::HashMap;
@@ -21,11 +22,10 @@ use camwatch_core::clock::{Clock, ScaledClock};
 use camwatch_core::config::Gb28181Config;
 use camwatch_core::health::HealthConfig;
 use camwatch_core::history::Status;
-use camwatch_core::secret::SecretKey;
 use camwatch_monitor::{EventBus, MonitorConfig, MonitorState};
 use camwatch_sim::gb28181::{GbFleet, lower_platform_code};
+use camwatch_store::DeviceFilter;
 use camwatch_store::gb28181::ConfirmTarget;
-use camwatch_store::{DeviceFilter, Store};
 
 const CHANNELS: u32 = 20_000;
 const SCALE: f64 = 20.0;
@@ -36,21 +36,11 @@ const SLACK: i64 = 30;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_lower_platforms_20000_channels_go_offline_and_the_report_counts_them() {
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = camwatch_store::connect(
-        &format!("sqlite://{}", dir.path().join("t.db").display()),
-        SecretKey::generate(),
-    )
-    .await
-    .unwrap();
     let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(
         "2026-11-10T00:00:00Z".parse().unwrap(),
         SCALE,
     ));
-    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let fleet = GbFleet {
-        platform: udp.local_addr().unwrap(),
         lower_platform_channels: CHANNELS,
         keepalive_sec: KEEPALIVE_SEC,
         page_size: 50,
@@ -58,35 +48,17 @@ async fn a_dead_lower_platforms_20000_channels_go_offline_and_the_report_counts_
         ..GbFleet::default()
     };
     let lp = lower_platform_code(fleet.seed);
-    store.upsert_devices(&fleet.register()).await.unwrap();
 
     // The platform, as `serve` runs it: catalogs sync into the store.
     let gb = Gb28181Config {
         keepalive_interval_sec: KEEPALIVE_SEC as u32,
         keepalive_misses: MISSES as u32,
+        picture_invites: false,
         ..Gb28181Config::default()
     };
-    let register = store.list_devices(&DeviceFilter::default()).await.unwrap();
-    let pcfg =
-        camwatch::cli::gb28181::platform_config(&gb, &SecretKey::generate(), &register).unwrap();
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut stop = stop_rx.clone();
-    let (server, signalling) = camwatch::cli::gb28181::start_bound(
-        pcfg,
-        None,
-        udp,
-        tcp,
-        clock.clone(),
-        store.clone(),
-        async move {
-            let _ = stop.wait_for(|s| *s).await;
-        },
-    )
-    .unwrap();
-    let (sim_stop, sim_stopped) = tokio::sync::watch::channel(false);
-    camwatch_sim::gb28181::start(&fleet, clock.clone(), sim_stopped)
-        .await
-        .unwrap();
+    let w = gb_world::start(clock.clone(), fleet, gb).await;
+    let (store, signalling) = (w.store.clone(), w.signalling.clone());
+    let stop_rx = w.stop.subscribe();
 
     // The catalog syncs: every channel in the register, unconfirmed.
     wait_until("catalog synced", 60, || async {
@@ -128,7 +100,7 @@ async fn a_dead_lower_platforms_20000_channels_go_offline_and_the_report_counts_
         clock.clone(),
         state.clone(),
         EventBus::new(4096),
-        stop_rx.clone(),
+        stop_rx,
     ));
     let all = |status: Status| {
         let state = state.clone();
@@ -145,15 +117,15 @@ async fn a_dead_lower_platforms_20000_channels_go_offline_and_the_report_counts_
 
     // The lower platform dies: its last keepalive went within the interval before this.
     let killed_at = clock.now().as_second();
-    sim_stop.send(true).unwrap();
+    w.sim_stop.send(true).unwrap();
     // The platform's offline instant is the last keepalive + interval × misses; the last one
     // went at most an interval (and the peer's one-second nap) before the kill.
     let offline_earliest = killed_at - KEEPALIVE_SEC - 2 + KEEPALIVE_SEC * MISSES;
     let offline_latest = killed_at + KEEPALIVE_SEC * MISSES + 1;
     wait_until("all offline", 120, || all(Status::Offline)).await;
-    stop_tx.send(true).unwrap();
+    w.stop.send(true).unwrap();
     monitor.await.unwrap().unwrap();
-    server.await.unwrap().unwrap();
+    w.server.await.unwrap().unwrap();
     let stopped_at = clock.now().as_second();
 
     // The record: each channel online, then offline with the platform as cause, dated within

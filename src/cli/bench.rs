@@ -112,12 +112,30 @@ pub enum BenchCommand {
     /// The GB/T 28181 platform (this process) against N simulated devices (their own
     /// process, loopback UDP): a REGISTER storm of all N at once with digest auth, timed; then
     /// the platform's CPU share over a real window of their keepalives every 60 s.
+    ///
+    /// With `--invites N`: instead, N picture probes by INVITE (RTP/PS to a diagnosed
+    /// keyframe) against a simulated lower platform and cameras, `--parallel` at once.
     Gb28181 {
         #[arg(long, default_value_t = 10_000)]
         devices: u32,
         /// Seconds of the measured keepalive window.
         #[arg(long, default_value_t = 120)]
         window: u64,
+        /// Picture probes by INVITE to run (0: the REGISTER/keepalive bench).
+        #[arg(long, default_value_t = 0)]
+        invites: u64,
+        /// For `--invites`: channels of the simulated lower platform...
+        #[arg(long, default_value_t = 64)]
+        channels: u32,
+        /// ...and single cameras (each its own peer).
+        #[arg(long, default_value_t = 16)]
+        peers: u32,
+        /// For `--invites`: probes at once (at most 4 through one peer).
+        #[arg(long, default_value_t = 32)]
+        parallel: usize,
+        /// For `--invites`: media over `udp`, `tcp_passive` or `tcp_active`.
+        #[arg(long, default_value = "udp")]
+        media_transport: String,
     },
 }
 
@@ -158,8 +176,39 @@ pub async fn run(cmd: &BenchCommand) -> Result<ExitCode> {
             window,
             storm,
         } => super::bench_sse::run(*channels, *clients, *window, *storm).await,
-        BenchCommand::Gb28181 { devices, window } => {
-            super::bench_gb28181::run(*devices, *window).await
+        BenchCommand::Gb28181 {
+            devices,
+            window,
+            invites: 0,
+            ..
+        } => super::bench_gb28181::run(*devices, *window).await,
+        BenchCommand::Gb28181 {
+            invites,
+            channels,
+            peers,
+            parallel,
+            media_transport,
+            ..
+        } => {
+            use camwatch_core::config::GbMediaTransport;
+            let transport = match media_transport.as_str() {
+                "udp" => GbMediaTransport::Udp,
+                "tcp_passive" => GbMediaTransport::TcpPassive,
+                "tcp_active" => GbMediaTransport::TcpActive,
+                other => {
+                    return Err(Error::invalid(format!(
+                        "--media-transport {other:?}: expected udp, tcp_passive or tcp_active"
+                    )));
+                }
+            };
+            super::bench_gb28181_invite::run(super::bench_gb28181_invite::InviteArgs {
+                invites: *invites,
+                channels: *channels,
+                peers: *peers,
+                parallel: *parallel,
+                transport,
+            })
+            .await
         }
     }
 }

@@ -388,12 +388,26 @@ pub struct PlatformStatus(
 
 /// The picture probe's settings from the config section (`None`: `picture_invites` off).
 pub fn media_config(cfg: &Gb28181Config) -> Option<camwatch_gb28181::media::MediaConfig> {
+    use camwatch_core::config::GbMediaTransport;
+    use camwatch_gb28181::sdp::MediaMode;
+    let mode = |t: GbMediaTransport| match t {
+        GbMediaTransport::Udp => MediaMode::Udp,
+        GbMediaTransport::TcpPassive => MediaMode::TcpPassive,
+        GbMediaTransport::TcpActive => MediaMode::TcpActive,
+    };
     cfg.picture_invites
         .then(|| camwatch_gb28181::media::MediaConfig {
             ip: cfg.media_ip.trim().parse().ok(),
             answer_timeout: std::time::Duration::from_secs(cfg.invite_answer_sec),
             media_timeout: std::time::Duration::from_secs(cfg.media_timeout_sec),
             per_parent: cfg.invite_per_platform.max(1),
+            mode: mode(cfg.media_transport),
+            // The config's check let only 20-digit IDs through.
+            mode_per_peer: cfg
+                .media_transport_peers
+                .iter()
+                .filter_map(|(code, t)| Some((code.parse().ok()?, mode(*t))))
+                .collect(),
         })
 }
 

@@ -211,6 +211,25 @@ pub struct Gb28181Config {
     /// How long an INVITE may wait for its answer, then how long for the first keyframe.
     pub invite_answer_sec: u64,
     pub media_timeout_sec: u64,
+    /// How picture INVITEs ask for media: RTP over UDP, or RTP over TCP (RFC 4571) with the
+    /// device connecting to camwatch (`tcp_passive`) or camwatch to the device (`tcp_active`).
+    pub media_transport: GbMediaTransport,
+    /// The same per peer the INVITE goes through (a device, NVR or lower platform), by its
+    /// 20-digit ID; peers not named use `media_transport`.
+    pub media_transport_peers: BTreeMap<String, GbMediaTransport>,
+}
+
+/// How a GB/T 28181 picture INVITE asks for media (`[gb28181] media_transport`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GbMediaTransport {
+    /// RTP datagrams to a port of camwatch's.
+    #[default]
+    Udp,
+    /// RTP over TCP; camwatch listens, the device connects.
+    TcpPassive,
+    /// RTP over TCP; camwatch connects to the port of the device's answer.
+    TcpActive,
 }
 
 impl Default for Gb28181Config {
@@ -231,6 +250,8 @@ impl Default for Gb28181Config {
             media_ip: String::new(),
             invite_answer_sec: 4,
             media_timeout_sec: 5,
+            media_transport: GbMediaTransport::Udp,
+            media_transport_peers: BTreeMap::new(),
         }
     }
 }
@@ -585,6 +606,11 @@ impl Config {
                 gb.media_ip
             )));
         }
+        if let Some(peer) = gb.media_transport_peers.keys().find(|k| !digits(k, 20)) {
+            return Err(Error::invalid(format!(
+                "{origin}: gb28181.media_transport_peers: expected 20-digit GB/T 28181 IDs, got {peer:?}"
+            )));
+        }
         let n = &self.node;
         if n.heartbeat_sec == 0 {
             return Err(Error::invalid(format!(
@@ -668,6 +694,37 @@ mod tests {
             ("register_crs = \"utm\"", "unknown variant"),
         ] {
             let e = Config::parse(&format!("[console]\n{text}\n"), "f")
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(want), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn gb28181_media_transport_globally_and_per_peer() {
+        let c = Config::parse(
+            "[gb28181]\nmedia_transport = \"tcp_passive\"\n\
+             [gb28181.media_transport_peers]\n\"34020000002000000099\" = \"tcp_active\"\n",
+            "f",
+        )
+        .unwrap();
+        assert_eq!(c.gb28181.media_transport, GbMediaTransport::TcpPassive);
+        assert_eq!(
+            c.gb28181.media_transport_peers["34020000002000000099"],
+            GbMediaTransport::TcpActive
+        );
+        assert_eq!(
+            Config::default().gb28181.media_transport,
+            GbMediaTransport::Udp
+        );
+        for (text, want) in [
+            ("media_transport = \"tcp\"", "unknown variant"),
+            (
+                "media_transport_peers = { \"3402\" = \"udp\" }",
+                "gb28181.media_transport_peers: expected 20-digit",
+            ),
+        ] {
+            let e = Config::parse(&format!("[gb28181]\n{text}\n"), "f")
                 .unwrap_err()
                 .to_string();
             assert!(e.contains(want), "{text}: {e}");

@@ -15,6 +15,7 @@
 //! | `platform`  | the platform's decisions: a message in, replies and events out (pure)   |
 //! | `sdp`       | the INVITE's session descriptions: offer, answer, `y=` SSRC (pure)      |
 //! | `ps`        | RTP and MPEG-PS: demuxed to the first keyframe, muxed for the sim (pure) |
+//! | `tcp_rtp`   | RTP over TCP (RFC 4571): length-framed packets, bounded (pure)           |
 //! | `media`     | the picture probe: INVITE, RTP/PS to a keyframe, BYE (I/O)               |
 //! | `server`    | the I/O shell: UDP and TCP sockets, per-peer bounds, the tick           |
 //!
@@ -35,4 +36,5 @@ pub mod sdp;
 pub mod server;
 pub mod sip;
 pub mod subscription;
+pub mod tcp_rtp;
 pub mod transaction;

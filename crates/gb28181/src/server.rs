@@ -208,6 +208,7 @@ impl Handle {
     pub async fn invite(
         &self,
         channel: camwatch_core::registry::DeviceCode,
+        mode: crate::sdp::MediaMode,
         ip: std::net::IpAddr,
         port: u16,
         ssrc: &str,
@@ -220,7 +221,7 @@ impl Handle {
     > {
         let invite = self
             .shared
-            .with(|p, now| p.invite(channel, ip, port, ssrc, now))?;
+            .with(|p, now| p.invite(channel, mode, ip, port, ssrc, now))?;
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.shared
             .waiting

@@ -17,7 +17,7 @@ use camwatch_core::registry::DeviceCode;
 use super::{Outgoing, Peer, Pending, Platform, Tracked};
 use crate::manscdp::ChannelStatus;
 use crate::registrar::Presence;
-use crate::sdp::Media;
+use crate::sdp::{Media, MediaMode};
 use crate::sip::{self, InResponse, Method, OutRequest};
 use crate::transaction::TxKey;
 
@@ -116,11 +116,13 @@ impl Platform {
     }
 
     /// An INVITE for live video of `channel`, received at `ip:port` with RTP SSRC `ssrc`
-    /// (the `y=` line, ten digits): tracked as a transaction, its dialog kept until
+    /// (the `y=` line, ten digits) by `mode` (UDP, or TCP with us listening on that port or
+    /// connecting to the device's): tracked as a transaction, its dialog kept until
     /// [`Platform::bye`].
     pub fn invite(
         &mut self,
         channel: DeviceCode,
+        mode: MediaMode,
         ip: IpAddr,
         port: u16,
         ssrc: &str,
@@ -134,7 +136,7 @@ impl Platform {
         let call_id = format!("{call_id}@camwatch");
         let (via_host, transport) = self.via(to);
         let host = to.addr().to_string();
-        let body = Media::offer(&self.cfg.id, ip, port, ssrc);
+        let body = Media::offer(&self.cfg.id, mode, ip, port, ssrc);
         let bytes = sip::request_with(
             &OutRequest {
                 method: Method::Invite,

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::registrar::{OfflineReason, Presence};
+use crate::sdp::MediaMode;
 use camwatch_core::outcome::ProbeStatus;
 
 const T0: i64 = 1_800_000_000;
@@ -471,7 +472,14 @@ fn request_of(out: &Outgoing) -> InRequest {
 fn answer_invite(invite: &Outgoing, status: u16) -> Vec<u8> {
     let req = request_of(invite);
     if status == 200 {
-        let sdp = crate::sdp::Media::answer(DEV, "127.0.0.1".parse().unwrap(), 5061, "0200000001");
+        let offer = crate::sdp::Media::parse(&req.common.body).unwrap();
+        let sdp = crate::sdp::Media::answer(
+            DEV,
+            &offer,
+            "127.0.0.1".parse().unwrap(),
+            5061,
+            "0200000001",
+        );
         sip::response_with_body(&req, 200, "OK", "dev1", "APPLICATION/SDP", &sdp)
     } else {
         sip::response(&req, status, "Busy Here", "dev1", &[])
@@ -484,16 +492,20 @@ fn an_invite_is_routed_offered_acked_and_ended() {
     let ip: IpAddr = "127.0.0.1".parse().unwrap();
     // Not registered yet: the platform knows no way to it.
     assert_eq!(
-        p.invite(dev(), ip, 30_000, "0200000001", T0).unwrap_err(),
+        p.invite(dev(), MediaMode::Udp, ip, 30_000, "0200000001", T0)
+            .unwrap_err(),
         InviteError::Unknown
     );
     let other: DeviceCode = "34020000001310000077".parse().unwrap();
     assert_eq!(
-        p.invite(other, ip, 30_000, "0200000001", T0).unwrap_err(),
+        p.invite(other, MediaMode::Udp, ip, 30_000, "0200000001", T0)
+            .unwrap_err(),
         InviteError::Unknown
     );
     registered(&mut p, T0);
-    let inv = p.invite(dev(), ip, 30_000, "0200000001", T0).unwrap();
+    let inv = p
+        .invite(dev(), MediaMode::Udp, ip, 30_000, "0200000001", T0)
+        .unwrap();
     assert_eq!(inv.via, dev());
     let req = request_of(&inv.request);
     assert_eq!(req.method, Method::Invite);
@@ -541,7 +553,9 @@ fn a_refused_or_unanswered_invite_is_reported_and_forgotten() {
     let mut p = platform(UnknownPolicy::Refuse, true);
     registered(&mut p, T0);
     let ip: IpAddr = "127.0.0.1".parse().unwrap();
-    let inv = p.invite(dev(), ip, 30_000, "0200000001", T0).unwrap();
+    let inv = p
+        .invite(dev(), MediaMode::Udp, ip, 30_000, "0200000001", T0)
+        .unwrap();
     let out = p.on_message(&answer_invite(&inv.request, 486), peer(), T0);
     // The ACK of a failure belongs to the INVITE's transaction: the same branch.
     let ack = request_of(&out[0]);
@@ -556,7 +570,9 @@ fn a_refused_or_unanswered_invite_is_reported_and_forgotten() {
     );
     assert_eq!(p.open_invites(), 0);
 
-    let inv = p.invite(dev(), ip, 30_000, "0200000002", T0).unwrap();
+    let inv = p
+        .invite(dev(), MediaMode::Udp, ip, 30_000, "0200000002", T0)
+        .unwrap();
     let what = inv.request.tx.clone().unwrap().what;
     p.no_answer(what, T0 + 32);
     assert_eq!(
@@ -571,7 +587,9 @@ fn a_200_after_the_probe_gave_up_is_ended_at_once() {
     let mut p = platform(UnknownPolicy::Refuse, true);
     registered(&mut p, T0);
     let ip: IpAddr = "127.0.0.1".parse().unwrap();
-    let inv = p.invite(dev(), ip, 30_000, "0200000001", T0).unwrap();
+    let inv = p
+        .invite(dev(), MediaMode::Udp, ip, 30_000, "0200000001", T0)
+        .unwrap();
     assert!(p.bye(&inv.call_id).is_none());
     let out = p.on_message(&answer_invite(&inv.request, 200), peer(), T0 + 3);
     let methods: Vec<Method> = out.iter().map(|o| request_of(o).method).collect();
@@ -588,11 +606,14 @@ fn a_channel_is_invited_through_its_parent_while_online_and_on() {
     let ip: IpAddr = "127.0.0.1".parse().unwrap();
     p.channels.insert(ch, (dev(), ChannelStatus::Off));
     assert_eq!(
-        p.invite(ch, ip, 1, "0200000001", T0).unwrap_err(),
+        p.invite(ch, MediaMode::Udp, ip, 1, "0200000001", T0)
+            .unwrap_err(),
         InviteError::Off
     );
     p.channels.insert(ch, (dev(), ChannelStatus::On));
-    let inv = p.invite(ch, ip, 1, "0200000001", T0).unwrap();
+    let inv = p
+        .invite(ch, MediaMode::Udp, ip, 1, "0200000001", T0)
+        .unwrap();
     assert_eq!(inv.via, dev());
     assert_eq!(inv.request.to, peer());
     assert!(

@@ -29,6 +29,7 @@ use std::net::SocketAddr;
 use camwatch_core::registry::DeviceCode;
 use camwatch_gb28181::digest;
 use camwatch_gb28181::manscdp::{self, CatalogEvent};
+use camwatch_gb28181::sdp::{Media, MediaTransport, Setup};
 use camwatch_gb28181::sip::{self, InRequest, InResponse, Inbound, Method, OutRequest};
 
 /// Seconds before an unanswered or refused REGISTER is sent again.
@@ -139,6 +140,19 @@ impl std::str::FromStr for MediaFault {
     }
 }
 
+/// How a session's media travels, as the platform's offer asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaLink {
+    /// RTP datagrams to where the platform receives.
+    Udp(SocketAddr),
+    /// RTP over TCP (RFC 4571) on a connection we open to the platform (its offer `passive`).
+    TcpConnect(SocketAddr),
+    /// RTP over TCP on a connection the platform opens to us (its offer `active`): the shell
+    /// listens on a port of its own and gives it back with [`GbDevice::listening`], which
+    /// writes the 200 (held until then).
+    TcpListen,
+}
+
 /// A live-video session for the shell to start or stop.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MediaCommand {
@@ -147,8 +161,7 @@ pub enum MediaCommand {
         channel: DeviceCode,
         /// The channel's index in the catalog (which scene it shows).
         index: usize,
-        /// Where the platform receives (its SDP offer).
-        to: SocketAddr,
+        link: MediaLink,
         ssrc: u32,
         fault: Option<MediaFault>,
     },
@@ -230,6 +243,8 @@ pub struct GbDevice {
     /// Live-video sessions by Call-ID, and the commands for the shell.
     sessions: HashMap<String, DeviceCode>,
     media: Vec<MediaCommand>,
+    /// INVITEs whose 200 waits for the shell's listening port (TCP active), by Call-ID.
+    held: HashMap<String, InRequest>,
 }
 
 /// The dialog a platform's SUBSCRIBE opened.
@@ -275,6 +290,7 @@ impl GbDevice {
             stats: DeviceStats::default(),
             sessions: HashMap::new(),
             media: Vec::new(),
+            held: HashMap::new(),
         }
     }
 
@@ -300,11 +316,14 @@ impl GbDevice {
         if fault == Some(MediaFault::Refuses) {
             return vec![sip::response(r, 486, "Busy Here", &tag, &[])];
         }
-        let offer = match camwatch_gb28181::sdp::Media::parse(&r.common.body) {
+        let offer = match Media::parse(&r.common.body) {
             Ok(m) => m,
             Err(_) => return vec![sip::response(r, 400, "Bad Request", &tag, &[])],
         };
-        let ssrc = offer.ssrc.clone().unwrap_or_else(|| "0000000000".into());
+        // A copy of an INVITE whose 200 the shell still owes: it comes with that.
+        if self.held.contains_key(&r.common.call_id) {
+            return Vec::new();
+        }
         if self.sessions.len() >= 10_000 {
             return vec![sip::response(r, 486, "Busy Here", &tag, &[])];
         }
@@ -312,30 +331,58 @@ impl GbDevice {
         self.stats.invites += 1;
         self.stats.sessions = self.sessions.len() as u32;
         self.stats.max_sessions = self.stats.max_sessions.max(self.stats.sessions);
-        if fault != Some(MediaFault::NeverSends) {
+        let ssrc = offer.ssrc_value().unwrap_or(0);
+        let to = SocketAddr::new(offer.ip, offer.port);
+        let link = match (offer.transport, offer.setup) {
+            (MediaTransport::Udp, _) => MediaLink::Udp(to),
+            (MediaTransport::Tcp, Some(Setup::Active)) => MediaLink::TcpListen,
+            (MediaTransport::Tcp, _) => MediaLink::TcpConnect(to),
+        };
+        // A silent channel over TCP active still listens (the platform's connection opens and
+        // nothing comes); otherwise it starts nothing.
+        if fault != Some(MediaFault::NeverSends) || link == MediaLink::TcpListen {
             self.media.push(MediaCommand::Start {
                 call_id: r.common.call_id.clone(),
                 channel,
                 index,
-                to: SocketAddr::new(offer.ip, offer.port),
-                ssrc: offer.ssrc_value().unwrap_or(0),
+                link,
+                ssrc,
                 fault,
             });
         }
-        let body = camwatch_gb28181::sdp::Media::answer(
-            channel.as_str(),
-            self.local.ip(),
-            self.local.port(),
-            &ssrc,
-        );
-        vec![sip::response_with_body(
-            r,
-            200,
-            "OK",
-            &tag,
-            "APPLICATION/SDP",
-            &body,
-        )]
+        if link == MediaLink::TcpListen {
+            self.held.insert(r.common.call_id.clone(), r.clone());
+            return Vec::new();
+        }
+        vec![self.invite_ok(r, &offer, self.local.port())]
+    }
+
+    /// The 200 of an INVITE held for the shell's listening `port` (TCP active), remembered as
+    /// the INVITE's answer for its copies; `None` when no INVITE is held by `call_id`.
+    pub fn listening(&mut self, call_id: &str, port: u16) -> Option<Vec<u8>> {
+        let r = self.held.remove(call_id)?;
+        let offer = Media::parse(&r.common.body).ok()?;
+        let ok = self.invite_ok(&r, &offer, port);
+        if let Some(b) = r.common.branch() {
+            if self.answered.len() >= ANSWERED {
+                self.answered.pop_front();
+            }
+            self.answered.push_back((b.to_string(), ok.clone()));
+        }
+        Some(ok)
+    }
+
+    /// `200` with our SDP answer to `offer` (its `y=` SSRC echoed), media from or on `port`.
+    fn invite_ok(&self, r: &InRequest, offer: &Media, port: u16) -> Vec<u8> {
+        let tag = format!("{}i", self.cfg.id);
+        let channel = r
+            .uri
+            .strip_prefix("sip:")
+            .and_then(|u| u.split('@').next())
+            .unwrap_or_default();
+        let ssrc = offer.ssrc.clone().unwrap_or_else(|| "0000000000".into());
+        let body = Media::answer(channel, offer, self.local.ip(), port, &ssrc);
+        sip::response_with_body(r, 200, "OK", &tag, "APPLICATION/SDP", &body)
     }
 
     /// The platform ends a live-video session.
@@ -350,6 +397,7 @@ impl GbDevice {
                 &[],
             )];
         }
+        self.held.remove(&r.common.call_id);
         self.stats.byes += 1;
         self.stats.sessions = self.sessions.len() as u32;
         self.media.push(MediaCommand::Stop {

@@ -1,11 +1,15 @@
 //! A simulated channel's live video, as a GB/T 28181 device sends it after an INVITE: the
 //! channel's picture (its scene, and its picture fault, exactly as the RTSP simulator renders
-//! them) as H.264 keyframes, each muxed into an MPEG program stream
-//! (`camwatch_gb28181::ps::mux_frame`) and sent in RTP packets over UDP to the address the
-//! platform offered, one frame a second, until the platform's BYE or [`MAX_FRAMES`].
+//! them) as keyframes, H.264 or, for one channel in four, H.265 ([`codec`]), each muxed into
+//! an MPEG program stream (stream type 0x1B or 0x24, `camwatch_gb28181::ps::mux_frame`) and
+//! sent in RTP packets, one frame a second, until the platform's BYE or [`MAX_FRAMES`]: over
+//! UDP to the address the platform offered, or over TCP (RFC 4571 framing) on a connection we
+//! open to the platform's offered port (its offer `passive`) or accept on our own listener
+//! (its offer `active`).
 //!
 //! Faults: a picture fault shows in the frames; `Garbage` sends RTP whose payload is not a
-//! program stream; `NeverSends` and `Refuses` are the device's (no session starts here).
+//! program stream; `NeverSends` sends nothing (over TCP active its listener still accepts);
+//! `Refuses` is the device's (no session starts here).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -13,7 +17,7 @@ use std::time::Duration;
 
 use camwatch_core::clock::Clock;
 use camwatch_core::quality::keyframe::Codec;
-use camwatch_gb28181::ps;
+use camwatch_gb28181::{ps, tcp_rtp};
 use camwatch_synth::picture::{
     PictureFault, Rgb, Scene, apply_fault, render_scene, to_h264, with_sensor_noise,
 };
@@ -26,8 +30,19 @@ pub const MAX_FRAMES: u32 = 60;
 /// RTP payload bytes per packet (an Ethernet MTU less the headers).
 pub const MTU: usize = 1400;
 
-/// One H.264 keyframe (SPS, PPS, IDR, Annex B) of catalog channel `index` with `fault`;
-/// `variant` varies the sensor noise from frame to frame.
+/// The codec catalog channel `index` streams: one channel in four H.265 (the register
+/// generator's share for RTSP channels, `index % 4 == 3`), the others H.264.
+pub fn codec(index: usize) -> Codec {
+    if index % 4 == 3 {
+        Codec::H265
+    } else {
+        Codec::H264
+    }
+}
+
+/// One keyframe (Annex B) of catalog channel `index` with `fault`, in its [`codec`]: H.264
+/// SPS, PPS, IDR, or H.265 VPS, SPS, PPS and the IDR's slices; `variant` varies the sensor
+/// noise from frame to frame.
 pub fn keyframe(index: usize, fault: Option<PictureFault>, variant: u64) -> Vec<u8> {
     let scene = Scene::ALL[index % Scene::ALL.len()];
     let pan = (index as u32 / 5 % 3) * 40;
@@ -48,12 +63,63 @@ pub fn keyframe(index: usize, fault: Option<PictureFault>, variant: u64) -> Vec<
         Some(f) => with_sensor_noise(&apply_fault(&base, f, index as u64), variant),
         None => with_sensor_noise(&base, variant),
     };
+    let nals = match codec(index) {
+        Codec::H264 => to_h264(&img),
+        Codec::H265 => camwatch_synth::hevc::to_h265(&img),
+    };
     let mut out = Vec::new();
-    for nal in to_h264(&img) {
+    for nal in nals {
         out.extend_from_slice(&[0, 0, 0, 1]);
         out.extend_from_slice(&nal);
     }
     out
+}
+
+/// Where a session's packets go.
+#[derive(Debug)]
+pub enum Out {
+    Udp(SocketAddr),
+    /// Connect to the platform's port.
+    Connect(SocketAddr),
+    /// Accept the platform's connection on our listener.
+    Accept(tokio::net::TcpListener),
+}
+
+/// An open media path.
+enum Sink {
+    Udp(tokio::net::UdpSocket, SocketAddr),
+    Tcp(tokio::net::TcpStream),
+}
+
+impl Sink {
+    async fn open(bind: IpAddr, out: Out) -> std::io::Result<Self> {
+        Ok(match out {
+            Out::Udp(to) => Self::Udp(tokio::net::UdpSocket::bind((bind, 0)).await?, to),
+            Out::Connect(to) => {
+                let s = if bind.is_ipv4() {
+                    tokio::net::TcpSocket::new_v4()?
+                } else {
+                    tokio::net::TcpSocket::new_v6()?
+                };
+                s.bind(SocketAddr::new(bind, 0))?;
+                let s = s.connect(to).await?;
+                s.set_nodelay(true)?;
+                Self::Tcp(s)
+            }
+            Out::Accept(l) => Self::Tcp(l.accept().await?.0),
+        })
+    }
+
+    async fn send(&mut self, packet: &[u8]) -> std::io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        match self {
+            Self::Udp(s, to) => s.send_to(packet, *to).await.map(drop),
+            Self::Tcp(s) => {
+                let framed = tcp_rtp::frame(packet).ok_or(std::io::ErrorKind::InvalidInput)?;
+                s.write_all(&framed).await
+            }
+        }
+    }
 }
 
 /// Streams a session until `MAX_FRAMES` (the caller aborts the task at the BYE). `session`
@@ -61,20 +127,27 @@ pub fn keyframe(index: usize, fault: Option<PictureFault>, variant: u64) -> Vec<
 /// samples in a row would be the same picture: frozen).
 pub async fn stream(
     bind: IpAddr,
-    to: SocketAddr,
+    out: Out,
     ssrc: u32,
     index: usize,
     fault: Option<MediaFault>,
     session: u64,
     clock: Arc<dyn Clock>,
 ) {
-    let sock = match tokio::net::UdpSocket::bind((bind, 0)).await {
+    let mut sink = match Sink::open(bind, out).await {
         Ok(s) => s,
         Err(e) => {
-            tracing::warn!(%bind, error = %e, "sim GB media: no socket");
+            tracing::warn!(%bind, error = %e, "sim GB media: no connection");
             return;
         }
     };
+    if fault == Some(MediaFault::NeverSends) {
+        // Connected and silent until the BYE aborts us (bounded like a stream).
+        clock
+            .sleep(Duration::from_secs(u64::from(MAX_FRAMES)))
+            .await;
+        return;
+    }
     let picture = match fault {
         Some(MediaFault::Picture(p)) => Some(p),
         _ => None,
@@ -98,10 +171,10 @@ pub async fn stream(
         let payload = if fault == Some(MediaFault::Garbage) {
             frame.clone()
         } else {
-            ps::mux_frame(Codec::H264, frame, pts, true)
+            ps::mux_frame(codec(index), frame, pts, true)
         };
         for p in ps::packetize(&payload, &mut seq, pts as u32, ssrc, MTU) {
-            if sock.send_to(&p, to).await.is_err() {
+            if sink.send(&p).await.is_err() {
                 return;
             }
         }

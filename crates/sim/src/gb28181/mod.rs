@@ -27,7 +27,7 @@ use camwatch_core::registry::{Device, DeviceCode, DeviceKind};
 use camwatch_core::secret::Password;
 
 pub use device::{
-    Charset, DeviceStats, GbDevice, GbDeviceConfig, MediaCommand, MediaFault, Phase,
+    Charset, DeviceStats, GbDevice, GbDeviceConfig, MediaCommand, MediaFault, MediaLink, Phase,
     ScriptedNotify, SimChannel,
 };
 
@@ -323,7 +323,9 @@ async fn run_udp(
         for m in out {
             let _ = sock.send_to(&m, platform).await;
         }
-        sessions.apply(dev.take_media());
+        for m in sessions.apply(&mut dev) {
+            let _ = sock.send_to(&m, platform).await;
+        }
         *stats.lock().unwrap_or_else(|e| e.into_inner()) = (dev.phase(), dev.stats());
         let wait = nap(&dev, clock.as_ref());
         tokio::select! {
@@ -331,10 +333,9 @@ async fn run_udp(
             r = sock.recv_from(&mut buf) => {
                 let Ok((n, _)) = r else { continue };
                 let out = dev.on_message(&buf[..n], clock.now().as_second());
-                for m in out {
+                for m in out.into_iter().chain(sessions.apply(&mut dev)) {
                     let _ = sock.send_to(&m, platform).await;
                 }
-                sessions.apply(dev.take_media());
             }
             _ = clock.sleep(wait) => {}
         }
@@ -372,12 +373,12 @@ async fn run_tcp(
                     match camwatch_gb28181::sip::frame(&buf) {
                         Ok(Some(len)) => {
                             let msg: Vec<u8> = buf.drain(..len).collect();
-                            for m in dev.on_message(&msg, clock.now().as_second()) {
+                            let out = dev.on_message(&msg, clock.now().as_second());
+                            for m in out.into_iter().chain(sessions.apply(&mut dev)) {
                                 if wr.write_all(&m).await.is_err() {
                                     return;
                                 }
                             }
-                            sessions.apply(dev.take_media());
                         }
                         Ok(None) => break,
                         Err(_) => return,
@@ -426,21 +427,39 @@ impl Sessions {
         }
     }
 
-    fn apply(&mut self, commands: Vec<MediaCommand>) {
+    /// Starts and stops the sessions the device asks for; returns the 200s of INVITEs held
+    /// for a listening port (TCP active), for the shell to send.
+    fn apply(&mut self, dev: &mut GbDevice) -> Vec<Vec<u8>> {
+        let commands = dev.take_media();
+        let mut out = Vec::new();
         if commands.is_empty() {
-            return;
+            return out;
         }
         self.tasks.retain(|_, t| !t.is_finished());
         for c in commands {
             match c {
                 MediaCommand::Start {
                     call_id,
-                    to,
+                    link,
                     ssrc,
                     index,
                     fault,
                     ..
                 } => {
+                    let to = match link {
+                        MediaLink::Udp(to) => media::Out::Udp(to),
+                        MediaLink::TcpConnect(to) => media::Out::Connect(to),
+                        MediaLink::TcpListen => match listen(self.bind) {
+                            Ok((l, port)) => {
+                                out.extend(dev.listening(&call_id, port));
+                                media::Out::Accept(l)
+                            }
+                            Err(e) => {
+                                tracing::warn!(bind = %self.bind, error = %e, "sim GB media: no listener");
+                                continue;
+                            }
+                        },
+                    };
                     let n = self.counts.entry(index).or_default();
                     *n += 1;
                     let task = tokio::spawn(media::stream(
@@ -463,7 +482,16 @@ impl Sessions {
                 }
             }
         }
+        out
     }
+}
+
+/// A TCP listener on `bind` (any free port), for the platform to connect to.
+fn listen(bind: IpAddr) -> std::io::Result<(tokio::net::TcpListener, u16)> {
+    let l = std::net::TcpListener::bind((bind, 0))?;
+    l.set_nonblocking(true)?;
+    let port = l.local_addr()?.port();
+    Ok((tokio::net::TcpListener::from_std(l)?, port))
 }
 
 impl Drop for Sessions {

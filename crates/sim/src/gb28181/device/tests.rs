@@ -15,6 +15,7 @@ use camwatch_gb28181::platform::{
     GbEvent, InviteAnswer, Outgoing, Peer, Platform, PlatformConfig, Refusal,
 };
 use camwatch_gb28181::registrar::{Liveness, OfflineReason, Presence};
+use camwatch_gb28181::sdp::{Media, MediaMode, Setup};
 use camwatch_gb28181::subscription::SubState;
 
 use super::*;
@@ -466,13 +467,16 @@ fn answers_invites_streams_and_stops_at_bye() {
     let ip: std::net::IpAddr = "127.0.0.1".parse().unwrap();
 
     // A channel that streams: 200 with an SDP answer echoing the SSRC, a session to start.
-    let inv = w.plat.invite(c1, ip, 30_000, "0200000001", T0).unwrap();
+    let inv = w
+        .plat
+        .invite(c1, MediaMode::Udp, ip, 30_000, "0200000001", T0)
+        .unwrap();
     w.run(vec![], T0);
     let out = w.dev.on_message(&inv.request.bytes, T0);
     assert_eq!(out.len(), 1);
     let starts = w.dev.take_media();
     assert!(
-        matches!(&starts[..], [MediaCommand::Start { channel, index: 1, to, ssrc: 200_000_001, fault: None, .. }]
+        matches!(&starts[..], [MediaCommand::Start { channel, index: 1, link: MediaLink::Udp(to), ssrc: 200_000_001, fault: None, .. }]
         if *channel == c1 && *to == "127.0.0.1:30000".parse::<SocketAddr>().unwrap())
     );
     // The same INVITE again (a retransmission): the same answer, no second session.
@@ -501,7 +505,10 @@ fn answers_invites_streams_and_stops_at_bye() {
     );
 
     // Refused: 486, no session.
-    let inv = w.plat.invite(c2, ip, 30_002, "0200000002", T0).unwrap();
+    let inv = w
+        .plat
+        .invite(c2, MediaMode::Udp, ip, 30_002, "0200000002", T0)
+        .unwrap();
     let out = w.dev.on_message(&inv.request.bytes, T0);
     assert!(w.dev.take_media().is_empty());
     w.run(out, T0);
@@ -510,7 +517,10 @@ fn answers_invites_streams_and_stops_at_bye() {
         vec![(inv.call_id, InviteAnswer::Refused { status: 486 })]
     );
     // Never sends: 200, a session, nothing to stream.
-    let inv = w.plat.invite(c3, ip, 30_004, "0200000003", T0).unwrap();
+    let inv = w
+        .plat
+        .invite(c3, MediaMode::Udp, ip, 30_004, "0200000003", T0)
+        .unwrap();
     let out = w.dev.on_message(&inv.request.bytes, T0);
     assert!(w.dev.take_media().is_empty());
     w.run(out, T0);
@@ -527,4 +537,64 @@ fn answers_invites_streams_and_stops_at_bye() {
     );
     assert_eq!("garbage".parse::<MediaFault>(), Ok(MediaFault::Garbage));
     assert!("sparkles".parse::<MediaFault>().is_err());
+}
+
+/// Media over TCP: to a passive offer the device answers `active` and connects to the offered
+/// port; to an active offer it holds the 200 until the shell listens, then answers `passive`
+/// with that port (a copy of the INVITE meanwhile gets nothing; after, the same 200).
+#[test]
+fn tcp_offers_are_answered_in_the_other_role() {
+    let mut cfg = lower(3);
+    let (c1, c2) = (cfg.channels[1].code, cfg.channels[2].code);
+    cfg.media.insert(c2, MediaFault::NeverSends);
+    let mut w = Wire::new(cfg);
+    w.at(T0);
+    let ip: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+
+    let inv = w
+        .plat
+        .invite(c1, MediaMode::TcpPassive, ip, 30_000, "0200000001", T0)
+        .unwrap();
+    let out = w.dev.on_message(&inv.request.bytes, T0);
+    assert!(
+        matches!(&w.dev.take_media()[..], [MediaCommand::Start { link: MediaLink::TcpConnect(to), .. }]
+        if *to == "127.0.0.1:30000".parse::<SocketAddr>().unwrap())
+    );
+    w.run(out, T0);
+    let answers = w.plat.take_invite_answers();
+    let [(_, InviteAnswer::Accepted { sdp })] = &answers[..] else {
+        panic!("{answers:?}")
+    };
+    assert_eq!(Media::parse(sdp).unwrap().setup, Some(Setup::Active));
+
+    // Active, and the channel never sends: it still listens (the platform's connection opens).
+    let inv = w
+        .plat
+        .invite(c2, MediaMode::TcpActive, ip, 0, "0200000002", T0)
+        .unwrap();
+    assert!(w.dev.on_message(&inv.request.bytes, T0).is_empty());
+    let [
+        MediaCommand::Start {
+            call_id,
+            link: MediaLink::TcpListen,
+            fault: Some(MediaFault::NeverSends),
+            ..
+        },
+    ] = &w.dev.take_media()[..]
+    else {
+        panic!("a listening session")
+    };
+    assert_eq!(*call_id, inv.call_id);
+    assert!(w.dev.on_message(&inv.request.bytes, T0).is_empty());
+    assert_eq!(w.dev.listening("nobody", 7000), None);
+    let ok = w.dev.listening(&inv.call_id, 7000).unwrap();
+    assert_eq!(w.dev.on_message(&inv.request.bytes, T0), vec![ok.clone()]);
+    w.run(vec![ok], T0);
+    let answers = w.plat.take_invite_answers();
+    let [(_, InviteAnswer::Accepted { sdp })] = &answers[..] else {
+        panic!("{answers:?}")
+    };
+    let m = Media::parse(sdp).unwrap();
+    assert_eq!((m.setup, m.port), (Some(Setup::Passive), 7000));
+    assert_eq!(w.dev.stats().sessions, 2);
 }

@@ -188,7 +188,7 @@ mod tests {
         z ^= z >> 7;
         z ^= z << 17;
         let grain = (z % 9) as f32 - 4.0;
-        let shapes = if (x / 37 + y / 23) % 2 == 0 {
+        let shapes = if (x / 37 + y / 23).is_multiple_of(2) {
             90.0
         } else {
             140.0

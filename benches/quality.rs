@@ -1,5 +1,6 @@
 //! Picture diagnostics speed: decode (DCT-scaled) + every detector on a 1920×1080 and a
-//! 3840×2160 JPEG, against a full-size decode of the same JPEG for comparison; and decode +
+//! 3840×2160 JPEG, against full-size decodes of the same JPEG (`jpeg-decoder`, `zune-jpeg`) for
+//! comparison; and decode +
 //! every detector on a 1080p H.264 and H.265 keyframe from FFmpeg's libx264 and libx265 (those
 //! two only where `ffmpeg` is installed: Debian's package `ffmpeg`).
 //! `cargo bench --bench quality`
@@ -45,6 +46,13 @@ fn bench(c: &mut Criterion) {
         g.bench_function("decode_full_size", |b| {
             b.iter(|| {
                 let mut d = jpeg_decoder::Decoder::new(std::io::Cursor::new(black_box(&jpeg)));
+                black_box(d.decode().unwrap())
+            })
+        });
+        // zune-jpeg has no scaled or DC-only decode: the whole picture, for comparison.
+        g.bench_function("zune_jpeg_full_size", |b| {
+            b.iter(|| {
+                let mut d = zune_jpeg::JpegDecoder::new(std::io::Cursor::new(black_box(&jpeg)));
                 black_box(d.decode().unwrap())
             })
         });

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{FaultKind, Thumb, bands, foreign, hum, still::Still};
+use super::{FaultKind, Thumb, bands, foreign, hum, lines, still::Still};
 
 /// Every measurement, reported with the verdict so a reviewer can see why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -61,7 +61,8 @@ pub struct VsBaseline {
     pub contrast: f64,
     /// `stripe_strength` in what the baseline's band profiles do not show (`bands`; at most the
     /// picture's own), or rolling hum bars over the baseline's row profile (`hum`: their
-    /// amplitude in luma levels, halved to the same scale) where stronger.
+    /// amplitude in luma levels, halved to the same scale), or lines at any angle beyond the
+    /// baseline's power spectrum (`lines`), whichever is strongest.
     pub stripe_strength: f64,
 }
 
@@ -775,6 +776,7 @@ pub struct Reference {
     blocks: Option<[[(f64, f64); COLS]; ROWS]>,
     rows: Option<hum::Profiles>,
     bands: bands::Profiles,
+    spectrum: Option<lines::Spectrum>,
     colours: Option<foreign::Blocks>,
     spread: f64,
     edge_width: f64,
@@ -820,6 +822,7 @@ pub fn reference(b: &Thumb) -> Reference {
         blocks: block_stats(&l, w, h),
         rows: hum::Profiles::of(&l, w, h),
         bands: bands::Profiles::of(&b.rgb, &l, w, h),
+        spectrum: lines::Spectrum::of(&l, w, h),
         colours: foreign::Blocks::of(&b.rgb, w, h),
         spread,
         edge_width: edge_width(&l, w, h, spread),
@@ -861,6 +864,13 @@ fn vs_baseline(
     let stripe_strength = profiles
         .strength_beyond(&b.bands)
         .map_or(raw, |beyond| beyond.min(raw));
+    // Lines at any angle beyond the baseline's spectrum. Only against a baseline: on dev, the
+    // picture's own spectrum read periodic scenes (windows, paving, foliage) as lines in one
+    // normal picture in ten.
+    let slanted = match (&b.spectrum, lines::Spectrum::of(l, t.width, t.height)) {
+        (Some(base), Some(frame)) => frame.strength(Some(base)),
+        _ => 0.0,
+    };
     // Under other light than the approved picture's colours are not comparable (as for
     // `cast_shift`).
     let comparable_light = (0.45..=2.2).contains(&(mean / b.light.mean.max(1.0)));
@@ -904,6 +914,6 @@ fn vs_baseline(
                 .sqrt(),
         ),
         contrast: round(spread / b.spread.max(1.0)),
-        stripe_strength: round(stripe_strength.max(hum / HUM_PER_STRIPE)),
+        stripe_strength: round(stripe_strength.max(slanted).max(hum / HUM_PER_STRIPE)),
     }
 }

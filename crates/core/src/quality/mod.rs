@@ -26,7 +26,9 @@
 //!   With a baseline only what the baseline's profiles do not show (`bands`: a colonnade or a
 //!   row of windows is periodic in the approved view too), and also rolling hum bars (`hum`):
 //!   one to a few wide soft bands over the whole width, too wide to tell from the scene in the
-//!   picture alone.
+//!   picture alone, and interference lines at any angle (`lines`: a peak of the tile-averaged
+//!   power spectrum the baseline's has not got; a slanted pattern averages away in row and
+//!   column profiles).
 //! - `frozen` (needs the previous sample): how much the 2×2-averaged luma at fixed places
 //!   changed, median (`still`): a live sensor's noise is new in every picture, a stuck frame
 //!   re-encoded changes less, whatever its OSD clock shows.
@@ -51,6 +53,7 @@ pub mod frame;
 mod hum;
 mod jpeg_dc;
 pub mod keyframe;
+mod lines;
 mod metrics;
 mod still;
 #[cfg(test)]

@@ -93,6 +93,69 @@ async fn world_over(
     w
 }
 
+/// A monitor running over the world's register.
+struct Running {
+    state: Arc<MonitorState>,
+    stop: tokio::sync::watch::Sender<bool>,
+    monitor: tokio::task::JoinHandle<camwatch_core::error::Result<()>>,
+}
+
+/// Waits until the `channels` channels of the catalog are in the register, then runs the
+/// monitor over it: a picture sample every 120 s confirmed by two, evidence frames in
+/// `evidence` when given.
+async fn monitor(
+    w: &GbWorld,
+    clock: &Arc<dyn Clock>,
+    channels: usize,
+    evidence: Option<&std::path::Path>,
+) -> Running {
+    wait_until("catalog synced", 60, || async {
+        w.store.unconfirmed_codes().await.unwrap().len() == channels
+    })
+    .await;
+    let devices = w
+        .store
+        .list_devices(&DeviceFilter::default())
+        .await
+        .unwrap();
+    let lease = w
+        .store
+        .acquire_monitor("test", std::process::id(), clock.now().as_second())
+        .await
+        .unwrap();
+    let state = Arc::new(MonitorState::for_devices(&devices, clock.now().as_second()));
+    let cfg = MonitorConfig {
+        liveness_interval_sec: 60,
+        picture_interval_sec: 120,
+        picture_confirm: 2,
+        health: HealthConfig {
+            confirm_failures: 3,
+            confirm_window_sec: 60,
+            ..HealthConfig::default()
+        },
+        evidence_dir: evidence.map(std::path::Path::to_path_buf),
+        register_poll_sec: 3600,
+        signalling: Some(w.signalling.clone()),
+        ..MonitorConfig::default()
+    };
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let monitor = tokio::spawn(camwatch_monitor::run(
+        w.store.clone(),
+        lease,
+        devices,
+        cfg,
+        clock.clone(),
+        state.clone(),
+        EventBus::new(4096),
+        stop_rx,
+    ));
+    Running {
+        state,
+        stop,
+        monitor,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn picture_faults_over_gb28181_are_diagnosed_through_the_monitor() {
     let clock: Arc<dyn Clock> = Arc::new(ScaledClock::new(
@@ -112,47 +175,12 @@ async fn picture_faults_over_gb28181_are_diagnosed_through_the_monitor() {
         4,
     )
     .await;
-    wait_until("catalog synced", 60, || async {
-        w.store.unconfirmed_codes().await.unwrap().len() == 4
-    })
-    .await;
-    let devices = w
-        .store
-        .list_devices(&DeviceFilter::default())
-        .await
-        .unwrap();
     let evidence = tempfile::tempdir().unwrap();
-    let lease = w
-        .store
-        .acquire_monitor("test", std::process::id(), clock.now().as_second())
-        .await
-        .unwrap();
-    let state = Arc::new(MonitorState::for_devices(&devices, clock.now().as_second()));
-    let cfg = MonitorConfig {
-        liveness_interval_sec: 60,
-        picture_interval_sec: 120,
-        picture_confirm: 2,
-        health: HealthConfig {
-            confirm_failures: 3,
-            confirm_window_sec: 60,
-            ..HealthConfig::default()
-        },
-        evidence_dir: Some(evidence.path().to_path_buf()),
-        register_poll_sec: 3600,
-        signalling: Some(w.signalling.clone()),
-        ..MonitorConfig::default()
-    };
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let monitor = tokio::spawn(camwatch_monitor::run(
-        w.store.clone(),
-        lease,
-        devices,
-        cfg,
-        clock.clone(),
-        state.clone(),
-        EventBus::new(4096),
-        stop_rx,
-    ));
+    let Running {
+        state,
+        stop: stop_tx,
+        monitor,
+    } = monitor(&w, &clock, 4, Some(evidence.path())).await;
     let ch = |n| channel_code(SEED, n);
     let picture = |n| state.device(&ch(n)).and_then(|d| d.picture);
     wait_until("blur and too dark confirmed", 120, || async {
@@ -374,40 +402,11 @@ async fn pictures_over_tcp_passive_are_diagnosed_through_the_monitor() {
         GbMediaTransport::TcpPassive,
     )
     .await;
-    wait_until("catalog synced", 60, || async {
-        w.store.unconfirmed_codes().await.unwrap().len() == 2
-    })
-    .await;
-    let devices = w
-        .store
-        .list_devices(&DeviceFilter::default())
-        .await
-        .unwrap();
-    let lease = w
-        .store
-        .acquire_monitor("test", std::process::id(), clock.now().as_second())
-        .await
-        .unwrap();
-    let state = Arc::new(MonitorState::for_devices(&devices, clock.now().as_second()));
-    let cfg = MonitorConfig {
-        liveness_interval_sec: 60,
-        picture_interval_sec: 120,
-        picture_confirm: 2,
-        register_poll_sec: 3600,
-        signalling: Some(w.signalling.clone()),
-        ..MonitorConfig::default()
-    };
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let monitor = tokio::spawn(camwatch_monitor::run(
-        w.store.clone(),
-        lease,
-        devices,
-        cfg,
-        clock.clone(),
-        state.clone(),
-        EventBus::new(4096),
-        stop_rx,
-    ));
+    let Running {
+        state,
+        stop: stop_tx,
+        monitor,
+    } = monitor(&w, &clock, 2, None).await;
     let ch = |n| channel_code(SEED, n);
     wait_until("blur confirmed over TCP", 120, || async {
         state

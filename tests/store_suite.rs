@@ -660,7 +660,7 @@ async fn two_id_ranges(db: &Db) {
     assert_eq!(overlapping(&s).await, want);
     if let Some(url) = &db.url {
         // Years of history before the window, analysed: the rows asked for are a small part of
-        // the table, and PostgreSQL reads them as two halves by id parity instead.
+        // the table, and PostgreSQL reads them in one read through the end_at index instead.
         let mut c = sqlx::PgConnection::connect(url).await.unwrap();
         sqlx::query(
             "INSERT INTO status_span (device_code, status, start_at, end_at)

@@ -296,6 +296,14 @@ pub(crate) fn scope_from_columns(t: &str, v: &str) -> Result<ExemptionScope> {
     }
 }
 
+/// Where a span read over a table whose ids run from `lo` to `hi` is split for two
+/// connections at once: `Some(mid)` when the range holds at least 500,000 ids, read as
+/// `id <= mid` and `id > mid` (the second half open-ended, so a span written meanwhile is not
+/// left out); `None` for one read. Both backends read a large month this way.
+pub(crate) fn id_split(lo: i64, hi: i64) -> Option<i64> {
+    (hi - lo >= 500_000).then(|| lo + (hi - lo) / 2)
+}
+
 /// Spans in (device, start, end) order.
 ///
 /// Millions of them (a month of a large fleet) are not moved around while sorting: a key of

@@ -130,9 +130,9 @@ impl PostgresStore {
             return Ok(Vec::new());
         };
         let time = format!("start_at < {to} AND (end_at IS NULL OR end_at > {from})");
-        if hi - lo < 500_000 {
+        let Some(mid) = crate::id_split(lo, hi) else {
             return self.copy_spans(&time, open_until).await;
-        }
+        };
         // Most of the table asked for (a month's database): two id ranges on two connections,
         // each server process reading its half of the table in order. A small part of it (one
         // month out of years of history): one read, which the planner makes through the
@@ -154,7 +154,6 @@ impl PostgresStore {
         if matching * 2.0 < all {
             return self.copy_spans(&time, open_until).await;
         }
-        let mid = lo + (hi - lo) / 2;
         let (first, second) = (
             format!("id <= {mid} AND {time}"),
             format!("id > {mid} AND {time}"),

@@ -126,13 +126,12 @@ impl SqliteStore {
         };
         let multi = tokio::runtime::Handle::current().runtime_flavor()
             == tokio::runtime::RuntimeFlavor::MultiThread;
-        if hi - lo < 500_000 || !multi {
-            return self.with_raw_handle(scan(lo, hi)).await;
-        }
-        let mid = lo + (hi - lo) / 2;
+        let Some(mid) = crate::id_split(lo, hi).filter(|_| multi) else {
+            return self.with_raw_handle(scan(i64::MIN, i64::MAX)).await;
+        };
         let pool = self.pool.clone();
-        let first = tokio::spawn(async move { raw_on(&pool, scan(lo, mid)).await });
-        let second = self.with_raw_handle(scan(mid + 1, hi)).await?;
+        let first = tokio::spawn(async move { raw_on(&pool, scan(i64::MIN, mid)).await });
+        let second = self.with_raw_handle(scan(mid + 1, i64::MAX)).await?;
         let mut out = first
             .await
             .map_err(|e| camwatch_core::error::Error::internal(format!("span scan: {e}")))??;

@@ -132,15 +132,21 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn runs_only_while_held_and_again_when_regained() {
-        let board = Duties::new([Duty::Outbox, Duty::Reports]);
+    /// The outbox duty of `board` run by a counting job: the stop, the job, the task.
+    fn outbox_job(board: &Duties) -> (watch::Sender<bool>, Arc<Job>, tokio::task::JoinHandle<()>) {
         let (stop_tx, stop) = watch::channel(false);
         let job = Arc::new(Job::default());
         let task = tokio::spawn(run_duty(Duty::Outbox, board.watch(), stop, {
             let job = job.clone();
             move |lost| job.clone().run(lost)
         }));
+        (stop_tx, job, task)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn runs_only_while_held_and_again_when_regained() {
+        let board = Duties::new([Duty::Outbox, Duty::Reports]);
+        let (stop_tx, job, task) = outbox_job(&board);
         settle().await;
         assert_eq!(
             job.starts.load(Ordering::SeqCst),
@@ -184,12 +190,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn stops_waiting_when_serve_stops() {
         let board = Duties::new([Duty::Outbox]);
-        let (stop_tx, stop) = watch::channel(false);
-        let job = Arc::new(Job::default());
-        let task = tokio::spawn(run_duty(Duty::Outbox, board.watch(), stop, {
-            let job = job.clone();
-            move |lost| job.clone().run(lost)
-        }));
+        let (stop_tx, job, task) = outbox_job(&board);
         settle().await;
         stop_tx.send(true).unwrap();
         task.await.unwrap();

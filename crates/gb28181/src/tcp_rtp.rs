@@ -93,19 +93,25 @@ mod tests {
         p
     }
 
+    /// Every packet of `stream` fed in pieces of `cut` bytes, and the deframer after.
+    fn deframe(stream: &[u8], cut: usize) -> (Vec<Vec<u8>>, Deframer) {
+        let mut d = Deframer::new();
+        let mut got = Vec::new();
+        for piece in stream.chunks(cut) {
+            d.push(piece);
+            while let Some(p) = d.next_packet().unwrap() {
+                got.push(p.to_vec());
+            }
+        }
+        (got, d)
+    }
+
     #[test]
     fn packets_come_back_whole_however_the_stream_is_cut() {
         let packets = [packet(12, 1), packet(1400, 2), packet(MAX_PACKET, 3)];
         let stream: Vec<u8> = packets.iter().flat_map(|p| frame(p).unwrap()).collect();
         for cut in [1, 2, 3, 7, 1401, stream.len()] {
-            let mut d = Deframer::new();
-            let mut got = Vec::new();
-            for piece in stream.chunks(cut) {
-                d.push(piece);
-                while let Some(p) = d.next_packet().unwrap() {
-                    got.push(p.to_vec());
-                }
-            }
+            let (got, d) = deframe(&stream, cut);
             assert_eq!(got, packets, "cut {cut}");
             assert_eq!(d.buffered(), 0);
         }
@@ -168,14 +174,7 @@ mod tests {
         ) {
             let packets: Vec<Vec<u8>> = sizes.iter().enumerate().map(|(i, n)| packet(*n, i as u8)).collect();
             let stream: Vec<u8> = packets.iter().flat_map(|p| frame(p).unwrap()).collect();
-            let mut d = Deframer::new();
-            let mut got = Vec::new();
-            for piece in stream.chunks(cut) {
-                d.push(piece);
-                while let Some(p) = d.next_packet().unwrap() {
-                    got.push(p.to_vec());
-                }
-            }
+            let (got, _) = deframe(&stream, cut);
             prop_assert_eq!(got, packets);
         }
     }

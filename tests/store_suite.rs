@@ -1606,3 +1606,5 @@ on_all_backends!(
 
 #[path = "store_suite/nodes.rs"]
 mod nodes;
+#[path = "store_suite/retention.rs"]
+mod retention;

@@ -82,12 +82,20 @@ async fn fill(
         channels.len() as u64 * per as u64,
         t.elapsed().as_secs_f64()
     );
-    drop(store);
     if history_months > 0 && !url.starts_with("sqlite:") {
+        // The history's month partitions, made as a running node makes them ahead.
+        let first = p.start_at - i64::from(history_months) * HISTORY_MONTH_SECS;
+        store.prepare_months(first, p.start_at).await?;
+        drop(store);
         history(url, history_months, p).await?;
+    } else {
+        drop(store);
     }
     settle(url).await
 }
+
+/// The length of a history month in [`history`].
+const HISTORY_MONTH_SECS: i64 = 31 * 86_400;
 
 /// Adds `months` of history before the report's month on PostgreSQL, server-side: two spans
 /// per channel and history month (online, then online or offline), the months 31 days long and
@@ -96,7 +104,7 @@ async fn fill(
 /// more that it must not scan.
 async fn history(url: &str, months: u32, p: &Period) -> Result<()> {
     use sqlx::Connection;
-    const MONTH_SECS: i64 = 31 * 86_400;
+    const MONTH_SECS: i64 = HISTORY_MONTH_SECS;
     let t = Instant::now();
     let mut c = sqlx::PgConnection::connect(url)
         .await

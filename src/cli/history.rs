@@ -38,6 +38,20 @@ pub enum HistoryCommand {
         #[arg(long)]
         to: Option<String>,
     },
+    /// Export every whole UTC month before the cut to CSV with SHA-256 sums (its spans, by the
+    /// month they ended in, and its audit entries), then drop it from the database. The cut
+    /// may not fall inside the retention period (`[retention] months`).
+    Archive {
+        /// The first month kept (YYYY-MM); default: the retention period's first month.
+        #[arg(long)]
+        before: Option<String>,
+        /// Directory for the files (default: `[retention] archive_dir`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Write the files; drop nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 pub async fn run(g: &GlobalArgs, cmd: &HistoryCommand) -> Result<ExitCode> {
@@ -114,6 +128,11 @@ pub async fn run(g: &GlobalArgs, cmd: &HistoryCommand) -> Result<ExitCode> {
             );
             Ok(done.into())
         }
+        HistoryCommand::Archive {
+            before,
+            out,
+            dry_run,
+        } => archive(g, before.as_deref(), out.as_deref(), *dry_run).await,
         HistoryCommand::Show { code, from, to } => {
             let code: DeviceCode = code
                 .parse()
@@ -152,4 +171,70 @@ pub async fn run(g: &GlobalArgs, cmd: &HistoryCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+async fn archive(
+    g: &GlobalArgs,
+    before: Option<&str>,
+    out: Option<&std::path::Path>,
+    dry_run: bool,
+) -> Result<ExitCode> {
+    use camwatch_report::{Month, archive};
+    let ctx = g.context().await?;
+    let now = jiff::Timestamp::now().as_second();
+    let months = ctx.config.retention.months;
+    let earliest = archive::cut_for(now, months)?;
+    let cut = match before {
+        None => earliest,
+        Some(b) => {
+            let m: Month = b
+                .parse()
+                .map_err(|e| Error::invalid(format!("--before {b:?}: {e}")))?;
+            if m > earliest {
+                return Err(Error::invalid(format!(
+                    "--before {m}: inside the retention period ([retention] months = {months}): \
+                     the months from {earliest} on are kept"
+                )));
+            }
+            m
+        }
+    };
+    let dir = match out {
+        Some(d) => d.to_path_buf(),
+        None if !ctx.config.retention.archive_dir.trim().is_empty() => {
+            PathBuf::from(ctx.config.retention.archive_dir.trim())
+        }
+        None => {
+            return Err(Error::invalid(
+                "no archive directory: give --out DIR or set [retention] archive_dir",
+            ));
+        }
+    };
+    let actor = format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+    );
+    let done = if dry_run {
+        archive::write_before(&*ctx.store, cut, &dir).await?
+    } else {
+        archive::archive_before(&*ctx.store, cut, &dir, now, &actor).await?
+    };
+    for m in &done {
+        println!(
+            "{}: {} spans, {} audit entries -> {}{}",
+            m.month,
+            m.spans.rows,
+            m.audit.rows,
+            dir.display(),
+            if dry_run {
+                " (dry run: kept)"
+            } else {
+                " (dropped)"
+            }
+        );
+    }
+    if done.is_empty() {
+        println!("nothing before {cut} to archive");
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -120,6 +120,12 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
             .await?
     };
     super::user::ensure_first_admin(&ctx).await?;
+    // This month's and the next months' partitions of history (PostgreSQL) before anything is
+    // written; then once a day by the `retention` duty below.
+    let now = clock.now().as_second();
+    ctx.store
+        .prepare_months(now - 31 * 86_400, now + 92 * 86_400)
+        .await?;
     let devices = ctx.store.list_devices(&DeviceFilter::default()).await?;
     if devices.is_empty() {
         return Err(Error::invalid(
@@ -173,7 +179,7 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
     let (notify, targets) = super::workorder::notify_config(&ctx.config)?;
     let digest = super::workorder::daily_digest(&ctx, clock.clone())?
         .filter(|_| ctx.config.workorders.enabled);
-    let mut wanted = Vec::new();
+    let mut wanted = vec![Duty::Retention];
     if !targets.is_empty() {
         wanted.push(Duty::Outbox);
     }
@@ -226,6 +232,29 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
             move |lost| d.clone().run(lost),
         ))
     });
+    // History's months: partitions ahead, and archival past `[retention] months` when
+    // `[retention] archive_dir` is set.
+    let retention = {
+        let (store, clock) = (ctx.store.clone(), clock.clone());
+        let months = ctx.config.retention.months;
+        let dir = Some(ctx.config.retention.archive_dir.trim())
+            .filter(|d| !d.is_empty())
+            .map(std::path::PathBuf::from);
+        tokio::spawn(run_duty(
+            Duty::Retention,
+            duties.watch(),
+            stop_rx.clone(),
+            move |lost| {
+                camwatch_report::archive::keep(
+                    store.clone(),
+                    clock.clone(),
+                    months,
+                    dir.clone(),
+                    lost,
+                )
+            },
+        ))
+    };
     // The HTTP API (`[api] listen`; none when empty), stopped with the rest.
     let api = if ctx.config.api.listen.trim().is_empty() {
         None
@@ -391,6 +420,9 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
             .await
             .map_err(|e| Error::internal(format!("daily digest task: {e}")))?;
     }
+    retention
+        .await
+        .map_err(|e| Error::internal(format!("retention task: {e}")))?;
     if let Some(api) = api {
         api.await
             .map_err(|e| Error::internal(format!("API task: {e}")))?

@@ -31,6 +31,7 @@ pub struct Config {
     pub console: ConsoleConfig,
     pub node: NodeConfig,
     pub patrol: PatrolConfig,
+    pub retention: RetentionConfig,
 }
 
 /// `serve` as one of several nodes on one PostgreSQL database (docs/nodes.md).
@@ -53,6 +54,29 @@ impl Default for NodeConfig {
             name: String::new(),
             heartbeat_sec: 10,
             lease_ttl_sec: 30,
+        }
+    }
+}
+
+/// How long history is kept, and where it goes before it is dropped (docs/nodes.md, "Data at
+/// scale"). Status spans and audit entries are kept by whole UTC months.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Months of status spans and audit entries kept before the current one: the contract's
+    /// audit period (tenders: three years). A span is kept by the month it ended in.
+    pub months: u32,
+    /// Where a month past `months` is exported (CSV with SHA-256 sums) before it is dropped,
+    /// once a day by the node holding the `retention` duty. Empty (the default): nothing is
+    /// ever dropped automatically; `camwatch archive` does it by hand.
+    pub archive_dir: String,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            months: 36,
+            archive_dir: String::new(),
         }
     }
 }
@@ -561,6 +585,12 @@ impl Config {
                 "{origin}: patrol.daily_quota/cycle_days: must be at least 1"
             )));
         }
+        if self.retention.months == 0 {
+            return Err(Error::invalid(format!(
+                "{origin}: retention.months: must be at least 1 (the month before this one is \
+                 what monthly reports read)"
+            )));
+        }
         let q = &self.quality;
         if q.confirm_samples == 0 {
             return Err(Error::invalid(format!(
@@ -768,6 +798,10 @@ mod tests {
             (
                 "[patrol]\ndaily_quota = 0\n",
                 "f: patrol.daily_quota/cycle_days: must be at least 1",
+            ),
+            (
+                "[retention]\nmonths = 0\n",
+                "f: retention.months: must be at least 1 (the month before this one is what monthly reports read)",
             ),
             (
                 "[database]\nurl = \"mysql://x\"\n",

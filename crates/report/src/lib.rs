@@ -16,6 +16,7 @@
 //! with no data is `unknown` and shown; spans of devices missing from the register, devices with
 //! no data at all, and devices outside their contract dates are listed in `notes`.
 
+pub mod archive;
 mod build;
 mod digest;
 mod load;

@@ -87,6 +87,7 @@ pub trait Store:
     + gb28181::CatalogStore
     + nodes::NodeStore
     + patrol::PatrolStore
+    + retention::RetentionStore
     + Send
     + Sync
 {
@@ -206,6 +207,7 @@ pub mod patrol;
 mod pg_copy;
 mod postgres;
 pub mod register_import;
+pub mod retention;
 mod rows;
 mod sql;
 mod sqlite;
@@ -218,6 +220,7 @@ pub use nodes::{NodeRecord, NodeStore, NodesView, PeerSnapshot, PeerSpan, StopKi
 pub use outbox::{NewOutboxRow, OutboxBacklog, OutboxRow, OutboxStore, TargetBacklog};
 pub use patrol::{NewPatrolRecord, PatrolStore};
 pub use postgres::PostgresStore;
+pub use retention::{AuditRow, Dropped, RetentionStore, SpanRow, StoredMonth};
 pub use sqlite::SqliteStore;
 pub use users::{
     LoginRecord, NewSession, NewToken, NewUser, SessionRecord, TokenRecord, User, UserStore,

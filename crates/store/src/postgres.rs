@@ -9,7 +9,7 @@ use camwatch_core::error::{Error, Result};
 use camwatch_core::secret::SecretKey;
 
 pub struct PostgresStore {
-    pool: sqlx::PgPool,
+    pub(crate) pool: sqlx::PgPool,
     key: SecretKey,
 }
 

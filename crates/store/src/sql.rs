@@ -373,12 +373,12 @@ macro_rules! sql_store {
                         }
                         if t.at == start_at {
                             // Zero-length span: the earlier status never held; replace it.
-                            sqlx::query("DELETE FROM status_span WHERE id = $1")
+                            sqlx::query("DELETE FROM status_span WHERE id = $1 AND end_at IS NULL")
                                 .bind(id)
                                 .execute(&mut *tx)
                                 .await.map_err(crate::db_error)?;
                         } else {
-                            sqlx::query("UPDATE status_span SET end_at = $1 WHERE id = $2")
+                            sqlx::query("UPDATE status_span SET end_at = $1 WHERE id = $2 AND end_at IS NULL")
                                 .bind(t.at)
                                 .bind(id)
                                 .execute(&mut *tx)
@@ -571,6 +571,12 @@ macro_rules! sql_store {
                 spans: &[camwatch_core::history::StatusSpan],
             ) -> camwatch_core::error::Result<u64> {
                 $crate::check_spans_disjoint(spans)?;
+                // History of months the store has not partitioned yet (PostgreSQL) gets its
+                // partitions first, rather than waiting in the default one. Before the
+                // transaction: making a partition locks the default one, which its reads hold.
+                for at in $crate::retention::one_per_month(spans.iter().map(|s| s.end_at)) {
+                    $crate::RetentionStore::prepare_months(self, at, at).await?;
+                }
                 let mut tx = self.pool.begin_with($begin).await.map_err(crate::db_error)?;
                 // Clashes with stored history, checked per batch of devices with one query each
                 // (a per-span query made a 6M-span import take minutes).

@@ -14,7 +14,7 @@ use camwatch_core::error::{Error, Result};
 use camwatch_core::secret::SecretKey;
 
 pub struct SqliteStore {
-    pool: sqlx::SqlitePool,
+    pub(crate) pool: sqlx::SqlitePool,
     key: SecretKey,
     /// The monitor lock file beside the database (see `lease`); `None` in memory.
     lock_path: Option<std::path::PathBuf>,

@@ -25,6 +25,8 @@ pub enum Duty {
     Outbox,
     /// Scheduled reports and the daily digest.
     Reports,
+    /// History's months: partitions made ahead, months past retention archived and dropped.
+    Retention,
     /// The catalog sync of one lower platform (GB/T 28181), by its code.
     Catalog(DeviceCode),
 }
@@ -35,6 +37,7 @@ impl Duty {
         match self {
             Duty::Outbox => "outbox".into(),
             Duty::Reports => "reports".into(),
+            Duty::Retention => "retention".into(),
             Duty::Catalog(c) => format!("catalog:{c}"),
         }
     }
@@ -46,6 +49,7 @@ impl std::str::FromStr for Duty {
         match s {
             "outbox" => Ok(Duty::Outbox),
             "reports" => Ok(Duty::Reports),
+            "retention" => Ok(Duty::Retention),
             _ => s
                 .strip_prefix("catalog:")
                 .and_then(|c| c.parse().ok())
@@ -125,7 +129,7 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for d in [Duty::Outbox, Duty::Reports, platform(7)] {
+        for d in [Duty::Outbox, Duty::Reports, Duty::Retention, platform(7)] {
             assert_eq!(d.name().parse::<Duty>(), Ok(d));
         }
         assert!("catalog:12".parse::<Duty>().is_err());

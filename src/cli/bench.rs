@@ -96,6 +96,23 @@ pub enum BenchCommand {
     /// What open event streams cost: `serve` monitors a simulated fleet (both in their own
     /// processes); its CPU share over a window with no client and over one with N clients on
     /// `GET /api/v1/events`.
+    /// Several `serve` nodes on one PostgreSQL probing a simulated fleet (their own processes):
+    /// CPU and memory per node, scheduler lag p50/p99, PostgreSQL's write rate.
+    Nodes {
+        /// A PostgreSQL server (a scratch database is made on it and dropped after).
+        #[arg(long)]
+        pg: String,
+        #[arg(long, default_value_t = 300_000)]
+        channels: u64,
+        #[arg(long, default_value_t = 3)]
+        nodes: usize,
+        /// Liveness interval, seconds.
+        #[arg(long, default_value_t = 300)]
+        interval: u64,
+        /// Minutes measured, after the nodes are ready and a settling minute.
+        #[arg(long, default_value_t = 10)]
+        minutes: u64,
+    },
     Sse {
         #[arg(long, default_value_t = 50_000)]
         channels: u64,
@@ -170,6 +187,22 @@ pub async fn run(cmd: &BenchCommand) -> Result<ExitCode> {
             seed,
             fault_mix,
         } => bench_e2e(*channels, *days, *time_scale, *seed, fault_mix).await,
+        BenchCommand::Nodes {
+            pg,
+            channels,
+            nodes,
+            interval,
+            minutes,
+        } => {
+            super::bench_nodes::run(super::bench_nodes::NodesBench {
+                pg,
+                channels: *channels,
+                nodes: *nodes,
+                interval_sec: *interval,
+                minutes: *minutes,
+            })
+            .await
+        }
         BenchCommand::Sse {
             channels,
             clients,

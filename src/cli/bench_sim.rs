@@ -116,7 +116,7 @@ pub async fn run(
     let reg = dir.join("register.csv");
     let t = Instant::now();
     // Blocking wait: nothing else runs in this process yet.
-    let mut sim = super::bench_sweep::start_sim(&dir, channels, "127.28.0.1")?;
+    let mut sim = super::bench_sweep::start_sim(&dir, channels, "127.28.0.1", "none")?;
     println!(
         "simulator up: {channels} channels in {:.1} s",
         t.elapsed().as_secs_f64()

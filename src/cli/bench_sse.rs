@@ -18,12 +18,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use camwatch_core::error::{Error, Result};
 
-fn exe() -> Result<std::path::PathBuf> {
+pub(super) fn exe() -> Result<std::path::PathBuf> {
     std::env::current_exe().map_err(|e| Error::internal(e.to_string()))
 }
 
 /// Runs `camwatch --config CFG ARGS` to completion, feeding `stdin`; its standard output.
-fn camwatch(cfg: &Path, args: &[&str], stdin: &str) -> Result<String> {
+pub(super) fn camwatch(cfg: &Path, args: &[&str], stdin: &str) -> Result<String> {
     let mut child = Command::new(exe()?)
         .arg("--config")
         .arg(cfg)
@@ -49,7 +49,7 @@ fn camwatch(cfg: &Path, args: &[&str], stdin: &str) -> Result<String> {
 }
 
 /// CPU seconds (user + system) the process `pid` has used.
-fn cpu_sec(pid: u32) -> f64 {
+pub(super) fn cpu_sec(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name (which is in parentheses and may hold spaces).
     let rest = stat.rsplit_once(')').map_or("", |x| x.1);
@@ -69,7 +69,7 @@ async fn share(pid: u32, window: Duration) -> f64 {
 }
 
 /// A plain HTTP/1.1 GET on `addr`; the status code (0 when it failed).
-async fn get_status(addr: &str, path: &str) -> u16 {
+pub(super) async fn get_status(addr: &str, path: &str) -> u16 {
     let Ok(mut s) = tokio::net::TcpStream::connect(addr).await else {
         return 0;
     };
@@ -168,7 +168,7 @@ fn start_sim(dir: &Path, channels: u64, storm: u64) -> Result<Child> {
     Ok(child)
 }
 
-fn stop(mut c: Child) {
+pub(super) fn stop(mut c: Child) {
     // SAFETY: signalling our own child.
     unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
     let _ = c.wait();

@@ -63,15 +63,20 @@ fn exe() -> Result<std::path::PathBuf> {
     std::env::current_exe().map_err(|e| Error::internal(e.to_string()))
 }
 
-/// Starts `camwatch sim` (no faults, hosts from `bind`) in its own process and waits for its
-/// register file, `<dir>/register.csv`.
-pub(super) fn start_sim(dir: &Path, channels: u64, bind: &str) -> Result<std::process::Child> {
+/// Starts `camwatch sim` (the fault mix `mix`, hosts from `bind`) in its own process and waits
+/// for its register file, `<dir>/register.csv`.
+pub(super) fn start_sim(
+    dir: &Path,
+    channels: u64,
+    bind: &str,
+    mix: &str,
+) -> Result<std::process::Child> {
     let reg = dir.join("register.csv");
     let mut child = Command::new(exe()?)
         .args([
             "sim",
             "--fault-mix",
-            "none",
+            mix,
             "--channels",
             &channels.to_string(),
         ])
@@ -99,7 +104,7 @@ pub(super) fn start_sim(dir: &Path, channels: u64, bind: &str) -> Result<std::pr
 pub async fn run(channels: u64, subset: usize, parallel: usize) -> Result<ExitCode> {
     let dir = tempfile_dir()?;
     println!("starting the simulator ({channels} channels, its own process)…");
-    let mut sim = start_sim(&dir, channels, "127.20.0.1")?;
+    let mut sim = start_sim(&dir, channels, "127.20.0.1", "none")?;
     let result = bench(&dir, subset, parallel).await;
     // SAFETY: signalling our own child.
     unsafe { libc::kill(sim.id() as i32, libc::SIGTERM) };

@@ -1,5 +1,6 @@
 //! `camwatch bench nodes`: a large simulated fleet probed by several `serve` nodes on one
-//! PostgreSQL server (docs/nodes.md). The simulator runs in its own process; each node is its
+//! PostgreSQL server (docs/nodes.md). The simulator runs in its own process (NVRs of 64
+//! channels: one process cannot open a listening socket for each of 300,000 cameras); each node is its
 //! own `camwatch serve` process with `[node]`, liveness every `--interval` seconds (pictures
 //! daily, so the figure is the liveness load the issue names). After the nodes are ready and a
 //! settling minute, over a window of `--minutes`:
@@ -22,6 +23,9 @@ use camwatch_core::error::{Error, Result};
 use super::bench::ScratchDb;
 use super::bench_sse::{camwatch, cpu_sec, exe, get_status, stop};
 
+/// Channels of each simulated NVR.
+const CHANNELS_PER_NVR: u64 = 64;
+
 /// What the command line asks for.
 pub struct NodesBench<'a> {
     pub pg: &'a str,
@@ -34,11 +38,25 @@ pub struct NodesBench<'a> {
 pub async fn run(a: NodesBench<'_>) -> Result<ExitCode> {
     let dir = super::bench::tempfile_dir()?;
     let db = ScratchDb::create(a.pg).await?;
+    // NVRs of 64 channels: a simulator process has one listening socket per host and port,
+    // and 300,000 channels of IP cameras would need more descriptors than a process may open.
+    let nvrs = a.channels.div_ceil(CHANNELS_PER_NVR);
     println!(
-        "starting the simulator ({} channels, realistic faults, its own process)…",
-        a.channels
+        "starting the simulator ({nvrs} NVRs × {CHANNELS_PER_NVR} channels, realistic faults, \
+         its own process)…"
     );
-    let r = match super::bench_sweep::start_sim(&dir, a.channels, "127.23.0.1", "realistic") {
+    let fleet = [
+        "--fault-mix".to_string(),
+        "realistic".into(),
+        "--cameras".into(),
+        "0".into(),
+        "--nvrs".into(),
+        nvrs.to_string(),
+        "--channels-per-nvr".into(),
+        CHANNELS_PER_NVR.to_string(),
+    ];
+    let fleet: Vec<&str> = fleet.iter().map(String::as_str).collect();
+    let r = match super::bench_sweep::start_sim(&dir, &fleet, "127.23.0.1") {
         Ok(sim) => {
             let r = bench(&dir, &db.url, &a).await;
             stop(sim);
@@ -82,12 +100,13 @@ async fn bench(dir: &Path, url: &str, a: &NodesBench<'_>) -> Result<ExitCode> {
     }
     let cfg = |n: &str| dir.join(format!("{n}.toml"));
     let t = Instant::now();
-    let reg = dir.join("register.csv");
-    camwatch(
-        &cfg(&names[0]),
-        &["device", "import", &reg.to_string_lossy()],
-        "",
-    )?;
+    for part in split_register(dir, &dir.join("register.csv"))? {
+        camwatch(
+            &cfg(&names[0]),
+            &["device", "import", &part.to_string_lossy()],
+            "",
+        )?;
+    }
     println!(
         "register imported in {:.1} s; starting {} nodes…",
         t.elapsed().as_secs_f64(),
@@ -141,7 +160,7 @@ async fn bench(dir: &Path, url: &str, a: &NodesBench<'_>) -> Result<ExitCode> {
     let pg1 = pg_counters(url).await?;
     println!(
         "fleet: {} channels, liveness every {} s, {} nodes, {:.0} s measured",
-        a.channels,
+        a.channels.div_ceil(CHANNELS_PER_NVR) * CHANNELS_PER_NVR,
         a.interval_sec,
         names.len(),
         secs
@@ -174,6 +193,41 @@ async fn bench(dir: &Path, url: &str, a: &NodesBench<'_>) -> Result<ExitCode> {
     );
     drop(nodes);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The simulator's register cut into files an import takes (an import file is at most 64 MB):
+/// the header in each, the rows without a parent (the NVRs) first, so every channel's parent
+/// is in the register or in its own file when it is imported. The simulator writes one record
+/// per line.
+fn split_register(dir: &Path, reg: &Path) -> Result<Vec<PathBuf>> {
+    const ROWS: usize = 100_000;
+    let text = std::fs::read_to_string(reg)
+        .map_err(|e| Error::internal(format!("{}: {e}", reg.display())))?;
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default();
+    let parent = header
+        .trim_start_matches('\u{feff}')
+        .split(',')
+        .position(|c| c == "parent")
+        .ok_or_else(|| Error::internal("the simulator's register has no parent column"))?;
+    let (roots, children): (Vec<&str>, Vec<&str>) = lines
+        .filter(|l| !l.is_empty())
+        .partition(|l| l.split(',').nth(parent).is_none_or(str::is_empty));
+    let rows: Vec<&str> = roots.into_iter().chain(children).collect();
+    let mut parts = Vec::new();
+    for (i, chunk) in rows.chunks(ROWS).enumerate() {
+        let p = dir.join(format!("register-{i}.csv"));
+        let mut body = String::with_capacity(chunk.iter().map(|l| l.len() + 1).sum());
+        body.push_str(header);
+        body.push('\n');
+        for l in chunk {
+            body.push_str(l);
+            body.push('\n');
+        }
+        std::fs::write(&p, body).map_err(|e| Error::internal(format!("{}: {e}", p.display())))?;
+        parts.push(p);
+    }
+    Ok(parts)
 }
 
 /// The API address a node logged at its start.
@@ -327,5 +381,27 @@ mod tests {
         let d = diff(&later, &now);
         assert_eq!(quantile(&d, 0.99), "1");
         assert_eq!(quantile(&[], 0.99), "-");
+    }
+
+    #[test]
+    fn the_register_is_cut_with_parents_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = dir.path().join("register.csv");
+        let mut text = String::from("\u{feff}code,name,kind,parent\n");
+        for i in 0..150_000u32 {
+            text.push_str(&format!("c{i},n,channel,p{}\n", i % 3));
+        }
+        for p in 0..3 {
+            text.push_str(&format!("p{p},n,nvr,\n"));
+        }
+        std::fs::write(&reg, &text).unwrap();
+        let parts = split_register(dir.path(), &reg).unwrap();
+        assert_eq!(parts.len(), 2);
+        let first = std::fs::read_to_string(&parts[0]).unwrap();
+        let second = std::fs::read_to_string(&parts[1]).unwrap();
+        let header = "\u{feff}code,name,kind,parent\n";
+        assert!(first.starts_with(&format!("{header}p0,n,nvr,\np1,n,nvr,\np2,n,nvr,\nc0,")));
+        assert!(second.starts_with(&format!("{header}c99997,")));
+        assert_eq!(first.lines().count() + second.lines().count(), 150_003 + 2);
     }
 }

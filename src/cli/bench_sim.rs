@@ -116,7 +116,11 @@ pub async fn run(
     let reg = dir.join("register.csv");
     let t = Instant::now();
     // Blocking wait: nothing else runs in this process yet.
-    let mut sim = super::bench_sweep::start_sim(&dir, channels, "127.28.0.1", "none")?;
+    let mut sim = super::bench_sweep::start_sim(
+        &dir,
+        &["--fault-mix", "none", "--channels", &channels.to_string()],
+        "127.28.0.1",
+    )?;
     println!(
         "simulator up: {channels} channels in {:.1} s",
         t.elapsed().as_secs_f64()

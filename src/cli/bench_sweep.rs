@@ -63,23 +63,13 @@ fn exe() -> Result<std::path::PathBuf> {
     std::env::current_exe().map_err(|e| Error::internal(e.to_string()))
 }
 
-/// Starts `camwatch sim` (the fault mix `mix`, hosts from `bind`) in its own process and waits
-/// for its register file, `<dir>/register.csv`.
-pub(super) fn start_sim(
-    dir: &Path,
-    channels: u64,
-    bind: &str,
-    mix: &str,
-) -> Result<std::process::Child> {
+/// Starts `camwatch sim FLEET --bind BIND` (`fleet`: its fleet and fault arguments) in its own
+/// process and waits for its register file, `<dir>/register.csv`.
+pub(super) fn start_sim(dir: &Path, fleet: &[&str], bind: &str) -> Result<std::process::Child> {
     let reg = dir.join("register.csv");
     let mut child = Command::new(exe()?)
-        .args([
-            "sim",
-            "--fault-mix",
-            mix,
-            "--channels",
-            &channels.to_string(),
-        ])
+        .arg("sim")
+        .args(fleet)
         .args(["--bind", bind, "--register-out"])
         .arg(&reg)
         .stdout(Stdio::null())
@@ -104,7 +94,11 @@ pub(super) fn start_sim(
 pub async fn run(channels: u64, subset: usize, parallel: usize) -> Result<ExitCode> {
     let dir = tempfile_dir()?;
     println!("starting the simulator ({channels} channels, its own process)…");
-    let mut sim = start_sim(&dir, channels, "127.20.0.1", "none")?;
+    let mut sim = start_sim(
+        &dir,
+        &["--fault-mix", "none", "--channels", &channels.to_string()],
+        "127.20.0.1",
+    )?;
     let result = bench(&dir, subset, parallel).await;
     // SAFETY: signalling our own child.
     unsafe { libc::kill(sim.id() as i32, libc::SIGTERM) };

@@ -109,7 +109,7 @@ pub enum BenchCommand {
         /// Liveness interval, seconds.
         #[arg(long, default_value_t = 300)]
         interval: u64,
-        /// Minutes measured, after the nodes are ready and a settling minute.
+        /// Minutes measured, once the shards have settled and one interval has passed.
         #[arg(long, default_value_t = 10)]
         minutes: u64,
     },

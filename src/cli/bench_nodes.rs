@@ -2,8 +2,9 @@
 //! PostgreSQL server (docs/nodes.md). The simulator runs in its own process (NVRs of 64
 //! channels: one process cannot open a listening socket for each of 300,000 cameras); each node is its
 //! own `camwatch serve` process with `[node]`, liveness every `--interval` seconds (pictures
-//! daily, so the figure is the liveness load the issue names). After the nodes are ready and a
-//! settling minute, over a window of `--minutes`:
+//! daily, so the figure is the liveness load the issue names). Once every shard is held and no
+//! share has changed for 30 s, and one interval more (a node waits an interval before probing
+//! a shard it was handed), over a window of `--minutes`:
 //!
 //! - each node's CPU share of a core (from `/proc`) and its resident memory (now and peak);
 //! - each node's scheduler lag, p50 and p99 from its `/metrics` histogram (the upper bound of
@@ -139,11 +140,45 @@ async fn bench(dir: &Path, url: &str, a: &NodesBench<'_>) -> Result<ExitCode> {
         }
     }
     println!(
-        "{} nodes ready {:.0} s after the start; settling 60 s…",
+        "{} nodes ready {:.0} s after the start; waiting for the shards to settle…",
         names.len(),
         t.elapsed().as_secs_f64()
     );
-    tokio::time::sleep(Duration::from_secs(60)).await;
+    // Steady state: every shard held and no node's share changed over the last 30 s. A node
+    // given a shard another node held waits one interval before probing it (no channel probed
+    // twice in an interval), so the measuring starts one interval (and its jitter) after that.
+    let mut last = Vec::new();
+    let mut stable_since = Instant::now();
+    loop {
+        let mut shares = Vec::new();
+        for addr in &addrs {
+            shares.push(metric(
+                &http_get(addr, "/metrics").await?,
+                "camwatch_node_shards",
+            ));
+        }
+        if shares != last {
+            last = shares.clone();
+            stable_since = Instant::now();
+        }
+        let held: f64 = shares.iter().sum();
+        if held >= 256.0 && stable_since.elapsed() >= Duration::from_secs(30) {
+            break;
+        }
+        if t.elapsed() > Duration::from_secs(1800) {
+            return Err(Error::internal(format!(
+                "the shards never settled: {shares:?} held"
+            )));
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    let settle = Duration::from_millis(a.interval_sec * 1000 * 21 / 20 + 10_000);
+    println!(
+        "shards settled ({last:?}) {:.0} s after the start; one interval more ({} s)…",
+        t.elapsed().as_secs_f64(),
+        settle.as_secs()
+    );
+    tokio::time::sleep(settle).await;
 
     let window = Duration::from_secs(a.minutes.max(1) * 60);
     let pids: Vec<u32> = nodes.0.iter().map(|(_, c, _)| c.id()).collect();
@@ -165,12 +200,14 @@ async fn bench(dir: &Path, url: &str, a: &NodesBench<'_>) -> Result<ExitCode> {
         names.len(),
         secs
     );
+    let mut total_probes = 0.0;
     for (i, (n, _, _)) in nodes.0.iter().enumerate() {
         let cpu = (cpu_sec(pids[i]) - cpu0[i]) / secs;
         let (rss, peak) = rss_mb(pids[i]);
         let lag = lag_buckets(&addrs[i]).await?;
         let d = diff(&lag, &lag0[i]);
         let probes = d.last().map_or(0.0, |b| b.1);
+        total_probes += probes;
         println!(
             "node {n}: CPU {:.1} % of a core, RSS {rss:.0} MB (peak {peak:.0} MB), \
              {:.0} liveness probes/s, scheduler lag p50 ≤ {} s, p99 ≤ {} s",
@@ -180,6 +217,12 @@ async fn bench(dir: &Path, url: &str, a: &NodesBench<'_>) -> Result<ExitCode> {
             quantile(&d, 0.99),
         );
     }
+    println!(
+        "all nodes: {:.0} liveness probes/s; every channel once an interval is {:.0}/s",
+        total_probes / secs,
+        a.channels.div_ceil(CHANNELS_PER_NVR) as f64 * CHANNELS_PER_NVR as f64
+            / a.interval_sec.max(1) as f64
+    );
     let rate = |k: usize| (pg1[k] - pg0[k]) / secs;
     println!(
         "PostgreSQL: {:.0} rows written/s ({:.0} inserted, {:.0} updated, {:.0} deleted), \
@@ -250,6 +293,14 @@ async fn api_addr(name: &str, log: &Path) -> Result<String> {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// The value of an unlabelled series in a metrics text (0 when absent).
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0.0)
 }
 
 /// The node's liveness scheduler-lag histogram: (upper bound in seconds, cumulative count).

@@ -48,6 +48,16 @@ pub enum BenchCommand {
         #[arg(long)]
         pg: Option<String>,
     },
+    /// The picture diagnostics' cost per frame on one core: a 1080p JPEG's DC-only decode +
+    /// every detector, as the measuring thread's CPU time (min and median over the frames),
+    /// beside `jpeg-decoder`'s full-size decode of the same JPEG as the reference peer.
+    Quality {
+        #[arg(long, default_value_t = 400)]
+        frames: usize,
+        /// Also a 3840×2160 JPEG.
+        #[arg(long)]
+        uhd: bool,
+    },
     /// The HTTP API over a register of N devices with a live state: device list pages under
     /// every sort and filter, deep pages, scoped lists and the fleet summary, timed over
     /// loopback (median, p95, slowest).
@@ -168,6 +178,7 @@ pub async fn run(cmd: &BenchCommand) -> Result<ExitCode> {
         BenchCommand::Workorders { open, closed, pg } => {
             super::bench_workorders::run(*open, *closed, pg.as_deref()).await
         }
+        BenchCommand::Quality { frames, uhd } => super::bench_quality::run(*frames, *uhd).await,
         BenchCommand::Api { devices } => super::bench_api::run(*devices).await,
         BenchCommand::Sweep {
             channels,

@@ -26,7 +26,9 @@ pub struct DiagnoseArgs {
     /// fleet's.
     #[arg(long)]
     pub group: Option<String>,
-    /// One JSON object: {"faults":[{"kind","score","severity"}…],"metrics":{…}}.
+    /// One JSON object: {"faults":[{"kind","score","severity"}…],"suspects":[…],"metrics":{…}}
+    /// (`suspects` only when there are: findings judged without a baseline that a healthy
+    /// scene shows too).
     #[arg(long)]
     pub json: bool,
 }
@@ -66,9 +68,18 @@ pub fn run(g: &GlobalArgs, a: &DiagnoseArgs) -> Result<ExitCode> {
             "{}",
             serde_json::to_string(&d).map_err(|e| Error::internal(e.to_string()))?
         );
-    } else if d.faults.is_empty() {
+    } else if d.faults.is_empty() && d.suspects.is_empty() {
         println!("{}: normal", a.image.display());
     } else {
+        for f in &d.suspects {
+            println!(
+                "{}: suspect {} (score {:.3}; judged without a baseline, a healthy scene can \
+                 look so: approve the camera's baseline to judge it)",
+                a.image.display(),
+                f.kind.as_str(),
+                f.score
+            );
+        }
         for f in &d.faults {
             println!(
                 "{}: {} (score {:.3}, {:?})",

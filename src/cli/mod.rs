@@ -10,6 +10,7 @@ mod bench_api;
 mod bench_gb28181;
 mod bench_gb28181_invite;
 mod bench_nodes;
+mod bench_quality;
 mod bench_report;
 mod bench_sim;
 mod bench_sse;

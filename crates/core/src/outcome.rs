@@ -163,6 +163,10 @@ pub struct PictureVerdict {
     /// Faults found in this picture alone (empty: normal). `frozen` needs the previous sample
     /// and is added by picture confirmation, not here.
     pub faults: FaultSet,
+    /// Findings of a camera with no approved baseline whose cue a healthy scene shows too
+    /// (`quality::Diagnosis::suspects`): for review, never confirmed or counted as faults.
+    #[serde(default)]
+    pub suspects: FaultSet,
     /// A fingerprint of the picture without its OSD rows (`quality::fingerprint`).
     pub fingerprint: u64,
     /// The picture's summary for `frozen` (`quality::Still`), compared with the next sample's.

@@ -238,10 +238,13 @@ async fn keyframe(
     Ok(super::thumb_jpeg(&thumb))
 }
 
-/// The picture's faults judged alone: only a picture the diagnostics can read is judged.
+/// The picture's findings judged alone, faults and suspects (approving a picture that may
+/// show a fault is for an operator who looked at it): only a picture the diagnostics can read
+/// is judged.
 pub fn judge(jpeg: &[u8], t: &Thresholds) -> std::result::Result<Vec<Fault>, String> {
     let th = camwatch_core::quality::from_jpeg(jpeg).map_err(|e| e.to_string())?;
-    Ok(camwatch_core::quality::diagnose(&th, None, None, t).faults)
+    let d = camwatch_core::quality::diagnose(&th, None, None, t);
+    Ok(d.faults.into_iter().chain(d.suspects).collect())
 }
 
 /// The file of a camera's dismissed false alarms (`camwatch baseline dismiss`), JSON.

@@ -26,6 +26,8 @@ struct Script {
     down: Option<(i64, i64)>,
     /// Its picture is blurred from this time on.
     blur_from: Option<i64>,
+    /// Its picture, with no approved baseline, may show a colour cast (a suspect).
+    suspect_cast: bool,
 }
 
 struct Scripted {
@@ -62,6 +64,11 @@ impl Prober for Scripted {
                 o.picture = Some(PictureVerdict {
                     faults: if blurred {
                         FaultSet::of(&[FaultKind::Blur])
+                    } else {
+                        FaultSet::EMPTY
+                    },
+                    suspects: if s.suspect_cast {
+                        FaultSet::of(&[FaultKind::ColorCast])
                     } else {
                         FaultSet::EMPTY
                     },
@@ -179,6 +186,27 @@ impl Run {
             })
             .collect()
     }
+}
+
+/// A suspect (a finding of a camera with no approved baseline that a healthy scene shows too)
+/// is listed with each picture probe and never confirmed: the camera stays online, with no
+/// picture problem, however many samples show it.
+#[tokio::test(start_paused = true)]
+async fn suspects_are_listed_never_confirmed() {
+    let scripts = vec![Script {
+        suspect_cast: true,
+        ..Script::default()
+    }];
+    let r = run_scripted(scripts, 60).await;
+    let d0 = r.of(0);
+    assert_eq!(d0.len(), 1, "{d0:?}");
+    assert_eq!((d0[0].0, d0[0].2.clone()), (Status::Online, None));
+    let live = r.state.device(&r.devices[0].code).unwrap();
+    assert_eq!(
+        (live.status, live.cause.clone(), live.picture.clone()),
+        (Status::Online, None, None)
+    );
+    assert_eq!(live.suspects, FaultSet::of(&[FaultKind::ColorCast]));
 }
 
 /// An outage is confirmed by three failures over a minute, dated at the first failure, and

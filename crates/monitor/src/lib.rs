@@ -424,11 +424,24 @@ async fn diagnose_outcome(
     match r {
         Ok(Ok((d, fp, evidence))) => {
             let faults = d.fault_set();
+            let suspects = d.suspect_set();
             let still = d.metrics.still;
             o.fact("picture_faults", faults.names().join(","));
+            if !suspects.is_empty() {
+                // Not faults: judged alone, a healthy scene can show them too. Approving the
+                // camera's baseline judges them against its healthy view instead.
+                o.fact(
+                    "picture_suspects",
+                    format!(
+                        "{} (no approved baseline: review the picture and approve it)",
+                        suspects.names().join(",")
+                    ),
+                );
+            }
             o.fact("fingerprint", format!("{fp:016x}"));
             o.picture = Some(camwatch_core::outcome::PictureVerdict {
                 faults,
+                suspects,
                 fingerprint: fp,
                 still,
             });

@@ -77,6 +77,9 @@ pub struct DeviceLive {
     /// The confirmed picture problem (may be set while offline: the last one seen).
     pub picture: Option<Cause>,
     /// Newest first.
+    /// What the latest picture sample may show, judged without an approved baseline, that a
+    /// healthy scene shows too (`quality::Diagnosis::suspects`): for review, never confirmed.
+    pub suspects: camwatch_core::quality::FaultSet,
     pub recent: Vec<RecentProbe>,
     pub evidence: Option<Evidence>,
     /// The last ONVIF check: whether it answered, and what it said.
@@ -147,6 +150,7 @@ struct Entry {
     since: Option<i64>,
     cause: Option<Cause>,
     picture: Option<Cause>,
+    suspects: camwatch_core::quality::FaultSet,
     successes: VecDeque<RecentProbe>,
     failures: VecDeque<RecentProbe>,
     evidence: Option<Evidence>,
@@ -167,6 +171,7 @@ impl Entry {
             since: None,
             cause: None,
             picture: None,
+            suspects: camwatch_core::quality::FaultSet::EMPTY,
             successes: VecDeque::new(),
             failures: VecDeque::new(),
             evidence: None,
@@ -371,6 +376,9 @@ impl MonitorState {
         };
         let mut s = self.lock();
         let e = &mut s.devices[i];
+        if let Some(p) = &o.picture {
+            e.suspects = p.suspects;
+        }
         let (q, cap) = if o.status == ProbeStatus::Down {
             (&mut e.failures, KEEP_FAILURES)
         } else {
@@ -558,6 +566,7 @@ impl MonitorState {
             since: e.since,
             cause: e.cause.clone(),
             picture: e.picture.clone(),
+            suspects: e.suspects,
             recent,
             evidence: e.evidence.clone(),
             onvif: e.onvif.clone(),

@@ -146,6 +146,10 @@ pub struct DeviceDetail {
     pub cause: Option<String>,
     /// The confirmed picture problem, if any.
     pub picture: Option<String>,
+    /// Suspects in the latest picture sample of a camera with no approved baseline: fault
+    /// kinds (sorted) its picture may show, judged alone, that a healthy scene shows too. For
+    /// review, and a prompt to approve the camera's baseline; never a fault, never confirmed.
+    pub suspects: Vec<String>,
     /// False on a node for a device another node probes: its status is that node's record
     /// (followed from its spans), and its recent probes, picture and evidence are on that node.
     pub probed_here: bool,
@@ -331,6 +335,10 @@ pub async fn one(
             .as_ref()
             .and_then(|l| l.picture.as_ref())
             .map(|c| c.to_string()),
+        suspects: live
+            .as_ref()
+            .map(|l| l.suspects.names().into_iter().map(String::from).collect())
+            .unwrap_or_default(),
         probed_here: live.as_ref().is_none_or(|l| l.probed_here),
         recent: live
             .as_ref()

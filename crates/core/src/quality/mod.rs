@@ -45,6 +45,11 @@
 //!
 //! A metric maps to a score in [0, 1] by a linear ramp between two configurable points; a
 //! fault is raised at score ≥ 0.5; severity is mild below 2/3, moderate below 5/6, else severe.
+//!
+//! Without an approved baseline a finding whose cue a healthy scene shows too (a colour cast,
+//! and occlusion, over-exposure, noise and stripes short of their strong end, blur in dim or
+//! glaring light) is a **suspect** (`Diagnosis::suspects`, `suspect`), not a fault: it is
+//! listed for review with a prompt to approve the baseline, and not confirmed or counted.
 
 mod bands;
 mod fault_set;
@@ -56,6 +61,7 @@ pub mod keyframe;
 mod lines;
 mod metrics;
 mod still;
+mod suspect;
 #[cfg(test)]
 mod tests;
 
@@ -126,10 +132,15 @@ impl Ramp {
         Self { zero, one }
     }
     pub fn score(&self, m: f64) -> f64 {
+        self.position(m).clamp(0.0, 1.0)
+    }
+    /// Where `m` lies along the ramp, unclamped: 0 at `zero`, 1 at `one`, beyond 1 past it;
+    /// 0 for a measure that is not a number or a ramp that cannot score.
+    pub fn position(&self, m: f64) -> f64 {
         if !m.is_finite() || self.zero == self.one {
             return 0.0;
         }
-        ((m - self.zero) / (self.one - self.zero)).clamp(0.0, 1.0)
+        (m - self.zero) / (self.one - self.zero)
     }
 }
 
@@ -232,6 +243,11 @@ impl Thresholds {
 pub struct Diagnosis {
     /// Faults at score ≥ 0.5, highest score first; empty for a normal picture.
     pub faults: Vec<Fault>,
+    /// Findings at score ≥ 0.5 of a camera with no approved baseline whose cue a healthy scene
+    /// shows too (`suspect`: a scene's coloured light, a white wall, night ground), highest
+    /// score first: for review and a prompt to approve a baseline, not faults.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub suspects: Vec<Fault>,
     /// Faults found but dismissed by an operator as false alarms for this view (`Dismissal`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub dismissed: Vec<FaultKind>,
@@ -257,6 +273,11 @@ impl Diagnosis {
     /// The kinds found, as a set.
     pub fn fault_set(&self) -> FaultSet {
         self.faults.iter().map(|f| f.kind).collect()
+    }
+
+    /// The suspects' kinds, as a set.
+    pub fn suspect_set(&self) -> FaultSet {
+        self.suspects.iter().map(|f| f.kind).collect()
     }
 }
 
@@ -386,7 +407,7 @@ pub fn diagnose_dismissing(
     // approved, the rest is judged on the picture alone.
     let rel = m.vs_baseline.as_ref().filter(|_| !turned);
     let mut dismissed = Vec::new();
-    let mut faults: Vec<Fault> = <FaultKind as strum::VariantArray>::VARIANTS
+    let mut findings: Vec<(Fault, bool)> = <FaultKind as strum::VariantArray>::VARIANTS
         .iter()
         .filter_map(|&k| {
             let (measure, ramp) = judged(k, &m, rel, turned, t)?;
@@ -403,34 +424,47 @@ pub fn diagnose_dismissing(
                 dismissed.push(k);
                 return None;
             }
-            Some(Fault {
+            let fault = Fault {
                 kind: k,
                 score: (score * 1000.0).round() / 1000.0,
                 severity: severity(score),
-            })
+            };
+            Some((
+                fault,
+                baseline.is_none() && suspect::alone(k, measure, ramp, &m),
+            ))
         })
         .collect();
     // A uniform white frame is a sensor blinded by light, not a lost signal.
     if m.mean_luma > 200.0 {
-        faults.retain(|f| f.kind != FaultKind::SignalLoss);
+        findings.retain(|(f, _)| f.kind != FaultKind::SignalLoss);
     }
     // A screen with no picture is only that: the other detectors have nothing to look at,
     // and an unchanging "no video" screen is not a frozen picture as well.
-    if faults.iter().any(|f| f.kind == FaultKind::SignalLoss) {
-        faults.retain(|f| f.kind == FaultKind::SignalLoss);
+    if findings
+        .iter()
+        .any(|(f, _)| f.kind == FaultKind::SignalLoss)
+    {
+        findings.retain(|(f, _)| f.kind == FaultKind::SignalLoss);
     }
     // Too dark or too bright a picture has lost its texture to the exposure, and texture is
     // what tells an occluder from a plain surface: the exposure fault is the finding.
-    if faults
+    if findings
         .iter()
-        .any(|f| matches!(f.kind, FaultKind::TooDark | FaultKind::TooBright))
+        .any(|(f, _)| matches!(f.kind, FaultKind::TooDark | FaultKind::TooBright))
     {
-        faults.retain(|f| f.kind != FaultKind::Occlusion);
+        findings.retain(|(f, _)| f.kind != FaultKind::Occlusion);
     }
-    faults.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.kind.cmp(&b.kind)));
+    findings.sort_by(|(a, _), (b, _)| b.score.total_cmp(&a.score).then(a.kind.cmp(&b.kind)));
+    let (suspects, faults): (Vec<_>, Vec<_>) = findings.into_iter().partition(|(_, s)| *s);
+    let (faults, suspects) = (
+        faults.into_iter().map(|(f, _)| f).collect(),
+        suspects.into_iter().map(|(f, _)| f).collect(),
+    );
     let rel_measures = rel.is_some();
     Diagnosis {
         faults,
+        suspects,
         dismissed,
         metrics: m,
         turned,

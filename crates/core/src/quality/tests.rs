@@ -81,8 +81,104 @@ fn grain(x: usize, y: usize, salt: u64, amp: i32) -> i32 {
     (z % (2 * amp as u64 + 1)) as i32 - amp
 }
 
+/// Whether `d` found `k`, as a fault or (with no baseline) a suspect: what a detector
+/// measured. Which findings are suspects is tested on its own below.
 fn has(d: &Diagnosis, k: FaultKind) -> bool {
+    d.faults.iter().chain(&d.suspects).any(|f| f.kind == k)
+}
+
+fn is_fault(d: &Diagnosis, k: FaultKind) -> bool {
     d.faults.iter().any(|f| f.kind == k)
+}
+
+fn is_suspect(d: &Diagnosis, k: FaultKind) -> bool {
+    d.suspects.iter().any(|f| f.kind == k)
+}
+
+/// A tint judged alone is a suspect (a scene's light tints it alike), not a fault; against the
+/// approved view it is a fault. A black screen is a fault with or without a baseline.
+#[test]
+fn a_cast_without_a_baseline_is_a_suspect_with_one_a_fault() {
+    let t = Thresholds::default();
+    let view = img(240, 135, scene);
+    let tinted = gained(&view, [1.0, 1.0, 0.45]);
+    let d = diagnose(&tinted, None, None, &t);
+    assert!(is_suspect(&d, FaultKind::ColorCast), "{d:?}");
+    assert!(!is_fault(&d, FaultKind::ColorCast), "{d:?}");
+    let d = diagnose(&tinted, None, Some(&Baseline::new(&view)), &t);
+    assert!(is_fault(&d, FaultKind::ColorCast), "{d:?}");
+    assert!(d.suspects.is_empty(), "{d:?}");
+    let black = img(240, 135, |_, _| [3, 3, 3]);
+    let d = diagnose(&black, None, None, &t);
+    assert!(
+        is_fault(&d, FaultKind::SignalLoss) && d.suspects.is_empty(),
+        "{d:?}"
+    );
+}
+
+/// Which findings judged alone are suspects: never one only a fault shows; the ambiguous kinds
+/// below their points on the ramp; blur under low light or glare.
+#[test]
+fn suspects_alone_by_kind_and_measure() {
+    let t = Thresholds::default();
+    let m = diagnose(&img(240, 135, scene), None, None, &t).metrics;
+    let alone = |k, measure| suspect::alone(k, measure, t.ramp(k), &m);
+    for k in [
+        FaultKind::SignalLoss,
+        FaultKind::TooDark,
+        FaultKind::Frozen,
+        FaultKind::SceneChange,
+    ] {
+        assert!(!alone(k, t.ramp(k).one), "{k:?}");
+    }
+    assert!(alone(FaultKind::ColorCast, 1e6));
+    // Occlusion: a fault from 1.25 of its ramp (0.04–0.20): 0.24 of the view.
+    assert!(alone(FaultKind::Occlusion, 0.2));
+    assert!(!alone(FaultKind::Occlusion, 0.25));
+    assert!(alone(FaultKind::TooBright, 190.0));
+    assert!(!alone(FaultKind::TooBright, 200.0));
+    assert!(alone(FaultKind::Noise, 9.0));
+    assert!(!alone(FaultKind::Noise, 9.5));
+    assert!(alone(FaultKind::Stripes, 4.0));
+    assert!(!alone(FaultKind::Stripes, 4.2));
+    // Blur by the picture's light: this scene's mid-grey is in the range.
+    assert!((41.0..=215.0).contains(&m.mean_luma), "{}", m.mean_luma);
+    assert!(!alone(FaultKind::Blur, 10.0));
+    let dim = Metrics {
+        mean_luma: 30.0,
+        ..m.clone()
+    };
+    assert!(suspect::alone(FaultKind::Blur, 10.0, t.blur, &dim));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// A finding is a fault or a suspect, never both; suspects are only of the ambiguous kinds,
+    /// and a camera with a baseline has none. Blocks of random flat colours with random noise.
+    #[test]
+    fn a_finding_is_a_fault_or_a_suspect(
+        cells in proptest::collection::vec(any::<[u8; 3]>(), 12),
+        amp in 0i32..60,
+        seed in any::<u32>(),
+    ) {
+        let t = Thresholds::default();
+        let pic = img(240, 135, |x, y| {
+            let c = cells[(y / 45) * 4 + x / 60];
+            let g = grain(x, y, seed as u64, amp);
+            c.map(|v| (v as i32 + g).clamp(0, 255) as u8)
+        });
+        let d = diagnose(&pic, None, None, &t);
+        for s in &d.suspects {
+            prop_assert!(!is_fault(&d, s.kind), "{:?}", d);
+            prop_assert!(!matches!(
+                s.kind,
+                FaultKind::SignalLoss | FaultKind::TooDark | FaultKind::Frozen | FaultKind::SceneChange
+            ));
+        }
+        let base = img(240, 135, |x, y| cells[(y / 45) * 4 + x / 60]);
+        let d = diagnose(&pic, None, Some(&Baseline::new(&base)), &t);
+        prop_assert!(d.suspects.is_empty(), "{:?}", d);
+    }
 }
 
 /// A vivid scene with no neutral surface (an orange flower before teal foliage) leans both ways

@@ -423,6 +423,11 @@ impl camwatch_monitor::SignallingStatus for PlatformStatus {
         p.channel_picture(device, now)
     }
 
+    fn facts(&self, device: &DeviceCode, now: i64) -> Option<camwatch_core::signalling::SipFacts> {
+        let p = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        p.facts(device, now)
+    }
+
     fn takes_pictures(&self) -> bool {
         self.1.is_some()
     }

@@ -234,6 +234,8 @@ pub struct Platform {
     /// Channels whose parent reported VLOST or DEFECT, until it reports them ON again.
     faults: HashMap<DeviceCode, ChannelFault>,
     subs: Subscriptions,
+    /// What each peer's last catalog and DeviceInfo said, for diagnostics.
+    facts: facts::Facts,
     /// Live-video dialogs (INVITE) opened by the picture probe, and the answers to hand it.
     invites: invite::Invites,
     /// Queries that went unanswered, asked again at the device's next keepalive (bounded by
@@ -264,6 +266,7 @@ impl Platform {
             registrar,
             faults: HashMap::new(),
             subs,
+            facts: facts::Facts::default(),
             invites: invite::Invites::default(),
             requery: HashSet::new(),
             nonces,
@@ -668,16 +671,23 @@ impl Platform {
                 device_id,
                 sum_num,
                 items,
-            } => match self.catalogs.page(&device_id, sn, sum_num, items, now) {
-                Ok(Some(c)) => {
-                    self.learn_catalog(&c);
-                    self.publish(GbEvent::Catalog(c))
+            } => {
+                self.facts.page(device, sn);
+                match self.catalogs.page(&device_id, sn, sum_num, items, now) {
+                    Ok(Some(c)) => {
+                        self.facts.catalog(device, &c, now);
+                        self.learn_catalog(&c);
+                        self.publish(GbEvent::Catalog(c))
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::info!(%device, error = %e, "catalog refused"),
                 }
-                Ok(None) => {}
-                Err(e) => tracing::info!(%device, error = %e, "catalog refused"),
-            },
+            }
             Manscdp::CatalogNotify { items, .. } => self.on_catalog_notify(device, items, now),
-            info @ Manscdp::DeviceInfo { .. } => self.publish(GbEvent::DeviceInfo { device, info }),
+            info @ Manscdp::DeviceInfo { .. } => {
+                self.facts.info(device, &info, now);
+                self.publish(GbEvent::DeviceInfo { device, info })
+            }
             status @ Manscdp::DeviceStatus { .. } => {
                 self.publish(GbEvent::DeviceStatus { device, status })
             }
@@ -876,6 +886,9 @@ impl Platform {
             self.publish(GbEvent::Presence(t));
         }
         for c in self.catalogs.expire(now) {
+            if let Ok(d) = c.device_id.parse::<DeviceCode>() {
+                self.facts.catalog(d, &c, now);
+            }
             self.learn_catalog(&c);
             self.publish(GbEvent::Catalog(c));
         }
@@ -910,6 +923,7 @@ fn warning(text: &str) -> String {
     format!("399 camwatch \"{clean}\"")
 }
 
+mod facts;
 mod invite;
 pub use invite::{Invite, InviteAnswer, InviteError, MAX_INVITES};
 

@@ -660,3 +660,92 @@ fn an_unanswered_query_is_asked_again_at_the_next_keepalive() {
     // Asked once: the next keepalive is only answered.
     assert_eq!(p.on_message(&keepalive(2), peer(), T0 + 120).len(), 1);
 }
+
+/// The facts `camwatch probe` and the API show: registration, keepalives and the rule in
+/// force, the last catalog with its pages, the last DeviceInfo; a channel sees its parent's.
+#[test]
+fn facts_tell_registration_keepalives_catalog_and_info() {
+    use camwatch_core::signalling::{ChannelReport, SipPresence, SipTransport};
+    let mut p = platform(UnknownPolicy::Refuse, true);
+    assert!(p.facts(&dev(), T0).is_none(), "never heard of");
+    registered(&mut p, T0);
+    let f = p.facts(&dev(), T0).unwrap();
+    assert_eq!(f.channel, None);
+    let peer_facts = &f.peer;
+    assert_eq!(peer_facts.presence, SipPresence::Online);
+    assert_eq!(peer_facts.transport, Some(SipTransport::Udp));
+    assert_eq!(peer_facts.addr, Some(peer().addr()));
+    assert_eq!(peer_facts.registered_at, Some(T0));
+    assert_eq!(peer_facts.expires_at, Some(T0 + 3600));
+    assert_eq!(peer_facts.last_keepalive, None);
+    assert_eq!(
+        (
+            peer_facts.keepalive_interval_sec,
+            peer_facts.keepalive_misses
+        ),
+        (60, 3)
+    );
+    assert_eq!(peer_facts.offline_at, Some(T0 + 180));
+    assert!(peer_facts.catalog.is_none() && peer_facts.info.is_none());
+
+    for (n, ids) in [vec![1, 2], vec![3]].iter().enumerate() {
+        p.on_message(
+            &message(&catalog_page(7, 3, ids), 10 + n as u32),
+            peer(),
+            T0 + 1,
+        );
+    }
+    let info = format!(
+        "<?xml version=\"1.0\"?>\r\n<Response><CmdType>DeviceInfo</CmdType><SN>8</SN>\
+         <DeviceID>{DEV}</DeviceID><Manufacturer>Hikvision</Manufacturer><Model>DS-2CD</Model>\
+         <Firmware>V5.5</Firmware><Channel>3</Channel></Response>"
+    );
+    p.on_message(&message(info.as_bytes(), 20), peer(), T0 + 2);
+    p.on_message(&keepalive(21), peer(), T0 + 60);
+
+    let f = p.facts(&dev(), T0 + 130).unwrap().peer;
+    let c = f.catalog.unwrap();
+    assert_eq!(
+        (c.at, c.channels, c.announced, c.pages, c.complete),
+        (T0 + 1, 3, 3, 2, true)
+    );
+    let i = f.info.unwrap();
+    assert_eq!(i.at, T0 + 2);
+    assert_eq!(i.manufacturer.as_deref(), Some("Hikvision"));
+    assert_eq!(i.model.as_deref(), Some("DS-2CD"));
+    assert_eq!(i.firmware.as_deref(), Some("V5.5"));
+    assert_eq!(i.channels, Some(3));
+    assert_eq!(f.last_keepalive, Some(T0 + 60));
+    // 70 s after the keepalive: one interval missed, offline at +180 s after it.
+    assert_eq!(f.missed_now, 1);
+    assert_eq!(f.offline_at, Some(T0 + 240));
+
+    // Silent since: offline from the instant of the third miss, the last keepalive kept.
+    let f = p.facts(&dev(), T0 + 1000).unwrap().peer;
+    assert_eq!(f.presence, SipPresence::KeepaliveLost);
+    assert_eq!(f.offline_at, Some(T0 + 240));
+    assert_eq!(f.last_keepalive, Some(T0 + 60));
+    assert_eq!(f.missed_now, 15);
+
+    // A channel: its parent's facts and the Status the parent reported.
+    let ch: DeviceCode = "34020000001310000002".parse().unwrap();
+    let f = p.facts(&ch, T0 + 100).unwrap();
+    assert_eq!(f.channel, Some(ChannelReport::On));
+    assert_eq!(f.peer.code, dev());
+    assert_eq!(f.peer.presence, SipPresence::Online);
+}
+
+/// A catalog given up at its deadline counts the pages that came.
+#[test]
+fn facts_of_a_partial_catalog() {
+    let mut p = platform(UnknownPolicy::Refuse, true);
+    registered(&mut p, T0);
+    p.on_message(&message(&catalog_page(3, 10, &[1, 2]), 10), peer(), T0 + 1);
+    p.on_message(&keepalive(11), peer(), T0 + 100);
+    p.tick(T0 + 1 + crate::catalog::CATALOG_DEADLINE_SEC);
+    let c = p.facts(&dev(), T0 + 130).unwrap().peer.catalog.unwrap();
+    assert_eq!(
+        (c.channels, c.announced, c.pages, c.complete),
+        (2, 10, 1, false)
+    );
+}

@@ -36,16 +36,17 @@ pub enum SipTransport {
 }
 crate::text_enum!(SipTransport, "SIP transport");
 
-/// A catalog channel's Status as its parent last reported it (catalog or NOTIFY).
+/// ON or OFF as a device says it: a catalog channel's Status as its parent last reported it
+/// (catalog or NOTIFY); DeviceStatus's `Record`, `Encode` and `Status` (`OK` is on).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr, strum::VariantArray)]
 #[strum(serialize_all = "snake_case")]
-pub enum ChannelReport {
+pub enum OnOff {
     On,
     Off,
     /// Absent or outside the standard (never read as ON).
     Unknown,
 }
-crate::text_enum!(ChannelReport, "channel status");
+crate::text_enum!(OnOff, "on/off");
 
 /// One registered (or once registered) peer: a device, NVR or lower platform.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +69,23 @@ pub struct PeerFacts {
     pub missed_now: u32,
     pub catalog: Option<CatalogFacts>,
     pub info: Option<InfoFacts>,
+    /// What its last DeviceStatus answer said of recording and encoding.
+    pub recording: Option<RecordingFacts>,
+}
+
+/// A device's recording health from its DeviceStatus answers (GB/T 28181 §A.2.6: `Record`,
+/// `Encode`, `Status`). A device that does not answer keeps its last facts: silence is no
+/// outage by itself (liveness speaks for that).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordingFacts {
+    pub record: OnOff,
+    pub encode: OnOff,
+    /// The device's own `Status` (`OK` on, `ERROR` off).
+    pub status: OnOff,
+    /// Since when `record` has had its value (as far as the platform heard).
+    pub since: i64,
+    /// The last answer.
+    pub checked_at: i64,
 }
 
 /// The last catalog the peer answered (complete, or partial at its deadline).
@@ -99,7 +117,7 @@ pub struct InfoFacts {
 pub struct SipFacts {
     pub peer: PeerFacts,
     /// `Some` when the device is a catalog channel of `peer` rather than the peer itself.
-    pub channel: Option<ChannelReport>,
+    pub channel: Option<OnOff>,
 }
 
 #[cfg(test)]
@@ -115,8 +133,8 @@ mod tests {
         for v in SipTransport::VARIANTS {
             assert_eq!(v.as_str().parse::<SipTransport>().unwrap(), *v);
         }
-        for v in ChannelReport::VARIANTS {
-            assert_eq!(v.as_str().parse::<ChannelReport>().unwrap(), *v);
+        for v in OnOff::VARIANTS {
+            assert_eq!(v.as_str().parse::<OnOff>().unwrap(), *v);
         }
         assert_eq!(SipPresence::KeepaliveLost.as_str(), "keepalive_lost");
     }

@@ -33,6 +33,7 @@ use crate::manscdp::{self, CatalogEvent, CatalogItem, ChannelStatus, Manscdp, Qu
 use crate::outcomes::{ChannelFault, SipObservation, channel_outcome, peer_outcome};
 use crate::registrar::{KeepaliveResult, Liveness, PeerState, Presence, Registrar, Transition};
 use crate::sip::{self, InRequest, Inbound, Method, OutRequest};
+use crate::status_poll::{PollConfig, StatusPoll};
 use crate::subscription::{SubState, SubscribeRequest, Subscriptions};
 use crate::transaction::TxKey;
 
@@ -68,6 +69,8 @@ pub struct PlatformConfig {
     /// The lifetime asked for the catalog subscription made to each peer that registers
     /// (seconds; 0: no subscriptions).
     pub catalog_subscription_sec: u32,
+    /// DeviceStatus polls of every registered peer (`crate::status_poll`; interval 0: none).
+    pub status_poll: PollConfig,
 }
 
 impl Default for PlatformConfig {
@@ -82,6 +85,10 @@ impl Default for PlatformConfig {
             liveness: Liveness::default(),
             per_device_liveness: HashMap::new(),
             catalog_subscription_sec: 0,
+            status_poll: PollConfig {
+                interval_sec: 0,
+                at_once: 64,
+            },
         }
     }
 }
@@ -182,6 +189,13 @@ pub enum GbEvent {
         device: DeviceCode,
         status: Manscdp,
     },
+    /// A peer's recording health changed (`Record`, `Encode` or `Status` of its DeviceStatus
+    /// answer), or was heard for the first time since start (`previous` is `None`).
+    Recording {
+        device: DeviceCode,
+        previous: Option<camwatch_core::signalling::RecordingFacts>,
+        now: camwatch_core::signalling::RecordingFacts,
+    },
     Refused {
         device: DeviceCode,
         from: SocketAddr,
@@ -234,8 +248,10 @@ pub struct Platform {
     /// Channels whose parent reported VLOST or DEFECT, until it reports them ON again.
     faults: HashMap<DeviceCode, ChannelFault>,
     subs: Subscriptions,
-    /// What each peer's last catalog and DeviceInfo said, for diagnostics.
+    /// What each peer's last catalog, DeviceInfo and DeviceStatus said, for diagnostics.
     facts: facts::Facts,
+    /// When each registered peer is next asked for its DeviceStatus.
+    polls: StatusPoll,
     /// Live-video dialogs (INVITE) opened by the picture probe, and the answers to hand it.
     invites: invite::Invites,
     /// Queries that went unanswered, asked again at the device's next keepalive (bounded by
@@ -261,12 +277,14 @@ impl Platform {
             registrar.set_liveness(*d, *l);
         }
         let subs = Subscriptions::new(cfg.catalog_subscription_sec);
+        let polls = StatusPoll::new(cfg.status_poll);
         Self {
             cfg,
             registrar,
             faults: HashMap::new(),
             subs,
             facts: facts::Facts::default(),
+            polls,
             invites: invite::Invites::default(),
             requery: HashSet::new(),
             nonces,
@@ -598,8 +616,10 @@ impl Platform {
                 let q = self.query(device, Query::Catalog);
                 out.extend(q);
                 out.extend(self.subscribe_anew(device, now));
+                self.polls.start(device, now);
             } else {
                 self.subs.end(&device);
+                self.polls.end(&device);
             }
         }
     }
@@ -689,6 +709,14 @@ impl Platform {
                 self.publish(GbEvent::DeviceInfo { device, info })
             }
             status @ Manscdp::DeviceStatus { .. } => {
+                self.polls.done(&device);
+                if let Some((previous, now)) = self.facts.status(device, &status, now) {
+                    self.publish(GbEvent::Recording {
+                        device,
+                        previous,
+                        now,
+                    });
+                }
                 self.publish(GbEvent::DeviceStatus { device, status })
             }
             Manscdp::Keepalive { .. } | Manscdp::Other { .. } => {}
@@ -865,6 +893,10 @@ impl Platform {
             }
             Pending::Invite { call_id, .. } => self.invites.unanswered(call_id),
             Pending::Query { device, query } => {
+                if *query == Query::DeviceStatus {
+                    // Not an outage: the next poll follows at its time.
+                    self.polls.done(device);
+                }
                 // Asked again when the device is next heard from (its keepalive), rather
                 // than at its next registration.
                 if self.registrar.knows(device) {
@@ -882,6 +914,7 @@ impl Platform {
         for t in self.registrar.tick(now) {
             if t.presence != Presence::Online {
                 self.subs.end(&t.device);
+                self.polls.end(&t.device);
             }
             self.publish(GbEvent::Presence(t));
         }
@@ -893,6 +926,12 @@ impl Platform {
             self.publish(GbEvent::Catalog(c));
         }
         let mut out = Vec::new();
+        for poll in self.polls.due(now) {
+            if poll.with_info {
+                out.extend(self.query(poll.device, Query::DeviceInfo));
+            }
+            out.extend(self.query(poll.device, Query::DeviceStatus));
+        }
         if self.subs.is_empty() {
             return out;
         }

@@ -155,6 +155,20 @@ pub fn explain(v: &NodeView, now: i64) -> (Vec<String>, ProbeOutcome) {
             ch.to_uppercase()
         ));
     }
+    if let Some(r) = &s.recording {
+        lines.push(format!(
+            "      recording: {} since {} (encode {}, status {}; last DeviceStatus at {})",
+            if r.record == "on" {
+                "recording".to_string()
+            } else {
+                format!("NOT RECORDING (Record {})", r.record.to_uppercase())
+            },
+            fmt_at(r.since),
+            r.encode,
+            r.status,
+            fmt_at(r.checked_at)
+        ));
+    }
     if let Some(i) = &s.device_info {
         lines.push(format!(
             "      device info: {} at {}",
@@ -225,6 +239,7 @@ mod tests {
                     complete: true,
                 }),
                 device_info: None,
+                recording: None,
             }),
         }
     }

@@ -118,6 +118,8 @@ function sipTable(s, t0) {
       + t("device.sip.rule", { i: s.keepalive_interval_sec, m: s.keepalive_misses, n: s.missed_now })],
     ["device.sip.catalog", c ? t("device.sip.catalog_line", { at: time(c.at), n: c.channels, of: c.announced, p: c.pages })
       + (c.complete ? "" : " · " + t("device.sip.partial")) : t("device.sip.none")],
+    ["device.sip.recording", s.recording ? t("device.sip.record." + s.recording.record, {}, s.recording.record)
+      + " · " + t("device.sip.since", { at: time(s.recording.since) }) : null],
     ["device.sip.info", i ? [i.manufacturer, i.model, i.firmware].filter(Boolean).join(" ") + " · " + time(i.at) : null],
   ];
   return h("table", { class: "record" }, h("tbody", {}, rows.filter(([, v]) => v).map(([k, v]) =>

@@ -34,6 +34,22 @@ pub struct SipView {
     pub missed_now: u32,
     pub catalog: Option<SipCatalogView>,
     pub device_info: Option<SipInfoView>,
+    /// Recording health from its last DeviceStatus answer.
+    pub recording: Option<SipRecordingView>,
+}
+
+/// The peer's recording health (`Record`, `Encode`, `Status` of its DeviceStatus answers).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SipRecordingView {
+    /// `on`, `off` or `unknown` (anything but ON/OFF).
+    pub record: String,
+    pub encode: String,
+    /// The device's own Status: `on` (OK), `off` (ERROR) or `unknown`.
+    pub status: String,
+    /// Since when `record` has had its value (as far as this node heard).
+    pub since: i64,
+    /// The last answer.
+    pub checked_at: i64,
 }
 
 /// The peer's last catalog.
@@ -81,6 +97,13 @@ impl From<SipFacts> for SipView {
                 announced: c.announced,
                 pages: c.pages,
                 complete: c.complete,
+            }),
+            recording: p.recording.map(|r| SipRecordingView {
+                record: r.record.as_str().to_string(),
+                encode: r.encode.as_str().to_string(),
+                status: r.status.as_str().to_string(),
+                since: r.since,
+                checked_at: r.checked_at,
             }),
             device_info: p.info.map(|i| SipInfoView {
                 at: i.at,

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use camwatch_core::registry::DeviceCode;
 use camwatch_core::signalling::{
-    CatalogFacts, ChannelReport, InfoFacts, PeerFacts, SipFacts, SipPresence, SipTransport,
+    CatalogFacts, InfoFacts, OnOff, PeerFacts, RecordingFacts, SipFacts, SipPresence, SipTransport,
 };
 
 use super::{Peer, Platform};
@@ -30,6 +30,36 @@ struct Record {
     pages: Option<(u32, u32)>,
     catalog: Option<CatalogFacts>,
     info: Option<InfoFacts>,
+    recording: Option<RecordingFacts>,
+}
+
+/// ON, OFF or anything else as [`OnOff`] (case and spaces ignored).
+fn on_off(s: Option<&str>) -> OnOff {
+    match s.map(str::trim) {
+        Some(v) if v.eq_ignore_ascii_case("ON") => OnOff::On,
+        Some(v) if v.eq_ignore_ascii_case("OFF") => OnOff::Off,
+        _ => OnOff::Unknown,
+    }
+}
+
+/// A DeviceStatus answer's `Record`, `Encode` and `Status` (`OK` on, `ERROR` off); `None` for
+/// any other document.
+pub fn recording_of(m: &Manscdp) -> Option<(OnOff, OnOff, OnOff)> {
+    let Manscdp::DeviceStatus {
+        record,
+        encode,
+        status,
+        ..
+    } = m
+    else {
+        return None;
+    };
+    let status = match status {
+        ChannelStatus::On => OnOff::On,
+        ChannelStatus::Off => OnOff::Off,
+        ChannelStatus::Unknown => OnOff::Unknown,
+    };
+    Some((on_off(record.as_deref()), on_off(encode.as_deref()), status))
 }
 
 impl Facts {
@@ -80,6 +110,37 @@ impl Facts {
     }
 }
 
+impl Facts {
+    /// `device`'s DeviceStatus answer at `at`: its recording facts now, and the previous ones
+    /// when `Record`, `Encode` or `Status` changed (or this is the first answer): `None` when
+    /// nothing changed (or `m` is no DeviceStatus).
+    pub(super) fn status(
+        &mut self,
+        device: DeviceCode,
+        m: &Manscdp,
+        at: i64,
+    ) -> Option<(Option<RecordingFacts>, RecordingFacts)> {
+        let (record, encode, status) = recording_of(m)?;
+        let r = self.peers.entry(device).or_default();
+        let previous = r.recording;
+        let since = match previous {
+            Some(p) if p.record == record => p.since,
+            _ => at,
+        };
+        let now = RecordingFacts {
+            record,
+            encode,
+            status,
+            since,
+            checked_at: at,
+        };
+        r.recording = Some(now);
+        let changed =
+            previous.is_none_or(|p| (p.record, p.encode, p.status) != (record, encode, status));
+        changed.then_some((previous, now))
+    }
+}
+
 impl Platform {
     /// What signalling knows of `device` at `now`, for diagnostics: the device as a peer, or as
     /// a catalog channel with its parent's facts; `None` when it neither registered nor was
@@ -95,9 +156,9 @@ impl Platform {
         Some(SipFacts {
             peer: self.peer_facts(parent, now),
             channel: Some(match status {
-                ChannelStatus::On => ChannelReport::On,
-                ChannelStatus::Off => ChannelReport::Off,
-                ChannelStatus::Unknown => ChannelReport::Unknown,
+                ChannelStatus::On => OnOff::On,
+                ChannelStatus::Off => OnOff::Off,
+                ChannelStatus::Unknown => OnOff::Unknown,
             }),
         })
     }
@@ -132,6 +193,7 @@ impl Platform {
             }),
             catalog: record.and_then(|r| r.catalog.clone()),
             info: record.and_then(|r| r.info.clone()),
+            recording: record.and_then(|r| r.recording),
         }
     }
 }

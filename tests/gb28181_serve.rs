@@ -4,6 +4,8 @@
 //! status history must then say: the NVR online, then offline (`no_answer`); channel 1 online,
 //! then offline with the NVR as cause; channel 2 never online (its parent said OFF).
 //!
+//! DeviceStatus polls are off: the scenario answers only the Catalog query.
+//!
 //! Waits are bounded polls of serve's log, never timed assertions. Skipped with a message
 //! naming `sip-tester` when SIPp is absent, unless `CAMWATCH_REQUIRE_PEERS=1`.
 
@@ -60,6 +62,7 @@ fn an_nvr_registers_its_channels_follow_it_and_its_death_is_blamed() {
              [scheduler]\nliveness_interval_sec = 2\nconfirm_failures = 2\nconfirm_window_sec = 4\n\
              [gb28181]\nenabled = true\nudp_listen = \"127.0.0.1:0\"\ntcp_listen = \"127.0.0.1:0\"\n\
              keepalive_interval_sec = 1\nkeepalive_misses = 4\ncatalog_subscription_sec = 0\npicture_invites = false\n\
+             device_status_sec = 0\n\
              [log]\nfilter = \"info,sqlx=warn\"\n",
             dir.display()
         ),

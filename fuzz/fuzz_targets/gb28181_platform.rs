@@ -22,12 +22,17 @@ fuzz_target!(|data: &[u8]| {
             catalog_subscription_sec: 600,
             unknown: camwatch_gb28181::platform::UnknownPolicy::Accept,
             shared_password: Some(camwatch_core::secret::Password::new("12345678")),
+            // DeviceStatus polls too, so their scheduling meets arbitrary answers.
+            status_poll: camwatch_gb28181::status_poll::PollConfig {
+                interval_sec: 60,
+                at_once: 4,
+            },
             ..PlatformConfig::default()
         };
         (Platform::new(cfg, Nonces::new([7; 16]), 1), 1_800_000_000)
     });
     *now += 1;
-    let from = Peer::Udp(([127, 0, 0, who % 8].into(), 5060).into());
+    let from = Peer::Udp((std::net::IpAddr::from([127, 0, 0, who % 8]), 5060).into());
     let _ = p.on_message(msg, from, *now);
     let _ = p.tick(*now);
     let _ = p.take_events();

@@ -52,6 +52,18 @@ pub enum Gb28181Command {
         #[arg(long)]
         json: bool,
     },
+    /// Peers' recording health from their DeviceStatus answers (Record, Encode, Status) and
+    /// since when; with a CODE, that peer's history of changes.
+    Recording {
+        code: Option<DeviceCode>,
+        /// Only peers that are not recording (Record OFF or unreadable).
+        #[arg(long)]
+        off: bool,
+        #[arg(long, default_value_t = 1000)]
+        limit: u64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Register entries that GB/T 28181 catalogs listed: where from, confirmed or not, removed.
     Channels {
         /// Only those not yet confirmed by an operator (not counted in reports).
@@ -72,6 +84,12 @@ pub enum Gb28181Command {
 
 pub async fn run(g: &GlobalArgs, c: &Gb28181Command) -> Result<ExitCode> {
     match c {
+        Gb28181Command::Recording {
+            code,
+            off,
+            limit,
+            json,
+        } => recording(g, code.as_ref(), *off, *limit, *json).await,
         Gb28181Command::Unknown { limit, json } => {
             let ctx = g.context().await?;
             let rows = ctx.store.unknown_devices(*limit).await?;
@@ -177,6 +195,78 @@ pub async fn run(g: &GlobalArgs, c: &Gb28181Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `camwatch gb28181 recording`: the stored recording health, or one peer's history.
+async fn recording(
+    g: &GlobalArgs,
+    code: Option<&DeviceCode>,
+    off: bool,
+    limit: u64,
+    json: bool,
+) -> Result<ExitCode> {
+    let ctx = g.context().await?;
+    if let Some(code) = code {
+        let rows = ctx.store.recording_history(code).await?;
+        if json {
+            let v: Vec<_> = rows
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "at": camwatch_store::fmt_at(r.at),
+                        "record": r.record.as_str(),
+                        "encode": r.encode.as_str(),
+                        "status": r.status.as_str(),
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::Value::Array(v));
+        } else {
+            println!("at                    record   encode   status");
+            for r in &rows {
+                println!(
+                    "{:<20}  {:<7}  {:<7}  {}",
+                    camwatch_store::fmt_at(r.at),
+                    r.record.as_str(),
+                    r.encode.as_str(),
+                    r.status.as_str()
+                );
+            }
+            println!("{} change(s) of {code}", rows.len());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows = ctx.store.recording_states(off, limit).await?;
+    if json {
+        let v: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "code": r.code.to_string(),
+                    "record": r.record.as_str(),
+                    "encode": r.encode.as_str(),
+                    "status": r.status.as_str(),
+                    "since": camwatch_store::fmt_at(r.since),
+                    "changed_at": camwatch_store::fmt_at(r.changed_at),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(v));
+    } else {
+        println!("code                  record   encode   status   since");
+        for r in &rows {
+            println!(
+                "{}  {:<7}  {:<7}  {:<7}  {}",
+                r.code,
+                r.record.as_str(),
+                r.encode.as_str(),
+                r.status.as_str(),
+                camwatch_store::fmt_at(r.since)
+            );
+        }
+        println!("{} device(s)", rows.len());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Syncs one catalog into the register (see the module doc): reads the register's records of
@@ -295,9 +385,19 @@ async fn persist_events(
             }
         }
         let mut unknown = Vec::new();
+        let mut recording = Vec::new();
         for e in &batch {
             log_event(e);
             match e {
+                GbEvent::Recording { device, now, .. } => {
+                    recording.push(camwatch_store::gb_recording::RecordingWrite {
+                        code: *device,
+                        at: now.checked_at,
+                        record: now.record,
+                        encode: now.encode,
+                        status: now.status,
+                    })
+                }
                 GbEvent::Unknown { device, from, at } => unknown.push(UnknownAttempt {
                     code: *device,
                     from: *from,
@@ -329,6 +429,9 @@ async fn persist_events(
                 }
                 _ => {}
             }
+        }
+        if let Err(e) = store.record_recording(&recording).await {
+            tracing::warn!(error = %e, "GB/T 28181 recording health not stored");
         }
         if let Err(e) = store.record_unknown_devices(&unknown).await {
             tracing::warn!(error = %e, "GB/T 28181 unknown devices not stored");
@@ -368,6 +471,10 @@ pub fn platform_config(
         },
         per_device_liveness: HashMap::new(),
         catalog_subscription_sec: cfg.catalog_subscription_sec,
+        status_poll: camwatch_gb28181::status_poll::PollConfig {
+            interval_sec: cfg.device_status_sec,
+            at_once: cfg.device_status_at_once.max(1),
+        },
     })
 }
 
@@ -421,6 +528,11 @@ impl camwatch_monitor::SignallingStatus for PlatformStatus {
     fn picture(&self, device: &DeviceCode, now: i64) -> Option<PictureSample> {
         let p = self.0.lock().unwrap_or_else(|e| e.into_inner());
         p.channel_picture(device, now)
+    }
+
+    fn facts(&self, device: &DeviceCode, now: i64) -> Option<camwatch_core::signalling::SipFacts> {
+        let p = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        p.facts(device, now)
     }
 
     fn takes_pictures(&self) -> bool {
@@ -550,6 +662,20 @@ fn log_event(e: &GbEvent) {
         } => tracing::debug!(%source, changes = changes.len(), "GB/T 28181 catalog NOTIFY"),
         GbEvent::DeviceInfo { device, .. } | GbEvent::DeviceStatus { device, .. } => {
             tracing::debug!(%device, "GB/T 28181 device answer")
+        }
+        GbEvent::Recording {
+            device,
+            previous,
+            now,
+        } => {
+            let was = previous.map_or("-", |p| p.record.as_str());
+            if now.record == camwatch_core::signalling::OnOff::On {
+                tracing::info!(%device, was, encode = %now.encode, status = %now.status,
+                    "GB/T 28181 device recording")
+            } else {
+                tracing::warn!(%device, was, record = %now.record, encode = %now.encode,
+                    status = %now.status, since = now.since, "GB/T 28181 device NOT recording")
+            }
         }
         GbEvent::NoAnswer { what, .. } => tracing::warn!(
             device = %what.device(),

@@ -14,6 +14,8 @@ use camwatch_probes::snapshot::{SnapshotOptions, SnapshotTarget};
 use camwatch_probes::{Credentials, ProbeOutcome, ProbeStatus, Url};
 use clap::Args;
 
+mod sip;
+
 use super::context::GlobalArgs;
 use camwatch_core::error::{Error, Result};
 use camwatch_core::registry::DeviceCode;
@@ -39,9 +41,18 @@ pub struct ProbeArgs {
     /// One JSON array of outcomes on stdout.
     #[arg(long)]
     pub json: bool,
+    /// The running node's API (`http(s)://HOST:PORT`), asked about a GB/T 28181 device (one
+    /// without an address of its own); default: the config's `[api] listen`.
+    #[arg(long)]
+    pub api: Option<String>,
+    /// Environment variable holding an API token for `--api` (`camwatch user token issue`).
+    #[arg(long, default_value = "CAMWATCH_API_TOKEN")]
+    pub token_env: String,
 }
 
 enum Step {
+    /// A GB/T 28181 device: ask the running node what its platform knows (`sip`).
+    Sip(DeviceCode),
     Tcp(SocketAddr),
     Rtsp(RtspTarget),
     Snapshot(SnapshotTarget),
@@ -51,6 +62,7 @@ enum Step {
 impl Step {
     fn label(&self) -> String {
         match self {
+            Step::Sip(c) => format!("sip {c}"),
             Step::Tcp(a) => format!("tcp {a}"),
             Step::Rtsp(t) => format!("rtsp {}", t.url),
             Step::Snapshot(t) => format!("snapshot {}", t.url),
@@ -103,9 +115,14 @@ async fn steps_for(g: &GlobalArgs, a: &ProbeArgs) -> Result<(String, Vec<Step>)>
             }));
         }
         if steps.is_empty() {
-            return Err(Error::invalid(format!(
-                "{code}: the register has no address, stream URL or snapshot URL for it"
-            )));
+            if !ctx.config.gb28181.enabled {
+                return Err(Error::invalid(format!(
+                    "{code}: the register has no address, stream URL or snapshot URL for it \
+                     (and [gb28181] is not enabled, so no platform knows it either)"
+                )));
+            }
+            // A GB/T 28181 device, NVR or channel: only the node's platform knows it.
+            steps.push(Step::Sip(code));
         }
         return Ok((format!("{code} {}", d.name), steps));
     }
@@ -151,8 +168,17 @@ pub async fn run(g: &GlobalArgs, a: &ProbeArgs) -> Result<ExitCode> {
     let deadline = Duration::from_secs_f64(a.deadline);
     let (title, steps) = steps_for(g, a).await?;
     let mut outcomes: Vec<ProbeOutcome> = Vec::new();
+    let mut explained: Vec<Option<Vec<String>>> = Vec::new();
     for s in &steps {
+        if let Step::Sip(code) = s {
+            let (lines, o) = sip_step(g, a, code, deadline).await?;
+            explained.push(Some(lines));
+            outcomes.push(o);
+            continue;
+        }
+        explained.push(None);
         let o = match s {
+            Step::Sip(_) => unreachable!("handled above"),
             Step::Tcp(addr) => camwatch_probes::tcp::probe(*addr, deadline).await,
             Step::Rtsp(t) => {
                 let opts = RtspOptions {
@@ -191,8 +217,11 @@ pub async fn run(g: &GlobalArgs, a: &ProbeArgs) -> Result<ExitCode> {
         );
     } else {
         println!("{title}");
-        for (s, o) in steps.iter().zip(&outcomes) {
-            print!("{}", describe(&s.label(), o));
+        for ((s, o), lines) in steps.iter().zip(&outcomes).zip(&explained) {
+            match lines {
+                Some(lines) => lines.iter().for_each(|l| println!("{l}")),
+                None => print!("{}", describe(&s.label(), o)),
+            }
         }
         println!(
             "verdict: {}",
@@ -219,6 +248,51 @@ pub async fn run(g: &GlobalArgs, a: &ProbeArgs) -> Result<ExitCode> {
     } else {
         super::exit::Exit::TargetDown.into()
     })
+}
+
+/// Asks the running node (`--api`, else the config's `[api] listen`) what its GB/T 28181
+/// platform knows of `code`, and explains it.
+async fn sip_step(
+    g: &GlobalArgs,
+    a: &ProbeArgs,
+    code: &DeviceCode,
+    deadline: Duration,
+) -> Result<(Vec<String>, ProbeOutcome)> {
+    let base = match &a.api {
+        Some(u) => u.clone(),
+        None => {
+            let cfg = g.config()?;
+            let listen = cfg.api.listen.trim();
+            if listen.is_empty() {
+                return Err(Error::invalid(format!(
+                    "{code} is a GB/T 28181 device: only the running node knows its signalling, \
+                     and the config has no [api] listen; pass --api http://HOST:PORT"
+                )));
+            }
+            let scheme = if cfg.api.tls_cert.trim().is_empty() {
+                "http"
+            } else {
+                "https"
+            };
+            // A wildcard listen address is reached on loopback from here.
+            let host = listen
+                .replace("0.0.0.0:", "127.0.0.1:")
+                .replace("[::]:", "[::1]:");
+            format!("{scheme}://{host}")
+        }
+    };
+    let token = std::env::var(&a.token_env).map_err(|_| {
+        Error::invalid(format!(
+            "{code} is a GB/T 28181 device: asking the node at {base} needs an API token in \
+             ${} (camwatch user token issue USER --name probe)",
+            a.token_env
+        ))
+    })?;
+    let started = std::time::Instant::now();
+    let view = sip::ask(&base, token.trim(), code, deadline).await?;
+    let (lines, mut o) = sip::explain(&view, jiff::Timestamp::now().as_second());
+    o.elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    Ok((lines, o))
 }
 
 /// The readable form of one outcome.

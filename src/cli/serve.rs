@@ -345,7 +345,9 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
             stop_rx.clone(),
         )
         .await?;
-        // Devices without an address of their own get their liveness from the platform.
+        // Devices without an address of their own get their liveness from the platform; the
+        // API shows what it knows of each (registration, keepalives, catalog).
+        state.set_signalling(status.clone());
         cfg.signalling = Some(status);
         Some(task)
     } else {

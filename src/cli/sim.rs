@@ -120,6 +120,9 @@ pub struct GbSimArgs {
     /// refuses, garbage. Repeatable: `--gb-media-fault 3=blur --gb-media-fault 4=never_sends`.
     #[arg(long, value_name = "N=KIND")]
     pub gb_media_fault: Vec<String>,
+    /// Fault: every GB peer's DeviceStatus answers say recording is off (`<Record>OFF`).
+    #[arg(long)]
+    pub gb_recording_off: bool,
 }
 
 impl GbSimArgs {
@@ -156,7 +159,7 @@ impl GbSimArgs {
             };
             media.push((code, kind.trim().parse().map_err(bad)?));
         }
-        Ok(Some(GbFleet {
+        let mut fleet = GbFleet {
             media,
             platform,
             platform_id: self.gb_platform_id.clone(),
@@ -178,7 +181,11 @@ impl GbSimArgs {
             bind: self.gb_bind,
             notify_storm_per_sec: self.gb_notify_storm,
             ..GbFleet::default()
-        }))
+        };
+        if self.gb_recording_off {
+            fleet.recording_off = fleet.configs().iter().map(|c| c.id).collect();
+        }
+        Ok(Some(fleet))
     }
 }
 

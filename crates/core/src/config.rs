@@ -223,6 +223,12 @@ pub struct Gb28181Config {
     /// The lifetime asked for the catalog subscription (SUBSCRIBE, `Event: Catalog`) made to
     /// every peer that registers, refreshed before it ends; 0: no subscriptions. At least 60.
     pub catalog_subscription_sec: u32,
+    /// How often every registered peer is asked for its DeviceStatus (recording health:
+    /// `Record`, `Encode`, `Status`), each gap jittered by up to 10 %; the first, with
+    /// DeviceInfo, within a minute of its registration. 0: never. At least 60.
+    pub device_status_sec: u32,
+    /// DeviceStatus queries waiting for their answer at once (the rest wait their turn).
+    pub device_status_at_once: usize,
     /// Sample the picture of channels reachable only over GB/T 28181 (no RTSP or snapshot URL
     /// of their own) by INVITE: live video over RTP/PS to the first keyframe, then BYE, as
     /// their picture probe (`[scheduler] picture_interval_sec`).
@@ -269,6 +275,8 @@ impl Default for Gb28181Config {
             keepalive_interval_sec: 60,
             keepalive_misses: 3,
             catalog_subscription_sec: 3600,
+            device_status_sec: 600,
+            device_status_at_once: 64,
             picture_invites: true,
             invite_per_platform: 4,
             media_ip: String::new(),
@@ -622,6 +630,13 @@ impl Config {
             return Err(Error::invalid(format!(
                 "{origin}: gb28181.catalog_subscription_sec: 0 (none) or at least 60, not {}",
                 gb.catalog_subscription_sec
+            )));
+        }
+        if (1..60).contains(&gb.device_status_sec) || gb.device_status_at_once == 0 {
+            return Err(Error::invalid(format!(
+                "{origin}: gb28181.device_status_sec: 0 (never) or at least 60, not {}; \
+                 device_status_at_once: at least 1",
+                gb.device_status_sec
             )));
         }
         if gb.invite_per_platform == 0 || gb.invite_answer_sec == 0 || gb.media_timeout_sec == 0 {

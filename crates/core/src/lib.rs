@@ -25,6 +25,7 @@
 //! | `workorder`    | fault work orders: lifecycle transitions, what opens one, grouping    |
 //! | `nodes`        | several nodes: a device's shard, fair share, one heartbeat's lease plan |
 //! | `patrol`       | patrol (巡检): the rotation plan on the working calendar, its figures  |
+//! | `signalling`   | a GB/T 28181 device's SIP facts for diagnostics (plain data)          |
 //!
 //! Reading a register or contract file is the only I/O here, and it is at the edges
 //! (`registry::table`, `contract::Contract::load`, `config::Config::load`).
@@ -47,6 +48,7 @@ pub mod quality;
 pub mod regions;
 pub mod registry;
 pub mod secret;
+pub mod signalling;
 pub mod spreadsheet;
 pub mod text;
 pub mod workorder;

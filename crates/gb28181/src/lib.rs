@@ -11,6 +11,7 @@
 //! | `catalog`   | paged Catalog responses assembled into one catalog (pure)               |
 //! | `outcomes`  | signalling as health-model outcomes; catalog vs register (pure)        |
 //! | `subscription` | catalog subscriptions: start, refresh in dialog, retry (pure)        |
+//! | `status_poll` | when to ask each peer for DeviceStatus/DeviceInfo, bounded (pure)     |
 //! | `transaction` | our requests' client transactions: UDP retransmission, timeouts (pure) |
 //! | `platform`  | the platform's decisions: a message in, replies and events out (pure)   |
 //! | `sdp`       | the INVITE's session descriptions: offer, answer, `y=` SSRC (pure)      |
@@ -35,6 +36,7 @@ pub mod registrar;
 pub mod sdp;
 pub mod server;
 pub mod sip;
+pub mod status_poll;
 pub mod subscription;
 pub mod tcp_rtp;
 pub mod transaction;

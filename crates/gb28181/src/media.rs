@@ -179,10 +179,15 @@ impl MediaProber {
                         if m.ssrc.as_deref().is_some_and(|s| s != ssrc) {
                             o.fact("device_ssrc", m.ssrc.as_deref().unwrap_or(""));
                         }
-                        sdp::plan(mode, &m).map_err(|e| format!("INVITE answer: {e}"))
+                        // A passive probe takes media only from the device's answer's
+                        // address or from the peer the INVITE went through.
+                        let known = vec![peer.addr().ip(), m.ip];
+                        sdp::plan(mode, &m)
+                            .map(|p| (p, known))
+                            .map_err(|e| format!("INVITE answer: {e}"))
                     });
                 match planned {
-                    Ok(plan) => self.receive(link, plan, o).await,
+                    Ok((plan, known)) => self.receive(link, plan, &known, o).await,
                     Err(detail) => Err(down(FailureKind::MalformedReply, detail)),
                 }
             }
@@ -204,11 +209,15 @@ impl MediaProber {
 
     /// RTP until the first keyframe, the media timeout, or an unreadable packet: datagrams on
     /// our socket, or RFC 4571 frames on the TCP connection the device opens to us (passive)
-    /// or we open to it (active), the connection's wait within the same timeout.
+    /// or we open to it (active), the connection's wait within the same timeout. A passive
+    /// connection from an address not in `known` (the device's answer, the peer the INVITE
+    /// went through) is dropped, logged, and the wait goes on: a port scanner or a stray
+    /// stream must neither feed the probe nor end it.
     async fn receive(
         &self,
         link: Link,
         plan: MediaPlan,
+        known: &[IpAddr],
         mut o: ProbeOutcome,
     ) -> Result<ProbeOutcome, ProbeOutcome> {
         let t = tokio::time::Instant::now();
@@ -250,15 +259,31 @@ impl MediaProber {
                         let Some(listener) = listener else {
                             return Err(down(FailureKind::Io, "no media listener".into()));
                         };
-                        tokio::select! {
-                            r = listener.accept() => r.map_err(|e| down(
-                                FailureKind::Io,
-                                format!("accepting the media connection: {e}"),
-                            ))?,
-                            _ = &mut deadline => return Err(down(
-                                FailureKind::NoMedia,
-                                format!("INVITE answered but the device never connected for media (TCP) within {secs} s"),
-                            )),
+                        let mut strangers = 0u32;
+                        loop {
+                            let (s, from) = tokio::select! {
+                                r = listener.accept() => r.map_err(|e| down(
+                                    FailureKind::Io,
+                                    format!("accepting the media connection: {e}"),
+                                ))?,
+                                _ = &mut deadline => return Err(down(
+                                    FailureKind::NoMedia,
+                                    format!(
+                                        "INVITE answered but the device never connected for media (TCP) within {secs} s{}",
+                                        if strangers > 0 {
+                                            format!(" ({strangers} connection(s) from unknown addresses dropped)")
+                                        } else {
+                                            String::new()
+                                        }
+                                    ),
+                                )),
+                            };
+                            if known.contains(&from.ip()) {
+                                break (s, from);
+                            }
+                            strangers += 1;
+                            tracing::warn!(%from, ?known,
+                                "GB/T 28181 media: a TCP connection from an address that is neither the device's nor its peer's dropped");
                         }
                     }
                 };

@@ -33,6 +33,7 @@ use crate::manscdp::{self, CatalogEvent, CatalogItem, ChannelStatus, Manscdp, Qu
 use crate::outcomes::{ChannelFault, SipObservation, channel_outcome, peer_outcome};
 use crate::registrar::{KeepaliveResult, Liveness, PeerState, Presence, Registrar, Transition};
 use crate::sip::{self, InRequest, Inbound, Method, OutRequest};
+use crate::status_poll::{PollConfig, StatusPoll};
 use crate::subscription::{SubState, SubscribeRequest, Subscriptions};
 use crate::transaction::TxKey;
 
@@ -68,6 +69,8 @@ pub struct PlatformConfig {
     /// The lifetime asked for the catalog subscription made to each peer that registers
     /// (seconds; 0: no subscriptions).
     pub catalog_subscription_sec: u32,
+    /// DeviceStatus polls of every registered peer (`crate::status_poll`; interval 0: none).
+    pub status_poll: PollConfig,
 }
 
 impl Default for PlatformConfig {
@@ -82,6 +85,10 @@ impl Default for PlatformConfig {
             liveness: Liveness::default(),
             per_device_liveness: HashMap::new(),
             catalog_subscription_sec: 0,
+            status_poll: PollConfig {
+                interval_sec: 0,
+                at_once: 64,
+            },
         }
     }
 }
@@ -182,6 +189,13 @@ pub enum GbEvent {
         device: DeviceCode,
         status: Manscdp,
     },
+    /// A peer's recording health changed (`Record`, `Encode` or `Status` of its DeviceStatus
+    /// answer), or was heard for the first time since start (`previous` is `None`).
+    Recording {
+        device: DeviceCode,
+        previous: Option<camwatch_core::signalling::RecordingFacts>,
+        now: camwatch_core::signalling::RecordingFacts,
+    },
     Refused {
         device: DeviceCode,
         from: SocketAddr,
@@ -234,6 +248,10 @@ pub struct Platform {
     /// Channels whose parent reported VLOST or DEFECT, until it reports them ON again.
     faults: HashMap<DeviceCode, ChannelFault>,
     subs: Subscriptions,
+    /// What each peer's last catalog, DeviceInfo and DeviceStatus said, for diagnostics.
+    facts: facts::Facts,
+    /// When each registered peer is next asked for its DeviceStatus.
+    polls: StatusPoll,
     /// Live-video dialogs (INVITE) opened by the picture probe, and the answers to hand it.
     invites: invite::Invites,
     /// Queries that went unanswered, asked again at the device's next keepalive (bounded by
@@ -259,11 +277,14 @@ impl Platform {
             registrar.set_liveness(*d, *l);
         }
         let subs = Subscriptions::new(cfg.catalog_subscription_sec);
+        let polls = StatusPoll::new(cfg.status_poll);
         Self {
             cfg,
             registrar,
             faults: HashMap::new(),
             subs,
+            facts: facts::Facts::default(),
+            polls,
             invites: invite::Invites::default(),
             requery: HashSet::new(),
             nonces,
@@ -595,8 +616,10 @@ impl Platform {
                 let q = self.query(device, Query::Catalog);
                 out.extend(q);
                 out.extend(self.subscribe_anew(device, now));
+                self.polls.start(device, now);
             } else {
                 self.subs.end(&device);
+                self.polls.end(&device);
             }
         }
     }
@@ -668,17 +691,32 @@ impl Platform {
                 device_id,
                 sum_num,
                 items,
-            } => match self.catalogs.page(&device_id, sn, sum_num, items, now) {
-                Ok(Some(c)) => {
-                    self.learn_catalog(&c);
-                    self.publish(GbEvent::Catalog(c))
+            } => {
+                self.facts.page(device, sn);
+                match self.catalogs.page(&device_id, sn, sum_num, items, now) {
+                    Ok(Some(c)) => {
+                        self.facts.catalog(device, &c, now);
+                        self.learn_catalog(&c);
+                        self.publish(GbEvent::Catalog(c))
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::info!(%device, error = %e, "catalog refused"),
                 }
-                Ok(None) => {}
-                Err(e) => tracing::info!(%device, error = %e, "catalog refused"),
-            },
+            }
             Manscdp::CatalogNotify { items, .. } => self.on_catalog_notify(device, items, now),
-            info @ Manscdp::DeviceInfo { .. } => self.publish(GbEvent::DeviceInfo { device, info }),
+            info @ Manscdp::DeviceInfo { .. } => {
+                self.facts.info(device, &info, now);
+                self.publish(GbEvent::DeviceInfo { device, info })
+            }
             status @ Manscdp::DeviceStatus { .. } => {
+                self.polls.done(&device);
+                if let Some((previous, now)) = self.facts.status(device, &status, now) {
+                    self.publish(GbEvent::Recording {
+                        device,
+                        previous,
+                        now,
+                    });
+                }
                 self.publish(GbEvent::DeviceStatus { device, status })
             }
             Manscdp::Keepalive { .. } | Manscdp::Other { .. } => {}
@@ -855,6 +893,10 @@ impl Platform {
             }
             Pending::Invite { call_id, .. } => self.invites.unanswered(call_id),
             Pending::Query { device, query } => {
+                if *query == Query::DeviceStatus {
+                    // Not an outage: the next poll follows at its time.
+                    self.polls.done(device);
+                }
                 // Asked again when the device is next heard from (its keepalive), rather
                 // than at its next registration.
                 if self.registrar.knows(device) {
@@ -872,14 +914,24 @@ impl Platform {
         for t in self.registrar.tick(now) {
             if t.presence != Presence::Online {
                 self.subs.end(&t.device);
+                self.polls.end(&t.device);
             }
             self.publish(GbEvent::Presence(t));
         }
         for c in self.catalogs.expire(now) {
+            if let Ok(d) = c.device_id.parse::<DeviceCode>() {
+                self.facts.catalog(d, &c, now);
+            }
             self.learn_catalog(&c);
             self.publish(GbEvent::Catalog(c));
         }
         let mut out = Vec::new();
+        for poll in self.polls.due(now) {
+            if poll.with_info {
+                out.extend(self.query(poll.device, Query::DeviceInfo));
+            }
+            out.extend(self.query(poll.device, Query::DeviceStatus));
+        }
         if self.subs.is_empty() {
             return out;
         }
@@ -910,6 +962,7 @@ fn warning(text: &str) -> String {
     format!("399 camwatch \"{clean}\"")
 }
 
+mod facts;
 mod invite;
 pub use invite::{Invite, InviteAnswer, InviteError, MAX_INVITES};
 

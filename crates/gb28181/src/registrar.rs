@@ -93,6 +93,12 @@ pub struct PeerState {
     pub last_keepalive: Option<i64>,
     /// When it goes offline if nothing more arrives (`None` when already offline).
     pub deadline: Option<i64>,
+    /// When it went offline (`None` while online, or never registered).
+    pub offline_since: Option<i64>,
+    /// Its last sign of life: a registration or a keepalive.
+    pub last_alive: Option<i64>,
+    /// The keepalive rule in force for it.
+    pub liveness: Liveness,
 }
 
 /// The answer to a keepalive.
@@ -258,6 +264,9 @@ impl Registrar {
                 expires_at: None,
                 last_keepalive: None,
                 deadline: None,
+                offline_since: None,
+                last_alive: None,
+                liveness: self.liveness(device),
             },
             Some(e) => {
                 let (presence, at) = self.presence_of(device, e, now);
@@ -267,6 +276,9 @@ impl Registrar {
                     expires_at: Some(e.expires_at),
                     last_keepalive: e.last_keepalive,
                     deadline: (presence == Presence::Online).then_some(at),
+                    offline_since: (presence != Presence::Online).then_some(at),
+                    last_alive: Some(e.last_alive),
+                    liveness: self.liveness(device),
                 }
             }
         }

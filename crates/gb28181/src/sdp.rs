@@ -121,7 +121,9 @@ pub enum PlanError {
 
 /// What to do for media after offering `mode` and receiving `answer`. An answer without
 /// `a=setup:` takes the role the offer left it (RFC 4145 §4.1 makes `active` the default of
-/// an answer; GB/T 28181 devices often omit it).
+/// an answer; GB/T 28181 devices often omit it). An answer of `a=setup:actpass` (which RFC
+/// 4145 §4.1 reserves for offers, but devices echo) is negotiated, not refused: the offer
+/// made a definite choice, so the offerer's role decides and the device takes the other one.
 pub fn plan(mode: MediaMode, answer: &Media) -> Result<MediaPlan, PlanError> {
     let name = |t: MediaTransport| match t {
         MediaTransport::Udp => "RTP/AVP (UDP)",
@@ -135,8 +137,10 @@ pub fn plan(mode: MediaMode, answer: &Media) -> Result<MediaPlan, PlanError> {
     }
     match (mode, answer.setup) {
         (MediaMode::Udp, _) => Ok(MediaPlan::Udp),
-        (MediaMode::TcpPassive, None | Some(Setup::Active)) => Ok(MediaPlan::Accept),
-        (MediaMode::TcpActive, None | Some(Setup::Passive)) => {
+        (MediaMode::TcpPassive, None | Some(Setup::Active | Setup::ActPass)) => {
+            Ok(MediaPlan::Accept)
+        }
+        (MediaMode::TcpActive, None | Some(Setup::Passive | Setup::ActPass)) => {
             if answer.port == 0 {
                 return Err(PlanError::NoPort);
             }
@@ -413,6 +417,27 @@ mod tests {
             Ok(MediaPlan::Connect(_))
         ));
         assert_eq!(plan(MediaMode::TcpPassive, &bare), Ok(MediaPlan::Accept));
+        // actpass in an answer: the offer's role decides (we listen: it connects; we
+        // connect: to its port), never malformed.
+        let mut actpass = bare;
+        actpass.setup = Some(Setup::ActPass);
+        assert_eq!(plan(MediaMode::TcpPassive, &actpass), Ok(MediaPlan::Accept));
+        assert_eq!(
+            plan(MediaMode::TcpActive, &actpass),
+            Ok(MediaPlan::Connect(SocketAddr::new(
+                actpass.ip,
+                actpass.port
+            )))
+        );
+        let parsed = Media::parse(
+            b"v=0\r\ns=Play\r\nc=IN IP4 10.1.2.3\r\nm=video 6000 TCP/RTP/AVP 96\r\na=setup:actpass\r\n",
+        )
+        .unwrap();
+        assert_eq!(
+            plan(MediaMode::TcpActive, &parsed),
+            Ok(MediaPlan::Connect("10.1.2.3:6000".parse().unwrap()))
+        );
+        assert_eq!(plan(MediaMode::TcpPassive, &parsed), Ok(MediaPlan::Accept));
         assert!(matches!(
             Media::parse(
                 b"s=Play\r\nc=IN IP4 1.2.3.4\r\nm=video 1 TCP/RTP/AVP 96\r\na=setup:sideways\r\n"

@@ -240,6 +240,54 @@ async fn tcp_passive_the_device_connects_and_the_keyframe_comes_whole() {
     assert_eq!(n.unwrap(), 0);
 }
 
+/// A connection from an address that is neither the device's answer's nor its peer's is
+/// dropped and the probe keeps waiting: the device connecting after it still gets its keyframe
+/// through; a probe that only strangers reach is `no_media` at the timeout, saying so.
+#[tokio::test(start_paused = true)]
+async fn tcp_passive_a_stranger_is_dropped_and_the_device_still_gets_through() {
+    let h = start_with(MediaMode::TcpPassive).await;
+    let dev = registered_udp(h.addr).await;
+    let probe = spawn_probe(&h);
+    let (_, offer, _) = answer_tcp(&dev, h.addr, 6000).await;
+    let stranger = tokio::net::TcpSocket::new_v4().unwrap();
+    stranger.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    let mut stranger = stranger
+        .connect(format!("127.0.0.1:{}", offer.port).parse().unwrap())
+        .await
+        .unwrap();
+    let (key, stream) = keyframe_over_tcp();
+    // The stranger's bytes are never read: its connection is closed.
+    let _ = stranger.write_all(&stream).await;
+    let mut rest = Vec::new();
+    let n = tokio::time::timeout(BOUND, stranger.read_to_end(&mut rest))
+        .await
+        .unwrap();
+    assert!(matches!(n, Ok(0) | Err(_)), "{n:?}");
+    let mut conn = TcpStream::connect(("127.0.0.1", offer.port)).await.unwrap();
+    conn.write_all(&stream).await.unwrap();
+    let (o, _) = probe.await.unwrap();
+    assert_eq!(o.status, ProbeStatus::Up, "{}", o.detail);
+    assert_eq!(o.frame, Some(Frame::H264(key.into())));
+
+    // Only a stranger: no media at the timeout, the drop named.
+    let probe = spawn_probe(&h);
+    let (_, offer, answered) = answer_tcp(&dev, h.addr, 6000).await;
+    let stranger = tokio::net::TcpSocket::new_v4().unwrap();
+    stranger.bind("127.0.0.3:0".parse().unwrap()).unwrap();
+    let _stranger = stranger
+        .connect(format!("127.0.0.1:{}", offer.port).parse().unwrap())
+        .await
+        .unwrap();
+    let (o, done) = probe.await.unwrap();
+    assert_eq!(o.failure, Some(FailureKind::NoMedia), "{}", o.detail);
+    assert_eq!(
+        o.detail,
+        "INVITE answered but the device never connected for media (TCP) within 5 s \
+         (1 connection(s) from unknown addresses dropped)"
+    );
+    assert_eq!(done - answered, Duration::from_secs(5));
+}
+
 #[tokio::test(start_paused = true)]
 async fn tcp_passive_a_device_that_never_connects_is_no_media_at_the_media_timeout() {
     let h = start_with(MediaMode::TcpPassive).await;

@@ -115,6 +115,16 @@ pub trait SignallingStatus: Send + Sync + std::fmt::Debug {
         None
     }
 
+    /// What it knows of `device`'s signalling at `now`, for diagnostics (registration,
+    /// keepalives, catalog, DeviceInfo); `None`: it has not heard of it.
+    fn facts(
+        &self,
+        _device: &DeviceCode,
+        _now: i64,
+    ) -> Option<camwatch_core::signalling::SipFacts> {
+        None
+    }
+
     /// Whether it samples pictures itself ([`SignallingStatus::picture_probe`]): then every
     /// device it covers that is not a parent gets picture probes from it.
     fn takes_pictures(&self) -> bool {

@@ -209,6 +209,8 @@ pub struct MonitorState {
     inner: Mutex<Inner>,
     metrics: crate::metrics::MonitorMetrics,
     views: Arc<crate::views::Views>,
+    /// The GB/T 28181 platform, once started (after the API, which reads it through here).
+    signalling: std::sync::OnceLock<Arc<dyn crate::SignallingStatus>>,
 }
 
 impl MonitorState {
@@ -235,7 +237,24 @@ impl MonitorState {
             }),
             metrics,
             views: Default::default(),
+            signalling: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The signalling source whose facts [`MonitorState::sip_facts`] tells (set once; a later
+    /// call is ignored).
+    pub fn set_signalling(&self, s: Arc<dyn crate::SignallingStatus>) {
+        let _ = self.signalling.set(s);
+    }
+
+    /// What signalling knows of `device` at `now` (GB/T 28181: registration, keepalives,
+    /// catalog); `None` without a signalling source or when it has not heard of the device.
+    pub fn sip_facts(
+        &self,
+        device: &DeviceCode,
+        now: i64,
+    ) -> Option<camwatch_core::signalling::SipFacts> {
+        self.signalling.get()?.facts(device, now)
     }
 
     /// Each camera's approved view (baselines, dismissed false alarms), read at every picture

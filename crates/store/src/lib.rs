@@ -85,6 +85,7 @@ pub trait Store:
     + users::UserStore
     + OutboxStore
     + gb28181::CatalogStore
+    + gb_recording::RecordingStore
     + nodes::NodeStore
     + patrol::PatrolStore
     + retention::RetentionStore
@@ -199,6 +200,7 @@ pub trait Store:
 }
 
 pub mod gb28181;
+pub mod gb_recording;
 pub mod lease;
 pub mod nodes;
 pub mod outbox;

@@ -349,3 +349,69 @@ on_all_backends!(
         }
     }
 );
+
+on_all_backends!(recording_changes_keep_their_start_and_history, |s: Arc<
+    dyn Store,
+>| async move {
+    use camwatch_core::signalling::OnOff::{Off, On};
+    use camwatch_store::gb_recording::RecordingWrite;
+    let w = |code: DeviceCode, at: i64, record| RecordingWrite {
+        code,
+        at,
+        record,
+        encode: On,
+        status: On,
+    };
+    // First answers: one recording, one not.
+    assert_eq!(
+        s.record_recording(&[w(ch(1), AT, On), w(ch(2), AT, Off)])
+            .await
+            .unwrap(),
+        2
+    );
+    // A restart's first answer, the same as stored: no history, the start kept.
+    assert_eq!(
+        s.record_recording(&[w(ch(2), AT + 600, Off)])
+            .await
+            .unwrap(),
+        0
+    );
+    // Encode changes while recording stays off: history, the start of "off" kept.
+    let mut enc = w(ch(2), AT + 1200, Off);
+    enc.encode = Off;
+    assert_eq!(s.record_recording(&[enc]).await.unwrap(), 1);
+    let off = s.recording_states(true, 100).await.unwrap();
+    assert_eq!(off.len(), 1);
+    assert_eq!(
+        (
+            off[0].code,
+            off[0].record,
+            off[0].encode,
+            off[0].since,
+            off[0].changed_at
+        ),
+        (ch(2), Off, Off, AT, AT + 1200)
+    );
+    // Recording back on: a new start; no longer among the off ones.
+    assert_eq!(
+        s.record_recording(&[w(ch(2), AT + 1800, On)])
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(s.recording_states(true, 100).await.unwrap().is_empty());
+    let all = s.recording_states(false, 100).await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert_eq!((all[1].record, all[1].since), (On, AT + 1800));
+    let h: Vec<(i64, _, _)> = s
+        .recording_history(&ch(2))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.at, c.record, c.encode))
+        .collect();
+    assert_eq!(
+        h,
+        vec![(AT, Off, On), (AT + 1200, Off, Off), (AT + 1800, On, On)]
+    );
+});

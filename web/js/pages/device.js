@@ -49,6 +49,7 @@ export async function render(ctx) {
       h("section", { class: "panel" }, h("h2", {}, t("device.record")), recordTable(r)),
       h("section", { class: "panel" }, h("h2", {}, t("device.images")), images)),
     h("section", { class: "panel" }, h("h2", {}, t("device.timeline")), timeline),
+    d.sip ? h("section", { class: "panel", id: "sip" }, h("h2", {}, t("device.sip")), sipTable(d.sip, t0)) : null,
     h("section", { class: "panel" }, h("h2", {}, t("device.probes")), probes(d.recent)),
     h("div", { class: "grid2" },
       h("section", { class: "panel" }, h("h2", {}, t("device.orders")), orders),
@@ -98,6 +99,31 @@ function recordTable(r) {
     ["col.maintainer", r.maintainer], ["device.contact", [r.maintainer_contact, r.maintainer_phone].filter(Boolean).join(" ")]];
   return h("table", { class: "record" }, h("tbody", {}, rows.filter(([, v]) => v).map(([k, v]) =>
     h("tr", {}, h("th", {}, t(k)), h("td", {}, k === "device.parent" ? h("a", { href: "#/device/" + v }, v) : v)))));
+}
+
+/** What the GB/T 28181 platform knows of the device's signalling: registered? last keepalive?
+ * catalog? (the API's `sip`; every value a text node). */
+function sipTable(s, t0) {
+  const ago = (at) => at === null ? null : time(at) + " (" + t("device.sip.ago", { d: duration(Math.max(0, t0 - at)) }) + ")";
+  const c = s.catalog;
+  const i = s.device_info;
+  const rows = [
+    ["device.sip.peer", s.channel === null ? null : s.peer + " · " + t("device.sip.channel", { s: s.channel })],
+    ["device.sip.presence", t("device.sip.presence." + s.presence, {}, s.presence)
+      + (s.offline_at !== null ? " · " + t(s.presence === "online" ? "device.sip.offline_by" : "device.sip.offline_since", { at: time(s.offline_at) }) : "")],
+    ["device.sip.via", [s.transport, s.addr].filter(Boolean).join(" ")],
+    ["device.sip.registered", s.registered_at === null ? null : time(s.registered_at)
+      + (s.expires_at !== null ? " → " + time(s.expires_at) : "")],
+    ["device.sip.keepalive", (ago(s.last_keepalive) || t("device.sip.none")) + " · "
+      + t("device.sip.rule", { i: s.keepalive_interval_sec, m: s.keepalive_misses, n: s.missed_now })],
+    ["device.sip.catalog", c ? t("device.sip.catalog_line", { at: time(c.at), n: c.channels, of: c.announced, p: c.pages })
+      + (c.complete ? "" : " · " + t("device.sip.partial")) : t("device.sip.none")],
+    ["device.sip.recording", s.recording ? t("device.sip.record." + s.recording.record, {}, s.recording.record)
+      + " · " + t("device.sip.since", { at: time(s.recording.since) }) : null],
+    ["device.sip.info", i ? [i.manufacturer, i.model, i.firmware].filter(Boolean).join(" ") + " · " + time(i.at) : null],
+  ];
+  return h("table", { class: "record" }, h("tbody", {}, rows.filter(([, v]) => v).map(([k, v]) =>
+    h("tr", {}, h("th", {}, t(k)), h("td", {}, v)))));
 }
 
 /** The period as one bar: each stretch a segment as wide as its share of the period. */

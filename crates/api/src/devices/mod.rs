@@ -16,6 +16,7 @@ pub mod export;
 pub mod index;
 pub mod list;
 pub mod pictures;
+pub mod sip;
 pub mod timeline;
 pub mod write;
 
@@ -159,6 +160,9 @@ pub struct DeviceDetail {
     pub evidence: Option<EvidenceView>,
     /// Which approved baselines exist (`GET /devices/{code}/baseline`).
     pub baselines: BaselinesView,
+    /// What the GB/T 28181 platform knows of its signalling (registration, keepalives,
+    /// catalog); `null` without the platform or when it has not heard of the device.
+    pub sip: Option<sip::SipView>,
 }
 
 /// When and why the evidence frame was kept.
@@ -318,6 +322,10 @@ pub async fn one(
     let d = visible_device(&st, &caller, Action::ReadDevices, &code, "code").await?;
     let live = st.monitor.device(&d.code);
     let confirmed = !st.store.unconfirmed_codes().await?.contains(&d.code);
+    let sip = st
+        .monitor
+        .sip_facts(&d.code, st.now())
+        .map(sip::SipView::from);
     Ok(Json(DeviceDetail {
         device: record(&d),
         confirmed,
@@ -365,5 +373,6 @@ pub async fn one(
                     night: has(true),
                 }
             }),
+        sip,
     }))
 }

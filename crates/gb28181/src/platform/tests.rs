@@ -660,3 +660,246 @@ fn an_unanswered_query_is_asked_again_at_the_next_keepalive() {
     // Asked once: the next keepalive is only answered.
     assert_eq!(p.on_message(&keepalive(2), peer(), T0 + 120).len(), 1);
 }
+
+/// The facts `camwatch probe` and the API show: registration, keepalives and the rule in
+/// force, the last catalog with its pages, the last DeviceInfo; a channel sees its parent's.
+#[test]
+fn facts_tell_registration_keepalives_catalog_and_info() {
+    use camwatch_core::signalling::{OnOff, SipPresence, SipTransport};
+    let mut p = platform(UnknownPolicy::Refuse, true);
+    assert!(p.facts(&dev(), T0).is_none(), "never heard of");
+    registered(&mut p, T0);
+    let f = p.facts(&dev(), T0).unwrap();
+    assert_eq!(f.channel, None);
+    let peer_facts = &f.peer;
+    assert_eq!(peer_facts.presence, SipPresence::Online);
+    assert_eq!(peer_facts.transport, Some(SipTransport::Udp));
+    assert_eq!(peer_facts.addr, Some(peer().addr()));
+    assert_eq!(peer_facts.registered_at, Some(T0));
+    assert_eq!(peer_facts.expires_at, Some(T0 + 3600));
+    assert_eq!(peer_facts.last_keepalive, None);
+    assert_eq!(
+        (
+            peer_facts.keepalive_interval_sec,
+            peer_facts.keepalive_misses
+        ),
+        (60, 3)
+    );
+    assert_eq!(peer_facts.offline_at, Some(T0 + 180));
+    assert!(peer_facts.catalog.is_none() && peer_facts.info.is_none());
+
+    for (n, ids) in [vec![1, 2], vec![3]].iter().enumerate() {
+        p.on_message(
+            &message(&catalog_page(7, 3, ids), 10 + n as u32),
+            peer(),
+            T0 + 1,
+        );
+    }
+    let info = format!(
+        "<?xml version=\"1.0\"?>\r\n<Response><CmdType>DeviceInfo</CmdType><SN>8</SN>\
+         <DeviceID>{DEV}</DeviceID><Manufacturer>Hikvision</Manufacturer><Model>DS-2CD</Model>\
+         <Firmware>V5.5</Firmware><Channel>3</Channel></Response>"
+    );
+    p.on_message(&message(info.as_bytes(), 20), peer(), T0 + 2);
+    p.on_message(&keepalive(21), peer(), T0 + 60);
+
+    let f = p.facts(&dev(), T0 + 130).unwrap().peer;
+    let c = f.catalog.unwrap();
+    assert_eq!(
+        (c.at, c.channels, c.announced, c.pages, c.complete),
+        (T0 + 1, 3, 3, 2, true)
+    );
+    let i = f.info.unwrap();
+    assert_eq!(i.at, T0 + 2);
+    assert_eq!(i.manufacturer.as_deref(), Some("Hikvision"));
+    assert_eq!(i.model.as_deref(), Some("DS-2CD"));
+    assert_eq!(i.firmware.as_deref(), Some("V5.5"));
+    assert_eq!(i.channels, Some(3));
+    assert_eq!(f.last_keepalive, Some(T0 + 60));
+    // 70 s after the keepalive: one interval missed, offline at +180 s after it.
+    assert_eq!(f.missed_now, 1);
+    assert_eq!(f.offline_at, Some(T0 + 240));
+
+    // Silent since: offline from the instant of the third miss, the last keepalive kept.
+    let f = p.facts(&dev(), T0 + 1000).unwrap().peer;
+    assert_eq!(f.presence, SipPresence::KeepaliveLost);
+    assert_eq!(f.offline_at, Some(T0 + 240));
+    assert_eq!(f.last_keepalive, Some(T0 + 60));
+    assert_eq!(f.missed_now, 15);
+
+    // A channel: its parent's facts and the Status the parent reported.
+    let ch: DeviceCode = "34020000001310000002".parse().unwrap();
+    let f = p.facts(&ch, T0 + 100).unwrap();
+    assert_eq!(f.channel, Some(OnOff::On));
+    assert_eq!(f.peer.code, dev());
+    assert_eq!(f.peer.presence, SipPresence::Online);
+}
+
+/// A catalog given up at its deadline counts the pages that came.
+#[test]
+fn facts_of_a_partial_catalog() {
+    let mut p = platform(UnknownPolicy::Refuse, true);
+    registered(&mut p, T0);
+    p.on_message(&message(&catalog_page(3, 10, &[1, 2]), 10), peer(), T0 + 1);
+    p.on_message(&keepalive(11), peer(), T0 + 100);
+    p.tick(T0 + 1 + crate::catalog::CATALOG_DEADLINE_SEC);
+    let c = p.facts(&dev(), T0 + 130).unwrap().peer.catalog.unwrap();
+    assert_eq!(
+        (c.channels, c.announced, c.pages, c.complete),
+        (2, 10, 1, false)
+    );
+}
+
+fn device_status(sn: u32, record: &str, encode: &str) -> Vec<u8> {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"GB2312\"?>\r\n<Response><CmdType>DeviceStatus</CmdType><SN>{sn}</SN>\
+         <DeviceID>{DEV}</DeviceID><Result>OK</Result><Online>ONLINE</Online><Status>OK</Status>\
+         <Encode>{encode}</Encode><Record>{record}</Record></Response>"
+    )
+    .into_bytes()
+}
+
+/// The CmdTypes of the queries among `out`.
+fn queries(out: &[Outgoing]) -> Vec<String> {
+    out.iter()
+        .filter_map(|o| match sip::parse(&o.bytes).ok()? {
+            Inbound::Request(r) if r.method == Method::Message => {
+                let body = String::from_utf8_lossy(&r.common.body).into_owned();
+                let from = body.find("<CmdType>")? + 9;
+                Some(body[from..from + body[from..].find('<')?].to_string())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// DeviceInfo and DeviceStatus asked within a minute of registering, DeviceStatus again every
+/// interval; the answer's Record becomes the recording fact, an event when it changes.
+#[test]
+fn device_status_polls_and_recording_changes() {
+    use camwatch_core::signalling::OnOff;
+    let mut cfg = PlatformConfig {
+        shared_password: Some(Password::new(PASSWORD)),
+        status_poll: crate::status_poll::PollConfig {
+            interval_sec: 600,
+            at_once: 8,
+        },
+        ..Default::default()
+    };
+    cfg.known.insert(dev());
+    let mut p = Platform::new(cfg, Nonces::new([9; 16]), 0xabc);
+    registered(&mut p, T0);
+    let mut asked = Vec::new();
+    let mut t = T0;
+    while asked.is_empty() && t < T0 + 60 {
+        asked = queries(&p.tick(t));
+        t += 1;
+    }
+    assert_eq!(asked, ["DeviceInfo", "DeviceStatus"]);
+    let polled_at = t - 1;
+    p.take_events();
+    p.on_message(
+        &message(&device_status(5, "OFF", "ON"), 30),
+        peer(),
+        polled_at + 1,
+    );
+    let events = p.take_events();
+    let recording: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            GbEvent::Recording { previous, now, .. } => Some((*previous, *now)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(recording.len(), 1, "{events:?}");
+    assert_eq!(recording[0].0, None);
+    assert_eq!(
+        (
+            recording[0].1.record,
+            recording[0].1.encode,
+            recording[0].1.status
+        ),
+        (OnOff::Off, OnOff::On, OnOff::On)
+    );
+    // The same again: no event, the fact keeps its start.
+    for t in polled_at + 2..polled_at + 540 {
+        p.on_message(&keepalive(t as u32), peer(), t);
+        assert!(
+            queries(&p.tick(t)).is_empty(),
+            "asked again at +{}",
+            t - polled_at
+        );
+    }
+    let mut next = None;
+    for t in polled_at + 540..=polled_at + 661 {
+        p.on_message(&keepalive(t as u32), peer(), t);
+        if queries(&p.tick(t)) == ["DeviceStatus"] {
+            next = Some(t);
+            break;
+        }
+    }
+    let next = next.expect("asked again within interval ± 10 %");
+    p.take_events();
+    p.on_message(&message(&device_status(6, "OFF", "ON"), 31), peer(), next);
+    assert!(
+        !p.take_events()
+            .iter()
+            .any(|e| matches!(e, GbEvent::Recording { .. }))
+    );
+    let f = p.facts(&dev(), next).unwrap().peer.recording.unwrap();
+    assert_eq!(
+        (f.record, f.since, f.checked_at),
+        (OnOff::Off, polled_at + 1, next)
+    );
+    // Recording back on: an event naming what it was.
+    p.on_message(
+        &message(&device_status(7, "ON", "ON"), 32),
+        peer(),
+        next + 1,
+    );
+    let events = p.take_events();
+    let Some(GbEvent::Recording { previous, now, .. }) = events
+        .iter()
+        .find(|e| matches!(e, GbEvent::Recording { .. }))
+    else {
+        panic!("{events:?}")
+    };
+    assert_eq!(previous.unwrap().record, OnOff::Off);
+    assert_eq!((now.record, now.since), (OnOff::On, next + 1));
+}
+
+/// `Record`, `Encode` and `Status` read from real documents, whatever their case; anything
+/// outside ON/OFF (or OK/ERROR) is unknown, never on.
+#[test]
+fn recording_is_parsed_from_device_status() {
+    use camwatch_core::signalling::OnOff;
+    let parse = |xml: &str| facts::recording_of(&manscdp::parse(xml.as_bytes()).unwrap());
+    let doc = |inner: &str| {
+        format!(
+            "<?xml version=\"1.0\"?><Response><CmdType>DeviceStatus</CmdType><SN>1</SN>\
+             <DeviceID>{DEV}</DeviceID>{inner}</Response>"
+        )
+    };
+    assert_eq!(
+        parse(&doc(
+            "<Status>OK</Status><Encode>ON</Encode><Record>OFF</Record>"
+        )),
+        Some((OnOff::Off, OnOff::On, OnOff::On))
+    );
+    assert_eq!(
+        parse(&doc(
+            "<Status>ERROR</Status><Encode> off </Encode><Record>on</Record>"
+        )),
+        Some((OnOff::On, OnOff::Off, OnOff::Off))
+    );
+    assert_eq!(
+        parse(&doc("<Record>RECORDING</Record>")),
+        Some((OnOff::Unknown, OnOff::Unknown, OnOff::Unknown))
+    );
+    assert_eq!(
+        parse(&format!(
+            "<?xml version=\"1.0\"?><Response><CmdType>DeviceInfo</CmdType><SN>1</SN><DeviceID>{DEV}</DeviceID></Response>"
+        )),
+        None
+    );
+}

@@ -100,6 +100,8 @@ pub struct GbDeviceConfig {
     pub notify_storm_per_sec: u32,
     /// Channels' media faults (INVITE for live video).
     pub media: HashMap<DeviceCode, MediaFault>,
+    /// Fault: its DeviceStatus answers say `<Record>OFF</Record>` (recording stopped).
+    pub recording_off: bool,
 }
 
 /// What a channel does when the platform INVITEs it for live video (the simulator's media
@@ -841,8 +843,9 @@ impl GbDevice {
                 let body = self.document(&format!(
                     "<Response>\r\n<CmdType>DeviceStatus</CmdType>\r\n<SN>{sn}</SN>\r\n<DeviceID>{}</DeviceID>\r\n\
                      <Result>OK</Result>\r\n<Online>ONLINE</Online>\r\n<Status>OK</Status>\r\n\
-                     <Encode>ON</Encode>\r\n<Record>OFF</Record>\r\n</Response>\r\n",
-                    self.cfg.id
+                     <Encode>ON</Encode>\r\n<Record>{}</Record>\r\n</Response>\r\n",
+                    self.cfg.id,
+                    if self.cfg.recording_off { "OFF" } else { "ON" }
                 ));
                 out.push(self.request(Method::Message, &[], &body));
             }

@@ -64,6 +64,8 @@ pub struct GbFleet {
     pub bind: Option<Ipv4Addr>,
     /// Channels' media faults (what an INVITE for live video gets), by channel code.
     pub media: Vec<(DeviceCode, MediaFault)>,
+    /// Fault: these peers' DeviceStatus answers say recording is off (`<Record>OFF`).
+    pub recording_off: Vec<DeviceCode>,
 }
 
 impl Default for GbFleet {
@@ -88,6 +90,7 @@ impl Default for GbFleet {
             seed: 0,
             bind: None,
             media: Vec::new(),
+            recording_off: Vec::new(),
         }
     }
 }
@@ -142,6 +145,7 @@ impl GbFleet {
                 notifies: Vec::new(),
                 notify_storm_per_sec: self.notify_storm_per_sec,
                 media,
+                recording_off: self.recording_off.contains(&id),
             }
         };
         let mut out: Vec<GbDeviceConfig> = (0..self.devices)

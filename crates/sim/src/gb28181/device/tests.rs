@@ -42,6 +42,7 @@ fn lower(channels: u32) -> GbDeviceConfig {
         charset: Charset::Gb2312,
         dies_at: None,
         malformed_catalog: false,
+        recording_off: false,
         notifies: Vec::new(),
         notify_storm_per_sec: 0,
         media: Default::default(),

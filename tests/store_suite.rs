@@ -34,6 +34,20 @@ async fn sqlite() -> Db {
 }
 
 async fn postgres() -> Option<Db> {
+    let url = scratch_database().await?;
+    let store = camwatch_store::connect(&url, SecretKey::generate())
+        .await
+        .unwrap();
+    Some(Db {
+        store,
+        url: Some(url),
+        _dir: None,
+        sqlite_file: None,
+    })
+}
+
+/// A new, empty database on the server `CAMWATCH_TEST_PG_URL` names: its URL.
+async fn scratch_database() -> Option<String> {
     let base = std::env::var("CAMWATCH_TEST_PG_URL").ok()?;
     use sqlx::Connection;
     let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
@@ -43,18 +57,9 @@ async fn postgres() -> Option<Db> {
         .execute(&mut admin)
         .await
         .unwrap();
-    let url = match base.rfind('/') {
+    Some(match base.rfind('/') {
         Some(i) if base[..i].ends_with(|c: char| c != '/') => format!("{}/{name}", &base[..i]),
         _ => format!("{base}/{name}"),
-    };
-    let store = camwatch_store::connect(&url, SecretKey::generate())
-        .await
-        .unwrap();
-    Some(Db {
-        store,
-        url: Some(url),
-        _dir: None,
-        sqlite_file: None,
     })
 }
 

@@ -265,21 +265,11 @@ async fn spans_live_in_their_end_months_partition() {
 /// included, and the sequences go on after them.
 #[tokio::test]
 async fn migration_0014_keeps_history() {
-    let Some(base) = std::env::var("CAMWATCH_TEST_PG_URL").ok() else {
+    let Some(url) = scratch_database().await else {
         eprintln!("CAMWATCH_TEST_PG_URL not set: test skipped");
         return;
     };
     use sqlx::Connection;
-    let name = format!("camwatch_t_{}", hex::encode(rand_bytes()));
-    let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let url = match base.rfind('/') {
-        Some(i) if base[..i].ends_with(|c: char| c != '/') => format!("{}/{name}", &base[..i]),
-        _ => format!("{base}/{name}"),
-    };
     let mut old = sqlx::migrate::Migrator::new(std::path::Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/migrations/postgres"

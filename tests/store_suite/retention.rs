@@ -346,3 +346,58 @@ async fn migration_0014_keeps_history() {
         );
     }
 }
+
+/// PostgreSQL reads a large month as two physical halves on one snapshot: every span comes
+/// out once, from both halves of the month's partition and from the open one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_month_reads_whole_in_two_halves() {
+    let Some(db) = postgres().await else {
+        eprintln!("CAMWATCH_TEST_PG_URL not set: test skipped");
+        return;
+    };
+    let s = db.store.clone();
+    let devices: Vec<Device> = (1..=300).map(device).collect();
+    s.upsert_devices(&devices).await.unwrap();
+    let jan = start("2024-01");
+    let mut want = Vec::new();
+    for n in 1..=300u32 {
+        for k in 0..100i64 {
+            let a = jan + k * 3600 + i64::from(n);
+            want.push(span(n, Status::Online, a, a + 1800));
+        }
+    }
+    s.insert_spans(&want).await.unwrap();
+    let lease = s
+        .acquire_monitor("test", 1, jan + 200 * 3600)
+        .await
+        .unwrap();
+    s.apply_transitions(
+        &lease,
+        &[Transition {
+            device: code(7),
+            status: Status::Offline,
+            at: jan + 200 * 3600,
+            cause: None,
+        }],
+    )
+    .await
+    .unwrap();
+    let until = jan + 300 * 3600;
+    want.push(span(7, Status::Offline, jan + 200 * 3600, until));
+    want.sort_by_key(|x| (x.device, x.start_at));
+    let blocks: i64 = {
+        use sqlx::Connection;
+        let mut c = sqlx::PgConnection::connect(db.url.as_deref().unwrap())
+            .await
+            .unwrap();
+        sqlx::query_scalar("SELECT pg_relation_size('status_span_y2024m01') / 8192")
+            .fetch_one(&mut c)
+            .await
+            .unwrap()
+    };
+    assert!(
+        blocks >= 100,
+        "the month spans {blocks} blocks: both halves hold rows"
+    );
+    assert_eq!(all_spans(&s, jan, until).await, want);
+}

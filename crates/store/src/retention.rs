@@ -227,6 +227,15 @@ retention_impl!(crate::SqliteStore, {
     }
 });
 
+/// The name of `table`'s partition of the UTC month holding `at` (PostgreSQL).
+pub(crate) fn partition_of(table: &str, at: i64) -> String {
+    let d = jiff::Timestamp::from_second(at)
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .date();
+    format!("{table}_y{:04}m{:02}", d.year(), d.month())
+}
+
 /// One instant of each UTC month among `ats`, in order: the months to prepare for spans
 /// ending at `ats` (a span years off makes its own month, not every month between).
 pub(crate) fn one_per_month(ats: impl Iterator<Item = i64>) -> Vec<i64> {
@@ -346,5 +355,24 @@ mod tests {
             vec![1_706_745_599, 1_706_745_600, 2_000_000_000]
         );
         assert!(one_per_month(std::iter::empty()).is_empty());
+    }
+
+    #[test]
+    fn a_partition_is_named_by_its_utc_month() {
+        assert_eq!(
+            partition_of("status_span", 1_706_745_599),
+            "status_span_y2024m01"
+        );
+        assert_eq!(
+            partition_of("status_span", 1_706_745_600),
+            "status_span_y2024m02"
+        );
+        let m = StoredMonth {
+            year: 2024,
+            month: 2,
+            from: 1_706_745_600,
+            to: 1_709_251_200,
+        };
+        assert_eq!(m.partition("audit_log"), partition_of("audit_log", m.from));
     }
 }

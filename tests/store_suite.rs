@@ -661,7 +661,14 @@ async fn two_id_ranges(db: &Db) {
             .await
             .unwrap();
     }
-    assert_eq!(overlapping(&s).await, want);
+    // A past window (read in halves) and one reaching past now (read in one snapshot).
+    let past: Vec<_> = want
+        .iter()
+        .cloned()
+        .map(|(c, st, a, b, cause)| (c, st, a, if b == 7200 { 7500 } else { b }, cause))
+        .collect();
+    assert_eq!(overlapping(&s, 7500).await, past);
+    assert_eq!(overlapping(&s, 7200).await, want);
     if let Some(url) = &db.url {
         // Years of history before the window (here in the default partition: no month
         // partitions that far back), analysed: the id ranges are the rows asked for, not the
@@ -679,13 +686,21 @@ async fn two_id_ranges(db: &Db) {
             .execute(&mut c)
             .await
             .unwrap();
-        assert_eq!(overlapping(&s).await, want, "with history");
+        assert_eq!(overlapping(&s, 7500).await, past, "with history");
+        assert_eq!(
+            overlapping(&s, 7200).await,
+            want,
+            "with history, now in the window"
+        );
     }
 }
 
 /// The spans overlapping [50, 7500) with open ones cut at 7200, as compared above.
-async fn overlapping(s: &Arc<dyn Store>) -> Vec<(DeviceCode, Status, i64, i64, Option<String>)> {
-    s.spans_overlapping(50, 7500, 7200)
+async fn overlapping(
+    s: &Arc<dyn Store>,
+    open_until: i64,
+) -> Vec<(DeviceCode, Status, i64, i64, Option<String>)> {
+    s.spans_overlapping(50, 7500, open_until)
         .await
         .unwrap()
         .into_iter()

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use camwatch_core::error::{Error, Result};
 
 use super::bench::ScratchDb;
-use super::bench_sse::{camwatch, cpu_sec, exe, get_status, stop};
+use super::bench_sse::{api_addr, camwatch, cpu_sec, exe, get_status, stop};
 
 /// Channels of each simulated NVR.
 const CHANNELS_PER_NVR: u64 = 64;
@@ -128,7 +128,7 @@ async fn bench(dir: &Path, url: &str, a: &NodesBench<'_>) -> Result<ExitCode> {
     }
     let mut addrs = Vec::new();
     for (n, _, log) in &nodes.0 {
-        addrs.push(api_addr(n, log).await?);
+        addrs.push(api_addr(&format!("node {n}"), log, Duration::from_secs(600)).await?);
     }
     for (addr, (n, _, _)) in addrs.iter().zip(&nodes.0) {
         let t = Instant::now();
@@ -271,28 +271,6 @@ fn split_register(dir: &Path, reg: &Path) -> Result<Vec<PathBuf>> {
         parts.push(p);
     }
     Ok(parts)
-}
-
-/// The API address a node logged at its start.
-async fn api_addr(name: &str, log: &Path) -> Result<String> {
-    let t = Instant::now();
-    loop {
-        let text = std::fs::read_to_string(log).unwrap_or_default();
-        if let Some(a) = text
-            .lines()
-            .find(|l| l.contains("HTTP API on /api/v1"))
-            .and_then(|l| l.split("listen=").nth(1))
-            .and_then(|r| r.split_whitespace().next())
-        {
-            return Ok(a.to_string());
-        }
-        if t.elapsed() > Duration::from_secs(600) {
-            return Err(Error::internal(format!(
-                "node {name} did not start: {text}"
-            )));
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
 }
 
 /// The value of an unlabelled series in a metrics text (0 when absent).

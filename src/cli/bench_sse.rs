@@ -117,6 +117,27 @@ async fn client(addr: String, token: Arc<str>, events: Arc<AtomicU64>, ok: Arc<A
     }
 }
 
+/// The API address `serve` (`name`, for the message) logged at its start in `log`, waited
+/// for up to `limit`.
+pub(super) async fn api_addr(name: &str, log: &Path, limit: Duration) -> Result<String> {
+    let t = Instant::now();
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if let Some(a) = text
+            .lines()
+            .find(|l| l.contains("HTTP API on /api/v1"))
+            .and_then(|l| l.split("listen=").nth(1))
+            .and_then(|r| r.split_whitespace().next())
+        {
+            return Ok(a.to_string());
+        }
+        if t.elapsed() > limit {
+            return Err(Error::internal(format!("{name} did not start: {text}")));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// A fault schedule in which `storm` cameras of the simulator's fleet (seed 1, as `sim`
 /// generates it) flap with a 4-minute period, their starts spread over one period.
 fn storm_schedule(dir: &Path, channels: u64, storm: u64) -> Result<std::path::PathBuf> {
@@ -273,21 +294,7 @@ async fn measure(
     token: Arc<str>,
 ) -> Result<ExitCode> {
     let t = Instant::now();
-    let addr = loop {
-        let text = std::fs::read_to_string(log).unwrap_or_default();
-        if let Some(a) = text
-            .lines()
-            .find(|l| l.contains("HTTP API on /api/v1"))
-            .and_then(|l| l.split("listen=").nth(1))
-            .and_then(|r| r.split_whitespace().next())
-        {
-            break a.to_string();
-        }
-        if t.elapsed() > Duration::from_secs(120) {
-            return Err(Error::internal(format!("serve did not start: {text}")));
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let addr = api_addr("serve", log, Duration::from_secs(120)).await?;
     while get_status(&addr, "/readyz").await != 200 {
         if t.elapsed() > Duration::from_secs(300) {
             return Err(Error::internal("serve never became ready"));

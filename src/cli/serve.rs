@@ -122,10 +122,7 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
     super::user::ensure_first_admin(&ctx).await?;
     // This month's and the next months' partitions of history (PostgreSQL) before anything is
     // written; then once a day by the `retention` duty below.
-    let now = clock.now().as_second();
-    ctx.store
-        .prepare_months(now - 31 * 86_400, now + 92 * 86_400)
-        .await?;
+    camwatch_report::archive::prepare_around(&*ctx.store, clock.now().as_second()).await?;
     let devices = ctx.store.list_devices(&DeviceFilter::default()).await?;
     if devices.is_empty() {
         return Err(Error::invalid(

@@ -207,11 +207,11 @@ pub async fn archive_month(store: &dyn Store, m: Month, dir: &Path) -> Result<Ar
         let mut after = None;
         loop {
             let page = store.month_audit(&sm, after, PAGE).await?;
-            let Some(last) = page.last() else { break };
-            after = Some((last.at, last.id));
-            for r in &page {
+            let Some((id, last)) = page.last() else { break };
+            after = Some((last.at, *id));
+            for (id, r) in &page {
                 f.row(&[
-                    &r.id.to_string(),
+                    &id.to_string(),
                     &r.at.to_string(),
                     &utc(r.at),
                     &r.actor,
@@ -244,6 +244,14 @@ pub async fn archive_month(store: &dyn Store, m: Month, dir: &Path) -> Result<Ar
 const AHEAD_SECS: i64 = 92 * 86_400;
 const BEHIND_SECS: i64 = 31 * 86_400;
 
+/// Makes the month partitions around `now` (PostgreSQL; nothing on SQLite): what every node
+/// does at start, and the `retention` duty once a day.
+pub async fn prepare_around(store: &dyn Store, now: i64) -> Result<u32> {
+    store
+        .prepare_months(now - BEHIND_SECS, now + AHEAD_SECS)
+        .await
+}
+
 /// The `retention` duty (docs/nodes.md): once a day, the month partitions around now are made,
 /// and, when `dir` is set, the months before the retention period are archived into it and
 /// dropped. Runs until `stop` resolves. A failed pass (database down, disk full) is logged
@@ -260,9 +268,7 @@ pub async fn keep(
     loop {
         let now = clock.now().as_second();
         let pass = async {
-            let made = store
-                .prepare_months(now - BEHIND_SECS, now + AHEAD_SECS)
-                .await?;
+            let made = prepare_around(&*store, now).await?;
             if made > 0 {
                 tracing::info!(partitions = made, "history: month partitions made ahead");
             }

@@ -222,7 +222,7 @@ pub use nodes::{NodeRecord, NodeStore, NodesView, PeerSnapshot, PeerSpan, StopKi
 pub use outbox::{NewOutboxRow, OutboxBacklog, OutboxRow, OutboxStore, TargetBacklog};
 pub use patrol::{NewPatrolRecord, PatrolStore};
 pub use postgres::PostgresStore;
-pub use retention::{AuditRow, Dropped, RetentionStore, SpanRow, StoredMonth};
+pub use retention::{Dropped, RetentionStore, SpanRow, StoredMonth};
 pub use sqlite::SqliteStore;
 pub use users::{
     LoginRecord, NewSession, NewToken, NewUser, SessionRecord, TokenRecord, User, UserStore,

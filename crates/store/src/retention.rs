@@ -19,6 +19,8 @@ use async_trait::async_trait;
 
 use camwatch_core::error::{Error, Result};
 
+use crate::AuditEntry;
+
 /// One UTC calendar month, as the store partitions and drops it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoredMonth {
@@ -39,7 +41,7 @@ impl StoredMonth {
 
     /// Its partition of `table` on PostgreSQL (what `camwatch_month_partitions` names it).
     fn partition(&self, table: &str) -> String {
-        format!("{table}_y{:04}m{:02}", self.year, self.month)
+        partition_name(table, self.year, self.month)
     }
 }
 
@@ -53,17 +55,6 @@ pub struct SpanRow {
     pub end_at: i64,
     pub cause: Option<String>,
     pub instance_id: Option<i64>,
-}
-
-/// A stored audit row, as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditRow {
-    pub id: i64,
-    pub at: i64,
-    pub actor: String,
-    pub action: String,
-    pub target: String,
-    pub detail: String,
 }
 
 /// What dropping a month removed.
@@ -88,14 +79,14 @@ pub trait RetentionStore: Send + Sync {
         after: Option<(i64, i64)>,
         limit: u32,
     ) -> Result<Vec<SpanRow>>;
-    /// Up to `limit` audit entries made within `month`, after `after` (an `(at, id)`), in
-    /// (at, id) order.
+    /// Up to `limit` audit entries made within `month` with their ids, after `after` (an
+    /// `(at, id)`), in (at, id) order.
     async fn month_audit(
         &self,
         month: &StoredMonth,
         after: Option<(i64, i64)>,
         limit: u32,
-    ) -> Result<Vec<AuditRow>>;
+    ) -> Result<Vec<(i64, AuditEntry)>>;
     /// Removes the spans that ended within `month` and its audit entries, in one transaction
     /// that commits only if they are exactly `expect` (what the caller archived): otherwise a
     /// conflict, and nothing is removed.
@@ -168,7 +159,7 @@ macro_rules! retention_impl {
             month: &StoredMonth,
             after: Option<(i64, i64)>,
             limit: u32,
-        ) -> Result<Vec<AuditRow>> {
+        ) -> Result<Vec<(i64, AuditEntry)>> {
             let (t, id) = after.unwrap_or((month.from, i64::MIN));
             let rows: Vec<(i64, i64, String, String, String, String)> = sqlx::query_as(
                 "SELECT id, at, actor, action, target, detail FROM audit_log
@@ -185,13 +176,15 @@ macro_rules! retention_impl {
             .map_err(crate::db_error)?;
             Ok(rows
                 .into_iter()
-                .map(|(id, at, actor, action, target, detail)| AuditRow {
-                    id,
-                    at,
-                    actor,
-                    action,
-                    target,
-                    detail,
+                .map(|(id, at, actor, action, target, detail)| {
+                    let entry = AuditEntry {
+                        at,
+                        actor,
+                        action,
+                        target,
+                        detail,
+                    };
+                    (id, entry)
                 })
                 .collect())
         }
@@ -233,7 +226,12 @@ pub(crate) fn partition_of(table: &str, at: i64) -> String {
         .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
         .to_zoned_datetime(jiff::tz::TimeZone::UTC)
         .date();
-    format!("{table}_y{:04}m{:02}", d.year(), d.month())
+    partition_name(table, d.year(), d.month())
+}
+
+/// `<table>_yYYYYmMM`, as `camwatch_month_partitions` names a month's partition.
+fn partition_name(table: &str, year: i16, month: i8) -> String {
+    format!("{table}_y{year:04}m{month:02}")
 }
 
 /// One instant of each UTC month among `ats`, in order: the months to prepare for spans

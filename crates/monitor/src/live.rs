@@ -573,6 +573,13 @@ impl MonitorState {
         })
     }
 
+    /// Whether this monitor probes `code` (`None`: not in the register). On a node, false for
+    /// the devices other nodes probe; on a single monitor, true for every device.
+    pub fn probed_here(&self, code: &DeviceCode) -> Option<bool> {
+        let s = self.lock();
+        s.index.get(code).map(|&i| i < s.owned)
+    }
+
     /// The live state of one device, by code; `None` for a code not in the register.
     pub fn device(&self, code: &DeviceCode) -> Option<DeviceLive> {
         let s = self.lock();

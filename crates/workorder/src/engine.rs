@@ -19,6 +19,12 @@
 //! - **Auto-close** (optional): an order nobody has reported repaired whose fault has stayed
 //!   away for `auto_close_after` closes as recovered.
 //!
+//! - **Several nodes.** Each node's engine opens orders from the events of the devices it
+//!   probes, and keeps moving the open orders whose subject it probes (an order of a device
+//!   no longer in the register, by every node: its writes are versioned and idempotent). A
+//!   member another node probes (a region's order spans shards) is judged by the status that
+//!   node recorded, which this node follows, not re-probed out of turn.
+//!
 //! Errors (a database that is briefly unavailable) are logged and the work is retried at the
 //! next refresh; the engine never stops the monitor.
 
@@ -433,6 +439,10 @@ impl Engine {
             Some(from) => self.desk.sla.exemptions_from(from).await?,
             None => Vec::new(),
         };
+        let open: Vec<WorkOrder> = open
+            .into_iter()
+            .filter(|o| self.maintains(&o.subject))
+            .collect();
         for o in &open {
             let devices = by_order.get(&o.id).cloned().unwrap_or_default();
             self.move_deadlines(o, &devices, &exemptions, now).await?;
@@ -452,7 +462,13 @@ impl Engine {
             if o.origin.is_by_hand() {
                 continue;
             }
-            let any_faulty = devices.iter().any(|d| faulty_codes.contains(d));
+            // By status, not `faulty` (this node's devices only): a member another node
+            // probes counts as that node recorded it.
+            let any_faulty = devices.iter().any(|d| {
+                self.state
+                    .status(d)
+                    .is_some_and(|(_, st)| matches!(st, Status::Offline | Status::Degraded))
+            });
             let all_seen_well = !devices.is_empty()
                 && devices.iter().all(|d| {
                     self.state
@@ -578,6 +594,12 @@ impl Engine {
         }
     }
 
+    /// Whether this node keeps the order of `subject` moving: it probes the subject, or the
+    /// subject is no longer in the register.
+    fn maintains(&self, subject: &DeviceCode) -> bool {
+        self.state.probed_here(subject).unwrap_or(true)
+    }
+
     /// Starts or finishes the verification of a reported repair.
     async fn verify(&mut self, o: &WorkOrder, devices: &[DeviceCode], now: i64) -> Result<()> {
         if o.life.state != State::Repaired {
@@ -608,6 +630,20 @@ impl Engine {
             let Some(live) = self.state.device(d) else {
                 continue;
             };
+            if !live.probed_here {
+                // Another node probes it and this one cannot: its status as that node
+                // recorded it (followed within seconds) is the answer.
+                match live.status {
+                    Status::Unknown => answered = false,
+                    Status::Online => {}
+                    Status::Degraded if !v.picture => {}
+                    st => {
+                        healthy = false;
+                        words.push(format!("{d}: {st} (probed by another node)"));
+                    }
+                }
+                continue;
+            }
             let after = |class: ProbeClass| {
                 live.recent
                     .iter()

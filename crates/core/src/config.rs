@@ -414,6 +414,8 @@ pub struct QualityConfig {
     pub confirm_samples: u32,
     /// Evidence frames kept per device (oldest removed first).
     pub evidence_keep: usize,
+    /// Days an evidence frame is kept (0: no age limit, only `evidence_keep`).
+    pub evidence_days: u32,
     /// Per-kind ramps over the built-in ones: `kind = { zero = …, one = … }`, where `zero` is the
     /// metric at which the score starts to rise and `one` where it is a certain fault.
     pub thresholds: BTreeMap<String, Ramp>,
@@ -424,6 +426,7 @@ impl Default for QualityConfig {
         Self {
             confirm_samples: 2,
             evidence_keep: 5,
+            evidence_days: 90,
             thresholds: BTreeMap::new(),
         }
     }

@@ -16,6 +16,7 @@
 pub mod baselines;
 mod duties;
 pub mod events;
+pub mod evidence;
 pub mod live;
 pub mod metrics;
 mod node;
@@ -73,8 +74,8 @@ pub struct MonitorConfig {
     pub picture_confirm: u32,
     /// Where the frame that proved a picture fault is kept (`<dir>/<code>/<unix>-<kinds>.jpg`).
     pub evidence_dir: Option<std::path::PathBuf>,
-    /// Evidence frames kept per device (oldest removed first).
-    pub evidence_keep: usize,
+    /// How many evidence frames are kept per device, and for how long.
+    pub evidence_retention: evidence::Retention,
     /// Approved baseline pictures, `<dir>/<code>.jpg` (`camwatch baseline approve`).
     pub baseline_dir: Option<std::path::PathBuf>,
     /// The fleet's picture-diagnostic thresholds.
@@ -157,7 +158,10 @@ impl Default for MonitorConfig {
             deadline: Duration::from_secs(10),
             picture_confirm: 2,
             evidence_dir: None,
-            evidence_keep: 5,
+            evidence_retention: evidence::Retention {
+                keep: 5,
+                max_age: None,
+            },
             baseline_dir: None,
             quality: camwatch_core::quality::Thresholds::default(),
             groups: Vec::new(),
@@ -186,7 +190,11 @@ impl MonitorConfig {
             max_per_host: c.max_per_host,
             deadline: Duration::from_millis(c.deadline_ms),
             picture_confirm: cfg.quality.confirm_samples,
-            evidence_keep: cfg.quality.evidence_keep,
+            evidence_retention: evidence::Retention {
+                keep: cfg.quality.evidence_keep,
+                max_age: (cfg.quality.evidence_days > 0)
+                    .then(|| i64::from(cfg.quality.evidence_days) * 86_400),
+            },
             quality: cfg.quality.fleet_thresholds(),
             groups: c.groups.clone(),
             write_buffer_max: cfg.database.write_buffer_max,
@@ -843,11 +851,12 @@ impl MonitorHandler {
         };
         if let (Some(cause), Some(Frame::Jpeg(jpeg))) = (&picture, &o.frame) {
             if let Some(dir) = &self.cfg.evidence_dir {
-                keep_evidence(
+                evidence::keep(
                     dir.join(self.codes[i].to_string()),
                     format!("{at}-{}.jpg", cause.to_string().replace(',', "+")),
                     jpeg.clone(),
-                    self.cfg.evidence_keep,
+                    self.cfg.evidence_retention,
+                    self.clock.now().as_second(),
                 );
             }
             self.state.set_evidence(
@@ -933,29 +942,6 @@ impl MonitorHandler {
 
 /// Saves the frame that proved a picture fault, keeping the newest `keep` per device. Off the
 /// async threads; a failure to write is logged, never fatal to monitoring.
-fn keep_evidence(dir: std::path::PathBuf, name: String, jpeg: bytes::Bytes, keep: usize) {
-    tokio::task::spawn_blocking(move || {
-        let r = (|| -> std::io::Result<()> {
-            std::fs::create_dir_all(&dir)?;
-            std::fs::write(dir.join(&name), &jpeg)?;
-            let mut files: Vec<_> = std::fs::read_dir(&dir)?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "jpg"))
-                .collect();
-            // Names start with the Unix time, so name order is time order.
-            files.sort();
-            let excess = files.len().saturating_sub(keep.max(1));
-            for f in &files[..excess] {
-                std::fs::remove_file(f)?;
-            }
-            Ok(())
-        })();
-        if let Err(e) = r {
-            tracing::warn!("evidence frame {}/{name}: {e}", dir.display());
-        }
-    });
-}
-
 /// Loads approved baselines and dismissed false alarms into the monitor's views; an
 /// unreadable one is logged and skipped.
 fn load_baselines(dir: &std::path::Path, devices: &[Device], views: &views::Views) {
@@ -1075,6 +1061,18 @@ pub async fn run(
             clock.clone(),
         )))
     });
+    // Evidence frames past their retention go even from devices with no new frame.
+    let _evidence = cfg
+        .evidence_dir
+        .clone()
+        .filter(|_| cfg.evidence_retention.max_age.is_some())
+        .map(|root| {
+            AbortOnDrop(tokio::spawn(evidence::sweeper(
+                root,
+                cfg.evidence_retention,
+                clock.clone(),
+            )))
+        });
     let mut kept: HashMap<DeviceCode, DeviceTrack> = HashMap::new();
     // Set when this node was taken for dead: it stops without touching the record.
     let mut fatal = None;

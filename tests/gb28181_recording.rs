@@ -6,9 +6,14 @@
 //! store (`gb_recording`, with its history).
 //!
 //! One scaled clock (×20) for platform and simulator; waits are bounded polls, never timed.
+//!
+//! And through `camwatch serve` (a child process, on the real clock): a change of recording
+//! health is a `recording` event on the API's event stream.
 
 mod common;
+mod gb_serve;
 mod gb_world;
+mod serve;
 use common::wait_until;
 
 use std::sync::Arc;
@@ -100,4 +105,101 @@ async fn a_device_not_recording_is_reported_as_such() {
         1
     );
     w.end().await;
+}
+
+/// The SSE stream's text until `done` holds for it (bounded: at most 3,000 chunks, each
+/// waited for at most a minute; the stream ending fails).
+async fn read_until(
+    events: &mut reqwest::Response,
+    text: &mut String,
+    what: &str,
+    done: impl Fn(&str) -> bool,
+) {
+    for _ in 0..3000 {
+        if done(text) {
+            return;
+        }
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(60), events.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("no {what} on the event stream: {text}"))
+            .unwrap();
+        match chunk {
+            Some(c) => text.push_str(std::str::from_utf8(&c).unwrap()),
+            None => panic!("the event stream ended before {what}: {text}"),
+        }
+    }
+    panic!("no {what} in 3,000 chunks: {text}");
+}
+
+/// `camwatch serve` end to end: a simulated camera with the "recording off" fault registers;
+/// its DeviceStatus answer becomes a `recording` event on the API's event stream (`off`, with
+/// since when), and the camera that records one saying `on`; both are stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn not_recording_is_an_event_on_the_stream() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (recording, not_recording) = (device_code(SEED, 0), device_code(SEED, 1));
+    let fleet = GbFleet {
+        devices: 2,
+        keepalive_sec: 5,
+        seed: SEED,
+        recording_off: vec![not_recording],
+        ..GbFleet::default()
+    };
+    gb_serve::configure(dir, 5, 60, "");
+    gb_serve::import(dir, &fleet);
+    serve::add_user(dir, "wang", "operator", &[], "Camw4tch!", true);
+    let (mut child, addr) = serve::start(dir).await;
+    let platform = gb_serve::platform_address(&mut child, dir).await;
+    let base = format!("http://{addr}/api/v1");
+    let http = reqwest::Client::new();
+    let cookie = serve::login(&http, &base, "wang", "Camw4tch!").await;
+    let mut events = http
+        .get(format!("{base}/events"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.status(), 200);
+    let mut text = String::new();
+    read_until(&mut events, &mut text, "the first summary", |t| {
+        t.contains("event: summary")
+    })
+    .await;
+    let (_peers, sim_stop) = gb_serve::start_fleet(fleet, platform).await;
+    let data = |t: &str, code: &str| -> Option<serde_json::Value> {
+        t.split("\n\n")
+            .filter(|b| b.starts_with("event: recording\n"))
+            .filter_map(|b| b.lines().find_map(|l| l.strip_prefix("data: ")))
+            .map(|d| serde_json::from_str::<serde_json::Value>(d).unwrap())
+            .find(|v| v["code"] == code)
+    };
+    let (off_code, on_code) = (not_recording.to_string(), recording.to_string());
+    read_until(&mut events, &mut text, "both recording events", |t| {
+        data(t, &off_code).is_some() && data(t, &on_code).is_some()
+    })
+    .await;
+    let off = data(&text, &off_code).unwrap();
+    assert_eq!(
+        (&off["record"], &off["encode"], &off["status"]),
+        (
+            &serde_json::Value::from("off"),
+            &serde_json::Value::from("on"),
+            &serde_json::Value::from("on")
+        ),
+        "{off}"
+    );
+    assert_eq!(off["region"], "340200");
+    assert!(
+        off["since"].as_i64().unwrap() <= off["at"].as_i64().unwrap(),
+        "{off}"
+    );
+    assert_eq!(data(&text, &on_code).unwrap()["record"], "on");
+    sim_stop.send(true).unwrap();
+    serve::stop(child, dir);
+    let stored = serve::run(dir, &["gb28181", "recording", "--off", "--json"], "");
+    assert!(
+        stored.contains(&off_code) && !stored.contains(&on_code),
+        "{stored}"
+    );
 }

@@ -13,7 +13,10 @@
 //!    the last, and from the simulator's start.
 //! 2. Keepalives: once every device is registered and has answered its Catalog query, a real
 //!    window (default 120 s: two keepalive rounds at the devices' real 60 s interval) with
-//!    nothing else happening; the process's CPU seconds over the window's seconds.
+//!    nothing else happening but the recording-health polls `serve` makes (`[gb28181]`'s
+//!    defaults: each device asked for DeviceStatus, with DeviceInfo, within a minute of
+//!    registering, so the first round falls in the window); the process's CPU seconds over
+//!    the window's seconds.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::{Command, ExitCode, Stdio};
@@ -43,6 +46,8 @@ struct Counts {
     offline: AtomicU64,
     keepalives: AtomicU64,
     catalogs: AtomicU64,
+    /// DeviceStatus answers (the recording-health polls, `device_status_sec` as `serve` has it).
+    statuses: AtomicU64,
     refused: AtomicU64,
     /// Requests of the platform's still unanswered at their timeout (retransmissions included).
     unanswered: AtomicU64,
@@ -78,6 +83,9 @@ async fn count(counts: Arc<Counts>, mut rx: tokio::sync::mpsc::UnboundedReceiver
             }
             GbEvent::Catalog(_) => {
                 counts.catalogs.fetch_add(1, Ordering::Relaxed);
+            }
+            GbEvent::DeviceStatus { .. } => {
+                counts.statuses.fetch_add(1, Ordering::Relaxed);
             }
             GbEvent::Refused { .. } => {
                 counts.refused.fetch_add(1, Ordering::Relaxed);
@@ -223,9 +231,10 @@ async fn measure(
         if catalogs { "" } else { " (measuring anyway)" }
     );
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let (k0, off0, c0, t0) = (
+    let (k0, off0, s0, c0, t0) = (
         counts.keepalives.load(Ordering::Relaxed),
         counts.offline.load(Ordering::Relaxed),
+        counts.statuses.load(Ordering::Relaxed),
         cpu_self(),
         Instant::now(),
     );
@@ -242,11 +251,14 @@ async fn measure(
     let cpu = cpu_self() - c0;
     let keepalives = counts.keepalives.load(Ordering::Relaxed) - k0;
     let offline = counts.offline.load(Ordering::Relaxed) - off0;
+    let statuses = counts.statuses.load(Ordering::Relaxed) - s0;
     let expected = n as f64 * secs / KEEPALIVE_SEC as f64;
     let share = cpu / secs * 100.0;
     println!(
         "keepalives: {keepalives} in {secs:.1} s ({:.0}/s; {expected:.0} expected from {n} devices \
-         every {KEEPALIVE_SEC} s), {offline} went offline",
+         every {KEEPALIVE_SEC} s), {offline} went offline; {statuses} DeviceStatus answers \
+         (each device is first asked within a minute of registering, with DeviceInfo, then \
+         every device_status_sec)",
         keepalives as f64 / secs
     );
     println!(

@@ -6,7 +6,10 @@
 //! monitor as the liveness of devices without an address of their own ([`PlatformStatus`]);
 //! its events are logged, each catalog is synced into the register ([`sync_catalog`]: new
 //! channels unconfirmed, changes and removals audited by `gb28181`) and unknown devices'
-//! attempts are stored for review (`camwatch gb28181 unknown`).
+//! attempts are stored for review (`camwatch gb28181 unknown`); recording-health changes are
+//! stored and published on the monitor's event bus; each peer's facts are stored (at most a
+//! minute behind) and loaded at start as history; on a node of several, an NVR's or lower
+//! platform's catalog is synced only under its `catalog:<code>` lease ([`EventLink`]).
 //!
 //! Must not: decide what a catalog means (`camwatch_gb28181::outcomes::sync` does); a store
 //! error here is logged and the platform goes on (the next catalog syncs again).
@@ -370,18 +373,198 @@ pub async fn sync_notify(
     Ok(counts)
 }
 
-/// Events the store cares about, written as they come (several per write when they queue up).
+/// The platform's ties to the rest of `serve`: the monitor's event bus, where recording-health
+/// changes go besides the store (SSE and whoever else subscribes), each with the device's
+/// register metadata from the live state; and, on a node of several (`[node]`), its duty
+/// board, on which the catalog sync of each NVR or lower platform registered to it is a
+/// `catalog:<code>` duty ([`camwatch_gb28181::catalog_lease`]).
+#[derive(Clone)]
+pub struct EventLink {
+    pub state: Arc<camwatch_monitor::MonitorState>,
+    pub bus: camwatch_monitor::EventBus,
+    /// `None`: the database's one monitor, which syncs every catalog itself.
+    pub duties: Option<camwatch_monitor::Duties>,
+}
+
+impl EventLink {
+    /// Announces stored recording changes (the store says which answers were real changes,
+    /// and since when). A device the monitor does not know (not in the register) is skipped.
+    fn recording(&self, changed: &[camwatch_store::gb_recording::RecordingRow]) {
+        for r in changed {
+            let Some((meta, _)) = self.state.status(&r.code) else {
+                continue;
+            };
+            self.bus.publish(
+                r.changed_at,
+                meta,
+                camwatch_monitor::EventKind::Recording(camwatch_monitor::RecordingChange {
+                    record: r.record,
+                    encode: r.encode,
+                    status: r.status,
+                    since: r.since,
+                }),
+            );
+        }
+    }
+}
+
+/// Peers' signalling facts are written at most this often for keepalives alone.
+const FACTS_GAP_SEC: i64 = 60;
+
+/// The platform's shared state, as the server and this side hold it.
+type SharedPlatform = Arc<Mutex<Platform>>;
+
+/// Loads the facts stored before this start (with each peer's stored recording health) into
+/// the platform, shown until each peer is heard again.
+async fn remember_facts(store: &dyn Store, platform: &SharedPlatform) {
+    let mut stored = match store.sip_facts().await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "GB/T 28181: stored SIP facts not read");
+            return;
+        }
+    };
+    if stored.is_empty() {
+        return;
+    }
+    match store.recording_states(false, u64::MAX).await {
+        Ok(rows) => {
+            let by: HashMap<DeviceCode, _> = rows.into_iter().map(|r| (r.code, r)).collect();
+            for f in &mut stored {
+                f.recording = by
+                    .get(&f.code)
+                    .map(|r| camwatch_core::signalling::RecordingFacts {
+                        record: r.record,
+                        encode: r.encode,
+                        status: r.status,
+                        since: r.since,
+                        // The last change stored (the last check is not).
+                        checked_at: r.changed_at,
+                    });
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "GB/T 28181: stored recording health not read"),
+    }
+    let n = stored.len();
+    platform
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remember(stored);
+    tracing::info!(
+        peers = n,
+        "GB/T 28181: last known SIP facts from before this start"
+    );
+}
+
+/// Whether this node may sync the catalog of `source` (a catalog's DeviceID): not when it is
+/// an NVR or lower platform whose lease another node holds.
+fn may_sync(platform: &SharedPlatform, source: &str) -> bool {
+    source.parse::<DeviceCode>().map_or(true, |d| {
+        platform
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .may_sync_catalog(&d)
+    })
+}
+
+/// Tells the platform which catalog leases this node holds, as its duty board changes; ends
+/// with the board.
+async fn follow_catalog_leases(
+    mut running: tokio::sync::watch::Receiver<
+        std::collections::BTreeSet<camwatch_core::nodes::duty::Duty>,
+    >,
+    platform: SharedPlatform,
+    clock: SharedClock,
+) {
+    let mut held = std::collections::BTreeSet::new();
+    loop {
+        let changes = {
+            let now = running.borrow_and_update();
+            camwatch_gb28181::catalog_lease::held_changes(&mut held, &now)
+        };
+        if !changes.is_empty() {
+            let now = clock.now().as_second();
+            let mut p = platform.lock().unwrap_or_else(|e| e.into_inner());
+            for (device, h) in changes {
+                tracing::info!(%device, held = h, "GB/T 28181 catalog sync lease");
+                p.hold_catalog(device, h, now);
+            }
+        }
+        if running.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Writes the live facts of `due` peers (those of the register the platform has heard).
+async fn write_facts(store: &dyn Store, platform: &SharedPlatform, due: Vec<DeviceCode>, now: i64) {
+    if due.is_empty() {
+        return;
+    }
+    let facts: Vec<_> = {
+        let p = platform.lock().unwrap_or_else(|e| e.into_inner());
+        due.iter()
+            .filter(|d| p.knows_device(d))
+            .filter_map(|d| p.facts(d, now))
+            .filter(|f| f.channel.is_none() && f.peer.stored_at.is_none())
+            .map(|f| f.peer)
+            .collect()
+    };
+    if let Err(e) = store.write_sip_facts(&facts, now).await {
+        tracing::warn!(error = %e, peers = facts.len(), "GB/T 28181: SIP facts not stored");
+    }
+}
+
+/// Events the store cares about, written as they come (several per write when they queue up):
+/// recording changes then announced on the monitor's bus (`link`), catalogs synced where this
+/// node may sync them, the duty of each leased peer's catalog wanted while it is online, and
+/// the peers' facts written when due ([`FACTS_GAP_SEC`]); at `stop`, what arrived is handled
+/// and every peer's unwritten facts written.
 async fn persist_events(
     store: Arc<dyn Store>,
     clock: SharedClock,
+    link: Option<EventLink>,
+    platform: SharedPlatform,
     mut events: tokio::sync::mpsc::UnboundedReceiver<GbEvent>,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
 ) {
-    while let Some(first) = events.recv().await {
-        let mut batch = vec![first];
+    remember_facts(store.as_ref(), &platform).await;
+    let leased = platform
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .config()
+        .catalog_leased
+        .clone();
+    let mut flush = camwatch_gb28181::facts_flush::FactsFlush::new(FACTS_GAP_SEC);
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(FACTS_GAP_SEC as u64));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut stopping = false;
+    loop {
+        let mut batch = Vec::new();
+        if !stopping {
+            tokio::select! {
+                e = events.recv() => match e {
+                    Some(e) => batch.push(e),
+                    None => stopping = true,
+                },
+                _ = &mut stop => stopping = true,
+                _ = tick.tick() => {}
+            }
+        }
+        // At the stop, what has already arrived is still handled.
         while batch.len() < 1000 {
             match events.try_recv() {
                 Ok(e) => batch.push(e),
                 Err(_) => break,
+            }
+        }
+        for e in &batch {
+            flush.note(e);
+            if let (Some(duties), Some((duty, want))) = (
+                link.as_ref().and_then(|l| l.duties.as_ref()),
+                camwatch_gb28181::catalog_lease::wanted(e, &leased),
+            ) {
+                duties.want(duty, want);
             }
         }
         let mut unknown = Vec::new();
@@ -403,6 +586,16 @@ async fn persist_events(
                     from: *from,
                     at: *at,
                 }),
+                GbEvent::Catalog(c) if !may_sync(&platform, &c.device_id) => {
+                    tracing::debug!(source = %c.device_id,
+                        "GB/T 28181 catalog not synced here: another node holds its lease");
+                }
+                GbEvent::CatalogNotify { source, .. }
+                    if !may_sync(&platform, &source.to_string()) =>
+                {
+                    tracing::debug!(%source,
+                        "GB/T 28181 catalog NOTIFY not synced here: another node holds its lease");
+                }
                 GbEvent::Catalog(c) => {
                     let at = clock.now().as_second();
                     match sync_catalog(store.as_ref(), c, at).await {
@@ -430,12 +623,23 @@ async fn persist_events(
                 _ => {}
             }
         }
-        if let Err(e) = store.record_recording(&recording).await {
-            tracing::warn!(error = %e, "GB/T 28181 recording health not stored");
+        match store.record_recording(&recording).await {
+            Ok(changed) => {
+                if let Some(l) = &link {
+                    l.recording(&changed);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "GB/T 28181 recording health not stored"),
         }
         if let Err(e) = store.record_unknown_devices(&unknown).await {
             tracing::warn!(error = %e, "GB/T 28181 unknown devices not stored");
         }
+        let now = clock.now().as_second();
+        if stopping && batch.is_empty() {
+            write_facts(store.as_ref(), &platform, flush.all(now), now).await;
+            return;
+        }
+        write_facts(store.as_ref(), &platform, flush.due(now), now).await;
     }
 }
 
@@ -475,6 +679,8 @@ pub fn platform_config(
             interval_sec: cfg.device_status_sec,
             at_once: cfg.device_status_at_once.max(1),
         },
+        // Set by `start` on a node of several.
+        catalog_leased: HashSet::new(),
     })
 }
 
@@ -565,9 +771,18 @@ pub async fn start(
     devices: &[Device],
     clock: SharedClock,
     store: Arc<dyn Store>,
+    link: Option<EventLink>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<Started> {
-    let platform = platform_config(cfg, key, devices)?;
+    let mut platform = platform_config(cfg, key, devices)?;
+    if link.as_ref().is_some_and(|l| l.duties.is_some()) {
+        // Several nodes: an NVR's or lower platform's catalog is synced by one of them.
+        platform.catalog_leased = devices
+            .iter()
+            .filter(|d| d.kind.is_parent())
+            .map(|d| d.code)
+            .collect();
+    }
     let udp = tokio::net::UdpSocket::bind(cfg.udp_listen.trim())
         .await
         .map_err(|e| {
@@ -598,6 +813,7 @@ pub async fn start(
         tcp,
         clock,
         store,
+        link,
         async move {
             let _ = stop.wait_for(|s| *s).await;
         },
@@ -605,8 +821,10 @@ pub async fn start(
 }
 
 /// Starts the platform on sockets already bound (tests bind port 0): the server, and the task
-/// that syncs catalogs into `store` and records unknown devices. Returns the server's task
-/// (ending when `shutdown` completes) and the platform as a signalling source.
+/// that syncs catalogs into `store`, records unknown devices and recording health (announcing
+/// its changes on `link`'s bus). Returns the server's task (ending when `shutdown` completes)
+/// and the platform as a signalling source.
+#[allow(clippy::too_many_arguments)]
 pub fn start_bound(
     platform: PlatformConfig,
     media: Option<camwatch_gb28181::media::MediaConfig>,
@@ -614,6 +832,7 @@ pub fn start_bound(
     tcp: tokio::net::TcpListener,
     clock: SharedClock,
     store: Arc<dyn Store>,
+    link: Option<EventLink>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<Started> {
     let platform = Arc::new(Mutex::new(Platform::new(platform, Nonces::random(), {
@@ -621,8 +840,23 @@ pub fn start_bound(
         getrandom::fill(&mut b).map_err(|e| Error::internal(format!("random source: {e}")))?;
         u64::from_le_bytes(b)
     })));
+    if let Some(d) = link.as_ref().and_then(|l| l.duties.as_ref()) {
+        tokio::spawn(follow_catalog_leases(
+            d.watch(),
+            platform.clone(),
+            clock.clone(),
+        ));
+    }
     let (tx, events) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(persist_events(store, clock.clone(), events));
+    let (stop_persist, persist_stop) = tokio::sync::oneshot::channel();
+    let persist = tokio::spawn(persist_events(
+        store,
+        clock.clone(),
+        link,
+        platform.clone(),
+        events,
+        persist_stop,
+    ));
     let server = camwatch_gb28181::server::Server::new(platform.clone(), udp, tcp, clock, tx)
         .map_err(|e| Error::unavailable("GB/T 28181 platform sockets", e))?;
     let media = media.map(|m| {
@@ -632,7 +866,13 @@ pub fn start_bound(
         ))
     });
     let status = Arc::new(PlatformStatus(platform, media));
-    let task = tokio::spawn(server.run(shutdown));
+    // The server, then the last writes (the peers' facts as they stand at the stop).
+    let task = tokio::spawn(async move {
+        let r = server.run(shutdown).await;
+        let _ = stop_persist.send(());
+        let _ = persist.await;
+        r
+    });
     Ok((task, status))
 }
 

@@ -339,6 +339,11 @@ pub async fn run(g: &GlobalArgs, a: &ServeArgs) -> Result<ExitCode> {
             &devices,
             clock.clone(),
             ctx.store.clone(),
+            Some(super::gb28181::EventLink {
+                state: state.clone(),
+                bus: bus.clone(),
+                duties: node.enabled().then(|| duties.clone()),
+            }),
             stop_rx.clone(),
         )
         .await?;

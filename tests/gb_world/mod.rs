@@ -50,6 +50,7 @@ pub async fn start(clock: Arc<dyn Clock>, mut fleet: GbFleet, gb: Gb28181Config)
         tcp,
         clock.clone(),
         store.clone(),
+        None,
         async move {
             let _ = stopped.wait_for(|s| *s).await;
         },

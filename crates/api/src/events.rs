@@ -4,6 +4,7 @@
 //! Each stream reads the monitor's event bus (`camwatch_monitor::EventBus`) through its own
 //! subscription and sends:
 //! - `status`: a device's status changed ([`StatusEvent`]);
+//! - `recording`: a GB/T 28181 peer's recording health changed ([`RecordingEvent`]);
 //! - `summary`: the fleet summary in the caller's scope (the `/fleet/summary` shape), once at
 //!   the start and again, at most every `summary_every`, after a status change in scope;
 //! - `resync`: events were lost for this stream (it read too slowly, or the `Last-Event-ID`
@@ -53,7 +54,9 @@ use utoipa::ToSchema;
 use camwatch_core::access::{Action, Principal};
 use camwatch_core::regions::RegionNames;
 use camwatch_monitor::MonitorState;
-use camwatch_monitor::events::{Event, EventKind, Received, StatusChange, Subscription};
+use camwatch_monitor::events::{
+    Event, EventKind, Received, RecordingChange, StatusChange, Subscription,
+};
 
 use crate::AppState;
 use crate::auth::{self, Caller};
@@ -82,6 +85,29 @@ pub struct StatusEvent {
     /// Set when this change continues, across a monitor restart, the fault the device had
     /// when camwatch last stopped watching: the same fault, not a new one.
     pub continues: Option<Continues>,
+}
+
+/// A GB/T 28181 peer's recording health changed (its DeviceStatus answer's `Record`,
+/// `Encode` or `Status`). No status change: a device that is not recording may be online.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordingEvent {
+    /// The monitor's sequence number of this change.
+    pub seq: u64,
+    /// The 20-digit national code.
+    pub code: String,
+    pub name: String,
+    /// The 6-digit civil code of its region.
+    pub region: String,
+    pub maintainer: Option<String>,
+    /// `on`, `off` or `unknown` (absent or outside the standard: never read as on).
+    pub record: String,
+    pub encode: String,
+    /// The device's own `Status` (`OK` is `on`, `ERROR` `off`).
+    pub status: String,
+    /// Since when `record` has had its value (Unix seconds, kept across restarts).
+    pub since: i64,
+    /// The answer that brought the change (Unix seconds).
+    pub at: i64,
 }
 
 /// The fault a change continues across a monitor restart.
@@ -135,8 +161,9 @@ pub struct StreamEnd {
     ),
     responses(
         (status = 200, content_type = "text/event-stream",
-         description = "Server-sent events: `status` (StatusEvent), `summary` (FleetSummary), \
-                        `resync` (Resync), `end` (StreamEnd); comment lines keep it alive",
+         description = "Server-sent events: `status` (StatusEvent), `recording` \
+                        (RecordingEvent), `summary` (FleetSummary), `resync` (Resync), `end` \
+                        (StreamEnd); comment lines keep it alive",
          body = String),
         (status = 401, description = "Not signed in", body = ApiError),
         (status = 403, description = "The role may not read status", body = ApiError),
@@ -379,24 +406,32 @@ impl Feed {
         (p.can(Action::ReadStatus) && p.can(Action::ReadDevices)).then_some(p)
     }
 
-    /// One event of the bus: sent when it is a status change the caller may see.
+    /// One event of the bus: sent when it is a status or recording change the caller may see.
     fn take(&mut self, e: Arc<Event>) {
         self.processed = e.seq;
-        // This node's changes and, on a node, the others' it follows: one fleet.
-        let (EventKind::Status(c) | EventKind::PeerStatus(c)) = &e.kind else {
-            return;
-        };
         let d = &e.device;
-        if !self
-            .principal
-            .may_on_device(Action::ReadStatus, &d.region, d.maintainer.as_deref())
-        {
-            return;
+        let in_scope = || {
+            self.principal
+                .may_on_device(Action::ReadStatus, &d.region, d.maintainer.as_deref())
+        };
+        match &e.kind {
+            // This node's changes and, on a node, the others' it follows: one fleet.
+            EventKind::Status(c) | EventKind::PeerStatus(c) if in_scope() => {
+                self.want = e.seq;
+                let run = self.st.ops.run;
+                let rendered = self.st.ops.rendered.status(run, &e, c);
+                self.queue.extend_from_slice(&rendered);
+            }
+            // Rare (a change of a peer's DeviceStatus): rendered per stream. The summary
+            // does not change with it.
+            EventKind::Recording(r) if in_scope() => {
+                let id = format!("{:x}-{}", self.st.ops.run, e.seq);
+                let body = render_recording(&e, r);
+                self.queue
+                    .extend_from_slice(sse_text("recording", &id, &body).as_bytes());
+            }
+            _ => {}
         }
-        self.want = e.seq;
-        let run = self.st.ops.run;
-        let rendered = self.st.ops.rendered.status(run, &e, c);
-        self.queue.extend_from_slice(&rendered);
     }
 
     fn resync(&mut self, reason: ResyncReason) {
@@ -488,6 +523,22 @@ fn render_status(run: u64, e: &Event, c: &StatusChange) -> Bytes {
     };
     // The id is the event's own number: a stream has dealt with everything up to it.
     Bytes::from(sse_text("status", &format!("{run:x}-{}", e.seq), &body))
+}
+
+fn render_recording(e: &Event, r: &RecordingChange) -> RecordingEvent {
+    let d = &e.device;
+    RecordingEvent {
+        seq: e.seq,
+        code: d.code.to_string(),
+        name: d.name.clone(),
+        region: d.region.clone(),
+        maintainer: d.maintainer.clone(),
+        record: r.record.as_str().to_string(),
+        encode: r.encode.as_str().to_string(),
+        status: r.status.as_str().to_string(),
+        since: r.since,
+        at: e.at,
+    }
 }
 
 /// One server-sent event: its type, id and JSON data. Compact JSON holds no line break (one

@@ -142,7 +142,7 @@ impl AppState {
         health::readyz,
         metrics::scrape,
     ),
-    components(schemas(events::StatusEvent, events::Resync, events::StreamEnd, fleet::FleetSummary)),
+    components(schemas(events::StatusEvent, events::RecordingEvent, events::Resync, events::StreamEnd, fleet::FleetSummary)),
     modifiers(&Security),
     tags(
         (name = "session", description = "Login, logout, the caller"),

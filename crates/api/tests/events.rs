@@ -14,7 +14,8 @@ use camwatch_core::health::Change;
 use camwatch_core::history::Status;
 use camwatch_core::outcome::FailureKind;
 use camwatch_core::registry::DeviceCode;
-use camwatch_monitor::events::{EventKind, StatusChange};
+use camwatch_core::signalling::OnOff;
+use camwatch_monitor::events::{EventKind, RecordingChange, StatusChange};
 use common::*;
 use futures::{Stream, StreamExt};
 use serde_json::Value;
@@ -234,6 +235,66 @@ async fn a_district_user_sees_nothing_of_another_district() {
     change(&e, B2, Status::Offline, refused(), T);
     let s = change(&e, A2, Status::Online, None, T);
     assert_eq!(shushan.statuses(1).await, [(A2.into(), s)]);
+}
+
+/// A GB/T 28181 peer's recording health changed, as `serve`'s platform side publishes it.
+fn recording(e: &Env, code: &str, record: OnOff, since: i64, at: i64) -> u64 {
+    let (meta, _) = e
+        .monitor
+        .status(&code.parse::<DeviceCode>().unwrap())
+        .unwrap();
+    e.bus.publish(
+        at,
+        meta,
+        EventKind::Recording(RecordingChange {
+            record,
+            encode: OnOff::On,
+            status: OnOff::On,
+            since,
+        }),
+    );
+    e.bus.last_seq()
+}
+
+/// Recording changes are `recording` events, in scope like status changes, and change no
+/// summary.
+#[tokio::test]
+async fn a_recording_change_is_an_event_in_scope() {
+    let e = env().await;
+    let doc = e.openapi().await;
+    let mut shushan = open(&e, &e.login("shushan").await, None).await;
+    let mut op = open(&e, &e.login("op").await, None).await;
+    assert_eq!(shushan.next().await.unwrap().event, "summary");
+    assert_eq!(op.next().await.unwrap().event, "summary");
+    // B1 is in Luyang (340103), A2 in Shushan (340104).
+    let s1 = recording(&e, B1, OnOff::Off, T - 600, T);
+    let s2 = recording(&e, A2, OnOff::Off, T - 60, T + 1);
+    let m = shushan.next_not_summary().await.unwrap();
+    assert_eq!(m.event, "recording", "{m:?}");
+    conforms(&doc, "RecordingEvent", &m.data);
+    assert_eq!(
+        (&m.data["code"], &m.data["seq"], &m.data["record"]),
+        (&Value::from(A2), &Value::from(s2), &Value::from("off"))
+    );
+    assert_eq!(
+        (&m.data["region"], &m.data["since"], &m.data["at"]),
+        (
+            &Value::from("340104"),
+            &Value::from(T - 60),
+            &Value::from(T + 1)
+        )
+    );
+    for (code, seq) in [(B1, s1), (A2, s2)] {
+        let m = op.next_not_summary().await.unwrap();
+        assert_eq!(m.event, "recording", "{m:?}");
+        assert_eq!(
+            (m.data["code"].as_str(), m.data["seq"].as_u64()),
+            (Some(code), Some(seq))
+        );
+    }
+    // Next in Shushan's stream is its next status change, nothing of B1's recording.
+    let s3 = change(&e, A2, Status::Online, None, T + 2);
+    assert_eq!(shushan.statuses(1).await, [(A2.into(), s3)]);
 }
 
 #[tokio::test]

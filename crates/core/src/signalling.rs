@@ -71,6 +71,11 @@ pub struct PeerFacts {
     pub info: Option<InfoFacts>,
     /// What its last DeviceStatus answer said of recording and encoding.
     pub recording: Option<RecordingFacts>,
+    /// `Some` when these are the last facts known from before this node started (when they
+    /// were stored), not heard since: `presence` then says `never_registered` (since the
+    /// start) and the times are history; a registration from before a restart proves nothing
+    /// now. `None` for what the running platform heard itself.
+    pub stored_at: Option<i64>,
 }
 
 /// A device's recording health from its DeviceStatus answers (GB/T 28181 §A.2.6: `Record`,

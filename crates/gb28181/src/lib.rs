@@ -9,10 +9,12 @@
 //! | `manscdp`   | MANSCDP XML bodies: GB2312/GBK/GB18030/UTF-8, guarded, typed            |
 //! | `registrar` | registered peers and their liveness: expiry, keepalives, offline (pure) |
 //! | `catalog`   | paged Catalog responses assembled into one catalog (pure)               |
+//! | `catalog_lease` | a lower platform's catalog sync under its node lease (pure)          |
 //! | `outcomes`  | signalling as health-model outcomes; catalog vs register (pure)        |
 //! | `subscription` | catalog subscriptions: start, refresh in dialog, retry (pure)        |
 //! | `status_poll` | when to ask each peer for DeviceStatus/DeviceInfo, bounded (pure)     |
 //! | `transaction` | our requests' client transactions: UDP retransmission, timeouts (pure) |
+//! | `facts_flush` | when a peer's facts are written to the store: changes, keepalives per minute (pure) |
 //! | `platform`  | the platform's decisions: a message in, replies and events out (pure)   |
 //! | `sdp`       | the INVITE's session descriptions: offer, answer, `y=` SSRC (pure)      |
 //! | `ps`        | RTP and MPEG-PS: demuxed to the first keyframe, muxed for the sim (pure) |
@@ -26,7 +28,9 @@
 //! reports what the peers said; the monitor's health model decides).
 
 pub mod catalog;
+pub mod catalog_lease;
 pub mod digest;
+pub mod facts_flush;
 pub mod manscdp;
 pub mod media;
 pub mod outcomes;

@@ -71,6 +71,11 @@ pub struct PlatformConfig {
     pub catalog_subscription_sec: u32,
     /// DeviceStatus polls of every registered peer (`crate::status_poll`; interval 0: none).
     pub status_poll: PollConfig,
+    /// Peers whose catalog only the holder of their `catalog:<code>` lease may sync (query,
+    /// subscribe to, write into the register): with several nodes, the register's NVRs and
+    /// lower platforms. The platform syncs one of them only while told it holds the lease
+    /// ([`Platform::hold_catalog`]); every other peer's catalog it syncs freely.
+    pub catalog_leased: HashSet<DeviceCode>,
 }
 
 impl Default for PlatformConfig {
@@ -89,6 +94,7 @@ impl Default for PlatformConfig {
                 interval_sec: 0,
                 at_once: 64,
             },
+            catalog_leased: HashSet::new(),
         }
     }
 }
@@ -257,6 +263,10 @@ pub struct Platform {
     /// Queries that went unanswered, asked again at the device's next keepalive (bounded by
     /// the registered devices: one entry per device and kind of query).
     requery: HashSet<(DeviceCode, Query)>,
+    /// Leased peers (`PlatformConfig::catalog_leased`) whose lease this node holds.
+    catalog_held: HashSet<DeviceCode>,
+    /// Peers to subscribe to at their next keepalive (their lease came after they registered).
+    subscribe_later: HashSet<DeviceCode>,
     rate: HashMap<IpAddr, (i64, u32)>,
     events: VecDeque<GbEvent>,
     dropped_events: u64,
@@ -287,6 +297,8 @@ impl Platform {
             polls,
             invites: invite::Invites::default(),
             requery: HashSet::new(),
+            catalog_held: HashSet::new(),
+            subscribe_later: HashSet::new(),
             nonces,
             catalogs: Collector::default(),
             peers: HashMap::new(),
@@ -308,6 +320,32 @@ impl Platform {
     pub fn set_local(&mut self, udp: SocketAddr, tcp: SocketAddr) {
         self.via_udp = udp.to_string();
         self.via_tcp = tcp.to_string();
+    }
+
+    /// Whether this platform may sync `device`'s catalog (query it, subscribe to it, write it
+    /// into the register): always, unless it is leased and this node does not hold its lease.
+    pub fn may_sync_catalog(&self, device: &DeviceCode) -> bool {
+        !self.cfg.catalog_leased.contains(device) || self.catalog_held.contains(device)
+    }
+
+    /// This node now holds (`true`) or no longer holds the `catalog:<device>` lease. Taken
+    /// while the peer is registered, its catalog is asked for and subscribed to at its next
+    /// keepalive (a keepalive proves it is there to answer); given up, nothing more is asked
+    /// and its subscription is not refreshed.
+    pub fn hold_catalog(&mut self, device: DeviceCode, held: bool, now: i64) {
+        if held {
+            if !self.catalog_held.insert(device) {
+                return;
+            }
+            if self.registrar.state(&device, now).presence == Presence::Online {
+                self.requery.insert((device, Query::Catalog));
+                self.subscribe_later.insert(device);
+            }
+        } else if self.catalog_held.remove(&device) {
+            self.requery.remove(&(device, Query::Catalog));
+            self.subscribe_later.remove(&device);
+            self.subs.end(&device);
+        }
     }
 
     pub fn config(&self) -> &PlatformConfig {
@@ -613,12 +651,15 @@ impl Platform {
             let came_online = t.presence == Presence::Online;
             self.publish(GbEvent::Presence(t));
             if came_online {
-                let q = self.query(device, Query::Catalog);
-                out.extend(q);
-                out.extend(self.subscribe_anew(device, now));
+                if self.may_sync_catalog(&device) {
+                    let q = self.query(device, Query::Catalog);
+                    out.extend(q);
+                    out.extend(self.subscribe_anew(device, now));
+                }
                 self.polls.start(device, now);
             } else {
                 self.subs.end(&device);
+                self.subscribe_later.remove(&device);
                 self.polls.end(&device);
             }
         }
@@ -669,6 +710,9 @@ impl Platform {
                             tracing::info!(%device, ?query, "GB/T 28181: asking again what went unanswered");
                             out.extend(self.query(device, query));
                         }
+                    }
+                    if self.subscribe_later.remove(&device) {
+                        out.extend(self.subscribe_anew(device, now));
                     }
                 }
                 KeepaliveResult::NotRegistered => reply(403, "Forbidden", &[]),

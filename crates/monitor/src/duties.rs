@@ -1,5 +1,6 @@
 //! Singleton duties on a node (docs/nodes.md): the jobs that must run on exactly one node at a
-//! time (the notification outbox, the daily digest), each under a lease in the `duty_lease`
+//! time (the notification outbox, the daily digest, history's retention, the catalog sync of
+//! each lower platform registered to the node, wanted while it is: [`Duties::want`]), each under a lease in the `duty_lease`
 //! table (`camwatch_core::nodes::duty` plans, the store writes).
 //!
 //! [`Duties`] is the board a node's heartbeat writes: at each heartbeat it takes, renews and
@@ -17,7 +18,8 @@
 
 use std::collections::BTreeSet;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use camwatch_core::nodes::duty::Duty;
 use futures::future::BoxFuture;
@@ -26,7 +28,11 @@ use tokio::sync::watch;
 /// The duties a node wants and those it runs now.
 #[derive(Debug, Clone)]
 pub struct Duties {
-    wanted: BTreeSet<Duty>,
+    /// What it wants: fixed at start but for the catalog sync of each lower platform
+    /// registered to it ([`Duties::want`]). A sync lock: held for an insert or a copy.
+    wanted: Arc<Mutex<BTreeSet<Duty>>>,
+    /// The database's one monitor: it runs whatever it wants, without leases.
+    alone: Arc<AtomicBool>,
     running: Arc<watch::Sender<BTreeSet<Duty>>>,
 }
 
@@ -34,14 +40,37 @@ impl Duties {
     /// A board for the duties this node can run (those it is configured for), holding none yet.
     pub fn new(wanted: impl IntoIterator<Item = Duty>) -> Self {
         Self {
-            wanted: wanted.into_iter().collect(),
+            wanted: Arc::new(Mutex::new(wanted.into_iter().collect())),
+            alone: Arc::new(AtomicBool::new(false)),
             running: Arc::new(watch::channel(BTreeSet::new()).0),
         }
     }
 
-    /// The database's one monitor: it runs everything it wants.
+    /// The database's one monitor: it runs everything it wants, now and as it wants more.
     pub fn hold_all(&self) {
-        self.publish(self.wanted.clone());
+        self.alone.store(true, Ordering::SeqCst);
+        self.publish(self.wanted());
+    }
+
+    /// This node can run `duty` (or no longer can, `false`) from now on: a node takes its
+    /// lease at its next heartbeat, and gives it up at the one after it stops wanting it
+    /// (the database's one monitor runs it, or stops it, at once).
+    pub fn want(&self, duty: Duty, wanted: bool) {
+        let now = {
+            let mut w = self.wanted.lock().unwrap_or_else(|e| e.into_inner());
+            let changed = if wanted {
+                w.insert(duty)
+            } else {
+                w.remove(&duty)
+            };
+            if !changed {
+                return;
+            }
+            w.clone()
+        };
+        if self.alone.load(Ordering::SeqCst) {
+            self.publish(now);
+        }
     }
 
     /// The duties run now, and each change to them.
@@ -49,8 +78,11 @@ impl Duties {
         self.running.subscribe()
     }
 
-    pub(crate) fn wanted(&self) -> &BTreeSet<Duty> {
-        &self.wanted
+    pub(crate) fn wanted(&self) -> BTreeSet<Duty> {
+        self.wanted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// What this node may run from now on; a change is logged.
@@ -185,6 +217,25 @@ mod tests {
         stop_tx.send(true).unwrap();
         task.await.unwrap();
         assert_eq!(job.running.load(Ordering::SeqCst), 0, "stopped with serve");
+    }
+
+    /// Duties wanted later (a lower platform's catalog sync) run at once on the database's
+    /// one monitor, and stop when no longer wanted; on a node they wait for the heartbeat.
+    #[tokio::test(start_paused = true)]
+    async fn duties_wanted_later_run_alone_at_once() {
+        let code: camwatch_core::registry::DeviceCode = "34020000002000000002".parse().unwrap();
+        let alone = Duties::new([Duty::Outbox]);
+        alone.hold_all();
+        alone.want(Duty::Catalog(code), true);
+        assert!(alone.watch().borrow().contains(&Duty::Catalog(code)));
+        alone.want(Duty::Catalog(code), false);
+        assert!(!alone.watch().borrow().contains(&Duty::Catalog(code)));
+        assert!(alone.watch().borrow().contains(&Duty::Outbox));
+
+        let node = Duties::new([Duty::Outbox]);
+        node.want(Duty::Catalog(code), true);
+        assert!(node.wanted().contains(&Duty::Catalog(code)));
+        assert!(node.watch().borrow().is_empty(), "not before a lease");
     }
 
     #[tokio::test(start_paused = true)]

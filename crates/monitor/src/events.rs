@@ -1,6 +1,7 @@
 //! The monitor's event stream: every status change, every change of a degraded device's picture
-//! problem, and (lighter) every failed probe and every suspicion that cleared before it was
-//! confirmed, as typed [`Event`]s carrying the device's register metadata and the [`Cause`].
+//! problem, (lighter) every failed probe and every suspicion that cleared before it was
+//! confirmed, and every change of a GB/T 28181 peer's recording health (published by the
+//! platform's side of `serve`, not by probing), as typed [`Event`]s carrying the device's register metadata and the [`Cause`].
 //! Work orders, the API's server-sent events and anything else downstream subscribe here.
 //!
 //! ## Delivery
@@ -37,6 +38,7 @@ use camwatch_core::cause::Cause;
 use camwatch_core::history::Status;
 use camwatch_core::outcome::FailureKind;
 use camwatch_core::registry::{Device, DeviceCode, DeviceKind};
+use camwatch_core::signalling::OnOff;
 use tokio::sync::broadcast;
 
 use crate::scheduler::ProbeClass;
@@ -101,6 +103,21 @@ pub enum EventKind {
     /// Not this node's observation: the work-order engine, which acts on what its own node
     /// probes, ignores it. `continues` is never set.
     PeerStatus(StatusChange),
+    /// A GB/T 28181 peer's recording health changed: its DeviceStatus answer's `Record`,
+    /// `Encode` or `Status` differ from what was stored (or nothing was). No record changes:
+    /// recording is no liveness status. `at` is the answer's time.
+    Recording(RecordingChange),
+}
+
+/// A peer's recording health as it now stands (what `camwatch gb28181 recording` lists).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordingChange {
+    pub record: OnOff,
+    pub encode: OnOff,
+    /// The device's own `Status` (`OK` on, `ERROR` off).
+    pub status: OnOff,
+    /// Since when `record` has had its value, across restarts.
+    pub since: i64,
 }
 
 /// A status change.

@@ -50,7 +50,8 @@ use camwatch_core::registry::{Device, DeviceCode};
 use camwatch_store::{MonitorLease, RegisterRevision, Store, Transition};
 pub use duties::{Duties, run_duty};
 pub use events::{
-    Continued, DeviceMeta, Event, EventBus, EventKind, Received, StatusChange, Subscription,
+    Continued, DeviceMeta, Event, EventBus, EventKind, Received, RecordingChange, StatusChange,
+    Subscription,
 };
 pub use live::{
     DeviceBrief, DeviceLive, Evidence, LiveStatus, MonitorState, ProbeCounters, RecentProbe,

@@ -176,7 +176,7 @@ impl NodeBeat {
         self.retiring = later.into_iter().collect();
         if let Some(d) = &self.duties {
             let view = store.duty_view().await?;
-            let plan = duty::duty_plan(self.me, d.wanted(), &view, now);
+            let plan = duty::duty_plan(self.me, &d.wanted(), &view, now);
             self.duty_leases = store.duty_beat(lease, now, ttl, &plan).await?;
         }
         self.watching_since.get_or_insert(now);

@@ -49,9 +49,10 @@ pub struct RecordingChangeRow {
 
 #[async_trait]
 pub trait RecordingStore: Send + Sync {
-    /// Writes changes in order, in one transaction (see the module doc); returns how many
-    /// were real changes against the stored rows.
-    async fn record_recording(&self, changes: &[RecordingWrite]) -> Result<u64>;
+    /// Writes changes in order, in one transaction (see the module doc); returns the real
+    /// changes against the stored rows, as now stored (their `since` kept across restarts),
+    /// in order: what the monitor's event bus announces.
+    async fn record_recording(&self, changes: &[RecordingWrite]) -> Result<Vec<RecordingRow>>;
     /// Peers' recording health, by code; `off_only`: those whose `record` is not `on`.
     async fn recording_states(&self, off_only: bool, limit: u64) -> Result<Vec<RecordingRow>>;
     /// One peer's changes, oldest first.
@@ -71,12 +72,12 @@ macro_rules! recording_sql {
             async fn record_recording(
                 &self,
                 changes: &[$crate::gb_recording::RecordingWrite],
-            ) -> camwatch_core::error::Result<u64> {
+            ) -> camwatch_core::error::Result<Vec<$crate::gb_recording::RecordingRow>> {
                 if changes.is_empty() {
-                    return Ok(0);
+                    return Ok(Vec::new());
                 }
                 let mut tx = self.pool.begin_with($begin).await.map_err(crate::db_error)?;
-                let mut real = 0;
+                let mut real = Vec::new();
                 for c in changes {
                     let stored: Option<(String, String, String, i64)> = sqlx::query_as(
                         "SELECT record, encode, status, since FROM gb_recording WHERE code = $1",
@@ -93,7 +94,14 @@ macro_rules! recording_sql {
                         Some((r, _, _, since)) if r == c.record.as_str() => *since,
                         _ => c.at,
                     };
-                    real += 1;
+                    real.push($crate::gb_recording::RecordingRow {
+                        code: c.code,
+                        record: c.record,
+                        encode: c.encode,
+                        status: c.status,
+                        since,
+                        changed_at: c.at,
+                    });
                     sqlx::query(
                         "INSERT INTO gb_recording (code, record, encode, status, since, changed_at) \
                          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (code) DO UPDATE SET \

@@ -86,6 +86,7 @@ pub trait Store:
     + OutboxStore
     + gb28181::CatalogStore
     + gb_recording::RecordingStore
+    + gb_sip_facts::SipFactsStore
     + nodes::NodeStore
     + patrol::PatrolStore
     + retention::RetentionStore
@@ -201,6 +202,7 @@ pub trait Store:
 
 pub mod gb28181;
 pub mod gb_recording;
+pub mod gb_sip_facts;
 pub mod lease;
 pub mod nodes;
 pub mod outbox;

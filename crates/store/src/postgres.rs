@@ -252,6 +252,7 @@ super::outbox_sql::outbox_store!(PostgresStore, sqlx::Postgres, "BEGIN");
 crate::users::users_sql!(PostgresStore, sqlx::Postgres, "BEGIN");
 crate::gb28181::gb_sql!(PostgresStore, sqlx::Postgres, "BEGIN");
 crate::gb_recording::recording_sql!(PostgresStore, sqlx::Postgres, "BEGIN");
+crate::gb_sip_facts::sip_facts_sql!(PostgresStore, sqlx::Postgres, "BEGIN");
 crate::nodes::node_sql!(
     PostgresStore,
     sqlx::Postgres,

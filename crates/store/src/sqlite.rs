@@ -412,5 +412,6 @@ super::outbox_sql::outbox_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE");
 crate::users::users_sql!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE");
 crate::gb28181::gb_sql!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE");
 crate::gb_recording::recording_sql!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE");
+crate::gb_sip_facts::sip_facts_sql!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE");
 crate::nodes::node_sql!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE", "");
 crate::patrol::patrol_sql!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE");

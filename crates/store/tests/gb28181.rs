@@ -366,7 +366,8 @@ on_all_backends!(recording_changes_keep_their_start_and_history, |s: Arc<
     assert_eq!(
         s.record_recording(&[w(ch(1), AT, On), w(ch(2), AT, Off)])
             .await
-            .unwrap(),
+            .unwrap()
+            .len(),
         2
     );
     // A restart's first answer, the same as stored: no history, the start kept.
@@ -374,12 +375,20 @@ on_all_backends!(recording_changes_keep_their_start_and_history, |s: Arc<
         s.record_recording(&[w(ch(2), AT + 600, Off)])
             .await
             .unwrap(),
-        0
+        Vec::new()
     );
     // Encode changes while recording stays off: history, the start of "off" kept.
     let mut enc = w(ch(2), AT + 1200, Off);
     enc.encode = Off;
-    assert_eq!(s.record_recording(&[enc]).await.unwrap(), 1);
+    // What changed, as stored: the start of "off" kept (the bus announces this).
+    let changed = s.record_recording(&[enc]).await.unwrap();
+    assert_eq!(
+        changed
+            .iter()
+            .map(|r| (r.code, r.encode, r.since, r.changed_at))
+            .collect::<Vec<_>>(),
+        [(ch(2), Off, AT, AT + 1200)]
+    );
     let off = s.recording_states(true, 100).await.unwrap();
     assert_eq!(off.len(), 1);
     assert_eq!(
@@ -396,7 +405,8 @@ on_all_backends!(recording_changes_keep_their_start_and_history, |s: Arc<
     assert_eq!(
         s.record_recording(&[w(ch(2), AT + 1800, On)])
             .await
-            .unwrap(),
+            .unwrap()
+            .len(),
         1
     );
     assert!(s.recording_states(true, 100).await.unwrap().is_empty());
@@ -415,3 +425,78 @@ on_all_backends!(recording_changes_keep_their_start_and_history, |s: Arc<
         vec![(AT, Off, On), (AT + 1200, Off, Off), (AT + 1800, On, On)]
     );
 });
+
+on_all_backends!(
+    sip_facts_are_kept_per_peer_and_read_back_as_history,
+    |s: Arc<dyn Store>| async move {
+        use camwatch_core::signalling::{
+            CatalogFacts, InfoFacts, PeerFacts, SipPresence, SipTransport,
+        };
+        assert!(s.sip_facts().await.unwrap().is_empty());
+        let live = PeerFacts {
+            code: nvr(),
+            presence: SipPresence::Online,
+            offline_at: Some(AT + 180),
+            transport: Some(SipTransport::Udp),
+            addr: Some("10.1.2.3:5060".parse().unwrap()),
+            registered_at: Some(AT - 60),
+            expires_at: Some(AT + 3540),
+            last_keepalive: Some(AT),
+            keepalive_interval_sec: 60,
+            keepalive_misses: 3,
+            missed_now: 0,
+            catalog: Some(CatalogFacts {
+                at: AT - 59,
+                channels: 64,
+                announced: 64,
+                pages: 3,
+                complete: true,
+            }),
+            info: Some(InfoFacts {
+                at: AT - 58,
+                manufacturer: Some("海康".into()),
+                model: None,
+                firmware: Some("V5.5".into()),
+                channels: Some(64),
+            }),
+            recording: None,
+            stored_at: None,
+        };
+        let bare = PeerFacts {
+            code: ch(1),
+            transport: Some(SipTransport::Tcp),
+            catalog: None,
+            info: None,
+            ..live.clone()
+        };
+        s.write_sip_facts(&[live.clone(), bare.clone()], AT + 1)
+            .await
+            .unwrap();
+        // Written again later: replaced, not added.
+        let later = PeerFacts {
+            last_keepalive: Some(AT + 60),
+            ..live.clone()
+        };
+        s.write_sip_facts(&[later], AT + 61).await.unwrap();
+        let read = s.sip_facts().await.unwrap();
+        assert_eq!(read.len(), 2);
+        let want = |f: &PeerFacts, at: i64| PeerFacts {
+            presence: SipPresence::NeverRegistered,
+            offline_at: None,
+            stored_at: Some(at),
+            ..f.clone()
+        };
+        let by: std::collections::HashMap<_, _> = read.into_iter().map(|f| (f.code, f)).collect();
+        assert_eq!(
+            by[&nvr()],
+            want(
+                &PeerFacts {
+                    last_keepalive: Some(AT + 60),
+                    ..live
+                },
+                AT + 61
+            )
+        );
+        assert_eq!(by[&ch(1)], want(&bare, AT + 1));
+    }
+);

@@ -4,9 +4,10 @@
 //! API (`GET /api/v1/devices/{code}`, an API token from the environment) and explains its `sip`
 //! object step by step: registered? last keepalive, and under which rule? catalog? device info?
 //!
-//! Why the API and not the store: the facts change with every keepalive (10,000 devices every
-//! 60 s would be 170 writes a second for nothing but this view), and the node's memory is the
-//! only place where they are current. The explanation itself ([`explain`]) is pure.
+//! Why the API and not the store: the facts change with every keepalive, and the node's memory
+//! is the only place where they are current (the store keeps a peer's last facts at most a
+//! minute behind, for a restarted node to show as history: they come back through the API too,
+//! marked `stored_at`). The explanation itself ([`explain`]) is pure.
 
 use std::time::Duration;
 
@@ -95,6 +96,16 @@ pub fn explain(v: &NodeView, now: i64) -> (Vec<String>, ProbeOutcome) {
         String::new()
     };
     let registration = match s.presence.as_str() {
+        // Stored before the node's start and not heard since: history, no registration now.
+        _ if s.stored_at.is_some() => format!(
+            "NOT REGISTERED{of} since the node started; before its restart (facts stored {}): \
+             registered over {} from {} since {}, registration expiring {}",
+            s.stored_at.map_or("?".into(), fmt_at),
+            s.transport.as_deref().unwrap_or("?"),
+            s.addr.as_deref().unwrap_or("?"),
+            s.registered_at.map_or("?".into(), fmt_at),
+            s.expires_at.map_or("?".into(), fmt_at),
+        ),
         "online" => format!(
             "registered{of} over {} from {} since {}, registration expires {}",
             s.transport.as_deref().unwrap_or("?"),
@@ -240,6 +251,7 @@ mod tests {
                 }),
                 device_info: None,
                 recording: None,
+                stored_at: None,
             }),
         }
     }
@@ -279,6 +291,24 @@ mod tests {
         );
         assert_eq!(o.status, ProbeStatus::Down);
         assert_eq!(o.failure, Some(FailureKind::NoAnswer));
+    }
+
+    /// Facts stored before the node's restart are history: not registered now, down.
+    #[test]
+    fn facts_from_before_a_restart_are_no_registration() {
+        let mut v = view("never_registered", None);
+        v.sip.as_mut().unwrap().stored_at = Some(T0 + 10);
+        let (lines, o) = explain(&v, T0 + 600);
+        let text = lines.join("\n");
+        assert!(
+            text.contains("NOT REGISTERED since the node started; before its restart (facts stored 2027-01-15T08:00:10Z): registered over udp from 127.0.0.1:5061"),
+            "{text}"
+        );
+        assert!(
+            text.contains("last keepalive at 2027-01-15T08:00:00Z"),
+            "{text}"
+        );
+        assert_eq!(o.status, ProbeStatus::Down);
     }
 
     #[test]

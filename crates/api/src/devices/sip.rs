@@ -36,6 +36,13 @@ pub struct SipView {
     pub device_info: Option<SipInfoView>,
     /// Recording health from its last DeviceStatus answer.
     pub recording: Option<SipRecordingView>,
+    /// Set (Unix seconds: when they were stored) when these are the last facts known from
+    /// before the node's start, the peer not heard since: `presence` is then
+    /// `never_registered` and `registered_at`, `expires_at`, `last_keepalive`, `catalog` and
+    /// `device_info` are history (a registration from before a restart is no proof of one
+    /// now); `recording.checked_at` is then its last change.
+    #[serde(default)]
+    pub stored_at: Option<i64>,
 }
 
 /// The peer's recording health (`Record`, `Encode`, `Status` of its DeviceStatus answers).
@@ -112,6 +119,7 @@ impl From<SipFacts> for SipView {
                 firmware: i.firmware,
                 channels: i.channels,
             }),
+            stored_at: p.stored_at,
         }
     }
 }

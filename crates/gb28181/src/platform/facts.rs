@@ -22,6 +22,9 @@ use crate::registrar::{OfflineReason, Presence};
 #[derive(Debug, Default)]
 pub(super) struct Facts {
     peers: HashMap<DeviceCode, Record>,
+    /// The last facts stored before this start, for peers not heard since (bounded by the
+    /// register).
+    remembered: HashMap<DeviceCode, PeerFacts>,
 }
 
 #[derive(Debug, Default)]
@@ -143,8 +146,9 @@ impl Facts {
 
 impl Platform {
     /// What signalling knows of `device` at `now`, for diagnostics: the device as a peer, or as
-    /// a catalog channel with its parent's facts; `None` when it neither registered nor was
-    /// listed by a catalog since start.
+    /// a catalog channel with its parent's facts, or the facts stored before this start
+    /// ([`Platform::remember`], `stored_at` set) when it has been neither since; `None` when
+    /// nothing is known of it.
     pub fn facts(&self, device: &DeviceCode, now: i64) -> Option<SipFacts> {
         if self.registrar.knows(device) {
             return Some(SipFacts {
@@ -152,7 +156,12 @@ impl Platform {
                 channel: None,
             });
         }
-        let (parent, status) = self.channels.get(device)?;
+        let Some((parent, status)) = self.channels.get(device) else {
+            return self.facts.remembered.get(device).map(|p| SipFacts {
+                peer: p.clone(),
+                channel: None,
+            });
+        };
         Some(SipFacts {
             peer: self.peer_facts(parent, now),
             channel: Some(match status {
@@ -194,6 +203,29 @@ impl Platform {
             catalog: record.and_then(|r| r.catalog.clone()),
             info: record.and_then(|r| r.info.clone()),
             recording: record.and_then(|r| r.recording),
+            stored_at: None,
         }
+    }
+
+    /// Facts of peers as stored before this start (`camwatch_store::gb_sip_facts`), shown for
+    /// a peer until it is heard again (see [`Platform::facts`]): `presence` is made
+    /// `never_registered` and `stored_at` kept. Only devices of the register are taken, so
+    /// the memory stays bounded by it.
+    pub fn remember(&mut self, stored: Vec<PeerFacts>) {
+        for mut f in stored {
+            if !self.cfg.known.contains(&f.code) {
+                continue;
+            }
+            f.presence = SipPresence::NeverRegistered;
+            f.offline_at = None;
+            f.missed_now = 0;
+            f.stored_at = f.stored_at.or(Some(0));
+            self.facts.remembered.insert(f.code, f);
+        }
+    }
+
+    /// Whether `device` is in the register (only those have their facts stored).
+    pub fn knows_device(&self, device: &DeviceCode) -> bool {
+        self.cfg.known.contains(device)
     }
 }

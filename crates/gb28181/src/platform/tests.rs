@@ -903,3 +903,118 @@ fn recording_is_parsed_from_device_status() {
         None
     );
 }
+
+/// A peer whose catalog sync is leased: not asked for its catalog (nor subscribed to) before
+/// this node holds the lease; asked and subscribed at its next keepalive after; after the
+/// lease is given up, nothing more is asked and the subscription is not refreshed.
+#[test]
+fn a_leased_catalog_is_synced_only_under_its_lease() {
+    let mut p = platform(UnknownPolicy::Refuse, true);
+    p.cfg.catalog_leased.insert(dev());
+    p.subs = Subscriptions::new(600);
+    assert!(!p.may_sync_catalog(&dev()));
+    let out = registered(&mut p, T0);
+    assert_eq!(out.len(), 1, "only the 200");
+    let out = p.on_message(&keepalive(1), peer(), T0 + 10);
+    assert_eq!(out.len(), 1, "only the keepalive's 200");
+
+    p.hold_catalog(dev(), true, T0 + 15);
+    assert!(p.may_sync_catalog(&dev()));
+    let out = p.on_message(&keepalive(2), peer(), T0 + 20);
+    assert_eq!(queries(&out), ["Catalog"]);
+    let sub = request_of(out.last().unwrap());
+    assert_eq!(sub.method, Method::Subscribe);
+    // Held again: nothing new.
+    p.hold_catalog(dev(), true, T0 + 25);
+    assert_eq!(p.on_message(&keepalive(3), peer(), T0 + 30).len(), 1);
+
+    let ok = sip::response(&sub, 200, "OK", "devtag", &[("Expires", "300".into())]);
+    assert!(p.on_message(&ok, peer(), T0 + 21).is_empty());
+    p.hold_catalog(dev(), false, T0 + 40);
+    assert!(!p.may_sync_catalog(&dev()));
+    assert_eq!(p.subscription(&dev()), None);
+    assert!(
+        p.tick(T0 + 300)
+            .iter()
+            .all(|o| queries(std::slice::from_ref(o)).is_empty()
+                && !String::from_utf8_lossy(&o.bytes).starts_with("SUBSCRIBE"))
+    );
+    assert_eq!(p.on_message(&keepalive(4), peer(), T0 + 60).len(), 1);
+    // A peer that is not leased is synced as ever.
+    let mut free = platform(UnknownPolicy::Refuse, true);
+    assert!(free.may_sync_catalog(&dev()));
+    assert_eq!(queries(&registered(&mut free, T0)), ["Catalog"]);
+}
+
+/// A lease taken while the peer is offline asks nothing until it registers, then as usual.
+#[test]
+fn a_lease_taken_while_offline_waits_for_the_registration() {
+    let mut p = platform(UnknownPolicy::Refuse, true);
+    p.cfg.catalog_leased.insert(dev());
+    p.hold_catalog(dev(), true, T0);
+    assert_eq!(queries(&registered(&mut p, T0 + 5)), ["Catalog"]);
+    assert_eq!(
+        p.on_message(&keepalive(1), peer(), T0 + 10).len(),
+        1,
+        "asked once"
+    );
+}
+
+/// Facts stored before a restart are shown until the peer is heard again, as history: not
+/// registered now, `stored_at` set; only for register devices; the live facts win once it
+/// registers.
+#[test]
+fn facts_from_before_a_restart_are_history_until_the_peer_is_heard() {
+    let mut p = platform(UnknownPolicy::Refuse, true);
+    let stored = camwatch_core::signalling::PeerFacts {
+        code: dev(),
+        presence: camwatch_core::signalling::SipPresence::Online,
+        offline_at: Some(T0 - 10),
+        transport: Some(camwatch_core::signalling::SipTransport::Udp),
+        addr: Some("127.0.0.1:5061".parse().unwrap()),
+        registered_at: Some(T0 - 3600),
+        expires_at: Some(T0),
+        last_keepalive: Some(T0 - 100),
+        keepalive_interval_sec: 60,
+        keepalive_misses: 3,
+        missed_now: 1,
+        catalog: None,
+        info: None,
+        recording: None,
+        stored_at: Some(T0 - 90),
+    };
+    let stranger: DeviceCode = "34020000001320000099".parse().unwrap();
+    p.remember(vec![
+        stored.clone(),
+        camwatch_core::signalling::PeerFacts {
+            code: stranger,
+            ..stored.clone()
+        },
+    ]);
+    let f = p.facts(&dev(), T0 + 10).unwrap();
+    assert_eq!(f.channel, None);
+    assert_eq!(
+        (
+            f.peer.presence,
+            f.peer.offline_at,
+            f.peer.missed_now,
+            f.peer.stored_at
+        ),
+        (
+            camwatch_core::signalling::SipPresence::NeverRegistered,
+            None,
+            0,
+            Some(T0 - 90)
+        )
+    );
+    assert_eq!(f.peer.registered_at, Some(T0 - 3600));
+    assert!(p.facts(&stranger, T0).is_none(), "not in the register");
+    // Its liveness is not taken from history: unheard of, so "not registered".
+    assert!(p.observe(&dev(), T0 + 10).is_none());
+    registered(&mut p, T0 + 20);
+    let f = p.facts(&dev(), T0 + 20).unwrap();
+    assert_eq!(
+        (f.peer.presence, f.peer.stored_at),
+        (camwatch_core::signalling::SipPresence::Online, None)
+    );
+}

@@ -1,0 +1,30 @@
+-- GB/T 28181 peers' last known signalling facts (docs/gb28181.md, "SIP facts across a
+-- restart"). Keep in step with migrations/postgres/0015_gb_sip_facts.sql.
+--
+-- The platform's view of a peer (registration, keepalives, last catalog, last DeviceInfo)
+-- lives in the node's memory; this table keeps the last of it so that after a restart the
+-- API and `camwatch probe` show what was last known, marked as from before the restart (a
+-- registration from before a restart proves nothing now). Written on a change of
+-- registration, catalog or DeviceInfo, a peer's last keepalive at most once a minute, in
+-- batches; only for devices in the register. Recording health is in gb_recording.
+CREATE TABLE gb_sip_facts (
+    code                    TEXT PRIMARY KEY CHECK (length(code) = 20),
+    transport               TEXT CHECK (transport IN ('udp', 'tcp')),
+    addr                    TEXT,
+    registered_at           INTEGER,
+    expires_at              INTEGER,
+    last_keepalive          INTEGER,
+    keepalive_interval_sec  INTEGER NOT NULL,
+    keepalive_misses        INTEGER NOT NULL,
+    catalog_at              INTEGER,   -- the last catalog (all five set, or none)
+    catalog_channels        INTEGER,
+    catalog_announced       INTEGER,
+    catalog_pages           INTEGER,
+    catalog_complete        BOOLEAN,
+    info_at                 INTEGER,   -- the last DeviceInfo answer
+    info_manufacturer       TEXT,
+    info_model              TEXT,
+    info_firmware           TEXT,
+    info_channels           INTEGER,
+    written_at              INTEGER NOT NULL
+);

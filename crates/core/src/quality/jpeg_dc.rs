@@ -598,7 +598,8 @@ fn decode_with<const FAST: bool>(
             0xEE if seg.starts_with(b"Adobe") => return Ok(None),
             0xDA => {
                 let ns = *seg.first().ok_or("truncated SOS")? as usize;
-                if ns != comps.len() || seg.len() < 1 + 2 * ns {
+                // No components (a scan before any frame header): nothing to decode here.
+                if ns == 0 || ns != comps.len() || seg.len() < 1 + 2 * ns {
                     return Ok(None);
                 }
                 for k in 0..ns {
@@ -956,6 +957,9 @@ mod tests {
             "cut in the headers"
         );
         assert!(decode(b"GIF89a", ANY, ANY).unwrap().is_none());
+        // A scan of no components before any frame header (found by the fuzz target).
+        let empty_scan = [0xFF, 0xD8, 0xFF, 0xDA, 0x00, 0x03, 0x00];
+        assert!(decode(&empty_scan, ANY, ANY).unwrap().is_none());
         assert!(
             decode(&jpeg, 321..=65535, ANY).unwrap().is_none(),
             "narrower than asked"

@@ -5,9 +5,12 @@
 mod common;
 
 use camwatch_core::cause::Cause;
-use camwatch_core::quality::{FaultKind, FaultSet};
+use camwatch_core::clock::Clock;
+use camwatch_core::outcome::{PictureVerdict, ProbeKind, ProbeOutcome};
+use camwatch_core::quality::{FaultKind, FaultSet, Thresholds, diagnose, fingerprint, from_jpeg};
 use camwatch_monitor::live::Evidence;
-use camwatch_synth::picture::{PictureFault, Scene, apply_fault, render_scene, to_jpeg};
+use camwatch_monitor::scheduler::ProbeClass;
+use camwatch_synth::picture::{PictureFault, Rgb, Scene, apply_fault, render_scene, to_jpeg};
 use common::*;
 use serde_json::json;
 
@@ -247,4 +250,68 @@ async fn bad_requests_name_what_is_wrong() {
             .join(format!("{A2}.jpg"))
             .exists()
     );
+}
+
+/// A camera with no approved baseline whose sampled picture has a suspect (a red façade
+/// filling the view: a tint or the scene's colour, only a baseline can tell) shows it on its
+/// device page as a suspect, with the picture probe that found it, and is not degraded by it.
+#[tokio::test]
+async fn a_suspect_without_a_baseline_is_shown_on_the_device() {
+    let e = env().await;
+    let op = e.login("op").await;
+    let r = e.get(&format!("/devices/{B1}"), &op).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["suspects"], json!([]));
+
+    let (w, h) = (640u32, 360u32);
+    let mut facade = Rgb {
+        width: w,
+        height: h,
+        data: Vec::with_capacity((w * h * 3) as usize),
+    };
+    for y in 0..h {
+        for x in 0..w {
+            let brick = if (x / 24 + y / 12) % 2 == 0 { 20 } else { 0 };
+            let joint = if y % 12 == 0 { 30 } else { 0 };
+            facade
+                .data
+                .extend([190 + brick + joint, 55 + brick + joint, 40 + brick + joint]);
+        }
+    }
+    let jpeg = to_jpeg(&facade, 85);
+    // What the monitor's picture probe does with a sampled snapshot and no baseline.
+    let thumb = from_jpeg(&jpeg).unwrap();
+    let d = diagnose(&thumb, None, None, &Thresholds::default());
+    assert_eq!(
+        d.suspect_set(),
+        FaultSet::of(&[FaultKind::ColorCast]),
+        "{d:?}"
+    );
+    assert!(d.faults.is_empty(), "{d:?}");
+    let mut probe = ProbeOutcome::up(ProbeKind::Snapshot);
+    probe.picture = Some(PictureVerdict {
+        faults: d.fault_set(),
+        suspects: d.suspect_set(),
+        fingerprint: fingerprint(&thumb),
+        still: d.metrics.still,
+    });
+    let at = e.clock.now().as_second() - 30;
+    e.monitor.record_probe(2, ProbeClass::Picture, at, &probe);
+
+    let r = e.get(&format!("/devices/{B1}"), &op).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["suspects"], json!(["color_cast"]), "{}", r.body);
+    assert_eq!(r.body["status"], "online", "{}", r.body);
+    assert_eq!(r.body["picture"], serde_json::Value::Null, "{}", r.body);
+    // Another region's operator sees neither the camera nor its suspects.
+    e.user(
+        "shushan2",
+        camwatch_core::access::Role::Operator,
+        "340104",
+        None,
+    )
+    .await;
+    let other = e.login("shushan2").await;
+    let r = e.get(&format!("/devices/{B1}"), &other).await;
+    assert_eq!(r.status, 404, "{}", r.body);
 }

@@ -23,7 +23,16 @@ pub struct Metrics {
     /// stronger edges), thumbnail pixels: blur widens every edge.
     pub sharpness: f64,
     pub noise_sigma: f64,
+    /// `noise_sigma` of the picture averaged 2×2, over the picture's own: white sensor noise
+    /// halves (~0.5), a fine texture (foliage, gravel, a façade's pattern) holds (~1 and more).
+    pub noise_grain: f64,
     pub cast_ratio: f64,
+    /// How unevenly the mid-tones lean along the picture's mean chroma direction, ×100: the
+    /// interquartile range of their lean (`cast`). A channel's gain error moves every surface
+    /// alike, so a grey street under it leans evenly; a scene's own colours spread.
+    pub cast_spread: f64,
+    /// The mid-tones' median lean along that direction, ×100.
+    pub cast_lean: f64,
     pub occluded_fraction: f64,
     /// Periodicity × amplitude of bands in the luma, or in a colour difference (halved).
     pub stripe_strength: f64,
@@ -176,7 +185,31 @@ fn edge_width(l: &[f32], w: usize, h: usize, spread: f64) -> f64 {
 /// Every sum here is exact in f64 (luma is f32 in [0, 255]: ~40 significant bits at most), so
 /// the passes give exactly the direct 3×3 mask's values.
 fn noise_level(l: &[f32], w: usize, h: usize) -> f64 {
-    const B: usize = 16;
+    noise_in_blocks::<16>(l, w, h)
+}
+
+/// `noise_level` of the picture averaged 2×2 (in 8×8 blocks, the same share of the view)
+/// over the picture's own: ~0.5 for white noise, which averaging halves; ~1 or more for a
+/// texture, which holds at the coarser scale. 0 for a picture without any.
+fn noise_grain(l: &[f32], w: usize, h: usize, fine: f64) -> f64 {
+    let (hw, hh) = (w / 2, h / 2);
+    if fine <= 0.0 || hw < 8 || hh < 8 {
+        return 0.0;
+    }
+    let mut half = Vec::with_capacity(hw * hh);
+    for y in 0..hh {
+        let (r0, r1) = (&l[2 * y * w..][..2 * hw], &l[(2 * y + 1) * w..][..2 * hw]);
+        half.extend(
+            r0.chunks_exact(2)
+                .zip(r1.chunks_exact(2))
+                .map(|(a, b)| 0.25 * (a[0] + a[1] + b[0] + b[1])),
+        );
+    }
+    noise_in_blocks::<8>(&half, hw, hh) / fine
+}
+
+/// `noise_level` in `B`×`B` blocks.
+fn noise_in_blocks<const B: usize>(l: &[f32], w: usize, h: usize) -> f64 {
     if w < B || h < B {
         return 0.0;
     }
@@ -233,7 +266,10 @@ fn noise_level(l: &[f32], w: usize, h: usize) -> f64 {
 /// shadow) — and (b) the brightest 10 % — highlights and white objects. A neutral surface
 /// gives ~0; so does a vivid scene without one (a flower before foliage), whose colours lie
 /// on both sides of `d`; greyscale is 0.
-fn cast(t: &Thumb, l: &[f32], lhist: &[u32; 256], n: u32) -> f64 {
+///
+/// Also the interquartile range and the median of the mid-tones' lean (`Cast::spread`,
+/// `Cast::lean`), which tell a tint every surface shares from a scene's colours.
+fn cast(t: &Thumb, l: &[f32], lhist: &[u32; 256], n: u32) -> Cast {
     let rel = |p: &[u8], y: f32| {
         let (r, g, b) = (p[0] as f32, p[1] as f32, p[2] as f32);
         let k = 1.0 / y.max(1.0);
@@ -255,23 +291,47 @@ fn cast(t: &Thumb, l: &[f32], lhist: &[u32; 256], n: u32) -> f64 {
         }
     }
     if mid.len() < 64 || bright.len() < 16 {
-        return 0.0;
+        return Cast::default();
     }
     let (sa, sb) = mid.iter().fold((0f64, 0f64), |(a, b), &(ca, cb)| {
         (a + ca as f64, b + cb as f64)
     });
     let norm = (sa * sa + sb * sb).sqrt();
     if norm < 1e-9 {
-        return 0.0;
+        return Cast::default();
     }
     let (da, db) = ((sa / norm) as f32, (sb / norm) as f32);
-    let low = |v: &[(f32, f32)], q: usize| {
-        let mut proj: Vec<f32> = v.iter().map(|&(ca, cb)| ca * da + cb * db).collect();
+    let project =
+        |v: &[(f32, f32)]| -> Vec<f32> { v.iter().map(|&(ca, cb)| ca * da + cb * db).collect() };
+    // The `q`th percentile of `proj`, selected within `proj[from..to]`: the caller knows it
+    // lies there from a percentile selected before.
+    let at = |proj: &mut [f32], q: usize, from: usize, to: usize| {
         let i = proj.len() * q / 100;
-        proj.select_nth_unstable_by(i, f32::total_cmp);
-        proj[i].max(0.0) as f64
+        proj[from..to].select_nth_unstable_by(i - from, f32::total_cmp);
+        (i, proj[i] as f64)
     };
-    low(&mid, 5).min(low(&bright, 5)) * 100.0
+    let (mut mid, mut bright) = (project(&mid), project(&bright));
+    let (n, nb) = (mid.len(), bright.len());
+    let (i50, lean) = at(&mut mid, 50, 0, n);
+    let (i25, q25) = at(&mut mid, 25, 0, i50);
+    let (_, q75) = at(&mut mid, 75, i50, n);
+    let (_, q5) = at(&mut mid, 5, 0, i25);
+    let (_, b5) = at(&mut bright, 5, 0, nb);
+    let ratio = q5.max(0.0).min(b5.max(0.0));
+    let spread = q75 - q25;
+    Cast {
+        ratio: ratio * 100.0,
+        spread: spread * 100.0,
+        lean: lean * 100.0,
+    }
+}
+
+/// `cast`'s measures, ×100.
+#[derive(Default)]
+struct Cast {
+    ratio: f64,
+    spread: f64,
+    lean: f64,
 }
 
 /// Mean R, G, B and the luma's standard deviation in each cell of an 8×6 grid over the view
@@ -733,6 +793,7 @@ pub fn measure(t: &Thumb, prev: Option<&Thumb>, baseline: Option<&Reference>) ->
     let spread = spread(t);
     let sharpness = edge_width(&l, w, h, spread);
     let noise_sigma = noise_level(&l, w, h);
+    let tint = cast(t, &l, &lh, n);
     let still = Still::of(&l, w, h);
     let change = prev.and_then(|p| still?.change_from(&Still::from_thumb(p)?));
     let similarity = baseline.map(|b| ncc(&gradient_map(&l, w, h), &b.gradients));
@@ -748,7 +809,10 @@ pub fn measure(t: &Thumb, prev: Option<&Thumb>, baseline: Option<&Reference>) ->
         brightness_level: round(0.5 * mean + 0.5 * pct(&lh, n, 0.05)),
         sharpness: round(sharpness),
         noise_sigma: round(noise_sigma),
-        cast_ratio: round(cast(t, &l, &lh, n)),
+        noise_grain: round(noise_grain(&l, w, h, noise_sigma)),
+        cast_ratio: round(tint.ratio),
+        cast_spread: round(tint.spread),
+        cast_lean: round(tint.lean),
         occluded_fraction: round(occlusion(t, &l, None)),
         stripe_strength: round(stripe_strength),
         change_from_previous: change.map(round),

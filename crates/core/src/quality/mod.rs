@@ -46,9 +46,10 @@
 //! A metric maps to a score in [0, 1] by a linear ramp between two configurable points; a
 //! fault is raised at score ≥ 0.5; severity is mild below 2/3, moderate below 5/6, else severe.
 //!
-//! Without an approved baseline a finding whose cue a healthy scene shows too (a colour cast,
-//! and occlusion, over-exposure, noise and stripes short of their strong end, blur in dim or
-//! glaring light) is a **suspect** (`Diagnosis::suspects`, `suspect`), not a fault: it is
+//! Without an approved baseline a finding whose cue a healthy scene shows too (a colour cast
+//! other than an even one short of a vivid subject's saturation, noise that is texture rather
+//! than grain, occlusion, over-exposure, noise and stripes short of their strong end, blur in
+//! dim or glaring light) is a **suspect** (`Diagnosis::suspects`, `suspect`), not a fault: it is
 //! listed for review with a prompt to approve the baseline, and not confirmed or counted.
 
 mod bands;

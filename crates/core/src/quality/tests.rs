@@ -95,25 +95,64 @@ fn is_suspect(d: &Diagnosis, k: FaultKind) -> bool {
     d.suspects.iter().any(|f| f.kind == k)
 }
 
-/// A tint judged alone is a suspect (a scene's light tints it alike), not a fault; against the
-/// approved view it is a fault. A black screen is a fault with or without a baseline.
+/// Judged alone, a tint every surface shares evenly (a channel's gain error over a street) is
+/// a fault; a red façade filling the view leans further than a gain error takes a grey
+/// surface, and is a suspect (the scene's own colour, or a tint: only the baseline can tell).
+/// Against the approved view both are faults. A black screen is a fault with or without a
+/// baseline.
 #[test]
-fn a_cast_without_a_baseline_is_a_suspect_with_one_a_fault() {
+fn an_even_tint_alone_is_a_fault_a_saturated_view_a_suspect() {
     let t = Thresholds::default();
     let view = img(240, 135, scene);
     let tinted = gained(&view, [1.0, 1.0, 0.45]);
     let d = diagnose(&tinted, None, None, &t);
-    assert!(is_suspect(&d, FaultKind::ColorCast), "{d:?}");
-    assert!(!is_fault(&d, FaultKind::ColorCast), "{d:?}");
+    assert!(is_fault(&d, FaultKind::ColorCast), "{d:?}");
+    assert!(d.metrics.cast_spread < 20.0, "{:?}", d.metrics);
     let d = diagnose(&tinted, None, Some(&Baseline::new(&view)), &t);
     assert!(is_fault(&d, FaultKind::ColorCast), "{d:?}");
     assert!(d.suspects.is_empty(), "{d:?}");
+
+    let facade = img(240, 135, |x, y| {
+        let g = grain(x, y, 3, 10) + if (x / 12 + y / 6) % 2 == 0 { 15 } else { 0 };
+        [210 + g / 2, 60 + g, 40 + g].map(|v| v.clamp(0, 255) as u8)
+    });
+    let d = diagnose(&facade, None, None, &t);
+    assert!(is_suspect(&d, FaultKind::ColorCast), "{d:?}");
+    assert!(!is_fault(&d, FaultKind::ColorCast), "{d:?}");
+    assert!(d.metrics.cast_lean >= 120.0, "{:?}", d.metrics);
+    let reddened = gained(&facade, [1.0, 0.7, 0.7]);
+    let d = diagnose(&reddened, None, Some(&Baseline::new(&facade)), &t);
+    assert!(is_fault(&d, FaultKind::ColorCast), "{d:?}");
+
     let black = img(240, 135, |_, _| [3, 3, 3]);
     let d = diagnose(&black, None, None, &t);
     assert!(
         is_fault(&d, FaultKind::SignalLoss) && d.suspects.is_empty(),
         "{d:?}"
     );
+}
+
+/// Judged alone, noise is a fault when it is grain (white sensor noise: averaging the picture
+/// 2×2 halves its estimate) and a suspect when it holds at the coarser scale (fine texture:
+/// foliage, gravel).
+#[test]
+fn grain_alone_is_noise_texture_a_suspect() {
+    let t = Thresholds::default();
+    let noisy = img(240, 135, |x, y| {
+        let g = grain(x, y, 7, 22);
+        scene(x, y).map(|v| (v as i32 + g).clamp(0, 255) as u8)
+    });
+    let d = diagnose(&noisy, None, None, &t);
+    assert!(d.metrics.noise_grain < 0.7, "{:?}", d.metrics);
+    assert!(is_fault(&d, FaultKind::Noise), "{d:?}");
+    // The same amplitude in 2×2 clumps: a texture coarser than a pixel.
+    let gravel = img(240, 135, |x, y| {
+        let g = grain(x / 2, y / 2, 7, 30);
+        scene(x, y).map(|v| (v as i32 + g).clamp(0, 255) as u8)
+    });
+    let d = diagnose(&gravel, None, None, &t);
+    assert!(d.metrics.noise_grain >= 0.7, "{:?}", d.metrics);
+    assert!(!is_fault(&d, FaultKind::Noise), "{d:?}");
 }
 
 /// Which findings judged alone are suspects: never one only a fault shows; the ambiguous kinds
@@ -131,14 +170,40 @@ fn suspects_alone_by_kind_and_measure() {
     ] {
         assert!(!alone(k, t.ramp(k).one), "{k:?}");
     }
-    assert!(alone(FaultKind::ColorCast, 1e6));
+    // A cast: a fault only when every mid-tone leans alike and short of a vivid subject.
+    let even = Metrics {
+        cast_spread: 5.0,
+        cast_lean: 60.0,
+        ..m.clone()
+    };
+    let cast = |m: &Metrics| suspect::alone(FaultKind::ColorCast, 1e6, t.color_cast, m);
+    assert!(!cast(&even));
+    assert!(cast(&Metrics {
+        cast_spread: 25.0,
+        ..even.clone()
+    }));
+    assert!(cast(&Metrics {
+        cast_lean: 150.0,
+        ..even.clone()
+    }));
     // Occlusion: a fault from 1.25 of its ramp (0.04–0.20): 0.24 of the view.
     assert!(alone(FaultKind::Occlusion, 0.2));
     assert!(!alone(FaultKind::Occlusion, 0.25));
     assert!(alone(FaultKind::TooBright, 190.0));
     assert!(!alone(FaultKind::TooBright, 200.0));
-    assert!(alone(FaultKind::Noise, 9.0));
-    assert!(!alone(FaultKind::Noise, 9.5));
+    // Noise: a fault when it is grain and from 0.55 of its ramp (6–12): σ 9.3.
+    let noise = |m: &Metrics, sigma| suspect::alone(FaultKind::Noise, sigma, t.noise, m);
+    let grainy = Metrics {
+        noise_grain: 0.5,
+        ..m.clone()
+    };
+    assert!(noise(&grainy, 9.0));
+    assert!(!noise(&grainy, 9.5));
+    let textured = Metrics {
+        noise_grain: 0.9,
+        ..m.clone()
+    };
+    assert!(noise(&textured, 20.0));
     assert!(alone(FaultKind::Stripes, 4.0));
     assert!(!alone(FaultKind::Stripes, 4.2));
     // Blur by the picture's light: this scene's mid-grey is in the range.

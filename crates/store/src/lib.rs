@@ -311,44 +311,34 @@ pub(crate) fn id_split(lo: i64, hi: i64) -> Option<i64> {
     (hi - lo >= 500_000).then(|| lo + (hi - lo) / 2)
 }
 
-/// The spans of a read's parts (e.g. the two halves two connections read) as one run in
-/// (device, start, end) order.
+/// Spans in (device, start, end) order.
 ///
 /// Millions of them (a month of a large fleet) are not moved around while sorting: a key of
 /// 32 bytes per span (the device's ordinal and the start packed in one `u128`, the end, the
-/// span's place) is sorted, as two halves on two threads merged, and each span is then moved
-/// once, straight from its part into its place (a placeholder left behind), with no copy of
-/// the whole read in between. Sorting the 72-byte spans themselves was a tenth of the monthly
+/// span's place) is sorted, as two halves on two threads merged, and the spans are then moved
+/// once into that order. Sorting the 72-byte spans themselves was a tenth of the monthly
 /// report's time at 300,000 channels (docs/performance.md).
-pub(crate) fn sort_spans(mut parts: Vec<Vec<StatusSpan>>) -> Vec<StatusSpan> {
+pub(crate) fn sort_spans(v: Vec<StatusSpan>) -> Vec<StatusSpan> {
     /// Bits of the packed key left for the start (Unix seconds); the ordinal needs 67.
     const START_BITS: u32 = 61;
-    parts.retain(|p| !p.is_empty());
-    let total: usize = parts.iter().map(Vec::len).sum();
-    let packable = total <= u32::MAX as usize
-        && parts
-            .iter()
-            .flatten()
+    let packable = v.len() <= u32::MAX as usize
+        && v.iter()
             .all(|s| (0..1i64 << START_BITS).contains(&s.start_at));
     if !packable {
-        let mut v: Vec<StatusSpan> = parts.into_iter().flatten().collect();
+        let mut v = v;
         v.sort_unstable_by_key(|s| (s.device, s.start_at, s.end_at));
         return v;
     }
-    let mut keys: Vec<(u128, i64, u32)> = Vec::with_capacity(total);
-    keys.extend(parts.iter().flatten().enumerate().map(|(i, s)| {
+    let key = |(i, s): (usize, &StatusSpan)| {
         (
             (s.device.ordinal() << START_BITS) | s.start_at as u128,
             s.end_at,
             i as u32,
         )
-    }));
+    };
+    let mut keys: Vec<(u128, i64, u32)> = v.iter().enumerate().map(key).collect();
     if keys.is_sorted() {
-        return if parts.len() == 1 {
-            parts.pop().expect("one part")
-        } else {
-            parts.into_iter().flatten().collect()
-        };
+        return v;
     }
     if keys.len() < 200_000 {
         keys.sort_unstable();
@@ -361,27 +351,9 @@ pub(crate) fn sort_spans(mut parts: Vec<Vec<StatusSpan>>) -> Vec<StatusSpan> {
         });
         keys = merge(&keys[..mid], &keys[mid..]);
     }
-    // Where each part starts in the numbering of the keys.
-    let mut starts = Vec::with_capacity(parts.len());
-    let mut at = 0;
-    for p in &parts {
-        starts.push(at);
-        at += p.len();
-    }
+    let mut slots: Vec<Option<StatusSpan>> = v.into_iter().map(Some).collect();
     keys.iter()
-        .map(|k| {
-            let i = k.2 as usize;
-            let p = starts.partition_point(|&s| s <= i) - 1;
-            let slot = &mut parts[p][i - starts[p]];
-            let placeholder = StatusSpan {
-                device: slot.device,
-                status: slot.status,
-                start_at: 0,
-                end_at: 0,
-                cause: None,
-            };
-            std::mem::replace(slot, placeholder)
-        })
+        .map(|k| slots[k.2 as usize].take().expect("each span once"))
         .collect()
 }
 
@@ -451,7 +423,7 @@ mod sort_tests {
             .collect();
         let mut want = v.clone();
         want.sort_by_key(|s| (s.device, s.start_at, s.end_at));
-        assert_eq!(sort_spans(vec![v]), want);
+        assert_eq!(sort_spans(v), want);
     }
 
     proptest::proptest! {
@@ -462,8 +434,7 @@ mod sort_tests {
             spans in proptest::collection::vec(
                 (0u32..40, proptest::prop_oneof![-5i64..5, 0i64..1000, proptest::strategy::Just(i64::MAX / 2)], 0i64..5),
                 0..300,
-            ),
-            cut in 0usize..10_000,
+            )
         ) {
             let v: Vec<StatusSpan> = spans
                 .into_iter()
@@ -477,12 +448,7 @@ mod sort_tests {
                 .collect();
             let mut want = v.clone();
             want.sort_by_key(|s| (s.device, s.start_at, s.end_at));
-            // As one part, and cut in three parts (empty ones included) as reads are.
-            let (a, b) = (cut % (v.len() + 1), (cut / 7) % (v.len() + 1));
-            let (a, b) = (a.min(b), a.max(b));
-            let parts = vec![v[..a].to_vec(), v[a..b].to_vec(), v[b..].to_vec()];
-            proptest::prop_assert_eq!(sort_spans(vec![v]), want.clone());
-            proptest::prop_assert_eq!(sort_spans(parts), want);
+            proptest::prop_assert_eq!(sort_spans(v), want);
         }
     }
 }

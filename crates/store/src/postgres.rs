@@ -129,7 +129,7 @@ impl PostgresStore {
         from: i64,
         to: i64,
         open_until: i64,
-    ) -> Result<Vec<Vec<camwatch_core::history::StatusSpan>>> {
+    ) -> Result<Vec<camwatch_core::history::StatusSpan>> {
         let time = format!("start_at < {to} AND (end_at IS NULL OR end_at > {from})");
         let begin = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY";
         let mut a = self.pool.begin().await.map_err(crate::db_error)?;
@@ -142,12 +142,8 @@ impl PostgresStore {
             .await
             .map_err(crate::db_error)?;
         let first = crate::retention::partition_of("status_span", from);
-        // The size of the largest partition read, and the rows of all of them as last
-        // analysed: the halves' vectors are sized for them at once, not grown by doubling (a
-        // generous guess costs address space only; pages are touched as rows arrive).
-        let (blocks, rows): (i64, i64) = sqlx::query_as(
-            "SELECT coalesce(max(pg_relation_size(c.oid)), 0) / current_setting('block_size')::BIGINT,
-                    coalesce(sum(greatest(c.reltuples, 0)), 0)::BIGINT
+        let blocks: i64 = sqlx::query_scalar(
+            "SELECT coalesce(max(pg_relation_size(c.oid)), 0) / current_setting('block_size')::BIGINT
              FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
              WHERE i.inhparent = 'status_span'::regclass
                AND (c.relname >= $1 OR c.relname = 'status_span_open')",
@@ -157,11 +153,10 @@ impl PostgresStore {
         .await
         .map_err(crate::db_error)?;
         let mid = blocks / 2;
-        let rows = usize::try_from(rows).unwrap_or(0).min(1 << 25);
         if mid == 0 || !snapshot.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
-            let spans = copy_spans(&mut a, &time, open_until, rows).await?;
+            let spans = copy_spans(&mut a, &time, open_until).await?;
             a.commit().await.map_err(crate::db_error)?;
-            return Ok(vec![spans]);
+            return Ok(spans);
         }
         let mut b = self.pool.begin().await.map_err(crate::db_error)?;
         sqlx::query(begin)
@@ -179,24 +174,23 @@ impl PostgresStore {
             format!("ctid < '({mid},0)' AND {time}"),
             format!("ctid >= '({mid},0)' AND {time}"),
         );
-        let half = rows / 2 + rows / 20;
-        let (low, high) = tokio::try_join!(
-            copy_spans(&mut a, &low, open_until, half),
-            copy_spans(&mut b, &high, open_until, half),
+        let (mut spans, rest) = tokio::try_join!(
+            copy_spans(&mut a, &low, open_until),
+            copy_spans(&mut b, &high, open_until),
         )?;
         a.commit().await.map_err(crate::db_error)?;
         b.commit().await.map_err(crate::db_error)?;
-        Ok(vec![low, high])
+        spans.extend(rest);
+        Ok(spans)
     }
 }
 
 /// The spans matching `filter` (SQL built from integers only: COPY takes no parameters), read
-/// on `conn` into a vector made for `expect` of them.
+/// on `conn`.
 async fn copy_spans(
     conn: &mut sqlx::PgConnection,
     filter: &str,
     open_until: i64,
-    expect: usize,
 ) -> Result<Vec<camwatch_core::history::StatusSpan>> {
     use super::pg_copy::{CopyReader, int8, text};
     use futures::TryStreamExt;
@@ -206,7 +200,7 @@ async fn copy_spans(
     );
     let mut stream = conn.copy_out_raw(&sql).await.map_err(crate::db_error)?;
     let mut reader = CopyReader::default();
-    let mut out = Vec::with_capacity(expect);
+    let mut out = Vec::new();
     while let Some(chunk) = stream.try_next().await.map_err(crate::db_error)? {
         reader.feed(&chunk, |f| {
             let field = |i: usize| f.get(i).copied().flatten();

@@ -107,7 +107,7 @@ impl SqliteStore {
         from: i64,
         to: i64,
         open_until: i64,
-    ) -> Result<Vec<Vec<camwatch_core::history::StatusSpan>>> {
+    ) -> Result<Vec<camwatch_core::history::StatusSpan>> {
         let (lo, hi): (Option<i64>, Option<i64>) =
             sqlx::query_as("SELECT min(id), max(id) FROM status_span")
                 .fetch_one(&self.pool)
@@ -132,15 +132,16 @@ impl SqliteStore {
         let multi = tokio::runtime::Handle::current().runtime_flavor()
             == tokio::runtime::RuntimeFlavor::MultiThread;
         let Some(mid) = crate::id_split(lo, hi).filter(|_| multi && open_until >= to) else {
-            return Ok(vec![self.with_raw_handle(scan(i64::MIN, i64::MAX)).await?]);
+            return self.with_raw_handle(scan(i64::MIN, i64::MAX)).await;
         };
         let pool = self.pool.clone();
         let first = tokio::spawn(async move { raw_on(&pool, scan(i64::MIN, mid)).await });
         let second = self.with_raw_handle(scan(mid + 1, i64::MAX)).await?;
-        let first = first
+        let mut out = first
             .await
             .map_err(|e| camwatch_core::error::Error::internal(format!("span scan: {e}")))??;
-        Ok(vec![first, second])
+        out.extend(second);
+        Ok(out)
     }
 }
 

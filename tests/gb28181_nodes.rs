@@ -8,6 +8,7 @@
 //! Needs PostgreSQL (`CAMWATCH_TEST_PG_URL`, as the store suite); skipped without it. Waits
 //! are bounded polls, never timed.
 
+mod common;
 mod gb_serve;
 mod serve;
 
@@ -20,28 +21,6 @@ use camwatch_sim::gb28181::{GbFleet, lower_platform_code};
 use sqlx::Connection;
 
 const SEED: u32 = 930;
-
-/// A new, empty database on the PostgreSQL server `CAMWATCH_TEST_PG_URL` names, as a URL;
-/// `None` (the test skips, saying so) when the variable is unset.
-async fn pg_database() -> Option<String> {
-    let Ok(base) = std::env::var("CAMWATCH_TEST_PG_URL") else {
-        eprintln!("CAMWATCH_TEST_PG_URL not set: PostgreSQL test skipped");
-        return None;
-    };
-    let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
-    let mut b = [0u8; 6];
-    getrandom::fill(&mut b).unwrap();
-    let name = format!("camwatch_t_{}", hex::encode(b));
-    // The name is our own random hex, not user input.
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    Some(match base.rfind('/') {
-        Some(i) if base[..i].ends_with(|c: char| c != '/') => format!("{}/{name}", &base[..i]),
-        _ => format!("{base}/{name}"),
-    })
-}
 
 fn camwatch(dir: &Path, node: &str) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_camwatch"));
@@ -122,7 +101,7 @@ const SYNCED: &str = "GB/T 28181 catalog synced into the register";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_node_syncs_a_lower_platforms_catalog_and_the_other_takes_over() {
-    let Some(url) = pg_database().await else {
+    let Some(url) = common::pg_database().await else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();

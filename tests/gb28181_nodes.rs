@@ -8,8 +8,8 @@
 //! Needs PostgreSQL (`CAMWATCH_TEST_PG_URL`, as the store suite); skipped without it. Waits
 //! are bounded polls, never timed.
 
-mod common;
 mod gb_serve;
+mod pg;
 mod serve;
 
 use std::collections::HashMap;
@@ -101,7 +101,7 @@ const SYNCED: &str = "GB/T 28181 catalog synced into the register";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_node_syncs_a_lower_platforms_catalog_and_the_other_takes_over() {
-    let Some(url) = common::pg_database().await else {
+    let Some(url) = pg::pg_database().await else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();

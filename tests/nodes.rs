@@ -15,6 +15,7 @@
 //! Needs PostgreSQL (`CAMWATCH_TEST_PG_URL`, as the store suite); skipped without it.
 
 mod common;
+mod pg;
 mod serve;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -258,7 +259,7 @@ fn balanced(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_share_a_fleet_and_take_over_a_killed_one() {
     let _alone = ONE_CLUSTER.lock().await;
-    let Some(url) = common::pg_database().await else {
+    let Some(url) = pg::pg_database().await else {
         return;
     };
     let db = Db(url.clone());

@@ -12,6 +12,8 @@ mod gb_serve;
 mod pg;
 mod serve;
 
+use serve::until;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -48,21 +50,6 @@ impl Drop for Nodes {
             let _ = child.wait();
         }
     }
-}
-
-/// Polls `cond` every 250 ms, up to `tries` times (a bound against hanging, not a timing).
-async fn until<F, Fut>(tries: usize, mut cond: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..tries {
-        if cond().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    false
 }
 
 /// The node name holding duty `name` now (an unexpired lease), if any.

@@ -18,6 +18,8 @@ mod common;
 mod pg;
 mod serve;
 
+use serve::until;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -73,22 +75,6 @@ fn log_of(dir: &Path, node: &str) -> String {
 
 fn agent(node: &str) -> String {
     format!("camwatch (node {node})")
-}
-
-/// Polls `cond` every 250 ms, up to `tries` times; the bound only keeps a broken run from
-/// hanging, the outcome is what `cond` reads.
-async fn until<F, Fut>(tries: usize, mut cond: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..tries {
-        if cond().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    false
 }
 
 /// The running nodes by name. A test that fails kills those still running (`kill -9`), so no

@@ -34,7 +34,7 @@ async fn sqlite() -> Db {
 }
 
 async fn postgres() -> Option<Db> {
-    let url = scratch_database().await?;
+    let url = pg::pg_database().await?;
     let store = camwatch_store::connect(&url, SecretKey::generate())
         .await
         .unwrap();
@@ -44,29 +44,6 @@ async fn postgres() -> Option<Db> {
         _dir: None,
         sqlite_file: None,
     })
-}
-
-/// A new, empty database on the server `CAMWATCH_TEST_PG_URL` names: its URL.
-async fn scratch_database() -> Option<String> {
-    let base = std::env::var("CAMWATCH_TEST_PG_URL").ok()?;
-    use sqlx::Connection;
-    let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
-    let name = format!("camwatch_t_{}", hex::encode(rand_bytes()));
-    // The name is our own random hex, not user input.
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    Some(match base.rfind('/') {
-        Some(i) if base[..i].ends_with(|c: char| c != '/') => format!("{}/{name}", &base[..i]),
-        _ => format!("{base}/{name}"),
-    })
-}
-
-fn rand_bytes() -> [u8; 6] {
-    let mut b = [0u8; 6];
-    getrandom::fill(&mut b).unwrap();
-    b
 }
 
 /// Runs `body` on every configured backend.
@@ -1623,6 +1600,8 @@ on_all_backends!(
         assert_eq!(one, vec!["zhao"]);
     }
 );
+
+mod pg;
 
 #[path = "store_suite/nodes.rs"]
 mod nodes;

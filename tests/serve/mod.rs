@@ -133,3 +133,19 @@ pub fn stop(mut serve: Child, dir: &Path) {
     let log = std::fs::read_to_string(dir.join("serve.log")).unwrap();
     assert!(st.success(), "serve did not stop cleanly: {log}");
 }
+
+/// Polls `cond` every 250 ms, up to `tries` times; the bound only keeps a broken run from
+/// hanging, the outcome is what `cond` reads.
+pub async fn until<F, Fut>(tries: usize, mut cond: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..tries {
+        if cond().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    false
+}

@@ -265,7 +265,7 @@ async fn spans_live_in_their_end_months_partition() {
 /// included, and the sequences go on after them.
 #[tokio::test]
 async fn migration_0014_keeps_history() {
-    let Some(url) = scratch_database().await else {
+    let Some(url) = pg::pg_database().await else {
         eprintln!("CAMWATCH_TEST_PG_URL not set: test skipped");
         return;
     };

@@ -42,7 +42,9 @@ use camwatch_core::registry::DeviceCode;
 use camwatch_core::workorder::plan::{Fault, FaultKind, Opening, PlanConfig, Planner, Step};
 use camwatch_core::workorder::{Action, Lifecycle, Origin, State, next_deadline};
 use camwatch_monitor::scheduler::ProbeClass;
-use camwatch_monitor::{DeviceMeta, Event, EventKind, MonitorState, Received, Subscription};
+use camwatch_monitor::{
+    DeviceMeta, Event, EventKind, MonitorState, Received, StatusChange, Subscription,
+};
 use camwatch_store::workorders::{NewOrderEvent, NewWorkOrder, WorkOrder};
 use tokio::sync::watch;
 
@@ -167,8 +169,10 @@ impl Engine {
 
     /// One event from the monitor.
     async fn on_event(&mut self, e: &Event) -> Result<()> {
-        let EventKind::Status(sc) = &e.kind else {
-            return Ok(());
+        let sc = match &e.kind {
+            EventKind::Status(sc) => sc,
+            EventKind::PeerStatus(sc) => return self.on_peer(e, sc).await,
+            _ => return Ok(()),
         };
         let m = &e.device;
         let now = self.now();
@@ -198,6 +202,30 @@ impl Engine {
             }
             Status::Online | Status::Unknown => {}
         }
+        self.execute(steps, now).await
+    }
+
+    /// A status change another node recorded: counted into its region's run (a region spans
+    /// shards), never opened here on its own: its node's engine does that.
+    async fn on_peer(&mut self, e: &Event, sc: &StatusChange) -> Result<()> {
+        let m = &e.device;
+        if sc.to != Status::Offline {
+            self.planner.up_elsewhere(&m.code);
+            return Ok(());
+        }
+        if fault_kind(m, sc.to, sc.cause.as_ref()) != FaultKind::Outage {
+            return Ok(());
+        }
+        let now = self.now();
+        let steps = self.planner.down_elsewhere(
+            Fault {
+                device: m.code,
+                region: m.region.clone(),
+                cause: sc.cause.clone(),
+                since: e.at,
+            },
+            now,
+        );
         self.execute(steps, now).await
     }
 

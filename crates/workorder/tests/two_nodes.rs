@@ -224,3 +224,111 @@ async fn a_member_another_node_records_offline_fails_the_verification() {
     let order = w.store.work_order(id).await.unwrap().unwrap();
     assert_eq!(order.life.state, State::Accepted);
 }
+
+/// A site's outage across two nodes' shards: four cameras of one region go down a few seconds
+/// apart, two probed by each node. Each node's share (two) is under the region threshold
+/// (three); the region (four) is not. Each engine hears its own node's changes and the other's
+/// (followed); one region order opens with all four, from the node that probes the first, and
+/// no camera gets an order of its own. Without counting the other node's outages, each node
+/// opened two orders of its own.
+#[tokio::test]
+async fn a_region_down_across_two_nodes_is_one_region_order() {
+    let w = world().await;
+    let mut by_region: std::collections::BTreeMap<String, Vec<DeviceCode>> = Default::default();
+    for d in w.devices.iter().filter(|d| !d.kind.is_parent()) {
+        by_region
+            .entry(d.region().to_string())
+            .or_default()
+            .push(d.code);
+    }
+    let cams: Vec<DeviceCode> = by_region
+        .values()
+        .find(|v| v.len() >= 4)
+        .expect("a region of four cameras")[..4]
+        .to_vec();
+    let mine_a = vec![cams[0], cams[2]];
+    let mine_b = vec![cams[1], cams[3]];
+    let a = node_state(&w.devices, &mine_a);
+    let b = node_state(&w.devices, &mine_b);
+    let cfg = EngineConfig {
+        plan: camwatch_core::workorder::plan::PlanConfig {
+            grace_secs: 60,
+            region_min_devices: 3,
+            region_window_secs: 120,
+        },
+        refresh: Duration::from_secs(3600),
+        ..EngineConfig::from_config(&Default::default())
+    };
+    let (stop, rx) = tokio::sync::watch::channel(false);
+    let dyn_clock: Arc<dyn Clock> = w.clock.clone();
+    let buses = [EventBus::new(64), EventBus::new(64)];
+    let mut engines = Vec::new();
+    for (state, bus) in [a.clone(), b.clone()].into_iter().zip(&buses) {
+        engines.push(tokio::spawn(
+            Engine::new(w.desk.clone(), state, dyn_clock.clone(), cfg.clone())
+                .run(bus.subscribe(), rx.clone()),
+        ));
+    }
+    // The engines start with a refresh of nothing; then the outages, 10 s apart.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let down = camwatch_monitor::StatusChange {
+        from: Status::Online,
+        to: Status::Offline,
+        cause: None,
+        continues: None,
+    };
+    for (n, c) in cams.iter().enumerate() {
+        let since = T0 + 10 * n as i64;
+        let (own, own_mine, other, other_mine, own_bus, other_bus) = if n % 2 == 0 {
+            (&a, &mine_a, &b, &mine_b, &buses[0], &buses[1])
+        } else {
+            (&b, &mine_b, &a, &mine_a, &buses[1], &buses[0])
+        };
+        let change = Change {
+            status: Status::Offline,
+            at: since,
+            cause: None,
+        };
+        own.note_change(index_of(&w.devices, own_mine, c), &change);
+        other.note_change(index_of(&w.devices, other_mine, c), &change);
+        let meta = own.status(c).unwrap().0;
+        own_bus.publish(
+            since,
+            meta.clone(),
+            camwatch_monitor::EventKind::Status(down.clone()),
+        );
+        other_bus.publish(
+            since,
+            meta,
+            camwatch_monitor::EventKind::PeerStatus(down.clone()),
+        );
+    }
+    // Past every grace period and the region's window after the last outage.
+    let mut opened = Vec::new();
+    for step in 0..=20 {
+        w.clock
+            .set(jiff::Timestamp::from_second(T0 + 40 + 10 * step).unwrap());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        opened = w.store.open_work_orders().await.unwrap();
+    }
+    stop.send(true).unwrap();
+    for e in engines {
+        e.await.unwrap();
+    }
+    assert_eq!(opened.len(), 1, "{opened:#?}");
+    let order = &opened[0];
+    assert_eq!(order.origin, camwatch_core::workorder::Origin::Region);
+    assert_eq!(order.subject, cams[0]);
+    let mut members: Vec<DeviceCode> = w
+        .store
+        .work_order_devices(order.id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.device)
+        .collect();
+    members.sort();
+    let mut want = cams.clone();
+    want.sort();
+    assert_eq!(members, want);
+}

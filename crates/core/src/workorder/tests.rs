@@ -460,3 +460,196 @@ proptest! {
         prop_assert_eq!(opened, expected);
     }
 }
+
+#[test]
+fn outages_coming_due_over_a_probe_interval_are_one_region_order() {
+    // A site loses power: its cameras' outages start over the probe interval, so they come
+    // due one after another. The first due waits for the others.
+    let mut p = planner(3);
+    for n in 0..3 {
+        let since = 1000 + 30 * n as i64;
+        assert!(
+            p.down(fault(n, "340102", since), FaultKind::Outage, since + 60)
+                .is_empty()
+        );
+    }
+    assert_eq!(p.next_due(), Some(1660));
+    assert!(p.tick(1600).is_empty(), "the first due waits for its run");
+    assert_eq!(
+        p.tick(1660),
+        vec![Step::Open(Opening::Region {
+            region: "340102".into(),
+            faults: (0..3)
+                .map(|n| fault(n, "340102", 1000 + 30 * n as i64))
+                .collect()
+        })]
+    );
+    assert_eq!(p.next_due(), None);
+}
+
+#[test]
+fn a_run_short_of_the_threshold_opens_alone_once_nothing_can_join_it() {
+    let mut p = planner(3);
+    p.down(fault(1, "340102", 1000), FaultKind::Outage, 1060);
+    p.down(fault(2, "340102", 1030), FaultKind::Outage, 1090);
+    // Due at 1630, but an outage starting by 1150 could still join the run.
+    assert_eq!(p.next_due(), Some(1030 + 120 + 600));
+    assert!(p.tick(1700).is_empty());
+    assert_eq!(
+        p.tick(1750),
+        vec![
+            Step::Open(Opening::Outage(fault(1, "340102", 1000))),
+            Step::Open(Opening::Outage(fault(2, "340102", 1030)))
+        ]
+    );
+}
+
+#[test]
+fn a_region_across_two_nodes_is_opened_whole_by_the_node_of_its_first_outage() {
+    // Devices 0 and 2 are probed by node a, 1 and 3 by node b; each hears of the other's.
+    let (mut a, mut b) = (planner(3), planner(3));
+    for n in 0..4u32 {
+        let f = fault(n, "340102", 1000 + 20 * n as i64);
+        let at = f.since + 60;
+        let (here, there) = if n % 2 == 0 {
+            (&mut a, &mut b)
+        } else {
+            (&mut b, &mut a)
+        };
+        assert!(here.down(f.clone(), FaultKind::Outage, at).is_empty());
+        assert!(there.down_elsewhere(f, at + 3).is_empty());
+    }
+    // Neither node's share (two) reaches the threshold; the region (four) does.
+    let all: Vec<Fault> = (0..4)
+        .map(|n| fault(n, "340102", 1000 + 20 * n as i64))
+        .collect();
+    let due = a.next_due().unwrap();
+    assert_eq!(due, b.next_due().unwrap());
+    assert_eq!(due, 1040 + 600);
+    assert_eq!(
+        a.tick(due),
+        vec![Step::Open(Opening::Region {
+            region: "340102".into(),
+            faults: all[..3].to_vec()
+        })]
+    );
+    assert!(b.tick(due).is_empty(), "node b leaves the region to node a");
+    // The fourth came due after: a straggler each node opens alone, its own node only (the
+    // engine puts it into the region's order).
+    let due = a.next_due().unwrap();
+    assert_eq!(due, 1060 + 120 + 600);
+    assert!(a.tick(due).is_empty());
+    assert_eq!(
+        b.tick(due),
+        vec![Step::Open(Opening::Outage(all[3].clone()))]
+    );
+}
+
+#[test]
+fn outages_heard_of_elsewhere_never_open_here_and_leave_when_up() {
+    let mut p = planner(2);
+    p.down_elsewhere(fault(1, "340102", 1000), 1060);
+    p.down_elsewhere(fault(2, "340102", 1010), 1070);
+    p.up_elsewhere(&code(2));
+    p.down(fault(3, "340102", 1020), FaultKind::Outage, 1080);
+    assert!(!p.is_waiting(&code(1)));
+    assert!(p.is_waiting(&code(3)));
+    // Two outages left in the run (one elsewhere, first): the other node opens the region.
+    assert!(p.tick(1620).is_empty());
+    assert_eq!(p.next_due(), None);
+    // Without region grouping, another node's outages are not even counted.
+    let mut p = planner(0);
+    assert!(p.down_elsewhere(fault(1, "340102", 0), 5000).is_empty());
+    assert_eq!(p.next_due(), None);
+}
+
+proptest! {
+    /// Two nodes sharing a fleet, each told of its own outages and of the other's, both ticking
+    /// whenever either has something due: every outage that outlasts the grace period is
+    /// opened exactly once across both, alone by its own node or in one region order of at
+    /// least the threshold; a tick leaves nothing due at once. (The nodes hear of each other's
+    /// changes within seconds, here at once: a decision taken inside those seconds from two
+    /// views that differ is mended by the engine's refresh, which plans again a fault in no
+    /// order.)
+    #[test]
+    fn two_nodes_open_each_long_outage_once(
+        outages in prop::collection::vec(
+            (0u32..24, 0u8..3, 0i64..3000, 1i64..2000, any::<bool>()), 1..40),
+        min in 0usize..5,
+    ) {
+        let regions = ["340102", "340103", "340104"];
+        let mut nodes = [planner(min), planner(min)];
+        // (at, kind 0=up 1=down, device, since, region, node, heard from the other node)
+        let mut events: Vec<(i64, u8, u32, i64, usize, usize, bool)> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut expected = std::collections::HashSet::new();
+        for (dev, region, start, len, on_b) in outages {
+            // One outage a device.
+            if !seen.insert(dev) { continue; }
+            let node = usize::from(on_b);
+            let region = usize::from(region);
+            // Confirmed a minute after it began (a shorter one is never confirmed).
+            if len <= 60 { continue; }
+            for (at, kind) in [(start + 60, 1), (start + len, 0)] {
+                events.push((at, kind, dev, start, region, node, false));
+                events.push((at, kind, dev, start, region, 1 - node, true));
+            }
+            if len >= 600 { expected.insert(dev); }
+        }
+        events.sort();
+        let mut opened: Vec<u32> = Vec::new();
+        let count = |steps: Vec<Step>, opened: &mut Vec<u32>| {
+            for s in steps {
+                match s {
+                    Step::Open(Opening::Outage(f)) => opened.push(code_n(&f.device)),
+                    Step::Open(Opening::Region { faults, .. }) => {
+                        assert!(min > 0 && faults.len() >= min);
+                        opened.extend(faults.iter().map(|f| code_n(&f.device)));
+                    }
+                    Step::Ended { .. } => {}
+                    other => panic!("{other:?}"),
+                }
+            }
+        };
+        let mut now = i64::MIN;
+        for (at, kind, dev, since, region, node, heard) in events {
+            while let Some(d) = nodes.iter().filter_map(|p| p.next_due()).min().filter(|d| *d <= at) {
+                // A change can make a decision due in the past: the engine ticks at once.
+                now = now.max(d);
+                for p in nodes.iter_mut() {
+                    let s = p.tick(now);
+                    count(s, &mut opened);
+                    prop_assert!(p.next_due().is_none_or(|n| n > now), "due again at once");
+                }
+            }
+            now = now.max(at);
+            let f = fault(dev, regions[region], since);
+            let p = &mut nodes[node];
+            let steps = match (kind, heard) {
+                (1, false) => p.down(f, FaultKind::Outage, at),
+                (1, true) => p.down_elsewhere(f, at),
+                (_, false) => p.up(code(dev), at),
+                (_, true) => { p.up_elsewhere(&code(dev)); Vec::new() }
+            };
+            count(steps, &mut opened);
+        }
+        while let Some(d) = nodes.iter().filter_map(|p| p.next_due()).min() {
+            now = now.max(d);
+            for p in nodes.iter_mut() {
+                let s = p.tick(now);
+                count(s, &mut opened);
+                prop_assert!(p.next_due().is_none_or(|n| n > now), "due again at once");
+            }
+        }
+        let mut sorted = opened.clone();
+        sorted.sort();
+        sorted.dedup();
+        prop_assert_eq!(sorted.len(), opened.len(), "opened twice: {:?}", opened);
+        let got: std::collections::HashSet<u32> = opened.into_iter().collect();
+        prop_assert_eq!(got, expected);
+    }
+}
+
+fn code_n(c: &DeviceCode) -> u32 {
+    c.to_string()[14..].parse().unwrap()
+}

@@ -204,6 +204,7 @@ pub mod gb28181;
 pub mod gb_recording;
 pub mod gb_sip_facts;
 pub mod lease;
+mod migrations;
 pub mod nodes;
 pub mod outbox;
 mod outbox_sql;

@@ -22,7 +22,7 @@ impl PostgresStore {
             .connect(url)
             .await
             .map_err(crate::db_error)?;
-        sqlx::migrate!("../../migrations/postgres")
+        crate::migrations::migrator(crate::migrations::POSTGRES)
             .run(&pool)
             .await
             .map_err(|e| Error::unavailable("migrating the PostgreSQL database", e))?;

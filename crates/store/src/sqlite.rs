@@ -41,7 +41,7 @@ impl SqliteStore {
             .connect_with(opts)
             .await
             .map_err(crate::db_error)?;
-        sqlx::migrate!("../../migrations/sqlite")
+        crate::migrations::migrator(crate::migrations::SQLITE)
             .run(&pool)
             .await
             .map_err(|e| Error::unavailable("migrating the SQLite database", e))?;

@@ -33,7 +33,7 @@ use crate::manscdp::{self, CatalogEvent, CatalogItem, ChannelStatus, Manscdp, Qu
 use crate::outcomes::{ChannelFault, SipObservation, channel_outcome, peer_outcome};
 use crate::registrar::{KeepaliveResult, Liveness, PeerState, Presence, Registrar, Transition};
 use crate::sip::{self, InRequest, Inbound, Method, OutRequest};
-use crate::status_poll::{PollConfig, StatusPoll};
+use crate::status_poll::{Freed, PollConfig, PollStats, StatusPoll};
 use crate::subscription::{SubState, SubscribeRequest, Subscriptions};
 use crate::transaction::TxKey;
 
@@ -365,6 +365,11 @@ impl Platform {
     /// Events and messages dropped because a bound was reached.
     pub fn dropped(&self) -> (u64, u64) {
         (self.dropped_events, self.dropped_messages)
+    }
+
+    /// What the DeviceStatus polls did since start.
+    pub fn poll_stats(&self) -> PollStats {
+        self.polls.stats()
     }
 
     pub fn unknown_devices(&self) -> &BTreeMap<DeviceCode, UnknownDevice> {
@@ -753,7 +758,9 @@ impl Platform {
                 self.publish(GbEvent::DeviceInfo { device, info })
             }
             status @ Manscdp::DeviceStatus { .. } => {
-                self.polls.done(&device);
+                self.polls.done(&device, Freed::Answered, now);
+                // The slot goes to the next poll due now, not at the next tick.
+                out.extend(self.send_polls(now));
                 if let Some((previous, now)) = self.facts.status(device, &status, now) {
                     self.publish(GbEvent::Recording {
                         device,
@@ -939,7 +946,7 @@ impl Platform {
             Pending::Query { device, query } => {
                 if *query == Query::DeviceStatus {
                     // Not an outage: the next poll follows at its time.
-                    self.polls.done(device);
+                    self.polls.done(device, Freed::TimedOut, now);
                 }
                 // Asked again when the device is next heard from (its keepalive), rather
                 // than at its next registration.
@@ -950,6 +957,20 @@ impl Platform {
             Pending::Bye { .. } => {}
         }
         self.publish(GbEvent::NoAnswer { what, at: now });
+    }
+
+    /// The DeviceStatus polls due at `now` within the bound of polls in flight (with DeviceInfo
+    /// for a registration's first).
+    fn send_polls(&mut self, now: i64) -> Vec<Outgoing> {
+        let mut out = Vec::new();
+        for poll in self.polls.due(now) {
+            tracing::debug!(device = %poll.device, with_info = poll.with_info, "DeviceStatus poll sent");
+            if poll.with_info {
+                out.extend(self.query(poll.device, Query::DeviceInfo));
+            }
+            out.extend(self.query(poll.device, Query::DeviceStatus));
+        }
+        out
     }
 
     /// Time passes: publishes peers gone offline and catalogs given up as partial; returns
@@ -969,13 +990,7 @@ impl Platform {
             self.learn_catalog(&c);
             self.publish(GbEvent::Catalog(c));
         }
-        let mut out = Vec::new();
-        for poll in self.polls.due(now) {
-            if poll.with_info {
-                out.extend(self.query(poll.device, Query::DeviceInfo));
-            }
-            out.extend(self.query(poll.device, Query::DeviceStatus));
-        }
+        let mut out = self.send_polls(now);
         if self.subs.is_empty() {
             return out;
         }

@@ -681,6 +681,9 @@ pub fn platform_config(
         },
         // Set by `start` on a node of several.
         catalog_leased: HashSet::new(),
+        // Checked when the config was read.
+        time_zone: jiff::tz::TimeZone::get(cfg.time_zone.trim())
+            .map_err(|e| Error::invalid(format!("config gb28181.time_zone: {e}")))?,
     })
 }
 

@@ -88,7 +88,8 @@ async fn count(counts: Arc<Counts>, mut rx: tokio::sync::mpsc::UnboundedReceiver
                 counts.catalogs.fetch_add(1, Ordering::Relaxed);
             }
             GbEvent::DeviceStatus { .. } => {
-                if counts.statuses.fetch_add(1, Ordering::Relaxed) + 1 == counts.fleet {
+                let answered = counts.statuses.fetch_add(1, Ordering::Relaxed) + 1;
+                if answered == counts.fleet {
                     *counts.fleet_answered.lock().expect("lock") = Some(Instant::now());
                 }
             }

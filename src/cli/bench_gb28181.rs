@@ -53,6 +53,9 @@ struct Counts {
     unanswered: AtomicU64,
     first_online: Mutex<Option<Instant>>,
     last_online: Mutex<Option<Instant>>,
+    /// When the answers reached the fleet's size (every device's first poll, in effect).
+    fleet_answered: Mutex<Option<Instant>>,
+    fleet: u64,
 }
 
 fn cpu_self() -> f64 {
@@ -85,7 +88,10 @@ async fn count(counts: Arc<Counts>, mut rx: tokio::sync::mpsc::UnboundedReceiver
                 counts.catalogs.fetch_add(1, Ordering::Relaxed);
             }
             GbEvent::DeviceStatus { .. } => {
-                counts.statuses.fetch_add(1, Ordering::Relaxed);
+                let answered = counts.statuses.fetch_add(1, Ordering::Relaxed) + 1;
+                if answered == counts.fleet {
+                    *counts.fleet_answered.lock().expect("lock") = Some(Instant::now());
+                }
             }
             GbEvent::Refused { .. } => {
                 counts.refused.fetch_add(1, Ordering::Relaxed);
@@ -119,6 +125,13 @@ async fn wait_until(
 }
 
 pub async fn run(devices: u32, window: u64) -> Result<ExitCode> {
+    // The platform's own account of each poll when asked (`RUST_LOG=camwatch_gb28181=debug`).
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .try_init();
+    }
     if devices == 0 || devices > 60_000 {
         return Err(Error::invalid("--devices must be 1 to 60,000"));
     }
@@ -143,13 +156,16 @@ pub async fn run(devices: u32, window: u64) -> Result<ExitCode> {
     };
     let pcfg = super::gb28181::platform_config(&gb, &SecretKey::generate(), &fleet.register())?;
     let platform = Arc::new(Mutex::new(Platform::new(pcfg, Nonces::random(), 1)));
-    let counts = Arc::new(Counts::default());
+    let counts = Arc::new(Counts {
+        fleet: u64::from(devices),
+        ..Counts::default()
+    });
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(count(counts.clone(), rx));
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let clock: SharedClock = Arc::new(SystemClock);
     let server = tokio::spawn(camwatch_gb28181::server::run(
-        platform,
+        platform.clone(),
         udp,
         tcp,
         clock,
@@ -174,6 +190,22 @@ pub async fn run(devices: u32, window: u64) -> Result<ExitCode> {
             .spawn()
             .map_err(|e| Error::internal(format!("spawn sim: {e}")))?;
     let result = measure(&mut sim, &counts, devices, window, started, cpu0).await;
+    {
+        let p = platform.lock().unwrap_or_else(|e| e.into_inner());
+        let st = p.poll_stats();
+        let (dropped_events, dropped_messages) = p.dropped();
+        println!(
+            "DeviceStatus polls since start: {} sent, {} answered, {} timed out, {} freed unanswered \
+             after {} s; slots held {:.2} s on average; {dropped_messages} messages dropped at the \
+             rate bound, {dropped_events} events",
+            st.sent,
+            st.answered,
+            st.timed_out,
+            st.stuck,
+            camwatch_gb28181::status_poll::SLOT_TIMEOUT_SEC,
+            st.held_sec as f64 / (st.answered + st.timed_out + st.stuck).max(1) as f64
+        );
+    }
     // SAFETY: signalling our own child.
     unsafe { libc::kill(sim.id() as i32, libc::SIGTERM) };
     let _ = sim.wait();
@@ -260,6 +292,22 @@ async fn measure(
          (each device is first asked within a minute of registering, with DeviceInfo, then \
          every device_status_sec)",
         keepalives as f64 / secs
+    );
+    let first = counts.first_online.lock().expect("lock").expect("online");
+    println!(
+        "DeviceStatus: {:.0} answers/s in the window; {}",
+        statuses as f64 / secs,
+        match *counts.fleet_answered.lock().expect("lock") {
+            Some(at) => format!(
+                "the whole fleet ({n}) answered {:.1} s after the first device came online \
+                 (each first poll is due within 60 s of its registration)",
+                at.duration_since(first).as_secs_f64()
+            ),
+            None => format!(
+                "only {} of {n} devices answered by the window's end",
+                counts.statuses.load(Ordering::Relaxed)
+            ),
+        }
     );
     println!(
         "platform CPU: {cpu:.2} s in {secs:.1} s = {share:.2} % of one core ({:.1} µs per \

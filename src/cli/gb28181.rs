@@ -272,10 +272,19 @@ async fn recording(
     Ok(ExitCode::SUCCESS)
 }
 
+/// What a catalog or NOTIFY sync did: the counts, and each device it added to the register
+/// with whether it is a parent (an NVR, DVR, encoder or lower platform), so that the running
+/// platform learns it at once ([`learn_added`]).
+#[derive(Debug, Default)]
+pub struct Synced {
+    pub counts: CatalogCounts,
+    pub added: Vec<(DeviceCode, bool)>,
+}
+
 /// Syncs one catalog into the register (see the module doc): reads the register's records of
 /// the listed channels and of the devices under the source, compares, and writes the result in
 /// one transaction. Returns what changed.
-pub async fn sync_catalog(store: &dyn Store, catalog: &Catalog, at: i64) -> Result<CatalogCounts> {
+pub async fn sync_catalog(store: &dyn Store, catalog: &Catalog, at: i64) -> Result<Synced> {
     let source: DeviceCode = catalog.device_id.parse().map_err(|e| {
         Error::invalid(format!(
             "catalog DeviceID {:?}: {e}",
@@ -298,7 +307,12 @@ pub async fn sync_catalog(store: &dyn Store, catalog: &Catalog, at: i64) -> Resu
         tracing::warn!(%source, invalid = s.invalid.len(), first = %s.invalid[0],
             "GB/T 28181 catalog items without a valid 20-digit DeviceID: skipped");
     }
-    store
+    let added = s
+        .added
+        .iter()
+        .map(|d| (d.code, d.kind.is_parent()))
+        .collect();
+    let counts = store
         .write_catalog(&CatalogWrite {
             source,
             at,
@@ -322,7 +336,8 @@ pub async fn sync_catalog(store: &dyn Store, catalog: &Catalog, at: i64) -> Resu
             listed: s.listed,
             gone: s.gone,
         })
-        .await
+        .await?;
+    Ok(Synced { counts, added })
 }
 
 /// Syncs a catalog NOTIFY into the register: its ADD and UPDATE items as a partial catalog of
@@ -334,13 +349,13 @@ pub async fn sync_notify(
     source: DeviceCode,
     at: i64,
     changes: &[(CatalogEvent, CatalogItem)],
-) -> Result<CatalogCounts> {
+) -> Result<Synced> {
     let items: Vec<CatalogItem> = changes
         .iter()
         .filter(|(e, _)| matches!(e, CatalogEvent::Add | CatalogEvent::Update))
         .map(|(_, i)| i.clone())
         .collect();
-    let mut counts = CatalogCounts::default();
+    let mut synced = Synced::default();
     if !items.is_empty() {
         let catalog = Catalog {
             device_id: source.to_string(),
@@ -349,7 +364,7 @@ pub async fn sync_notify(
             items,
             complete: false,
         };
-        counts = sync_catalog(store, &catalog, at).await?;
+        synced = sync_catalog(store, &catalog, at).await?;
     }
     let gone: Vec<DeviceCode> = changes
         .iter()
@@ -368,9 +383,9 @@ pub async fn sync_notify(
                 gone,
             })
             .await?;
-        counts.removed += n.removed;
+        synced.counts.removed += n.removed;
     }
-    Ok(counts)
+    Ok(synced)
 }
 
 /// The platform's ties to the rest of `serve`: the monitor's event bus, where recording-health
@@ -407,6 +422,10 @@ impl EventLink {
         }
     }
 }
+
+/// How often the running platform looks for devices the register gained elsewhere (another
+/// node's catalog, an import); its own catalogs' additions it learns at once.
+const REGISTER_FOLLOW: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Peers' signalling facts are written at most this often for keepalives alone.
 const FACTS_GAP_SEC: i64 = 60;
@@ -496,6 +515,106 @@ async fn follow_catalog_leases(
     }
 }
 
+/// Devices a catalog or NOTIFY added to the register (each with whether it is a parent), learnt
+/// by the running platform at once: each may register from now on (the shared password: a
+/// catalog brings none), and on a node of several (`duties`) a parent's catalog is synced only
+/// under its `catalog:<code>` lease, wanted at once if it is already registered here.
+fn learn_added(
+    platform: &SharedPlatform,
+    duties: Option<&camwatch_monitor::Duties>,
+    added: &[(DeviceCode, bool)],
+    now: i64,
+) {
+    let mut want = Vec::new();
+    {
+        let mut p = platform.lock().unwrap_or_else(|e| e.into_inner());
+        for (code, parent) in added {
+            let leased = *parent && duties.is_some();
+            if p.learn_device(*code, None, leased, now) {
+                want.push(*code);
+            }
+            if leased {
+                tracing::info!(device = %code,
+                    "GB/T 28181: a catalogued NVR or lower platform, its catalog synced under its lease");
+            }
+        }
+    }
+    if let Some(d) = duties {
+        for code in want {
+            d.want(camwatch_core::nodes::duty::Duty::Catalog(code), true);
+        }
+    }
+}
+
+/// Follows the register while the platform runs: every `every`, when the register's revision
+/// changed (another node's catalog sync, an import), the devices it gained are learnt as
+/// [`learn_added`] does, with their own passwords. Devices leaving the register are not
+/// forgotten here (a registered one stays until it expires or unregisters). Ends with `stop`.
+async fn follow_register(
+    store: Arc<dyn Store>,
+    platform: SharedPlatform,
+    duties: Option<camwatch_monitor::Duties>,
+    clock: SharedClock,
+    every: std::time::Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut revision = store.register_revision().await.ok();
+    loop {
+        tokio::select! {
+            _ = clock.sleep(every) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        let now_rev = match store.register_revision().await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "GB/T 28181: register revision not read");
+                continue;
+            }
+        };
+        if revision == Some(now_rev) {
+            continue;
+        }
+        let devices = match store
+            .list_devices(&camwatch_store::DeviceFilter::default())
+            .await
+        {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(error = %e, "GB/T 28181: register not re-read");
+                continue;
+            }
+        };
+        revision = Some(now_rev);
+        let now = clock.now().as_second();
+        let mut want = Vec::new();
+        let mut learnt = 0usize;
+        {
+            let mut p = platform.lock().unwrap_or_else(|e| e.into_inner());
+            for d in devices {
+                if p.knows_device(&d.code) {
+                    continue;
+                }
+                learnt += 1;
+                let leased = d.kind.is_parent() && duties.is_some();
+                if p.learn_device(d.code, d.password, leased, now) {
+                    want.push(d.code);
+                }
+            }
+        }
+        if learnt > 0 {
+            tracing::info!(
+                devices = learnt,
+                "GB/T 28181: the platform learnt the register's new devices"
+            );
+        }
+        if let Some(d) = &duties {
+            for code in want {
+                d.want(camwatch_core::nodes::duty::Duty::Catalog(code), true);
+            }
+        }
+    }
+}
+
 /// Writes the live facts of `due` peers (those of the register the platform has heard).
 async fn write_facts(store: &dyn Store, platform: &SharedPlatform, due: Vec<DeviceCode>, now: i64) {
     if due.is_empty() {
@@ -529,12 +648,7 @@ async fn persist_events(
     mut stop: tokio::sync::oneshot::Receiver<()>,
 ) {
     remember_facts(store.as_ref(), &platform).await;
-    let leased = platform
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .config()
-        .catalog_leased
-        .clone();
+    let duties = link.as_ref().and_then(|l| l.duties.clone());
     let mut flush = camwatch_gb28181::facts_flush::FactsFlush::new(FACTS_GAP_SEC);
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(FACTS_GAP_SEC as u64));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -560,11 +674,19 @@ async fn persist_events(
         }
         for e in &batch {
             flush.note(e);
-            if let (Some(duties), Some((duty, want))) = (
-                link.as_ref().and_then(|l| l.duties.as_ref()),
-                camwatch_gb28181::catalog_lease::wanted(e, &leased),
-            ) {
-                duties.want(duty, want);
+            if let (Some(duties), GbEvent::Presence(_)) = (&duties, e) {
+                // The leased set grows as catalogs bring in NVRs and lower platforms.
+                let wanted = camwatch_gb28181::catalog_lease::wanted(
+                    e,
+                    &platform
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .config()
+                        .catalog_leased,
+                );
+                if let Some((duty, want)) = wanted {
+                    duties.want(duty, want);
+                }
             }
         }
         let mut unknown = Vec::new();
@@ -599,14 +721,18 @@ async fn persist_events(
                 GbEvent::Catalog(c) => {
                     let at = clock.now().as_second();
                     match sync_catalog(store.as_ref(), c, at).await {
-                        Ok(n) => tracing::info!(
-                            source = %c.device_id,
-                            added = n.added,
-                            changed = n.changed,
-                            removed = n.removed,
-                            relisted = n.relisted,
-                            "GB/T 28181 catalog synced into the register"
-                        ),
+                        Ok(synced) => {
+                            let n = &synced.counts;
+                            tracing::info!(
+                                source = %c.device_id,
+                                added = n.added,
+                                changed = n.changed,
+                                removed = n.removed,
+                                relisted = n.relisted,
+                                "GB/T 28181 catalog synced into the register"
+                            );
+                            learn_added(&platform, duties.as_ref(), &synced.added, at);
+                        }
                         Err(e) => tracing::warn!(source = %c.device_id, error = %e,
                             "GB/T 28181 catalog not synced"),
                     }
@@ -615,11 +741,12 @@ async fn persist_events(
                     source,
                     at,
                     changes,
-                } => {
-                    if let Err(e) = sync_notify(store.as_ref(), *source, *at, changes).await {
-                        tracing::warn!(%source, error = %e, "GB/T 28181 catalog NOTIFY not synced");
+                } => match sync_notify(store.as_ref(), *source, *at, changes).await {
+                    Ok(synced) => learn_added(&platform, duties.as_ref(), &synced.added, *at),
+                    Err(e) => {
+                        tracing::warn!(%source, error = %e, "GB/T 28181 catalog NOTIFY not synced")
                     }
-                }
+                },
                 _ => {}
             }
         }
@@ -681,6 +808,9 @@ pub fn platform_config(
         },
         // Set by `start` on a node of several.
         catalog_leased: HashSet::new(),
+        // Checked when the config was read.
+        time_zone: jiff::tz::TimeZone::get(cfg.time_zone.trim())
+            .map_err(|e| Error::invalid(format!("config gb28181.time_zone: {e}")))?,
     })
 }
 
@@ -847,6 +977,15 @@ pub fn start_bound(
             clock.clone(),
         ));
     }
+    let (stop_follow, follow_stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(follow_register(
+        store.clone(),
+        platform.clone(),
+        link.as_ref().and_then(|l| l.duties.clone()),
+        clock.clone(),
+        REGISTER_FOLLOW,
+        follow_stop,
+    ));
     let (tx, events) = tokio::sync::mpsc::unbounded_channel();
     let (stop_persist, persist_stop) = tokio::sync::oneshot::channel();
     let persist = tokio::spawn(persist_events(
@@ -869,6 +1008,7 @@ pub fn start_bound(
     // The server, then the last writes (the peers' facts as they stand at the stop).
     let task = tokio::spawn(async move {
         let r = server.run(shutdown).await;
+        let _ = stop_follow.send(true);
         let _ = stop_persist.send(());
         let _ = persist.await;
         r

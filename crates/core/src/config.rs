@@ -247,6 +247,9 @@ pub struct Gb28181Config {
     /// The same per peer the INVITE goes through (a device, NVR or lower platform), by its
     /// 20-digit ID; peers not named use `media_transport`.
     pub media_transport_peers: BTreeMap<String, GbMediaTransport>,
+    /// The time zone of the `Date` header in the 200 to a REGISTER, by which devices set their
+    /// clocks (GB/T 28181 writes it as local time without a zone: `2026-12-05T20:34:56.789`).
+    pub time_zone: String,
 }
 
 /// How a GB/T 28181 picture INVITE asks for media (`[gb28181] media_transport`).
@@ -284,6 +287,7 @@ impl Default for Gb28181Config {
             media_timeout_sec: 5,
             media_transport: GbMediaTransport::Udp,
             media_transport_peers: BTreeMap::new(),
+            time_zone: "Asia/Shanghai".into(),
         }
     }
 }
@@ -659,6 +663,12 @@ impl Config {
                 "{origin}: gb28181.media_transport_peers: expected 20-digit GB/T 28181 IDs, got {peer:?}"
             )));
         }
+        if let Err(e) = jiff::tz::TimeZone::get(gb.time_zone.trim()) {
+            return Err(Error::invalid(format!(
+                "{origin}: gb28181.time_zone: {:?} is no IANA time zone: {e}",
+                gb.time_zone
+            )));
+        }
         let n = &self.node;
         if n.heartbeat_sec == 0 {
             return Err(Error::invalid(format!(
@@ -770,6 +780,10 @@ mod tests {
             (
                 "media_transport_peers = { \"3402\" = \"udp\" }",
                 "gb28181.media_transport_peers: expected 20-digit",
+            ),
+            (
+                "time_zone = \"Mars/Olympus\"",
+                "gb28181.time_zone: \"Mars/Olympus\" is no IANA time zone",
             ),
         ] {
             let e = Config::parse(&format!("[gb28181]\n{text}\n"), "f")

@@ -2,12 +2,17 @@
 //! use it: the realm is the platform's domain, the username the device's 20-digit ID, `qop`
 //! optional (`auth` when the device sends it, the RFC 2069 form when not).
 //!
-//! Nonces are stateless: `hex(issued_at) ‖ hex(MD5(secret:issued_at))`, so checking one needs no
-//! table a REGISTER storm could grow, only the secret and the time (injected: Unix seconds).
-//! A nonce older than [`NONCE_TTL_SEC`] is stale and answered with a fresh challenge.
+//! Nonces are stateless: `hex(issued_at) ‖ hex(seq) ‖ hex(MD5(secret:issued_at:seq))`, so
+//! checking one needs no table a REGISTER storm could grow, only the secret and the time
+//! (injected: Unix seconds); `seq` counts the challenges issued, so that no two challenges
+//! carry the same nonce and a nonce's counts (`crate::nonce_count`, replay protection) belong
+//! to one exchange. A nonce older than [`NONCE_TTL_SEC`] is stale and answered with a fresh
+//! challenge.
 //!
 //! Must not: log or keep a password, or compare digests in a way that stops at the first
 //! differing byte.
+
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use md5::{Digest, Md5};
 use rsipstack::sip::typed::tokenizers::AuthTokenizer;
@@ -27,9 +32,19 @@ fn md5_hex(parts: &[&str]) -> String {
 }
 
 /// Issues and checks nonces with a per-process secret.
-#[derive(Clone)]
 pub struct Nonces {
     secret: [u8; 16],
+    /// Challenges issued (wrapping): part of every nonce.
+    seq: AtomicU32,
+}
+
+impl Clone for Nonces {
+    fn clone(&self) -> Self {
+        Self {
+            secret: self.secret,
+            seq: AtomicU32::new(self.seq.load(Ordering::Relaxed)),
+        }
+    }
 }
 
 impl std::fmt::Debug for Nonces {
@@ -40,7 +55,10 @@ impl std::fmt::Debug for Nonces {
 
 impl Nonces {
     pub fn new(secret: [u8; 16]) -> Self {
-        Self { secret }
+        Self {
+            secret,
+            seq: AtomicU32::new(0),
+        }
     }
 
     /// A random secret (from the operating system).
@@ -49,25 +67,29 @@ impl Nonces {
         // No entropy source at all is a broken host; a fixed secret would still authenticate
         // (nonces stay unguessable only as long as the secret is), so fail loudly instead.
         getrandom::fill(&mut secret).expect("the operating system's random source");
-        Self { secret }
+        Self::new(secret)
     }
 
+    /// A new nonce issued at `now`: never the same as an earlier one of this process (until
+    /// 2^32 challenges within one second).
     pub fn issue(&self, now: i64) -> String {
         let ts = format!("{:016x}", now as u64);
-        let mac = md5_hex(&[&hex::encode(self.secret), &ts]);
-        format!("{ts}{mac}")
+        let seq = format!("{:08x}", self.seq.fetch_add(1, Ordering::Relaxed));
+        let mac = md5_hex(&[&hex::encode(self.secret), &ts, &seq]);
+        format!("{ts}{seq}{mac}")
     }
 
     /// Whether `nonce` is ours and not older than [`NONCE_TTL_SEC`] (nor from the future).
     pub fn check(&self, nonce: &str, now: i64) -> NonceCheck {
-        if nonce.len() != 48 || !nonce.is_ascii() {
+        if nonce.len() != 56 || !nonce.is_ascii() {
             return NonceCheck::Invalid;
         }
-        let (ts, mac) = nonce.split_at(16);
+        let (ts, rest) = nonce.split_at(16);
+        let (seq, mac) = rest.split_at(8);
         let Ok(issued) = u64::from_str_radix(ts, 16) else {
             return NonceCheck::Invalid;
         };
-        if !constant_eq(&md5_hex(&[&hex::encode(self.secret), ts]), mac) {
+        if !constant_eq(&md5_hex(&[&hex::encode(self.secret), ts, seq]), mac) {
             return NonceCheck::Invalid;
         }
         let age = now.saturating_sub(issued as i64);
@@ -313,6 +335,24 @@ mod tests {
             NonceCheck::Invalid
         );
         assert_eq!(n.check("00", 0), NonceCheck::Invalid);
+        // Its sequence number is covered by the MAC.
+        let mut other_seq = nonce.clone().into_bytes();
+        other_seq[23] = if other_seq[23] == b'0' { b'1' } else { b'0' };
+        assert_eq!(
+            n.check(std::str::from_utf8(&other_seq).unwrap(), 1_000_000),
+            NonceCheck::Invalid
+        );
+    }
+
+    #[test]
+    fn no_two_challenges_share_a_nonce() {
+        let n = Nonces::new([1; 16]);
+        let a = n.issue(1_000_000);
+        let b = n.issue(1_000_000);
+        assert_ne!(a, b);
+        assert_eq!(n.check(&a, 1_000_000), NonceCheck::Fresh);
+        assert_eq!(n.check(&b, 1_000_000), NonceCheck::Fresh);
+        assert_eq!(n.clone().check(&a, 1_000_000), NonceCheck::Fresh);
     }
 
     #[test]

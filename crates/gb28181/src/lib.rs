@@ -6,6 +6,7 @@
 //! |-------------|-------------------------------------------------------------------------|
 //! | `sip`       | SIP framing, parsing (rsipstack) and writing, with size/header limits   |
 //! | `digest`    | digest auth (MD5): challenges, stateless nonces, verifying a response   |
+//! | `nonce_count` | digest `nc` per device and nonce: a replayed REGISTER refused (pure) |
 //! | `manscdp`   | MANSCDP XML bodies: GB2312/GBK/GB18030/UTF-8, guarded, typed            |
 //! | `registrar` | registered peers and their liveness: expiry, keepalives, offline (pure) |
 //! | `catalog`   | paged Catalog responses assembled into one catalog (pure)               |
@@ -33,6 +34,7 @@ pub mod digest;
 pub mod facts_flush;
 pub mod manscdp;
 pub mod media;
+pub mod nonce_count;
 pub mod outcomes;
 pub mod platform;
 pub mod ps;

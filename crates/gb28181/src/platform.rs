@@ -30,10 +30,11 @@ use camwatch_core::secret::Password;
 use crate::catalog::{Catalog, Collector};
 use crate::digest::{self, Credentials, NonceCheck, Nonces};
 use crate::manscdp::{self, CatalogEvent, CatalogItem, ChannelStatus, Manscdp, Query};
+use crate::nonce_count::{NcCheck, NonceCounts};
 use crate::outcomes::{ChannelFault, SipObservation, channel_outcome, peer_outcome};
 use crate::registrar::{KeepaliveResult, Liveness, PeerState, Presence, Registrar, Transition};
 use crate::sip::{self, InRequest, Inbound, Method, OutRequest};
-use crate::status_poll::{PollConfig, StatusPoll};
+use crate::status_poll::{Freed, PollConfig, PollStats, StatusPoll};
 use crate::subscription::{SubState, SubscribeRequest, Subscriptions};
 use crate::transaction::TxKey;
 
@@ -76,6 +77,8 @@ pub struct PlatformConfig {
     /// lower platforms. The platform syncs one of them only while told it holds the lease
     /// ([`Platform::hold_catalog`]); every other peer's catalog it syncs freely.
     pub catalog_leased: HashSet<DeviceCode>,
+    /// The zone of the `Date` header in the 200 to a REGISTER (devices set their clocks by it).
+    pub time_zone: jiff::tz::TimeZone,
 }
 
 impl Default for PlatformConfig {
@@ -95,6 +98,7 @@ impl Default for PlatformConfig {
                 at_once: 64,
             },
             catalog_leased: HashSet::new(),
+            time_zone: jiff::tz::TimeZone::get("Asia/Shanghai").unwrap_or(jiff::tz::TimeZone::UTC),
         }
     }
 }
@@ -278,6 +282,10 @@ pub struct Platform {
     prefix: u64,
     counter: u64,
     sn: u32,
+    /// The instant of the message being handled, in milliseconds (for the `Date` header).
+    now_ms: i64,
+    /// Digest nonce counts of verified REGISTERs (replays refused).
+    nonce_counts: NonceCounts,
 }
 
 impl Platform {
@@ -313,6 +321,8 @@ impl Platform {
             prefix,
             counter: 0,
             sn: 0,
+            now_ms: 0,
+            nonce_counts: NonceCounts::new(),
         }
     }
 
@@ -357,6 +367,29 @@ impl Platform {
         self.cfg.known = known;
     }
 
+    /// A device the register gained while the platform runs (a catalog listed it, here or on
+    /// another node, or an import added it): it may register from now on (with `password`,
+    /// else the shared one), and with `leased` (an NVR, encoder or lower platform, on a node
+    /// of several) its catalog is synced only under its `catalog:<code>` lease, as for one
+    /// that was in the register at start. Returns whether it became leased while online here
+    /// (registered before it was in the register, unknown devices accepted): its duty is then
+    /// wanted at once, its registration having come before the lease rule.
+    pub fn learn_device(
+        &mut self,
+        device: DeviceCode,
+        password: Option<Password>,
+        leased: bool,
+        now: i64,
+    ) -> bool {
+        self.cfg.known.insert(device);
+        if let Some(p) = password.filter(|p| !p.is_empty()) {
+            self.cfg.passwords.insert(device, p);
+        }
+        leased
+            && self.cfg.catalog_leased.insert(device)
+            && self.registrar.state(&device, now).presence == Presence::Online
+    }
+
     /// Takes the events published since the last call.
     pub fn take_events(&mut self) -> Vec<GbEvent> {
         self.events.drain(..).collect()
@@ -365,6 +398,11 @@ impl Platform {
     /// Events and messages dropped because a bound was reached.
     pub fn dropped(&self) -> (u64, u64) {
         (self.dropped_events, self.dropped_messages)
+    }
+
+    /// What the DeviceStatus polls did since start.
+    pub fn poll_stats(&self) -> PollStats {
+        self.polls.stats()
     }
 
     pub fn unknown_devices(&self) -> &BTreeMap<DeviceCode, UnknownDevice> {
@@ -466,8 +504,16 @@ impl Platform {
         w.1 > MAX_MESSAGES_PER_SEC
     }
 
-    /// Handles one message; returns what to send.
+    /// Handles one message at `now` (Unix seconds); returns what to send.
     pub fn on_message(&mut self, bytes: &[u8], from: Peer, now: i64) -> Vec<Outgoing> {
+        self.on_message_at(bytes, from, now.saturating_mul(1000))
+    }
+
+    /// Handles one message at `now_ms` (Unix milliseconds, which the `Date` header of a
+    /// registration's 200 carries); returns what to send.
+    pub fn on_message_at(&mut self, bytes: &[u8], from: Peer, now_ms: i64) -> Vec<Outgoing> {
+        self.now_ms = now_ms;
+        let now = now_ms.div_euclid(1000);
         if self.over_rate(from.addr().ip(), now) {
             self.dropped_messages += 1;
             return Vec::new();
@@ -641,11 +687,42 @@ impl Platform {
             self.refused(device, from, why, now);
             return;
         }
+        // The right password, but perhaps a captured REGISTER sent again: its nonce count must
+        // be new (`crate::nonce_count`).
+        match self
+            .nonce_counts
+            .take(&creds.username, &creds.nonce, creds.nc.as_deref(), now)
+        {
+            NcCheck::Fresh => {}
+            NcCheck::Malformed => {
+                reply(
+                    400,
+                    "Bad Request",
+                    &[("Warning", warning("Authorization: nc is not 8 hex digits"))],
+                );
+                return;
+            }
+            check @ (NcCheck::Replayed | NcCheck::Full) => {
+                tracing::warn!(%device, peer = %from.addr(), ?check,
+                    "REGISTER with a nonce count already used: challenged again");
+                reply(
+                    401,
+                    "Unauthorized",
+                    &[("WWW-Authenticate", challenge(&self.nonces, false))],
+                );
+                return;
+            }
+        }
         let expires = req
             .expires
             .unwrap_or(DEFAULT_EXPIRES_SEC)
             .min(MAX_EXPIRES_SEC);
-        reply(200, "OK", &[("Expires", expires.to_string())]);
+        let date = sip::gb_date(self.now_ms, &self.cfg.time_zone);
+        reply(
+            200,
+            "OK",
+            &[("Expires", expires.to_string()), ("Date", date)],
+        );
         self.peers.insert(device, from);
         for t in self.registrar.register(device, now, expires) {
             let came_online = t.presence == Presence::Online;
@@ -753,7 +830,9 @@ impl Platform {
                 self.publish(GbEvent::DeviceInfo { device, info })
             }
             status @ Manscdp::DeviceStatus { .. } => {
-                self.polls.done(&device);
+                self.polls.done(&device, Freed::Answered, now);
+                // The slot goes to the next poll due now, not at the next tick.
+                out.extend(self.send_polls(now));
                 if let Some((previous, now)) = self.facts.status(device, &status, now) {
                     self.publish(GbEvent::Recording {
                         device,
@@ -939,7 +1018,7 @@ impl Platform {
             Pending::Query { device, query } => {
                 if *query == Query::DeviceStatus {
                     // Not an outage: the next poll follows at its time.
-                    self.polls.done(device);
+                    self.polls.done(device, Freed::TimedOut, now);
                 }
                 // Asked again when the device is next heard from (its keepalive), rather
                 // than at its next registration.
@@ -950,6 +1029,20 @@ impl Platform {
             Pending::Bye { .. } => {}
         }
         self.publish(GbEvent::NoAnswer { what, at: now });
+    }
+
+    /// The DeviceStatus polls due at `now` within the bound of polls in flight (with DeviceInfo
+    /// for a registration's first).
+    fn send_polls(&mut self, now: i64) -> Vec<Outgoing> {
+        let mut out = Vec::new();
+        for poll in self.polls.due(now) {
+            tracing::debug!(device = %poll.device, with_info = poll.with_info, "DeviceStatus poll sent");
+            if poll.with_info {
+                out.extend(self.query(poll.device, Query::DeviceInfo));
+            }
+            out.extend(self.query(poll.device, Query::DeviceStatus));
+        }
+        out
     }
 
     /// Time passes: publishes peers gone offline and catalogs given up as partial; returns
@@ -969,13 +1062,7 @@ impl Platform {
             self.learn_catalog(&c);
             self.publish(GbEvent::Catalog(c));
         }
-        let mut out = Vec::new();
-        for poll in self.polls.due(now) {
-            if poll.with_info {
-                out.extend(self.query(poll.device, Query::DeviceInfo));
-            }
-            out.extend(self.query(poll.device, Query::DeviceStatus));
-        }
+        let mut out = self.send_polls(now);
         if self.subs.is_empty() {
             return out;
         }

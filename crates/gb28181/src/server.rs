@@ -96,7 +96,8 @@ impl Shared {
                 return Vec::new();
             }
         }
-        self.with(|p, now| p.on_message(bytes, from, now))
+        let now_ms = self.now_ms();
+        self.with(|p, _| p.on_message_at(bytes, from, now_ms))
     }
 
     /// Runs `f` on the platform, publishes its events and returns what to send.

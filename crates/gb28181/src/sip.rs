@@ -344,6 +344,15 @@ pub fn response(
     out.into_bytes()
 }
 
+/// The `Date` header GB/T 28181 puts in the 200 to a REGISTER for the device to set its clock
+/// by: local time in `tz`, without a zone, to the millisecond (`2026-12-05T20:34:56.789`).
+pub fn gb_date(at_ms: i64, tz: &jiff::tz::TimeZone) -> String {
+    let at = jiff::Timestamp::from_millisecond(at_ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    at.to_zoned_datetime(tz.clone())
+        .strftime("%Y-%m-%dT%H:%M:%S%.3f")
+        .to_string()
+}
+
 /// A response to `req` with a body of `content_type` (a device's SDP answer to an INVITE).
 pub fn response_with_body(
     req: &InRequest,
@@ -449,6 +458,40 @@ Contact: <sip:34020000001320000001@127.0.0.1:5061>\r\n\
 Max-Forwards: 70\r\n\
 Expires: 3600\r\n\
 Content-Length: 0\r\n\r\n";
+
+    #[test]
+    fn the_date_header_is_local_time_to_the_millisecond() {
+        let shanghai = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap();
+        // 2026-12-05T12:34:56.789Z is 20:34:56.789 in Beijing (UTC+8, no DST).
+        let at = jiff::Timestamp::from_millisecond(1_796_474_096_789).unwrap();
+        assert_eq!(at.to_string(), "2026-12-05T12:34:56.789Z");
+        assert_eq!(
+            gb_date(at.as_millisecond(), &shanghai),
+            "2026-12-05T20:34:56.789"
+        );
+        assert_eq!(
+            gb_date(at.as_millisecond(), &jiff::tz::TimeZone::UTC),
+            "2026-12-05T12:34:56.789"
+        );
+        // Whole seconds still carry three digits of milliseconds.
+        assert_eq!(
+            gb_date(1_796_474_096_000, &jiff::tz::TimeZone::UTC),
+            "2026-12-05T12:34:56.000"
+        );
+    }
+
+    proptest! {
+        /// Any instant reads back from its header as the same local time, to the millisecond.
+        #[test]
+        fn the_date_header_reads_back(ms in 0i64..4_102_444_800_000) {
+            let tz = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap();
+            let text = gb_date(ms, &tz);
+            prop_assert_eq!(text.len(), 23);
+            let back: jiff::civil::DateTime = text.parse().unwrap();
+            let zoned = back.to_zoned_datetime(tz).unwrap();
+            prop_assert_eq!(zoned.timestamp().as_millisecond(), ms);
+        }
+    }
 
     #[test]
     fn parses_a_register() {

@@ -10,6 +10,9 @@
 //! - At most `at_once` polls wait for their answer at the same time; due polls beyond that wait
 //!   for a slot (oldest due first). A poll's slot is freed by the answer, by its transaction
 //!   timing out (the platform says so) or, as a backstop, [`SLOT_TIMEOUT_SEC`] after it went.
+//!   The platform asks for the due polls at each tick and again after each answer, so a freed
+//!   slot goes to the next poll at once: the pace is `at_once` per answer's round trip, not
+//!   `at_once` per tick.
 //! - A peer going offline is forgotten; an unanswered poll is not an outage (liveness decides
 //!   that), the next one simply follows at its time.
 //!
@@ -34,6 +37,16 @@ pub struct PollConfig {
     pub at_once: usize,
 }
 
+/// What freed a poll's slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freed {
+    Answered,
+    /// The query's transaction timed out (retransmissions included).
+    TimedOut,
+    /// No word by any path within [`SLOT_TIMEOUT_SEC`].
+    Stuck,
+}
+
 /// One poll to send: the peer, and whether DeviceInfo goes with it (the first after a
 /// registration).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,13 +63,28 @@ struct Entry {
     sent_at: Option<i64>,
 }
 
+/// What the polls did since start, for benches and diagnostics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PollStats {
+    pub sent: u64,
+    /// Slots freed by an answer, by the query's transaction timing out, by the backstop.
+    pub answered: u64,
+    pub timed_out: u64,
+    pub stuck: u64,
+    /// Seconds slots were held, summed over every freed slot.
+    pub held_sec: i64,
+}
+
 #[derive(Debug)]
 pub struct StatusPoll {
     cfg: PollConfig,
+    stats: PollStats,
     peers: HashMap<DeviceCode, Entry>,
     /// (due_at, device) of peers with no poll in flight.
     queue: BTreeSet<(i64, DeviceCode)>,
-    in_flight: usize,
+    /// (sent_at, device) of the polls in flight, oldest first (for the backstop, which so
+    /// looks at the stuck ones only, however often polls are sent).
+    flying: BTreeSet<(i64, DeviceCode)>,
 }
 
 /// A number in `0..n` from the code and the round (FNV-1a), for jitter.
@@ -78,7 +106,8 @@ impl StatusPoll {
             cfg,
             peers: HashMap::new(),
             queue: BTreeSet::new(),
-            in_flight: 0,
+            flying: BTreeSet::new(),
+            stats: PollStats::default(),
         }
     }
 
@@ -108,24 +137,31 @@ impl StatusPoll {
     /// `device` went offline: forgotten (its slot freed).
     pub fn end(&mut self, device: &DeviceCode) {
         if let Some(e) = self.peers.remove(device) {
-            if e.sent_at.is_some() {
-                self.in_flight -= 1;
-            } else {
-                self.queue.remove(&(e.due_at, *device));
-            }
+            match e.sent_at {
+                Some(sent) => self.flying.remove(&(sent, *device)),
+                None => self.queue.remove(&(e.due_at, *device)),
+            };
         }
     }
 
-    /// The poll of `device` was answered, or its transaction timed out: its slot is freed and
-    /// the next poll scheduled `interval ± 10 %` after the one sent.
-    pub fn done(&mut self, device: &DeviceCode) {
+    /// The poll of `device` was answered, or its transaction timed out (`why`), at `now`: its
+    /// slot is freed and the next poll scheduled `interval ± 10 %` after the one sent.
+    pub fn done(&mut self, device: &DeviceCode, why: Freed, now: i64) {
         let Some(e) = self.peers.get_mut(device) else {
             return;
         };
         let Some(sent) = e.sent_at.take() else {
             return;
         };
-        self.in_flight -= 1;
+        self.flying.remove(&(sent, *device));
+        match why {
+            Freed::Answered => self.stats.answered += 1,
+            Freed::TimedOut => self.stats.timed_out += 1,
+            Freed::Stuck => self.stats.stuck += 1,
+        }
+        self.stats.held_sec += (now - sent).max(0);
+        tracing::debug!(%device, ?why, held_sec = now - sent, in_flight = self.flying.len(),
+            "DeviceStatus poll slot freed");
         e.round = e.round.wrapping_add(1);
         let interval = i64::from(self.cfg.interval_sec);
         let tenth = (interval / 10).max(0);
@@ -137,17 +173,14 @@ impl StatusPoll {
     /// The polls to send at `now`, within the bound of polls in flight.
     pub fn due(&mut self, now: i64) -> Vec<Poll> {
         // The backstop: polls whose answer never came back free their slot.
-        let stuck: Vec<DeviceCode> = self
-            .peers
-            .iter()
-            .filter(|(_, e)| e.sent_at.is_some_and(|s| now - s >= SLOT_TIMEOUT_SEC))
-            .map(|(d, _)| *d)
-            .collect();
-        for d in stuck {
-            self.done(&d);
+        while let Some(&(sent, d)) = self.flying.first() {
+            if now - sent < SLOT_TIMEOUT_SEC {
+                break;
+            }
+            self.done(&d, Freed::Stuck, now);
         }
         let mut out = Vec::new();
-        while self.in_flight < self.cfg.at_once.max(1) {
+        while self.flying.len() < self.cfg.at_once.max(1) {
             let Some(&(at, device)) = self.queue.first() else {
                 break;
             };
@@ -157,7 +190,8 @@ impl StatusPoll {
             self.queue.pop_first();
             let e = self.peers.get_mut(&device).expect("queued peers are known");
             e.sent_at = Some(now);
-            self.in_flight += 1;
+            self.flying.insert((now, device));
+            self.stats.sent += 1;
             out.push(Poll {
                 device,
                 with_info: e.round == 0,
@@ -168,7 +202,11 @@ impl StatusPoll {
 
     /// Polls waiting for their answer.
     pub fn in_flight(&self) -> usize {
-        self.in_flight
+        self.flying.len()
+    }
+
+    pub fn stats(&self) -> PollStats {
+        self.stats
     }
 }
 
@@ -212,7 +250,7 @@ mod tests {
         let first = first.expect("polled within 60 s");
         // Nothing more while it is in flight.
         assert!(p.due(first + 30).is_empty());
-        p.done(&code(1));
+        p.done(&code(1), Freed::Answered, first + 1);
         assert!(p.due(first + 539).is_empty());
         let mut next = None;
         for t in first + 540..=first + 660 {
@@ -244,7 +282,7 @@ mod tests {
         assert_eq!(sent.len(), 3);
         assert_eq!(p.in_flight(), 3);
         assert!(p.due(T0 + 20).is_empty(), "no slot free");
-        p.done(&sent[0].device);
+        p.done(&sent[0].device, Freed::Answered, T0 + 20);
         assert_eq!(p.due(T0 + 20).len(), 1);
         // Never answered: freed at the backstop, the others go.
         assert_eq!(p.due(T0 + 10 + SLOT_TIMEOUT_SEC).len(), 2);
@@ -277,7 +315,7 @@ mod tests {
                 now += dt;
                 match op {
                     0 => p.start(code(n), now),
-                    1 => p.done(&code(n)),
+                    1 => p.done(&code(n), Freed::Answered, now),
                     2 => p.end(&code(n)),
                     _ => { p.due(now); }
                 }
@@ -286,6 +324,11 @@ mod tests {
                 prop_assert_eq!(waiting, p.in_flight());
                 let queued = p.peers.values().filter(|e| e.sent_at.is_none()).count();
                 prop_assert_eq!(queued, p.queue.len());
+                for (d, e) in &p.peers {
+                    if let Some(sent) = e.sent_at {
+                        prop_assert!(p.flying.contains(&(sent, *d)));
+                    }
+                }
             }
         }
     }

@@ -142,6 +142,114 @@ fn register_challenge_then_ok_then_catalog_query() {
 }
 
 #[test]
+fn the_registration_ok_carries_the_date_to_set_the_clock_by() {
+    let mut p = platform(UnknownPolicy::Refuse, true);
+    // 2027-01-15T08:00:00Z (T0) and 123 ms: 16:00 in Beijing, the default zone.
+    let at = T0 * 1000 + 123;
+    let out = p.on_message_at(&register(1, 3600, None), peer(), at);
+    assert_eq!(
+        header(&out[0], "Date"),
+        None,
+        "a challenge is no time source"
+    );
+    let auth = answer(&out[0], PASSWORD, DEV);
+    let out = p.on_message_at(&register(2, 3600, Some(auth)), peer(), at);
+    assert_eq!(status(&out[0]), 200);
+    assert_eq!(
+        header(&out[0], "Date").as_deref(),
+        Some("2027-01-15T16:00:00.123")
+    );
+    // In the zone the config names.
+    let mut utc = platform(UnknownPolicy::Refuse, true);
+    utc.cfg.time_zone = jiff::tz::TimeZone::UTC;
+    let out = utc.on_message_at(&register(1, 3600, None), peer(), at + 1_000);
+    let auth = answer(&out[0], PASSWORD, DEV);
+    let out = utc.on_message_at(&register(2, 3600, Some(auth)), peer(), at + 1_000);
+    assert_eq!(
+        header(&out[0], "Date").as_deref(),
+        Some("2027-01-15T08:00:01.123")
+    );
+}
+
+/// Answers the challenge in `challenge` with `qop=auth` and nonce count `nc`.
+fn answer_qop(challenge: &Outgoing, nc: &str) -> String {
+    let www = header(challenge, "WWW-Authenticate").unwrap();
+    let (_, nonce) = digest::parse_challenge(&www).unwrap();
+    let mut c = Credentials {
+        username: DEV.into(),
+        realm: "3402000000".into(),
+        nonce,
+        uri: "sip:34020000002000000001@3402000000".into(),
+        response: String::new(),
+        qop: Some("auth".into()),
+        nc: Some(nc.into()),
+        cnonce: Some("0a4f113b".into()),
+    };
+    c.response = c.expected("REGISTER", PASSWORD);
+    format!(
+        "Digest username=\"{}\", realm=\"{}\", nonce=\"{}\", uri=\"{}\", response=\"{}\", \
+         algorithm=MD5, qop=auth, nc={nc}, cnonce=\"0a4f113b\"",
+        c.username, c.realm, c.nonce, c.uri, c.response
+    )
+}
+
+#[test]
+fn a_replayed_register_is_challenged_again_with_a_fresh_nonce() {
+    let mut p = platform(UnknownPolicy::Refuse, true);
+    let out = p.on_message(&register(1, 3600, None), peer(), T0);
+    let auth = answer(&out[0], PASSWORD, DEV);
+    let captured = register(2, 3600, Some(auth.clone()));
+    assert_eq!(status(&p.on_message(&captured, peer(), T0)[0]), 200);
+    // The same bytes again, within the nonce's life: no registration, a new challenge.
+    let again = p.on_message(&captured, peer(), T0 + 5);
+    assert_eq!(again.len(), 1);
+    assert_eq!(status(&again[0]), 401);
+    let www = header(&again[0], "WWW-Authenticate").unwrap();
+    assert!(!www.contains("stale"));
+    assert!(!auth.contains(&digest::parse_challenge(&www).unwrap().1));
+    // Answering it registers.
+    let fresh = answer(&again[0], PASSWORD, DEV);
+    assert_eq!(
+        status(&p.on_message(&register(3, 3600, Some(fresh)), peer(), T0 + 5)[0]),
+        200
+    );
+    // A wrong password with the used nonce is still a wrong password (no count is taken).
+    let out = p.on_message(&register(4, 3600, None), peer(), T0 + 6);
+    let bad = answer(&out[0], "wrong", DEV);
+    assert_eq!(
+        status(&p.on_message(&register(5, 3600, Some(bad)), peer(), T0 + 6)[0]),
+        403
+    );
+}
+
+#[test]
+fn with_qop_the_nonce_count_must_grow() {
+    let mut p = platform(UnknownPolicy::Refuse, true);
+    let challenge = p.on_message(&register(1, 3600, None), peer(), T0).remove(0);
+    let first = answer_qop(&challenge, "00000001");
+    assert_eq!(
+        status(&p.on_message(&register(2, 3600, Some(first.clone())), peer(), T0)[0]),
+        200
+    );
+    // Re-registering with the same nonce and the next count is fine (RFC 2617 §3.2.2).
+    let next = answer_qop(&challenge, "00000002");
+    assert_eq!(
+        status(&p.on_message(&register(3, 3600, Some(next)), peer(), T0 + 60)[0]),
+        200
+    );
+    // Count 1 again: a replay.
+    assert_eq!(
+        status(&p.on_message(&register(4, 3600, Some(first)), peer(), T0 + 61)[0]),
+        401
+    );
+    // A count that is no count.
+    let bad = answer_qop(&challenge, "xyz");
+    let out = p.on_message(&register(5, 3600, Some(bad)), peer(), T0 + 62);
+    assert_eq!(status(&out[0]), 400);
+    assert!(header(&out[0], "Warning").unwrap().contains("nc"));
+}
+
+#[test]
 fn wrong_password_and_wrong_username_are_forbidden() {
     let mut p = platform(UnknownPolicy::Refuse, true);
     let out = p.on_message(&register(1, 3600, None), peer(), T0);
@@ -944,6 +1052,53 @@ fn a_leased_catalog_is_synced_only_under_its_lease() {
     let mut free = platform(UnknownPolicy::Refuse, true);
     assert!(free.may_sync_catalog(&dev()));
     assert_eq!(queries(&registered(&mut free, T0)), ["Catalog"]);
+}
+
+/// A device the register gains while the platform runs (a catalog listed it) may register at
+/// once; learnt as leased (an NVR or lower platform on a node of several), it is synced only
+/// under its lease, like one of the register at start, and its duty is wanted at once only
+/// when it registered before it was learnt.
+#[test]
+fn a_device_learnt_while_running_registers_and_a_parent_is_leased() {
+    let mut p = platform(UnknownPolicy::Refuse, false);
+    let out = p.on_message(&register(1, 3600, None), peer(), T0);
+    assert_eq!(status(&out[0]), 403, "unknown at first");
+    assert!(
+        !p.learn_device(dev(), None, true, T0 + 1),
+        "not online: nothing to want yet"
+    );
+    assert!(p.knows_device(&dev()));
+    assert!(
+        !p.may_sync_catalog(&dev()),
+        "leased: synced only under the lease"
+    );
+    assert_eq!(
+        registered(&mut p, T0 + 2).len(),
+        1,
+        "registers; no catalog query yet"
+    );
+    assert!(!p.learn_device(dev(), None, true, T0 + 3), "learnt once");
+    p.hold_catalog(dev(), true, T0 + 4);
+    assert_eq!(
+        queries(&p.on_message(&keepalive(1), peer(), T0 + 5)),
+        ["Catalog"]
+    );
+
+    // Accepted as unknown and online before a catalog listed it: its duty is wanted at once.
+    let mut accepting = platform(UnknownPolicy::Accept, false);
+    assert_eq!(queries(&registered(&mut accepting, T0)), ["Catalog"]);
+    assert!(accepting.learn_device(dev(), None, true, T0 + 1));
+    assert!(!accepting.may_sync_catalog(&dev()));
+    // Its own password, when the register has one, is the one it must use.
+    let mut own = platform(UnknownPolicy::Refuse, false);
+    own.learn_device(dev(), Some(Password::new("own-password")), false, T0);
+    let out = own.on_message(&register(1, 3600, None), peer(), T0);
+    let shared = answer(&out[0], PASSWORD, DEV);
+    assert_eq!(
+        status(&own.on_message(&register(2, 3600, Some(shared)), peer(), T0)[0]),
+        403
+    );
+    assert!(own.may_sync_catalog(&dev()), "not leased: synced freely");
 }
 
 /// A lease taken while the peer is offline asks nothing until it registers, then as usual.

@@ -13,8 +13,8 @@
 //! device retries every minute and is refused each time); the catalog in GB2312; malformed XML
 //! in every catalog page; huge catalogs (any channel count).
 //!
-//! Over UDP the device's own requests that need an answer (REGISTER, catalog pages) are sent
-//! again until answered, and a request of the platform's heard again (same Via branch: the
+//! Over UDP the device's own requests that need an answer (REGISTER, catalog pages, its
+//! DeviceInfo and DeviceStatus answers) are sent again until answered, and a request of the platform's heard again (same Via branch: the
 //! platform retransmits too) gets the same response again and nothing more, as a SIP server
 //! transaction does: a retransmitted Catalog query does not start the catalog over.
 //!
@@ -231,6 +231,10 @@ pub struct GbDevice {
     resend: Option<Resend>,
     /// Over UDP: the catalog page out, sent again the same way until answered or timer F.
     page_resend: Option<(Resend, i64)>,
+    /// Over UDP: our DeviceInfo and DeviceStatus answers (MESSAGE requests of ours) not yet
+    /// taken by the platform, by Call-ID, each sent again until its 200 or timer F; at most
+    /// [`ANSWERED`] (the oldest given up first).
+    answers_out: VecDeque<(String, Resend, i64)>,
     /// The platform's last requests (their Via branch) and our response to each.
     answered: VecDeque<(String, Vec<u8>)>,
     /// The platform's catalog subscription, and the scripted NOTIFYs not yet sent.
@@ -283,6 +287,7 @@ impl GbDevice {
             in_flight: None,
             resend: None,
             page_resend: None,
+            answers_out: VecDeque::new(),
             answered: VecDeque::new(),
             script: script.into(),
             sub: None,
@@ -442,7 +447,14 @@ impl GbDevice {
             .resend
             .as_ref()
             .map_or(i64::MAX, |r| r.at)
-            .min(self.page_resend.as_ref().map_or(i64::MAX, |(r, _)| r.at));
+            .min(self.page_resend.as_ref().map_or(i64::MAX, |(r, _)| r.at))
+            .min(
+                self.answers_out
+                    .iter()
+                    .map(|(_, r, _)| r.at)
+                    .min()
+                    .unwrap_or(i64::MAX),
+            );
         let notify_due = match (&self.sub, self.script.front()) {
             (Some(_), _) if self.cfg.notify_storm_per_sec > 0 => self.storm_at.saturating_add(1),
             (Some(_), Some(n)) => n.at,
@@ -545,6 +557,16 @@ impl GbDevice {
                 self.page_resend = None;
             }
         }
+        // Our answers the platform has not taken yet; given up at timer F.
+        self.answers_out.retain(|(_, _, until)| now < *until);
+        for (_, r, _) in self.answers_out.iter_mut() {
+            if now >= r.at {
+                r.gap = (r.gap * 2).min(RETRANSMIT_MAX_SEC);
+                r.at = now + r.gap;
+                self.stats.retransmissions += 1;
+                out.push(r.bytes.clone());
+            }
+        }
         // Answered, or timer F ran out: the retry after RETRY_SEC takes over.
         match self.phase {
             Phase::Registering { since, .. } if now < since + REGISTER_TIMEOUT_SEC => {}
@@ -614,6 +636,16 @@ impl GbDevice {
             (Method::Register, _) => {
                 self.phase = Phase::Refused { at: now };
                 self.stats.refused += 1;
+                Vec::new()
+            }
+            (Method::Message, _)
+                if self
+                    .answers_out
+                    .iter()
+                    .any(|(c, _, _)| *c == r.common.call_id) =>
+            {
+                // The platform took one of our answers: not sent again.
+                self.answers_out.retain(|(c, _, _)| *c != r.common.call_id);
                 Vec::new()
             }
             (Method::Message, _) if self.in_flight.as_deref() == Some(&r.common.call_id) => {
@@ -837,7 +869,7 @@ impl GbDevice {
                     self.cfg.id,
                     self.cfg.channels.len()
                 ));
-                out.push(self.request(Method::Message, &[], &body));
+                out.push(self.answer_message(&body, now));
             }
             "DeviceStatus" => {
                 let body = self.document(&format!(
@@ -847,11 +879,36 @@ impl GbDevice {
                     self.cfg.id,
                     if self.cfg.recording_off { "OFF" } else { "ON" }
                 ));
-                out.push(self.request(Method::Message, &[], &body));
+                out.push(self.answer_message(&body, now));
             }
             _ => {}
         }
         out
+    }
+
+    /// A MESSAGE carrying our answer `body` to a query (a request of ours, RFC 3261's
+    /// non-INVITE client transaction): over UDP remembered to be sent again, as a catalog page
+    /// is, until the platform's response or timer F, so that an answer lost on the way (a
+    /// platform's full socket buffer in a storm) still arrives.
+    fn answer_message(&mut self, body: &[u8], now: i64) -> Vec<u8> {
+        let msg = self.request(Method::Message, &[], body);
+        if self.transport == "UDP"
+            && let Ok(Inbound::Request(r)) = sip::parse(&msg)
+        {
+            if self.answers_out.len() >= ANSWERED {
+                self.answers_out.pop_front();
+            }
+            self.answers_out.push_back((
+                r.common.call_id,
+                Resend {
+                    bytes: msg.clone(),
+                    at: now + RETRANSMIT_FIRST_SEC,
+                    gap: RETRANSMIT_FIRST_SEC,
+                },
+                now + REGISTER_TIMEOUT_SEC,
+            ));
+        }
+        msg
     }
 
     /// A MANSCDP document with its declaration, in the configured character set.

@@ -253,6 +253,79 @@ fn device_info_and_status_are_answered() {
     );
 }
 
+/// An answer of ours lost on the way (a DeviceStatus answer MESSAGE dropped by a full socket
+/// buffer in a storm) is sent again, as RFC 3261 has a device do, until the platform takes it:
+/// the platform's poll gets its answer and frees its slot within seconds, instead of holding
+/// it until its backstop a minute later. Taken, it is not sent again.
+#[test]
+fn a_lost_device_status_answer_is_sent_again_until_taken() {
+    let cfg = lower(1);
+    let id = cfg.id;
+    let mut w = Wire::new(cfg);
+    w.plat = Platform::new(
+        PlatformConfig {
+            shared_password: Some(Password::new("pw")),
+            known: HashSet::from([id]),
+            status_poll: camwatch_gb28181::status_poll::PollConfig {
+                interval_sec: 600,
+                at_once: 1,
+            },
+            ..PlatformConfig::default()
+        },
+        Nonces::new([3; 16]),
+        1,
+    );
+    w.at(T0);
+    assert!(matches!(w.dev.phase(), Phase::Registered { .. }));
+    // The first poll (DeviceInfo and DeviceStatus) within a minute; its answers lost.
+    let mut t = T0;
+    let queries = loop {
+        t += 1;
+        assert!(t < T0 + 61, "polled within a minute");
+        let out = w.plat.tick(t);
+        if !out.is_empty() {
+            break out;
+        }
+    };
+    assert_eq!(queries.len(), 2);
+    let mut answers = Vec::new();
+    for q in &queries {
+        for m in w.dev.on_message(&q.bytes, t) {
+            match sip::parse(&m).unwrap() {
+                // The device's 200 to each query reaches the platform ...
+                Inbound::Response(_) => w.run(vec![m], t),
+                // ... its answers do not.
+                Inbound::Request(_) => answers.push(m),
+            }
+        }
+    }
+    assert_eq!(answers.len(), 2);
+    assert_eq!(w.plat.poll_stats().answered, 0);
+    assert_eq!(w.plat.poll_stats().sent, 1);
+    // The next tick of the device sends them again, the same bytes.
+    let is_answer = |m: &Vec<u8>| String::from_utf8_lossy(m).contains("<Response>");
+    let mut again = Vec::new();
+    for s in t + 1..t + 4 {
+        again.extend(w.dev.tick(s).into_iter().filter(is_answer));
+        if !again.is_empty() {
+            t = s;
+            break;
+        }
+    }
+    assert_eq!(again, answers, "sent again, byte for byte");
+    w.run(again, t);
+    assert_eq!(
+        w.plat.poll_stats().answered,
+        1,
+        "the slot freed by the answer"
+    );
+    assert_eq!(w.plat.poll_stats().stuck, 0);
+    // Taken (the platform answered 200): never sent again.
+    for s in t + 1..t + 40 {
+        assert!(!w.dev.tick(s).iter().any(is_answer), "sent again at {s}");
+    }
+}
+
 #[test]
 fn a_lost_catalog_page_is_sent_again_and_a_repeated_query_answered_alike() {
     let mut w = Wire::new(lower(100));

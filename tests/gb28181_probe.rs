@@ -7,6 +7,7 @@
 //!
 //! Waits are bounded polls (of serve's log and of probe's answer), never timed assertions.
 
+mod gb_serve;
 mod serve;
 
 use std::path::Path;
@@ -86,19 +87,10 @@ async fn probe_explains_a_gb_devices_registration_keepalives_and_catalog() {
         "",
     );
     let token = token.trim().to_string();
-    let (serve_child, addr) = serve::start(dir).await;
+    let (mut serve_child, addr) = serve::start(dir).await;
     let base = format!("http://{addr}");
-    let log = std::fs::read_to_string(dir.join("serve.log")).unwrap();
-    let line = log
-        .lines()
-        .find(|l| l.contains("GB/T 28181 platform"))
-        .unwrap_or_else(|| panic!("no platform in the log: {log}"));
-    let udp: std::net::SocketAddr = line[line.find("udp=").unwrap() + 4..]
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    // Waited for: the API answers before serve logs its platform's line.
+    let udp = gb_serve::platform_address(&mut serve_child, dir).await;
 
     // Before anything registers, the platform has not heard of them: down, exit status 4.
     let out = probe(dir, &base, &token, alive.as_str());

@@ -34,7 +34,9 @@ pub struct Metrics {
     /// The mid-tones' median lean along that direction, ×100.
     pub cast_lean: f64,
     pub occluded_fraction: f64,
-    /// Periodicity × amplitude of bands in the luma, or in a colour difference (halved).
+    /// Periodicity × amplitude of bands in the luma, or in a colour difference (halved); or of
+    /// lines at a slant alike in every part of the view (`lines::Spectrum::steady`), where
+    /// stronger.
     pub stripe_strength: f64,
     /// How much the picture changed from the previous sample, luma levels (the median over
     /// fixed places of 2×2-box-averaged luma, `still`): a re-encoding changes it less than new
@@ -799,6 +801,9 @@ pub fn measure(t: &Thumb, prev: Option<&Thumb>, baseline: Option<&Reference>) ->
     let similarity = baseline.map(|b| ncc(&gradient_map(&l, w, h), &b.gradients));
     let bands = bands::Profiles::of(&t.rgb, &l, w, h);
     let stripe_strength = bands.strength();
+    let spectrum = lines::Spectrum::of(&l, w, h);
+    // Judged alone, lines at a slant too, where every tile shows them alike.
+    let slanted = spectrum.as_ref().map_or(0.0, lines::Spectrum::steady);
     Metrics {
         width: w,
         height: h,
@@ -814,7 +819,7 @@ pub fn measure(t: &Thumb, prev: Option<&Thumb>, baseline: Option<&Reference>) ->
         cast_spread: round(tint.spread),
         cast_lean: round(tint.lean),
         occluded_fraction: round(occlusion(t, &l, None)),
-        stripe_strength: round(stripe_strength),
+        stripe_strength: round(stripe_strength.max(slanted)),
         change_from_previous: change.map(round),
         baseline_similarity: similarity.map(round),
         vs_baseline: baseline.map(|b| {
@@ -823,7 +828,7 @@ pub fn measure(t: &Thumb, prev: Option<&Thumb>, baseline: Option<&Reference>) ->
                 &l,
                 b,
                 (mean, spread, sharpness, noise_sigma),
-                (stripe_strength, &bands),
+                (stripe_strength, &bands, spectrum.as_ref()),
             )
         }),
         still,
@@ -920,18 +925,18 @@ fn vs_baseline(
     l: &[f32],
     b: &Reference,
     m: (f64, f64, f64, f64),
-    stripes: (f64, &bands::Profiles),
+    stripes: (f64, &bands::Profiles, Option<&lines::Spectrum>),
 ) -> VsBaseline {
     let (mean, spread, sharpness, noise_sigma) = m;
     // A band pattern the approved view shows too (a colonnade, a row of windows) is the scene.
-    let (raw, profiles) = stripes;
+    let (raw, profiles, spectrum) = stripes;
     let stripe_strength = profiles
         .strength_beyond(&b.bands)
         .map_or(raw, |beyond| beyond.min(raw));
     // Lines at any angle beyond the baseline's spectrum. Only against a baseline: on dev, the
     // picture's own spectrum read periodic scenes (windows, paving, foliage) as lines in one
     // normal picture in ten.
-    let slanted = match (&b.spectrum, lines::Spectrum::of(l, t.width, t.height)) {
+    let slanted = match (&b.spectrum, spectrum) {
         (Some(base), Some(frame)) => frame.strength(Some(base)),
         _ => 0.0,
     };

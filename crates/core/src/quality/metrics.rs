@@ -497,6 +497,26 @@ fn flat_level(stats: &[[(f64, f64); COLS]; ROWS]) -> f64 {
     (0.5 * *sds.select_nth_unstable_by(i, f64::total_cmp).1).clamp(1.5, 5.0)
 }
 
+/// Whether a picture is a night view: the median brightness of its blocks that are not dark
+/// (mean luma 35 and over) is under `NIGHT`. A cloth before the lens darkens part of a daylit
+/// view and leaves the rest as bright as it was.
+fn is_night(stats: &[[(f64, f64); COLS]; ROWS]) -> bool {
+    let mut lit: Vec<f64> = stats
+        .iter()
+        .flatten()
+        .map(|&(m, _)| m)
+        .filter(|&m| m >= 35.0)
+        .collect();
+    if lit.is_empty() {
+        return true;
+    }
+    let i = lit.len() / 2;
+    *lit.select_nth_unstable_by(i, f64::total_cmp).1 < NIGHT
+}
+
+/// The brightness (see `is_night`) under which a view is a night view.
+const NIGHT: f64 = 80.0;
+
 /// The largest 4-connected region of textureless blocks, as a fraction of the view, weighted
 /// by how soft its border is. Something in front of the lens is out of focus, so its border is
 /// a wide blur; a plain background (a wall, a table, the night) meets in-focus objects at
@@ -528,6 +548,7 @@ fn occlusion(t: &Thumb, l: &[f32], baseline: Option<&[[(f64, f64); COLS]; ROWS]>
     }
     let flat = flat_level(&stats);
     let base_flat = baseline.map(flat_level);
+    let night = is_night(&stats);
     // How the whole view's brightness changed since the baseline (other light, other time).
     let gain = baseline.map_or(1.0, |b| {
         let mut g: Vec<f64> = stats
@@ -551,7 +572,10 @@ fn occlusion(t: &Thumb, l: &[f32], baseline: Option<&[[(f64, f64); COLS]; ROWS]>
                     }
                     _ => {
                         let upper = (r as f64) < ROWS as f64 * 0.6;
-                        !(upper && (!(35.0..=130.0).contains(&mean) || blue[r][c] > 25.0))
+                        // Night-dark sky only in a night picture: in a daylit view a dark,
+                        // plain region high up is a cloth in front of the lens.
+                        let sky = (night && mean < 35.0) || mean > 130.0 || blue[r][c] > 25.0;
+                        !(upper && sky)
                     }
                 };
         }
@@ -609,6 +633,8 @@ fn occlusion(t: &Thumb, l: &[f32], baseline: Option<&[[(f64, f64); COLS]; ROWS]>
             && label[r as usize][c as usize] == best_label
     };
     let leave = (3.0 * flat).max(4.0) as f32;
+    // OSD text is crisp whatever is in front of the lens: no border is measured in its rows.
+    let osd = |y: usize| y < h / 10 || y >= h - h / 10;
     for r in 0..ROWS as isize {
         for c in 0..COLS as isize {
             if !inside(r, c) {
@@ -625,7 +651,15 @@ fn occlusion(t: &Thumb, l: &[f32], baseline: Option<&[[(f64, f64); COLS]; ROWS]>
                 let (r, c) = (r as usize, c as usize);
                 // Line k runs from the region block's middle to the neighbour's middle.
                 let (lines, len) = if dr == 0 { (bh, bw) } else { (bw, bh) };
+                // Vertical lines run from the block's middle by a block's height.
+                let mid = r * bh + bh / 2;
+                if dr != 0 && (osd(mid) || osd(if dr > 0 { mid + len } else { mid - len })) {
+                    continue;
+                }
                 for k in (0..lines).step_by(2) {
+                    if dr == 0 && osd(r * bh + k) {
+                        continue;
+                    }
                     let at = |j: usize| -> f32 {
                         let (y, x) = if dr == 0 {
                             let x0 = c * bw + bw / 2;

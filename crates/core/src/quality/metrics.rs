@@ -34,7 +34,9 @@ pub struct Metrics {
     /// The mid-tones' median lean along that direction, ×100.
     pub cast_lean: f64,
     pub occluded_fraction: f64,
-    /// Periodicity × amplitude of bands in the luma, or in a colour difference (halved).
+    /// Periodicity × amplitude of bands in the luma, or in a colour difference (halved); or of
+    /// lines at a slant alike in every part of the view (`lines::Spectrum::steady`), where
+    /// stronger.
     pub stripe_strength: f64,
     /// How much the picture changed from the previous sample, luma levels (the median over
     /// fixed places of 2×2-box-averaged luma, `still`): a re-encoding changes it less than new
@@ -495,6 +497,26 @@ fn flat_level(stats: &[[(f64, f64); COLS]; ROWS]) -> f64 {
     (0.5 * *sds.select_nth_unstable_by(i, f64::total_cmp).1).clamp(1.5, 5.0)
 }
 
+/// Whether a picture is a night view: the median brightness of its blocks that are not dark
+/// (mean luma 35 and over) is under `NIGHT`. A cloth before the lens darkens part of a daylit
+/// view and leaves the rest as bright as it was.
+fn is_night(stats: &[[(f64, f64); COLS]; ROWS]) -> bool {
+    let mut lit: Vec<f64> = stats
+        .iter()
+        .flatten()
+        .map(|&(m, _)| m)
+        .filter(|&m| m >= 35.0)
+        .collect();
+    if lit.is_empty() {
+        return true;
+    }
+    let i = lit.len() / 2;
+    *lit.select_nth_unstable_by(i, f64::total_cmp).1 < NIGHT
+}
+
+/// The brightness (see `is_night`) under which a view is a night view.
+const NIGHT: f64 = 80.0;
+
 /// The largest 4-connected region of textureless blocks, as a fraction of the view, weighted
 /// by how soft its border is. Something in front of the lens is out of focus, so its border is
 /// a wide blur; a plain background (a wall, a table, the night) meets in-focus objects at
@@ -526,6 +548,7 @@ fn occlusion(t: &Thumb, l: &[f32], baseline: Option<&[[(f64, f64); COLS]; ROWS]>
     }
     let flat = flat_level(&stats);
     let base_flat = baseline.map(flat_level);
+    let night = is_night(&stats);
     // How the whole view's brightness changed since the baseline (other light, other time).
     let gain = baseline.map_or(1.0, |b| {
         let mut g: Vec<f64> = stats
@@ -549,7 +572,10 @@ fn occlusion(t: &Thumb, l: &[f32], baseline: Option<&[[(f64, f64); COLS]; ROWS]>
                     }
                     _ => {
                         let upper = (r as f64) < ROWS as f64 * 0.6;
-                        !(upper && (!(35.0..=130.0).contains(&mean) || blue[r][c] > 25.0))
+                        // Night-dark sky only in a night picture: in a daylit view a dark,
+                        // plain region high up is a cloth in front of the lens.
+                        let sky = (night && mean < 35.0) || mean > 130.0 || blue[r][c] > 25.0;
+                        !(upper && sky)
                     }
                 };
         }
@@ -607,6 +633,8 @@ fn occlusion(t: &Thumb, l: &[f32], baseline: Option<&[[(f64, f64); COLS]; ROWS]>
             && label[r as usize][c as usize] == best_label
     };
     let leave = (3.0 * flat).max(4.0) as f32;
+    // OSD text is crisp whatever is in front of the lens: no border is measured in its rows.
+    let osd = |y: usize| y < h / 10 || y >= h - h / 10;
     for r in 0..ROWS as isize {
         for c in 0..COLS as isize {
             if !inside(r, c) {
@@ -623,7 +651,15 @@ fn occlusion(t: &Thumb, l: &[f32], baseline: Option<&[[(f64, f64); COLS]; ROWS]>
                 let (r, c) = (r as usize, c as usize);
                 // Line k runs from the region block's middle to the neighbour's middle.
                 let (lines, len) = if dr == 0 { (bh, bw) } else { (bw, bh) };
+                // Vertical lines run from the block's middle by a block's height.
+                let mid = r * bh + bh / 2;
+                if dr != 0 && (osd(mid) || osd(if dr > 0 { mid + len } else { mid - len })) {
+                    continue;
+                }
                 for k in (0..lines).step_by(2) {
+                    if dr == 0 && osd(r * bh + k) {
+                        continue;
+                    }
                     let at = |j: usize| -> f32 {
                         let (y, x) = if dr == 0 {
                             let x0 = c * bw + bw / 2;
@@ -799,6 +835,9 @@ pub fn measure(t: &Thumb, prev: Option<&Thumb>, baseline: Option<&Reference>) ->
     let similarity = baseline.map(|b| ncc(&gradient_map(&l, w, h), &b.gradients));
     let bands = bands::Profiles::of(&t.rgb, &l, w, h);
     let stripe_strength = bands.strength();
+    let spectrum = lines::Spectrum::of(&l, w, h);
+    // Judged alone, lines at a slant too, where every tile shows them alike.
+    let slanted = spectrum.as_ref().map_or(0.0, lines::Spectrum::steady);
     Metrics {
         width: w,
         height: h,
@@ -814,7 +853,7 @@ pub fn measure(t: &Thumb, prev: Option<&Thumb>, baseline: Option<&Reference>) ->
         cast_spread: round(tint.spread),
         cast_lean: round(tint.lean),
         occluded_fraction: round(occlusion(t, &l, None)),
-        stripe_strength: round(stripe_strength),
+        stripe_strength: round(stripe_strength.max(slanted)),
         change_from_previous: change.map(round),
         baseline_similarity: similarity.map(round),
         vs_baseline: baseline.map(|b| {
@@ -823,7 +862,7 @@ pub fn measure(t: &Thumb, prev: Option<&Thumb>, baseline: Option<&Reference>) ->
                 &l,
                 b,
                 (mean, spread, sharpness, noise_sigma),
-                (stripe_strength, &bands),
+                (stripe_strength, &bands, spectrum.as_ref()),
             )
         }),
         still,
@@ -920,18 +959,18 @@ fn vs_baseline(
     l: &[f32],
     b: &Reference,
     m: (f64, f64, f64, f64),
-    stripes: (f64, &bands::Profiles),
+    stripes: (f64, &bands::Profiles, Option<&lines::Spectrum>),
 ) -> VsBaseline {
     let (mean, spread, sharpness, noise_sigma) = m;
     // A band pattern the approved view shows too (a colonnade, a row of windows) is the scene.
-    let (raw, profiles) = stripes;
+    let (raw, profiles, spectrum) = stripes;
     let stripe_strength = profiles
         .strength_beyond(&b.bands)
         .map_or(raw, |beyond| beyond.min(raw));
     // Lines at any angle beyond the baseline's spectrum. Only against a baseline: on dev, the
     // picture's own spectrum read periodic scenes (windows, paving, foliage) as lines in one
     // normal picture in ten.
-    let slanted = match (&b.spectrum, lines::Spectrum::of(l, t.width, t.height)) {
+    let slanted = match (&b.spectrum, spectrum) {
         (Some(base), Some(frame)) => frame.strength(Some(base)),
         _ => 0.0,
     };

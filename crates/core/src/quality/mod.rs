@@ -22,7 +22,9 @@
 //!   baseline also textured occluders (`foreign`: leaves, a hand): a region from the view's edge
 //!   whose colour and brightness are no longer the baseline's.
 //! - `stripes`: periodicity × amplitude of the detrended row and column mean profiles, of the
-//!   luma and (halved) of the colour differences R−Y and B−Y: colour-only interference bands.
+//!   luma and (halved) of the colour differences R−Y and B−Y: colour-only interference bands;
+//!   or lines at a slant present alike in every part of the view (`lines`: a peak off the axes
+//!   in every tile's power spectrum).
 //!   With a baseline only what the baseline's profiles do not show (`bands`: a colonnade or a
 //!   row of windows is periodic in the approved view too), and also rolling hum bars (`hum`):
 //!   one to a few wide soft bands over the whole width, too wide to tell from the scene in the

@@ -362,6 +362,77 @@ fn an_occluder_beside_crisp_texture_is_occlusion() {
     assert!(!has(&d, FaultKind::Occlusion), "{d:?}");
 }
 
+/// A dark cloth hanging from the top of a daylit view, its edge very soft, OSD text crisp in
+/// the top and bottom rows: judged alone it is occlusion, a fault. It was missed: as dark as
+/// a night sky high up, and its only border measured crisply, at the OSD text.
+#[test]
+fn a_dark_cloth_high_in_a_daylit_view_is_occlusion() {
+    let t = Thresholds::default();
+    let (w, h) = (320, 180);
+    let osd =
+        |x: usize, y: usize| (y < 12 || y >= h - 12) && x < 140 && (x / 3 + y).is_multiple_of(2);
+    let texture = |x: usize, y: usize| {
+        let v =
+            110 + if (x / 12 + y / 9).is_multiple_of(2) {
+                50
+            } else {
+                0
+            } + grain(x, y, 3, 8);
+        [v, v - 5, v - 15].map(|c| c.clamp(0, 255) as u8)
+    };
+    let mask = img(w, h, |x, y| {
+        let (dx, dy) = (x as f64 / 230.0, y as f64 / 140.0);
+        [if dx * dx + dy * dy < 1.0 { 255 } else { 0 }; 3]
+    });
+    let mask = box_blur(&mask, 4, 3);
+    let view = |occluded: bool| {
+        img(w, h, |x, y| {
+            if osd(x, y) {
+                return [250; 3];
+            }
+            let m = if occluded {
+                mask.rgb[(y * w + x) * 3] as f64 / 255.0
+            } else {
+                0.0
+            };
+            let occ = [28.0, 27.0, 32.0];
+            let p = texture(x, y);
+            std::array::from_fn(|c| (p[c] as f64 * (1.0 - m) + occ[c] * m).round() as u8)
+        })
+    };
+    let d = diagnose(&view(true), None, None, &t);
+    assert!(is_fault(&d, FaultKind::Occlusion), "{d:?}");
+    let d = diagnose(&view(false), None, None, &t);
+    assert!(!has(&d, FaultKind::Occlusion), "{d:?}");
+}
+
+/// A night view: a dark, plain sky over dim streets with lamps is the sky, not a cloth.
+#[test]
+fn a_dark_night_sky_is_not_occlusion() {
+    let t = Thresholds::default();
+    let view = img(320, 180, |x, y| {
+        if y < 80 {
+            [14, 14, 20].map(|c: i32| (c + grain(x, y, 9, 1)).clamp(0, 255) as u8)
+        } else {
+            let lamp = if (x / 40).is_multiple_of(2) && y < 100 {
+                90
+            } else {
+                0
+            };
+            let v =
+                40 + if (x / 8 + y / 6).is_multiple_of(2) {
+                    25
+                } else {
+                    0
+                } + lamp
+                    + grain(x, y, 4, 5);
+            [v, v - 3, v - 8].map(|c| c.clamp(0, 255) as u8)
+        }
+    });
+    let d = diagnose(&view, None, None, &t);
+    assert!(!has(&d, FaultKind::Occlusion), "{d:?}");
+}
+
 /// A deep blue sky is as dark as a wall but is no occluder, soft clouds and all.
 #[test]
 fn a_blue_sky_with_soft_clouds_is_not_occlusion() {

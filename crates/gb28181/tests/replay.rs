@@ -3,53 +3,17 @@
 //! nonce) instead of registering; the device answering that challenge registers. Sent again
 //! after its nonce's lifetime, the captured REGISTER is challenged with `stale=true`.
 
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use camwatch_core::clock::TokioClock;
-use camwatch_core::secret::Password;
-use camwatch_gb28181::digest::{self, Nonces};
-use camwatch_gb28181::platform::{GbEvent, Platform, PlatformConfig};
+use camwatch_gb28181::digest;
+use camwatch_gb28181::platform::GbEvent;
 use camwatch_gb28181::registrar::Presence;
 use camwatch_gb28181::sip::{self, InResponse, Inbound};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 mod device;
-use device::{DEV, PASSWORD, authorization, recv, register};
-
-async fn start() -> (
-    SocketAddr,
-    UnboundedReceiver<GbEvent>,
-    tokio::sync::oneshot::Sender<()>,
-) {
-    let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = udp.local_addr().unwrap();
-    let cfg = PlatformConfig {
-        shared_password: Some(Password::new(PASSWORD)),
-        known: [DEV.parse().unwrap()].into(),
-        ..Default::default()
-    };
-    let platform = Arc::new(Mutex::new(Platform::new(cfg, Nonces::random(), 3)));
-    let (events_tx, events) = tokio::sync::mpsc::unbounded_channel();
-    let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let clock = Arc::new(TokioClock::new(
-        jiff::Timestamp::from_second(1_800_000_000).unwrap(),
-    ));
-    tokio::spawn(camwatch_gb28181::server::run(
-        platform,
-        udp,
-        tcp,
-        clock,
-        events_tx,
-        async {
-            let _ = stop_rx.await;
-        },
-    ));
-    (addr, events, stop)
-}
+use device::{authorization, recv, register, start_platform};
 
 async fn response(sock: &UdpSocket) -> InResponse {
     // The platform's own requests (Catalog query) may come between: skip them.
@@ -72,7 +36,12 @@ fn onlines(events: &mut UnboundedReceiver<GbEvent>) -> usize {
 
 #[tokio::test(start_paused = true)]
 async fn a_captured_register_sent_again_is_challenged_not_registered() {
-    let (platform, mut events, _stop) = start().await;
+    let device::Harness {
+        addr: platform,
+        mut events,
+        _stop,
+        ..
+    } = start_platform(3).await;
     let dev = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let local = dev.local_addr().unwrap();
     dev.send_to(&register("UDP", local, 1, None), platform)

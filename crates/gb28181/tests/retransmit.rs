@@ -8,63 +8,18 @@
 //! virtual clock (`TokioClock`), and a datagram on loopback is readable as soon as it is sent,
 //! so tokio never jumps time while one is in flight.
 
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use camwatch_core::clock::TokioClock;
-use camwatch_core::secret::Password;
-use camwatch_gb28181::digest::Nonces;
 use camwatch_gb28181::manscdp::Query;
-use camwatch_gb28181::platform::{GbEvent, Pending, Platform, PlatformConfig};
+use camwatch_gb28181::platform::{GbEvent, Pending};
 use camwatch_gb28181::sip::{self, InRequest, Inbound, Method};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::TcpStream;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant;
 
 mod device;
-use device::{BOUND, DEV, PASSWORD, authorization, recv, register, registered_udp};
-
-struct Harness {
-    addr: SocketAddr,
-    tcp_addr: SocketAddr,
-    events: UnboundedReceiver<GbEvent>,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
-
-async fn start() -> Harness {
-    let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let (addr, tcp_addr) = (udp.local_addr().unwrap(), tcp.local_addr().unwrap());
-    let cfg = PlatformConfig {
-        shared_password: Some(Password::new(PASSWORD)),
-        known: [DEV.parse().unwrap()].into(),
-        ..Default::default()
-    };
-    let platform = Arc::new(Mutex::new(Platform::new(cfg, Nonces::random(), 9)));
-    let (events_tx, events) = tokio::sync::mpsc::unbounded_channel();
-    let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let clock = Arc::new(TokioClock::new(
-        jiff::Timestamp::from_second(1_800_000_000).unwrap(),
-    ));
-    tokio::spawn(camwatch_gb28181::server::run(
-        platform,
-        udp,
-        tcp,
-        clock,
-        events_tx,
-        async {
-            let _ = stop_rx.await;
-        },
-    ));
-    Harness {
-        addr,
-        tcp_addr,
-        events,
-        _stop: stop,
-    }
-}
+use device::{BOUND, DEV, authorization, recv, register, registered_udp, start_platform};
 
 fn catalog_query(bytes: &[u8]) -> InRequest {
     match sip::parse(bytes).unwrap() {
@@ -92,7 +47,7 @@ async fn next_no_answer(events: &mut UnboundedReceiver<GbEvent>) -> (Pending, In
 
 #[tokio::test(start_paused = true)]
 async fn an_unanswered_query_is_sent_again_on_timer_e_then_fails_at_64_t1() {
-    let mut h = start().await;
+    let mut h = start_platform(9).await;
     let dev = registered_udp(h.addr).await;
     let (first, t0) = recv(&dev).await;
     catalog_query(&first);
@@ -129,7 +84,7 @@ async fn an_unanswered_query_is_sent_again_on_timer_e_then_fails_at_64_t1() {
 
 #[tokio::test(start_paused = true)]
 async fn a_lost_query_is_answered_after_its_retransmission() {
-    let mut h = start().await;
+    let mut h = start_platform(9).await;
     let dev = registered_udp(h.addr).await;
     let local = dev.local_addr().unwrap();
     // The first copy is "lost": the device never saw it.
@@ -205,7 +160,7 @@ async fn read(s: &mut TcpStream, buf: &mut Vec<u8>) -> (Vec<u8>, Instant) {
 
 #[tokio::test(start_paused = true)]
 async fn over_tcp_the_query_is_sent_once_and_still_times_out() {
-    let mut h = start().await;
+    let mut h = start_platform(9).await;
     let mut s = TcpStream::connect(h.tcp_addr).await.unwrap();
     let local = s.local_addr().unwrap();
     let mut buf = Vec::new();

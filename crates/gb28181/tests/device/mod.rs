@@ -3,11 +3,16 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use camwatch_gb28181::digest;
+use camwatch_core::clock::TokioClock;
+use camwatch_core::secret::Password;
+use camwatch_gb28181::digest::{self, Nonces};
+use camwatch_gb28181::platform::{GbEvent, Platform, PlatformConfig};
 use camwatch_gb28181::sip::{self, Inbound};
-use tokio::net::UdpSocket;
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant;
 
 pub const DEV: &str = "34020000001320000009";
@@ -74,4 +79,47 @@ pub async fn registered_udp(platform: SocketAddr) -> UdpSocket {
     };
     assert_eq!(ok.status, 200);
     sock
+}
+
+/// camwatch's platform serving UDP and TCP on loopback port 0, knowing `DEV` by the shared
+/// `PASSWORD`, on the tokio clock; dropping `_stop` stops it.
+pub struct Harness {
+    pub addr: SocketAddr,
+    pub tcp_addr: SocketAddr,
+    pub events: UnboundedReceiver<GbEvent>,
+    pub _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Starts a platform whose nonces come from `seed`.
+pub async fn start_platform(seed: u64) -> Harness {
+    let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (addr, tcp_addr) = (udp.local_addr().unwrap(), tcp.local_addr().unwrap());
+    let cfg = PlatformConfig {
+        shared_password: Some(Password::new(PASSWORD)),
+        known: [DEV.parse().unwrap()].into(),
+        ..Default::default()
+    };
+    let platform = Arc::new(Mutex::new(Platform::new(cfg, Nonces::random(), seed)));
+    let (events_tx, events) = tokio::sync::mpsc::unbounded_channel();
+    let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let clock = Arc::new(TokioClock::new(
+        jiff::Timestamp::from_second(1_800_000_000).unwrap(),
+    ));
+    tokio::spawn(camwatch_gb28181::server::run(
+        platform,
+        udp,
+        tcp,
+        clock,
+        events_tx,
+        async {
+            let _ = stop_rx.await;
+        },
+    ));
+    Harness {
+        addr,
+        tcp_addr,
+        events,
+        _stop: stop,
+    }
 }

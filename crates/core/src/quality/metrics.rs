@@ -42,7 +42,8 @@ pub struct Metrics {
     /// fixed places of 2×2-box-averaged luma, `still`): a re-encoding changes it less than new
     /// sensor noise.
     pub change_from_previous: Option<f64>,
-    /// Correlation of coarse gradient maps with the baseline.
+    /// Correlation of the view's coarse structure with the baseline's, outside an occluder
+    /// (`similarity`).
     pub baseline_similarity: Option<f64>,
     /// What changed from the approved baseline; `None` without one.
     pub vs_baseline: Option<VsBaseline>,
@@ -517,6 +518,20 @@ fn is_night(stats: &[[(f64, f64); COLS]; ROWS]) -> bool {
 /// The brightness (see `is_night`) under which a view is a night view.
 const NIGHT: f64 = 80.0;
 
+/// What `occlusion` found: the fraction of the view an occluder covers, and the blocks of its
+/// region (`None` when none was found, or its border is crisp: a plain surface in the view).
+struct Occluded {
+    fraction: f64,
+    region: Option<[[bool; COLS]; ROWS]>,
+}
+
+impl Occluded {
+    const NONE: Occluded = Occluded {
+        fraction: 0.0,
+        region: None,
+    };
+}
+
 /// The largest 4-connected region of textureless blocks, as a fraction of the view, weighted
 /// by how soft its border is. Something in front of the lens is out of focus, so its border is
 /// a wide blur; a plain background (a wall, a table, the night) meets in-focus objects at
@@ -526,10 +541,10 @@ const NIGHT: f64 = 80.0;
 /// fog, sky, a white wall or a flower's petals are as plain in the baseline; without one,
 /// every textureless block but sky in the upper part of the view (bright, night-dark, or
 /// blue).
-fn occlusion(t: &Thumb, l: &[f32], baseline: Option<&[[(f64, f64); COLS]; ROWS]>) -> f64 {
+fn occlusion(t: &Thumb, l: &[f32], baseline: Option<&[[(f64, f64); COLS]; ROWS]>) -> Occluded {
     let (w, h) = (t.width, t.height);
     let Some(stats) = block_stats(l, w, h) else {
-        return 0.0;
+        return Occluded::NONE;
     };
     let (bw, bh) = (w / COLS, h / ROWS);
     // How much bluer than red each block is: a clear sky of middling brightness (a deep blue
@@ -549,13 +564,21 @@ fn occlusion(t: &Thumb, l: &[f32], baseline: Option<&[[(f64, f64); COLS]; ROWS]>
     let flat = flat_level(&stats);
     let base_flat = baseline.map(flat_level);
     let night = is_night(&stats);
-    // How the whole view's brightness changed since the baseline (other light, other time).
+    // How the whole view's brightness changed since the baseline (other light, other time),
+    // read from the blocks that kept their texture where there are enough of them: an occluder
+    // over half the view would otherwise set the gain, and the view it left would seem moved.
     let gain = baseline.map_or(1.0, |b| {
-        let mut g: Vec<f64> = stats
-            .iter()
-            .flatten()
-            .zip(b.iter().flatten())
-            .map(|(f, b)| (f.0 + 4.0) / (b.0 + 4.0))
+        let ratios = || {
+            stats
+                .iter()
+                .flatten()
+                .zip(b.iter().flatten())
+                .map(|(f, b)| ((f.0 + 4.0) / (b.0 + 4.0), f.1 >= flat))
+        };
+        let textured = ratios().filter(|&(_, t)| t).count();
+        let mut g: Vec<f64> = ratios()
+            .filter(|&(_, t)| t || textured < 4)
+            .map(|(g, _)| g)
             .collect();
         let i = g.len() / 2;
         *g.select_nth_unstable_by(i, f64::total_cmp).1
@@ -620,7 +643,7 @@ fn occlusion(t: &Thumb, l: &[f32], baseline: Option<&[[(f64, f64); COLS]; ROWS]>
         }
     }
     if best == 0 {
-        return 0.0;
+        return Occluded::NONE;
     }
     // Border softness: along lines from the middle of a region block into each textured
     // neighbour, the width (contrast over steepest step) of the transition where the luma
@@ -702,7 +725,10 @@ fn occlusion(t: &Thumb, l: &[f32], baseline: Option<&[[(f64, f64); COLS]; ROWS]>
         widths.select_nth_unstable_by(i, f32::total_cmp);
         ((widths[i] as f64 - 2.0) / 1.0).clamp(0.0, 1.0)
     };
-    best as f64 / (ROWS * COLS) as f64 * soft
+    Occluded {
+        fraction: best as f64 / (ROWS * COLS) as f64 * soft,
+        region: (soft > 0.0).then(|| label.map(|row| row.map(|l| l == best_label))),
+    }
 }
 
 /// Whether the picture is a colour-bar test pattern (an encoder's or DVR's no-signal screen):
@@ -787,19 +813,101 @@ fn coarse(l: &[f32], w: usize, h: usize, cw: usize, ch: usize) -> Vec<f64> {
     out
 }
 
-fn gradient_map(l: &[f32], w: usize, h: usize) -> Vec<f64> {
-    const CW: usize = 32;
-    const CH: usize = 24;
-    let c = coarse(l, w, h, CW, CH);
-    let mut g = Vec::with_capacity((CW - 1) * (CH - 1));
-    for y in 0..CH - 1 {
-        for x in 0..CW - 1 {
-            let gx = c[y * CW + x + 1] - c[y * CW + x];
-            let gy = c[(y + 1) * CW + x] - c[y * CW + x];
-            g.push((gx * gx + gy * gy).sqrt());
-        }
+/// The view's coarse structure for `scene_change`: the signed differences between
+/// neighbouring cells of a 32×24 grid of cell means, across (`gx`) and down (`gy`).
+#[derive(Debug, Clone)]
+struct Structure {
+    /// `GRID_H` rows of `GRID_W - 1` differences.
+    gx: Vec<f64>,
+    /// `GRID_H - 1` rows of `GRID_W` differences.
+    gy: Vec<f64>,
+}
+
+const GRID_W: usize = 32;
+const GRID_H: usize = 24;
+
+fn structure(l: &[f32], w: usize, h: usize) -> Structure {
+    let c = coarse(l, w, h, GRID_W, GRID_H);
+    let mut gx = Vec::with_capacity((GRID_W - 1) * GRID_H);
+    for y in 0..GRID_H {
+        gx.extend((0..GRID_W - 1).map(|x| c[y * GRID_W + x + 1] - c[y * GRID_W + x]));
     }
-    g
+    let gy = (0..GRID_H - 1)
+        .flat_map(|y| (0..GRID_W).map(move |x| (y, x)))
+        .map(|(y, x)| c[(y + 1) * GRID_W + x] - c[y * GRID_W + x])
+        .collect();
+    Structure { gx, gy }
+}
+
+/// How alike the view's structure is to the baseline's: the correlation of the two
+/// `Structure`s, each column's differences across less their mean down the column and each
+/// row's differences down less their mean along the row, over the cells outside an occluder's
+/// `region` (found against the baseline).
+///
+/// - Signed, a region that lost its texture adds nothing to the correlation, where the
+///   differences' magnitudes (their mean no longer the baseline's) pulled it down with it.
+/// - A band pattern over the whole width or height (stripes, hum bars) is constant along its
+///   bands: without those means what is left is the scene's structure.
+/// - What an occluder hides is not compared: a covered lens still shows its approved view
+///   around the occluder, and a turned camera does not. The mask is dropped when it would
+///   leave under a quarter of the cells.
+fn similarity(f: &Structure, b: &Structure, region: Option<&[[bool; COLS]; ROWS]>) -> f64 {
+    let hidden =
+        |x: usize, y: usize| region.is_some_and(|r| r[y * ROWS / GRID_H][x * COLS / GRID_W]);
+    let gx_kept = |x: usize, y: usize| !hidden(x, y) && !hidden(x + 1, y);
+    let gy_kept = |x: usize, y: usize| !hidden(x, y) && !hidden(x, y + 1);
+    let kept = (0..GRID_H)
+        .flat_map(|y| (0..GRID_W - 1).map(move |x| (x, y)))
+        .filter(|&(x, y)| gx_kept(x, y))
+        .count()
+        + (0..GRID_H - 1)
+            .flat_map(|y| (0..GRID_W).map(move |x| (x, y)))
+            .filter(|&(x, y)| gy_kept(x, y))
+            .count();
+    let total = (GRID_W - 1) * GRID_H + GRID_W * (GRID_H - 1);
+    let masked = kept * 4 >= total;
+    let (mut fa, mut ba) = (Vec::with_capacity(total), Vec::with_capacity(total));
+    // One line of differences (a column of `gx`, a row of `gy`), less its means.
+    let mut line = |cells: &mut dyn Iterator<Item = usize>| {
+        let at = fa.len();
+        for i in cells {
+            fa.push(f.gx_gy(i));
+            ba.push(b.gx_gy(i));
+        }
+        let n = (fa.len() - at).max(1) as f64;
+        let (mf, mb) = (
+            fa[at..].iter().sum::<f64>() / n,
+            ba[at..].iter().sum::<f64>() / n,
+        );
+        fa[at..].iter_mut().for_each(|v| *v -= mf);
+        ba[at..].iter_mut().for_each(|v| *v -= mb);
+    };
+    for x in 0..GRID_W - 1 {
+        line(
+            &mut (0..GRID_H)
+                .filter(|&y| !masked || gx_kept(x, y))
+                .map(|y| y * (GRID_W - 1) + x),
+        );
+    }
+    let off = (GRID_W - 1) * GRID_H;
+    for y in 0..GRID_H - 1 {
+        line(
+            &mut (0..GRID_W)
+                .filter(|&x| !masked || gy_kept(x, y))
+                .map(|x| off + y * GRID_W + x),
+        );
+    }
+    ncc(&fa, &ba)
+}
+
+impl Structure {
+    /// Difference `i` of `gx` then `gy`, as one sequence.
+    fn gx_gy(&self, i: usize) -> f64 {
+        self.gx
+            .get(i)
+            .copied()
+            .unwrap_or_else(|| self.gy[i - self.gx.len()])
+    }
 }
 
 fn ncc(a: &[f64], b: &[f64]) -> f64 {
@@ -832,7 +940,18 @@ pub fn measure(t: &Thumb, prev: Option<&Thumb>, baseline: Option<&Reference>) ->
     let tint = cast(t, &l, &lh, n);
     let still = Still::of(&l, w, h);
     let change = prev.and_then(|p| still?.change_from(&Still::from_thumb(p)?));
-    let similarity = baseline.map(|b| ncc(&gradient_map(&l, w, h), &b.gradients));
+    // An occluder found against the baseline: its fraction, and its region, which the
+    // similarity leaves out.
+    let occluded = baseline
+        .and_then(|b| b.blocks.as_ref())
+        .map(|s| occlusion(t, &l, Some(s)));
+    let similarity = baseline.map(|b| {
+        similarity(
+            &structure(&l, w, h),
+            &b.structure,
+            occluded.as_ref().and_then(|o| o.region.as_ref()),
+        )
+    });
     let bands = bands::Profiles::of(&t.rgb, &l, w, h);
     let stripe_strength = bands.strength();
     let spectrum = lines::Spectrum::of(&l, w, h);
@@ -852,7 +971,7 @@ pub fn measure(t: &Thumb, prev: Option<&Thumb>, baseline: Option<&Reference>) ->
         cast_ratio: round(tint.ratio),
         cast_spread: round(tint.spread),
         cast_lean: round(tint.lean),
-        occluded_fraction: round(occlusion(t, &l, None)),
+        occluded_fraction: round(occlusion(t, &l, None).fraction),
         stripe_strength: round(stripe_strength.max(slanted)),
         change_from_previous: change.map(round),
         baseline_similarity: similarity.map(round),
@@ -863,6 +982,7 @@ pub fn measure(t: &Thumb, prev: Option<&Thumb>, baseline: Option<&Reference>) ->
                 b,
                 (mean, spread, sharpness, noise_sigma),
                 (stripe_strength, &bands, spectrum.as_ref()),
+                occluded.as_ref().map_or(0.0, |o| o.fraction),
             )
         }),
         still,
@@ -874,7 +994,7 @@ pub fn measure(t: &Thumb, prev: Option<&Thumb>, baseline: Option<&Reference>) ->
 pub struct Reference {
     /// The light it was taken in: a greyscale (IR night) picture, and its mean luma.
     pub(super) light: Light,
-    gradients: Vec<f64>,
+    structure: Structure,
     cells: Vec<([f64; 3], f64)>,
     blocks: Option<[[(f64, f64); COLS]; ROWS]>,
     rows: Option<hum::Profiles>,
@@ -920,7 +1040,7 @@ pub fn reference(b: &Thumb) -> Reference {
     let spread = spread(b);
     Reference {
         light: light(b),
-        gradients: gradient_map(&l, w, h),
+        structure: structure(&l, w, h),
         cells: cell_means(b),
         blocks: block_stats(&l, w, h),
         rows: hum::Profiles::of(&l, w, h),
@@ -960,6 +1080,7 @@ fn vs_baseline(
     b: &Reference,
     m: (f64, f64, f64, f64),
     stripes: (f64, &bands::Profiles, Option<&lines::Spectrum>),
+    occluded: f64,
 ) -> VsBaseline {
     let (mean, spread, sharpness, noise_sigma) = m;
     // A band pattern the approved view shows too (a colonnade, a row of windows) is the scene.
@@ -997,12 +1118,7 @@ fn vs_baseline(
         } else {
             0.0
         },
-        occluded_fraction: round(
-            b.blocks
-                .as_ref()
-                .map_or(0.0, |s| occlusion(t, l, Some(s)))
-                .max(foreign_fraction),
-        ),
+        occluded_fraction: round(occluded.max(foreign_fraction)),
         // No edge left to measure (`edge_width` 0) where the baseline had them, with the
         // contrast kept (a dark picture's edges sink under the floor instead): blurred past
         // measuring.

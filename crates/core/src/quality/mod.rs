@@ -34,8 +34,10 @@
 //! - `frozen` (needs the previous sample): how much the 2×2-averaged luma at fixed places
 //!   changed, median (`still`): a live sensor's noise is new in every picture, a stuck frame
 //!   re-encoded changes less, whatever its OSD clock shows.
-//! - `scene_change` (needs the baseline): correlation of coarse gradient maps, which survives
-//!   day/night lighting but not a turned camera.
+//! - `scene_change` (needs the baseline): correlation of the view's coarse structure (signed
+//!   differences across a 32×24 grid, less each line's mean) with the baseline's, outside an
+//!   occluder found against the baseline. It survives day/night lighting, a covered lens and
+//!   bands over the view, but not a turned camera.
 //!
 //! With the camera's approved baseline (`Baseline`, measured once) five detectors judge what
 //! changed from it instead (`metrics::VsBaseline`): `color_cast` the colour-balance shift, cell
@@ -451,12 +453,18 @@ pub fn diagnose_dismissing(
         findings.retain(|(f, _)| f.kind == FaultKind::SignalLoss);
     }
     // Too dark or too bright a picture has lost its texture to the exposure, and texture is
-    // what tells an occluder from a plain surface: the exposure fault is the finding.
+    // what tells an occluder from a plain surface; and its channels clip or sink unevenly,
+    // which moves the colour balance: the exposure fault is the finding.
     if findings
         .iter()
         .any(|(f, _)| matches!(f.kind, FaultKind::TooDark | FaultKind::TooBright))
     {
-        findings.retain(|(f, _)| f.kind != FaultKind::Occlusion);
+        findings.retain(|(f, _)| !matches!(f.kind, FaultKind::Occlusion | FaultKind::ColorCast));
+    }
+    // An occluder's border is one long straight edge across the view, which the line
+    // spectrum reads as interference: a covered lens is that alone.
+    if findings.iter().any(|(f, _)| f.kind == FaultKind::Occlusion) {
+        findings.retain(|(f, _)| f.kind != FaultKind::Stripes);
     }
     findings.sort_by(|(a, _), (b, _)| b.score.total_cmp(&a.score).then(a.kind.cmp(&b.kind)));
     let (suspects, faults): (Vec<_>, Vec<_>) = findings.into_iter().partition(|(_, s)| *s);

@@ -397,7 +397,13 @@ async fn bench_e2e(
         db_url: None,
     })
     .await;
-    let _ = std::fs::remove_dir_all(&dir);
+    // CAMWATCH_BENCH_KEEP keeps the run's database, register and truth file for a look at
+    // where measured and true hours differ, camera by camera.
+    if std::env::var_os("CAMWATCH_BENCH_KEEP").is_some() {
+        println!("kept {}", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     let r = r?;
     print!("{}", r.summary());
     Ok(

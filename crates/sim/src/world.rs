@@ -19,7 +19,7 @@ use camwatch_core::clock::Clock;
 use camwatch_core::error::Result;
 use camwatch_core::registry::Device;
 use camwatch_synth::picture::{
-    PictureFault, Rgb, Scene, apply_fault, render_scene, to_h264, to_jpeg, with_sensor_noise,
+    PictureFault, Rgb, Scene, apply_fault, lossy, render_scene, to_h264, to_jpeg, with_sensor_noise,
 };
 
 #[derive(Debug, Clone)]
@@ -432,8 +432,8 @@ impl World {
             None => with_sensor_noise(&base, variant),
         };
         let nals = match codec {
-            Codec::H264 => to_h264(&img),
-            Codec::H265 => camwatch_synth::hevc::to_h265(&img),
+            Codec::H264 => to_h264(&lossy(&img)),
+            Codec::H265 => camwatch_synth::hevc::to_h265(&lossy(&img)),
         };
         let enc = Arc::new(Encoded {
             jpeg: to_jpeg(&img, quality).into(),

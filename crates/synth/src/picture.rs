@@ -419,6 +419,23 @@ pub fn to_jpeg(img: &Rgb, quality: u8) -> Vec<u8> {
     out
 }
 
+/// What a camera's lossy video encoder leaves of `img`: the picture through a JPEG round trip
+/// at quality 85. The simulator's H.264 and H.265 keyframes are I_PCM, which carries every
+/// pixel, sensor grain included, where an encoder at a camera's usual bitrate quantises most
+/// of that grain away (DCT coding, as JPEG's). A keyframe of `lossy(img)` is the picture a
+/// real stream's keyframe decodes to, near enough for the detectors: without it an occluder's
+/// plain surface kept the grain's spread, and read as textured.
+pub fn lossy(img: &Rgb) -> Rgb {
+    let jpeg = to_jpeg(img, 85);
+    let mut d = jpeg_decoder::Decoder::new(&jpeg[..]);
+    let data = d.decode().expect("decoding our own JPEG");
+    Rgb {
+        width: img.width,
+        height: img.height,
+        data,
+    }
+}
+
 /// BT.601 limited-range 4:2:0 planes (Y, Cb, Cr) of `img`; chroma from the top-left pixel of
 /// each 2×2 block. Width and height must be even.
 pub fn to_yuv420(img: &Rgb) -> (Vec<u8>, Vec<u8>, Vec<u8>) {

@@ -851,7 +851,15 @@ fn structure(l: &[f32], w: usize, h: usize) -> Structure {
 /// - What an occluder hides is not compared: a covered lens still shows its approved view
 ///   around the occluder, and a turned camera does not. The mask is dropped when it would
 ///   leave under a quarter of the cells.
-fn similarity(f: &Structure, b: &Structure, region: Option<&[[bool; COLS]; ROWS]>) -> f64 {
+///
+/// `None` when the occluder hides most of the structure the baseline has (the cells left carry
+/// under `ENERGY_LEFT` of their share of it: a skyline covered, a plain sky left): nothing is
+/// left to tell a turned camera by.
+/// See `similarity`: a covered skyline left its sky 0.22 of its share in the simulator's sky
+/// scene; an uncovered street's or room's part keeps 0.4 and more.
+const ENERGY_LEFT: f64 = 1.0 / 3.0;
+
+fn similarity(f: &Structure, b: &Structure, region: Option<&[[bool; COLS]; ROWS]>) -> Option<f64> {
     let hidden =
         |x: usize, y: usize| region.is_some_and(|r| r[y * ROWS / GRID_H][x * COLS / GRID_W]);
     let gx_kept = |x: usize, y: usize| !hidden(x, y) && !hidden(x + 1, y);
@@ -866,8 +874,33 @@ fn similarity(f: &Structure, b: &Structure, region: Option<&[[bool; COLS]; ROWS]
             .count();
     let total = (GRID_W - 1) * GRID_H + GRID_W * (GRID_H - 1);
     let masked = kept * 4 >= total;
+    let all = |_: usize, _: usize| true;
+    let (fa, ba) = if masked {
+        centred(f, b, &gx_kept, &gy_kept)
+    } else {
+        centred(f, b, &all, &all)
+    };
+    if masked && kept < total {
+        // The baseline's structure in the cells kept, per cell, against the whole view's.
+        let energy = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>() / v.len().max(1) as f64;
+        let (_, whole) = centred(b, b, &all, &all);
+        if energy(&ba) < ENERGY_LEFT * energy(&whole) {
+            return None;
+        }
+    }
+    Some(ncc(&fa, &ba))
+}
+
+/// The differences of `f` and `b` in the cells kept (`keep_gx`, `keep_gy` at a cell's grid
+/// position), each line (a column of `gx`, a row of `gy`) less its mean.
+fn centred(
+    f: &Structure,
+    b: &Structure,
+    keep_gx: &dyn Fn(usize, usize) -> bool,
+    keep_gy: &dyn Fn(usize, usize) -> bool,
+) -> (Vec<f64>, Vec<f64>) {
+    let total = f.gx.len() + f.gy.len();
     let (mut fa, mut ba) = (Vec::with_capacity(total), Vec::with_capacity(total));
-    // One line of differences (a column of `gx`, a row of `gy`), less its means.
     let mut line = |cells: &mut dyn Iterator<Item = usize>| {
         let at = fa.len();
         for i in cells {
@@ -885,7 +918,7 @@ fn similarity(f: &Structure, b: &Structure, region: Option<&[[bool; COLS]; ROWS]
     for x in 0..GRID_W - 1 {
         line(
             &mut (0..GRID_H)
-                .filter(|&y| !masked || gx_kept(x, y))
+                .filter(|&y| keep_gx(x, y))
                 .map(|y| y * (GRID_W - 1) + x),
         );
     }
@@ -893,11 +926,11 @@ fn similarity(f: &Structure, b: &Structure, region: Option<&[[bool; COLS]; ROWS]
     for y in 0..GRID_H - 1 {
         line(
             &mut (0..GRID_W)
-                .filter(|&x| !masked || gy_kept(x, y))
+                .filter(|&x| keep_gy(x, y))
                 .map(|x| off + y * GRID_W + x),
         );
     }
-    ncc(&fa, &ba)
+    (fa, ba)
 }
 
 impl Structure {
@@ -945,7 +978,7 @@ pub fn measure(t: &Thumb, prev: Option<&Thumb>, baseline: Option<&Reference>) ->
     let occluded = baseline
         .and_then(|b| b.blocks.as_ref())
         .map(|s| occlusion(t, &l, Some(s)));
-    let similarity = baseline.map(|b| {
+    let similarity = baseline.and_then(|b| {
         similarity(
             &structure(&l, w, h),
             &b.structure,

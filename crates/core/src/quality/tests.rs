@@ -1116,15 +1116,23 @@ fn the_simulators_fault_forms_are_found() {
 #[test]
 fn simulated_faults_against_the_approved_baseline_are_each_that_kind_alone() {
     use camwatch_synth::picture::{
-        PictureFault, Scene, apply_fault, render_scene, to_jpeg, with_sensor_noise,
+        PictureFault, Scene, apply_fault, lossy, render_scene, to_h264, to_jpeg, with_sensor_noise,
     };
     let t = Thresholds::default();
-    let jpeg = |img: &camwatch_synth::picture::Rgb, q: u8| from_jpeg(&to_jpeg(img, q)).unwrap();
-    for scene in Scene::ALL {
+    // A snapshot (JPEG at the quality given), or an NVR channel's H.264 or H.265 keyframe.
+    let sample = |img: &camwatch_synth::picture::Rgb, q: u8, via: usize| match via {
+        0 => from_jpeg(&to_jpeg(img, q)).unwrap(),
+        1 => from_h264(&annex_b(to_h264(&lossy(img)))).unwrap(),
+        _ => from_h265(&annex_b(camwatch_synth::hevc::to_h265(&lossy(img)))).unwrap(),
+    };
+    for (scene, via) in Scene::ALL
+        .into_iter()
+        .flat_map(|s| (0..3).map(move |v| (s, v)))
+    {
         for pan in [0u32, 40, 80] {
             let base = render_scene(scene, 320, 240, pan);
             for approved in [3u64, 6] {
-                let b = Baseline::new(&jpeg(&with_sensor_noise(&base, approved), 85));
+                let b = Baseline::new(&sample(&with_sensor_noise(&base, approved), 85, via));
                 for f in PictureFault::ALL {
                     if f == PictureFault::Frozen
                         || (f == PictureFault::Occlusion && scene == Scene::NightIr)
@@ -1140,13 +1148,13 @@ fn simulated_faults_against_the_approved_baseline_are_each_that_kind_alone() {
                             PictureFault::SignalLoss => apply_fault(&base, f, seed),
                             _ => with_sensor_noise(&apply_fault(&base, f, seed), variant),
                         };
-                        let frame = jpeg(&img, [85u8, 95, 90][variant as usize % 3]);
+                        let frame = sample(&img, [85u8, 95, 90][variant as usize % 3], via);
                         let d = diagnose(&frame, None, Some(&b), &t);
                         let kinds: Vec<_> = d.faults.iter().map(|f| f.kind.as_str()).collect();
                         assert_eq!(
                             kinds,
                             [f.as_str()],
-                            "{scene:?}, pan {pan}, baseline {approved}, {f:?} seed {seed}: {d:?}"
+                            "{scene:?} via {via}, pan {pan}, baseline {approved}, {f:?} seed {seed}: {d:?}"
                         );
                     }
                 }

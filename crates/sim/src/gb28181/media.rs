@@ -19,7 +19,7 @@ use camwatch_core::clock::Clock;
 use camwatch_core::quality::keyframe::Codec;
 use camwatch_gb28181::{ps, tcp_rtp};
 use camwatch_synth::picture::{
-    PictureFault, Rgb, Scene, apply_fault, render_scene, to_h264, with_sensor_noise,
+    PictureFault, Rgb, Scene, apply_fault, lossy, render_scene, to_h264, with_sensor_noise,
 };
 
 use super::device::MediaFault;
@@ -64,8 +64,8 @@ pub fn keyframe(index: usize, fault: Option<PictureFault>, variant: u64) -> Vec<
         None => with_sensor_noise(&base, variant),
     };
     let nals = match codec(index) {
-        Codec::H264 => to_h264(&img),
-        Codec::H265 => camwatch_synth::hevc::to_h265(&img),
+        Codec::H264 => to_h264(&lossy(&img)),
+        Codec::H265 => camwatch_synth::hevc::to_h265(&lossy(&img)),
     };
     let mut out = Vec::new();
     for nal in nals {

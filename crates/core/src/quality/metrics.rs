@@ -813,31 +813,29 @@ fn coarse(l: &[f32], w: usize, h: usize, cw: usize, ch: usize) -> Vec<f64> {
     out
 }
 
-/// The view's coarse structure for `scene_change`: the signed differences between
-/// neighbouring cells of a 32×24 grid of cell means, across (`gx`) and down (`gy`).
+/// The view's coarse structure for `scene_change`: the means of a 32×24 grid of cells, whose
+/// signed differences across (`gx`: `GRID_H` rows of `GRID_W - 1`) and down (`gy`:
+/// `GRID_H - 1` rows of `GRID_W`) are compared. 3 KiB per approved baseline.
 #[derive(Debug, Clone)]
 struct Structure {
-    /// `GRID_H` rows of `GRID_W - 1` differences.
-    gx: Vec<f64>,
-    /// `GRID_H - 1` rows of `GRID_W` differences.
-    gy: Vec<f64>,
+    cells: Vec<f32>,
 }
 
 const GRID_W: usize = 32;
 const GRID_H: usize = 24;
 
 fn structure(l: &[f32], w: usize, h: usize) -> Structure {
-    let c = coarse(l, w, h, GRID_W, GRID_H);
-    let mut gx = Vec::with_capacity((GRID_W - 1) * GRID_H);
-    for y in 0..GRID_H {
-        gx.extend((0..GRID_W - 1).map(|x| c[y * GRID_W + x + 1] - c[y * GRID_W + x]));
+    Structure {
+        cells: coarse(l, w, h, GRID_W, GRID_H)
+            .into_iter()
+            .map(|v| v as f32)
+            .collect(),
     }
-    let gy = (0..GRID_H - 1)
-        .flat_map(|y| (0..GRID_W).map(move |x| (y, x)))
-        .map(|(y, x)| c[(y + 1) * GRID_W + x] - c[y * GRID_W + x])
-        .collect();
-    Structure { gx, gy }
 }
+
+/// See `similarity`: a covered skyline left its sky 0.22 of its share in the simulator's sky
+/// scene; an uncovered street's or room's part keeps 0.4 and more.
+const ENERGY_LEFT: f64 = 1.0 / 3.0;
 
 /// How alike the view's structure is to the baseline's: the correlation of the two
 /// `Structure`s, each column's differences across less their mean down the column and each
@@ -855,10 +853,6 @@ fn structure(l: &[f32], w: usize, h: usize) -> Structure {
 /// `None` when the occluder hides most of the structure the baseline has (the cells left carry
 /// under `ENERGY_LEFT` of their share of it: a skyline covered, a plain sky left): nothing is
 /// left to tell a turned camera by.
-/// See `similarity`: a covered skyline left its sky 0.22 of its share in the simulator's sky
-/// scene; an uncovered street's or room's part keeps 0.4 and more.
-const ENERGY_LEFT: f64 = 1.0 / 3.0;
-
 fn similarity(f: &Structure, b: &Structure, region: Option<&[[bool; COLS]; ROWS]>) -> Option<f64> {
     let hidden =
         |x: usize, y: usize| region.is_some_and(|r| r[y * ROWS / GRID_H][x * COLS / GRID_W]);
@@ -899,7 +893,7 @@ fn centred(
     keep_gx: &dyn Fn(usize, usize) -> bool,
     keep_gy: &dyn Fn(usize, usize) -> bool,
 ) -> (Vec<f64>, Vec<f64>) {
-    let total = f.gx.len() + f.gy.len();
+    let total = (GRID_W - 1) * GRID_H + GRID_W * (GRID_H - 1);
     let (mut fa, mut ba) = (Vec::with_capacity(total), Vec::with_capacity(total));
     let mut line = |cells: &mut dyn Iterator<Item = usize>| {
         let at = fa.len();
@@ -936,10 +930,16 @@ fn centred(
 impl Structure {
     /// Difference `i` of `gx` then `gy`, as one sequence.
     fn gx_gy(&self, i: usize) -> f64 {
-        self.gx
-            .get(i)
-            .copied()
-            .unwrap_or_else(|| self.gy[i - self.gx.len()])
+        const NX: usize = (GRID_W - 1) * GRID_H;
+        let c = &self.cells;
+        let (a, b) = if i < NX {
+            let (y, x) = (i / (GRID_W - 1), i % (GRID_W - 1));
+            (y * GRID_W + x, y * GRID_W + x + 1)
+        } else {
+            let (y, x) = ((i - NX) / GRID_W, (i - NX) % GRID_W);
+            (y * GRID_W + x, (y + 1) * GRID_W + x)
+        };
+        c[b] as f64 - c[a] as f64
     }
 }
 

@@ -93,6 +93,16 @@ pub enum Codec {
     H265,
 }
 
+/// The detectors' name for the same two codecs (the GB/T 28181 simulator muxes by it).
+impl From<camwatch_core::quality::keyframe::Codec> for Codec {
+    fn from(c: camwatch_core::quality::keyframe::Codec) -> Codec {
+        match c {
+            camwatch_core::quality::keyframe::Codec::H264 => Codec::H264,
+            camwatch_core::quality::keyframe::Codec::H265 => Codec::H265,
+        }
+    }
+}
+
 impl Codec {
     /// From the register's codec column (摄像机编码格式, kept in `extra`): H.265/HEVC, else H.264.
     pub fn of(d: &Device) -> Codec {
@@ -417,28 +427,14 @@ impl World {
         }
         // Encode outside the lock: two threads may both encode the first time; both results
         // are identical, so it does not matter which one is kept.
-        let view = if fault == Some(PictureFault::SceneChange) {
-            pan + 100
-        } else {
-            pan
-        };
-        let base: Rgb = render_scene(scene, 320, 240, view);
-        // The sensor's noise is added after what happens in front of it or in the optics (a
-        // blurred, covered, over- or under-exposed picture is as noisy as any); a no-signal
-        // screen is made by the encoder and has none.
-        let img = match fault {
-            Some(f @ PictureFault::SignalLoss) => apply_fault(&base, f, d as u64),
-            Some(f) => with_sensor_noise(&apply_fault(&base, f, d as u64), variant),
-            None => with_sensor_noise(&base, variant),
-        };
-        let nals = match codec {
-            Codec::H264 => to_h264(&lossy(&img)),
-            Codec::H265 => camwatch_synth::hevc::to_h265(&lossy(&img)),
-        };
+        let img = channel_picture(d, fault, variant);
         let enc = Arc::new(Encoded {
             jpeg: to_jpeg(&img, quality).into(),
             codec,
-            nals: nals.into_iter().map(Bytes::from).collect(),
+            nals: keyframe_nals(&img, codec)
+                .into_iter()
+                .map(Bytes::from)
+                .collect(),
         });
         self.pictures
             .lock()
@@ -563,5 +559,35 @@ pub async fn serve_host(
                 }
             }
         }
+    }
+}
+
+/// What channel `index` (its place in the fleet, RTSP or GB/T 28181) shows with `fault`: its
+/// scene at its pan, another view when the camera turned, the fault, and sensor noise
+/// `variant`. The noise is added after what happens in front of the sensor or in the optics
+/// (a blurred, covered, over- or under-exposed picture is as noisy as any); a no-signal screen
+/// is made by the encoder and has none.
+pub(crate) fn channel_picture(index: usize, fault: Option<PictureFault>, variant: u64) -> Rgb {
+    let scene = Scene::ALL[index % Scene::ALL.len()];
+    let pan = (index as u32 / 5 % 3) * 40;
+    let view = if fault == Some(PictureFault::SceneChange) {
+        pan + 100
+    } else {
+        pan
+    };
+    let base: Rgb = render_scene(scene, 320, 240, view);
+    match fault {
+        Some(f @ PictureFault::SignalLoss) => apply_fault(&base, f, index as u64),
+        Some(f) => with_sensor_noise(&apply_fault(&base, f, index as u64), variant),
+        None => with_sensor_noise(&base, variant),
+    }
+}
+
+/// One keyframe of `img` in `codec`, as NAL units: the picture as a camera's lossy encoder
+/// leaves it (`lossy`), coded losslessly.
+pub(crate) fn keyframe_nals(img: &Rgb, codec: Codec) -> Vec<Vec<u8>> {
+    match codec {
+        Codec::H264 => to_h264(&lossy(img)),
+        Codec::H265 => camwatch_synth::hevc::to_h265(&lossy(img)),
     }
 }

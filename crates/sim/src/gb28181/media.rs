@@ -18,9 +18,7 @@ use std::time::Duration;
 use camwatch_core::clock::Clock;
 use camwatch_core::quality::keyframe::Codec;
 use camwatch_gb28181::{ps, tcp_rtp};
-use camwatch_synth::picture::{
-    PictureFault, Rgb, Scene, apply_fault, lossy, render_scene, to_h264, with_sensor_noise,
-};
+use camwatch_synth::picture::PictureFault;
 
 use super::device::MediaFault;
 
@@ -44,29 +42,14 @@ pub fn codec(index: usize) -> Codec {
 /// SPS, PPS, IDR, or H.265 VPS, SPS, PPS and the IDR's slices; `variant` varies the sensor
 /// noise from frame to frame.
 pub fn keyframe(index: usize, fault: Option<PictureFault>, variant: u64) -> Vec<u8> {
-    let scene = Scene::ALL[index % Scene::ALL.len()];
-    let pan = (index as u32 / 5 % 3) * 40;
-    let view = if fault == Some(PictureFault::SceneChange) {
-        pan + 100
-    } else {
-        pan
-    };
-    let base: Rgb = render_scene(scene, 320, 240, view);
     // A frozen picture is one stuck frame: the same noise whatever the variant.
     let variant = if fault == Some(PictureFault::Frozen) {
         0
     } else {
         variant
     };
-    let img = match fault {
-        Some(f @ PictureFault::SignalLoss) => apply_fault(&base, f, index as u64),
-        Some(f) => with_sensor_noise(&apply_fault(&base, f, index as u64), variant),
-        None => with_sensor_noise(&base, variant),
-    };
-    let nals = match codec(index) {
-        Codec::H264 => to_h264(&lossy(&img)),
-        Codec::H265 => camwatch_synth::hevc::to_h265(&lossy(&img)),
-    };
+    let img = crate::world::channel_picture(index, fault, variant);
+    let nals = crate::world::keyframe_nals(&img, codec(index).into());
     let mut out = Vec::new();
     for nal in nals {
         out.extend_from_slice(&[0, 0, 0, 1]);

@@ -858,23 +858,15 @@ fn similarity(f: &Structure, b: &Structure, region: Option<&[[bool; COLS]; ROWS]
         |x: usize, y: usize| region.is_some_and(|r| r[y * ROWS / GRID_H][x * COLS / GRID_W]);
     let gx_kept = |x: usize, y: usize| !hidden(x, y) && !hidden(x + 1, y);
     let gy_kept = |x: usize, y: usize| !hidden(x, y) && !hidden(x, y + 1);
-    let kept = (0..GRID_H)
-        .flat_map(|y| (0..GRID_W - 1).map(move |x| (x, y)))
-        .filter(|&(x, y)| gx_kept(x, y))
-        .count()
-        + (0..GRID_H - 1)
-            .flat_map(|y| (0..GRID_W).map(move |x| (x, y)))
-            .filter(|&(x, y)| gy_kept(x, y))
-            .count();
-    let total = (GRID_W - 1) * GRID_H + GRID_W * (GRID_H - 1);
-    let masked = kept * 4 >= total;
     let all = |_: usize, _: usize| true;
-    let (fa, ba) = if masked {
-        centred(f, b, &gx_kept, &gy_kept)
-    } else {
-        centred(f, b, &all, &all)
-    };
-    if masked && kept < total {
+    let total = (GRID_W - 1) * GRID_H + GRID_W * (GRID_H - 1);
+    let (fa, ba) = centred(f, b, &gx_kept, &gy_kept);
+    let kept = fa.len();
+    if kept * 4 < total {
+        let (fa, ba) = centred(f, b, &all, &all);
+        return Some(ncc(&fa, &ba));
+    }
+    if kept < total {
         // The baseline's structure in the cells kept, per cell, against the whole view's.
         let energy = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>() / v.len().max(1) as f64;
         let (_, whole) = centred(b, b, &all, &all);

@@ -120,6 +120,7 @@ mod tests {
             width: w,
             height: h,
             rgb,
+            scale: 1,
         })
     }
 

@@ -19,6 +19,10 @@ pub struct Thumb {
     pub width: usize,
     pub height: usize,
     pub rgb: Vec<u8>,
+    /// Pixels of the camera's picture per thumbnail pixel, across: 1 for a picture decoded at
+    /// its own size, 8 for one decoded from DC coefficients alone. Sensor noise is averaged
+    /// over that many pixels, so `frozen` measures change at a scale of its own (`still`).
+    pub scale: usize,
 }
 
 impl Thumb {
@@ -63,6 +67,7 @@ impl Thumb {
             width: w,
             height: h,
             rgb,
+            scale: self.scale * f,
         }
     }
 }
@@ -162,6 +167,7 @@ pub fn from_jpeg(bytes: &[u8]) -> Result<Thumb, FrameError> {
         width: w,
         height: h,
         rgb,
+        scale: (fw / w).max(1),
     }
     .shrink_to(MAX_W))
 }

@@ -770,6 +770,7 @@ fn scan<const FAST: bool>(
         width: w,
         height: h,
         rgb,
+        scale: 8,
     })
 }
 
@@ -835,6 +836,7 @@ mod tests {
             width: w as usize,
             height: h as usize,
             rgb,
+            scale: 8,
         }
     }
 

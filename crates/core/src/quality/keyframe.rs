@@ -81,6 +81,7 @@ pub fn from_h264(annex_b: &[u8]) -> Result<Thumb, FrameError> {
             width: w,
             height: h,
             rgb,
+            scale: 1,
         }
         .shrink_to(MAX_W))
     };
@@ -198,5 +199,6 @@ pub(super) fn decode_h265(annex_b: &[u8]) -> Result<Thumb, FrameError> {
         width: tw,
         height: th,
         rgb,
+        scale: f,
     })
 }

@@ -39,7 +39,7 @@ pub struct Metrics {
     /// stronger.
     pub stripe_strength: f64,
     /// How much the picture changed from the previous sample, luma levels (the median over
-    /// fixed places of 2×2-box-averaged luma, `still`): a re-encoding changes it less than new
+    /// fixed places of box-averaged luma, `still`): a re-encoding changes it less than new
     /// sensor noise.
     pub change_from_previous: Option<f64>,
     /// Correlation of the view's coarse structure with the baseline's, outside an occluder
@@ -963,7 +963,7 @@ pub fn measure(t: &Thumb, prev: Option<&Thumb>, baseline: Option<&Reference>) ->
     let sharpness = edge_width(&l, w, h, spread);
     let noise_sigma = noise_level(&l, w, h);
     let tint = cast(t, &l, &lh, n);
-    let still = Still::of(&l, w, h);
+    let still = Still::of(&l, w, h, t.scale);
     let change = prev.and_then(|p| still?.change_from(&Still::from_thumb(p)?));
     // An occluder found against the baseline: its fraction, and its region, which the
     // similarity leaves out.

@@ -31,7 +31,7 @@
 //!   picture alone, and interference lines at any angle (`lines`: a peak of the tile-averaged
 //!   power spectrum the baseline's has not got; a slanted pattern averages away in row and
 //!   column profiles).
-//! - `frozen` (needs the previous sample): how much the 2×2-averaged luma at fixed places
+//! - `frozen` (needs the previous sample): how much the luma averaged over 4×4 of the camera's pixels at fixed places
 //!   changed, median (`still`): a live sensor's noise is new in every picture, a stuck frame
 //!   re-encoded changes less, whatever its OSD clock shows.
 //! - `scene_change` (needs the baseline): correlation of the view's coarse structure (signed

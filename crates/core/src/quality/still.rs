@@ -5,20 +5,31 @@
 //! keeps running. A live camera watching a scene where nothing moves sends a new picture of the
 //! same scene, with new sensor noise.
 //!
-//! So a sample is summarised (`Still`) by its luma, 2×2-box-averaged, at `POINTS` fixed places
-//! of the view away from the top and bottom tenth where OSD text sits, and the change between
-//! two samples is the mean of the middle half of the places' absolute differences, in luma
-//! levels. The 2×2 box: a re-encoding changes the finest detail most (JPEG quantises high
-//! frequencies coarsest) and sensor noise is white, so averaging keeps more of the noise than of
-//! the re-encoding's change. The middle half: a person walking by, a running clock or a
-//! blinking light moves some places, not half of them; the light of a day moves all of them.
+//! So a sample is summarised (`Still`) by its luma, box-averaged, at `POINTS` fixed places of
+//! the view away from the top and bottom tenth where OSD text sits, and the change between two
+//! samples is the mean of the middle half of the places' absolute differences, in luma levels.
+//! The box: a re-encoding changes the finest detail most (JPEG quantises high frequencies
+//! coarsest) and sensor noise is white, so averaging keeps more of the noise than of the
+//! re-encoding's change. Its side is `SPAN` of the camera's own pixels, whatever scale the
+//! picture was decoded at (`Thumb::scale`): 4×4 thumbnail pixels for a picture decoded at its
+//! own size, 2×2 at half, one pixel at a quarter and below. With a box of fixed thumbnail
+//! pixels, a 320×240 snapshot (decoded at its own size) and a 640×360 one (at half) changed by
+//! different amounts for the same noise, and no one threshold told both. The middle half: a
+//! person walking by, a running clock or a blinking light moves some places, not half of them;
+//! the light of a day moves all of them.
 //!
-//! Measured on the simulator's pictures (sensor noise ±3 levels, JPEG quality 85, through the
-//! thumbnail; `quality::tests`): a live static scene over a week of hourly samples changes by
-//! 0.40 at least; its frame stuck and re-encoded at quality 85–95, or re-encoded again, by 0.34
-//! at most; the fleet's default ramp puts `frozen` at 0.37. A stuck frame re-encoded at a much
-//! lower quality (80: 0.34–0.38, 75: 0.45–0.51) changes as much as this weak noise does and is
-//! not found; a camera with more noise (σ ≈ 6: 1.1) is told apart from more of them.
+//! Measured on the simulator's pictures (sensor noise ±3 levels per channel, JPEG quality 85,
+//! five scenes, three pans; `quality::tests`): a live static scene changes by at least 0.37 at
+//! 320×240 and 0.40 at 640×360; its frame stuck and re-encoded at quality 85–95, or re-encoded
+//! again, by at most 0.34 and 0.35. The fleet's default ramp puts `frozen` at 0.37. A stuck frame
+//! re-encoded at a much lower quality (75–80) changes as much as this weak noise does and is not
+//! found; a camera with more noise (σ ≈ 6: 1.1) is told apart from more of them.
+//!
+//! Larger pictures are decoded at a quarter (1280×720: live 0.34–0.58, stuck 0.08–0.32, and a
+//! dark night scene's weak noise can read as frozen) or from DC coefficients alone (1920×1080
+//! and up, each thumbnail pixel the mean of an 8×8 block: live 0.02–0.20, stuck 0.02–0.22). At
+//! that scale this weak a noise is averaged away and the change cannot tell a static live scene
+//! from a stuck one; only a camera with more noise, or a scene where something moves, is told.
 //!
 //! What no picture can tell: a live camera whose noise the encoder smoothed away, watching a view
 //! where nothing moves under a light that does not change, sends what a stuck one re-encoded
@@ -30,6 +41,8 @@ use super::Thumb;
 
 /// Places sampled per picture.
 pub const POINTS: usize = 512;
+/// The side of the box averaged at each place, in the camera's own pixels (see the module doc).
+const SPAN: usize = 4;
 /// Box-averaged luma is kept ×8, modulo 256: an eighth of a level's resolution, and differences
 /// of up to ±16 levels read exactly (a larger one wraps around, at one place in 32 by chance;
 /// the middle half over the places does not notice).
@@ -40,14 +53,16 @@ const SCALE: f32 = 8.0;
 pub struct Still {
     width: u16,
     height: u16,
+    /// The side of the box averaged at each place, thumbnail pixels.
+    side: u8,
     luma: [u8; POINTS],
 }
 
-/// The fixed places (pixel indices, the top-left of a 2×2 box) of a `w`×`h` picture, the same
-/// for every picture of that size: pseudo-random, inside the view without its OSD rows.
-fn points(w: usize, h: usize) -> impl Iterator<Item = usize> {
-    let (y0, y1) = (h / 10, (h - h / 10).min(h - 1));
-    let x1 = w - 1;
+/// The fixed places (pixel indices, the top-left of a `side`×`side` box) of a `w`×`h` picture,
+/// the same for every picture of that size: pseudo-random, inside the view without its OSD rows.
+fn points(w: usize, h: usize, side: usize) -> impl Iterator<Item = usize> {
+    let (y0, y1) = (h / 10, (h - h / 10).min(h + 1 - side));
+    let x1 = w + 1 - side;
     let mut s: u64 = 0x853c_49e6_748f_ea9b ^ ((w as u64) << 20) ^ h as u64;
     (0..POINTS).map(move |_| {
         s = s
@@ -61,34 +76,39 @@ fn points(w: usize, h: usize) -> impl Iterator<Item = usize> {
 }
 
 impl Still {
-    /// The summary of a picture whose luma is `l`; `None` for a picture too small to sample
-    /// (under 8 pixels a side).
-    pub(super) fn of(l: &[f32], w: usize, h: usize) -> Option<Still> {
+    /// The summary of a picture whose luma is `l`, each of its pixels `scale` of the camera's
+    /// across (`Thumb::scale`); `None` for a picture too small to sample (under 8 pixels a side).
+    pub(super) fn of(l: &[f32], w: usize, h: usize, scale: usize) -> Option<Still> {
         if w < 8 || h < 8 || w > u16::MAX as usize || h > u16::MAX as usize {
             return None;
         }
+        let side = (SPAN / scale.max(1)).max(1);
+        let n = (side * side) as f32;
         let mut luma = [0u8; POINTS];
-        for (v, i) in luma.iter_mut().zip(points(w, h)) {
-            let b = 0.25 * (l[i] + l[i + 1] + l[i + w] + l[i + w + 1]);
-            *v = ((b * SCALE).round() as u32 & 0xff) as u8;
+        for (v, i) in luma.iter_mut().zip(points(w, h, side)) {
+            let sum: f32 = (0..side)
+                .map(|dy| l[i + dy * w..][..side].iter().sum::<f32>())
+                .sum();
+            *v = ((sum / n * SCALE).round() as u32 & 0xff) as u8;
         }
         Some(Still {
             width: w as u16,
             height: h as u16,
+            side: side as u8,
             luma,
         })
     }
 
     /// The summary of `t`.
     pub fn from_thumb(t: &Thumb) -> Option<Still> {
-        Self::of(&t.luma(), t.width, t.height)
+        Self::of(&t.luma(), t.width, t.height, t.scale)
     }
 
     /// How much this picture changed from `prev`, luma levels (the mean of the middle half of the
-    /// places' differences: smoother than the median, as robust); `None`
-    /// when the two are of different sizes.
+    /// places' differences: smoother than the median, as robust); `None` when the two are of
+    /// different sizes, or the same size decoded from pictures of different sizes.
     pub fn change_from(&self, prev: &Still) -> Option<f64> {
-        if (self.width, self.height) != (prev.width, prev.height) {
+        if (self.width, self.height, self.side) != (prev.width, prev.height, prev.side) {
             return None;
         }
         let mut d: Vec<u8> = self
@@ -124,6 +144,7 @@ mod tests {
             width: w,
             height: h,
             rgb,
+            scale: 1,
         }
     }
 

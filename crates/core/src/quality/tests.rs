@@ -13,6 +13,7 @@ fn img(w: usize, h: usize, f: impl Fn(usize, usize) -> [u8; 3]) -> Thumb {
         width: w,
         height: h,
         rgb,
+        scale: 1,
     }
 }
 
@@ -885,8 +886,9 @@ fn with_clock(img: &camwatch_synth::picture::Rgb, tick: u64) -> camwatch_synth::
 /// week at JPEG quality 85, its light drifting by 1 % over the day and its OSD clock running:
 /// never `frozen`. The same camera stuck, its frame re-encoded at qualities 85–95 (and
 /// re-encodes of re-encodes) under the running clock: `frozen` confirmed at the third sample
-/// (the second compared), and kept. (Re-encodes at a much lower quality change the picture as
-/// much as this sensor's noise does: see `still`.)
+/// (the second compared), and kept. At the simulator's snapshot size, 320×240, decoded at its
+/// own size, and at 640×360, decoded at half (larger pictures: see `still`). (Re-encodes at a
+/// much lower quality change the picture as much as this sensor's noise does.)
 #[test]
 fn a_static_live_scene_is_never_frozen_a_stuck_re_encoded_one_always() {
     use crate::health::{PictureConfirm, PictureSample};
@@ -901,8 +903,11 @@ fn a_static_live_scene_is_never_frozen_a_stuck_re_encoded_one_always() {
             still: d.metrics.still,
         }
     };
-    for scene in Scene::ALL {
-        let base = render_scene(scene, 640, 360, 0);
+    for ((w, h), scene) in [(320u32, 240u32), (640, 360)]
+        .into_iter()
+        .flat_map(|size| Scene::ALL.map(|s| (size, s)))
+    {
+        let base = render_scene(scene, w, h, 0);
         let mut live = PictureConfirm::default();
         for hour in 0..24 * 7u64 {
             // ±1 % of light over the day: a lit room.
@@ -917,7 +922,7 @@ fn a_static_live_scene_is_never_frozen_a_stuck_re_encoded_one_always() {
                 !live
                     .confirmed()
                     .is_some_and(|c| c.to_string().contains("frozen")),
-                "{scene:?} hour {hour}: {:?}",
+                "{scene:?} {w}×{h} hour {hour}: {:?}",
                 live.confirmed()
             );
         }
@@ -931,8 +936,8 @@ fn a_static_live_scene_is_never_frozen_a_stuck_re_encoded_one_always() {
             } else {
                 let mut dec = jpeg_decoder::Decoder::new(&again[..]);
                 camwatch_synth::picture::Rgb {
-                    width: 640,
-                    height: 360,
+                    width: w,
+                    height: h,
                     data: dec.decode().unwrap(),
                 }
             };
@@ -945,7 +950,7 @@ fn a_static_live_scene_is_never_frozen_a_stuck_re_encoded_one_always() {
                     frozen
                         .confirmed()
                         .is_some_and(|c| c.to_string().contains("frozen")),
-                    "{scene:?} sample {n} (q {q}): {:?}",
+                    "{scene:?} {w}×{h} sample {n} (q {q}): {:?}",
                     frozen.confirmed()
                 );
             }

@@ -318,6 +318,9 @@ pub fn colour_bars(w: u32, h: u32) -> Rgb {
     img
 }
 
+/// A picture whose mean value is under this is a night view (the IR scene's is about 50).
+const NIGHT_MEAN: u64 = 70;
+
 /// Renders `fault` onto a normal picture.
 pub fn apply_fault(img: &Rgb, fault: PictureFault, seed: u64) -> Rgb {
     let mut out = img.clone();
@@ -357,13 +360,18 @@ pub fn apply_fault(img: &Rgb, fault: PictureFault, seed: u64) -> Rgb {
         }),
         PictureFault::Occlusion => {
             // Something close to the lens covers the lower-left part of the view: out of
-            // focus, so a smooth dark surface whose border fades over a dozen pixels.
+            // focus, so a smooth surface whose border fades over a dozen pixels. Dark by day;
+            // at night (a dark view) the camera's own infrared lights it from a hand's
+            // breadth away, and it shows nearly white, as leaves and cobwebs do on IR cameras.
+            let mean =
+                img.data.iter().map(|&v| v as u64).sum::<u64>() / img.data.len().max(1) as u64;
+            let tone = if mean < NIGHT_MEAN { 200.0 } else { 45.0 };
             for y in 0..h {
                 for x in 0..w {
                     let d = (x as f32 / w as f32) + (1.0 - y as f32 / h as f32) * 0.6 - 0.95;
                     let a = (0.5 - d * w as f32 / 12.0).clamp(0.0, 1.0);
                     if a > 0.0 {
-                        let v = 45.0 + 10.0 * y as f32 / h as f32;
+                        let v = tone + 10.0 * y as f32 / h as f32;
                         let i = ((y * w + x) * 3) as usize;
                         for (c, tone) in [v, v + 3.0, v].into_iter().enumerate() {
                             let old = out.data[i + c] as f32;
@@ -497,6 +505,27 @@ mod tests {
         assert_ne!(with_sensor_noise(&a, 1), with_sensor_noise(&a, 2));
         let ir = render_scene(Scene::NightIr, 320, 240, 0);
         assert!(ir.data.chunks(3).all(|p| p[0] == p[1] && p[1] == p[2]));
+    }
+
+    /// The occluder is seen in every scene: dark by day, lit white by the IR at night. A
+    /// dark occluder before the dark night view hid a dark ground and grey buildings with
+    /// grey: it moved the picture by 15 levels on average, the day views' by 25 and more.
+    #[test]
+    fn the_occluder_stands_out_from_every_view() {
+        for scene in Scene::ALL {
+            for pan in [0, 40, 80] {
+                let view = render_scene(scene, 320, 240, pan);
+                let covered = apply_fault(&view, PictureFault::Occlusion, 1);
+                let moved = covered
+                    .data
+                    .iter()
+                    .zip(&view.data)
+                    .map(|(&a, &b)| (a as f64 - b as f64).abs())
+                    .sum::<f64>()
+                    / view.data.len() as f64;
+                assert!(moved >= 20.0, "{scene:?} pan {pan}: moved by {moved:.1}");
+            }
+        }
     }
 
     #[test]

@@ -31,9 +31,9 @@
 //!   picture alone, and interference lines at any angle (`lines`: a peak of the tile-averaged
 //!   power spectrum the baseline's has not got; a slanted pattern averages away in row and
 //!   column profiles).
-//! - `frozen` (needs the previous sample): how much the luma averaged over 4×4 of the camera's pixels at fixed places
-//!   changed, median (`still`): a live sensor's noise is new in every picture, a stuck frame
-//!   re-encoded changes less, whatever its OSD clock shows.
+//! - `frozen` (needs the previous sample): how much the luma, averaged over 4×4 of the camera's
+//!   pixels at fixed places, changed (`still`): a live sensor's noise is new in every picture,
+//!   a stuck frame re-encoded changes less, whatever its OSD clock shows.
 //! - `scene_change` (needs the baseline): correlation of the view's coarse structure (signed
 //!   differences across a 32×24 grid, less each line's mean) with the baseline's, outside an
 //!   occluder found against the baseline. It survives day/night lighting, a covered lens and

@@ -30,6 +30,8 @@
 //! and up, each thumbnail pixel the mean of an 8×8 block: live 0.02–0.20, stuck 0.02–0.22). At
 //! that scale this weak a noise is averaged away and the change cannot tell a static live scene
 //! from a stuck one; only a camera with more noise, or a scene where something moves, is told.
+//! For such cameras the snapshot URL should be the sub-stream's (640×360 or 704×576, cheaper to
+//! fetch too).
 //!
 //! What no picture can tell: a live camera whose noise the encoder smoothed away, watching a view
 //! where nothing moves under a light that does not change, sends what a stuck one re-encoded

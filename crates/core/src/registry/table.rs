@@ -164,6 +164,8 @@ pub fn read_csv(bytes: &[u8], name: &str) -> Result<Table> {
     let mut rows = Vec::new();
     let mut pending: Option<Row> = None;
     let mut lines = LineCounter::new(text.as_bytes());
+    // The column of the last record's first cell holding a line break: see below.
+    let mut broken_cell: Option<usize> = None;
     for rec in records {
         match rec {
             Ok(r) => {
@@ -171,6 +173,7 @@ pub fn read_csv(bytes: &[u8], name: &str) -> Result<Table> {
                 if let Some(p) = pending.take() {
                     rows.push(p);
                 }
+                broken_cell = r.iter().position(|c| c.contains(['\n', '\r']));
                 if r.iter().all(|c| c.trim().is_empty()) {
                     continue;
                 }
@@ -199,6 +202,30 @@ pub fn read_csv(bytes: &[u8], name: &str) -> Result<Table> {
                 });
             }
         }
+    }
+    // A quote opened and never closed: the CSV reader takes the rest of the file as that one
+    // cell, with every row in it, and says nothing. It can only be the last record, a cell of
+    // it holds a line break (or ends with one), and the file's quotes do not pair up (quotes
+    // escaped inside a cell come in pairs, and so do a quoted cell's own).
+    if let (Some(col), Some(row)) = (broken_cell, pending.as_mut())
+        && row.defect.is_none()
+        && text.bytes().filter(|&b| b == b'"').count() % 2 == 1
+    {
+        let column = headers
+            .get(col)
+            .filter(|h| !h.is_empty())
+            .cloned()
+            .unwrap_or_else(|| format!("column {}", col + 1));
+        row.defect = Some((
+            column,
+            format!(
+                "a quote opened here is never closed: lines {} to {} were read as this one \
+                     cell",
+                row.line,
+                lines.line_at(text.trim_end_matches(['\r', '\n']).len().saturating_sub(1) as u64)
+            ),
+        ));
+        row.cells.clear();
     }
     rows.extend(pending);
     // Attach encoding defects to the row whose lines contain them.
@@ -407,6 +434,42 @@ mod tests {
             ))
         );
         assert_eq!(t.rows[2].defect, None);
+    }
+
+    /// A quote left open swallows the rest of the file into one cell; the row says so, and
+    /// names the lines, instead of importing a device with the other rows in its name.
+    #[test]
+    fn a_quote_never_closed_is_named_not_imported() {
+        let text = "code,name,kind\n\
+            34010200001320000001,\"gate,camera\n\
+            34010200001320000002,north,camera\n\
+            34010200001320000003,south,camera\n";
+        let t = read_csv(text.as_bytes(), "q.csv").unwrap();
+        assert_eq!(t.rows.len(), 1);
+        assert_eq!(t.rows[0].line, 2);
+        assert!(t.rows[0].cells.is_empty());
+        assert_eq!(
+            t.rows[0].defect,
+            Some((
+                "name".into(),
+                "a quote opened here is never closed: lines 2 to 4 were read as this one cell"
+                    .into()
+            ))
+        );
+        // The last row's only line, its quote open: named too.
+        let t = read_csv(b"code,name\n34010200001320000001,\"gate\n", "q.csv").unwrap();
+        assert_eq!(
+            t.rows[0].defect.as_ref().map(|d| d.0.as_str()),
+            Some("name")
+        );
+        // Quoted cells over several lines, and quotes in pairs inside them, are cells.
+        let t = read_csv(
+            b"code,name\n34010200001320000001,\"say \"\"hi\"\"\nthere\"\n",
+            "q.csv",
+        )
+        .unwrap();
+        assert_eq!(t.rows[0].defect, None);
+        assert_eq!(t.rows[0].cells[1], "say \"hi\"\nthere");
     }
 
     /// Lines as Excel and WPS write them (CRLF), with a quoted field spanning two lines, a

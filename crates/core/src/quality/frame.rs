@@ -167,7 +167,9 @@ pub fn from_jpeg(bytes: &[u8]) -> Result<Thumb, FrameError> {
         width: w,
         height: h,
         rgb,
-        scale: (fw / w).max(1),
+        // The decoder scales by 1/1, 1/2, 1/4 or 1/8, rounding its size up: 641 pixels at
+        // half are 321, and 641 / 321 is 1 in integers.
+        scale: ((fw + w / 2) / w).max(1),
     }
     .shrink_to(MAX_W))
 }

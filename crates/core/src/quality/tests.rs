@@ -1165,3 +1165,25 @@ fn simulated_faults_against_the_approved_baseline_are_each_that_kind_alone() {
         }
     }
 }
+
+/// A picture's decode scale, which `frozen`'s box follows, at even and odd sizes (the decoder
+/// rounds its reduced size up).
+#[test]
+fn a_thumbnail_knows_its_decode_scale() {
+    use camwatch_synth::picture::{Scene, render_scene, to_jpeg};
+    for ((w, h), scale) in [
+        ((320, 240), 1),
+        ((640, 360), 2),
+        ((641, 361), 2),
+        ((1280, 720), 4),
+        ((1283, 721), 4),
+        ((1920, 1080), 8),
+    ] {
+        let t = from_jpeg(&to_jpeg(&render_scene(Scene::Street, w, h, 0), 85)).unwrap();
+        assert_eq!(
+            t.scale, scale,
+            "{w}×{h} decoded to {}×{}",
+            t.width, t.height
+        );
+    }
+}

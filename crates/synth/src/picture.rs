@@ -365,13 +365,13 @@ pub fn apply_fault(img: &Rgb, fault: PictureFault, seed: u64) -> Rgb {
             // breadth away, and it shows nearly white, as leaves and cobwebs do on IR cameras.
             let mean =
                 img.data.iter().map(|&v| v as u64).sum::<u64>() / img.data.len().max(1) as u64;
-            let tone = if mean < NIGHT_MEAN { 200.0 } else { 45.0 };
+            let shade = if mean < NIGHT_MEAN { 200.0 } else { 45.0 };
             for y in 0..h {
                 for x in 0..w {
                     let d = (x as f32 / w as f32) + (1.0 - y as f32 / h as f32) * 0.6 - 0.95;
                     let a = (0.5 - d * w as f32 / 12.0).clamp(0.0, 1.0);
                     if a > 0.0 {
-                        let v = tone + 10.0 * y as f32 / h as f32;
+                        let v = shade + 10.0 * y as f32 / h as f32;
                         let i = ((y * w + x) * 3) as usize;
                         for (c, tone) in [v, v + 3.0, v].into_iter().enumerate() {
                             let old = out.data[i + c] as f32;

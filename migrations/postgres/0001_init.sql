@@ -44,8 +44,9 @@ CREATE INDEX device_region ON device (coalesce(civil_code, substr(code, 1, 6)));
 CREATE INDEX device_maintainer ON device (maintainer);
 CREATE INDEX device_parent ON device (parent_code);
 
--- Status history as spans, not samples (DESIGN decision 1): each row is [start_at, end_at) of one
--- status. end_at NULL marks the device's current, still open span; at most one per device.
+-- Status history as spans, not samples (docs/architecture.md, decision 1): each row is
+-- [start_at, end_at) of one status. end_at NULL marks the device's current, still open span; at
+-- most one per device.
 CREATE TABLE status_span (
     id          BIGSERIAL PRIMARY KEY,
     device_code TEXT NOT NULL,
@@ -59,13 +60,13 @@ CREATE INDEX status_span_time ON status_span (start_at);
 CREATE UNIQUE INDEX status_span_one_open ON status_span (device_code) WHERE end_at IS NULL;
 
 -- The monitor's own liveness: the last time it was known to be watching. After a crash, the time
--- from here to the restart is recorded as `unknown` (DESIGN decision 3).
+-- from here to the restart is recorded as `unknown` (docs/architecture.md, decision 3).
 CREATE TABLE heartbeat (
     id      INTEGER PRIMARY KEY CHECK (id = 1),
     at      BIGINT NOT NULL
 );
 
--- Approved periods that count neither as online nor as offline (DESIGN decision 4).
+-- Approved periods that count neither as online nor as offline (docs/architecture.md, decision 4).
 CREATE TABLE exemption (
     id          BIGSERIAL PRIMARY KEY,
     scope_type  TEXT NOT NULL CHECK (scope_type IN ('device','region_prefix')),

@@ -205,6 +205,7 @@ pub mod gb_recording;
 pub mod gb_sip_facts;
 pub mod lease;
 mod migrations;
+pub use migrations::postgres_before as postgres_schema_before;
 pub mod nodes;
 pub mod outbox;
 mod outbox_sql;

@@ -43,14 +43,61 @@ embed!(
     "0015_gb_sip_facts.sql",
 );
 
-/// The migrator of `files`, as `migrate!` would make it of their directory.
+/// Migrations whose comments were reworded after they were released: (the file's text as
+/// embedded, the SHA-384 checksum of its text as released). sqlx refuses a database whose
+/// applied migration's checksum differs from the binary's, so such a migration keeps its
+/// released checksum; a test checks that its statements (the text without comments and blank
+/// lines) are the released ones.
+const REWORDED: &[(&str, &str)] = &[
+    // 0001's comments cited a design document outside the repository.
+    (
+        SQLITE[0].1,
+        "394a4f15c97a19b176cec070cf49e381d384c7b242c2ea5a2a511218040613fb02bd592ebd88abe2e8d779149566f093",
+    ),
+    (
+        POSTGRES[0].1,
+        "cd5a645d5a1e11c538225159f8f9ec9c7d847f91eb042d1ad91aaeabe422aaea870af9397648e7ef66f96f193fd98926",
+    ),
+];
+
+/// The migrator of `files`, as `migrate!` would make it of their directory, but for the
+/// `REWORDED` migrations' released checksums.
 pub(crate) fn migrator(files: &[(&'static str, &'static str)]) -> Migrator {
     Migrator::with_migrations(
         files
             .iter()
-            .map(|(name, sql)| migration(name, sql))
+            .map(|(name, sql)| {
+                let mut m = migration(name, sql);
+                if let Some((_, released)) = REWORDED.iter().find(|(text, _)| *text == *sql) {
+                    m.checksum = Cow::Owned(unhex(released));
+                }
+                m
+            })
             .collect(),
     )
+}
+
+/// The PostgreSQL schema as it stood before migration `version`: the embedded migrations
+/// below it, as a binary of that time applied them. For upgrade tests, which build an older
+/// database and open it with this binary.
+pub fn postgres_before(version: i64) -> Migrator {
+    let mut m = migrator(POSTGRES);
+    m.migrations = m
+        .migrations
+        .iter()
+        .filter(|m| m.version < version)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    m
+}
+
+/// The bytes of a hexadecimal constant.
+fn unhex(hex: &str) -> Vec<u8> {
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("a hexadecimal checksum"))
+        .collect()
 }
 
 /// `<version>_<description>.sql`, as sqlx reads a migration directory: the description's
@@ -109,9 +156,49 @@ mod tests {
                 m.no_tx,
             )
         };
-        let theirs: Vec<_> = theirs.iter().map(key).collect();
+        let theirs: Vec<_> = theirs
+            .iter()
+            .zip(files)
+            .map(|(m, (_, sql))| {
+                let mut k = key(m);
+                // A reworded migration: its released checksum, not its text's.
+                if let Some((_, released)) = REWORDED.iter().find(|(t, _)| *t == *sql) {
+                    k.3 = unhex(released);
+                }
+                k
+            })
+            .collect();
         let ours: Vec<_> = ours.iter().map(key).collect();
         assert_eq!(ours, theirs);
+    }
+
+    /// The text without comments and blank lines: what a reworded migration must keep.
+    fn statements(sql: &str) -> String {
+        sql.lines()
+            .map(|l| l.split_once("--").map_or(l, |(code, _)| code).trim_end())
+            .filter(|l| !l.is_empty())
+            .map(|l| format!("{l}\n"))
+            .collect()
+    }
+
+    /// A reworded migration's statements are the released ones (their SHA-384 as released,
+    /// beside the checksum of the whole released text): only its comments changed.
+    #[test]
+    fn reworded_migrations_changed_only_their_comments() {
+        use sha2::{Digest, Sha384};
+        let released_statements = [
+            "95249a02bf923e170f2cd879687d4bce74e765d4f3c0e194d1d1864d9c66355e69067d57546bad7f72d7e5228a5a8213",
+            "f42da616e122070e10f42ea59d59dece9e3d931c0e120e46935e5844636afec21ac6f4885b21324a7ffc93b3898068b0",
+        ];
+        assert_eq!(REWORDED.len(), released_statements.len());
+        for ((text, released), want) in REWORDED.iter().zip(released_statements) {
+            let got: String = Sha384::digest(statements(text).as_bytes())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            assert_eq!(got, want, "a reworded migration's statements changed");
+            assert_eq!(unhex(released).len(), 48);
+        }
     }
 
     #[tokio::test]

@@ -154,6 +154,7 @@ async fn load_inner(
         let _log = scopeguard(t);
         // The patrol section from the register as read (it names and counts channels the
         // catalogs added too, as `load_patrol` does).
+        let patrol_t = std::time::Instant::now();
         let patrol = match (patrol, records) {
             (Some(a), Some(records)) => Some(super::patrol::from_register(
                 &devices,
@@ -167,6 +168,10 @@ async fn load_inner(
             )?),
             _ => None,
         };
+        tracing::debug!(
+            elapsed_ms = patrol_t.elapsed().as_millis() as u64,
+            "report: patrol section"
+        );
         // Channels a GB/T 28181 catalog added and no operator has confirmed are no contract
         // points.
         if !unconfirmed.is_empty() {

@@ -215,8 +215,10 @@ mod postgres;
 pub mod register_import;
 pub mod retention;
 mod rows;
+mod span_order;
 mod sql;
 mod sqlite;
+pub(crate) use span_order::sort_spans;
 pub mod users;
 pub mod workorders;
 
@@ -313,70 +315,6 @@ pub(crate) fn id_split(lo: i64, hi: i64) -> Option<i64> {
     (hi - lo >= 500_000).then(|| lo + (hi - lo) / 2)
 }
 
-/// Spans in (device, start, end) order.
-///
-/// Millions of them (a month of a large fleet) are not moved around while sorting: a key of
-/// 32 bytes per span (the device's ordinal and the start packed in one `u128`, the end, the
-/// span's place) is sorted, as two halves on two threads merged, and the spans are then moved
-/// once into that order. Sorting the 72-byte spans themselves was a tenth of the monthly
-/// report's time at 300,000 channels (docs/performance.md).
-pub(crate) fn sort_spans(v: Vec<StatusSpan>) -> Vec<StatusSpan> {
-    /// Bits of the packed key left for the start (Unix seconds); the ordinal needs 67.
-    const START_BITS: u32 = 61;
-    let packable = v.len() <= u32::MAX as usize
-        && v.iter()
-            .all(|s| (0..1i64 << START_BITS).contains(&s.start_at));
-    if !packable {
-        let mut v = v;
-        v.sort_unstable_by_key(|s| (s.device, s.start_at, s.end_at));
-        return v;
-    }
-    let key = |(i, s): (usize, &StatusSpan)| {
-        (
-            (s.device.ordinal() << START_BITS) | s.start_at as u128,
-            s.end_at,
-            i as u32,
-        )
-    };
-    let mut keys: Vec<(u128, i64, u32)> = v.iter().enumerate().map(key).collect();
-    if keys.is_sorted() {
-        return v;
-    }
-    if keys.len() < 200_000 {
-        keys.sort_unstable();
-    } else {
-        let mid = keys.len() / 2;
-        let (a, b) = keys.split_at_mut(mid);
-        std::thread::scope(|sc| {
-            sc.spawn(|| a.sort_unstable());
-            b.sort_unstable();
-        });
-        keys = merge(&keys[..mid], &keys[mid..]);
-    }
-    let mut slots: Vec<Option<StatusSpan>> = v.into_iter().map(Some).collect();
-    keys.iter()
-        .map(|k| slots[k.2 as usize].take().expect("each span once"))
-        .collect()
-}
-
-/// Two sorted runs as one.
-fn merge<T: Ord + Copy>(a: &[T], b: &[T]) -> Vec<T> {
-    let mut out = Vec::with_capacity(a.len() + b.len());
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() && j < b.len() {
-        if a[i] <= b[j] {
-            out.push(a[i]);
-            i += 1;
-        } else {
-            out.push(b[j]);
-            j += 1;
-        }
-    }
-    out.extend_from_slice(&a[i..]);
-    out.extend_from_slice(&b[j..]);
-    out
-}
-
 /// A database error as camwatch's error, classified by its cause so callers can tell a row that
 /// conflicts with stored state (skip it, report it) from a database that is not there (stop,
 /// retry): a constraint violation is `Conflict`, a missing row `NotFound`, everything else
@@ -396,61 +334,4 @@ pub fn db_error(e: sqlx::Error) -> Error {
         _ => ErrorKind::Unavailable,
     };
     Error::with_source(kind, "database", e)
-}
-
-#[cfg(test)]
-mod sort_tests {
-    use super::*;
-
-    #[test]
-    fn two_thread_sort_equals_a_plain_sort() {
-        let mut x = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
-        let v: Vec<StatusSpan> = (0..250_000)
-            .map(|_| {
-                let n = next();
-                StatusSpan {
-                    device: format!("3402000000132{:07}", n % 5000).parse().unwrap(),
-                    status: Status::Online,
-                    start_at: (n >> 20) as i64 % 100_000,
-                    end_at: 100_000 + (n >> 40) as i64 % 7,
-                    cause: None,
-                }
-            })
-            .collect();
-        let mut want = v.clone();
-        want.sort_by_key(|s| (s.device, s.start_at, s.end_at));
-        assert_eq!(sort_spans(v), want);
-    }
-
-    proptest::proptest! {
-        /// Any spans, negative or huge starts included (those fall back to sorting the spans
-        /// themselves), come out as a plain sort by (device, start, end) puts them.
-        #[test]
-        fn sorted_as_a_plain_sort(
-            spans in proptest::collection::vec(
-                (0u32..40, proptest::prop_oneof![-5i64..5, 0i64..1000, proptest::strategy::Just(i64::MAX / 2)], 0i64..5),
-                0..300,
-            )
-        ) {
-            let v: Vec<StatusSpan> = spans
-                .into_iter()
-                .map(|(d, start, len)| StatusSpan {
-                    device: format!("34020000001320{d:06}").parse().unwrap(),
-                    status: Status::Online,
-                    start_at: start,
-                    end_at: start.saturating_add(len),
-                    cause: None,
-                })
-                .collect();
-            let mut want = v.clone();
-            want.sort_by_key(|s| (s.device, s.start_at, s.end_at));
-            proptest::prop_assert_eq!(sort_spans(v), want);
-        }
-    }
 }

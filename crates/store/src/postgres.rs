@@ -112,9 +112,10 @@ impl PostgresStore {
         Ok(out)
     }
 
-    /// Spans overlapping `[from, to)`, any order (`spans_overlapping` sorts), through binary
-    /// COPY (see `pg_copy`: row decoding was most of a large report's time), read as two
-    /// halves on two connections, so two server processes produce rows at once.
+    /// Spans overlapping `[from, to)` as the parts read, any order (`spans_overlapping` sorts
+    /// them into one), through binary COPY (see `pg_copy`: row decoding was most of a large
+    /// report's time), read as two halves on two connections, so two server processes produce
+    /// rows at once.
     ///
     /// The table is partitioned by the month a span ended in (migration 0014), so the filter
     /// on `end_at` leaves the month's partition, the later ones and the open one, however
@@ -129,7 +130,7 @@ impl PostgresStore {
         from: i64,
         to: i64,
         open_until: i64,
-    ) -> Result<Vec<camwatch_core::history::StatusSpan>> {
+    ) -> Result<Vec<Vec<camwatch_core::history::StatusSpan>>> {
         let time = format!("start_at < {to} AND (end_at IS NULL OR end_at > {from})");
         let begin = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY";
         let mut a = self.pool.begin().await.map_err(crate::db_error)?;
@@ -156,7 +157,7 @@ impl PostgresStore {
         if mid == 0 || !snapshot.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-') {
             let spans = copy_spans(&mut a, &time, open_until).await?;
             a.commit().await.map_err(crate::db_error)?;
-            return Ok(spans);
+            return Ok(vec![spans]);
         }
         let mut b = self.pool.begin().await.map_err(crate::db_error)?;
         sqlx::query(begin)
@@ -174,14 +175,13 @@ impl PostgresStore {
             format!("ctid < '({mid},0)' AND {time}"),
             format!("ctid >= '({mid},0)' AND {time}"),
         );
-        let (mut spans, rest) = tokio::try_join!(
+        let (spans, rest) = tokio::try_join!(
             copy_spans(&mut a, &low, open_until),
             copy_spans(&mut b, &high, open_until),
         )?;
         a.commit().await.map_err(crate::db_error)?;
         b.commit().await.map_err(crate::db_error)?;
-        spans.extend(rest);
-        Ok(spans)
+        Ok(vec![spans, rest])
     }
 }
 

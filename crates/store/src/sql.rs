@@ -646,7 +646,12 @@ macro_rules! sql_store {
             ) -> camwatch_core::error::Result<Vec<camwatch_core::history::StatusSpan>> {
                 // Each backend scans its own way (see `scan_spans`); the order is set here.
                 let out = self.scan_spans(from, to, open_until).await?;
-                tokio::task::spawn_blocking(move || $crate::sort_spans(out))
+                tokio::task::spawn_blocking(move || {
+                    let t = std::time::Instant::now();
+                    let sorted = $crate::sort_spans(out);
+                    tracing::debug!(elapsed_ms = t.elapsed().as_millis() as u64, "spans sorted");
+                    sorted
+                })
                     .await
                     .map_err(|e| camwatch_core::error::Error::internal(format!("sorting spans: {e}")))
             }

@@ -93,10 +93,10 @@ impl SqliteStore {
             .await
     }
 
-    /// Spans overlapping `[from, to)`, any order (`spans_overlapping` sorts), through the C
-    /// API (see `with_raw_handle`). A large table is scanned as two id ranges on two
-    /// connections and two threads (WAL readers do not block each other): the scan was most
-    /// of the monthly report's read at 300,000 channels.
+    /// Spans overlapping `[from, to)` as the parts read, any order (`spans_overlapping` sorts
+    /// them into one), through the C API (see `with_raw_handle`). A large table is scanned as
+    /// two id ranges on two connections and two threads (WAL readers do not block each
+    /// other): the scan was most of the monthly report's read at 300,000 channels.
     ///
     /// Not a window that reaches past now (`open_until < to`: a month in progress): the two
     /// connections read two snapshots, and a span closed between them, with its successor
@@ -107,7 +107,7 @@ impl SqliteStore {
         from: i64,
         to: i64,
         open_until: i64,
-    ) -> Result<Vec<camwatch_core::history::StatusSpan>> {
+    ) -> Result<Vec<Vec<camwatch_core::history::StatusSpan>>> {
         let (lo, hi): (Option<i64>, Option<i64>) =
             sqlx::query_as("SELECT min(id), max(id) FROM status_span")
                 .fetch_one(&self.pool)
@@ -132,16 +132,15 @@ impl SqliteStore {
         let multi = tokio::runtime::Handle::current().runtime_flavor()
             == tokio::runtime::RuntimeFlavor::MultiThread;
         let Some(mid) = crate::id_split(lo, hi).filter(|_| multi && open_until >= to) else {
-            return self.with_raw_handle(scan(i64::MIN, i64::MAX)).await;
+            return Ok(vec![self.with_raw_handle(scan(i64::MIN, i64::MAX)).await?]);
         };
         let pool = self.pool.clone();
         let first = tokio::spawn(async move { raw_on(&pool, scan(i64::MIN, mid)).await });
         let second = self.with_raw_handle(scan(mid + 1, i64::MAX)).await?;
-        let mut out = first
+        let first = first
             .await
             .map_err(|e| camwatch_core::error::Error::internal(format!("span scan: {e}")))??;
-        out.extend(second);
-        Ok(out)
+        Ok(vec![first, second])
     }
 }
 

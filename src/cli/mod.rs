@@ -25,6 +25,7 @@ pub mod exit;
 pub mod gb28181;
 mod history;
 mod nodes;
+mod out_file;
 mod probe;
 pub mod report;
 mod serve;

@@ -8,9 +8,10 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 
 use super::context::GlobalArgs;
+use super::out_file::OutFile;
 use camwatch_core::contract::Contract;
 use camwatch_core::error::{Error, Result};
-use camwatch_report::render::{Format, Lang, render};
+use camwatch_report::render::{Format, Lang, render_to};
 use camwatch_report::{Month, Period, Report};
 
 #[derive(Debug, Subcommand)]
@@ -45,10 +46,11 @@ pub fn load_contract(path: &Path) -> Result<(Contract, String)> {
     Ok((c, text))
 }
 
-/// Writes `r` as `format` to `path`.
+/// Writes `r` as `format` to `path`, whole or not at all (see [`OutFile`]).
 pub fn write_report(r: &Report, format: Format, lang: Lang, path: &Path) -> Result<()> {
-    let bytes = render(r, format, lang)?;
-    std::fs::write(path, bytes).map_err(|e| Error::invalid(format!("{}: {e}", path.display())))
+    let mut out = OutFile::create(path)?;
+    render_to(r, format, lang, &mut out)?;
+    out.commit()
 }
 
 pub async fn run(g: &GlobalArgs, cmd: &ReportCommand) -> Result<ExitCode> {
@@ -96,15 +98,13 @@ pub async fn run(g: &GlobalArgs, cmd: &ReportCommand) -> Result<ExitCode> {
         camwatch_report::load_with_patrol(&ctx.store, &period, &contract, &text, now, None, patrol)
             .await?;
     let t = std::time::Instant::now();
-    let bytes = render(&r, format, lang)?;
-    tracing::debug!(
-        elapsed_ms = t.elapsed().as_millis() as u64,
-        "report: rendered"
-    );
     match &a.out {
         Some(p) => {
-            std::fs::write(p, &bytes)
-                .map_err(|e| Error::invalid(format!("{}: {e}", p.display())))?;
+            write_report(&r, format, lang, p)?;
+            tracing::debug!(
+                elapsed_ms = t.elapsed().as_millis() as u64,
+                "report: rendered and written"
+            );
             eprintln!(
                 "{}: {} devices, online rate {}, total deduction {:.2} yuan, input digest {}",
                 p.display(),
@@ -119,9 +119,12 @@ pub async fn run(g: &GlobalArgs, cmd: &ReportCommand) -> Result<ExitCode> {
                 &r.input_digest[..16]
             );
         }
-        None => std::io::stdout()
-            .write_all(&bytes)
-            .map_err(|e| Error::invalid(format!("stdout: {e}")))?,
+        None => {
+            let mut out = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+            render_to(&r, format, lang, &mut out)?;
+            out.flush()
+                .map_err(|e| Error::invalid(format!("stdout: {e}")))?;
+        }
     }
     for n in &r.notes {
         eprintln!("note: {n}");

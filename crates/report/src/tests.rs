@@ -317,6 +317,18 @@ fn a_month_with_no_data_says_so() {
     );
 }
 
+/// Written as it is made, each format is the bytes `render` gives (JSON, the canonical form,
+/// included: streamed, it must not change by a byte).
+#[test]
+fn written_as_made_is_rendered_whole() {
+    let r = report_with(&world(), &contract(Method::TimeWeighted), CONTRACT);
+    for format in [Format::Json, Format::Csv, Format::Xlsx, Format::Html] {
+        let mut out = Vec::new();
+        super::render::render_to(&r, format, Lang::Zh, &mut out).unwrap();
+        assert_eq!(out, render(&r, format, Lang::Zh).unwrap(), "{format:?}");
+    }
+}
+
 #[test]
 fn formats_carry_the_content() {
     let r = report_with(&world(), &contract(Method::TimeWeighted), CONTRACT);

@@ -54,6 +54,29 @@ impl FromStr for Format {
     }
 }
 
+/// Writes `r` as `format` to `out`. JSON is written as it is serialised (a 300,000-channel
+/// report is 231 MB: not held in memory); the other formats are made whole first.
+pub fn render_to(
+    r: &Report,
+    format: Format,
+    lang: Lang,
+    out: &mut dyn std::io::Write,
+) -> Result<()> {
+    let io = |e: std::io::Error| {
+        camwatch_core::error::Error::invalid(format!("writing the report: {e}"))
+    };
+    match format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut *out, r).map_err(|e| match e.io_error_kind() {
+                Some(_) => io(e.into()),
+                None => camwatch_core::error::Error::internal(format!("the report as JSON: {e}")),
+            })?;
+            out.write_all(b"\n").map_err(io)
+        }
+        _ => out.write_all(&render(r, format, lang)?).map_err(io),
+    }
+}
+
 pub fn render(r: &Report, format: Format, lang: Lang) -> Result<Vec<u8>> {
     Ok(match format {
         Format::Json => r.to_json().into_bytes(),

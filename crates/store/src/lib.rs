@@ -218,7 +218,7 @@ mod rows;
 mod span_order;
 mod sql;
 mod sqlite;
-pub(crate) use span_order::sort_spans;
+pub(crate) use span_order::{ReadSpans, sort_spans};
 pub mod users;
 pub mod workorders;
 

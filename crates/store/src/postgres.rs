@@ -140,7 +140,7 @@ impl PostgresStore {
         from: i64,
         to: i64,
         open_until: i64,
-    ) -> Result<Vec<Vec<camwatch_core::history::StatusSpan>>> {
+    ) -> Result<Vec<crate::ReadSpans>> {
         let time = format!("start_at < {to} AND (end_at IS NULL OR end_at > {from})");
         let begin = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY";
         let mut a = self.pool.begin().await.map_err(crate::db_error)?;
@@ -201,7 +201,7 @@ async fn copy_spans(
     conn: &mut sqlx::PgConnection,
     filter: &str,
     open_until: i64,
-) -> Result<Vec<camwatch_core::history::StatusSpan>> {
+) -> Result<crate::ReadSpans> {
     use super::pg_copy::{CopyReader, int8, text};
     use futures::TryStreamExt;
     let sql = format!(
@@ -210,7 +210,7 @@ async fn copy_spans(
     );
     let mut stream = conn.copy_out_raw(&sql).await.map_err(crate::db_error)?;
     let mut reader = CopyReader::default();
-    let mut out = Vec::new();
+    let mut out = crate::ReadSpans::default();
     while let Some(chunk) = stream.try_next().await.map_err(crate::db_error)? {
         reader.feed(&chunk, |f| {
             let field = |i: usize| f.get(i).copied().flatten();
@@ -220,24 +220,18 @@ async fn copy_spans(
             if end_at <= start_at {
                 return Ok(());
             }
-            out.push(camwatch_core::history::StatusSpan {
-                device: camwatch_core::registry::DeviceCode::from_digits(code).ok_or_else(
-                    || {
-                        Error::internal(format!(
-                            "stored span code {:?}",
-                            String::from_utf8_lossy(code)
-                        ))
-                    },
-                )?,
-                status: text(field(1))?
-                    .unwrap_or_default()
-                    .parse()
-                    .map_err(Error::internal)?,
-                start_at,
-                end_at,
-                cause: camwatch_core::cause::from_stored(text(field(4))?),
-            });
-            Ok(())
+            let device =
+                camwatch_core::registry::DeviceCode::from_digits(code).ok_or_else(|| {
+                    Error::internal(format!(
+                        "stored span code {:?}",
+                        String::from_utf8_lossy(code)
+                    ))
+                })?;
+            let status = text(field(1))?
+                .unwrap_or_default()
+                .parse()
+                .map_err(Error::internal)?;
+            out.push(device, status, start_at, end_at, text(field(4))?)
         })?;
     }
     reader.finish()?;

@@ -107,7 +107,7 @@ impl SqliteStore {
         from: i64,
         to: i64,
         open_until: i64,
-    ) -> Result<Vec<Vec<camwatch_core::history::StatusSpan>>> {
+    ) -> Result<Vec<crate::ReadSpans>> {
         let (lo, hi): (Option<i64>, Option<i64>) =
             sqlx::query_as("SELECT min(id), max(id) FROM status_span")
                 .fetch_one(&self.pool)
@@ -168,7 +168,6 @@ mod raw {
     use libsqlite3_sys as ffi;
 
     use camwatch_core::error::{Error, Result};
-    use camwatch_core::history::StatusSpan;
     use camwatch_core::registry::DeviceCode;
 
     // NOT INDEXED: a report window covers a large share of the table, and walking the time
@@ -324,7 +323,7 @@ mod raw {
         Ok(out)
     }
 
-    pub fn scan_spans(db: NonNull<ffi::sqlite3>, scan: SpanScan) -> Result<Vec<StatusSpan>> {
+    pub fn scan_spans(db: NonNull<ffi::sqlite3>, scan: SpanScan) -> Result<crate::ReadSpans> {
         let SpanScan {
             from,
             to,
@@ -340,7 +339,7 @@ mod raw {
             ffi::sqlite3_bind_int64(stmt.0, 3, ids.0);
             ffi::sqlite3_bind_int64(stmt.0, 4, ids.1);
         }
-        let mut out = Vec::new();
+        let mut out = crate::ReadSpans::default();
         // Rows of one device often follow each other: reuse the parsed code.
         let mut last: Option<([u8; 20], DeviceCode)> = None;
         loop {
@@ -385,17 +384,13 @@ mod raw {
                 .unwrap_or("")
                 .parse()
                 .map_err(Error::internal)?;
-            out.push(StatusSpan {
+            out.push(
                 device,
                 status,
                 start_at,
                 end_at,
-                // Parsed from the row's bytes: most causes are a failure kind, and no string
-                // is allocated for them.
-                cause: camwatch_core::cause::from_stored(
-                    cause.map(|b| String::from_utf8_lossy(b)).as_deref(),
-                ),
-            });
+                cause.map(|b| String::from_utf8_lossy(b)).as_deref(),
+            )?;
         }
         Ok(out)
     }

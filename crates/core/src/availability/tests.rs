@@ -247,6 +247,34 @@ proptest! {
     }
 }
 
+proptest! {
+    /// Parts in any order, overlapping, reaching outside the window or empty: each is what
+    /// the whole computation gives on its share of the window alone.
+    #[test]
+    fn any_parts_count_as_their_share_of_the_window(
+        spans in arb_spans(),
+        ex in arb_exempt(),
+        parts in proptest::collection::vec((0i64..1600, 0i64..600), 0..10),
+    ) {
+        let window = Interval::new(100, 1400);
+        let checks: Vec<i64> = (0..1500).step_by(37).collect();
+        let parts: Vec<Interval> = parts.into_iter().map(|(a, len)| Interval::new(a, a + len)).collect();
+        let b = device_breakdown(window, &spans, &ex, &checks, &parts).unwrap();
+        prop_assert_eq!(b.parts.len(), parts.len());
+        for (p, iv) in b.parts.iter().zip(&parts) {
+            let share = window.intersect(*iv);
+            if share.is_empty() {
+                prop_assert_eq!(*p, Part::default());
+                continue;
+            }
+            let clipped: Vec<Interval> = ex.iter().map(|e| e.intersect(window)).collect();
+            let alone = device_availability(share, &spans, &clipped, &checks).unwrap();
+            prop_assert_eq!(p.hours, alone.hours);
+            prop_assert_eq!(p.samples, alone.samples);
+        }
+    }
+}
+
 #[test]
 fn offline_time_is_split_by_the_cause_family() {
     use crate::cause::Cause;

@@ -50,9 +50,10 @@ impl PostgresStore {
         use super::pg_copy::{CopyReader, int8, text};
         use futures::TryStreamExt;
         // Through binary COPY, as the spans are: it runs beside the spans' read, on the same
-        // two cores, and 300,000 query rows took their decoding's share of them.
+        // two cores, and 300,000 query rows took their decoding's share of them. Sorted here:
+        // the server sorted with two parallel workers, twice the time of the plain read.
         let sql = format!(
-            "COPY (SELECT {} FROM device ORDER BY code) TO STDOUT (FORMAT binary)",
+            "COPY (SELECT {} FROM device) TO STDOUT (FORMAT binary)",
             super::rows::REPORT_COLUMNS
         );
         let mut conn = self.pool.acquire().await.map_err(crate::db_error)?;
@@ -85,6 +86,7 @@ impl PostgresStore {
             })?;
         }
         reader.finish()?;
+        out.sort_unstable_by_key(|d| d.code);
         Ok(out)
     }
 

@@ -823,6 +823,10 @@ struct Structure {
 
 const GRID_W: usize = 32;
 const GRID_H: usize = 24;
+/// Differences across the grid (`gx`: `GRID_H` rows of `GRID_W - 1`), listed first.
+const GRID_GX: usize = (GRID_W - 1) * GRID_H;
+/// Differences across and down (`gy`: `GRID_H - 1` rows of `GRID_W`): the structure's length.
+const GRID_DIFFS: usize = GRID_GX + GRID_W * (GRID_H - 1);
 
 fn structure(l: &[f32], w: usize, h: usize) -> Structure {
     Structure {
@@ -859,7 +863,7 @@ fn similarity(f: &Structure, b: &Structure, region: Option<&[[bool; COLS]; ROWS]
     let gx_kept = |x: usize, y: usize| !hidden(x, y) && !hidden(x + 1, y);
     let gy_kept = |x: usize, y: usize| !hidden(x, y) && !hidden(x, y + 1);
     let all = |_: usize, _: usize| true;
-    let total = (GRID_W - 1) * GRID_H + GRID_W * (GRID_H - 1);
+    let total = GRID_DIFFS;
     let (fa, ba) = centred(f, b, &gx_kept, &gy_kept);
     let kept = fa.len();
     if kept * 4 < total {
@@ -885,8 +889,10 @@ fn centred(
     keep_gx: &dyn Fn(usize, usize) -> bool,
     keep_gy: &dyn Fn(usize, usize) -> bool,
 ) -> (Vec<f64>, Vec<f64>) {
-    let total = (GRID_W - 1) * GRID_H + GRID_W * (GRID_H - 1);
-    let (mut fa, mut ba) = (Vec::with_capacity(total), Vec::with_capacity(total));
+    let (mut fa, mut ba) = (
+        Vec::with_capacity(GRID_DIFFS),
+        Vec::with_capacity(GRID_DIFFS),
+    );
     let mut line = |cells: &mut dyn Iterator<Item = usize>| {
         let at = fa.len();
         for i in cells {
@@ -908,12 +914,11 @@ fn centred(
                 .map(|y| y * (GRID_W - 1) + x),
         );
     }
-    let off = (GRID_W - 1) * GRID_H;
     for y in 0..GRID_H - 1 {
         line(
             &mut (0..GRID_W)
                 .filter(|&x| keep_gy(x, y))
-                .map(|x| off + y * GRID_W + x),
+                .map(|x| GRID_GX + y * GRID_W + x),
         );
     }
     (fa, ba)
@@ -922,13 +927,12 @@ fn centred(
 impl Structure {
     /// Difference `i` of `gx` then `gy`, as one sequence.
     fn gx_gy(&self, i: usize) -> f64 {
-        const NX: usize = (GRID_W - 1) * GRID_H;
         let c = &self.cells;
-        let (a, b) = if i < NX {
+        let (a, b) = if i < GRID_GX {
             let (y, x) = (i / (GRID_W - 1), i % (GRID_W - 1));
             (y * GRID_W + x, y * GRID_W + x + 1)
         } else {
-            let (y, x) = ((i - NX) / GRID_W, (i - NX) % GRID_W);
+            let (y, x) = ((i - GRID_GX) / GRID_W, (i - GRID_GX) % GRID_W);
             (y * GRID_W + x, (y + 1) * GRID_W + x)
         };
         c[b] as f64 - c[a] as f64

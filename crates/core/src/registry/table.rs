@@ -216,13 +216,14 @@ pub fn read_csv(bytes: &[u8], name: &str) -> Result<Table> {
             .filter(|h| !h.is_empty())
             .cloned()
             .unwrap_or_else(|| format!("column {}", col + 1));
+        let last =
+            lines.line_at(text.trim_end_matches(['\r', '\n']).len().saturating_sub(1) as u64);
         row.defect = Some((
             column,
             format!(
-                "a quote opened here is never closed: lines {} to {} were read as this one \
-                     cell",
+                "a quote opened here is never closed: lines {} to {last} were read as this \
+                 one cell",
                 row.line,
-                lines.line_at(text.trim_end_matches(['\r', '\n']).len().saturating_sub(1) as u64)
             ),
         ));
         row.cells.clear();

@@ -7,7 +7,7 @@
 //!
 //! The bytes go to a temporary file beside the destination, renamed over it at the end: a
 //! report stopped half way (an error, a crash, a full disk) leaves the previous file as it
-//! was, never half of a new one.
+//! was, never half of a new one. A device or a pipe (`--out /dev/stdout`) is written in place.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -21,45 +21,82 @@ const CHUNK: usize = 1 << 20;
 /// Chunks in flight (written, queued, being filled): the memory it takes, in MB.
 const IN_FLIGHT: usize = 4;
 
+/// Where the writer thread writes.
+enum Sink {
+    /// A temporary file, renamed over the destination by `commit`.
+    Temp(tempfile::NamedTempFile),
+    /// The destination itself: a device or a pipe (`/dev/stdout`), which cannot be replaced.
+    Direct(std::fs::File),
+}
+
+impl Sink {
+    fn write_all(&mut self, b: &[u8]) -> io::Result<()> {
+        match self {
+            Self::Temp(f) => f.write_all(b),
+            Self::Direct(f) => f.write_all(b),
+        }
+    }
+}
+
 /// A file being written; [`OutFile::commit`] puts it in place.
 pub struct OutFile {
-    path: PathBuf,
+    /// The file renamed over at the end: the destination, or the file a symbolic link there
+    /// names (the link stays).
+    target: PathBuf,
     buf: Vec<u8>,
     full: Option<SyncSender<Vec<u8>>>,
     empty: Receiver<Vec<u8>>,
-    writer: Option<JoinHandle<io::Result<tempfile::NamedTempFile>>>,
+    writer: Option<JoinHandle<io::Result<Sink>>>,
 }
 
 impl OutFile {
-    /// Starts writing `path` (its directory must exist).
+    /// Starts writing `path` (its directory must exist). A path that names a device or a pipe
+    /// (`/dev/stdout`) is written in place: it cannot be replaced, and must not be.
     pub fn create(path: &Path) -> Result<Self> {
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
+        let (target, mut sink) = match std::fs::metadata(path) {
+            Ok(m) if !m.is_file() => {
+                let f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .map_err(|e| named(path, e))?;
+                (path.to_path_buf(), Sink::Direct(f))
+            }
+            found => {
+                // Through a symbolic link, the file it names is replaced, not the link.
+                let target = match found {
+                    Ok(_) => std::fs::canonicalize(path).map_err(|e| named(path, e))?,
+                    Err(_) => path.to_path_buf(),
+                };
+                let dir = match target.parent() {
+                    Some(d) if !d.as_os_str().is_empty() => d,
+                    _ => Path::new("."),
+                };
+                let mut builder = tempfile::Builder::new();
+                builder.prefix(".camwatch-");
+                // As `File::create` makes a file, the umask deciding (a temporary file's own
+                // default is its owner's alone).
+                #[cfg(unix)]
+                builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
+                let f = builder.tempfile_in(dir).map_err(|e| named(path, e))?;
+                (target, Sink::Temp(f))
+            }
         };
-        let mut builder = tempfile::Builder::new();
-        builder.prefix(".camwatch-");
-        // As `File::create` makes a file, the umask deciding (a temporary file's own default
-        // is its owner's alone).
-        #[cfg(unix)]
-        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-        let mut file = builder.tempfile_in(dir).map_err(|e| named(path, e))?;
         let (full, queued) = sync_channel::<Vec<u8>>(IN_FLIGHT - 2);
         let (back, empty) = sync_channel::<Vec<u8>>(IN_FLIGHT);
         let writer = std::thread::Builder::new()
             .name("out-file".into())
             .spawn(move || {
                 for mut chunk in queued {
-                    file.write_all(&chunk)?;
+                    sink.write_all(&chunk)?;
                     chunk.clear();
                     // The filler may be gone (it stopped on an error): the chunk is dropped.
                     let _ = back.try_send(chunk);
                 }
-                Ok(file)
+                Ok(sink)
             })
             .map_err(|e| named(path, e))?;
         Ok(Self {
-            path: path.to_path_buf(),
+            target,
             buf: Vec::with_capacity(CHUNK),
             full: Some(full),
             empty,
@@ -89,15 +126,19 @@ impl OutFile {
             let _ = self.hand_over();
         }
         self.full = None;
-        let file = self
+        let sink = self
             .writer
             .take()
             .expect("committed once")
             .join()
-            .map_err(|_| Error::internal(format!("{}: the writer panicked", self.path.display())))?
-            .map_err(|e| named(&self.path, e))?;
-        file.persist(&self.path)
-            .map_err(|e| named(&self.path, e.error))?;
+            .map_err(|_| {
+                Error::internal(format!("{}: the writer panicked", self.target.display()))
+            })?
+            .map_err(|e| named(&self.target, e))?;
+        if let Sink::Temp(file) = sink {
+            file.persist(&self.target)
+                .map_err(|e| named(&self.target, e.error))?;
+        }
         Ok(())
     }
 }
@@ -188,6 +229,44 @@ mod tests {
         drop(f);
         assert_eq!(std::fs::read(&path).unwrap(), b"previous");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    /// A symbolic link stays a link: the file it names is replaced.
+    #[cfg(unix)]
+    #[test]
+    fn a_link_keeps_naming_the_new_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (file, link) = (
+            dir.path().join("report.json"),
+            dir.path().join("latest.json"),
+        );
+        std::fs::write(&file, b"old").unwrap();
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        let mut f = OutFile::create(&link).unwrap();
+        f.write_all(b"new").unwrap();
+        f.commit().unwrap();
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(std::fs::read(&file).unwrap(), b"new");
+    }
+
+    /// A device (here `/dev/null`) is written in place, never replaced.
+    #[cfg(unix)]
+    #[test]
+    fn a_device_is_written_in_place() {
+        let null = Path::new("/dev/null");
+        let before = std::fs::metadata(null).unwrap();
+        let mut f = OutFile::create(null).unwrap();
+        f.write_all(&vec![b'x'; 2 * CHUNK + 7]).unwrap();
+        f.commit().unwrap();
+        let after = std::fs::metadata(null).unwrap();
+        assert!(!after.is_file());
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!((before.ino(), before.rdev()), (after.ino(), after.rdev()));
     }
 
     /// A destination that cannot be written is an error naming it.

@@ -297,8 +297,15 @@ pub struct Report {
 impl Report {
     /// The canonical JSON (pretty, stable key order, trailing newline).
     pub fn to_json(&self) -> String {
-        let mut s = serde_json::to_string_pretty(self).expect("report serialises");
-        s.push('\n');
-        s
+        let mut out = Vec::new();
+        self.write_json(&mut out).expect("report serialises");
+        String::from_utf8(out).expect("JSON is UTF-8")
+    }
+
+    /// [`Self::to_json`] written to `out` as it is serialised (a 300,000-channel report is
+    /// 231 MB: not held in memory).
+    pub fn write_json(&self, out: &mut dyn std::io::Write) -> serde_json::Result<()> {
+        serde_json::to_writer_pretty(&mut *out, self)?;
+        out.write_all(b"\n").map_err(serde_json::Error::io)
     }
 }

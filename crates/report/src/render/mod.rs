@@ -54,8 +54,8 @@ impl FromStr for Format {
     }
 }
 
-/// Writes `r` as `format` to `out`. JSON is written as it is serialised (a 300,000-channel
-/// report is 231 MB: not held in memory); the other formats are made whole first.
+/// Writes `r` as `format` to `out`. JSON is written as it is serialised
+/// ([`Report::write_json`]); the other formats are made whole first.
 pub fn render_to(
     r: &Report,
     format: Format,
@@ -66,13 +66,10 @@ pub fn render_to(
         camwatch_core::error::Error::invalid(format!("writing the report: {e}"))
     };
     match format {
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut *out, r).map_err(|e| match e.io_error_kind() {
-                Some(_) => io(e.into()),
-                None => camwatch_core::error::Error::internal(format!("the report as JSON: {e}")),
-            })?;
-            out.write_all(b"\n").map_err(io)
-        }
+        Format::Json => r.write_json(out).map_err(|e| match e.io_error_kind() {
+            Some(_) => io(e.into()),
+            None => camwatch_core::error::Error::internal(format!("the report as JSON: {e}")),
+        }),
         _ => out.write_all(&render(r, format, lang)?).map_err(io),
     }
 }

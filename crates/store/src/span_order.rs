@@ -94,6 +94,14 @@ impl ReadSpans {
         self.rows.len()
     }
 
+    /// All the rows, with the causes their numbers refer to.
+    fn run(&self) -> Run<'_> {
+        Run {
+            rows: &self.rows,
+            causes: &self.causes,
+        }
+    }
+
     /// `other`'s spans after these, in their order.
     fn append(&mut self, other: ReadSpans) {
         let base = self.rows.len() as u32;
@@ -159,15 +167,7 @@ pub(crate) fn sort_spans(mut parts: Vec<ReadSpans>) -> Vec<StatusSpan> {
     let sorted = match second {
         Some(mut second) => {
             both(threads, || sort(&mut first.rows), || sort(&mut second.rows));
-            let a = Run {
-                rows: &first.rows,
-                causes: &first.causes,
-            };
-            let b = Run {
-                rows: &second.rows,
-                causes: &second.causes,
-            };
-            let sorted = merge(a, b, threads);
+            let sorted = merge(first.run(), second.run(), threads);
             drop_aside(second);
             sorted
         }
@@ -175,11 +175,7 @@ pub(crate) fn sort_spans(mut parts: Vec<ReadSpans>) -> Vec<StatusSpan> {
             let mid = first.rows.len() / 2;
             let (low, high) = first.rows.split_at_mut(mid);
             both(threads, || sort(low), || sort(high));
-            let whole = Run {
-                rows: &first.rows,
-                causes: &first.causes,
-            };
-            let (a, b) = whole.split_at(mid);
+            let (a, b) = first.run().split_at(mid);
             merge(a, b, threads)
         }
     };
@@ -398,10 +394,7 @@ mod tests {
             let (a, b) = (part(a), part(b));
             let want = plain(&[a.clone(), b.clone()]);
             let (ra, rb) = (read(&a), read(&b));
-            fn run(r: &ReadSpans) -> Run<'_> {
-                Run { rows: &r.rows, causes: &r.causes }
-            }
-            proptest::prop_assert_eq!(merge(run(&ra), run(&rb), true), want);
+            proptest::prop_assert_eq!(merge(ra.run(), rb.run(), true), want);
         }
     }
 }

@@ -92,12 +92,9 @@ pub fn postgres_before(version: i64) -> Migrator {
     m
 }
 
-/// The bytes of a hexadecimal constant.
-fn unhex(hex: &str) -> Vec<u8> {
-    (0..hex.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("a hexadecimal checksum"))
-        .collect()
+/// The bytes of a released checksum.
+fn unhex(checksum: &str) -> Vec<u8> {
+    hex::decode(checksum).expect("a hexadecimal checksum")
 }
 
 /// `<version>_<description>.sql`, as sqlx reads a migration directory: the description's
